@@ -1,0 +1,40 @@
+//! Who is calling: the peer's uid on the Unix socket, the certificate subject over mutual TLS.
+
+use std::fmt;
+
+use tonic::transport::server::UdsConnectInfo;
+use x509_cert::der::Decode;
+
+/// The authenticated identity of a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A local process, identified by SO_PEERCRED.
+    Unix { uid: u32 },
+    /// A TLS client, identified by its verified certificate's subject (RFC 4514 form).
+    Certificate { subject: String },
+    /// A connection whose identity the transport could not establish.
+    Unknown,
+}
+
+impl fmt::Display for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unix { uid } => write!(f, "uid:{uid}"),
+            Self::Certificate { subject } => write!(f, "cert:{subject}"),
+            Self::Unknown => f.write_str("unknown"),
+        }
+    }
+}
+
+/// Identifies the caller of a request from what the transport recorded.
+pub fn caller_of<T>(request: &tonic::Request<T>) -> Caller {
+    if let Some(info) = request.extensions().get::<UdsConnectInfo>() {
+        return info.peer_cred.map_or(Caller::Unknown, |cred| Caller::Unix { uid: cred.uid() });
+    }
+    let Some(certs) = request.peer_certs() else { return Caller::Unknown };
+    let Some(leaf) = certs.first() else { return Caller::Unknown };
+    match x509_cert::Certificate::from_der(leaf.as_ref()) {
+        Ok(cert) => Caller::Certificate { subject: cert.tbs_certificate().subject().to_string() },
+        Err(_) => Caller::Unknown,
+    }
+}

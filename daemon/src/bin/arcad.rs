@@ -1,0 +1,79 @@
+//! arcad: serve the Arca key management API.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use arca_daemon::config::Settings;
+use arca_daemon::secure_mem::LockPolicy;
+use clap::Parser;
+
+/// The Arca key management daemon.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Development mode: keep the store, a master key file and the socket under --data-dir.
+    #[arg(long, requires = "data_dir", conflicts_with = "config")]
+    dev: bool,
+    /// The data directory for --dev.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The TOML configuration file (production).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen on this Unix socket instead of the configured one.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Start even if secrets cannot be locked in RAM (RLIMIT_MEMLOCK too low). Not implied by --dev.
+    #[arg(long)]
+    allow_unlocked_memory: bool,
+    /// Log filter (tracing syntax), e.g. `info` or `arca_daemon=debug`; RUST_LOG also works.
+    #[arg(long, value_name = "FILTER", env = "RUST_LOG", default_value = "info")]
+    log: String,
+}
+
+fn settings(args: &Args) -> Result<Settings, String> {
+    let policy = if args.allow_unlocked_memory { LockPolicy::AllowUnlocked } else { LockPolicy::Require };
+    let mut settings = match (&args.config, &args.data_dir) {
+        (Some(path), _) => Settings::from_file(path).map_err(|e| e.to_string())?,
+        (None, Some(dir)) if args.dev => Settings::dev(dir, policy),
+        _ => return Err("give --dev --data-dir DIR or --config FILE".into()),
+    };
+    if args.allow_unlocked_memory {
+        settings.lock_policy = LockPolicy::AllowUnlocked;
+    }
+    if let Some(socket) = &args.socket {
+        settings.socket = socket.clone();
+    }
+    Ok(settings)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let settings = match settings(&args) {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("arcad: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("arcad: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(arca_daemon::server::run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("arcad: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

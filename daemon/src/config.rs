@@ -1,0 +1,206 @@
+//! Daemon settings: from `--dev --data-dir DIR`, or from a TOML file whose errors name the field.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::secure_mem::LockPolicy;
+use crate::store::{SealConfig, SealMode};
+
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
+const DEV_KEY_FILE: &str = "master.key";
+const SOCKET_NAME: &str = "arca.sock";
+const STORE_FILE: &str = "arca.redb";
+
+/// Everything the daemon needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+    pub lock_policy: LockPolicy,
+    pub max_request_bytes: usize,
+    pub seal: SealConfig,
+    pub tls: Option<TlsSettings>,
+    /// In dev mode the key file is created in the data directory when missing.
+    pub create_key_file: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub listen: SocketAddr,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// Client certificates must chain to this CA (mutual TLS is mandatory).
+    pub client_ca: PathBuf,
+}
+
+impl Settings {
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join(STORE_FILE)
+    }
+
+    /// `--dev`: everything under one directory, sealed by a key file kept there.
+    pub fn dev(data_dir: &Path, lock_policy: LockPolicy) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            socket: data_dir.join(SOCKET_NAME),
+            lock_policy,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            seal: SealConfig {
+                mode: SealMode::KeyFile(data_dir.join(DEV_KEY_FILE)),
+                argon2_memory_kib: DEFAULT_ARGON2_MEMORY_KIB,
+                argon2_iterations: DEFAULT_ARGON2_ITERATIONS,
+                argon2_parallelism: DEFAULT_ARGON2_PARALLELISM,
+            },
+            tls: None,
+            create_key_file: true,
+        }
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read {}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        file.into_settings()
+    }
+}
+
+const DEFAULT_ARGON2_MEMORY_KIB: u32 = 64 * 1024;
+const DEFAULT_ARGON2_ITERATIONS: u32 = 3;
+const DEFAULT_ARGON2_PARALLELISM: u32 = 1;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: PathBuf,
+    socket: Option<PathBuf>,
+    #[serde(default)]
+    allow_unlocked_memory: bool,
+    #[serde(default = "default_max_request_bytes")]
+    max_request_bytes: usize,
+    seal: SealSection,
+    tls: Option<TlsSettings>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum SealModeName {
+    Passphrase,
+    KeyFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealSection {
+    mode: SealModeName,
+    key_file: Option<PathBuf>,
+    #[serde(default = "default_argon2_memory_kib")]
+    argon2_memory_kib: u32,
+    #[serde(default = "default_argon2_iterations")]
+    argon2_iterations: u32,
+    #[serde(default = "default_argon2_parallelism")]
+    argon2_parallelism: u32,
+}
+
+fn default_max_request_bytes() -> usize {
+    DEFAULT_MAX_REQUEST_BYTES
+}
+fn default_argon2_memory_kib() -> u32 {
+    DEFAULT_ARGON2_MEMORY_KIB
+}
+fn default_argon2_iterations() -> u32 {
+    DEFAULT_ARGON2_ITERATIONS
+}
+fn default_argon2_parallelism() -> u32 {
+    DEFAULT_ARGON2_PARALLELISM
+}
+
+impl ConfigFile {
+    fn into_settings(self) -> Result<Settings> {
+        let mode = match (self.seal.mode, self.seal.key_file) {
+            (SealModeName::Passphrase, None) => SealMode::Passphrase,
+            (SealModeName::Passphrase, Some(_)) => {
+                return Err(Error::Config("seal.key_file is only used with seal.mode = \"key_file\"".into()));
+            }
+            (SealModeName::KeyFile, Some(path)) => SealMode::KeyFile(path),
+            (SealModeName::KeyFile, None) => {
+                return Err(Error::Config("seal.key_file is required when seal.mode = \"key_file\"".into()));
+            }
+        };
+        if self.max_request_bytes < 8 * 1024 {
+            return Err(Error::Config("max_request_bytes must be at least 8192".into()));
+        }
+        if argon2::Params::new(
+            self.seal.argon2_memory_kib,
+            self.seal.argon2_iterations,
+            self.seal.argon2_parallelism,
+            Some(32),
+        )
+        .is_err()
+        {
+            return Err(Error::Config("seal.argon2_*: these Argon2id parameters are out of range".into()));
+        }
+        Ok(Settings {
+            socket: self.socket.unwrap_or_else(|| PathBuf::from(arca_proto::DEFAULT_SOCKET)),
+            data_dir: self.data_dir,
+            lock_policy: if self.allow_unlocked_memory { LockPolicy::AllowUnlocked } else { LockPolicy::Require },
+            max_request_bytes: self.max_request_bytes,
+            seal: SealConfig {
+                mode,
+                argon2_memory_kib: self.seal.argon2_memory_kib,
+                argon2_iterations: self.seal.argon2_iterations,
+                argon2_parallelism: self.seal.argon2_parallelism,
+            },
+            tls: self.tls,
+            create_key_file: false,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_config_parses() {
+        let settings = Settings::from_toml(
+            r#"
+            data_dir = "/var/lib/arca"
+            [seal]
+            mode = "passphrase"
+            argon2_memory_kib = 8192
+            [tls]
+            listen = "127.0.0.1:8443"
+            cert = "/etc/arca/server.pem"
+            key = "/etc/arca/server.key"
+            client_ca = "/etc/arca/ca.pem"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(settings.socket, PathBuf::from("/run/arca/arca.sock"));
+        assert_eq!(settings.seal.mode, SealMode::Passphrase);
+        assert_eq!(settings.seal.argon2_memory_kib, 8192);
+        assert_eq!(settings.tls.unwrap().listen.port(), 8443);
+    }
+
+    #[test]
+    fn errors_name_the_bad_field() {
+        let cases = [
+            ("data_dir = \"/x\"\nbogus = 1\n[seal]\nmode = \"passphrase\"", "bogus"),
+            ("data_dir = \"/x\"\n[seal]\nmode = \"sometimes\"", "sometimes"),
+            ("data_dir = \"/x\"\n[seal]\nmode = \"key_file\"", "seal.key_file"),
+            ("data_dir = \"/x\"\nmax_request_bytes = \"big\"\n[seal]\nmode = \"passphrase\"", "max_request_bytes"),
+            ("[seal]\nmode = \"passphrase\"", "data_dir"),
+        ];
+        for (text, field) in cases {
+            let error = Settings::from_toml(text).unwrap_err().to_string();
+            assert!(error.contains(field), "{field:?} not named in: {error}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Cryptographic mechanisms over key bytes: pure functions, no I/O, no knowledge of the store.
+
+pub mod aead;
+pub mod blob;
+pub mod context;
+
+use crate::error::{Error, Result};
+
+/// Fills a fresh vector from the operating system's random number generator (for values that are
+/// not secret once returned, such as GenerateRandom output, salts and nonces).
+pub fn random_vec(len: usize) -> Result<Vec<u8>> {
+    let mut bytes = vec![0; len];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(bytes)
+}

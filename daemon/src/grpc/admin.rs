@@ -1,0 +1,71 @@
+//! The Admin service: status, initialisation and unsealing.
+
+use std::sync::Arc;
+
+use arca_proto::v1 as pb;
+use arca_proto::v1::admin_server::Admin;
+use tonic::{Request, Response, Status};
+
+use super::serve;
+use crate::error::Error;
+use crate::service::KmsService;
+use crate::store::SealMode;
+
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    service: Arc<KmsService>,
+}
+
+impl AdminApi {
+    pub fn new(service: Arc<KmsService>) -> Self {
+        Self { service }
+    }
+}
+
+fn passphrase(text: String) -> Result<String, Error> {
+    if text.is_empty() {
+        return Err(Error::invalid("passphrase is empty"));
+    }
+    Ok(text)
+}
+
+#[tonic::async_trait]
+impl Admin for AdminApi {
+    async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+        serve("Status", request, |context, _| async move {
+            let status = self.service.status()?;
+            Ok(pb::StatusResponse {
+                initialized: status.initialized,
+                sealed: status.sealed,
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                key_count: status.key_count,
+                seal_mode: match status.seal_mode {
+                    SealMode::Passphrase => pb::SealMode::Passphrase,
+                    SealMode::KeyFile(_) => pb::SealMode::KeyFile,
+                }
+                .into(),
+                caller: context.caller.to_string(),
+            })
+        })
+        .await
+    }
+
+    async fn initialize(&self, request: Request<pb::InitializeRequest>) -> Result<Response<pb::InitializeResponse>, Status> {
+        serve("Initialize", request, |_, r| async move {
+            if !matches!(self.service.status()?.seal_mode, SealMode::Passphrase) {
+                return Err(Error::WrongSealMode("this store is sealed by a key file: it initializes itself"));
+            }
+            self.service.initialize(Some(passphrase(r.passphrase)?)).await?;
+            Ok(pb::InitializeResponse {})
+        })
+        .await
+    }
+
+    async fn unseal(&self, request: Request<pb::UnsealRequest>) -> Result<Response<pb::UnsealResponse>, Status> {
+        serve("Unseal", request, |_, r| async move {
+            self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
+            Ok(pb::UnsealResponse { sealed: self.service.status()?.sealed })
+        })
+        .await
+    }
+}

@@ -1,0 +1,156 @@
+//! The KeyManagement service.
+
+use std::sync::Arc;
+
+use arca_proto::v1 as pb;
+use arca_proto::v1::key_management_server::KeyManagement;
+use tonic::{Request, Response, Status};
+
+use super::{convert, serve};
+use crate::service::{KmsService, NewKey};
+
+/// The gRPC face of [`KmsService`].
+#[derive(Debug, Clone)]
+pub struct KmsApi {
+    service: Arc<KmsService>,
+}
+
+impl KmsApi {
+    pub fn new(service: Arc<KmsService>) -> Self {
+        Self { service }
+    }
+}
+
+const SYMMETRIC_DEFAULT: i32 = pb::EncryptionAlgorithm::SymmetricDefault as i32;
+
+#[tonic::async_trait]
+impl KeyManagement for KmsApi {
+    async fn create_key(&self, request: Request<pb::CreateKeyRequest>) -> Result<Response<pb::CreateKeyResponse>, Status> {
+        serve("CreateKey", request, |_, r| async move {
+            let new_key = NewKey {
+                description: r.description,
+                spec: convert::key_spec(r.key_spec)?,
+                usage: convert::key_usage(r.key_usage)?,
+                tags: r.tags.into_iter().collect(),
+            };
+            let info = self.service.create_key(new_key).await?;
+            Ok(pb::CreateKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
+        })
+        .await
+    }
+
+    async fn describe_key(&self, request: Request<pb::DescribeKeyRequest>) -> Result<Response<pb::DescribeKeyResponse>, Status> {
+        serve("DescribeKey", request, |_, r| async move {
+            let info = self.service.describe_key(&r.key_id)?;
+            Ok(pb::DescribeKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
+        })
+        .await
+    }
+
+    async fn list_keys(&self, request: Request<pb::ListKeysRequest>) -> Result<Response<pb::ListKeysResponse>, Status> {
+        serve("ListKeys", request, |_, r| async move {
+            let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token)?;
+            Ok(pb::ListKeysResponse {
+                keys: ids.iter().map(|id| pb::KeyListEntry { key_id: id.to_string() }).collect(),
+                truncated: next.is_some(),
+                next_page_token: next.unwrap_or_default(),
+            })
+        })
+        .await
+    }
+
+    async fn encrypt(&self, request: Request<pb::EncryptRequest>) -> Result<Response<pb::EncryptResponse>, Status> {
+        serve("Encrypt", request, |_, r| async move {
+            convert::encryption_algorithm(r.encryption_algorithm)?;
+            let sealed = self.service.encrypt(&r.key_id, &r.plaintext, &convert::context(r.encryption_context))?;
+            Ok(pb::EncryptResponse {
+                key_id: sealed.key_id.to_string(),
+                ciphertext_blob: sealed.blob,
+                key_version: sealed.key_version,
+                encryption_algorithm: SYMMETRIC_DEFAULT,
+            })
+        })
+        .await
+    }
+
+    async fn decrypt(&self, request: Request<pb::DecryptRequest>) -> Result<Response<pb::DecryptResponse>, Status> {
+        serve("Decrypt", request, |_, r| async move {
+            convert::encryption_algorithm(r.encryption_algorithm)?;
+            let context = convert::context(r.encryption_context);
+            let opened = self.service.decrypt(&r.ciphertext_blob, &context, Some(&r.key_id))?;
+            Ok(pb::DecryptResponse {
+                key_id: opened.key_id.to_string(),
+                // Handed out on purpose: the caller asked for its plaintext.
+                plaintext: opened.plaintext.as_slice().to_vec(),
+                key_version: opened.key_version,
+                encryption_algorithm: SYMMETRIC_DEFAULT,
+            })
+        })
+        .await
+    }
+
+    async fn re_encrypt(&self, request: Request<pb::ReEncryptRequest>) -> Result<Response<pb::ReEncryptResponse>, Status> {
+        serve("ReEncrypt", request, |_, r| async move {
+            let (opened, sealed) = self.service.re_encrypt(
+                &r.ciphertext_blob,
+                &convert::context(r.source_encryption_context),
+                Some(&r.source_key_id),
+                &r.destination_key_id,
+                &convert::context(r.destination_encryption_context),
+            )?;
+            Ok(pb::ReEncryptResponse {
+                source_key_id: opened.key_id.to_string(),
+                source_key_version: opened.key_version,
+                key_id: sealed.key_id.to_string(),
+                key_version: sealed.key_version,
+                ciphertext_blob: sealed.blob,
+            })
+        })
+        .await
+    }
+
+    async fn generate_data_key(
+        &self,
+        request: Request<pb::GenerateDataKeyRequest>,
+    ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
+        serve("GenerateDataKey", request, |_, r| async move {
+            let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
+            let (sealed, data_key) =
+                self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
+            Ok(pb::GenerateDataKeyResponse {
+                key_id: sealed.key_id.to_string(),
+                key_version: sealed.key_version,
+                ciphertext_blob: sealed.blob,
+                plaintext: data_key.as_slice().to_vec(),
+            })
+        })
+        .await
+    }
+
+    async fn generate_data_key_without_plaintext(
+        &self,
+        request: Request<pb::GenerateDataKeyRequest>,
+    ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
+        serve("GenerateDataKeyWithoutPlaintext", request, |_, r| async move {
+            let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
+            let (sealed, _data_key) =
+                self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
+            Ok(pb::GenerateDataKeyWithoutPlaintextResponse {
+                key_id: sealed.key_id.to_string(),
+                key_version: sealed.key_version,
+                ciphertext_blob: sealed.blob,
+            })
+        })
+        .await
+    }
+
+    async fn generate_random(
+        &self,
+        request: Request<pb::GenerateRandomRequest>,
+    ) -> Result<Response<pb::GenerateRandomResponse>, Status> {
+        serve("GenerateRandom", request, |_, r| async move {
+            Ok(pb::GenerateRandomResponse { plaintext: self.service.generate_random(r.number_of_bytes as usize)? })
+        })
+        .await
+    }
+}

@@ -1,0 +1,25 @@
+//! The one mapping from daemon errors to gRPC status codes.
+
+use tonic::{Code, Status};
+
+use crate::error::Error;
+
+pub fn to_status(error: &Error) -> Status {
+    let code = match error {
+        Error::Sealed | Error::NotInitialized | Error::AlreadyInitialized | Error::WrongKeyUsage { .. } => {
+            Code::FailedPrecondition
+        }
+        Error::WrongSealMode(_) => Code::FailedPrecondition,
+        Error::WrongPassphrase => Code::PermissionDenied,
+        Error::KeyNotFound(_) => Code::NotFound,
+        Error::InvalidKeyId(_)
+        | Error::InvalidArgument(_)
+        | Error::InvalidCiphertext(_)
+        | Error::DecryptionFailed => Code::InvalidArgument,
+        Error::Unsupported(_) => Code::Unimplemented,
+        Error::KeyIntegrity(_) | Error::Integrity(_) => Code::DataLoss,
+        Error::LockedMemory(_) => Code::ResourceExhausted,
+        Error::Storage(_) | Error::Io { .. } | Error::Random(_) | Error::Config(_) => Code::Internal,
+    };
+    Status::new(code, error.to_string())
+}

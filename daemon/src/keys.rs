@@ -1,0 +1,162 @@
+//! The key model: what a key is, independent of how it is stored or served.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::secure_mem::SecretBuf;
+
+/// A key's identity: a random UUID, shown in its hyphenated form.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(uuid::Uuid);
+
+impl KeyId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(uuid::Uuid::from_bytes(bytes))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        uuid::Uuid::try_parse(text)
+            .map(Self)
+            .map_err(|_| Error::InvalidKeyId(text.to_owned()))
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// What kind of key material a key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySpec {
+    Aes256,
+}
+
+impl KeySpec {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Aes256 => "AES_256",
+        }
+    }
+
+    pub fn material_len(self) -> usize {
+        match self {
+            Self::Aes256 => 32,
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "AES_256" => Ok(Self::Aes256),
+            other => Err(Error::Integrity(format!("unknown key spec {other:?} in the store"))),
+        }
+    }
+}
+
+/// What a key may be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUsage {
+    EncryptDecrypt,
+    SignVerify,
+    GenerateVerifyMac,
+}
+
+impl KeyUsage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::EncryptDecrypt => "ENCRYPT_DECRYPT",
+            Self::SignVerify => "SIGN_VERIFY",
+            Self::GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<Self> {
+        match name {
+            "ENCRYPT_DECRYPT" => Ok(Self::EncryptDecrypt),
+            "SIGN_VERIFY" => Ok(Self::SignVerify),
+            "GENERATE_VERIFY_MAC" => Ok(Self::GenerateVerifyMac),
+            other => Err(Error::Integrity(format!("unknown key usage {other:?} in the store"))),
+        }
+    }
+}
+
+/// Where a key's material came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrigin {
+    Arca,
+    External,
+}
+
+/// A key's life-cycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Enabled,
+    Disabled,
+    /// Deletion is scheduled for this time (seconds since the Unix epoch).
+    PendingDeletion { at: i64 },
+    PendingImport,
+}
+
+/// Everything about a key except its material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMetadata {
+    pub id: KeyId,
+    pub description: String,
+    pub spec: KeySpec,
+    pub usage: KeyUsage,
+    pub origin: KeyOrigin,
+    pub state: KeyState,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One generation of a key's material; versions count up from 1.
+#[derive(Debug)]
+pub struct KeyVersion {
+    pub version: u32,
+    pub material: SecretBuf,
+}
+
+/// A usable key: metadata and every retained version, newest last.
+#[derive(Debug)]
+pub struct Key {
+    pub metadata: KeyMetadata,
+    pub versions: Vec<KeyVersion>,
+}
+
+impl Key {
+    /// The version used for new work.
+    pub fn current(&self) -> Option<&KeyVersion> {
+        self.versions.last()
+    }
+
+    pub fn current_version(&self) -> u32 {
+        self.current().map_or(0, |v| v.version)
+    }
+
+    pub fn version(&self, version: u32) -> Option<&KeyVersion> {
+        self.versions.iter().find(|v| v.version == version)
+    }
+}

@@ -1,0 +1,18 @@
+//! arcad: the Arca key management daemon.
+//!
+//! Module arrows point one way: `grpc → service → {keys, crypto, store} → secure_mem`.
+#![deny(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod grpc;
+pub mod keys;
+#[allow(unsafe_code)]
+pub mod secure_mem;
+pub mod server;
+pub mod service;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,141 @@
+//! The key management operations as plain async Rust: no protobuf types, no transport.
+
+mod keyring;
+mod limits;
+mod symmetric;
+
+use std::sync::{Arc, RwLock};
+
+pub use keyring::KeyInfo;
+pub use symmetric::{parse_key_ref, DataKeySize, NewKey, Opened, Sealed};
+pub use limits::*;
+
+use crate::error::{Error, Result};
+use crate::store::{KeyRecordCodec, SealConfig, SealMode, SealRecord, StoreBackend, Table};
+use keyring::Keyring;
+
+const SEAL_RECORD_KEY: &[u8] = b"seal";
+
+/// What `Status` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceStatus {
+    pub initialized: bool,
+    pub sealed: bool,
+    pub key_count: u64,
+    pub seal_mode: SealMode,
+}
+
+enum SealState {
+    Uninitialized,
+    Sealed(SealRecord),
+    Unsealed(Arc<Keyring>),
+}
+
+/// The daemon's key management service.
+pub struct KmsService {
+    backend: Arc<dyn StoreBackend>,
+    seal_config: SealConfig,
+    state: RwLock<SealState>,
+}
+
+impl std::fmt::Debug for KmsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KmsService").field("seal_mode", &self.seal_config.mode).finish_non_exhaustive()
+    }
+}
+
+impl KmsService {
+    /// Opens the service over a store. With a key file the store is initialised if new and
+    /// unsealed at once; with a passphrase it waits for Initialize or Unseal.
+    pub async fn open(backend: Arc<dyn StoreBackend>, seal_config: SealConfig) -> Result<Self> {
+        let record = match backend.get(Table::Meta, SEAL_RECORD_KEY)? {
+            Some(bytes) => Some(
+                <SealRecord as prost::Message>::decode(bytes.as_slice())
+                    .map_err(|e| Error::Integrity(format!("the seal record is unreadable: {e}")))?,
+            ),
+            None => None,
+        };
+        let state = match record {
+            Some(record) => SealState::Sealed(record),
+            None => SealState::Uninitialized,
+        };
+        let service = Self { backend, seal_config, state: RwLock::new(state) };
+        if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
+            if !service.status()?.initialized {
+                service.initialize(None).await?;
+            } else {
+                service.unseal(None).await?;
+            }
+        }
+        Ok(service)
+    }
+
+    pub fn status(&self) -> Result<ServiceStatus> {
+        let state = self.state.read().map_err(|_| poisoned())?;
+        let (initialized, sealed, key_count) = match &*state {
+            SealState::Uninitialized => (false, true, 0),
+            SealState::Sealed(_) => (true, true, self.backend.scan(Table::Keys)?.len() as u64),
+            SealState::Unsealed(keyring) => (true, false, keyring.len()? as u64),
+        };
+        Ok(ServiceStatus { initialized, sealed, key_count, seal_mode: self.seal_config.mode.clone() })
+    }
+
+    /// Creates and stores the master key of a new store, then unseals it.
+    pub async fn initialize(&self, passphrase: Option<String>) -> Result<()> {
+        if !matches!(*self.state.read().map_err(|_| poisoned())?, SealState::Uninitialized) {
+            return Err(Error::AlreadyInitialized);
+        }
+        let config = self.seal_config.clone();
+        let backend = Arc::clone(&self.backend);
+        let master = blocking(move || {
+            let (record, master) = SealRecord::create(&config, passphrase.as_deref())?;
+            let bytes = prost::Message::encode_to_vec(&record);
+            if !backend.insert_new(Table::Meta, SEAL_RECORD_KEY, &bytes)? {
+                return Err(Error::AlreadyInitialized);
+            }
+            Ok(master)
+        })
+        .await?;
+        let keyring = Keyring::load(Arc::clone(&self.backend), KeyRecordCodec::new(Arc::new(master)))?;
+        *self.state.write().map_err(|_| poisoned())? = SealState::Unsealed(Arc::new(keyring));
+        tracing::info!("store initialized and unsealed");
+        Ok(())
+    }
+
+    /// Unseals the master key and loads every key. A wrong passphrase changes nothing.
+    pub async fn unseal(&self, passphrase: Option<String>) -> Result<()> {
+        let record = match &*self.state.read().map_err(|_| poisoned())? {
+            SealState::Uninitialized => return Err(Error::NotInitialized),
+            SealState::Unsealed(_) => return Ok(()),
+            SealState::Sealed(record) => record.clone(),
+        };
+        let mode = self.seal_config.mode.clone();
+        let master = blocking(move || record.unseal(&mode, passphrase.as_deref())).await?;
+        let keyring = Keyring::load(Arc::clone(&self.backend), KeyRecordCodec::new(Arc::new(master)))?;
+        let mut state = self.state.write().map_err(|_| poisoned())?;
+        if matches!(*state, SealState::Sealed(_)) {
+            *state = SealState::Unsealed(Arc::new(keyring));
+            tracing::info!("store unsealed");
+        }
+        Ok(())
+    }
+
+    fn keyring(&self) -> Result<Arc<Keyring>> {
+        match &*self.state.read().map_err(|_| poisoned())? {
+            SealState::Unsealed(keyring) => Ok(Arc::clone(keyring)),
+            SealState::Uninitialized => Err(Error::NotInitialized),
+            SealState::Sealed(_) => Err(Error::Sealed),
+        }
+    }
+}
+
+/// Runs blocking work (fsync, Argon2id) off the async reactor.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Storage(format!("a blocking task failed: {e}")))?
+}
+
+fn poisoned() -> Error {
+    Error::Storage("service state lock poisoned".into())
+}

@@ -1,0 +1,44 @@
+//! Persistence. A [`StoreBackend`] is a durable, transactional map of opaque records in a few
+//! tables; everything above it (sealing, record integrity) is backend-independent, so a replicated
+//! database can replace the embedded one without touching the key model.
+
+mod records;
+mod redb_backend;
+mod seal;
+
+pub use records::KeyRecordCodec;
+pub use redb_backend::RedbBackend;
+pub use seal::{create_key_file, read_key_file, MasterKey, SealConfig, SealMode, SealRecord};
+
+use crate::error::Result;
+
+/// The tables a backend provides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// Store-wide records (the sealed master key).
+    Meta,
+    /// One record per key, keyed by the 16 bytes of its id.
+    Keys,
+}
+
+/// One write in a batch: `Some` puts, `None` deletes.
+#[derive(Debug)]
+pub struct Write {
+    pub table: Table,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// A durable, transactional key-value backend.
+pub trait StoreBackend: Send + Sync + 'static {
+    /// Applies every write atomically; returns only once the transaction is durable (fsync).
+    fn commit(&self, writes: Vec<Write>) -> Result<()>;
+
+    /// Puts `value` at `key` unless one is there; returns whether it wrote. Durable on return.
+    fn insert_new(&self, table: Table, key: &[u8], value: &[u8]) -> Result<bool>;
+
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Every record of a table, in key order.
+    fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+}

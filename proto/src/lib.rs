@@ -1,0 +1,15 @@
+//! The Arca gRPC API (`arca.v1`) and the helpers every client uses to reach a daemon.
+#![forbid(unsafe_code)]
+
+mod endpoint;
+
+pub use endpoint::{ConnectError, DaemonEndpoint, TlsClientFiles, DEFAULT_SOCKET};
+
+/// Generated protobuf and gRPC code for package `arca.v1`.
+pub mod v1 {
+    #![allow(missing_debug_implementations, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("arca.v1");
+}
+
+/// Metadata key carrying the request id of a call.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";

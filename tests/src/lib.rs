@@ -1,0 +1,252 @@
+//! A harness that starts a real `arcad` in a temporary directory and hands out gRPC clients.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use arca_proto::v1::admin_client::AdminClient;
+use arca_proto::v1::key_management_client::KeyManagementClient;
+use arca_proto::DaemonEndpoint;
+use tonic::transport::Channel;
+
+pub use arca_proto::v1 as pb;
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The directory holding the workspace's binaries (`target/debug` when run by `cargo test`).
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test> -> target/debug
+    exe.parent().and_then(Path::parent).expect("target directory").to_path_buf()
+}
+
+/// Path to a workspace binary; `scripts/test.sh` builds them before the tests run.
+pub fn binary(name: &str) -> PathBuf {
+    let path = bin_dir().join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first", path.display());
+    path
+}
+
+/// A running daemon; killed when dropped.
+#[derive(Debug)]
+pub struct Daemon {
+    child: Child,
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+    /// Every address the daemon announced (`unix:…`, `https://…`).
+    pub addresses: Vec<String>,
+    stderr: mpsc::Receiver<String>,
+    captured_stderr: String,
+}
+
+/// How to start a daemon.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub args: Vec<String>,
+    pub data_dir: PathBuf,
+    pub socket: PathBuf,
+    /// A wrapper command (e.g. `setpriv …`, `prlimit …`) placed before arcad.
+    pub wrapper: Vec<String>,
+}
+
+impl Launch {
+    pub fn dev(data_dir: &Path) -> Self {
+        Self {
+            args: vec!["--dev".into(), "--data-dir".into(), data_dir.display().to_string()],
+            data_dir: data_dir.to_path_buf(),
+            socket: data_dir.join("arca.sock"),
+            wrapper: Vec::new(),
+        }
+    }
+
+    pub fn config(config: &Path, data_dir: &Path, socket: &Path) -> Self {
+        Self {
+            args: vec!["--config".into(), config.display().to_string()],
+            data_dir: data_dir.to_path_buf(),
+            socket: socket.to_path_buf(),
+            wrapper: Vec::new(),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let arcad = binary("arcad");
+        let mut command = match self.wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(&arcad);
+                command
+            }
+            None => Command::new(&arcad),
+        };
+        command.args(&self.args).env("RUST_LOG", "info");
+        command
+    }
+
+    /// Runs arcad expecting it to exit; returns (exit code, stderr).
+    pub fn run_to_exit(&self) -> (Option<i32>, String) {
+        let output = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run arcad");
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
+    /// Starts arcad and waits until it announces its Unix socket.
+    pub fn start(&self) -> Daemon {
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn arcad");
+        let (stderr_tx, stderr_rx) = mpsc::channel();
+        let mut stderr = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buffer) {
+                if n == 0 || stderr_tx.send(String::from_utf8_lossy(&buffer[..n]).into_owned()).is_err() {
+                    break;
+                }
+            }
+        });
+        let (line_tx, line_rx) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut daemon = Daemon {
+            child,
+            data_dir: self.data_dir.clone(),
+            socket: self.socket.clone(),
+            addresses: Vec::new(),
+            stderr: stderr_rx,
+            captured_stderr: String::new(),
+        };
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        loop {
+            let remaining = deadline.saturating_duration_since(std::time::Instant::now());
+            match line_rx.recv_timeout(remaining.min(Duration::from_millis(200))) {
+                Ok(line) => {
+                    if let Some(address) = line.strip_prefix("arcad listening on ") {
+                        daemon.addresses.push(address.to_owned());
+                        if daemon.addresses.len() == self.expected_addresses() {
+                            return daemon;
+                        }
+                    }
+                }
+                Err(_) if remaining.is_zero() => panic!("arcad did not start: {}", daemon.stderr_text()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("arcad exited before listening: {}", daemon.stderr_text())
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    fn expected_addresses(&self) -> usize {
+        let config = self.args.iter().position(|a| a == "--config").and_then(|i| self.args.get(i + 1));
+        let has_tls = config
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .is_some_and(|text| text.contains("[tls]"));
+        if has_tls { 2 } else { 1 }
+    }
+}
+
+impl Daemon {
+    /// `arcad --dev` in a fresh temporary directory (kept by the returned guard).
+    pub fn start_dev() -> (Self, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        (Launch::dev(dir.path()).start(), dir)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn endpoint(&self) -> DaemonEndpoint {
+        DaemonEndpoint::Unix(self.socket.clone())
+    }
+
+    pub async fn channel(&self) -> Channel {
+        self.endpoint().connect().await.expect("connect to arcad")
+    }
+
+    pub async fn kms(&self) -> KeyManagementClient<Channel> {
+        KeyManagementClient::new(self.channel().await)
+    }
+
+    pub async fn admin(&self) -> AdminClient<Channel> {
+        AdminClient::new(self.channel().await)
+    }
+
+    /// Everything the daemon wrote to stderr so far.
+    pub fn stderr_text(&mut self) -> String {
+        while let Ok(chunk) = self.stderr.try_recv() {
+            self.captured_stderr.push_str(&chunk);
+        }
+        self.captured_stderr.clone()
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) -> Option<i32> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().ok().and_then(|status| status.code())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates an AES_256 ENCRYPT_DECRYPT key and returns its id.
+pub async fn create_key(kms: &mut KeyManagementClient<Channel>, description: &str) -> String {
+    let response = kms
+        .create_key(pb::CreateKeyRequest { description: description.into(), ..Default::default() })
+        .await
+        .expect("CreateKey")
+        .into_inner();
+    response.key_metadata.expect("metadata").key_id
+}
+
+/// An encryption context from pairs.
+pub fn context(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Asserts a call failed with `code` and a message containing `needle`.
+#[track_caller]
+pub fn assert_status<T: std::fmt::Debug>(
+    outcome: Result<T, tonic::Status>,
+    code: tonic::Code,
+    needle: &str,
+) -> tonic::Status {
+    let status = outcome.expect_err("the call should have failed");
+    assert_eq!(status.code(), code, "unexpected code; message: {}", status.message());
+    assert!(
+        status.message().to_lowercase().contains(&needle.to_lowercase()),
+        "message {:?} does not mention {needle:?}",
+        status.message()
+    );
+    status
+}
