@@ -205,6 +205,11 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    /// SIGKILL without taking the daemon, for killing it while calls to it are in flight.
+    pub fn send_sigkill(&self) {
+        let _ = Command::new("kill").arg("-KILL").arg(self.child.id().to_string()).status();
+    }
+
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) -> Option<i32> {
         let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
