@@ -61,7 +61,8 @@ impl Settings {
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(Error::io(format!("cannot read {}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(Error::io(format!("cannot read {}", path.display())))?;
         Self::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 
@@ -149,7 +150,11 @@ impl ConfigFile {
         Ok(Settings {
             socket: self.socket.unwrap_or_else(|| PathBuf::from(arca_proto::DEFAULT_SOCKET)),
             data_dir: self.data_dir,
-            lock_policy: if self.allow_unlocked_memory { LockPolicy::AllowUnlocked } else { LockPolicy::Require },
+            lock_policy: if self.allow_unlocked_memory {
+                LockPolicy::AllowUnlocked
+            } else {
+                LockPolicy::Require
+            },
             max_request_bytes: self.max_request_bytes,
             seal: SealConfig {
                 mode,
@@ -190,12 +195,22 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_default_config_parses() {
+        let settings = Settings::from_toml(include_str!("../../packaging/arca.toml")).unwrap();
+        assert_eq!(settings.data_dir, PathBuf::from("/var/lib/arca"));
+        assert_eq!(settings.lock_policy, LockPolicy::Require);
+    }
+
+    #[test]
     fn errors_name_the_bad_field() {
         let cases = [
             ("data_dir = \"/x\"\nbogus = 1\n[seal]\nmode = \"passphrase\"", "bogus"),
             ("data_dir = \"/x\"\n[seal]\nmode = \"sometimes\"", "sometimes"),
             ("data_dir = \"/x\"\n[seal]\nmode = \"key_file\"", "seal.key_file"),
-            ("data_dir = \"/x\"\nmax_request_bytes = \"big\"\n[seal]\nmode = \"passphrase\"", "max_request_bytes"),
+            (
+                "data_dir = \"/x\"\nmax_request_bytes = \"big\"\n[seal]\nmode = \"passphrase\"",
+                "max_request_bytes",
+            ),
             ("[seal]\nmode = \"passphrase\"", "data_dir"),
         ];
         for (text, field) in cases {

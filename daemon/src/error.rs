@@ -33,9 +33,7 @@ pub enum Error {
     InvalidArgument(String),
     #[error("invalid ciphertext: {0}")]
     InvalidCiphertext(String),
-    #[error(
-        "decryption failed: the ciphertext was altered or the encryption context does not match"
-    )]
+    #[error("decryption failed: the ciphertext was altered or the encryption context does not match")]
     DecryptionFailed,
 
     #[error("locked memory exhausted: {0}")]

@@ -29,9 +29,7 @@ impl FromStr for KeyId {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
-        uuid::Uuid::try_parse(text)
-            .map(Self)
-            .map_err(|_| Error::InvalidKeyId(text.to_owned()))
+        uuid::Uuid::try_parse(text).map(Self).map_err(|_| Error::InvalidKeyId(text.to_owned()))
     }
 }
 
@@ -114,7 +112,9 @@ pub enum KeyState {
     Enabled,
     Disabled,
     /// Deletion is scheduled for this time (seconds since the Unix epoch).
-    PendingDeletion { at: i64 },
+    PendingDeletion {
+        at: i64,
+    },
     PendingImport,
 }
 

@@ -56,11 +56,11 @@ fn prepare_data_dir(settings: &Settings) -> Result<()> {
         .mode(0o700)
         .create(dir)
         .map_err(Error::io(format!("cannot create data directory {}", dir.display())))?;
-    if let (true, SealMode::KeyFile(path)) = (settings.create_key_file, &settings.seal.mode) {
-        if !path.exists() {
-            crate::store::create_key_file(path)?;
-            tracing::info!(path = %path.display(), "created a new master key file");
-        }
+    if let (true, SealMode::KeyFile(path)) = (settings.create_key_file, &settings.seal.mode)
+        && !path.exists()
+    {
+        crate::store::create_key_file(path)?;
+        tracing::info!(path = %path.display(), "created a new master key file");
     }
     Ok(())
 }
@@ -73,9 +73,11 @@ async fn serve_unix(routes: Routes, socket: &Path) -> Result<tokio::task::JoinHa
         if tokio::net::UnixStream::connect(socket).await.is_ok() {
             return Err(Error::Config(format!("another daemon is listening on {}", socket.display())));
         }
-        std::fs::remove_file(socket).map_err(Error::io(format!("cannot remove stale socket {}", socket.display())))?;
+        std::fs::remove_file(socket)
+            .map_err(Error::io(format!("cannot remove stale socket {}", socket.display())))?;
     }
-    let listener = tokio::net::UnixListener::bind(socket).map_err(Error::io(format!("cannot bind {}", socket.display())))?;
+    let listener = tokio::net::UnixListener::bind(socket)
+        .map_err(Error::io(format!("cannot bind {}", socket.display())))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .map_err(Error::io(format!("cannot set permissions on {}", socket.display())))?;
     announce(&format!("unix:{}", socket.display()));
@@ -88,15 +90,18 @@ async fn serve_unix(routes: Routes, socket: &Path) -> Result<tokio::task::JoinHa
 }
 
 fn serve_tls(routes: Routes, tls: &TlsSettings) -> Result<tokio::task::JoinHandle<()>> {
-    let read = |path: &Path| std::fs::read(path).map_err(Error::io(format!("cannot read {}", path.display())));
+    let read =
+        |path: &Path| std::fs::read(path).map_err(Error::io(format!("cannot read {}", path.display())));
     let config = ServerTlsConfig::new()
         .identity(Identity::from_pem(read(&tls.cert)?, read(&tls.key)?))
         .client_ca_root(Certificate::from_pem(read(&tls.client_ca)?));
     let listen = tls.listen;
-    let std_listener = std::net::TcpListener::bind(listen).map_err(Error::io(format!("cannot bind {listen}")))?;
+    let std_listener =
+        std::net::TcpListener::bind(listen).map_err(Error::io(format!("cannot bind {listen}")))?;
     std_listener.set_nonblocking(true).map_err(Error::io("cannot configure the TCP listener"))?;
     let local = std_listener.local_addr().map_err(Error::io("cannot read the TCP address"))?;
-    let listener = tokio::net::TcpListener::from_std(std_listener).map_err(Error::io("cannot register the TCP listener"))?;
+    let listener = tokio::net::TcpListener::from_std(std_listener)
+        .map_err(Error::io("cannot register the TCP listener"))?;
     let mut server = Server::builder()
         .tls_config(config)
         .map_err(|e| Error::Config(format!("invalid TLS settings: {e}")))?;
@@ -118,7 +123,7 @@ fn announce(address: &str) {
 }
 
 async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut term) = signal(SignalKind::terminate()) else { return std::future::pending().await };
     tokio::select! {
         _ = term.recv() => {}

@@ -1,6 +1,5 @@
 //! A harness that starts a real `arcad` in a temporary directory and hands out gRPC clients.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -8,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use arca_proto::DaemonEndpoint;
 use arca_proto::v1::admin_client::AdminClient;
 use arca_proto::v1::key_management_client::KeyManagementClient;
-use arca_proto::DaemonEndpoint;
 use tonic::transport::Channel;
 
 pub use arca_proto::v1 as pb;

@@ -4,7 +4,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use arca_tests::{create_key, pb, Daemon, Launch};
+use arca_tests::{Launch, create_key, pb};
 
 fn proc_status_field(pid: u32, field: &str) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

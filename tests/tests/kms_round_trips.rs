@@ -1,6 +1,6 @@
 //! Every symmetric RPC, round trip, against a real arcad.
 
-use arca_tests::{context, create_key, pb, Daemon};
+use arca_tests::{Daemon, context, create_key, pb};
 use tonic::Request;
 
 #[tokio::test]
@@ -180,8 +180,10 @@ async fn data_keys_and_random() {
         assert_ne!(decrypted.plaintext, with.plaintext, "each data key is fresh");
     }
 
-    let a = kms.generate_random(pb::GenerateRandomRequest { number_of_bytes: 32 }).await.unwrap().into_inner();
-    let b = kms.generate_random(pb::GenerateRandomRequest { number_of_bytes: 1024 }).await.unwrap().into_inner();
+    let a =
+        kms.generate_random(pb::GenerateRandomRequest { number_of_bytes: 32 }).await.unwrap().into_inner();
+    let b =
+        kms.generate_random(pb::GenerateRandomRequest { number_of_bytes: 1024 }).await.unwrap().into_inner();
     assert_eq!((a.plaintext.len(), b.plaintext.len()), (32, 1024));
     assert_ne!(a.plaintext, b.plaintext[..32]);
 }

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arca_tests::{assert_status, context, create_key, pb, Daemon, Launch};
+use arca_tests::{Daemon, Launch, assert_status, context, create_key, pb};
 use tonic::Code;
 
 async fn encrypt(daemon: &Daemon, key_id: &str, plaintext: &[u8]) -> Vec<u8> {
@@ -62,9 +62,13 @@ async fn an_edited_record_is_detected_and_the_rest_keep_working() {
     let mut kms = daemon.kms().await;
     for outcome in [
         kms.describe_key(pb::DescribeKeyRequest { key_id: victim.clone() }).await.map(|_| ()),
-        kms.encrypt(pb::EncryptRequest { key_id: victim.clone(), plaintext: b"x".to_vec(), ..Default::default() })
-            .await
-            .map(|_| ()),
+        kms.encrypt(pb::EncryptRequest {
+            key_id: victim.clone(),
+            plaintext: b"x".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ()),
     ] {
         assert_status(outcome, Code::DataLoss, "integrity");
     }
@@ -81,7 +85,8 @@ async fn create_until_killed(daemon: &Daemon, acknowledged: Arc<Mutex<Vec<String
         let acknowledged = Arc::clone(&acknowledged);
         callers.push(tokio::spawn(async move {
             for n in 0.. {
-                let request = pb::CreateKeyRequest { description: format!("crash {caller}/{n}"), ..Default::default() };
+                let request =
+                    pb::CreateKeyRequest { description: format!("crash {caller}/{n}"), ..Default::default() };
                 match kms.create_key(request).await {
                     Ok(response) => {
                         let id = response.into_inner().key_metadata.unwrap().key_id;

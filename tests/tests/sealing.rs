@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use arca_tests::{assert_status, create_key, pb, Launch};
+use arca_tests::{Launch, assert_status, create_key, pb};
 use tonic::Code;
 
 fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
@@ -32,9 +32,21 @@ async fn passphrase_life_cycle() {
     let status = admin.status(pb::StatusRequest {}).await.unwrap().into_inner();
     assert!(!status.initialized && status.sealed);
     assert_eq!(status.seal_mode(), pb::SealMode::Passphrase);
-    assert_status(kms.create_key(pb::CreateKeyRequest::default()).await, Code::FailedPrecondition, "not initialized");
-    assert_status(admin.unseal(pb::UnsealRequest { passphrase: "x".into() }).await, Code::FailedPrecondition, "initialize");
-    assert_status(admin.initialize(pb::InitializeRequest { passphrase: String::new() }).await, Code::InvalidArgument, "empty");
+    assert_status(
+        kms.create_key(pb::CreateKeyRequest::default()).await,
+        Code::FailedPrecondition,
+        "not initialized",
+    );
+    assert_status(
+        admin.unseal(pb::UnsealRequest { passphrase: "x".into() }).await,
+        Code::FailedPrecondition,
+        "initialize",
+    );
+    assert_status(
+        admin.initialize(pb::InitializeRequest { passphrase: String::new() }).await,
+        Code::InvalidArgument,
+        "empty",
+    );
 
     admin.initialize(pb::InitializeRequest { passphrase: "open sesame".into() }).await.unwrap();
     assert_status(
@@ -44,7 +56,11 @@ async fn passphrase_life_cycle() {
     );
     let key = create_key(&mut kms, "sealed store").await;
     let blob = kms
-        .encrypt(pb::EncryptRequest { key_id: key.clone(), plaintext: b"secret".to_vec(), ..Default::default() })
+        .encrypt(pb::EncryptRequest {
+            key_id: key.clone(),
+            plaintext: b"secret".to_vec(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -62,11 +78,16 @@ async fn passphrase_life_cycle() {
 
     let store = data.join("arca.redb");
     let before = digest(&store);
-    assert_status(admin.unseal(pb::UnsealRequest { passphrase: "open sesamE".into() }).await, Code::PermissionDenied, "wrong passphrase");
+    assert_status(
+        admin.unseal(pb::UnsealRequest { passphrase: "open sesamE".into() }).await,
+        Code::PermissionDenied,
+        "wrong passphrase",
+    );
     assert_eq!(digest(&store), before, "a wrong passphrase must leave the store untouched");
     assert!(admin.status(pb::StatusRequest {}).await.unwrap().into_inner().sealed);
 
-    let unsealed = admin.unseal(pb::UnsealRequest { passphrase: "open sesame".into() }).await.unwrap().into_inner();
+    let unsealed =
+        admin.unseal(pb::UnsealRequest { passphrase: "open sesame".into() }).await.unwrap().into_inner();
     assert!(!unsealed.sealed);
     let plaintext = kms.decrypt(decrypt).await.unwrap().into_inner().plaintext;
     assert_eq!(plaintext, b"secret");

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use arca_proto::{DaemonEndpoint, TlsClientFiles};
-use arca_tests::{pb, Daemon, Launch};
+use arca_tests::{Daemon, Launch, pb};
 use pb::admin_client::AdminClient;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
@@ -17,18 +17,72 @@ fn openssl(dir: &Path, args: &[&str]) {
 fn new_key_and_csr(dir: &Path, name: &str, subject: &str) {
     let key = format!("{name}.key");
     let csr = format!("{name}.csr");
-    openssl(dir, &["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            subject,
+        ],
+    );
 }
 
 fn sign(dir: &Path, name: &str, extensions: &str) {
     std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
     let (csr, pem, ext) = (format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
-    openssl(dir, &["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", &pem, "-extfile", &ext]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            &pem,
+            "-extfile",
+            &ext,
+        ],
+    );
 }
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
 fn make_pki(dir: &Path) {
-    openssl(dir, &["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Arca Test CA"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Arca Test CA",
+        ],
+    );
     new_key_and_csr(dir, "server", "/CN=arcad");
     sign(dir, "server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
     new_key_and_csr(dir, "client", "/O=Payments/CN=app-1");
@@ -68,7 +122,8 @@ async fn mutual_tls_identifies_the_client_by_certificate_subject() {
 
     // Without a client certificate the daemon serves nothing.
     let ca = Certificate::from_pem(std::fs::read(pki.join("ca.pem")).unwrap());
-    let anonymous = Endpoint::from_shared(url).unwrap().tls_config(ClientTlsConfig::new().ca_certificate(ca)).unwrap();
+    let anonymous =
+        Endpoint::from_shared(url).unwrap().tls_config(ClientTlsConfig::new().ca_certificate(ca)).unwrap();
     let refused = match anonymous.connect().await {
         Ok(channel) => AdminClient::new(channel).status(pb::StatusRequest {}).await.is_err(),
         Err(_) => true,

@@ -89,13 +89,7 @@ impl ParsedBlob<'_> {
     pub fn open(&self, material: &SecretBuf, context: &EncryptionContext) -> Result<SecretBuf> {
         let aad = aad(self.header, context)?;
         let mut plaintext = SecretBuf::copy_from(self.ciphertext)?;
-        aead::decrypt_in_place(
-            material.as_slice(),
-            &self.nonce,
-            &aad,
-            plaintext.as_mut_slice(),
-            &self.tag,
-        )?;
+        aead::decrypt_in_place(material.as_slice(), &self.nonce, &aad, plaintext.as_mut_slice(), &self.tag)?;
         Ok(plaintext)
     }
 }

@@ -31,7 +31,10 @@ fn passphrase(text: String) -> Result<String, Error> {
 
 #[tonic::async_trait]
 impl Admin for AdminApi {
-    async fn status(&self, request: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+    async fn status(
+        &self,
+        request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
         serve("Status", request, |context, _| async move {
             let status = self.service.status()?;
             Ok(pb::StatusResponse {
@@ -50,10 +53,15 @@ impl Admin for AdminApi {
         .await
     }
 
-    async fn initialize(&self, request: Request<pb::InitializeRequest>) -> Result<Response<pb::InitializeResponse>, Status> {
+    async fn initialize(
+        &self,
+        request: Request<pb::InitializeRequest>,
+    ) -> Result<Response<pb::InitializeResponse>, Status> {
         serve("Initialize", request, |_, r| async move {
             if !matches!(self.service.status()?.seal_mode, SealMode::Passphrase) {
-                return Err(Error::WrongSealMode("this store is sealed by a key file: it initializes itself"));
+                return Err(Error::WrongSealMode(
+                    "this store is sealed by a key file: it initializes itself",
+                ));
             }
             self.service.initialize(Some(passphrase(r.passphrase)?)).await?;
             Ok(pb::InitializeResponse {})
@@ -61,7 +69,10 @@ impl Admin for AdminApi {
         .await
     }
 
-    async fn unseal(&self, request: Request<pb::UnsealRequest>) -> Result<Response<pb::UnsealResponse>, Status> {
+    async fn unseal(
+        &self,
+        request: Request<pb::UnsealRequest>,
+    ) -> Result<Response<pb::UnsealResponse>, Status> {
         serve("Unseal", request, |_, r| async move {
             self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
             Ok(pb::UnsealResponse { sealed: self.service.status()?.sealed })

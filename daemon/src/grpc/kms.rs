@@ -25,7 +25,10 @@ const SYMMETRIC_DEFAULT: i32 = pb::EncryptionAlgorithm::SymmetricDefault as i32;
 
 #[tonic::async_trait]
 impl KeyManagement for KmsApi {
-    async fn create_key(&self, request: Request<pb::CreateKeyRequest>) -> Result<Response<pb::CreateKeyResponse>, Status> {
+    async fn create_key(
+        &self,
+        request: Request<pb::CreateKeyRequest>,
+    ) -> Result<Response<pb::CreateKeyResponse>, Status> {
         serve("CreateKey", request, |_, r| async move {
             let new_key = NewKey {
                 description: r.description,
@@ -39,7 +42,10 @@ impl KeyManagement for KmsApi {
         .await
     }
 
-    async fn describe_key(&self, request: Request<pb::DescribeKeyRequest>) -> Result<Response<pb::DescribeKeyResponse>, Status> {
+    async fn describe_key(
+        &self,
+        request: Request<pb::DescribeKeyRequest>,
+    ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
         serve("DescribeKey", request, |_, r| async move {
             let info = self.service.describe_key(&r.key_id)?;
             Ok(pb::DescribeKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
@@ -47,7 +53,10 @@ impl KeyManagement for KmsApi {
         .await
     }
 
-    async fn list_keys(&self, request: Request<pb::ListKeysRequest>) -> Result<Response<pb::ListKeysResponse>, Status> {
+    async fn list_keys(
+        &self,
+        request: Request<pb::ListKeysRequest>,
+    ) -> Result<Response<pb::ListKeysResponse>, Status> {
         serve("ListKeys", request, |_, r| async move {
             let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token)?;
             Ok(pb::ListKeysResponse {
@@ -59,10 +68,14 @@ impl KeyManagement for KmsApi {
         .await
     }
 
-    async fn encrypt(&self, request: Request<pb::EncryptRequest>) -> Result<Response<pb::EncryptResponse>, Status> {
+    async fn encrypt(
+        &self,
+        request: Request<pb::EncryptRequest>,
+    ) -> Result<Response<pb::EncryptResponse>, Status> {
         serve("Encrypt", request, |_, r| async move {
             convert::encryption_algorithm(r.encryption_algorithm)?;
-            let sealed = self.service.encrypt(&r.key_id, &r.plaintext, &convert::context(r.encryption_context))?;
+            let sealed =
+                self.service.encrypt(&r.key_id, &r.plaintext, &convert::context(r.encryption_context))?;
             Ok(pb::EncryptResponse {
                 key_id: sealed.key_id.to_string(),
                 ciphertext_blob: sealed.blob,
@@ -73,7 +86,10 @@ impl KeyManagement for KmsApi {
         .await
     }
 
-    async fn decrypt(&self, request: Request<pb::DecryptRequest>) -> Result<Response<pb::DecryptResponse>, Status> {
+    async fn decrypt(
+        &self,
+        request: Request<pb::DecryptRequest>,
+    ) -> Result<Response<pb::DecryptResponse>, Status> {
         serve("Decrypt", request, |_, r| async move {
             convert::encryption_algorithm(r.encryption_algorithm)?;
             let context = convert::context(r.encryption_context);
@@ -89,7 +105,10 @@ impl KeyManagement for KmsApi {
         .await
     }
 
-    async fn re_encrypt(&self, request: Request<pb::ReEncryptRequest>) -> Result<Response<pb::ReEncryptResponse>, Status> {
+    async fn re_encrypt(
+        &self,
+        request: Request<pb::ReEncryptRequest>,
+    ) -> Result<Response<pb::ReEncryptResponse>, Status> {
         serve("ReEncrypt", request, |_, r| async move {
             let (opened, sealed) = self.service.re_encrypt(
                 &r.ciphertext_blob,
@@ -149,7 +168,9 @@ impl KeyManagement for KmsApi {
         request: Request<pb::GenerateRandomRequest>,
     ) -> Result<Response<pb::GenerateRandomResponse>, Status> {
         serve("GenerateRandom", request, |_, r| async move {
-            Ok(pb::GenerateRandomResponse { plaintext: self.service.generate_random(r.number_of_bytes as usize)? })
+            Ok(pb::GenerateRandomResponse {
+                plaintext: self.service.generate_random(r.number_of_bytes as usize)?,
+            })
         })
         .await
     }

@@ -7,8 +7,8 @@ mod kms;
 mod status;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use arca_proto::REQUEST_ID_HEADER;
@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 pub use admin::AdminApi;
 pub use kms::KmsApi;
 
-use crate::auth::{caller_of, Caller};
+use crate::auth::{Caller, caller_of};
 use crate::error::Error;
 
 /// What a handler knows about the call besides its message.

@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 
 use zeroize::Zeroize;
 
-pub use pool::{init, locked_bytes, LockPolicy};
+pub use pool::{LockPolicy, init, locked_bytes};
 pub use process::harden_process;
 
 use crate::error::{Error, Result};

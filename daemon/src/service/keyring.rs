@@ -64,7 +64,8 @@ impl Keyring {
     /// Stores a new key durably, then makes it visible.
     pub(super) async fn insert(&self, key: Key) -> Result<Arc<Key>> {
         let id = key.metadata.id;
-        let write = Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: Some(self.codec.encode(&key)?) };
+        let write =
+            Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: Some(self.codec.encode(&key)?) };
         let backend = Arc::clone(&self.backend);
         super::blocking(move || backend.commit(vec![write])).await?;
         let key = Arc::new(key);

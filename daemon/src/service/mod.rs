@@ -7,8 +7,8 @@ mod symmetric;
 use std::sync::{Arc, RwLock};
 
 pub use keyring::KeyInfo;
-pub use symmetric::{parse_key_ref, DataKeySize, NewKey, Opened, Sealed};
 pub use limits::*;
+pub use symmetric::{DataKeySize, NewKey, Opened, Sealed, parse_key_ref};
 
 use crate::error::{Error, Result};
 use crate::store::{KeyRecordCodec, SealConfig, SealMode, SealRecord, StoreBackend, Table};

@@ -89,7 +89,10 @@ impl KmsService {
             return Err(Error::invalid(format!("description exceeds {MAX_DESCRIPTION_CHARS} characters")));
         }
         if request.tags.len() > MAX_TAGS {
-            return Err(Error::invalid(format!("{} tags given, at most {MAX_TAGS} allowed", request.tags.len())));
+            return Err(Error::invalid(format!(
+                "{} tags given, at most {MAX_TAGS} allowed",
+                request.tags.len()
+            )));
         }
         let keyring = self.keyring()?;
         let key = Key {
@@ -103,7 +106,10 @@ impl KmsService {
                 created_at: now_unix(),
                 tags: request.tags,
             },
-            versions: vec![KeyVersion { version: 1, material: SecretBuf::random(request.spec.material_len())? }],
+            versions: vec![KeyVersion {
+                version: 1,
+                material: SecretBuf::random(request.spec.material_len())?,
+            }],
         };
         let key = keyring.insert(key).await?;
         tracing::info!(key_id = %key.metadata.id, "key created");
@@ -124,7 +130,11 @@ impl KmsService {
         };
         let after = match page_token {
             "" => None,
-            token => Some(token.parse::<KeyId>().map_err(|_| Error::invalid("page_token is not a token ListKeys returned"))?),
+            token => Some(
+                token
+                    .parse::<KeyId>()
+                    .map_err(|_| Error::invalid("page_token is not a token ListKeys returned"))?,
+            ),
         };
         let (ids, more) = self.keyring()?.list(after, limit)?;
         let next = if more { ids.last().map(ToString::to_string) } else { None };
@@ -158,7 +168,10 @@ impl KmsService {
         }
         let key = match self.usable_key(parsed.key_id, "Decrypt") {
             Err(Error::KeyNotFound(_)) => {
-                return Err(Error::InvalidCiphertext(format!("the blob names key {}, which does not exist", parsed.key_id)));
+                return Err(Error::InvalidCiphertext(format!(
+                    "the blob names key {}, which does not exist",
+                    parsed.key_id
+                )));
             }
             other => other?,
         };
@@ -203,7 +216,9 @@ impl KmsService {
 
     pub fn generate_random(&self, len: usize) -> Result<Vec<u8>> {
         if !(1..=MAX_RANDOM_BYTES).contains(&len) {
-            return Err(Error::invalid(format!("number_of_bytes is {len}; it must be 1 to {MAX_RANDOM_BYTES}")));
+            return Err(Error::invalid(format!(
+                "number_of_bytes is {len}; it must be 1 to {MAX_RANDOM_BYTES}"
+            )));
         }
         random_vec(len)
     }

@@ -8,7 +8,7 @@ mod seal;
 
 pub use records::KeyRecordCodec;
 pub use redb_backend::RedbBackend;
-pub use seal::{create_key_file, read_key_file, MasterKey, SealConfig, SealMode, SealRecord};
+pub use seal::{MasterKey, SealConfig, SealMode, SealRecord, create_key_file, read_key_file};
 
 use crate::error::Result;
 

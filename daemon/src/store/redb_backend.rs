@@ -39,9 +39,8 @@ impl RedbBackend {
             .mode(0o600)
             .open(path)
             .map_err(Error::io(format!("cannot create the store {}", path.display())))?;
-        let db = Database::create(path).map_err(|e| {
-            Error::Storage(format!("cannot open the store {}: {e}", path.display()))
-        })?;
+        let db = Database::create(path)
+            .map_err(|e| Error::Storage(format!("cannot open the store {}: {e}", path.display())))?;
         let backend = Self { db };
         backend.commit(Vec::new())?;
         Ok(backend)

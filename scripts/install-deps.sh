@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests use, when it is missing, from Debian's packages.
+# The protobuf code is compiled by protox (Rust), so no protoc is needed.
+set -euo pipefail
+
+need=()
+command -v openssl >/dev/null || need+=(openssl)
+command -v setpriv >/dev/null || need+=(util-linux)
+command -v prlimit >/dev/null || need+=(util-linux)
+command -v cc >/dev/null || need+=(gcc libc6-dev)
+
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
