@@ -3,7 +3,7 @@
 
 mod endpoint;
 
-pub use endpoint::{ConnectError, DaemonEndpoint, TlsClientFiles, DEFAULT_SOCKET};
+pub use endpoint::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};
 
 /// Generated protobuf and gRPC code for package `arca.v1`.
 pub mod v1 {

@@ -1,0 +1,238 @@
+//! The command line: global connection and output options, one subcommand per RPC.
+
+use std::path::PathBuf;
+
+use arca_proto::DEFAULT_SOCKET;
+
+use arca_proto::v1 as pb;
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+
+use crate::input::{
+    Bytes, parse_base64, parse_data_key_spec, parse_key_spec, parse_key_usage, parse_pair, parse_request_id,
+};
+
+/// A `key=value` pair given on the command line.
+pub type Pair = (String, String);
+
+/// Administer an Arca key daemon over its gRPC API.
+#[derive(Debug, Parser)]
+#[command(name = "arcactl", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the daemon is and how to talk to it.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    /// The daemon's Unix socket [default: /run/arca/arca.sock].
+    #[arg(long, global = true, env = "ARCA_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Connect here instead of --socket: `https://host:port` (with the three TLS files) or `unix:PATH`.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// PEM CA certificate that signed the daemon's TLS certificate.
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["endpoint", "client_cert", "client_key"])]
+    pub ca_cert: Option<PathBuf>,
+    /// PEM client certificate presented to the daemon.
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["endpoint", "ca_cert", "client_key"])]
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert.
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["endpoint", "ca_cert", "client_cert"])]
+    pub client_key: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Request id sent as `x-request-id` metadata (the daemon logs it; one is generated if absent).
+    #[arg(long, global = true, value_name = "ID", value_parser = parse_request_id)]
+    pub request_id: Option<String>,
+    /// Give up on the call after this many seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+impl Global {
+    pub fn socket(&self) -> PathBuf {
+        self.socket.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// One JSON object: proto field names, bytes in base64, enums by name.
+    Json,
+    /// Aligned `field  value` lines.
+    Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show whether the store is initialized and sealed, and who the daemon sees calling.
+    Status,
+    /// Create the master key of a new passphrase-sealed store (and unseal it).
+    Initialize(PassphraseArgs),
+    /// Unseal a passphrase-sealed store.
+    Unseal(PassphraseArgs),
+    /// Create a key.
+    CreateKey(CreateKeyArgs),
+    /// Show a key's metadata.
+    DescribeKey(DescribeKeyArgs),
+    /// List key ids, one page or (--all) every page.
+    ListKeys(ListKeysArgs),
+    /// Encrypt up to 4 KiB under a key.
+    Encrypt(EncryptArgs),
+    /// Decrypt a ciphertext blob.
+    Decrypt(DecryptArgs),
+    /// Decrypt a blob and encrypt its plaintext under another key, inside the daemon.
+    ReEncrypt(ReEncryptArgs),
+    /// Generate a data key: its plaintext and its ciphertext under a key.
+    GenerateDataKey(DataKeyArgs),
+    /// Generate a data key and return only its ciphertext.
+    GenerateDataKeyWithoutPlaintext(DataKeyArgs),
+    /// Get random bytes from the daemon.
+    GenerateRandom(RandomArgs),
+}
+
+/// The passphrase comes from --passphrase-file, else $ARCA_PASSPHRASE, else one line of stdin.
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// Read the passphrase from this file (one trailing newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateKeyArgs {
+    /// Free text about the key.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// The key spec (proto name); only AES_256 is implemented.
+    #[arg(long, value_name = "SPEC", default_value = "AES_256", value_parser = parse_key_spec)]
+    pub key_spec: pb::KeySpec,
+    /// The key usage (proto name).
+    #[arg(long, value_name = "USAGE", default_value = "ENCRYPT_DECRYPT", value_parser = parse_key_usage)]
+    pub key_usage: pb::KeyUsage,
+    /// A tag; repeat for more.
+    #[arg(long = "tag", value_name = "K=V", value_parser = parse_pair)]
+    pub tags: Vec<Pair>,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeKeyArgs {
+    /// The key's id (a UUID).
+    pub key_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListKeysArgs {
+    /// Page size, 1..1000 (the daemon's default is 100).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// Start at this page (the `next_page_token` of the previous one).
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
+    /// Follow `next_page_token` until the last page.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("plaintext_source").required(true)))]
+pub struct EncryptArgs {
+    /// The key to encrypt under.
+    #[arg(long, value_name = "KEY_ID")]
+    pub key_id: String,
+    /// The plaintext, base64.
+    #[arg(long, value_name = "B64", group = "plaintext_source", value_parser = parse_base64)]
+    pub plaintext_base64: Option<Bytes>,
+    /// Read the plaintext from this file.
+    #[arg(long, value_name = "FILE", group = "plaintext_source")]
+    pub plaintext_file: Option<PathBuf>,
+    /// The plaintext as text (its UTF-8 bytes).
+    #[arg(long, value_name = "TEXT", group = "plaintext_source")]
+    pub plaintext: Option<String>,
+    /// An encryption context entry; repeat for more.
+    #[arg(long = "context", value_name = "K=V", value_parser = parse_pair)]
+    pub context: Vec<Pair>,
+    /// Write the raw ciphertext blob here instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// A ciphertext blob given inline or as a file.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct CiphertextSource {
+    /// The ciphertext blob, base64.
+    #[arg(long, value_name = "B64", value_parser = parse_base64)]
+    pub ciphertext_base64: Option<Bytes>,
+    /// Read the raw ciphertext blob from this file.
+    #[arg(long, value_name = "FILE")]
+    pub ciphertext_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    #[command(flatten)]
+    pub ciphertext: CiphertextSource,
+    /// Fail unless the blob was made under this key.
+    #[arg(long, value_name = "KEY_ID")]
+    pub key_id: Option<String>,
+    /// An encryption context entry; repeat for more.
+    #[arg(long = "context", value_name = "K=V", value_parser = parse_pair)]
+    pub context: Vec<Pair>,
+    /// Write the raw plaintext here (mode 0600) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReEncryptArgs {
+    #[command(flatten)]
+    pub ciphertext: CiphertextSource,
+    /// The key to encrypt the plaintext under again.
+    #[arg(long, value_name = "KEY_ID")]
+    pub destination_key_id: String,
+    /// Fail unless the blob was made under this key.
+    #[arg(long, value_name = "KEY_ID")]
+    pub source_key_id: Option<String>,
+    /// The blob's encryption context entry; repeat for more.
+    #[arg(long = "source-context", value_name = "K=V", value_parser = parse_pair)]
+    pub source_context: Vec<Pair>,
+    /// The new blob's encryption context entry; repeat for more.
+    #[arg(long = "destination-context", value_name = "K=V", value_parser = parse_pair)]
+    pub destination_context: Vec<Pair>,
+    /// Write the raw new ciphertext blob here instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("size").required(true).args(["key_spec", "number_of_bytes"])))]
+pub struct DataKeyArgs {
+    /// The key that encrypts the data key.
+    #[arg(long, value_name = "KEY_ID")]
+    pub key_id: String,
+    /// AES_128 or AES_256.
+    #[arg(long, value_name = "SPEC", value_parser = parse_data_key_spec)]
+    pub key_spec: Option<pb::DataKeySpec>,
+    /// The data key length in bytes, 1..1024.
+    #[arg(long, value_name = "N")]
+    pub number_of_bytes: Option<u32>,
+    /// An encryption context entry; repeat for more.
+    #[arg(long = "context", value_name = "K=V", value_parser = parse_pair)]
+    pub context: Vec<Pair>,
+}
+
+#[derive(Debug, Args)]
+pub struct RandomArgs {
+    /// How many bytes, 1..1024.
+    #[arg(long, value_name = "N")]
+    pub number_of_bytes: u32,
+    /// Write the raw bytes here (mode 0600) instead of printing them.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}

@@ -1,0 +1,184 @@
+//! Reading what the user gives: argument values, files, the passphrase; and writing --out files.
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::Path;
+
+use arca_proto::v1 as pb;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+
+use crate::cli::{CiphertextSource, Pair};
+use crate::error::CliError;
+
+/// Bytes decoded from a base64 argument.
+#[derive(Debug, Clone)]
+pub struct Bytes(pub Vec<u8>);
+
+pub fn parse_base64(text: &str) -> Result<Bytes, String> {
+    STANDARD.decode(text.trim()).map(Bytes).map_err(|e| format!("not base64 (standard alphabet): {e}"))
+}
+
+pub fn parse_pair(text: &str) -> Result<Pair, String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
+
+pub fn parse_request_id(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty() && text.len() <= 128 && AsciiMetadataValue::try_from(text).is_ok();
+    if valid { Ok(text.to_owned()) } else { Err("expected 1..128 visible ASCII characters".to_owned()) }
+}
+
+pub fn parse_key_spec(text: &str) -> Result<pb::KeySpec, String> {
+    pb::KeySpec::from_str_name(text)
+        .filter(|spec| *spec != pb::KeySpec::Unspecified)
+        .ok_or_else(|| format!("unknown key spec {text:?} (e.g. AES_256)"))
+}
+
+pub fn parse_key_usage(text: &str) -> Result<pb::KeyUsage, String> {
+    pb::KeyUsage::from_str_name(text)
+        .filter(|usage| *usage != pb::KeyUsage::Unspecified)
+        .ok_or_else(|| format!("unknown key usage {text:?} (e.g. ENCRYPT_DECRYPT)"))
+}
+
+/// `AES_128`/`AES_256`, or the full proto names `DATA_KEY_SPEC_AES_128`/`DATA_KEY_SPEC_AES_256`.
+pub fn parse_data_key_spec(text: &str) -> Result<pb::DataKeySpec, String> {
+    let full =
+        if text.starts_with("DATA_KEY_SPEC_") { text.to_owned() } else { format!("DATA_KEY_SPEC_{text}") };
+    pb::DataKeySpec::from_str_name(&full)
+        .filter(|spec| *spec != pb::DataKeySpec::Unspecified)
+        .ok_or_else(|| format!("unknown data key spec {text:?} (AES_128 or AES_256)"))
+}
+
+/// The request id as a metadata value (validated by clap already).
+pub fn request_id_value(text: Option<&str>) -> Result<Option<AsciiMetadataValue>, CliError> {
+    text.map(|id| {
+        MetadataValue::try_from(id).map_err(|_| CliError::Input(format!("invalid request id {id:?}")))
+    })
+    .transpose()
+}
+
+/// Builds a proto map, refusing a key given twice.
+pub fn pairs_to_map(pairs: Vec<Pair>, what: &str) -> Result<HashMap<String, String>, CliError> {
+    let mut map = HashMap::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        if map.contains_key(&key) {
+            return Err(CliError::Input(format!("{what} key {key:?} given twice")));
+        }
+        map.insert(key, value);
+    }
+    Ok(map)
+}
+
+pub fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(CliError::io(format!("cannot read {}", path.display())))
+}
+
+pub fn ciphertext(source: CiphertextSource) -> Result<Vec<u8>, CliError> {
+    match (source.ciphertext_base64, source.ciphertext_file) {
+        (Some(Bytes(blob)), _) => Ok(blob),
+        (None, Some(path)) => read_file(&path),
+        (None, None) => Err(CliError::Input("give --ciphertext-base64 or --ciphertext-file".to_owned())),
+    }
+}
+
+/// Writes secret or opaque output bytes to a new or truncated file readable only by its owner.
+pub fn write_out(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let context = || format!("cannot write {}", path.display());
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(CliError::io(context()))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(CliError::io(context()))
+}
+
+/// --passphrase-file, else $ARCA_PASSPHRASE, else a line of stdin (asked twice when `confirm` and
+/// stdin is a terminal).
+pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<String, CliError> {
+    let text = if let Some(path) = file {
+        let text =
+            std::fs::read_to_string(path).map_err(CliError::io(format!("cannot read {}", path.display())))?;
+        strip_newline(text)
+    } else if let Some(text) = std::env::var_os("ARCA_PASSPHRASE") {
+        text.into_string().map_err(|_| CliError::Input("ARCA_PASSPHRASE is not valid UTF-8".to_owned()))?
+    } else {
+        passphrase_from_stdin(confirm)?
+    };
+    if text.is_empty() {
+        return Err(CliError::Input("the passphrase is empty".to_owned()));
+    }
+    Ok(text)
+}
+
+fn passphrase_from_stdin(confirm: bool) -> Result<String, CliError> {
+    let interactive = std::io::stdin().is_terminal();
+    let first = prompt_line(interactive.then_some("Passphrase (echoed): "))?;
+    if confirm && interactive && prompt_line(Some("Repeat it: "))? != first {
+        return Err(CliError::Input("the passphrases differ".to_owned()));
+    }
+    Ok(first)
+}
+
+fn prompt_line(prompt: Option<&str>) -> Result<String, CliError> {
+    if let Some(prompt) = prompt {
+        let mut stderr = std::io::stderr().lock();
+        let _ = stderr.write_all(prompt.as_bytes()).and_then(|()| stderr.flush());
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(CliError::io("cannot read the passphrase from stdin"))?;
+    Ok(strip_newline(line))
+}
+
+fn strip_newline(mut text: String) -> String {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_split_at_the_first_equals_sign() {
+        assert_eq!(parse_pair("a=b=c").unwrap(), ("a".to_owned(), "b=c".to_owned()));
+        assert_eq!(parse_pair("a=").unwrap(), ("a".to_owned(), String::new()));
+        assert!(parse_pair("=b").is_err());
+        assert!(parse_pair("ab").is_err());
+    }
+
+    #[test]
+    fn data_key_specs_take_short_and_proto_names() {
+        assert_eq!(parse_data_key_spec("AES_128").unwrap(), pb::DataKeySpec::Aes128);
+        assert_eq!(parse_data_key_spec("DATA_KEY_SPEC_AES_256").unwrap(), pb::DataKeySpec::Aes256);
+        assert!(parse_data_key_spec("UNSPECIFIED").is_err());
+        assert!(parse_data_key_spec("AES_512").is_err());
+    }
+
+    #[test]
+    fn one_trailing_newline_is_stripped() {
+        assert_eq!(strip_newline("pw\r\n".to_owned()), "pw");
+        assert_eq!(strip_newline("pw\n\n".to_owned()), "pw\n");
+        assert_eq!(strip_newline("pw".to_owned()), "pw");
+    }
+
+    #[test]
+    fn duplicate_context_keys_are_refused() {
+        let pairs = vec![("a".to_owned(), "1".to_owned()), ("a".to_owned(), "2".to_owned())];
+        assert!(pairs_to_map(pairs, "context").is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! Key lifecycle commands: create-key, describe-key, list-keys.
+
+use arca_proto::v1 as pb;
+
+use crate::cli::{CreateKeyArgs, DescribeKeyArgs, ListKeysArgs};
+use crate::error::CliError;
+use crate::input::pairs_to_map;
+use crate::output::{Record, Value};
+use crate::session::Session;
+
+/// An enum field by its proto name, or its number when this build does not know it.
+pub fn enum_name<E: TryFrom<i32>>(raw: i32, name: fn(&E) -> &'static str) -> Value {
+    E::try_from(raw).map_or(Value::Int(raw.into()), |known| Value::Enum(name(&known)))
+}
+
+fn metadata(metadata: Option<pb::KeyMetadata>) -> Value {
+    let Some(m) = metadata else { return Value::Null };
+    let algorithms = m
+        .encryption_algorithms
+        .iter()
+        .map(|raw| enum_name(*raw, pb::EncryptionAlgorithm::as_str_name))
+        .collect();
+    Value::Object(
+        Record::new()
+            .with("key_id", m.key_id)
+            .with("description", m.description)
+            .with("key_spec", enum_name(m.key_spec, pb::KeySpec::as_str_name))
+            .with("key_usage", enum_name(m.key_usage, pb::KeyUsage::as_str_name))
+            .with("origin", enum_name(m.origin, pb::KeyOrigin::as_str_name))
+            .with("key_state", enum_name(m.key_state, pb::KeyState::as_str_name))
+            .with("creation_date", Value::Timestamp(m.creation_date))
+            .with("current_version", m.current_version)
+            .with("encryption_algorithms", Value::List(algorithms))
+            .with("tags", Value::map(&m.tags)),
+    )
+}
+
+pub async fn create_key(session: &Session, args: CreateKeyArgs) -> Result<Record, CliError> {
+    let request = pb::CreateKeyRequest {
+        description: args.description.unwrap_or_default(),
+        key_spec: args.key_spec.into(),
+        key_usage: args.key_usage.into(),
+        tags: pairs_to_map(args.tags, "tag")?,
+    };
+    let response = session.call(session.kms().create_key(session.request(request))).await?;
+    Ok(Record::new().with("key_metadata", metadata(response.key_metadata)))
+}
+
+pub async fn describe_key(session: &Session, args: DescribeKeyArgs) -> Result<Record, CliError> {
+    let request = session.request(pb::DescribeKeyRequest { key_id: args.key_id });
+    let response = session.call(session.kms().describe_key(request)).await?;
+    Ok(Record::new().with("key_metadata", metadata(response.key_metadata)))
+}
+
+/// One page, or with --all every page from --page-token on, merged into one answer.
+pub async fn list_keys(session: &Session, args: ListKeysArgs) -> Result<Record, CliError> {
+    let mut token = args.page_token.unwrap_or_default();
+    let mut keys = Vec::new();
+    loop {
+        let request = pb::ListKeysRequest { limit: args.limit.unwrap_or(0), page_token: token.clone() };
+        let page = session.call(session.kms().list_keys(session.request(request))).await?;
+        keys.extend(
+            page.keys.into_iter().map(|entry| Value::Object(Record::new().with("key_id", entry.key_id))),
+        );
+        if !args.all || page.next_page_token.is_empty() {
+            return Ok(Record::new()
+                .with("keys", Value::List(keys))
+                .with("next_page_token", page.next_page_token)
+                .with("truncated", page.truncated));
+        }
+        if page.next_page_token == token {
+            return Err(CliError::Input("the daemon returned the same page token twice".to_owned()));
+        }
+        token = page.next_page_token;
+    }
+}

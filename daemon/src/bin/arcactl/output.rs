@@ -1,0 +1,217 @@
+//! What a command prints: an ordered record of proto fields, as one JSON object or a table.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
+
+use crate::cli::Output;
+
+/// One field value, typed enough to render it both ways.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Str(String),
+    /// An enum by its proto name.
+    Enum(&'static str),
+    /// Base64 (standard alphabet) in both formats.
+    Bytes(Vec<u8>),
+    /// Seconds since the Unix epoch; the table adds the UTC date.
+    Timestamp(i64),
+    /// A proto `map<string, string>`, sorted.
+    Map(BTreeMap<String, String>),
+    List(Vec<Value>),
+    Object(Record),
+}
+
+impl Value {
+    pub fn map(map: &HashMap<String, String>) -> Self {
+        Self::Map(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+impl From<bool> for Value {
+    fn from(value: bool) -> Self {
+        Self::Bool(value)
+    }
+}
+
+impl From<u32> for Value {
+    fn from(value: u32) -> Self {
+        Self::UInt(value.into())
+    }
+}
+
+impl From<u64> for Value {
+    fn from(value: u64) -> Self {
+        Self::UInt(value)
+    }
+}
+
+impl From<String> for Value {
+    fn from(value: String) -> Self {
+        Self::Str(value)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(value: &str) -> Self {
+        Self::Str(value.to_owned())
+    }
+}
+
+/// Named fields in proto order.
+#[derive(Debug, Clone, Default)]
+pub struct Record(Vec<(&'static str, Value)>);
+
+impl Record {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    #[must_use]
+    pub fn with(mut self, name: &'static str, value: impl Into<Value>) -> Self {
+        self.0.push((name, value.into()));
+        self
+    }
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Null => serializer.serialize_unit(),
+            Self::Bool(value) => serializer.serialize_bool(*value),
+            Self::Int(value) | Self::Timestamp(value) => serializer.serialize_i64(*value),
+            Self::UInt(value) => serializer.serialize_u64(*value),
+            Self::Str(value) => serializer.serialize_str(value),
+            Self::Enum(name) => serializer.serialize_str(name),
+            Self::Bytes(bytes) => serializer.serialize_str(&STANDARD.encode(bytes)),
+            Self::Map(map) => map.serialize(serializer),
+            Self::List(items) => items.serialize(serializer),
+            Self::Object(record) => record.serialize(serializer),
+        }
+    }
+}
+
+/// Prints the record to stdout; a closed pipe is not an error worth reporting.
+pub fn print(record: &Record, format: Output) -> std::io::Result<()> {
+    let text = match format {
+        Output::Json => serde_json::to_string(record).map_err(std::io::Error::other)? + "\n",
+        Output::Table => table(record),
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// `field  value` lines aligned on the longest field name; lists and maps continue on the
+/// following lines, nested messages are flattened.
+pub fn table(record: &Record) -> String {
+    let mut rows = Vec::new();
+    table_rows(record, &mut rows);
+    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    rows.iter().map(|(name, value)| format!("{name:<width$}  {value}").trim_end().to_owned() + "\n").collect()
+}
+
+fn table_rows(record: &Record, rows: &mut Vec<(&'static str, String)>) {
+    for (name, value) in &record.0 {
+        match value {
+            Value::Object(inner) => table_rows(inner, rows),
+            Value::List(items) => continued(name, items.iter().map(cell), rows),
+            Value::Map(map) => continued(name, map.iter().map(|(k, v)| format!("{k}={v}")), rows),
+            other => rows.push((name, cell(other))),
+        }
+    }
+}
+
+fn continued(
+    name: &'static str,
+    cells: impl Iterator<Item = String>,
+    rows: &mut Vec<(&'static str, String)>,
+) {
+    let before = rows.len();
+    for (index, text) in cells.enumerate() {
+        rows.push((if index == 0 { name } else { "" }, text));
+    }
+    if rows.len() == before {
+        rows.push((name, "-".to_owned()));
+    }
+}
+
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::Bool(value) => value.to_string(),
+        Value::Int(value) => value.to_string(),
+        Value::UInt(value) => value.to_string(),
+        Value::Str(text) if text.is_empty() => "-".to_owned(),
+        Value::Str(text) => text.clone(),
+        Value::Enum(name) => (*name).to_owned(),
+        Value::Bytes(bytes) => STANDARD.encode(bytes),
+        Value::Timestamp(seconds) => format!("{seconds} ({})", utc_date(*seconds)),
+        Value::Map(map) => map.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", "),
+        Value::List(items) => items.iter().map(cell).collect::<Vec<_>>().join(", "),
+        Value::Object(record) => match record.0.as_slice() {
+            [(_, only)] => cell(only),
+            fields => fields.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect::<Vec<_>>().join(" "),
+        },
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian, after Howard Hinnant's `civil_from_days`).
+fn utc_date(seconds: i64) -> String {
+    let (days, second_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (hour, minute, second) = (second_of_day / 3600, second_of_day % 3600 / 60, second_of_day % 60);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc_date(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_date(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc_date(1_764_072_754), "2025-11-25 12:12:34 UTC");
+    }
+
+    #[test]
+    fn json_keeps_field_order_and_encodes_bytes() {
+        let record = Record::new().with("z", "last?").with("a", Value::Bytes(vec![0xff, 0])).with("n", 3u32);
+        assert_eq!(serde_json::to_string(&record).unwrap(), r#"{"z":"last?","a":"/wA=","n":3}"#);
+    }
+
+    #[test]
+    fn tables_align_and_continue_lists() {
+        let keys = Value::List(vec![Value::from("k1"), Value::from("k2")]);
+        let record = Record::new().with("keys", keys).with("truncated", false);
+        assert_eq!(table(&record), "keys       k1\n           k2\ntruncated  false\n");
+    }
+}

@@ -1,0 +1,77 @@
+//! One connection to the daemon; every call carries the request id and is bounded by --timeout.
+
+use std::future::Future;
+use std::time::Duration;
+
+use arca_proto::v1::admin_client::AdminClient;
+use arca_proto::v1::key_management_client::KeyManagementClient;
+use arca_proto::{DaemonEndpoint, REQUEST_ID_HEADER, TlsClientFiles};
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::cli::Global;
+use crate::error::CliError;
+use crate::input::request_id_value;
+
+#[derive(Debug)]
+pub struct Session {
+    channel: Channel,
+    request_id: Option<AsciiMetadataValue>,
+    timeout: Duration,
+}
+
+impl Session {
+    pub async fn connect(global: &Global) -> Result<Self, CliError> {
+        let endpoint = endpoint(global)?;
+        let timeout = Duration::from_secs(global.timeout);
+        let channel = tokio::time::timeout(timeout, endpoint.connect())
+            .await
+            .map_err(|_| CliError::Timeout(global.timeout))??;
+        Ok(Self { channel, request_id: request_id_value(global.request_id.as_deref())?, timeout })
+    }
+
+    pub fn kms(&self) -> KeyManagementClient<Channel> {
+        KeyManagementClient::new(self.channel.clone())
+    }
+
+    pub fn admin(&self) -> AdminClient<Channel> {
+        AdminClient::new(self.channel.clone())
+    }
+
+    /// Wraps a message, adding the `x-request-id` metadata when one was given.
+    pub fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        if let Some(id) = &self.request_id {
+            request.metadata_mut().insert(REQUEST_ID_HEADER, id.clone());
+        }
+        request
+    }
+
+    /// Awaits a call for at most --timeout and unwraps its message.
+    pub async fn call<T>(
+        &self,
+        call: impl Future<Output = Result<Response<T>, Status>>,
+    ) -> Result<T, CliError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(outcome) => Ok(outcome?.into_inner()),
+            Err(_) => Err(CliError::Timeout(self.timeout.as_secs())),
+        }
+    }
+}
+
+fn endpoint(global: &Global) -> Result<DaemonEndpoint, CliError> {
+    let Some(url) = &global.endpoint else { return Ok(DaemonEndpoint::Unix(global.socket())) };
+    let tls = match (&global.ca_cert, &global.client_cert, &global.client_key) {
+        (Some(ca_cert), Some(client_cert), Some(client_key)) => Some(TlsClientFiles {
+            ca_cert: ca_cert.clone(),
+            client_cert: client_cert.clone(),
+            client_key: client_key.clone(),
+        }),
+        _ => None,
+    };
+    if url.starts_with("https://") && tls.is_none() {
+        return Err(CliError::Input(format!("{url} needs --ca-cert, --client-cert and --client-key")));
+    }
+    Ok(DaemonEndpoint::parse(url, tls)?)
+}

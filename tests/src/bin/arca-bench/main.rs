@@ -1,0 +1,210 @@
+//! arca-bench: drive a running arcad over gRPC and print throughput and latency per operation as
+//! markdown table rows. With `--start-dev` it runs its own `arcad --dev` in a temporary directory.
+#![forbid(unsafe_code)]
+
+mod dev_daemon;
+mod load;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use arca_proto::v1 as pb;
+use arca_proto::v1::key_management_client::KeyManagementClient;
+use arca_proto::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint};
+use clap::{Parser, ValueEnum, value_parser};
+use tonic::transport::Channel;
+
+use crate::dev_daemon::{DevDaemon, default_arcad};
+use crate::load::{CALL_TIMEOUT, Window, Workload, bounded, encrypt_request, measure, percentile};
+
+const PLAINTEXT_BYTES: usize = 1024;
+
+/// Load-test an Arca daemon: Encrypt, Decrypt and GenerateDataKey from many concurrent callers.
+#[derive(Debug, Parser)]
+#[command(name = "arca-bench", version)]
+struct Args {
+    /// The daemon's Unix socket (ignored with --start-dev).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
+    socket: PathBuf,
+    /// Concurrent callers.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = value_parser!(u32).range(1..=100_000))]
+    clients: u32,
+    /// HTTP/2 connections, shared round-robin by the callers.
+    #[arg(long, value_name = "M", default_value_t = 4, value_parser = value_parser!(u32).range(1..=1024))]
+    connections: u32,
+    /// Measured seconds per operation.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = value_parser!(u64).range(1..=3600))]
+    duration: u64,
+    /// Unmeasured seconds before each measurement.
+    #[arg(long, value_name = "SECS", default_value_t = 1, value_parser = value_parser!(u64).range(..=600))]
+    warmup: u64,
+    /// The operations to measure, in this order.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "encrypt,decrypt,generate-data-key")]
+    ops: Vec<Op>,
+    /// Start `arcad --dev --data-dir <temporary directory>` for the run and kill it afterwards.
+    #[arg(long)]
+    start_dev: bool,
+    /// The arcad binary for --start-dev [default: `arcad` next to this executable].
+    #[arg(long, value_name = "PATH", requires = "start_dev")]
+    arcad: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Op {
+    Encrypt,
+    Decrypt,
+    GenerateDataKey,
+}
+
+impl Op {
+    pub fn rpc_name(self) -> &'static str {
+        match self {
+            Self::Encrypt => "Encrypt",
+            Self::Decrypt => "Decrypt",
+            Self::GenerateDataKey => "GenerateDataKey",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{}", chain(.0))]
+    Connect(#[from] ConnectError),
+    #[error("{op} failed: {code:?}: {message}", code = .status.code(), message = .status.message())]
+    Call { op: &'static str, status: tonic::Status },
+    #[error("{0} took longer than {CALL_TIMEOUT:?}")]
+    Timeout(&'static str),
+    #[error("{0}")]
+    Setup(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a caller task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+pub fn io_error(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
+    let context = context.into();
+    move |source| BenchError::Io { context, source }
+}
+
+/// An error and its causes, as `outer: inner` (tonic's transport errors say little alone).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn plaintext() -> Vec<u8> {
+    (0..PLAINTEXT_BYTES).map(|i| (i % 251) as u8).collect()
+}
+
+/// Creates the AES_256 key and the blob that Decrypt reuses.
+async fn prepare(channel: &Channel) -> Result<(String, Vec<u8>), BenchError> {
+    let mut client = KeyManagementClient::new(channel.clone());
+    let request = pb::CreateKeyRequest {
+        description: "arca-bench".to_owned(),
+        key_spec: pb::KeySpec::Aes256.into(),
+        key_usage: pb::KeyUsage::EncryptDecrypt.into(),
+        ..Default::default()
+    };
+    let created = bounded("CreateKey", client.create_key(request)).await?;
+    let key_id = created.key_metadata.map(|m| m.key_id).unwrap_or_default();
+    if key_id.is_empty() {
+        return Err(BenchError::Setup("CreateKey returned no key id".to_owned()));
+    }
+    let encrypted = bounded("Encrypt", client.encrypt(encrypt_request(&key_id, plaintext()))).await?;
+    Ok((key_id, encrypted.ciphertext_blob))
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// `| op | clients | ops/s | p50 | p99 | max |` for sorted latencies.
+fn row(op: Op, args: &Args, sorted: &[Duration]) -> String {
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+    let rate = sorted.len() as f64 / args.duration as f64;
+    format!(
+        "| {} | {} | {:.0} | {} | {} | {} |",
+        op.rpc_name(),
+        args.clients,
+        rate,
+        millis(percentile(sorted, 50)),
+        millis(percentile(sorted, 99)),
+        millis(sorted.last().copied().unwrap_or_default()),
+    )
+}
+
+fn print_line(line: &str) -> Result<(), BenchError> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}").and_then(|()| stdout.flush()).map_err(io_error("cannot write to stdout"))
+}
+
+async fn bench(args: &Args, socket: PathBuf) -> Result<(), BenchError> {
+    let endpoint = DaemonEndpoint::Unix(socket);
+    let mut channels = Vec::new();
+    for _ in 0..args.connections {
+        channels.push(endpoint.connect().await?);
+    }
+    let first = channels.first().ok_or_else(|| BenchError::Setup("no connection".to_owned()))?;
+    let (key_id, blob) = prepare(first).await?;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "arca-bench: {endpoint}, key {key_id}; {} clients over {} connections; {} s warmup + {} s per op",
+        args.clients,
+        args.connections,
+        args.warmup,
+        args.duration
+    );
+    print_line("| op | clients | ops/s | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|")?;
+    for &op in &args.ops {
+        let workload = Workload { op, key_id: key_id.clone(), plaintext: plaintext(), blob: blob.clone() };
+        let window = Window::after(Duration::from_secs(args.warmup), Duration::from_secs(args.duration));
+        let latencies = measure(&workload, &channels, args.clients as usize, window).await?;
+        print_line(&row(op, args, &latencies))?;
+    }
+    Ok(())
+}
+
+async fn run(args: Args) -> Result<(), BenchError> {
+    if !args.start_dev {
+        return bench(&args, args.socket.clone()).await;
+    }
+    let arcad = match &args.arcad {
+        Some(path) => path.clone(),
+        None => default_arcad()?,
+    };
+    let daemon = DevDaemon::start(&arcad).await?;
+    let outcome = bench(&args, daemon.socket.clone()).await;
+    drop(daemon);
+    outcome
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io_error("cannot start the async runtime"))
+        .and_then(|runtime| runtime.block_on(run(args)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr().lock(), "arca-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
