@@ -195,7 +195,12 @@ async fn run(args: Args) -> Result<(), BenchError> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let outcome = tokio::runtime::Builder::new_multi_thread()
+    // One caller gains nothing from worker threads and pays a cross-thread wake-up per call.
+    let mut builder = match args.clients {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let outcome = builder
         .enable_all()
         .build()
         .map_err(io_error("cannot start the async runtime"))
