@@ -2,11 +2,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::secure_mem::LockPolicy;
+use crate::service::ServiceOptions;
 use crate::store::{SealConfig, SealMode};
 
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -25,6 +27,7 @@ pub struct Settings {
     pub tls: Option<TlsSettings>,
     /// In dev mode the key file is created in the data directory when missing.
     pub create_key_file: bool,
+    pub service: ServiceOptions,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +60,7 @@ impl Settings {
             },
             tls: None,
             create_key_file: true,
+            service: ServiceOptions::default(),
         }
     }
 
@@ -85,6 +89,9 @@ struct ConfigFile {
     allow_unlocked_memory: bool,
     #[serde(default = "default_max_request_bytes")]
     max_request_bytes: usize,
+    /// How long CreateKey and GenerateDataKeyPair wait for key generation (RSA-4096 takes seconds).
+    #[serde(default = "default_key_generation_timeout_secs")]
+    key_generation_timeout_secs: f64,
     seal: SealSection,
     tls: Option<TlsSettings>,
 }
@@ -112,6 +119,9 @@ struct SealSection {
 fn default_max_request_bytes() -> usize {
     DEFAULT_MAX_REQUEST_BYTES
 }
+fn default_key_generation_timeout_secs() -> f64 {
+    ServiceOptions::default().key_generation_timeout.as_secs_f64()
+}
 fn default_argon2_memory_kib() -> u32 {
     DEFAULT_ARGON2_MEMORY_KIB
 }
@@ -134,6 +144,10 @@ impl ConfigFile {
                 return Err(Error::Config("seal.key_file is required when seal.mode = \"key_file\"".into()));
             }
         };
+        let key_generation_timeout = Duration::try_from_secs_f64(self.key_generation_timeout_secs)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| Error::Config("key_generation_timeout_secs must be a positive number".into()))?;
         if self.max_request_bytes < 8 * 1024 {
             return Err(Error::Config("max_request_bytes must be at least 8192".into()));
         }
@@ -164,6 +178,7 @@ impl ConfigFile {
             },
             tls: self.tls,
             create_key_file: false,
+            service: ServiceOptions { key_generation_timeout },
         })
     }
 }

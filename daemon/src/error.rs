@@ -50,6 +50,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("cryptographic operation failed: {0}")]
+    Crypto(String),
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
     #[error("random number generator failed: {0}")]
     Random(String),
 }

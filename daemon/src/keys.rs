@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::crypto::keypair::KeyHandle;
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
@@ -49,25 +50,71 @@ impl fmt::Debug for KeyId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySpec {
     Aes256,
+    Rsa2048,
+    Rsa3072,
+    Rsa4096,
+    EccNistP256,
+    EccNistP384,
+    Hmac256,
+    Hmac384,
+    Hmac512,
 }
 
 impl KeySpec {
+    pub const ALL: [Self; 9] = [
+        Self::Aes256,
+        Self::Rsa2048,
+        Self::Rsa3072,
+        Self::Rsa4096,
+        Self::EccNistP256,
+        Self::EccNistP384,
+        Self::Hmac256,
+        Self::Hmac384,
+        Self::Hmac512,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Aes256 => "AES_256",
-        }
-    }
-
-    pub fn material_len(self) -> usize {
-        match self {
-            Self::Aes256 => 32,
+            Self::Rsa2048 => "RSA_2048",
+            Self::Rsa3072 => "RSA_3072",
+            Self::Rsa4096 => "RSA_4096",
+            Self::EccNistP256 => "ECC_NIST_P256",
+            Self::EccNistP384 => "ECC_NIST_P384",
+            Self::Hmac256 => "HMAC_256",
+            Self::Hmac384 => "HMAC_384",
+            Self::Hmac512 => "HMAC_512",
         }
     }
 
     pub fn from_name(name: &str) -> Result<Self> {
-        match name {
-            "AES_256" => Ok(Self::Aes256),
-            other => Err(Error::Integrity(format!("unknown key spec {other:?} in the store"))),
+        Self::ALL
+            .into_iter()
+            .find(|spec| spec.name() == name)
+            .ok_or_else(|| Error::Integrity(format!("unknown key spec {name:?} in the store")))
+    }
+
+    pub fn is_rsa(self) -> bool {
+        matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096)
+    }
+
+    pub fn is_ecc(self) -> bool {
+        matches!(self, Self::EccNistP256 | Self::EccNistP384)
+    }
+
+    pub fn is_hmac(self) -> bool {
+        matches!(self, Self::Hmac256 | Self::Hmac384 | Self::Hmac512)
+    }
+
+    /// The usages a key of this spec may have; the first is the default.
+    pub fn usages(self) -> &'static [KeyUsage] {
+        match self {
+            Self::Aes256 => &[KeyUsage::EncryptDecrypt],
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => {
+                &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
+            }
+            Self::EccNistP256 | Self::EccNistP384 => &[KeyUsage::SignVerify],
+            Self::Hmac256 | Self::Hmac384 | Self::Hmac512 => &[KeyUsage::GenerateVerifyMac],
         }
     }
 }
@@ -136,7 +183,17 @@ pub struct KeyMetadata {
 #[derive(Debug)]
 pub struct KeyVersion {
     pub version: u32,
+    /// As stored: PKCS#8 DER for key pairs, raw bytes for AES and HMAC.
     pub material: SecretBuf,
+    /// The material parsed for use.
+    pub handle: KeyHandle,
+}
+
+impl KeyVersion {
+    pub fn new(spec: KeySpec, usage: KeyUsage, version: u32, material: SecretBuf) -> Result<Self> {
+        let handle = crate::crypto::keypair::load(spec, usage, &material)?;
+        Ok(Self { version, material, handle })
+    }
 }
 
 /// A usable key: metadata and every retained version, newest last.

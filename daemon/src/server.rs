@@ -23,7 +23,8 @@ pub async fn run(settings: Settings) -> Result<()> {
     secure_mem::init(settings.lock_policy)?;
     prepare_data_dir(&settings)?;
     let backend = RedbBackend::open(&settings.store_path())?;
-    let service = Arc::new(KmsService::open(Arc::new(backend), settings.seal.clone()).await?);
+    let service =
+        Arc::new(KmsService::open(Arc::new(backend), settings.seal.clone(), settings.service.clone()).await?);
     let status = service.status()?;
     tracing::info!(sealed = status.sealed, keys = status.key_count, "store opened");
 

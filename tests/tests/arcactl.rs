@@ -49,10 +49,21 @@ fn every_subcommand_round_trips() {
 
     let blob_file = dir.path().join("blob.bin");
     let blob_path = blob_file.to_str().unwrap();
-    cli.ok(&["encrypt", "--key-id", &key, "--plaintext", "attack at dawn", "--context", "order=17", "--out", blob_path]);
+    cli.ok(&[
+        "encrypt",
+        "--key-id",
+        &key,
+        "--plaintext",
+        "attack at dawn",
+        "--context",
+        "order=17",
+        "--out",
+        blob_path,
+    ]);
     let decrypted = cli.ok(&["decrypt", "--ciphertext-file", blob_path, "--context", "order=17"]);
     assert_eq!(text(&decrypted, "plaintext"), "YXR0YWNrIGF0IGRhd24=", "base64 of the plaintext");
-    let (code, stderr) = cli.run(&["decrypt", "--ciphertext-file", blob_path, "--context", "order=18"]).unwrap_err();
+    let (code, stderr) =
+        cli.run(&["decrypt", "--ciphertext-file", blob_path, "--context", "order=18"]).unwrap_err();
     assert_eq!(code, 1);
     assert!(stderr.contains("INVALID_ARGUMENT") && stderr.contains("encryption context"), "{stderr}");
 

@@ -157,8 +157,12 @@ async fn listing_and_creation_arguments() {
     let list = |limit: u32, token: &str| pb::ListKeysRequest { limit, page_token: token.into() };
     assert_status(kms.list_keys(list(1001, "")).await, Code::InvalidArgument, "1000");
     assert_status(kms.list_keys(list(10, "garbage")).await, Code::InvalidArgument, "page_token");
-    let rsa = pb::CreateKeyRequest { key_spec: pb::KeySpec::Rsa2048.into(), ..Default::default() };
-    assert_status(kms.create_key(rsa).await, Code::Unimplemented, "RSA_2048");
+    let ecc_encrypt = pb::CreateKeyRequest {
+        key_spec: pb::KeySpec::EccNistP256.into(),
+        key_usage: pb::KeyUsage::EncryptDecrypt.into(),
+        ..Default::default()
+    };
+    assert_status(kms.create_key(ecc_encrypt).await, Code::InvalidArgument, "SIGN_VERIFY");
     let unknown = pb::CreateKeyRequest { key_spec: 77, ..Default::default() };
     assert_status(kms.create_key(unknown).await, Code::InvalidArgument, "77");
     let tags = (0..51).map(|n| (format!("k{n}"), "v".to_string())).collect();

@@ -49,6 +49,11 @@ fn settings(args: &Args) -> Result<Settings, String> {
 }
 
 fn main() -> ExitCode {
+    // Before anything can allocate inside the crypto library (TLS, keys).
+    if let Err(error) = arca_daemon::secure_mem::route_crypto_library_allocations() {
+        eprintln!("arcad: {error}");
+        return ExitCode::FAILURE;
+    }
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))

@@ -3,6 +3,10 @@
 pub mod aead;
 pub mod blob;
 pub mod context;
+pub mod keypair;
+pub mod mac;
+pub mod oaep;
+pub mod signing;
 
 use crate::error::{Error, Result};
 

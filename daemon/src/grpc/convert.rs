@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use arca_proto::v1 as pb;
 
 use crate::crypto::context::EncryptionContext;
+use crate::crypto::mac::MacAlgorithm;
+use crate::crypto::oaep::OaepHash;
+use crate::crypto::signing::{Message, SigningAlgorithm};
 use crate::error::{Error, Result};
 use crate::keys::{KeyOrigin, KeySpec, KeyState, KeyUsage};
 use crate::service::{DataKeySize, KeyInfo};
@@ -13,21 +16,70 @@ pub fn context(map: HashMap<String, String>) -> EncryptionContext {
     map.into_iter().collect::<BTreeMap<_, _>>()
 }
 
+/// A key spec from the wire; unspecified means AES_256, as KMS's SYMMETRIC_DEFAULT.
 pub fn key_spec(value: i32) -> Result<KeySpec> {
-    match pb::KeySpec::try_from(value) {
-        Ok(pb::KeySpec::Unspecified | pb::KeySpec::Aes256) => Ok(KeySpec::Aes256),
-        Ok(other) => Err(Error::Unsupported(format!("key spec {}", other.as_str_name()))),
-        Err(_) => Err(Error::invalid(format!("key_spec {value} is not a known key spec"))),
+    let spec = pb::KeySpec::try_from(value)
+        .map_err(|_| Error::invalid(format!("key_spec {value} is not a known key spec")))?;
+    Ok(match spec {
+        pb::KeySpec::Unspecified | pb::KeySpec::Aes256 => KeySpec::Aes256,
+        pb::KeySpec::Rsa2048 => KeySpec::Rsa2048,
+        pb::KeySpec::Rsa3072 => KeySpec::Rsa3072,
+        pb::KeySpec::Rsa4096 => KeySpec::Rsa4096,
+        pb::KeySpec::EccNistP256 => KeySpec::EccNistP256,
+        pb::KeySpec::EccNistP384 => KeySpec::EccNistP384,
+        pb::KeySpec::Hmac256 => KeySpec::Hmac256,
+        pb::KeySpec::Hmac384 => KeySpec::Hmac384,
+        pb::KeySpec::Hmac512 => KeySpec::Hmac512,
+    })
+}
+
+/// A key usage from the wire; unspecified means the spec's default.
+pub fn key_usage(value: i32) -> Result<Option<KeyUsage>> {
+    match pb::KeyUsage::try_from(value) {
+        Ok(pb::KeyUsage::Unspecified) => Ok(None),
+        Ok(pb::KeyUsage::EncryptDecrypt) => Ok(Some(KeyUsage::EncryptDecrypt)),
+        Ok(pb::KeyUsage::SignVerify) => Ok(Some(KeyUsage::SignVerify)),
+        Ok(pb::KeyUsage::GenerateVerifyMac) => Ok(Some(KeyUsage::GenerateVerifyMac)),
+        Err(_) => Err(Error::invalid(format!("key_usage {value} is not a known key usage"))),
     }
 }
 
-pub fn key_usage(value: i32) -> Result<KeyUsage> {
-    match pb::KeyUsage::try_from(value) {
-        Ok(pb::KeyUsage::Unspecified | pb::KeyUsage::EncryptDecrypt) => Ok(KeyUsage::EncryptDecrypt),
-        Ok(pb::KeyUsage::SignVerify) => Ok(KeyUsage::SignVerify),
-        Ok(pb::KeyUsage::GenerateVerifyMac) => Ok(KeyUsage::GenerateVerifyMac),
-        Err(_) => Err(Error::invalid(format!("key_usage {value} is not a known key usage"))),
+pub fn signing_algorithm(value: i32) -> Result<SigningAlgorithm> {
+    match pb::SigningAlgorithm::try_from(value) {
+        Ok(pb::SigningAlgorithm::Unspecified) => Err(Error::invalid("signing_algorithm is required")),
+        Ok(known) => {
+            SigningAlgorithm::ALL.into_iter().find(|a| a.name() == known.as_str_name()).ok_or_else(|| {
+                Error::invalid(format!("signing_algorithm {} is not served", known.as_str_name()))
+            })
+        }
+        Err(_) => Err(Error::invalid(format!("signing_algorithm {value} is not known"))),
     }
+}
+
+pub fn signing_algorithm_to_pb(algorithm: SigningAlgorithm) -> i32 {
+    pb::SigningAlgorithm::from_str_name(algorithm.name()).map_or(0, Into::into)
+}
+
+pub fn message<'a>(message_type: i32, bytes: &'a [u8]) -> Result<Message<'a>> {
+    match pb::MessageType::try_from(message_type) {
+        Ok(pb::MessageType::Unspecified | pb::MessageType::Raw) => Ok(Message::Raw(bytes)),
+        Ok(pb::MessageType::Digest) => Ok(Message::Digest(bytes)),
+        Err(_) => Err(Error::invalid(format!("message_type {message_type} is not known"))),
+    }
+}
+
+pub fn mac_algorithm(value: i32) -> Result<MacAlgorithm> {
+    match pb::MacAlgorithm::try_from(value) {
+        Ok(pb::MacAlgorithm::Unspecified) => Err(Error::invalid("mac_algorithm is required")),
+        Ok(pb::MacAlgorithm::HmacSha256) => Ok(MacAlgorithm::HmacSha256),
+        Ok(pb::MacAlgorithm::HmacSha384) => Ok(MacAlgorithm::HmacSha384),
+        Ok(pb::MacAlgorithm::HmacSha512) => Ok(MacAlgorithm::HmacSha512),
+        Err(_) => Err(Error::invalid(format!("mac_algorithm {value} is not known"))),
+    }
+}
+
+pub fn mac_algorithm_to_pb(algorithm: MacAlgorithm) -> i32 {
+    pb::MacAlgorithm::from_str_name(algorithm.name()).map_or(0, Into::into)
 }
 
 pub fn data_key_size(spec: i32, number_of_bytes: u32) -> Result<DataKeySize> {
@@ -44,25 +96,50 @@ pub fn data_key_size(spec: i32, number_of_bytes: u32) -> Result<DataKeySize> {
     }
 }
 
-pub fn encryption_algorithm(value: i32) -> Result<()> {
+/// `None` is SYMMETRIC_DEFAULT (also when unspecified).
+pub fn encryption_algorithm(value: i32) -> Result<Option<OaepHash>> {
     match pb::EncryptionAlgorithm::try_from(value) {
-        Ok(pb::EncryptionAlgorithm::Unspecified | pb::EncryptionAlgorithm::SymmetricDefault) => Ok(()),
+        Ok(pb::EncryptionAlgorithm::Unspecified | pb::EncryptionAlgorithm::SymmetricDefault) => Ok(None),
+        Ok(pb::EncryptionAlgorithm::RsaesOaepSha1) => Ok(Some(OaepHash::Sha1)),
+        Ok(pb::EncryptionAlgorithm::RsaesOaepSha256) => Ok(Some(OaepHash::Sha256)),
         Err(_) => Err(Error::invalid(format!("encryption_algorithm {value} is not known"))),
     }
 }
 
-fn spec_to_pb(spec: KeySpec) -> pb::KeySpec {
-    match spec {
-        KeySpec::Aes256 => pb::KeySpec::Aes256,
+pub fn encryption_algorithm_to_pb(hash: Option<OaepHash>) -> i32 {
+    match hash {
+        None => pb::EncryptionAlgorithm::SymmetricDefault.into(),
+        Some(OaepHash::Sha1) => pb::EncryptionAlgorithm::RsaesOaepSha1.into(),
+        Some(OaepHash::Sha256) => pb::EncryptionAlgorithm::RsaesOaepSha256.into(),
     }
 }
 
-fn usage_to_pb(usage: KeyUsage) -> pb::KeyUsage {
-    match usage {
-        KeyUsage::EncryptDecrypt => pb::KeyUsage::EncryptDecrypt,
-        KeyUsage::SignVerify => pb::KeyUsage::SignVerify,
-        KeyUsage::GenerateVerifyMac => pb::KeyUsage::GenerateVerifyMac,
-    }
+pub fn spec_to_pb(spec: KeySpec) -> i32 {
+    pb::KeySpec::from_str_name(spec.name()).map_or(0, Into::into)
+}
+
+/// The algorithms a key of this spec and usage serves, as KMS lists them in its metadata.
+pub fn algorithms(spec: KeySpec, usage: KeyUsage) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
+    let encryption = match (usage, spec.is_rsa()) {
+        (KeyUsage::EncryptDecrypt, true) => vec![
+            encryption_algorithm_to_pb(Some(OaepHash::Sha1)),
+            encryption_algorithm_to_pb(Some(OaepHash::Sha256)),
+        ],
+        (KeyUsage::EncryptDecrypt, false) => vec![encryption_algorithm_to_pb(None)],
+        _ => Vec::new(),
+    };
+    let signing = match usage {
+        KeyUsage::SignVerify => {
+            SigningAlgorithm::for_spec(spec).iter().map(|a| signing_algorithm_to_pb(*a)).collect()
+        }
+        _ => Vec::new(),
+    };
+    let mac = MacAlgorithm::for_spec(spec).map(mac_algorithm_to_pb).into_iter().collect();
+    (encryption, signing, mac)
+}
+
+pub fn usage_to_pb(usage: KeyUsage) -> i32 {
+    pb::KeyUsage::from_str_name(usage.name()).map_or(0, Into::into)
 }
 
 fn state_to_pb(state: KeyState) -> pb::KeyState {
@@ -76,11 +153,12 @@ fn state_to_pb(state: KeyState) -> pb::KeyState {
 
 pub fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
     let meta = &info.metadata;
+    let (encryption_algorithms, signing_algorithms, mac_algorithms) = algorithms(meta.spec, meta.usage);
     pb::KeyMetadata {
         key_id: meta.id.to_string(),
         description: meta.description.clone(),
-        key_spec: spec_to_pb(meta.spec).into(),
-        key_usage: usage_to_pb(meta.usage).into(),
+        key_spec: spec_to_pb(meta.spec),
+        key_usage: usage_to_pb(meta.usage),
         origin: match meta.origin {
             KeyOrigin::Arca => pb::KeyOrigin::Arca,
             KeyOrigin::External => pb::KeyOrigin::External,
@@ -89,7 +167,9 @@ pub fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
         key_state: state_to_pb(meta.state).into(),
         creation_date: meta.created_at,
         current_version: info.current_version,
-        encryption_algorithms: vec![pb::EncryptionAlgorithm::SymmetricDefault.into()],
+        encryption_algorithms,
         tags: meta.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        signing_algorithms,
+        mac_algorithms,
     }
 }

@@ -6,7 +6,7 @@ use arca_proto::v1 as pb;
 use arca_proto::v1::key_management_server::KeyManagement;
 use tonic::{Request, Response, Status};
 
-use super::{convert, serve};
+use super::{asymmetric, convert, serve};
 use crate::service::{KmsService, NewKey};
 
 /// The gRPC face of [`KmsService`].
@@ -73,7 +73,15 @@ impl KeyManagement for KmsApi {
         request: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
         serve("Encrypt", request, |_, r| async move {
-            convert::encryption_algorithm(r.encryption_algorithm)?;
+            if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
+                let (key_id, ciphertext) = self.service.encrypt_oaep(&r.key_id, hash, &r.plaintext)?;
+                return Ok(pb::EncryptResponse {
+                    key_id: key_id.to_string(),
+                    ciphertext_blob: ciphertext,
+                    key_version: 1,
+                    encryption_algorithm: convert::encryption_algorithm_to_pb(Some(hash)),
+                });
+            }
             let sealed =
                 self.service.encrypt(&r.key_id, &r.plaintext, &convert::context(r.encryption_context))?;
             Ok(pb::EncryptResponse {
@@ -91,7 +99,15 @@ impl KeyManagement for KmsApi {
         request: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
         serve("Decrypt", request, |_, r| async move {
-            convert::encryption_algorithm(r.encryption_algorithm)?;
+            if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
+                let (key_id, plaintext) = self.service.decrypt_oaep(&r.key_id, hash, &r.ciphertext_blob)?;
+                return Ok(pb::DecryptResponse {
+                    key_id: key_id.to_string(),
+                    plaintext: plaintext.as_slice().to_vec(),
+                    key_version: 1,
+                    encryption_algorithm: convert::encryption_algorithm_to_pb(Some(hash)),
+                });
+            }
             let context = convert::context(r.encryption_context);
             let opened = self.service.decrypt(&r.ciphertext_blob, &context, Some(&r.key_id))?;
             Ok(pb::DecryptResponse {
@@ -171,6 +187,56 @@ impl KeyManagement for KmsApi {
             Ok(pb::GenerateRandomResponse {
                 plaintext: self.service.generate_random(r.number_of_bytes as usize)?,
             })
+        })
+        .await
+    }
+
+    async fn sign(&self, request: Request<pb::SignRequest>) -> Result<Response<pb::SignResponse>, Status> {
+        serve("Sign", request, |_, r| asymmetric::sign(&self.service, r)).await
+    }
+
+    async fn verify(
+        &self,
+        request: Request<pb::VerifyRequest>,
+    ) -> Result<Response<pb::VerifyResponse>, Status> {
+        serve("Verify", request, |_, r| asymmetric::verify(&self.service, r)).await
+    }
+
+    async fn get_public_key(
+        &self,
+        request: Request<pb::GetPublicKeyRequest>,
+    ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
+        serve("GetPublicKey", request, |_, r| asymmetric::get_public_key(&self.service, r)).await
+    }
+
+    async fn generate_mac(
+        &self,
+        request: Request<pb::GenerateMacRequest>,
+    ) -> Result<Response<pb::GenerateMacResponse>, Status> {
+        serve("GenerateMac", request, |_, r| asymmetric::generate_mac(&self.service, r)).await
+    }
+
+    async fn verify_mac(
+        &self,
+        request: Request<pb::VerifyMacRequest>,
+    ) -> Result<Response<pb::VerifyMacResponse>, Status> {
+        serve("VerifyMac", request, |_, r| asymmetric::verify_mac(&self.service, r)).await
+    }
+
+    async fn generate_data_key_pair(
+        &self,
+        request: Request<pb::GenerateDataKeyPairRequest>,
+    ) -> Result<Response<pb::GenerateDataKeyPairResponse>, Status> {
+        serve("GenerateDataKeyPair", request, |_, r| asymmetric::generate_data_key_pair(&self.service, r))
+            .await
+    }
+
+    async fn generate_data_key_pair_without_plaintext(
+        &self,
+        request: Request<pb::GenerateDataKeyPairRequest>,
+    ) -> Result<Response<pb::GenerateDataKeyPairWithoutPlaintextResponse>, Status> {
+        serve("GenerateDataKeyPairWithoutPlaintext", request, |_, r| {
+            asymmetric::generate_data_key_pair_without_plaintext(&self.service, r)
         })
         .await
     }

@@ -2,6 +2,7 @@
 //! place (`status.rs`); every call gets a request id and one log line without secrets.
 
 mod admin;
+mod asymmetric;
 mod convert;
 mod kms;
 mod status;

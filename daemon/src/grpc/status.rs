@@ -19,7 +19,10 @@ pub fn to_status(error: &Error) -> Status {
         Error::Unsupported(_) => Code::Unimplemented,
         Error::KeyIntegrity(_) | Error::Integrity(_) => Code::DataLoss,
         Error::LockedMemory(_) => Code::ResourceExhausted,
-        Error::Storage(_) | Error::Io { .. } | Error::Random(_) | Error::Config(_) => Code::Internal,
+        Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
+        Error::Storage(_) | Error::Io { .. } | Error::Random(_) | Error::Config(_) | Error::Crypto(_) => {
+            Code::Internal
+        }
     };
     Status::new(code, error.to_string())
 }

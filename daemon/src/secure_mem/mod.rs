@@ -5,6 +5,7 @@
 //! Small secrets come from a slab pool of locked chunks so that a data key costs no system call;
 //! larger ones get a region of their own.
 
+mod crypto_alloc;
 mod pool;
 mod process;
 
@@ -13,6 +14,7 @@ use std::ptr::NonNull;
 
 use zeroize::Zeroize;
 
+pub use crypto_alloc::route_crypto_library_allocations;
 pub use pool::{LockPolicy, init, locked_bytes};
 pub use process::harden_process;
 

@@ -1,5 +1,6 @@
 //! A slab pool of locked chunks, one free list per power-of-two size class.
 
+use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, OnceLock};
 
@@ -33,6 +34,8 @@ struct Pool {
     free: Vec<Vec<usize>>,
     locked_bytes: usize,
     warned_unlocked: bool,
+    /// Every mapping the pool made: start address -> length.
+    regions: BTreeMap<usize, usize>,
 }
 
 static POOL: OnceLock<Mutex<Pool>> = OnceLock::new();
@@ -74,6 +77,21 @@ pub fn locked_bytes() -> usize {
     pool().lock().map(|pool| pool.locked_bytes).unwrap_or(0)
 }
 
+/// The slot an allocation of `len` bytes gets, so that a caller that only kept the length can
+/// release it.
+pub(super) fn slot_for(len: usize) -> Slot {
+    match class_of(len) {
+        Some(class) => Slot::Class(class),
+        None => Slot::Dedicated { bytes: len.div_ceil(page_size()) * page_size() },
+    }
+}
+
+/// Whether `address` lies in memory this pool mapped.
+pub(super) fn owns(address: usize) -> bool {
+    let Ok(pool) = pool().lock() else { return false };
+    pool.regions.range(..=address).next_back().is_some_and(|(start, len)| address < start + len)
+}
+
 pub(super) fn allocate(len: usize) -> Result<(NonNull<u8>, Slot)> {
     let mut pool = pool().lock().map_err(|_| poisoned())?;
     match class_of(len) {
@@ -104,6 +122,7 @@ pub(super) fn release(ptr: NonNull<u8>, slot: &Slot) {
         }
         Slot::Dedicated { bytes } => {
             super::process::unmap(ptr, bytes);
+            pool.regions.remove(&(ptr.as_ptr() as usize));
             pool.locked_bytes = pool.locked_bytes.saturating_sub(bytes);
         }
     }
@@ -116,6 +135,7 @@ impl Pool {
             free: (0..class_count()).map(|_| Vec::new()).collect(),
             locked_bytes: 0,
             warned_unlocked: false,
+            regions: BTreeMap::new(),
         }
     }
 
@@ -130,6 +150,7 @@ impl Pool {
 
     fn map_region(&mut self, bytes: usize) -> Result<NonNull<u8>> {
         let ptr = super::process::map_private(bytes)?;
+        self.regions.insert(ptr.as_ptr() as usize, bytes);
         match super::process::lock(ptr, bytes) {
             Ok(()) => self.locked_bytes += bytes,
             Err(cause) if self.policy == LockPolicy::AllowUnlocked => {
@@ -140,6 +161,7 @@ impl Pool {
             }
             Err(cause) => {
                 super::process::unmap(ptr, bytes);
+                self.regions.remove(&(ptr.as_ptr() as usize));
                 return Err(Error::LockedMemory(cause));
             }
         }

@@ -1,14 +1,18 @@
 //! The key management operations as plain async Rust: no protobuf types, no transport.
 
+mod asymmetric;
 mod keyring;
+mod lifecycle;
 mod limits;
 mod symmetric;
 
 use std::sync::{Arc, RwLock};
 
+pub use asymmetric::{DataKeyPair, PublicKey, Verification};
 pub use keyring::KeyInfo;
+pub use lifecycle::NewKey;
 pub use limits::*;
-pub use symmetric::{DataKeySize, NewKey, Opened, Sealed, parse_key_ref};
+pub use symmetric::{DataKeySize, Opened, Sealed, parse_key_ref};
 
 use crate::error::{Error, Result};
 use crate::store::{KeyRecordCodec, SealConfig, SealMode, SealRecord, StoreBackend, Table};
@@ -31,10 +35,24 @@ enum SealState {
     Unsealed(Arc<Keyring>),
 }
 
+/// Tunables of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// How long CreateKey and GenerateDataKeyPair wait for key generation.
+    pub key_generation_timeout: std::time::Duration,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self { key_generation_timeout: std::time::Duration::from_secs(30) }
+    }
+}
+
 /// The daemon's key management service.
 pub struct KmsService {
     backend: Arc<dyn StoreBackend>,
     seal_config: SealConfig,
+    options: ServiceOptions,
     state: RwLock<SealState>,
 }
 
@@ -47,7 +65,11 @@ impl std::fmt::Debug for KmsService {
 impl KmsService {
     /// Opens the service over a store. With a key file the store is initialised if new and
     /// unsealed at once; with a passphrase it waits for Initialize or Unseal.
-    pub async fn open(backend: Arc<dyn StoreBackend>, seal_config: SealConfig) -> Result<Self> {
+    pub async fn open(
+        backend: Arc<dyn StoreBackend>,
+        seal_config: SealConfig,
+        options: ServiceOptions,
+    ) -> Result<Self> {
         let record = match backend.get(Table::Meta, SEAL_RECORD_KEY)? {
             Some(bytes) => Some(
                 <SealRecord as prost::Message>::decode(bytes.as_slice())
@@ -59,7 +81,7 @@ impl KmsService {
             Some(record) => SealState::Sealed(record),
             None => SealState::Uninitialized,
         };
-        let service = Self { backend, seal_config, state: RwLock::new(state) };
+        let service = Self { backend, seal_config, options, state: RwLock::new(state) };
         if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
             if !service.status()?.initialized {
                 service.initialize(None).await?;

@@ -1,25 +1,15 @@
 //! Symmetric keys: creation, description, listing, Encrypt/Decrypt/ReEncrypt, data keys, random.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::KmsService;
 use super::limits::*;
-use super::{KeyInfo, KmsService};
 use crate::crypto::blob;
 use crate::crypto::context::EncryptionContext;
 use crate::crypto::random_vec;
 use crate::error::{Error, Result};
-use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
+use crate::keys::{Key, KeyId, KeySpec, KeyUsage};
 use crate::secure_mem::SecretBuf;
-
-/// The parameters of CreateKey.
-#[derive(Debug, Clone)]
-pub struct NewKey {
-    pub description: String,
-    pub spec: KeySpec,
-    pub usage: KeyUsage,
-    pub tags: BTreeMap<String, String>,
-}
 
 /// A ciphertext blob and the key version that made it.
 #[derive(Debug, Clone)]
@@ -66,81 +56,7 @@ pub fn parse_key_ref(text: &str) -> Result<KeyId> {
     text.parse()
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-fn info(key: &Key) -> KeyInfo {
-    KeyInfo { metadata: key.metadata.clone(), current_version: key.current_version() }
-}
-
 impl KmsService {
-    pub async fn create_key(&self, request: NewKey) -> Result<KeyInfo> {
-        if request.spec != KeySpec::Aes256 || request.usage != KeyUsage::EncryptDecrypt {
-            return Err(Error::Unsupported(format!(
-                "key spec {} with usage {}: this daemon creates AES_256 keys for ENCRYPT_DECRYPT",
-                request.spec.name(),
-                request.usage.name()
-            )));
-        }
-        if request.description.chars().count() > MAX_DESCRIPTION_CHARS {
-            return Err(Error::invalid(format!("description exceeds {MAX_DESCRIPTION_CHARS} characters")));
-        }
-        if request.tags.len() > MAX_TAGS {
-            return Err(Error::invalid(format!(
-                "{} tags given, at most {MAX_TAGS} allowed",
-                request.tags.len()
-            )));
-        }
-        let keyring = self.keyring()?;
-        let key = Key {
-            metadata: KeyMetadata {
-                id: KeyId::generate(),
-                description: request.description,
-                spec: request.spec,
-                usage: request.usage,
-                origin: KeyOrigin::Arca,
-                state: KeyState::Enabled,
-                created_at: now_unix(),
-                tags: request.tags,
-            },
-            versions: vec![KeyVersion {
-                version: 1,
-                material: SecretBuf::random(request.spec.material_len())?,
-            }],
-        };
-        let key = keyring.insert(key).await?;
-        tracing::info!(key_id = %key.metadata.id, "key created");
-        Ok(info(&key))
-    }
-
-    pub fn describe_key(&self, key_ref: &str) -> Result<KeyInfo> {
-        let id = parse_key_ref(key_ref)?;
-        Ok(info(&*self.keyring()?.get(id)?))
-    }
-
-    /// One page of key ids; the page token is the last id of the previous page.
-    pub fn list_keys(&self, limit: usize, page_token: &str) -> Result<(Vec<KeyId>, Option<String>)> {
-        let limit = match limit {
-            0 => DEFAULT_LIST_LIMIT,
-            n if n <= MAX_LIST_LIMIT => n,
-            n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to {MAX_LIST_LIMIT}"))),
-        };
-        let after = match page_token {
-            "" => None,
-            token => Some(
-                token
-                    .parse::<KeyId>()
-                    .map_err(|_| Error::invalid("page_token is not a token ListKeys returned"))?,
-            ),
-        };
-        let (ids, more) = self.keyring()?.list(after, limit)?;
-        let next = if more { ids.last().map(ToString::to_string) } else { None };
-        Ok((ids, next))
-    }
-
     pub fn encrypt(&self, key_ref: &str, plaintext: &[u8], context: &EncryptionContext) -> Result<Sealed> {
         if plaintext.is_empty() {
             return Err(Error::invalid("plaintext is empty"));
@@ -223,16 +139,20 @@ impl KmsService {
         random_vec(len)
     }
 
-    fn usable_key(&self, id: KeyId, operation: &'static str) -> Result<Arc<Key>> {
-        let key = self.keyring()?.get(id)?;
-        if key.metadata.usage != KeyUsage::EncryptDecrypt || key.metadata.spec != KeySpec::Aes256 {
-            return Err(Error::WrongKeyUsage { key: id, operation, usage: key.metadata.usage.name() });
+    pub(super) fn usable_key(&self, id: KeyId, operation: &'static str) -> Result<Arc<Key>> {
+        let key = self.key_for(id, operation, KeyUsage::EncryptDecrypt)?;
+        if key.metadata.spec != KeySpec::Aes256 {
+            return Err(Error::invalid(format!(
+                "{operation} with SYMMETRIC_DEFAULT needs an AES_256 key; key {id} is {} \
+                 (use encryption_algorithm RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256)",
+                key.metadata.spec.name()
+            )));
         }
         Ok(key)
     }
 }
 
-fn seal_with(key: &Key, plaintext: &[u8], context: &EncryptionContext) -> Result<Sealed> {
+pub(super) fn seal_with(key: &Key, plaintext: &[u8], context: &EncryptionContext) -> Result<Sealed> {
     let current = key.current().ok_or(Error::KeyIntegrity(key.metadata.id))?;
     let blob = blob::seal(key.metadata.id, current.version, &current.material, plaintext, context)?;
     Ok(Sealed { key_id: key.metadata.id, key_version: current.version, blob })

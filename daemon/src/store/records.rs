@@ -121,18 +121,22 @@ impl KeyRecordCodec {
             return Err(Error::KeyIntegrity(id));
         }
         let spec = KeySpec::from_name(&record.spec)?;
+        let usage = KeyUsage::from_name(&record.usage)?;
         let mut versions = Vec::with_capacity(record.versions.len());
         for sealed in &record.versions {
             let aad = material_aad(id, sealed.version, spec);
             let material = aead::open(self.master.material_key.as_slice(), &aad, &sealed.sealed_material)
                 .map_err(|_| Error::KeyIntegrity(id))?;
-            versions.push(KeyVersion { version: sealed.version, material });
+            versions.push(
+                KeyVersion::new(spec, usage, sealed.version, material)
+                    .map_err(|_| Error::KeyIntegrity(id))?,
+            );
         }
         let metadata = KeyMetadata {
             id,
             description: record.description,
             spec,
-            usage: KeyUsage::from_name(&record.usage)?,
+            usage,
             origin: origin_from_name(&record.origin)?,
             state: state_from_record(&record.state, record.pending_deletion_at)?,
             created_at: record.created_at,
@@ -200,7 +204,15 @@ mod tests {
                 created_at: 1_700_000_000,
                 tags: [("team".to_string(), "core".to_string())].into_iter().collect(),
             },
-            versions: vec![KeyVersion { version: 1, material: SecretBuf::copy_from(&[0x5A; 32]).unwrap() }],
+            versions: vec![
+                KeyVersion::new(
+                    KeySpec::Aes256,
+                    KeyUsage::EncryptDecrypt,
+                    1,
+                    SecretBuf::copy_from(&[0x5A; 32]).unwrap(),
+                )
+                .unwrap(),
+            ],
         }
     }
 

@@ -1,0 +1,102 @@
+//! Handler bodies for the key pair and MAC operations of the KeyManagement service.
+
+use arca_proto::v1 as pb;
+
+use super::convert;
+use crate::error::Result;
+use crate::service::KmsService;
+
+pub async fn sign(service: &KmsService, r: pb::SignRequest) -> Result<pb::SignResponse> {
+    let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
+    let message = convert::message(r.message_type, &r.message)?;
+    let (key_id, signature) = service.sign(&r.key_id, algorithm, message)?;
+    Ok(pb::SignResponse {
+        key_id: key_id.to_string(),
+        signature,
+        signing_algorithm: convert::signing_algorithm_to_pb(algorithm),
+    })
+}
+
+pub async fn verify(service: &KmsService, r: pb::VerifyRequest) -> Result<pb::VerifyResponse> {
+    let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
+    let message = convert::message(r.message_type, &r.message)?;
+    let outcome = service.verify(&r.key_id, algorithm, message, &r.signature)?;
+    Ok(pb::VerifyResponse {
+        key_id: outcome.key_id.to_string(),
+        signature_valid: outcome.valid,
+        signing_algorithm: convert::signing_algorithm_to_pb(algorithm),
+    })
+}
+
+pub async fn get_public_key(
+    service: &KmsService,
+    r: pb::GetPublicKeyRequest,
+) -> Result<pb::GetPublicKeyResponse> {
+    let public = service.get_public_key(&r.key_id)?;
+    let (encryption_algorithms, signing_algorithms, _) = convert::algorithms(public.spec, public.usage);
+    Ok(pb::GetPublicKeyResponse {
+        key_id: public.key_id.to_string(),
+        public_key: public.der,
+        key_spec: convert::spec_to_pb(public.spec),
+        key_usage: convert::usage_to_pb(public.usage),
+        signing_algorithms,
+        encryption_algorithms,
+    })
+}
+
+pub async fn generate_mac(
+    service: &KmsService,
+    r: pb::GenerateMacRequest,
+) -> Result<pb::GenerateMacResponse> {
+    let algorithm = convert::mac_algorithm(r.mac_algorithm)?;
+    let (key_id, mac) = service.generate_mac(&r.key_id, algorithm, &r.message)?;
+    Ok(pb::GenerateMacResponse {
+        key_id: key_id.to_string(),
+        mac,
+        mac_algorithm: convert::mac_algorithm_to_pb(algorithm),
+    })
+}
+
+pub async fn verify_mac(service: &KmsService, r: pb::VerifyMacRequest) -> Result<pb::VerifyMacResponse> {
+    let algorithm = convert::mac_algorithm(r.mac_algorithm)?;
+    let outcome = service.verify_mac(&r.key_id, algorithm, &r.message, &r.mac)?;
+    Ok(pb::VerifyMacResponse {
+        key_id: outcome.key_id.to_string(),
+        mac_valid: outcome.valid,
+        mac_algorithm: convert::mac_algorithm_to_pb(algorithm),
+    })
+}
+
+pub async fn generate_data_key_pair(
+    service: &KmsService,
+    r: pb::GenerateDataKeyPairRequest,
+) -> Result<pb::GenerateDataKeyPairResponse> {
+    let spec = convert::key_spec(r.key_pair_spec)?;
+    let pair =
+        service.generate_data_key_pair(&r.key_id, spec, &convert::context(r.encryption_context)).await?;
+    Ok(pb::GenerateDataKeyPairResponse {
+        key_id: pair.key_id.to_string(),
+        key_version: pair.key_version,
+        key_pair_spec: convert::spec_to_pb(pair.spec),
+        private_key_ciphertext_blob: pair.private_key_blob,
+        // Handed out on purpose: the caller asked for the private key.
+        private_key_plaintext: pair.private_key.as_slice().to_vec(),
+        public_key: pair.public_key,
+    })
+}
+
+pub async fn generate_data_key_pair_without_plaintext(
+    service: &KmsService,
+    r: pb::GenerateDataKeyPairRequest,
+) -> Result<pb::GenerateDataKeyPairWithoutPlaintextResponse> {
+    let spec = convert::key_spec(r.key_pair_spec)?;
+    let pair =
+        service.generate_data_key_pair(&r.key_id, spec, &convert::context(r.encryption_context)).await?;
+    Ok(pb::GenerateDataKeyPairWithoutPlaintextResponse {
+        key_id: pair.key_id.to_string(),
+        key_version: pair.key_version,
+        key_pair_spec: convert::spec_to_pb(pair.spec),
+        private_key_ciphertext_blob: pair.private_key_blob,
+        public_key: pair.public_key,
+    })
+}

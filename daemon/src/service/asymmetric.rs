@@ -1,0 +1,204 @@
+//! Key pairs and MAC keys: Sign/Verify, RSAES-OAEP Encrypt/Decrypt, GetPublicKey, GenerateMac/
+//! VerifyMac, and GenerateDataKeyPair.
+
+use std::sync::Arc;
+
+use super::symmetric::seal_with;
+use super::{KmsService, parse_key_ref};
+use crate::crypto::context::EncryptionContext;
+use crate::crypto::keypair::{self, KeyHandle};
+use crate::crypto::mac::{self, MacAlgorithm};
+use crate::crypto::oaep::{self, OaepHash};
+use crate::crypto::signing::{self, Message, SigningAlgorithm};
+use crate::error::{Error, Result};
+use crate::keys::{Key, KeyId, KeySpec, KeyUsage};
+use crate::secure_mem::SecretBuf;
+
+/// The outcome of Verify and VerifyMac. A signature that does not match is `valid: false`,
+/// not an error; a malformed one is `INVALID_ARGUMENT`.
+#[derive(Debug, Clone, Copy)]
+pub struct Verification {
+    pub key_id: KeyId,
+    pub valid: bool,
+}
+
+/// A public key and what it is for.
+#[derive(Debug, Clone)]
+pub struct PublicKey {
+    pub key_id: KeyId,
+    pub spec: KeySpec,
+    pub usage: KeyUsage,
+    /// DER SubjectPublicKeyInfo.
+    pub der: Vec<u8>,
+}
+
+/// GenerateDataKeyPair's result: a key pair Arca does not keep, its private half sealed under a
+/// symmetric key.
+#[derive(Debug)]
+pub struct DataKeyPair {
+    pub key_id: KeyId,
+    pub key_version: u32,
+    pub spec: KeySpec,
+    /// PKCS#8 DER.
+    pub private_key: SecretBuf,
+    pub private_key_blob: Vec<u8>,
+    /// DER SubjectPublicKeyInfo.
+    pub public_key: Vec<u8>,
+}
+
+fn current(key: &Key) -> Result<&KeyHandle> {
+    key.current().map(|v| &v.handle).ok_or(Error::KeyIntegrity(key.metadata.id))
+}
+
+fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> String {
+    items.into_iter().map(name).collect::<Vec<_>>().join(", ")
+}
+
+impl KmsService {
+    fn signing_key(
+        &self,
+        key_ref: &str,
+        operation: &'static str,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Arc<Key>> {
+        let key = self.key_for(parse_key_ref(key_ref)?, operation, KeyUsage::SignVerify)?;
+        let allowed = SigningAlgorithm::for_spec(key.metadata.spec);
+        if !allowed.contains(&algorithm) {
+            return Err(Error::invalid(format!(
+                "signing algorithm {} is not valid for key spec {}; valid: {}",
+                algorithm.name(),
+                key.metadata.spec.name(),
+                names(allowed.iter().copied(), SigningAlgorithm::name)
+            )));
+        }
+        Ok(key)
+    }
+
+    pub fn sign(
+        &self,
+        key_ref: &str,
+        algorithm: SigningAlgorithm,
+        message: Message<'_>,
+    ) -> Result<(KeyId, Vec<u8>)> {
+        let key = self.signing_key(key_ref, "Sign", algorithm)?;
+        Ok((key.metadata.id, signing::sign(current(&key)?, algorithm, message)?))
+    }
+
+    pub fn verify(
+        &self,
+        key_ref: &str,
+        algorithm: SigningAlgorithm,
+        message: Message<'_>,
+        signature: &[u8],
+    ) -> Result<Verification> {
+        let key = self.signing_key(key_ref, "Verify", algorithm)?;
+        let public = current(&key)?.public_key_der().ok_or(Error::KeyIntegrity(key.metadata.id))?;
+        let valid = signing::verify(public, key.metadata.spec, algorithm, message, signature)?;
+        Ok(Verification { key_id: key.metadata.id, valid })
+    }
+
+    pub fn get_public_key(&self, key_ref: &str) -> Result<PublicKey> {
+        let id = parse_key_ref(key_ref)?;
+        let key = self.keyring()?.get(id)?;
+        let der = current(&key)?.public_key_der().ok_or_else(|| {
+            Error::invalid(format!("key {id} is {}: it has no public key", key.metadata.spec.name()))
+        })?;
+        Ok(PublicKey { key_id: id, spec: key.metadata.spec, usage: key.metadata.usage, der: der.to_vec() })
+    }
+
+    fn oaep_key(&self, key_ref: &str, operation: &'static str) -> Result<Arc<Key>> {
+        let key = self.key_for(parse_key_ref(key_ref)?, operation, KeyUsage::EncryptDecrypt)?;
+        if !key.metadata.spec.is_rsa() {
+            return Err(Error::invalid(format!(
+                "RSAES_OAEP needs an RSA key; key {} is {}",
+                key.metadata.id,
+                key.metadata.spec.name()
+            )));
+        }
+        Ok(key)
+    }
+
+    pub fn encrypt_oaep(&self, key_ref: &str, hash: OaepHash, plaintext: &[u8]) -> Result<(KeyId, Vec<u8>)> {
+        let key = self.oaep_key(key_ref, "Encrypt")?;
+        Ok((key.metadata.id, oaep::encrypt(current(&key)?, hash, plaintext)?))
+    }
+
+    /// An asymmetric ciphertext does not name its key, so the caller must.
+    pub fn decrypt_oaep(
+        &self,
+        key_ref: &str,
+        hash: OaepHash,
+        ciphertext: &[u8],
+    ) -> Result<(KeyId, SecretBuf)> {
+        if key_ref.is_empty() {
+            return Err(Error::invalid("key_id is required to decrypt with an RSAES_OAEP algorithm"));
+        }
+        let key = self.oaep_key(key_ref, "Decrypt")?;
+        Ok((key.metadata.id, oaep::decrypt(current(&key)?, hash, ciphertext)?))
+    }
+
+    fn mac_key(&self, key_ref: &str, operation: &'static str, algorithm: MacAlgorithm) -> Result<Arc<Key>> {
+        let key = self.key_for(parse_key_ref(key_ref)?, operation, KeyUsage::GenerateVerifyMac)?;
+        let expected =
+            MacAlgorithm::for_spec(key.metadata.spec).ok_or(Error::KeyIntegrity(key.metadata.id))?;
+        if expected != algorithm {
+            return Err(Error::invalid(format!(
+                "MAC algorithm {} is not valid for key spec {}; valid: {}",
+                algorithm.name(),
+                key.metadata.spec.name(),
+                expected.name()
+            )));
+        }
+        Ok(key)
+    }
+
+    pub fn generate_mac(
+        &self,
+        key_ref: &str,
+        algorithm: MacAlgorithm,
+        message: &[u8],
+    ) -> Result<(KeyId, Vec<u8>)> {
+        let key = self.mac_key(key_ref, "GenerateMac", algorithm)?;
+        Ok((key.metadata.id, mac::generate(current(&key)?, message)?))
+    }
+
+    pub fn verify_mac(
+        &self,
+        key_ref: &str,
+        algorithm: MacAlgorithm,
+        message: &[u8],
+        tag: &[u8],
+    ) -> Result<Verification> {
+        let key = self.mac_key(key_ref, "VerifyMac", algorithm)?;
+        let valid = mac::verify(current(&key)?, message, tag)?;
+        Ok(Verification { key_id: key.metadata.id, valid })
+    }
+
+    /// A fresh key pair of `spec`, its private key sealed under the symmetric key `key_ref`.
+    pub async fn generate_data_key_pair(
+        &self,
+        key_ref: &str,
+        spec: KeySpec,
+        context: &EncryptionContext,
+    ) -> Result<DataKeyPair> {
+        if !(spec.is_rsa() || spec.is_ecc()) {
+            return Err(Error::invalid(format!(
+                "key_pair_spec {} is not a key pair spec (RSA_2048/3072/4096, ECC_NIST_P256/P384)",
+                spec.name()
+            )));
+        }
+        let wrapping_key = self.usable_key(parse_key_ref(key_ref)?, "GenerateDataKeyPair")?;
+        let (private_key, public_key) = self
+            .off_reactor_with_deadline("key pair generation", move || keypair::generate_pair(spec))
+            .await?;
+        let sealed = seal_with(&wrapping_key, private_key.as_slice(), context)?;
+        Ok(DataKeyPair {
+            key_id: sealed.key_id,
+            key_version: sealed.key_version,
+            spec,
+            private_key,
+            private_key_blob: sealed.blob,
+            public_key,
+        })
+    }
+}

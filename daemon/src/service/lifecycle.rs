@@ -1,0 +1,126 @@
+//! Creating, describing and listing keys.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::limits::*;
+use super::{KeyInfo, KmsService, parse_key_ref};
+use crate::crypto::keypair;
+use crate::error::{Error, Result};
+use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
+
+/// The parameters of CreateKey; `usage: None` takes the spec's default.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    pub description: String,
+    pub spec: KeySpec,
+    pub usage: Option<KeyUsage>,
+    pub tags: BTreeMap<String, String>,
+}
+
+pub(super) fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+pub(super) fn info(key: &Key) -> KeyInfo {
+    KeyInfo { metadata: key.metadata.clone(), current_version: key.current_version() }
+}
+
+impl KmsService {
+    pub async fn create_key(&self, request: NewKey) -> Result<KeyInfo> {
+        let spec = request.spec;
+        let usage = request
+            .usage
+            .unwrap_or_else(|| spec.usages().first().copied().unwrap_or(KeyUsage::EncryptDecrypt));
+        if !spec.usages().contains(&usage) {
+            let allowed: Vec<&str> = spec.usages().iter().map(|u| u.name()).collect();
+            return Err(Error::invalid(format!(
+                "key usage {} is not valid for {}; valid: {}",
+                usage.name(),
+                spec.name(),
+                allowed.join(", ")
+            )));
+        }
+        if request.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(Error::invalid(format!("description exceeds {MAX_DESCRIPTION_CHARS} characters")));
+        }
+        if request.tags.len() > MAX_TAGS {
+            return Err(Error::invalid(format!(
+                "{} tags given, at most {MAX_TAGS} allowed",
+                request.tags.len()
+            )));
+        }
+        let keyring = self.keyring()?;
+        let version = self
+            .off_reactor_with_deadline("key generation", move || {
+                KeyVersion::new(spec, usage, 1, keypair::generate(spec)?)
+            })
+            .await?;
+        let key = Key {
+            metadata: KeyMetadata {
+                id: KeyId::generate(),
+                description: request.description,
+                spec,
+                usage,
+                origin: KeyOrigin::Arca,
+                state: KeyState::Enabled,
+                created_at: now_unix(),
+                tags: request.tags,
+            },
+            versions: vec![version],
+        };
+        let key = keyring.insert(key).await?;
+        tracing::info!(key_id = %key.metadata.id, spec = spec.name(), "key created");
+        Ok(info(&key))
+    }
+
+    pub fn describe_key(&self, key_ref: &str) -> Result<KeyInfo> {
+        let id = parse_key_ref(key_ref)?;
+        Ok(info(&*self.keyring()?.get(id)?))
+    }
+
+    /// One page of key ids; the page token is the last id of the previous page.
+    pub fn list_keys(&self, limit: usize, page_token: &str) -> Result<(Vec<KeyId>, Option<String>)> {
+        let limit = match limit {
+            0 => DEFAULT_LIST_LIMIT,
+            n if n <= MAX_LIST_LIMIT => n,
+            n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to {MAX_LIST_LIMIT}"))),
+        };
+        let after = match page_token {
+            "" => None,
+            token => Some(
+                token
+                    .parse::<KeyId>()
+                    .map_err(|_| Error::invalid("page_token is not a token ListKeys returned"))?,
+            ),
+        };
+        let (ids, more) = self.keyring()?.list(after, limit)?;
+        let next = if more { ids.last().map(ToString::to_string) } else { None };
+        Ok((ids, next))
+    }
+
+    /// A key that exists, is usable, and has the usage an operation needs.
+    pub(super) fn key_for(&self, id: KeyId, operation: &'static str, usage: KeyUsage) -> Result<Arc<Key>> {
+        let key = self.keyring()?.get(id)?;
+        if key.metadata.usage != usage {
+            return Err(Error::WrongKeyUsage { key: id, operation, usage: key.metadata.usage.name() });
+        }
+        Ok(key)
+    }
+
+    /// Runs slow CPU work (RSA key generation) on the blocking pool, so it never stalls other
+    /// requests, and gives up waiting after the configured deadline.
+    pub(super) async fn off_reactor_with_deadline<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let deadline = self.options.key_generation_timeout;
+        match tokio::time::timeout(deadline, super::blocking(work)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Error::DeadlineExceeded(format!("{what} took longer than {deadline:?}"))),
+        }
+    }
+}
