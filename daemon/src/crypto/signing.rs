@@ -275,4 +275,40 @@ mod tests {
         assert!(matches!(garbage, Err(Error::InvalidArgument(m)) if m.contains("malformed")));
         assert!(sign(&handle, SigningAlgorithm::RsaPssSha256, Message::Raw(b"m")).is_err());
     }
+
+    fn openssl(dir: &std::path::Path, args: &[&str]) {
+        let status = std::process::Command::new("openssl").current_dir(dir).args(args).status().unwrap();
+        assert!(status.success(), "openssl {args:?}");
+    }
+
+    /// Signatures made by OpenSSL (DER ECDSA, PKCS#1, PSS with digest-length salt) verify here.
+    #[test]
+    fn openssl_signatures_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        std::fs::write(path.join("msg"), b"signed by openssl").unwrap();
+        let cases: [(&str, KeySpec, SigningAlgorithm, &[&str]); 3] = [
+            ("EC", KeySpec::EccNistP256, SigningAlgorithm::EcdsaSha256, &[]),
+            ("RSA", KeySpec::Rsa2048, SigningAlgorithm::RsaPkcs1Sha256, &[]),
+            (
+                "RSA",
+                KeySpec::Rsa2048,
+                SigningAlgorithm::RsaPssSha256,
+                &["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"],
+            ),
+        ];
+        for (kind, spec, algorithm, sigopts) in cases {
+            let option = if kind == "EC" { "ec_paramgen_curve:P-256" } else { "rsa_keygen_bits:2048" };
+            openssl(path, &["genpkey", "-algorithm", kind, "-pkeyopt", option, "-out", "key.pem"]);
+            openssl(path, &["pkey", "-in", "key.pem", "-pubout", "-outform", "DER", "-out", "pub.der"]);
+            let mut sign = vec!["dgst", "-sha256", "-sign", "key.pem", "-out", "sig"];
+            sign.extend_from_slice(sigopts);
+            sign.push("msg");
+            openssl(path, &sign);
+            let public = std::fs::read(path.join("pub.der")).unwrap();
+            let signature = std::fs::read(path.join("sig")).unwrap();
+            let message = Message::Raw(b"signed by openssl");
+            assert!(verify(&public, spec, algorithm, message, &signature).unwrap(), "{algorithm:?}");
+        }
+    }
 }
