@@ -28,6 +28,10 @@ pub struct Settings {
     /// In dev mode the key file is created in the data directory when missing.
     pub create_key_file: bool,
     pub service: ServiceOptions,
+    /// Where the Prometheus endpoint listens; `None` turns it off.
+    pub metrics_listen: Option<SocketAddr>,
+    /// The file the settings came from, re-read on SIGHUP.
+    pub config_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,13 +65,18 @@ impl Settings {
             tls: None,
             create_key_file: true,
             service: ServiceOptions::default(),
+            metrics_listen: None,
+            config_file: None,
         }
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
         let text =
             std::fs::read_to_string(path).map_err(Error::io(format!("cannot read {}", path.display())))?;
-        Self::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        let mut settings =
+            Self::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        settings.config_file = Some(path.to_path_buf());
+        Ok(settings)
     }
 
     pub fn from_toml(text: &str) -> Result<Self> {
@@ -94,6 +103,8 @@ struct ConfigFile {
     key_generation_timeout_secs: f64,
     seal: SealSection,
     tls: Option<TlsSettings>,
+    /// Address of the Prometheus endpoint (e.g. "127.0.0.1:9464"); absent turns it off.
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,7 +150,7 @@ impl ConfigFile {
             (SealModeName::Passphrase, Some(_)) => {
                 return Err(Error::Config("seal.key_file is only used with seal.mode = \"key_file\"".into()));
             }
-            (SealModeName::KeyFile, Some(path)) => SealMode::KeyFile(path),
+            (SealModeName::KeyFile, Some(path)) => SealMode::KeyFile(expand_credentials_directory(path)?),
             (SealModeName::KeyFile, None) => {
                 return Err(Error::Config("seal.key_file is required when seal.mode = \"key_file\"".into()));
             }
@@ -179,8 +190,24 @@ impl ConfigFile {
             tls: self.tls,
             create_key_file: false,
             service: ServiceOptions { key_generation_timeout },
+            metrics_listen: self.metrics_listen,
+            config_file: None,
         })
     }
+}
+
+/// `$CREDENTIALS_DIRECTORY/NAME` names a systemd credential (`LoadCredential=` or
+/// `LoadCredentialEncrypted=`), whose directory systemd passes in the environment.
+fn expand_credentials_directory(path: PathBuf) -> Result<PathBuf> {
+    const VARIABLE: &str = "$CREDENTIALS_DIRECTORY/";
+    let Some(name) = path.to_str().and_then(|p| p.strip_prefix(VARIABLE)) else { return Ok(path) };
+    let directory = std::env::var_os("CREDENTIALS_DIRECTORY").ok_or_else(|| {
+        Error::Config(
+            "seal.key_file names $CREDENTIALS_DIRECTORY but it is not set (is the credential loaded by the unit?)"
+                .into(),
+        )
+    })?;
+    Ok(PathBuf::from(directory).join(name))
 }
 
 #[cfg(test)]

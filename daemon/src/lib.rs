@@ -9,6 +9,8 @@ pub mod crypto;
 pub mod error;
 pub mod grpc;
 pub mod keys;
+pub mod metrics;
+pub mod notify;
 #[allow(unsafe_code)]
 pub mod secure_mem;
 pub mod server;

@@ -1,24 +1,73 @@
-//! Startup and the listeners: the Unix socket always, TCP with mutual TLS when configured.
+//! Startup and the listeners: the Unix socket always, TCP with mutual TLS and the Prometheus
+//! endpoint when configured. Shutdown on SIGTERM/SIGINT is graceful: listeners stop accepting,
+//! in-flight calls finish (every acknowledged effect is already durable), then the process exits.
 
+use std::future::Future;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arca_proto::v1::admin_server::AdminServer;
 use arca_proto::v1::key_management_server::KeyManagementServer;
-use tokio_stream::wrappers::UnixListenerStream;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::service::Routes;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic_health::server::HealthReporter;
 
 use crate::config::{Settings, TlsSettings};
 use crate::error::{Error, Result};
 use crate::grpc::{AdminApi, KmsApi};
+use crate::metrics::{Gauges, Metrics};
+use crate::notify::{notify, status_line};
 use crate::secure_mem;
 use crate::service::KmsService;
 use crate::store::{RedbBackend, SealMode};
 
+/// How long in-flight calls get to finish after SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+const KMS_SERVICE_NAME: &str = "arca.v1.KeyManagement";
+
+/// Everything a listener needs, cloned per listener.
+#[derive(Clone)]
+struct Shared {
+    service: Arc<KmsService>,
+    metrics: Arc<Metrics>,
+    health: tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
+    max_request_bytes: usize,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    fn routes(&self) -> Result<Routes> {
+        let limit = self.max_request_bytes;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(arca_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| Error::Config(format!("server reflection: {e}")))?;
+        let kms = KmsApi::new(Arc::clone(&self.service), Arc::clone(&self.metrics));
+        let admin = AdminApi::new(Arc::clone(&self.service), Arc::clone(&self.metrics));
+        Ok(Routes::new(KeyManagementServer::new(kms).max_decoding_message_size(limit))
+            .add_service(AdminServer::new(admin).max_decoding_message_size(limit))
+            .add_service(self.health.clone())
+            .add_service(reflection))
+    }
+
+    fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut shutdown = self.shutdown.clone();
+        async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        }
+    }
+}
+
 /// Hardens the process, opens the store and serves until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<()> {
+    // Before anything is announced, so a signal sent as soon as we listen is handled, not fatal.
+    let signals = Signals::install()?;
     secure_mem::harden_process()?;
     secure_mem::init(settings.lock_policy)?;
     prepare_data_dir(&settings)?;
@@ -28,26 +77,46 @@ pub async fn run(settings: Settings) -> Result<()> {
     let status = service.status()?;
     tracing::info!(sealed = status.sealed, keys = status.key_count, "store opened");
 
-    let uds = serve_unix(routes(&service, &settings), &settings.socket).await?;
-    let tls = match &settings.tls {
-        Some(tls) => Some(serve_tls(routes(&service, &settings), tls)?),
-        None => None,
+    let reporter = HealthReporter::new();
+    let health = tonic_health::pb::health_server::HealthServer::new(
+        tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+    );
+    reporter.set_service_status("arca.v1.Admin", tonic_health::ServingStatus::Serving).await;
+    reporter.set_service_status(KMS_SERVICE_NAME, serving_status(status.sealed)).await;
+    let (stop, shutdown) = watch::channel(false);
+    let shared = Shared {
+        service: Arc::clone(&service),
+        metrics: Arc::new(Metrics::default()),
+        health,
+        max_request_bytes: settings.max_request_bytes,
+        shutdown,
     };
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    uds.abort();
-    if let Some(tls) = tls {
-        tls.abort();
+    let mut listeners = vec![serve_unix(&shared, &settings.socket).await?];
+    if let Some(tls) = &settings.tls {
+        listeners.push(serve_tls(&shared, tls)?);
     }
+    if let Some(address) = settings.metrics_listen {
+        listeners.push(serve_metrics(&shared, address).await?);
+    }
+    notify("READY=1");
+    let monitor = tokio::spawn(report_seal_state(Arc::clone(&service), reporter, shared.stopped()));
+
+    signals.wait_for_termination(&settings).await;
+    tracing::info!("shutting down: draining in-flight calls");
+    notify("STOPPING=1");
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        for listener in listeners {
+            let _ = listener.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("calls still running after {DRAIN_TIMEOUT:?}; exiting anyway");
+    }
+    monitor.abort();
     let _ = std::fs::remove_file(&settings.socket);
     Ok(())
-}
-
-/// The same services on every listener.
-fn routes(service: &Arc<KmsService>, settings: &Settings) -> Routes {
-    let limit = settings.max_request_bytes;
-    Routes::new(KeyManagementServer::new(KmsApi::new(Arc::clone(service))).max_decoding_message_size(limit))
-        .add_service(AdminServer::new(AdminApi::new(Arc::clone(service))).max_decoding_message_size(limit))
 }
 
 fn prepare_data_dir(settings: &Settings) -> Result<()> {
@@ -66,7 +135,7 @@ fn prepare_data_dir(settings: &Settings) -> Result<()> {
     Ok(())
 }
 
-async fn serve_unix(routes: Routes, socket: &Path) -> Result<tokio::task::JoinHandle<()>> {
+async fn serve_unix(shared: &Shared, socket: &Path) -> Result<JoinHandle<()>> {
     if let Some(parent) = socket.parent() {
         std::fs::create_dir_all(parent).map_err(Error::io(format!("cannot create {}", parent.display())))?;
     }
@@ -82,37 +151,101 @@ async fn serve_unix(routes: Routes, socket: &Path) -> Result<tokio::task::JoinHa
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .map_err(Error::io(format!("cannot set permissions on {}", socket.display())))?;
     announce(&format!("unix:{}", socket.display()));
-    let incoming = UnixListenerStream::new(listener);
+    let routes = shared.routes()?;
+    let stopped = shared.stopped();
     Ok(tokio::spawn(async move {
-        if let Err(error) = Server::builder().add_routes(routes).serve_with_incoming(incoming).await {
+        let incoming = UnixListenerStream::new(listener);
+        let served = Server::builder().add_routes(routes).serve_with_incoming_shutdown(incoming, stopped);
+        if let Err(error) = served.await {
             tracing::error!(%error, "the Unix socket listener stopped");
         }
     }))
 }
 
-fn serve_tls(routes: Routes, tls: &TlsSettings) -> Result<tokio::task::JoinHandle<()>> {
+fn serve_tls(shared: &Shared, tls: &TlsSettings) -> Result<JoinHandle<()>> {
     let read =
         |path: &Path| std::fs::read(path).map_err(Error::io(format!("cannot read {}", path.display())));
     let config = ServerTlsConfig::new()
         .identity(Identity::from_pem(read(&tls.cert)?, read(&tls.key)?))
         .client_ca_root(Certificate::from_pem(read(&tls.client_ca)?));
-    let listen = tls.listen;
-    let std_listener =
-        std::net::TcpListener::bind(listen).map_err(Error::io(format!("cannot bind {listen}")))?;
-    std_listener.set_nonblocking(true).map_err(Error::io("cannot configure the TCP listener"))?;
-    let local = std_listener.local_addr().map_err(Error::io("cannot read the TCP address"))?;
-    let listener = tokio::net::TcpListener::from_std(std_listener)
-        .map_err(Error::io("cannot register the TCP listener"))?;
+    let listener = bind_tcp(tls.listen)?;
+    let local = listener.local_addr().map_err(Error::io("cannot read the TCP address"))?;
     let mut server = Server::builder()
         .tls_config(config)
         .map_err(|e| Error::Config(format!("invalid TLS settings: {e}")))?;
     announce(&format!("https://{local}"));
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let routes = shared.routes()?;
+    let stopped = shared.stopped();
     Ok(tokio::spawn(async move {
-        if let Err(error) = server.add_routes(routes).serve_with_incoming(incoming).await {
+        let incoming = TcpListenerStream::new(listener);
+        if let Err(error) = server.add_routes(routes).serve_with_incoming_shutdown(incoming, stopped).await {
             tracing::error!(%error, "the TLS listener stopped");
         }
     }))
+}
+
+async fn serve_metrics(shared: &Shared, address: std::net::SocketAddr) -> Result<JoinHandle<()>> {
+    let listener = bind_tcp(address)?;
+    let local = listener.local_addr().map_err(Error::io("cannot read the metrics address"))?;
+    let (service, metrics) = (Arc::clone(&shared.service), Arc::clone(&shared.metrics));
+    let scrape = move || {
+        let (service, metrics) = (Arc::clone(&service), Arc::clone(&metrics));
+        async move {
+            let status = service.status().ok();
+            let gauges = Gauges {
+                sealed: status.as_ref().is_none_or(|s| s.sealed),
+                keys: status.map_or(0, |s| s.key_count),
+                locked_bytes: secure_mem::locked_bytes(),
+            };
+            ([("content-type", "text/plain; version=0.0.4")], metrics.render(gauges))
+        }
+    };
+    let router = axum::Router::new().route("/metrics", axum::routing::get(scrape));
+    announce(&format!("http://{local}/metrics"));
+    let stopped = shared.stopped();
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stopped).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    }))
+}
+
+fn bind_tcp(address: std::net::SocketAddr) -> Result<tokio::net::TcpListener> {
+    let listener =
+        std::net::TcpListener::bind(address).map_err(Error::io(format!("cannot bind {address}")))?;
+    listener.set_nonblocking(true).map_err(Error::io("cannot configure a TCP listener"))?;
+    tokio::net::TcpListener::from_std(listener).map_err(Error::io("cannot register a TCP listener"))
+}
+
+/// Keeps the health service and systemd's STATUS in step with the seal state: KeyManagement is
+/// SERVING only while unsealed.
+async fn report_seal_state(
+    service: Arc<KmsService>,
+    reporter: HealthReporter,
+    stopped: impl Future<Output = ()>,
+) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = tick.tick() => {}
+        }
+        let Ok(status) = service.status() else { continue };
+        let state = (status.sealed, status.key_count);
+        if last == Some(state) {
+            continue;
+        }
+        last = Some(state);
+        reporter.set_service_status(KMS_SERVICE_NAME, serving_status(status.sealed)).await;
+        notify(&status_line(status.sealed, status.key_count));
+    }
+    reporter.set_service_status(KMS_SERVICE_NAME, tonic_health::ServingStatus::NotServing).await;
+}
+
+fn serving_status(sealed: bool) -> tonic_health::ServingStatus {
+    if sealed { tonic_health::ServingStatus::NotServing } else { tonic_health::ServingStatus::Serving }
 }
 
 /// Tells whoever started the daemon where it listens (tests and scripts wait for this line).
@@ -123,11 +256,49 @@ fn announce(address: &str) {
     let _ = stdout.flush();
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else { return std::future::pending().await };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// The signals the daemon acts on.
+struct Signals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let install = |kind| signal(kind).map_err(Error::io("cannot install a signal handler"));
+        Ok(Self {
+            terminate: install(SignalKind::terminate())?,
+            interrupt: install(SignalKind::interrupt())?,
+            hangup: install(SignalKind::hangup())?,
+        })
+    }
+
+    /// Returns on SIGTERM or SIGINT. SIGHUP re-reads and checks the configuration file; every
+    /// setting takes effect at the next start, which the log says.
+    async fn wait_for_termination(mut self, settings: &Settings) {
+        loop {
+            tokio::select! {
+                _ = self.terminate.recv() => return,
+                _ = self.interrupt.recv() => return,
+                _ = self.hangup.recv() => reload(settings),
+            }
+        }
+    }
+}
+
+fn reload(settings: &Settings) {
+    let Some(path) = &settings.config_file else {
+        tracing::info!("SIGHUP: no configuration file to re-read");
+        return;
+    };
+    match Settings::from_file(path) {
+        Ok(_) => tracing::info!(
+            path = %path.display(),
+            "SIGHUP: configuration re-read and valid; changes take effect at the next restart"
+        ),
+        Err(error) => {
+            tracing::error!(%error, "SIGHUP: the configuration file is invalid; keeping the running one")
+        }
     }
 }

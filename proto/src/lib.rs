@@ -11,5 +11,8 @@ pub mod v1 {
     tonic::include_proto!("arca.v1");
 }
 
+/// The encoded `FileDescriptorSet` of `arca.v1`, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/arca_descriptor.bin"));
+
 /// Metadata key carrying the request id of a call.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

@@ -50,6 +50,8 @@ pub struct Launch {
     pub socket: PathBuf,
     /// A wrapper command (e.g. `setpriv …`, `prlimit …`) placed before arcad.
     pub wrapper: Vec<String>,
+    /// Extra environment variables.
+    pub env: Vec<(String, String)>,
 }
 
 impl Launch {
@@ -59,6 +61,7 @@ impl Launch {
             data_dir: data_dir.to_path_buf(),
             socket: data_dir.join("arca.sock"),
             wrapper: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -68,6 +71,7 @@ impl Launch {
             data_dir: data_dir.to_path_buf(),
             socket: socket.to_path_buf(),
             wrapper: Vec::new(),
+            env: Vec::new(),
         }
     }
 
@@ -82,6 +86,7 @@ impl Launch {
             None => Command::new(&arcad),
         };
         command.args(&self.args).env("RUST_LOG", "info");
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 
@@ -156,10 +161,8 @@ impl Launch {
 
     fn expected_addresses(&self) -> usize {
         let config = self.args.iter().position(|a| a == "--config").and_then(|i| self.args.get(i + 1));
-        let has_tls = config
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .is_some_and(|text| text.contains("[tls]"));
-        if has_tls { 2 } else { 1 }
+        let text = config.and_then(|path| std::fs::read_to_string(path).ok()).unwrap_or_default();
+        1 + usize::from(text.contains("[tls]")) + usize::from(text.contains("metrics_listen"))
     }
 }
 

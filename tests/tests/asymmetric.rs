@@ -11,7 +11,8 @@ use tonic::transport::Channel;
 type Kms = KeyManagementClient<Channel>;
 
 async fn create(kms: &mut Kms, spec: pb::KeySpec, usage: pb::KeyUsage) -> pb::KeyMetadata {
-    let request = pb::CreateKeyRequest { key_spec: spec.into(), key_usage: usage.into(), ..Default::default() };
+    let request =
+        pb::CreateKeyRequest { key_spec: spec.into(), key_usage: usage.into(), ..Default::default() };
     kms.create_key(request).await.unwrap().into_inner().key_metadata.unwrap()
 }
 
@@ -26,7 +27,10 @@ fn openssl(args: &[&str]) -> std::process::Output {
     Command::new("openssl").args(args).output().expect("run openssl")
 }
 
-fn sha(algorithm: pb::SigningAlgorithm) -> (&'static str, fn(&[u8]) -> Vec<u8>) {
+/// An `openssl dgst` option and the digest function for a signing algorithm's hash.
+type DigestFor = (&'static str, fn(&[u8]) -> Vec<u8>);
+
+fn sha(algorithm: pb::SigningAlgorithm) -> DigestFor {
     let name = algorithm.as_str_name();
     if name.ends_with("384") {
         ("-sha384", |m| openssl_digest(m, 384))
@@ -60,7 +64,9 @@ async fn signatures_verify_in_arca_and_in_openssl() {
         let public = public_key_file(&mut kms, &key.key_id, dir.path()).await;
         for algorithm in key.signing_algorithms() {
             let (openssl_digest, digest_of) = sha(algorithm);
-            for (message_type, payload) in [(pb::MessageType::Raw, message.clone()), (pb::MessageType::Digest, digest_of(&message))] {
+            for (message_type, payload) in
+                [(pb::MessageType::Raw, message.clone()), (pb::MessageType::Digest, digest_of(&message))]
+            {
                 let sign = pb::SignRequest {
                     key_id: key.key_id.clone(),
                     message: payload.clone(),
@@ -78,11 +84,15 @@ async fn signatures_verify_in_arca_and_in_openssl() {
                 assert!(kms.verify(verify(payload.clone())).await.unwrap().into_inner().signature_valid);
                 let mut altered = payload.clone();
                 altered[0] ^= 1;
-                assert!(!kms.verify(verify(altered)).await.unwrap().into_inner().signature_valid, "{algorithm:?}");
+                assert!(
+                    !kms.verify(verify(altered)).await.unwrap().into_inner().signature_valid,
+                    "{algorithm:?}"
+                );
 
                 let signature_file = dir.path().join("signature");
                 std::fs::write(&signature_file, &signature).unwrap();
-                let mut args = vec!["dgst", openssl_digest, "-keyform", "DER", "-verify", public.to_str().unwrap()];
+                let mut args =
+                    vec!["dgst", openssl_digest, "-keyform", "DER", "-verify", public.to_str().unwrap()];
                 if algorithm.as_str_name().starts_with("RSASSA_PSS") {
                     args.extend(["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"]);
                 }
@@ -117,11 +127,23 @@ async fn oaep_ciphertexts_from_openssl_decrypt_in_arca() {
         let plaintext = vec![0x61; limit];
         std::fs::write(&plaintext_file, &plaintext).unwrap();
         let output = openssl(&[
-            "pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey", public.to_str().unwrap(),
-            "-pkeyopt", "rsa_padding_mode:oaep",
-            "-pkeyopt", &format!("rsa_oaep_md:{digest}"),
-            "-pkeyopt", &format!("rsa_mgf1_md:{digest}"),
-            "-in", plaintext_file.to_str().unwrap(), "-out", cipher_file.to_str().unwrap(),
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-keyform",
+            "DER",
+            "-inkey",
+            public.to_str().unwrap(),
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            &format!("rsa_oaep_md:{digest}"),
+            "-pkeyopt",
+            &format!("rsa_mgf1_md:{digest}"),
+            "-in",
+            plaintext_file.to_str().unwrap(),
+            "-out",
+            cipher_file.to_str().unwrap(),
         ]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let decrypt = pb::DecryptRequest {
@@ -144,7 +166,11 @@ async fn oaep_ciphertexts_from_openssl_decrypt_in_arca() {
         let ciphertext = kms.encrypt(encrypt(plaintext.clone())).await.unwrap().into_inner().ciphertext_blob;
         let again = pb::DecryptRequest { ciphertext_blob: ciphertext, ..decrypt.clone() };
         assert_eq!(kms.decrypt(again).await.unwrap().into_inner().plaintext, plaintext);
-        assert_status(kms.encrypt(encrypt(vec![0x61; limit + 1])).await, Code::InvalidArgument, &limit.to_string());
+        assert_status(
+            kms.encrypt(encrypt(vec![0x61; limit + 1])).await,
+            Code::InvalidArgument,
+            &limit.to_string(),
+        );
 
         let mut tampered = decrypt.clone();
         tampered.ciphertext_blob[7] ^= 1;
@@ -182,7 +208,13 @@ async fn macs_generate_and_verify() {
         };
         assert!(kms.verify_mac(verify(b"ledger line 7", mac.clone())).await.unwrap().into_inner().mac_valid);
         assert!(!kms.verify_mac(verify(b"ledger line 8", mac.clone())).await.unwrap().into_inner().mac_valid);
-        assert!(!kms.verify_mac(verify(b"ledger line 7", mac[..16].to_vec())).await.unwrap().into_inner().mac_valid);
+        assert!(
+            !kms.verify_mac(verify(b"ledger line 7", mac[..16].to_vec()))
+                .await
+                .unwrap()
+                .into_inner()
+                .mac_valid
+        );
     }
 }
 
@@ -202,7 +234,16 @@ async fn data_key_pairs_match_and_unwrap() {
         assert_eq!(pair.key_pair_spec(), spec);
         let private_file = dir.path().join("private.der");
         std::fs::write(&private_file, &pair.private_key_plaintext).unwrap();
-        let output = openssl(&["pkey", "-inform", "DER", "-in", private_file.to_str().unwrap(), "-pubout", "-outform", "DER"]);
+        let output = openssl(&[
+            "pkey",
+            "-inform",
+            "DER",
+            "-in",
+            private_file.to_str().unwrap(),
+            "-pubout",
+            "-outform",
+            "DER",
+        ]);
         assert!(output.status.success(), "openssl cannot read the PKCS#8 key");
         assert_eq!(output.stdout, pair.public_key, "the public key belongs to the private key");
         let unwrap = pb::DecryptRequest {
@@ -230,22 +271,47 @@ async fn wrong_keys_algorithms_and_shapes_are_named() {
     let aes = create(&mut kms, pb::KeySpec::Aes256, pb::KeyUsage::EncryptDecrypt).await;
     let rsa_encrypt = create(&mut kms, pb::KeySpec::Rsa2048, pb::KeyUsage::EncryptDecrypt).await;
     let ecc = create(&mut kms, pb::KeySpec::EccNistP256, pb::KeyUsage::SignVerify).await;
-    let sign = |key_id: &str, algorithm: pb::SigningAlgorithm, message_type: pb::MessageType, message: &[u8]| {
-        pb::SignRequest {
-            key_id: key_id.into(),
-            message: message.to_vec(),
-            message_type: message_type.into(),
-            signing_algorithm: algorithm.into(),
-        }
-    };
+    let sign =
+        |key_id: &str, algorithm: pb::SigningAlgorithm, message_type: pb::MessageType, message: &[u8]| {
+            pb::SignRequest {
+                key_id: key_id.into(),
+                message: message.to_vec(),
+                message_type: message_type.into(),
+                signing_algorithm: algorithm.into(),
+            }
+        };
     use pb::MessageType::{Digest, Raw};
     use pb::SigningAlgorithm::{EcdsaSha256, EcdsaSha384, RsassaPssSha256, Unspecified};
-    assert_status(kms.sign(sign(&rsa_encrypt.key_id, RsassaPssSha256, Raw, b"m")).await, Code::FailedPrecondition, "ENCRYPT_DECRYPT");
-    assert_status(kms.sign(sign(&aes.key_id, EcdsaSha256, Raw, b"m")).await, Code::FailedPrecondition, "usage");
-    assert_status(kms.sign(sign(&ecc.key_id, EcdsaSha384, Raw, b"m")).await, Code::InvalidArgument, "ECDSA_SHA_256");
-    assert_status(kms.sign(sign(&ecc.key_id, Unspecified, Raw, b"m")).await, Code::InvalidArgument, "signing_algorithm");
-    assert_status(kms.sign(sign(&ecc.key_id, EcdsaSha256, Digest, &[0; 20])).await, Code::InvalidArgument, "32 bytes");
-    assert_status(kms.sign(sign(&ecc.key_id, EcdsaSha256, Raw, &[0; 4097])).await, Code::InvalidArgument, "4096");
+    assert_status(
+        kms.sign(sign(&rsa_encrypt.key_id, RsassaPssSha256, Raw, b"m")).await,
+        Code::FailedPrecondition,
+        "ENCRYPT_DECRYPT",
+    );
+    assert_status(
+        kms.sign(sign(&aes.key_id, EcdsaSha256, Raw, b"m")).await,
+        Code::FailedPrecondition,
+        "usage",
+    );
+    assert_status(
+        kms.sign(sign(&ecc.key_id, EcdsaSha384, Raw, b"m")).await,
+        Code::InvalidArgument,
+        "ECDSA_SHA_256",
+    );
+    assert_status(
+        kms.sign(sign(&ecc.key_id, Unspecified, Raw, b"m")).await,
+        Code::InvalidArgument,
+        "signing_algorithm",
+    );
+    assert_status(
+        kms.sign(sign(&ecc.key_id, EcdsaSha256, Digest, &[0; 20])).await,
+        Code::InvalidArgument,
+        "32 bytes",
+    );
+    assert_status(
+        kms.sign(sign(&ecc.key_id, EcdsaSha256, Raw, &[0; 4097])).await,
+        Code::InvalidArgument,
+        "4096",
+    );
     let malformed = pb::VerifyRequest {
         key_id: ecc.key_id.clone(),
         message: b"m".to_vec(),
@@ -254,8 +320,16 @@ async fn wrong_keys_algorithms_and_shapes_are_named() {
         ..Default::default()
     };
     assert_status(kms.verify(malformed).await, Code::InvalidArgument, "malformed signature");
-    assert_status(kms.get_public_key(pb::GetPublicKeyRequest { key_id: aes.key_id.clone() }).await, Code::InvalidArgument, "no public key");
-    let symmetric_on_rsa = pb::EncryptRequest { key_id: rsa_encrypt.key_id.clone(), plaintext: b"x".to_vec(), ..Default::default() };
+    assert_status(
+        kms.get_public_key(pb::GetPublicKeyRequest { key_id: aes.key_id.clone() }).await,
+        Code::InvalidArgument,
+        "no public key",
+    );
+    let symmetric_on_rsa = pb::EncryptRequest {
+        key_id: rsa_encrypt.key_id.clone(),
+        plaintext: b"x".to_vec(),
+        ..Default::default()
+    };
     assert_status(kms.encrypt(symmetric_on_rsa).await, Code::InvalidArgument, "RSAES_OAEP");
     let oaep_on_aes = pb::EncryptRequest {
         key_id: aes.key_id.clone(),
@@ -346,7 +420,11 @@ async fn key_pairs_and_mac_keys_survive_a_restart() {
         ..Default::default()
     };
     let signature = kms.sign(sign).await.unwrap().into_inner().signature;
-    let public = kms.get_public_key(pb::GetPublicKeyRequest { key_id: ecc.key_id.clone() }).await.unwrap().into_inner();
+    let public = kms
+        .get_public_key(pb::GetPublicKeyRequest { key_id: ecc.key_id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
     let mac_request = pb::GenerateMacRequest {
         key_id: hmac.key_id.clone(),
         message: b"before".to_vec(),
@@ -365,7 +443,8 @@ async fn key_pairs_and_mac_keys_survive_a_restart() {
         ..Default::default()
     };
     assert!(kms.verify(verify).await.unwrap().into_inner().signature_valid);
-    let again = kms.get_public_key(pb::GetPublicKeyRequest { key_id: ecc.key_id }).await.unwrap().into_inner();
+    let again =
+        kms.get_public_key(pb::GetPublicKeyRequest { key_id: ecc.key_id }).await.unwrap().into_inner();
     assert_eq!(again.public_key, public.public_key);
     assert_eq!(kms.generate_mac(mac_request).await.unwrap().into_inner().mac, mac);
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use arca_daemon::config::Settings;
 use arca_daemon::secure_mem::LockPolicy;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// The Arca key management daemon.
 #[derive(Debug, Parser)]
@@ -30,6 +30,38 @@ struct Args {
     /// Log filter (tracing syntax), e.g. `info` or `arca_daemon=debug`; RUST_LOG also works.
     #[arg(long, value_name = "FILTER", env = "RUST_LOG", default_value = "info")]
     log: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Restore a backup archive (from `arcactl backup`) into an empty data directory, then exit.
+    Restore {
+        /// The data directory to restore into; it must hold no store yet.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The archive file.
+        archive: PathBuf,
+    },
+}
+
+fn restore(data_dir: &std::path::Path, archive: &std::path::Path) -> Result<usize, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let bytes = std::fs::read(archive).map_err(|e| format!("cannot read {}: {e}", archive.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let store = Settings::dev(data_dir, LockPolicy::Require).store_path();
+    let backend = arca_daemon::store::RedbBackend::open(&store).map_err(|e| e.to_string())?;
+    arca_daemon::store::backup::restore(&backend, &bytes).map_err(|error| match error {
+        arca_daemon::Error::AlreadyInitialized => {
+            format!("{} already holds a store: refusing to overwrite it", data_dir.display())
+        }
+        other => other.to_string(),
+    })
 }
 
 fn settings(args: &Args) -> Result<Settings, String> {
@@ -60,6 +92,18 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Some(Command::Restore { data_dir, archive }) = &args.command {
+        return match restore(data_dir, archive) {
+            Ok(count) => {
+                println!("restored {count} records into {}", data_dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("arcad: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match settings(&args) {
         Ok(settings) => settings,
         Err(message) => {

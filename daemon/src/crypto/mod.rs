@@ -7,6 +7,8 @@ pub mod keypair;
 pub mod mac;
 pub mod oaep;
 pub mod signing;
+#[cfg(test)]
+mod wycheproof_tests;
 
 use crate::error::{Error, Result};
 

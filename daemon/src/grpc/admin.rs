@@ -8,19 +8,27 @@ use tonic::{Request, Response, Status};
 
 use super::serve;
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::service::KmsService;
 use crate::store::SealMode;
 
 #[derive(Debug, Clone)]
 pub struct AdminApi {
     service: Arc<KmsService>,
+    metrics: Arc<Metrics>,
 }
 
 impl AdminApi {
-    pub fn new(service: Arc<KmsService>) -> Self {
-        Self { service }
+    pub fn new(service: Arc<KmsService>, metrics: Arc<Metrics>) -> Self {
+        Self { service, metrics }
     }
 }
+
+/// Backup archives are streamed in chunks of this size.
+const BACKUP_CHUNK_BYTES: usize = 1024 * 1024;
+
+type BackupStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::BackupChunk, Status>> + Send>>;
 
 fn passphrase(text: String) -> Result<String, Error> {
     if text.is_empty() {
@@ -35,7 +43,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        serve("Status", request, |context, _| async move {
+        serve(&self.metrics, "Status", request, |context, _| async move {
             let status = self.service.status()?;
             Ok(pb::StatusResponse {
                 initialized: status.initialized,
@@ -57,7 +65,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::InitializeRequest>,
     ) -> Result<Response<pb::InitializeResponse>, Status> {
-        serve("Initialize", request, |_, r| async move {
+        serve(&self.metrics, "Initialize", request, |_, r| async move {
             if !matches!(self.service.status()?.seal_mode, SealMode::Passphrase) {
                 return Err(Error::WrongSealMode(
                     "this store is sealed by a key file: it initializes itself",
@@ -73,9 +81,23 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::UnsealRequest>,
     ) -> Result<Response<pb::UnsealResponse>, Status> {
-        serve("Unseal", request, |_, r| async move {
+        serve(&self.metrics, "Unseal", request, |_, r| async move {
             self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
             Ok(pb::UnsealResponse { sealed: self.service.status()?.sealed })
+        })
+        .await
+    }
+
+    type BackupStream = BackupStream;
+
+    async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<BackupStream>, Status> {
+        serve(&self.metrics, "Backup", request, |_, _| async move {
+            let archive = self.service.backup().await?;
+            let chunks: Vec<Result<pb::BackupChunk, Status>> = archive
+                .chunks(BACKUP_CHUNK_BYTES)
+                .map(|chunk| Ok(pb::BackupChunk { data: chunk.to_vec() }))
+                .collect();
+            Ok(Box::pin(tokio_stream::iter(chunks)) as BackupStream)
         })
         .await
     }

@@ -7,17 +7,19 @@ use arca_proto::v1::key_management_server::KeyManagement;
 use tonic::{Request, Response, Status};
 
 use super::{asymmetric, convert, serve};
+use crate::metrics::Metrics;
 use crate::service::{KmsService, NewKey};
 
 /// The gRPC face of [`KmsService`].
 #[derive(Debug, Clone)]
 pub struct KmsApi {
     service: Arc<KmsService>,
+    metrics: Arc<Metrics>,
 }
 
 impl KmsApi {
-    pub fn new(service: Arc<KmsService>) -> Self {
-        Self { service }
+    pub fn new(service: Arc<KmsService>, metrics: Arc<Metrics>) -> Self {
+        Self { service, metrics }
     }
 }
 
@@ -29,7 +31,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateKeyRequest>,
     ) -> Result<Response<pb::CreateKeyResponse>, Status> {
-        serve("CreateKey", request, |_, r| async move {
+        serve(&self.metrics, "CreateKey", request, |_, r| async move {
             let new_key = NewKey {
                 description: r.description,
                 spec: convert::key_spec(r.key_spec)?,
@@ -46,7 +48,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DescribeKeyRequest>,
     ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
-        serve("DescribeKey", request, |_, r| async move {
+        serve(&self.metrics, "DescribeKey", request, |_, r| async move {
             let info = self.service.describe_key(&r.key_id)?;
             Ok(pb::DescribeKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
         })
@@ -57,7 +59,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
-        serve("ListKeys", request, |_, r| async move {
+        serve(&self.metrics, "ListKeys", request, |_, r| async move {
             let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token)?;
             Ok(pb::ListKeysResponse {
                 keys: ids.iter().map(|id| pb::KeyListEntry { key_id: id.to_string() }).collect(),
@@ -72,7 +74,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
-        serve("Encrypt", request, |_, r| async move {
+        serve(&self.metrics, "Encrypt", request, |_, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, ciphertext) = self.service.encrypt_oaep(&r.key_id, hash, &r.plaintext)?;
                 return Ok(pb::EncryptResponse {
@@ -98,7 +100,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
-        serve("Decrypt", request, |_, r| async move {
+        serve(&self.metrics, "Decrypt", request, |_, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, plaintext) = self.service.decrypt_oaep(&r.key_id, hash, &r.ciphertext_blob)?;
                 return Ok(pb::DecryptResponse {
@@ -125,7 +127,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ReEncryptRequest>,
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
-        serve("ReEncrypt", request, |_, r| async move {
+        serve(&self.metrics, "ReEncrypt", request, |_, r| async move {
             let (opened, sealed) = self.service.re_encrypt(
                 &r.ciphertext_blob,
                 &convert::context(r.source_encryption_context),
@@ -148,7 +150,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        serve("GenerateDataKey", request, |_, r| async move {
+        serve(&self.metrics, "GenerateDataKey", request, |_, r| async move {
             let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
             let (sealed, data_key) =
                 self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
@@ -166,7 +168,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
-        serve("GenerateDataKeyWithoutPlaintext", request, |_, r| async move {
+        serve(&self.metrics, "GenerateDataKeyWithoutPlaintext", request, |_, r| async move {
             let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
             let (sealed, _data_key) =
                 self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
@@ -183,7 +185,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateRandomRequest>,
     ) -> Result<Response<pb::GenerateRandomResponse>, Status> {
-        serve("GenerateRandom", request, |_, r| async move {
+        serve(&self.metrics, "GenerateRandom", request, |_, r| async move {
             Ok(pb::GenerateRandomResponse {
                 plaintext: self.service.generate_random(r.number_of_bytes as usize)?,
             })
@@ -192,50 +194,53 @@ impl KeyManagement for KmsApi {
     }
 
     async fn sign(&self, request: Request<pb::SignRequest>) -> Result<Response<pb::SignResponse>, Status> {
-        serve("Sign", request, |_, r| asymmetric::sign(&self.service, r)).await
+        serve(&self.metrics, "Sign", request, |_, r| asymmetric::sign(&self.service, r)).await
     }
 
     async fn verify(
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        serve("Verify", request, |_, r| asymmetric::verify(&self.service, r)).await
+        serve(&self.metrics, "Verify", request, |_, r| asymmetric::verify(&self.service, r)).await
     }
 
     async fn get_public_key(
         &self,
         request: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
-        serve("GetPublicKey", request, |_, r| asymmetric::get_public_key(&self.service, r)).await
+        serve(&self.metrics, "GetPublicKey", request, |_, r| asymmetric::get_public_key(&self.service, r))
+            .await
     }
 
     async fn generate_mac(
         &self,
         request: Request<pb::GenerateMacRequest>,
     ) -> Result<Response<pb::GenerateMacResponse>, Status> {
-        serve("GenerateMac", request, |_, r| asymmetric::generate_mac(&self.service, r)).await
+        serve(&self.metrics, "GenerateMac", request, |_, r| asymmetric::generate_mac(&self.service, r)).await
     }
 
     async fn verify_mac(
         &self,
         request: Request<pb::VerifyMacRequest>,
     ) -> Result<Response<pb::VerifyMacResponse>, Status> {
-        serve("VerifyMac", request, |_, r| asymmetric::verify_mac(&self.service, r)).await
+        serve(&self.metrics, "VerifyMac", request, |_, r| asymmetric::verify_mac(&self.service, r)).await
     }
 
     async fn generate_data_key_pair(
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairResponse>, Status> {
-        serve("GenerateDataKeyPair", request, |_, r| asymmetric::generate_data_key_pair(&self.service, r))
-            .await
+        serve(&self.metrics, "GenerateDataKeyPair", request, |_, r| {
+            asymmetric::generate_data_key_pair(&self.service, r)
+        })
+        .await
     }
 
     async fn generate_data_key_pair_without_plaintext(
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairWithoutPlaintextResponse>, Status> {
-        serve("GenerateDataKeyPairWithoutPlaintext", request, |_, r| {
+        serve(&self.metrics, "GenerateDataKeyPairWithoutPlaintext", request, |_, r| {
             asymmetric::generate_data_key_pair_without_plaintext(&self.service, r)
         })
         .await

@@ -14,13 +14,14 @@ use std::time::Instant;
 
 use arca_proto::REQUEST_ID_HEADER;
 use tonic::metadata::MetadataValue;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 pub use admin::AdminApi;
 pub use kms::KmsApi;
 
 use crate::auth::{Caller, caller_of};
 use crate::error::Error;
+use crate::metrics::Metrics;
 
 /// What a handler knows about the call besides its message.
 #[derive(Debug, Clone)]
@@ -48,8 +49,9 @@ fn request_id_of<T>(request: &Request<T>) -> String {
         .map_or_else(new_request_id, str::to_owned)
 }
 
-/// Runs one call: context, handler, log line, request id echoed on success and failure alike.
+/// Runs one call: context, handler, log line, metrics, request id echoed on success and failure.
 async fn serve<Req, Resp, Fut>(
+    metrics: &Metrics,
     operation: &'static str,
     request: Request<Req>,
     handler: impl FnOnce(CallContext, Req) -> Fut,
@@ -62,10 +64,12 @@ where
     let caller = context.caller.to_string();
     let started = Instant::now();
     let outcome = handler(context, request.into_inner()).await;
-    let micros = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    let micros = elapsed.as_micros() as u64;
     let header = MetadataValue::try_from(request_id.as_str()).ok();
     match outcome {
         Ok(message) => {
+            metrics.record(operation, code_name(Code::Ok), elapsed);
             tracing::info!(request_id, caller, operation, micros, "ok");
             let mut response = Response::new(message);
             if let Some(header) = header {
@@ -75,11 +79,34 @@ where
         }
         Err(error) => {
             let mut status = status::to_status(&error);
+            metrics.record(operation, code_name(status.code()), elapsed);
             tracing::info!(request_id, caller, operation, micros, code = ?status.code(), %error, "failed");
             if let Some(header) = header {
                 status.metadata_mut().insert(REQUEST_ID_HEADER, header);
             }
             Err(status)
         }
+    }
+}
+
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }

@@ -142,6 +142,13 @@ impl KmsService {
         Ok(())
     }
 
+    /// A consistent archive of the sealed store (see `store::backup`).
+    pub async fn backup(&self) -> Result<Vec<u8>> {
+        let backend = Arc::clone(&self.backend);
+        let now = lifecycle::now_unix();
+        blocking(move || crate::store::backup::create(backend.as_ref(), now)).await
+    }
+
     fn keyring(&self) -> Result<Arc<Keyring>> {
         match &*self.state.read().map_err(|_| poisoned())? {
             SealState::Unsealed(keyring) => Ok(Arc::clone(keyring)),

@@ -2,6 +2,7 @@
 //! tables; everything above it (sealing, record integrity) is backend-independent, so a replicated
 //! database can replace the embedded one without touching the key model.
 
+pub mod backup;
 mod records;
 mod redb_backend;
 mod seal;
@@ -20,6 +21,24 @@ pub enum Table {
     /// One record per key, keyed by the 16 bytes of its id.
     Keys,
 }
+
+impl Table {
+    pub const ALL: [Self; 2] = [Self::Meta, Self::Keys];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Meta => "meta",
+            Self::Keys => "keys",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|table| table.name() == name)
+    }
+}
+
+/// One stored record: its table, key and value.
+pub type Row = (Table, Vec<u8>, Vec<u8>);
 
 /// One write in a batch: `Some` puts, `None` deletes.
 #[derive(Debug)]
@@ -41,4 +60,7 @@ pub trait StoreBackend: Send + Sync + 'static {
 
     /// Every record of a table, in key order.
     fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+
+    /// Every record of every table, read in one transaction (a consistent backup).
+    fn snapshot(&self) -> Result<Vec<Row>>;
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{StoreBackend, Table, Write};
+use super::{Row, StoreBackend, Table, Write};
 use crate::error::{Error, Result};
 
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
@@ -56,7 +56,7 @@ impl RedbBackend {
 impl StoreBackend for RedbBackend {
     fn commit(&self, writes: Vec<Write>) -> Result<()> {
         let txn = self.write_txn()?;
-        for table in [Table::Meta, Table::Keys] {
+        for table in Table::ALL {
             let mut opened = txn.open_table(definition(table)).map_err(storage("open table"))?;
             for write in writes.iter().filter(|w| w.table == table) {
                 match &write.value {
@@ -94,14 +94,27 @@ impl StoreBackend for RedbBackend {
 
     fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let txn = self.db.begin_read().map_err(storage("begin read"))?;
-        let opened = txn.open_table(definition(table)).map_err(storage("open table"))?;
+        scan_in(&txn, table)
+    }
+
+    fn snapshot(&self) -> Result<Vec<Row>> {
+        let txn = self.db.begin_read().map_err(storage("begin read"))?;
         let mut rows = Vec::new();
-        for entry in opened.iter().map_err(storage("scan"))? {
-            let (key, value) = entry.map_err(storage("scan"))?;
-            rows.push((key.value().to_vec(), value.value().to_vec()));
+        for table in Table::ALL {
+            rows.extend(scan_in(&txn, table)?.into_iter().map(|(k, v)| (table, k, v)));
         }
         Ok(rows)
     }
+}
+
+fn scan_in(txn: &redb::ReadTransaction, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let opened = txn.open_table(definition(table)).map_err(storage("open table"))?;
+    let mut rows = Vec::new();
+    for entry in opened.iter().map_err(storage("scan"))? {
+        let (key, value) = entry.map_err(storage("scan"))?;
+        rows.push((key.value().to_vec(), value.value().to_vec()));
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

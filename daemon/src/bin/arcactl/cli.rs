@@ -1,5 +1,7 @@
 //! The command line: global connection and output options, one subcommand per RPC.
 
+mod asymmetric;
+
 use std::path::PathBuf;
 
 use arca_proto::DEFAULT_SOCKET;
@@ -7,9 +9,17 @@ use arca_proto::DEFAULT_SOCKET;
 use arca_proto::v1 as pb;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-use crate::input::{
-    Bytes, parse_base64, parse_data_key_spec, parse_key_spec, parse_key_usage, parse_pair, parse_request_id,
+pub use self::asymmetric::{
+    DataKeyPairArgs, GenerateMacArgs, GetPublicKeyArgs, MacSource, MessageSource, PrivateDataKeyPairArgs,
+    SignArgs, SignatureSource, VerifyArgs, VerifyMacArgs,
 };
+use crate::input::{
+    Bytes, parse_base64, parse_data_key_spec, parse_encryption_algorithm, parse_key_spec, parse_key_usage,
+    parse_pair, parse_request_id,
+};
+
+/// The default of --encryption-algorithm.
+const DEFAULT_ALG: &str = "SYMMETRIC_DEFAULT";
 
 /// A `key=value` pair given on the command line.
 pub type Pair = (String, String);
@@ -94,6 +104,22 @@ pub enum Command {
     GenerateDataKeyWithoutPlaintext(DataKeyArgs),
     /// Get random bytes from the daemon.
     GenerateRandom(RandomArgs),
+    /// Sign a message (or its digest) with an RSA or ECC key of usage SIGN_VERIFY.
+    Sign(SignArgs),
+    /// Check a signature inside the daemon.
+    #[command(after_help = asymmetric::EXIT_STATUS_SIGNATURE)]
+    Verify(VerifyArgs),
+    /// Get the public key of an RSA or ECC key (DER SubjectPublicKeyInfo, or PEM).
+    GetPublicKey(GetPublicKeyArgs),
+    /// Compute the HMAC of a message with a key of usage GENERATE_VERIFY_MAC.
+    GenerateMac(GenerateMacArgs),
+    /// Check an HMAC inside the daemon.
+    #[command(after_help = asymmetric::EXIT_STATUS_MAC)]
+    VerifyMac(VerifyMacArgs),
+    /// Generate an RSA or ECC key pair: its private key in the clear and sealed under a key.
+    GenerateDataKeyPair(PrivateDataKeyPairArgs),
+    /// Generate an RSA or ECC key pair and return only its sealed private key and public key.
+    GenerateDataKeyPairWithoutPlaintext(DataKeyPairArgs),
 }
 
 /// The passphrase comes from --passphrase-file, else $ARCA_PASSPHRASE, else one line of stdin.
@@ -109,12 +135,14 @@ pub struct CreateKeyArgs {
     /// Free text about the key.
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
-    /// The key spec (proto name); only AES_256 is implemented.
+    /// The key spec: AES_256, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, HMAC_256,
+    /// HMAC_384 or HMAC_512.
     #[arg(long, value_name = "SPEC", default_value = "AES_256", value_parser = parse_key_spec)]
     pub key_spec: pb::KeySpec,
-    /// The key usage (proto name).
-    #[arg(long, value_name = "USAGE", default_value = "ENCRYPT_DECRYPT", value_parser = parse_key_usage)]
-    pub key_usage: pb::KeyUsage,
+    /// ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC [default: the spec's first: ENCRYPT_DECRYPT
+    /// for AES and RSA, SIGN_VERIFY for ECC, GENERATE_VERIFY_MAC for HMAC].
+    #[arg(long, value_name = "USAGE", value_parser = parse_key_usage)]
+    pub key_usage: Option<pb::KeyUsage>,
     /// A tag; repeat for more.
     #[arg(long = "tag", value_name = "K=V", value_parser = parse_pair)]
     pub tags: Vec<Pair>,
@@ -154,9 +182,12 @@ pub struct EncryptArgs {
     /// The plaintext as text (its UTF-8 bytes).
     #[arg(long, value_name = "TEXT", group = "plaintext_source")]
     pub plaintext: Option<String>,
-    /// An encryption context entry; repeat for more.
+    /// An encryption context entry (SYMMETRIC_DEFAULT only); repeat for more.
     #[arg(long = "context", value_name = "K=V", value_parser = parse_pair)]
     pub context: Vec<Pair>,
+    /// SYMMETRIC_DEFAULT (AES_256 keys), RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 (RSA keys).
+    #[arg(long, value_name = "ALG", default_value = DEFAULT_ALG, value_parser = parse_encryption_algorithm)]
+    pub encryption_algorithm: pb::EncryptionAlgorithm,
     /// Write the raw ciphertext blob here instead of printing it.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -178,12 +209,15 @@ pub struct CiphertextSource {
 pub struct DecryptArgs {
     #[command(flatten)]
     pub ciphertext: CiphertextSource,
-    /// Fail unless the blob was made under this key.
+    /// Fail unless the blob was made under this key (required with RSAES_OAEP algorithms).
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: Option<String>,
-    /// An encryption context entry; repeat for more.
+    /// An encryption context entry (SYMMETRIC_DEFAULT only); repeat for more.
     #[arg(long = "context", value_name = "K=V", value_parser = parse_pair)]
     pub context: Vec<Pair>,
+    /// SYMMETRIC_DEFAULT (AES_256 keys), RSAES_OAEP_SHA_1 or RSAES_OAEP_SHA_256 (RSA keys).
+    #[arg(long, value_name = "ALG", default_value = DEFAULT_ALG, value_parser = parse_encryption_algorithm)]
+    pub encryption_algorithm: pb::EncryptionAlgorithm,
     /// Write the raw plaintext here (mode 0600) instead of printing it.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -235,4 +269,16 @@ pub struct RandomArgs {
     /// Write the raw bytes here (mode 0600) instead of printing them.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    #[test]
+    fn arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -12,7 +12,7 @@ use crate::output::{Record, Value};
 use crate::session::Session;
 
 /// Adds `bytes` as field `name`, or writes them to `out` and leaves the field out.
-fn bytes_field(
+pub fn bytes_field(
     record: Record,
     name: &'static str,
     bytes: Vec<u8>,
@@ -45,7 +45,7 @@ pub async fn encrypt(session: &Session, args: EncryptArgs) -> Result<Record, Cli
         key_id: args.key_id,
         plaintext,
         encryption_context: pairs_to_map(args.context, "context")?,
-        encryption_algorithm: pb::EncryptionAlgorithm::SymmetricDefault.into(),
+        encryption_algorithm: args.encryption_algorithm.into(),
     };
     let response = session.call(session.kms().encrypt(session.request(request))).await?;
     let record = Record::new().with("key_id", response.key_id);
@@ -59,7 +59,7 @@ pub async fn decrypt(session: &Session, args: DecryptArgs) -> Result<Record, Cli
         ciphertext_blob: ciphertext(args.ciphertext)?,
         encryption_context: pairs_to_map(args.context, "context")?,
         key_id: args.key_id.unwrap_or_default(),
-        encryption_algorithm: pb::EncryptionAlgorithm::SymmetricDefault.into(),
+        encryption_algorithm: args.encryption_algorithm.into(),
     };
     let response = session.call(session.kms().decrypt(session.request(request))).await?;
     let record = Record::new().with("key_id", response.key_id);

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 
-use crate::cli::{CiphertextSource, Pair};
+use crate::cli::{CiphertextSource, MacSource, MessageSource, Pair, SignatureSource};
 use crate::error::CliError;
 
 /// Bytes decoded from a base64 argument.
@@ -33,16 +33,57 @@ pub fn parse_request_id(text: &str) -> Result<String, String> {
     if valid { Ok(text.to_owned()) } else { Err("expected 1..128 visible ASCII characters".to_owned()) }
 }
 
+/// A proto enum value by its name; number 0 (`…_UNSPECIFIED`) is refused, and the error lists the
+/// names this build knows (the enums are numbered 0, 1, 2… without gaps).
+fn proto_enum<E>(
+    text: &str,
+    what: &str,
+    from_name: fn(&str) -> Option<E>,
+    name: fn(&E) -> &'static str,
+) -> Result<E, String>
+where
+    E: Copy + Into<i32> + TryFrom<i32>,
+{
+    from_name(text).filter(|value| (*value).into() != 0).ok_or_else(|| {
+        let names: Vec<&str> = (1..).map_while(|n| E::try_from(n).ok()).map(|value| name(&value)).collect();
+        format!("unknown {what} {text:?} (one of {})", names.join(", "))
+    })
+}
+
 pub fn parse_key_spec(text: &str) -> Result<pb::KeySpec, String> {
-    pb::KeySpec::from_str_name(text)
-        .filter(|spec| *spec != pb::KeySpec::Unspecified)
-        .ok_or_else(|| format!("unknown key spec {text:?} (e.g. AES_256)"))
+    proto_enum(text, "key spec", pb::KeySpec::from_str_name, pb::KeySpec::as_str_name)
 }
 
 pub fn parse_key_usage(text: &str) -> Result<pb::KeyUsage, String> {
-    pb::KeyUsage::from_str_name(text)
-        .filter(|usage| *usage != pb::KeyUsage::Unspecified)
-        .ok_or_else(|| format!("unknown key usage {text:?} (e.g. ENCRYPT_DECRYPT)"))
+    proto_enum(text, "key usage", pb::KeyUsage::from_str_name, pb::KeyUsage::as_str_name)
+}
+
+/// An RSA or ECC spec, the ones GenerateDataKeyPair takes.
+pub fn parse_key_pair_spec(text: &str) -> Result<pb::KeySpec, String> {
+    use pb::KeySpec::{EccNistP256, EccNistP384, Rsa2048, Rsa3072, Rsa4096};
+    const PAIR_SPECS: [pb::KeySpec; 5] = [Rsa2048, Rsa3072, Rsa4096, EccNistP256, EccNistP384];
+    parse_key_spec(text).ok().filter(|spec| PAIR_SPECS.contains(spec)).ok_or_else(|| {
+        let names: Vec<&str> = PAIR_SPECS.iter().map(pb::KeySpec::as_str_name).collect();
+        format!("unknown key pair spec {text:?} (one of {})", names.join(", "))
+    })
+}
+
+pub fn parse_encryption_algorithm(text: &str) -> Result<pb::EncryptionAlgorithm, String> {
+    let (from_name, name) = (pb::EncryptionAlgorithm::from_str_name, pb::EncryptionAlgorithm::as_str_name);
+    proto_enum(text, "encryption algorithm", from_name, name)
+}
+
+pub fn parse_signing_algorithm(text: &str) -> Result<pb::SigningAlgorithm, String> {
+    let (from_name, name) = (pb::SigningAlgorithm::from_str_name, pb::SigningAlgorithm::as_str_name);
+    proto_enum(text, "signing algorithm", from_name, name)
+}
+
+pub fn parse_message_type(text: &str) -> Result<pb::MessageType, String> {
+    proto_enum(text, "message type", pb::MessageType::from_str_name, pb::MessageType::as_str_name)
+}
+
+pub fn parse_mac_algorithm(text: &str) -> Result<pb::MacAlgorithm, String> {
+    proto_enum(text, "MAC algorithm", pb::MacAlgorithm::from_str_name, pb::MacAlgorithm::as_str_name)
 }
 
 /// `AES_128`/`AES_256`, or the full proto names `DATA_KEY_SPEC_AES_128`/`DATA_KEY_SPEC_AES_256`.
@@ -83,6 +124,33 @@ pub fn ciphertext(source: CiphertextSource) -> Result<Vec<u8>, CliError> {
         (Some(Bytes(blob)), _) => Ok(blob),
         (None, Some(path)) => read_file(&path),
         (None, None) => Err(CliError::Input("give --ciphertext-base64 or --ciphertext-file".to_owned())),
+    }
+}
+
+pub fn message(source: MessageSource) -> Result<Vec<u8>, CliError> {
+    match (source.message, source.message_base64, source.message_file) {
+        (Some(text), _, _) => Ok(text.into_bytes()),
+        (None, Some(Bytes(bytes)), _) => Ok(bytes),
+        (None, None, Some(path)) => read_file(&path),
+        (None, None, None) => {
+            Err(CliError::Input("give --message, --message-base64 or --message-file".to_owned()))
+        }
+    }
+}
+
+pub fn signature(source: SignatureSource) -> Result<Vec<u8>, CliError> {
+    match (source.signature_base64, source.signature_file) {
+        (Some(Bytes(signature)), _) => Ok(signature),
+        (None, Some(path)) => read_file(&path),
+        (None, None) => Err(CliError::Input("give --signature-base64 or --signature-file".to_owned())),
+    }
+}
+
+pub fn mac(source: MacSource) -> Result<Vec<u8>, CliError> {
+    match (source.mac_base64, source.mac_file) {
+        (Some(Bytes(mac)), _) => Ok(mac),
+        (None, Some(path)) => read_file(&path),
+        (None, None) => Err(CliError::Input("give --mac-base64 or --mac-file".to_owned())),
     }
 }
 
@@ -167,6 +235,22 @@ mod tests {
         assert_eq!(parse_data_key_spec("DATA_KEY_SPEC_AES_256").unwrap(), pb::DataKeySpec::Aes256);
         assert!(parse_data_key_spec("UNSPECIFIED").is_err());
         assert!(parse_data_key_spec("AES_512").is_err());
+    }
+
+    #[test]
+    fn proto_enums_are_parsed_by_name_and_unspecified_is_refused() {
+        assert_eq!(parse_signing_algorithm("ECDSA_SHA_256").unwrap(), pb::SigningAlgorithm::EcdsaSha256);
+        assert_eq!(parse_message_type("DIGEST").unwrap(), pb::MessageType::Digest);
+        assert_eq!(
+            parse_encryption_algorithm("RSAES_OAEP_SHA_256").unwrap(),
+            pb::EncryptionAlgorithm::RsaesOaepSha256
+        );
+        assert!(parse_mac_algorithm("MAC_ALGORITHM_UNSPECIFIED").is_err());
+        let error = parse_key_usage("SIGN").unwrap_err();
+        assert!(error.ends_with("(one of ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC)"), "{error}");
+        assert_eq!(parse_key_pair_spec("ECC_NIST_P384").unwrap(), pb::KeySpec::EccNistP384);
+        assert!(parse_key_pair_spec("HMAC_256").is_err());
+        assert!(parse_key_pair_spec("AES_256").is_err());
     }
 
     #[test]

@@ -13,13 +13,16 @@ pub fn enum_name<E: TryFrom<i32>>(raw: i32, name: fn(&E) -> &'static str) -> Val
     E::try_from(raw).map_or(Value::Int(raw.into()), |known| Value::Enum(name(&known)))
 }
 
+/// A repeated enum field by names.
+pub fn enum_list<E: TryFrom<i32>>(raw: &[i32], name: fn(&E) -> &'static str) -> Value {
+    Value::List(raw.iter().map(|value| enum_name(*value, name)).collect())
+}
+
 fn metadata(metadata: Option<pb::KeyMetadata>) -> Value {
     let Some(m) = metadata else { return Value::Null };
-    let algorithms = m
-        .encryption_algorithms
-        .iter()
-        .map(|raw| enum_name(*raw, pb::EncryptionAlgorithm::as_str_name))
-        .collect();
+    let encryption = enum_list(&m.encryption_algorithms, pb::EncryptionAlgorithm::as_str_name);
+    let signing = enum_list(&m.signing_algorithms, pb::SigningAlgorithm::as_str_name);
+    let mac = enum_list(&m.mac_algorithms, pb::MacAlgorithm::as_str_name);
     Value::Object(
         Record::new()
             .with("key_id", m.key_id)
@@ -30,8 +33,10 @@ fn metadata(metadata: Option<pb::KeyMetadata>) -> Value {
             .with("key_state", enum_name(m.key_state, pb::KeyState::as_str_name))
             .with("creation_date", Value::Timestamp(m.creation_date))
             .with("current_version", m.current_version)
-            .with("encryption_algorithms", Value::List(algorithms))
-            .with("tags", Value::map(&m.tags)),
+            .with("encryption_algorithms", encryption)
+            .with("tags", Value::map(&m.tags))
+            .with("signing_algorithms", signing)
+            .with("mac_algorithms", mac),
     )
 }
 
@@ -39,7 +44,7 @@ pub async fn create_key(session: &Session, args: CreateKeyArgs) -> Result<Record
     let request = pb::CreateKeyRequest {
         description: args.description.unwrap_or_default(),
         key_spec: args.key_spec.into(),
-        key_usage: args.key_usage.into(),
+        key_usage: args.key_usage.unwrap_or(pb::KeyUsage::Unspecified).into(),
         tags: pairs_to_map(args.tags, "tag")?,
     };
     let response = session.call(session.kms().create_key(session.request(request))).await?;

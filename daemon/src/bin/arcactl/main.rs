@@ -1,8 +1,11 @@
 //! arcactl: the admin CLI of the Arca key daemon. One subcommand per RPC; output is a table for
 //! people or one JSON object for scripts; errors go to stderr as `arcactl: CODE: message`.
+//! Exit status: 0 on success, 1 on any error, 2 on a command line clap refuses, 3 when verify or
+//! verify-mac finds the signature or MAC not valid.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod asymmetric;
 mod cli;
 mod crypto;
 mod error;
@@ -18,13 +21,17 @@ use clap::Parser as _;
 
 use crate::cli::{Cli, Command};
 use crate::error::CliError;
-use crate::output::Record;
+use crate::output::{Reply, Verdict};
 use crate::session::Session;
+
+/// The exit status of verify and verify-mac when the signature or MAC is not valid.
+const EXIT_NOT_VALID: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Verdict::Done) => ExitCode::SUCCESS,
+        Ok(Verdict::NotValid) => ExitCode::from(EXIT_NOT_VALID),
         Err(error) => {
             let _ = writeln!(std::io::stderr().lock(), "arcactl: {error}");
             ExitCode::FAILURE
@@ -32,31 +39,41 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), CliError> {
+fn run(cli: Cli) -> Result<Verdict, CliError> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CliError::Runtime)?;
-    let record = runtime.block_on(async {
+    let reply = runtime.block_on(async {
         let session = Session::connect(&cli.global).await?;
         execute(&session, cli.command).await
     })?;
-    output::print(&record, cli.global.output).map_err(CliError::io("cannot write the output"))
+    output::print(&reply, cli.global.output).map_err(CliError::io("cannot write the output"))?;
+    Ok(reply.verdict)
 }
 
-async fn execute(session: &Session, command: Command) -> Result<Record, CliError> {
-    match command {
-        Command::Status => admin::status(session).await,
-        Command::Initialize(args) => admin::initialize(session, args).await,
-        Command::Unseal(args) => admin::unseal(session, args).await,
-        Command::CreateKey(args) => keys::create_key(session, args).await,
-        Command::DescribeKey(args) => keys::describe_key(session, args).await,
-        Command::ListKeys(args) => keys::list_keys(session, args).await,
-        Command::Encrypt(args) => crypto::encrypt(session, args).await,
-        Command::Decrypt(args) => crypto::decrypt(session, args).await,
-        Command::ReEncrypt(args) => crypto::re_encrypt(session, args).await,
-        Command::GenerateDataKey(args) => crypto::generate_data_key(session, args).await,
+async fn execute(session: &Session, command: Command) -> Result<Reply, CliError> {
+    Ok(match command {
+        Command::Status => admin::status(session).await?.into(),
+        Command::Initialize(args) => admin::initialize(session, args).await?.into(),
+        Command::Unseal(args) => admin::unseal(session, args).await?.into(),
+        Command::CreateKey(args) => keys::create_key(session, args).await?.into(),
+        Command::DescribeKey(args) => keys::describe_key(session, args).await?.into(),
+        Command::ListKeys(args) => keys::list_keys(session, args).await?.into(),
+        Command::Encrypt(args) => crypto::encrypt(session, args).await?.into(),
+        Command::Decrypt(args) => crypto::decrypt(session, args).await?.into(),
+        Command::ReEncrypt(args) => crypto::re_encrypt(session, args).await?.into(),
+        Command::GenerateDataKey(args) => crypto::generate_data_key(session, args).await?.into(),
         Command::GenerateDataKeyWithoutPlaintext(args) => {
-            crypto::generate_data_key_without_plaintext(session, args).await
+            crypto::generate_data_key_without_plaintext(session, args).await?.into()
         }
-        Command::GenerateRandom(args) => crypto::generate_random(session, args).await,
-    }
+        Command::GenerateRandom(args) => crypto::generate_random(session, args).await?.into(),
+        Command::Sign(args) => asymmetric::sign(session, args).await?.into(),
+        Command::Verify(args) => asymmetric::verify(session, args).await?,
+        Command::GetPublicKey(args) => asymmetric::get_public_key(session, args).await?,
+        Command::GenerateMac(args) => asymmetric::generate_mac(session, args).await?.into(),
+        Command::VerifyMac(args) => asymmetric::verify_mac(session, args).await?,
+        Command::GenerateDataKeyPair(args) => asymmetric::generate_data_key_pair(session, args).await?.into(),
+        Command::GenerateDataKeyPairWithoutPlaintext(args) => {
+            asymmetric::generate_data_key_pair_without_plaintext(session, args).await?.into()
+        }
+    })
 }

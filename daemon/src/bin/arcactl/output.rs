@@ -1,4 +1,5 @@
-//! What a command prints: an ordered record of proto fields, as one JSON object or a table.
+//! What a command prints: an ordered record of proto fields, as one JSON object or a table; and
+//! whether what it checked holds.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -108,11 +109,43 @@ impl Serialize for Value {
     }
 }
 
-/// Prints the record to stdout; a closed pipe is not an error worth reporting.
-pub fn print(record: &Record, format: Output) -> std::io::Result<()> {
-    let text = match format {
-        Output::Json => serde_json::to_string(record).map_err(std::io::Error::other)? + "\n",
-        Output::Table => table(record),
+/// Whether a command that checks something (a signature, a MAC) found that it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The command did what it was asked (and what it checked holds).
+    Done,
+    /// The command worked, but the signature or MAC it checked is not valid.
+    NotValid,
+}
+
+/// What a command hands back.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub record: Record,
+    /// In table output, printed verbatim instead of the table (a PEM document).
+    pub table_text: Option<String>,
+    pub verdict: Verdict,
+}
+
+impl From<Record> for Reply {
+    fn from(record: Record) -> Self {
+        Self { record, table_text: None, verdict: Verdict::Done }
+    }
+}
+
+impl Reply {
+    /// The answer of a check: `valid` false makes the verdict [`Verdict::NotValid`].
+    pub fn check(record: Record, valid: bool) -> Self {
+        Self { verdict: if valid { Verdict::Done } else { Verdict::NotValid }, ..Self::from(record) }
+    }
+}
+
+/// Prints the reply to stdout; a closed pipe is not an error worth reporting.
+pub fn print(reply: &Reply, format: Output) -> std::io::Result<()> {
+    let text = match (format, &reply.table_text) {
+        (Output::Json, _) => serde_json::to_string(&reply.record).map_err(std::io::Error::other)? + "\n",
+        (Output::Table, Some(text)) => text.clone(),
+        (Output::Table, None) => table(&reply.record),
     };
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {

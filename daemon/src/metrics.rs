@@ -1,0 +1,113 @@
+//! Prometheus metrics: requests by operation and outcome, latency histograms, seal state, keys.
+//! Served as text on `metrics_listen` (off unless configured).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum_seconds: f64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    /// (operation, gRPC code name) -> count
+    requests: BTreeMap<(&'static str, &'static str), u64>,
+    latency: BTreeMap<&'static str, Histogram>,
+}
+
+/// Request counters and latency histograms, shared by every listener.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    counters: Mutex<Counters>,
+}
+
+/// Point-in-time values read when a scrape happens.
+#[derive(Debug, Clone, Copy)]
+pub struct Gauges {
+    pub sealed: bool,
+    pub keys: u64,
+    pub locked_bytes: usize,
+}
+
+impl Metrics {
+    pub fn record(&self, operation: &'static str, code: &'static str, elapsed: Duration) {
+        let Ok(mut counters) = self.counters.lock() else { return };
+        *counters.requests.entry((operation, code)).or_default() += 1;
+        let histogram = counters.latency.entry(operation).or_default();
+        let seconds = elapsed.as_secs_f64();
+        for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        histogram.count += 1;
+        histogram.sum_seconds += seconds;
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self, gauges: Gauges) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP arca_sealed 1 while the store is sealed.\n# TYPE arca_sealed gauge");
+        let _ = writeln!(out, "arca_sealed {}", u8::from(gauges.sealed));
+        let _ = writeln!(
+            out,
+            "# HELP arca_keys Keys in the store.\n# TYPE arca_keys gauge\narca_keys {}",
+            gauges.keys
+        );
+        let _ = writeln!(
+            out,
+            "# HELP arca_locked_memory_bytes Bytes of mlocked secret memory.\n\
+             # TYPE arca_locked_memory_bytes gauge\narca_locked_memory_bytes {}",
+            gauges.locked_bytes
+        );
+        let Ok(counters) = self.counters.lock() else { return out };
+        let _ = writeln!(out, "# HELP arca_requests_total Requests by operation and gRPC code.");
+        let _ = writeln!(out, "# TYPE arca_requests_total counter");
+        for ((operation, code), count) in &counters.requests {
+            let _ = writeln!(out, "arca_requests_total{{operation=\"{operation}\",code=\"{code}\"}} {count}");
+        }
+        let _ = writeln!(out, "# HELP arca_request_duration_seconds Request latency by operation.");
+        let _ = writeln!(out, "# TYPE arca_request_duration_seconds histogram");
+        for (operation, histogram) in &counters.latency {
+            for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
+                let _ = writeln!(
+                    out,
+                    "arca_request_duration_seconds_bucket{{operation=\"{operation}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let name = "arca_request_duration_seconds";
+            let _ =
+                writeln!(out, "{name}_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}", histogram.count);
+            let _ = writeln!(out, "{name}_sum{{operation=\"{operation}\"}} {}", histogram.sum_seconds);
+            let _ = writeln!(out, "{name}_count{{operation=\"{operation}\"}} {}", histogram.count);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative_and_counts_add_up() {
+        let metrics = Metrics::default();
+        metrics.record("Encrypt", "Ok", Duration::from_micros(300));
+        metrics.record("Encrypt", "Ok", Duration::from_millis(20));
+        metrics.record("Encrypt", "NotFound", Duration::from_micros(50));
+        let text = metrics.render(Gauges { sealed: false, keys: 3, locked_bytes: 65536 });
+        assert!(text.contains("arca_requests_total{operation=\"Encrypt\",code=\"Ok\"} 2"));
+        assert!(text.contains("arca_requests_total{operation=\"Encrypt\",code=\"NotFound\"} 1"));
+        assert!(text.contains("arca_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"0.0005\"} 2"));
+        assert!(text.contains("arca_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"+Inf\"} 3"));
+        assert!(text.contains("arca_sealed 0") && text.contains("arca_keys 3"));
+    }
+}
