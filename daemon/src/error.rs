@@ -20,6 +20,10 @@ pub enum Error {
 
     #[error("key {0} not found")]
     KeyNotFound(String),
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("key {key} is {state}: it cannot be used for {operation}")]
+    KeyNotEnabled { key: KeyId, state: &'static str, operation: &'static str },
     #[error("invalid key id {0:?}: expected a key UUID")]
     InvalidKeyId(String),
     #[error("key {0} is unavailable: its stored record failed the integrity check")]

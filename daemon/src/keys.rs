@@ -165,6 +165,17 @@ pub enum KeyState {
     PendingImport,
 }
 
+impl KeyState {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Enabled => "ENABLED",
+            Self::Disabled => "DISABLED",
+            Self::PendingDeletion { .. } => "PENDING_DELETION",
+            Self::PendingImport => "PENDING_IMPORT",
+        }
+    }
+}
+
 /// Everything about a key except its material.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyMetadata {
@@ -215,5 +226,23 @@ impl Key {
 
     pub fn version(&self, version: u32) -> Option<&KeyVersion> {
         self.versions.iter().find(|v| v.version == version)
+    }
+
+    /// The same key in another state (material copied and parsed again; an admin operation).
+    pub fn with_state(&self, state: KeyState) -> Result<Self> {
+        let meta = &self.metadata;
+        let versions = self
+            .versions
+            .iter()
+            .map(|v| {
+                KeyVersion::new(
+                    meta.spec,
+                    meta.usage,
+                    v.version,
+                    SecretBuf::copy_from(v.material.as_slice())?,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { metadata: KeyMetadata { state, ..meta.clone() }, versions })
     }
 }

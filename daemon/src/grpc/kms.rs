@@ -245,4 +245,77 @@ impl KeyManagement for KmsApi {
         })
         .await
     }
+
+    async fn enable_key(
+        &self,
+        request: Request<pb::EnableKeyRequest>,
+    ) -> Result<Response<pb::EnableKeyResponse>, Status> {
+        serve(&self.metrics, "EnableKey", request, |_, r| async move {
+            self.service.enable_key(&r.key_id).await?;
+            Ok(pb::EnableKeyResponse {})
+        })
+        .await
+    }
+
+    async fn disable_key(
+        &self,
+        request: Request<pb::DisableKeyRequest>,
+    ) -> Result<Response<pb::DisableKeyResponse>, Status> {
+        serve(&self.metrics, "DisableKey", request, |_, r| async move {
+            self.service.disable_key(&r.key_id).await?;
+            Ok(pb::DisableKeyResponse {})
+        })
+        .await
+    }
+
+    async fn create_alias(
+        &self,
+        request: Request<pb::CreateAliasRequest>,
+    ) -> Result<Response<pb::CreateAliasResponse>, Status> {
+        serve(&self.metrics, "CreateAlias", request, |_, r| async move {
+            self.service.create_alias(&r.alias_name, &r.target_key_id).await?;
+            Ok(pb::CreateAliasResponse {})
+        })
+        .await
+    }
+
+    async fn update_alias(
+        &self,
+        request: Request<pb::UpdateAliasRequest>,
+    ) -> Result<Response<pb::UpdateAliasResponse>, Status> {
+        serve(&self.metrics, "UpdateAlias", request, |_, r| async move {
+            self.service.update_alias(&r.alias_name, &r.target_key_id).await?;
+            Ok(pb::UpdateAliasResponse {})
+        })
+        .await
+    }
+
+    async fn delete_alias(
+        &self,
+        request: Request<pb::DeleteAliasRequest>,
+    ) -> Result<Response<pb::DeleteAliasResponse>, Status> {
+        serve(&self.metrics, "DeleteAlias", request, |_, r| async move {
+            self.service.delete_alias(&r.alias_name).await?;
+            Ok(pb::DeleteAliasResponse {})
+        })
+        .await
+    }
+
+    async fn list_aliases(
+        &self,
+        request: Request<pb::ListAliasesRequest>,
+    ) -> Result<Response<pb::ListAliasesResponse>, Status> {
+        serve(&self.metrics, "ListAliases", request, |_, r| async move {
+            let (page, next) = self.service.list_aliases(&r.key_id, r.limit as usize, &r.page_token)?;
+            Ok(pb::ListAliasesResponse {
+                aliases: page
+                    .into_iter()
+                    .map(|(alias_name, id)| pb::AliasListEntry { alias_name, target_key_id: id.to_string() })
+                    .collect(),
+                truncated: next.is_some(),
+                next_page_token: next.unwrap_or_default(),
+            })
+        })
+        .await
+    }
 }

@@ -12,6 +12,8 @@ pub fn to_status(error: &Error) -> Status {
         Error::WrongSealMode(_) => Code::FailedPrecondition,
         Error::WrongPassphrase => Code::PermissionDenied,
         Error::KeyNotFound(_) => Code::NotFound,
+        Error::AlreadyExists(_) => Code::AlreadyExists,
+        Error::KeyNotEnabled { .. } => Code::FailedPrecondition,
         Error::InvalidKeyId(_)
         | Error::InvalidArgument(_)
         | Error::InvalidCiphertext(_)

@@ -25,6 +25,7 @@ pub(super) struct Keyring {
     backend: Arc<dyn StoreBackend>,
     codec: KeyRecordCodec,
     keys: RwLock<BTreeMap<KeyId, Entry>>,
+    aliases: RwLock<BTreeMap<String, KeyId>>,
 }
 
 impl Keyring {
@@ -46,7 +47,16 @@ impl Keyring {
             };
             keys.insert(id, entry);
         }
-        Ok(Self { backend, codec, keys: RwLock::new(keys) })
+        let mut aliases = BTreeMap::new();
+        for (name, target) in backend.scan(Table::Aliases)? {
+            match (String::from_utf8(name), <[u8; 16]>::try_from(target.as_slice())) {
+                (Ok(name), Ok(id)) => {
+                    aliases.insert(name, KeyId::from_bytes(id));
+                }
+                _ => tracing::error!("the store holds a malformed alias record; skipped"),
+            }
+        }
+        Ok(Self { backend, codec, keys: RwLock::new(keys), aliases: RwLock::new(aliases) })
     }
 
     pub(super) fn len(&self) -> Result<usize> {
@@ -61,7 +71,7 @@ impl Keyring {
         }
     }
 
-    /// Stores a new key durably, then makes it visible.
+    /// Stores a key, new or changed, durably; then makes it visible.
     pub(super) async fn insert(&self, key: Key) -> Result<Arc<Key>> {
         let id = key.metadata.id;
         let write =
@@ -71,6 +81,56 @@ impl Keyring {
         let key = Arc::new(key);
         self.write()?.insert(id, Entry::Usable(Arc::clone(&key)));
         Ok(key)
+    }
+
+    pub(super) fn alias(&self, name: &str) -> Result<Option<KeyId>> {
+        Ok(self.aliases.read().map_err(|_| super::poisoned())?.get(name).copied())
+    }
+
+    /// Points `name` at `target` durably. `create` refuses an existing name, otherwise a missing one.
+    pub(super) async fn put_alias(&self, name: &str, target: KeyId, create: bool) -> Result<()> {
+        let exists = self.alias(name)?.is_some();
+        match (create, exists) {
+            (true, true) => return Err(Error::AlreadyExists(format!("alias {name}"))),
+            (false, false) => return Err(Error::KeyNotFound(name.to_owned())),
+            _ => {}
+        }
+        let value = Some(target.as_bytes().to_vec());
+        self.write_alias(name, value).await?;
+        self.aliases.write().map_err(|_| super::poisoned())?.insert(name.to_owned(), target);
+        Ok(())
+    }
+
+    pub(super) async fn delete_alias(&self, name: &str) -> Result<()> {
+        if self.alias(name)?.is_none() {
+            return Err(Error::KeyNotFound(name.to_owned()));
+        }
+        self.write_alias(name, None).await?;
+        self.aliases.write().map_err(|_| super::poisoned())?.remove(name);
+        Ok(())
+    }
+
+    async fn write_alias(&self, name: &str, value: Option<Vec<u8>>) -> Result<()> {
+        let write = Write { table: Table::Aliases, key: name.as_bytes().to_vec(), value };
+        let backend = Arc::clone(&self.backend);
+        super::blocking(move || backend.commit(vec![write])).await
+    }
+
+    /// Aliases in name order after `after`, optionally only those of one key, and whether more follow.
+    pub(super) fn list_aliases(
+        &self,
+        target: Option<KeyId>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<super::aliases::Alias>, bool)> {
+        let aliases = self.aliases.read().map_err(|_| super::poisoned())?;
+        let start = after.map_or(Bound::Unbounded, |name| Bound::Excluded(name.to_owned()));
+        let mut matching = aliases
+            .range((start, Bound::Unbounded))
+            .filter(|(_, id)| target.is_none_or(|t| t == **id))
+            .map(|(name, id)| (name.clone(), *id));
+        let page: Vec<_> = matching.by_ref().take(limit).collect();
+        Ok((page, matching.next().is_some()))
     }
 
     /// Up to `limit` ids after `after`, in id order, and whether more follow.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::limits::*;
-use super::{KeyInfo, KmsService, parse_key_ref};
+use super::{KeyInfo, KmsService};
 use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
@@ -77,7 +77,7 @@ impl KmsService {
     }
 
     pub fn describe_key(&self, key_ref: &str) -> Result<KeyInfo> {
-        let id = parse_key_ref(key_ref)?;
+        let id = self.resolve(key_ref)?;
         Ok(info(&*self.keyring()?.get(id)?))
     }
 
@@ -101,9 +101,12 @@ impl KmsService {
         Ok((ids, next))
     }
 
-    /// A key that exists, is usable, and has the usage an operation needs.
+    /// A key that exists, is enabled, and has the usage an operation needs.
     pub(super) fn key_for(&self, id: KeyId, operation: &'static str, usage: KeyUsage) -> Result<Arc<Key>> {
         let key = self.keyring()?.get(id)?;
+        if key.metadata.state != KeyState::Enabled {
+            return Err(Error::KeyNotEnabled { key: id, state: key.metadata.state.name(), operation });
+        }
         if key.metadata.usage != usage {
             return Err(Error::WrongKeyUsage { key: id, operation, usage: key.metadata.usage.name() });
         }

@@ -1,5 +1,6 @@
 //! The key management operations as plain async Rust: no protobuf types, no transport.
 
+mod aliases;
 mod asymmetric;
 mod keyring;
 mod lifecycle;
@@ -12,7 +13,7 @@ pub use asymmetric::{DataKeyPair, PublicKey, Verification};
 pub use keyring::KeyInfo;
 pub use lifecycle::NewKey;
 pub use limits::*;
-pub use symmetric::{DataKeySize, Opened, Sealed, parse_key_ref};
+pub use symmetric::{DataKeySize, Opened, Sealed};
 
 use crate::error::{Error, Result};
 use crate::store::{KeyRecordCodec, SealConfig, SealMode, SealRecord, StoreBackend, Table};

@@ -48,14 +48,6 @@ impl DataKeySize {
     }
 }
 
-/// Parses a key reference as given by a caller.
-pub fn parse_key_ref(text: &str) -> Result<KeyId> {
-    if text.is_empty() {
-        return Err(Error::invalid("key_id is required"));
-    }
-    text.parse()
-}
-
 impl KmsService {
     pub fn encrypt(&self, key_ref: &str, plaintext: &[u8], context: &EncryptionContext) -> Result<Sealed> {
         if plaintext.is_empty() {
@@ -67,14 +59,14 @@ impl KmsService {
                 plaintext.len()
             )));
         }
-        let key = self.usable_key(parse_key_ref(key_ref)?, "Encrypt")?;
+        let key = self.usable_key(self.resolve(key_ref)?, "Encrypt")?;
         seal_with(&key, plaintext, context)
     }
 
     pub fn decrypt(&self, blob: &[u8], context: &EncryptionContext, key_ref: Option<&str>) -> Result<Opened> {
         let parsed = blob::parse(blob)?;
         if let Some(expected) = key_ref.filter(|r| !r.is_empty()) {
-            let expected = parse_key_ref(expected)?;
+            let expected = self.resolve(expected)?;
             if expected != parsed.key_id {
                 return Err(Error::InvalidCiphertext(format!(
                     "the blob was encrypted under key {}, not key {expected}",
@@ -110,7 +102,7 @@ impl KmsService {
         destination_key_ref: &str,
         destination_context: &EncryptionContext,
     ) -> Result<(Opened, Sealed)> {
-        let destination = self.usable_key(parse_key_ref(destination_key_ref)?, "ReEncrypt")?;
+        let destination = self.usable_key(self.resolve(destination_key_ref)?, "ReEncrypt")?;
         let opened = self.decrypt(blob, source_context, source_key_ref)?;
         let sealed = seal_with(&destination, opened.plaintext.as_slice(), destination_context)?;
         Ok((opened, sealed))
@@ -124,7 +116,7 @@ impl KmsService {
         context: &EncryptionContext,
     ) -> Result<(Sealed, SecretBuf)> {
         let len = size.bytes()?;
-        let key = self.usable_key(parse_key_ref(key_ref)?, "GenerateDataKey")?;
+        let key = self.usable_key(self.resolve(key_ref)?, "GenerateDataKey")?;
         let data_key = SecretBuf::random(len)?;
         let sealed = seal_with(&key, data_key.as_slice(), context)?;
         Ok((sealed, data_key))

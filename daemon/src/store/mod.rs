@@ -20,15 +20,18 @@ pub enum Table {
     Meta,
     /// One record per key, keyed by the 16 bytes of its id.
     Keys,
+    /// Alias name (`alias/…`) -> the 16 bytes of a key id.
+    Aliases,
 }
 
 impl Table {
-    pub const ALL: [Self; 2] = [Self::Meta, Self::Keys];
+    pub const ALL: [Self; 3] = [Self::Meta, Self::Keys, Self::Aliases];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Meta => "meta",
             Self::Keys => "keys",
+            Self::Aliases => "aliases",
         }
     }
 

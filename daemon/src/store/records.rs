@@ -163,10 +163,8 @@ fn origin_from_name(name: &str) -> Result<KeyOrigin> {
 
 fn state_to_record(state: KeyState) -> (&'static str, i64) {
     match state {
-        KeyState::Enabled => ("ENABLED", 0),
-        KeyState::Disabled => ("DISABLED", 0),
-        KeyState::PendingDeletion { at } => ("PENDING_DELETION", at),
-        KeyState::PendingImport => ("PENDING_IMPORT", 0),
+        KeyState::PendingDeletion { at } => (state.name(), at),
+        _ => (state.name(), 0),
     }
 }
 

@@ -1,0 +1,130 @@
+//! Key references (id or alias), aliases, and enabling or disabling keys.
+
+use super::KmsService;
+use super::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use crate::error::{Error, Result};
+use crate::keys::{KeyId, KeyState};
+
+const ALIAS_PREFIX: &str = "alias/";
+
+/// An alias name and the key it points at.
+pub type Alias = (String, KeyId);
+/// Names under this prefix are Arca's own.
+const RESERVED_PREFIX: &str = "alias/arca/";
+const MAX_ALIAS_BYTES: usize = 256;
+
+fn check_alias_name(name: &str) -> Result<()> {
+    let Some(rest) = name.strip_prefix(ALIAS_PREFIX) else {
+        return Err(Error::invalid(format!("alias name {name:?} must start with {ALIAS_PREFIX:?}")));
+    };
+    if rest.is_empty() || name.len() > MAX_ALIAS_BYTES {
+        return Err(Error::invalid(format!("alias name {name:?} must be 7 to {MAX_ALIAS_BYTES} bytes")));
+    }
+    if !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b)) {
+        return Err(Error::invalid(format!(
+            "alias name {name:?} may only hold letters, digits, '/', '_' and '-'"
+        )));
+    }
+    if name.starts_with(RESERVED_PREFIX) {
+        return Err(Error::invalid(format!("alias names under {RESERVED_PREFIX:?} are reserved")));
+    }
+    Ok(())
+}
+
+impl KmsService {
+    /// A key id from what a caller wrote: a key UUID or an alias (`alias/…`).
+    pub fn resolve(&self, key_ref: &str) -> Result<KeyId> {
+        if key_ref.is_empty() {
+            return Err(Error::invalid("key_id is required"));
+        }
+        if key_ref.starts_with(ALIAS_PREFIX) {
+            return self.keyring()?.alias(key_ref)?.ok_or_else(|| Error::KeyNotFound(key_ref.to_owned()));
+        }
+        key_ref.parse()
+    }
+
+    pub async fn create_alias(&self, name: &str, target: &str) -> Result<()> {
+        check_alias_name(name)?;
+        let target = self.alias_target(target)?;
+        self.keyring()?.put_alias(name, target, true).await
+    }
+
+    pub async fn update_alias(&self, name: &str, target: &str) -> Result<()> {
+        check_alias_name(name)?;
+        let target = self.alias_target(target)?;
+        self.keyring()?.put_alias(name, target, false).await
+    }
+
+    pub async fn delete_alias(&self, name: &str) -> Result<()> {
+        check_alias_name(name)?;
+        self.keyring()?.delete_alias(name).await
+    }
+
+    /// One page of aliases, optionally of one key; the page token is the last name returned.
+    pub fn list_aliases(
+        &self,
+        key_ref: &str,
+        limit: usize,
+        page_token: &str,
+    ) -> Result<(Vec<Alias>, Option<String>)> {
+        let limit = match limit {
+            0 => DEFAULT_LIST_LIMIT,
+            n if n <= MAX_LIST_LIMIT => n,
+            n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to {MAX_LIST_LIMIT}"))),
+        };
+        let target = if key_ref.is_empty() { None } else { Some(self.resolve(key_ref)?) };
+        let after = (!page_token.is_empty()).then_some(page_token);
+        let (page, more) = self.keyring()?.list_aliases(target, after, limit)?;
+        let next = if more { page.last().map(|(name, _)| name.clone()) } else { None };
+        Ok((page, next))
+    }
+
+    /// An alias points at a key by id, never at another alias.
+    fn alias_target(&self, target: &str) -> Result<KeyId> {
+        if target.starts_with(ALIAS_PREFIX) {
+            return Err(Error::invalid("an alias must point at a key id, not at another alias"));
+        }
+        let id = self.resolve(target)?;
+        self.keyring()?.get(id)?;
+        Ok(id)
+    }
+
+    pub async fn enable_key(&self, key_ref: &str) -> Result<()> {
+        self.set_state(key_ref, KeyState::Enabled, "EnableKey").await
+    }
+
+    pub async fn disable_key(&self, key_ref: &str) -> Result<()> {
+        self.set_state(key_ref, KeyState::Disabled, "DisableKey").await
+    }
+
+    async fn set_state(&self, key_ref: &str, state: KeyState, operation: &'static str) -> Result<()> {
+        let keyring = self.keyring()?;
+        let key = keyring.get(self.resolve(key_ref)?)?;
+        match key.metadata.state {
+            current if current == state => return Ok(()),
+            KeyState::Enabled | KeyState::Disabled => {}
+            other => {
+                return Err(Error::KeyNotEnabled { key: key.metadata.id, state: other.name(), operation });
+            }
+        }
+        keyring.insert(key.with_state(state)?).await?;
+        tracing::info!(key_id = %key.metadata.id, state = state.name(), "key state changed");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_names_follow_the_rules() {
+        for good in ["alias/orders", "alias/team_a/prod-1", "alias/x"] {
+            assert!(check_alias_name(good).is_ok(), "{good}");
+        }
+        for bad in ["orders", "alias/", "alias/with space", "alias/arca/internal", "alias/é"] {
+            assert!(matches!(check_alias_name(bad), Err(Error::InvalidArgument(_))), "{bad}");
+        }
+        assert!(check_alias_name(&format!("alias/{}", "a".repeat(251))).is_err());
+    }
+}

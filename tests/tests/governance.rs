@@ -1,0 +1,133 @@
+//! Aliases and enabling/disabling keys, enforced on every key-taking call.
+
+use arca_tests::{Launch, assert_status, create_key, pb};
+use tonic::Code;
+
+fn alias(name: &str, target: &str) -> pb::CreateAliasRequest {
+    pb::CreateAliasRequest { alias_name: name.into(), target_key_id: target.into() }
+}
+
+fn encrypt(key_id: &str) -> pb::EncryptRequest {
+    pb::EncryptRequest { key_id: key_id.into(), plaintext: b"aliased".to_vec(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn aliases_name_keys_everywhere_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = Launch::dev(dir.path());
+    let daemon = launch.start();
+    let mut kms = daemon.kms().await;
+    let (first, second) = (create_key(&mut kms, "first").await, create_key(&mut kms, "second").await);
+    kms.create_alias(alias("alias/orders", &first)).await.unwrap();
+    kms.create_alias(alias("alias/team/billing", &first)).await.unwrap();
+    kms.create_alias(alias("alias/other", &second)).await.unwrap();
+
+    let sealed = kms.encrypt(encrypt("alias/orders")).await.unwrap().into_inner();
+    assert_eq!(sealed.key_id, first, "the response names the key, not the alias");
+    let described = kms.describe_key(pb::DescribeKeyRequest { key_id: "alias/orders".into() }).await.unwrap();
+    assert_eq!(described.into_inner().key_metadata.unwrap().key_id, first);
+    let decrypt = pb::DecryptRequest {
+        ciphertext_blob: sealed.ciphertext_blob.clone(),
+        key_id: "alias/orders".into(),
+        ..Default::default()
+    };
+    kms.decrypt(decrypt).await.unwrap();
+
+    assert_status(
+        kms.create_alias(alias("alias/orders", &second)).await,
+        Code::AlreadyExists,
+        "alias/orders",
+    );
+    assert_status(
+        kms.create_alias(alias("alias/arca/mine", &second)).await,
+        Code::InvalidArgument,
+        "reserved",
+    );
+    assert_status(kms.create_alias(alias("orders", &second)).await, Code::InvalidArgument, "alias/");
+    assert_status(
+        kms.create_alias(alias("alias/chain", "alias/orders")).await,
+        Code::InvalidArgument,
+        "key id",
+    );
+    let absent = "00000000-0000-4000-8000-000000000000";
+    assert_status(kms.create_alias(alias("alias/ghost", absent)).await, Code::NotFound, absent);
+    assert_status(kms.encrypt(encrypt("alias/nowhere")).await, Code::NotFound, "alias/nowhere");
+
+    let list = |key_id: &str, limit: u32, token: &str| pb::ListAliasesRequest {
+        key_id: key_id.into(),
+        limit,
+        page_token: token.into(),
+    };
+    let of_first = kms.list_aliases(list(&first, 0, "")).await.unwrap().into_inner();
+    let names: Vec<_> = of_first.aliases.iter().map(|a| a.alias_name.as_str()).collect();
+    assert_eq!(names, ["alias/orders", "alias/team/billing"]);
+    let page = kms.list_aliases(list("", 2, "")).await.unwrap().into_inner();
+    assert!(page.truncated && page.aliases.len() == 2);
+    let rest = kms.list_aliases(list("", 2, &page.next_page_token)).await.unwrap().into_inner();
+    assert_eq!(rest.aliases.len(), 1);
+    assert!(!rest.truncated);
+
+    // Moving an alias moves new work; old ciphertext still names its own key.
+    let update = pb::UpdateAliasRequest { alias_name: "alias/orders".into(), target_key_id: second.clone() };
+    kms.update_alias(update).await.unwrap();
+    assert_eq!(kms.encrypt(encrypt("alias/orders")).await.unwrap().into_inner().key_id, second);
+    let missing = pb::UpdateAliasRequest { alias_name: "alias/none".into(), target_key_id: second.clone() };
+    assert_status(kms.update_alias(missing).await, Code::NotFound, "alias/none");
+    kms.delete_alias(pb::DeleteAliasRequest { alias_name: "alias/other".into() }).await.unwrap();
+    assert_status(kms.encrypt(encrypt("alias/other")).await, Code::NotFound, "alias/other");
+    daemon.stop();
+
+    let daemon = launch.start();
+    let mut kms = daemon.kms().await;
+    assert_eq!(kms.encrypt(encrypt("alias/orders")).await.unwrap().into_inner().key_id, second);
+    assert_eq!(kms.encrypt(encrypt("alias/team/billing")).await.unwrap().into_inner().key_id, first);
+    assert_status(kms.encrypt(encrypt("alias/other")).await, Code::NotFound, "alias/other");
+}
+
+#[tokio::test]
+async fn a_disabled_key_refuses_crypto_until_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = Launch::dev(dir.path());
+    let daemon = launch.start();
+    let mut kms = daemon.kms().await;
+    let key = create_key(&mut kms, "switchable").await;
+    let blob = kms.encrypt(encrypt(&key)).await.unwrap().into_inner().ciphertext_blob;
+    let signer = kms
+        .create_key(pb::CreateKeyRequest { key_spec: pb::KeySpec::EccNistP256.into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    kms.disable_key(pb::DisableKeyRequest { key_id: key.clone() }).await.unwrap();
+    kms.disable_key(pb::DisableKeyRequest { key_id: signer.clone() }).await.unwrap();
+
+    let decrypt = pb::DecryptRequest { ciphertext_blob: blob, ..Default::default() };
+    let data_key = pb::GenerateDataKeyRequest {
+        key_id: key.clone(),
+        key_spec: pb::DataKeySpec::Aes256.into(),
+        ..Default::default()
+    };
+    let sign = pb::SignRequest {
+        key_id: signer.clone(),
+        message: b"m".to_vec(),
+        signing_algorithm: pb::SigningAlgorithm::EcdsaSha256.into(),
+        ..Default::default()
+    };
+    assert_status(kms.encrypt(encrypt(&key)).await, Code::FailedPrecondition, "DISABLED");
+    assert_status(kms.decrypt(decrypt.clone()).await, Code::FailedPrecondition, "DISABLED");
+    assert_status(kms.generate_data_key(data_key).await, Code::FailedPrecondition, "DISABLED");
+    assert_status(kms.sign(sign.clone()).await, Code::FailedPrecondition, "DISABLED");
+    let described = kms.describe_key(pb::DescribeKeyRequest { key_id: key.clone() }).await.unwrap();
+    assert_eq!(described.into_inner().key_metadata.unwrap().key_state(), pb::KeyState::Disabled);
+    daemon.stop();
+
+    let daemon = launch.start();
+    let mut kms = daemon.kms().await;
+    assert_status(kms.decrypt(decrypt.clone()).await, Code::FailedPrecondition, "DISABLED");
+    kms.enable_key(pb::EnableKeyRequest { key_id: key.clone() }).await.unwrap();
+    kms.enable_key(pb::EnableKeyRequest { key_id: signer }).await.unwrap();
+    assert_eq!(kms.decrypt(decrypt).await.unwrap().into_inner().plaintext, b"aliased");
+    kms.sign(sign).await.unwrap();
+}
