@@ -15,6 +15,7 @@ pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
 const DEV_KEY_FILE: &str = "master.key";
 const SOCKET_NAME: &str = "arca.sock";
 const STORE_FILE: &str = "arca.redb";
+const AUDIT_FILE: &str = "audit.log";
 
 /// Everything the daemon needs to start.
 #[derive(Debug, Clone)]
@@ -47,6 +48,10 @@ pub struct TlsSettings {
 impl Settings {
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join(STORE_FILE)
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.data_dir.join(AUDIT_FILE)
     }
 
     /// `--dev`: everything under one directory, sealed by a key file kept there.

@@ -3,6 +3,7 @@
 //! Module arrows point one way: `grpc → service → {keys, crypto, store} → secure_mem`.
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod crypto;

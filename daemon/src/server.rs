@@ -17,6 +17,7 @@ use tonic::service::Routes;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::server::HealthReporter;
 
+use crate::audit::AuditLog;
 use crate::config::{Settings, TlsSettings};
 use crate::error::{Error, Result};
 use crate::grpc::{AdminApi, KmsApi};
@@ -72,8 +73,16 @@ pub async fn run(settings: Settings) -> Result<()> {
     secure_mem::init(settings.lock_policy)?;
     prepare_data_dir(&settings)?;
     let backend = RedbBackend::open(&settings.store_path())?;
-    let service =
-        Arc::new(KmsService::open(Arc::new(backend), settings.seal.clone(), settings.service.clone()).await?);
+    let audit = Arc::new(AuditLog::open(&settings.audit_path())?);
+    let service = Arc::new(
+        KmsService::open(
+            Arc::new(backend),
+            Arc::clone(&audit),
+            settings.seal.clone(),
+            settings.service.clone(),
+        )
+        .await?,
+    );
     let status = service.status()?;
     tracing::info!(sealed = status.sealed, keys = status.key_count, "store opened");
 
@@ -115,6 +124,9 @@ pub async fn run(settings: Settings) -> Result<()> {
         tracing::warn!("calls still running after {DRAIN_TIMEOUT:?}; exiting anyway");
     }
     monitor.abort();
+    if let Err(error) = audit.sync() {
+        tracing::error!(%error, "cannot sync the audit log at shutdown");
+    }
     let _ = std::fs::remove_file(&settings.socket);
     Ok(())
 }

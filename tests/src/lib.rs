@@ -162,6 +162,8 @@ impl Launch {
     fn expected_addresses(&self) -> usize {
         let config = self.args.iter().position(|a| a == "--config").and_then(|i| self.args.get(i + 1));
         let text = config.and_then(|path| std::fs::read_to_string(path).ok()).unwrap_or_default();
+        let text: String =
+            text.lines().filter(|line| !line.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
         1 + usize::from(text.contains("[tls]")) + usize::from(text.contains("metrics_listen"))
     }
 }
@@ -210,6 +212,12 @@ impl Daemon {
     /// SIGKILL without taking the daemon, for killing it while calls to it are in flight.
     pub fn send_sigkill(&self) {
         let _ = Command::new("kill").arg("-KILL").arg(self.child.id().to_string()).status();
+    }
+
+    /// SIGTERM and wait for a clean exit, from async code: the wait runs off the runtime so the
+    /// test's own client connections can answer the daemon's GOAWAY while it drains.
+    pub async fn shutdown(self) -> Option<i32> {
+        tokio::task::spawn_blocking(move || self.stop()).await.ok().flatten()
     }
 
     /// SIGTERM and wait for a clean exit.

@@ -431,7 +431,7 @@ async fn key_pairs_and_mac_keys_survive_a_restart() {
         mac_algorithm: pb::MacAlgorithm::HmacSha256.into(),
     };
     let mac = kms.generate_mac(mac_request.clone()).await.unwrap().into_inner().mac;
-    daemon.stop();
+    daemon.shutdown().await;
 
     let daemon = launch.start();
     let mut kms = daemon.kms().await;

@@ -75,7 +75,7 @@ async fn aliases_name_keys_everywhere_and_survive_a_restart() {
     assert_status(kms.update_alias(missing).await, Code::NotFound, "alias/none");
     kms.delete_alias(pb::DeleteAliasRequest { alias_name: "alias/other".into() }).await.unwrap();
     assert_status(kms.encrypt(encrypt("alias/other")).await, Code::NotFound, "alias/other");
-    daemon.stop();
+    daemon.shutdown().await;
 
     let daemon = launch.start();
     let mut kms = daemon.kms().await;
@@ -121,7 +121,7 @@ async fn a_disabled_key_refuses_crypto_until_enabled() {
     assert_status(kms.sign(sign.clone()).await, Code::FailedPrecondition, "DISABLED");
     let described = kms.describe_key(pb::DescribeKeyRequest { key_id: key.clone() }).await.unwrap();
     assert_eq!(described.into_inner().key_metadata.unwrap().key_state(), pb::KeyState::Disabled);
-    daemon.stop();
+    daemon.shutdown().await;
 
     let daemon = launch.start();
     let mut kms = daemon.kms().await;

@@ -55,7 +55,7 @@ async fn systemd_hears_ready_only_once_listening_then_stopping() {
     assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok(), "READY before listening");
     let status = receive(&notifications);
     assert!(status.starts_with("STATUS=unsealed"), "{status}");
-    assert_eq!(daemon.stop(), Some(0));
+    assert_eq!(daemon.shutdown().await, Some(0));
     assert_eq!(receive(&notifications), "STOPPING=1");
 }
 

@@ -32,7 +32,7 @@ async fn blobs_decrypt_after_a_restart() {
     let daemon = launch.start();
     let key = create_key(&mut daemon.kms().await, "durable").await;
     let blob = encrypt(&daemon, &key, b"kept across restarts").await;
-    assert_eq!(daemon.stop(), Some(0), "SIGTERM is a clean exit");
+    assert_eq!(daemon.shutdown().await, Some(0), "SIGTERM is a clean exit");
 
     let daemon = launch.start();
     assert_eq!(decrypt(&daemon, blob).await.unwrap(), b"kept across restarts");
@@ -49,7 +49,7 @@ async fn an_edited_record_is_detected_and_the_rest_keep_working() {
     let victim = create_key(&mut kms, "TAMPER-TARGET-DESCRIPTION").await;
     let bystander = create_key(&mut kms, "bystander").await;
     let blob = encrypt(&daemon, &bystander, b"still fine").await;
-    daemon.stop();
+    daemon.shutdown().await;
 
     let store = dir.path().join("arca.redb");
     let mut bytes = std::fs::read(&store).unwrap();

@@ -65,7 +65,7 @@ async fn passphrase_life_cycle() {
         .unwrap()
         .into_inner()
         .ciphertext_blob;
-    daemon.stop();
+    daemon.shutdown().await;
 
     let daemon = launch.start();
     let mut admin = daemon.admin().await;

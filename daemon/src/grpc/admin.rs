@@ -43,7 +43,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        serve(&self.metrics, "Status", request, |context, _| async move {
+        serve(&self.metrics, self.service.audit(), "Status", request, |context, _| async move {
             let status = self.service.status()?;
             Ok(pb::StatusResponse {
                 initialized: status.initialized,
@@ -65,7 +65,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::InitializeRequest>,
     ) -> Result<Response<pb::InitializeResponse>, Status> {
-        serve(&self.metrics, "Initialize", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "Initialize", request, |_, r| async move {
             if !matches!(self.service.status()?.seal_mode, SealMode::Passphrase) {
                 return Err(Error::WrongSealMode(
                     "this store is sealed by a key file: it initializes itself",
@@ -81,7 +81,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::UnsealRequest>,
     ) -> Result<Response<pb::UnsealResponse>, Status> {
-        serve(&self.metrics, "Unseal", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "Unseal", request, |_, r| async move {
             self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
             Ok(pb::UnsealResponse { sealed: self.service.status()?.sealed })
         })
@@ -91,13 +91,46 @@ impl Admin for AdminApi {
     type BackupStream = BackupStream;
 
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<BackupStream>, Status> {
-        serve(&self.metrics, "Backup", request, |_, _| async move {
+        serve(&self.metrics, self.service.audit(), "Backup", request, |_, _| async move {
             let archive = self.service.backup().await?;
             let chunks: Vec<Result<pb::BackupChunk, Status>> = archive
                 .chunks(BACKUP_CHUNK_BYTES)
                 .map(|chunk| Ok(pb::BackupChunk { data: chunk.to_vec() }))
                 .collect();
             Ok(Box::pin(tokio_stream::iter(chunks)) as BackupStream)
+        })
+        .await
+    }
+
+    async fn verify_audit(
+        &self,
+        request: Request<pb::VerifyAuditRequest>,
+    ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "VerifyAudit", request, |_, _| async move {
+            let outcome = self.service.audit().verify()?;
+            let (first_bad_seq, reason) = outcome.first_bad.clone().unwrap_or_default();
+            Ok(pb::VerifyAuditResponse {
+                intact: outcome.first_bad.is_none(),
+                records: outcome.records,
+                authenticated: outcome.authenticated,
+                first_bad_seq,
+                reason,
+            })
+        })
+        .await
+    }
+
+    async fn read_audit(
+        &self,
+        request: Request<pb::ReadAuditRequest>,
+    ) -> Result<Response<pb::ReadAuditResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "ReadAudit", request, |_, r| async move {
+            let limit = match r.limit {
+                0 => 100,
+                n @ 1..=1000 => n as usize,
+                n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to 1000"))),
+            };
+            Ok(pb::ReadAuditResponse { records: self.service.audit().tail(limit, &r.key, &r.principal)? })
         })
         .await
     }

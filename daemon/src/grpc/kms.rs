@@ -31,7 +31,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateKeyRequest>,
     ) -> Result<Response<pb::CreateKeyResponse>, Status> {
-        serve(&self.metrics, "CreateKey", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "CreateKey", request, |_, r| async move {
             let new_key = NewKey {
                 description: r.description,
                 spec: convert::key_spec(r.key_spec)?,
@@ -48,7 +48,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DescribeKeyRequest>,
     ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
-        serve(&self.metrics, "DescribeKey", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "DescribeKey", request, |_, r| async move {
             let info = self.service.describe_key(&r.key_id)?;
             Ok(pb::DescribeKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
         })
@@ -59,7 +59,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
-        serve(&self.metrics, "ListKeys", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "ListKeys", request, |_, r| async move {
             let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token)?;
             Ok(pb::ListKeysResponse {
                 keys: ids.iter().map(|id| pb::KeyListEntry { key_id: id.to_string() }).collect(),
@@ -74,7 +74,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
-        serve(&self.metrics, "Encrypt", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "Encrypt", request, |_, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, ciphertext) = self.service.encrypt_oaep(&r.key_id, hash, &r.plaintext)?;
                 return Ok(pb::EncryptResponse {
@@ -100,7 +100,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
-        serve(&self.metrics, "Decrypt", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "Decrypt", request, |_, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, plaintext) = self.service.decrypt_oaep(&r.key_id, hash, &r.ciphertext_blob)?;
                 return Ok(pb::DecryptResponse {
@@ -127,7 +127,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ReEncryptRequest>,
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
-        serve(&self.metrics, "ReEncrypt", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "ReEncrypt", request, |_, r| async move {
             let (opened, sealed) = self.service.re_encrypt(
                 &r.ciphertext_blob,
                 &convert::context(r.source_encryption_context),
@@ -150,7 +150,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        serve(&self.metrics, "GenerateDataKey", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "GenerateDataKey", request, |_, r| async move {
             let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
             let (sealed, data_key) =
                 self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
@@ -168,16 +168,25 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
-        serve(&self.metrics, "GenerateDataKeyWithoutPlaintext", request, |_, r| async move {
-            let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
-            let (sealed, _data_key) =
-                self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
-            Ok(pb::GenerateDataKeyWithoutPlaintextResponse {
-                key_id: sealed.key_id.to_string(),
-                key_version: sealed.key_version,
-                ciphertext_blob: sealed.blob,
-            })
-        })
+        serve(
+            &self.metrics,
+            self.service.audit(),
+            "GenerateDataKeyWithoutPlaintext",
+            request,
+            |_, r| async move {
+                let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
+                let (sealed, _data_key) = self.service.generate_data_key(
+                    &r.key_id,
+                    size,
+                    &convert::context(r.encryption_context),
+                )?;
+                Ok(pb::GenerateDataKeyWithoutPlaintextResponse {
+                    key_id: sealed.key_id.to_string(),
+                    key_version: sealed.key_version,
+                    ciphertext_blob: sealed.blob,
+                })
+            },
+        )
         .await
     }
 
@@ -185,7 +194,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateRandomRequest>,
     ) -> Result<Response<pb::GenerateRandomResponse>, Status> {
-        serve(&self.metrics, "GenerateRandom", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "GenerateRandom", request, |_, r| async move {
             Ok(pb::GenerateRandomResponse {
                 plaintext: self.service.generate_random(r.number_of_bytes as usize)?,
             })
@@ -194,43 +203,55 @@ impl KeyManagement for KmsApi {
     }
 
     async fn sign(&self, request: Request<pb::SignRequest>) -> Result<Response<pb::SignResponse>, Status> {
-        serve(&self.metrics, "Sign", request, |_, r| asymmetric::sign(&self.service, r)).await
+        serve(&self.metrics, self.service.audit(), "Sign", request, |_, r| asymmetric::sign(&self.service, r))
+            .await
     }
 
     async fn verify(
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        serve(&self.metrics, "Verify", request, |_, r| asymmetric::verify(&self.service, r)).await
+        serve(&self.metrics, self.service.audit(), "Verify", request, |_, r| {
+            asymmetric::verify(&self.service, r)
+        })
+        .await
     }
 
     async fn get_public_key(
         &self,
         request: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
-        serve(&self.metrics, "GetPublicKey", request, |_, r| asymmetric::get_public_key(&self.service, r))
-            .await
+        serve(&self.metrics, self.service.audit(), "GetPublicKey", request, |_, r| {
+            asymmetric::get_public_key(&self.service, r)
+        })
+        .await
     }
 
     async fn generate_mac(
         &self,
         request: Request<pb::GenerateMacRequest>,
     ) -> Result<Response<pb::GenerateMacResponse>, Status> {
-        serve(&self.metrics, "GenerateMac", request, |_, r| asymmetric::generate_mac(&self.service, r)).await
+        serve(&self.metrics, self.service.audit(), "GenerateMac", request, |_, r| {
+            asymmetric::generate_mac(&self.service, r)
+        })
+        .await
     }
 
     async fn verify_mac(
         &self,
         request: Request<pb::VerifyMacRequest>,
     ) -> Result<Response<pb::VerifyMacResponse>, Status> {
-        serve(&self.metrics, "VerifyMac", request, |_, r| asymmetric::verify_mac(&self.service, r)).await
+        serve(&self.metrics, self.service.audit(), "VerifyMac", request, |_, r| {
+            asymmetric::verify_mac(&self.service, r)
+        })
+        .await
     }
 
     async fn generate_data_key_pair(
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairResponse>, Status> {
-        serve(&self.metrics, "GenerateDataKeyPair", request, |_, r| {
+        serve(&self.metrics, self.service.audit(), "GenerateDataKeyPair", request, |_, r| {
             asymmetric::generate_data_key_pair(&self.service, r)
         })
         .await
@@ -240,7 +261,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairWithoutPlaintextResponse>, Status> {
-        serve(&self.metrics, "GenerateDataKeyPairWithoutPlaintext", request, |_, r| {
+        serve(&self.metrics, self.service.audit(), "GenerateDataKeyPairWithoutPlaintext", request, |_, r| {
             asymmetric::generate_data_key_pair_without_plaintext(&self.service, r)
         })
         .await
@@ -250,7 +271,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRequest>,
     ) -> Result<Response<pb::EnableKeyResponse>, Status> {
-        serve(&self.metrics, "EnableKey", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "EnableKey", request, |_, r| async move {
             self.service.enable_key(&r.key_id).await?;
             Ok(pb::EnableKeyResponse {})
         })
@@ -261,7 +282,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRequest>,
     ) -> Result<Response<pb::DisableKeyResponse>, Status> {
-        serve(&self.metrics, "DisableKey", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "DisableKey", request, |_, r| async move {
             self.service.disable_key(&r.key_id).await?;
             Ok(pb::DisableKeyResponse {})
         })
@@ -272,7 +293,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateAliasRequest>,
     ) -> Result<Response<pb::CreateAliasResponse>, Status> {
-        serve(&self.metrics, "CreateAlias", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "CreateAlias", request, |_, r| async move {
             self.service.create_alias(&r.alias_name, &r.target_key_id).await?;
             Ok(pb::CreateAliasResponse {})
         })
@@ -283,7 +304,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::UpdateAliasRequest>,
     ) -> Result<Response<pb::UpdateAliasResponse>, Status> {
-        serve(&self.metrics, "UpdateAlias", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "UpdateAlias", request, |_, r| async move {
             self.service.update_alias(&r.alias_name, &r.target_key_id).await?;
             Ok(pb::UpdateAliasResponse {})
         })
@@ -294,7 +315,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DeleteAliasRequest>,
     ) -> Result<Response<pb::DeleteAliasResponse>, Status> {
-        serve(&self.metrics, "DeleteAlias", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "DeleteAlias", request, |_, r| async move {
             self.service.delete_alias(&r.alias_name).await?;
             Ok(pb::DeleteAliasResponse {})
         })
@@ -305,7 +326,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListAliasesRequest>,
     ) -> Result<Response<pb::ListAliasesResponse>, Status> {
-        serve(&self.metrics, "ListAliases", request, |_, r| async move {
+        serve(&self.metrics, self.service.audit(), "ListAliases", request, |_, r| async move {
             let (page, next) = self.service.list_aliases(&r.key_id, r.limit as usize, &r.page_token)?;
             Ok(pb::ListAliasesResponse {
                 aliases: page

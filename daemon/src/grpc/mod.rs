@@ -3,6 +3,7 @@
 
 mod admin;
 mod asymmetric;
+mod audited;
 mod convert;
 mod kms;
 mod status;
@@ -19,9 +20,23 @@ use tonic::{Code, Request, Response, Status};
 pub use admin::AdminApi;
 pub use kms::KmsApi;
 
+use crate::audit::{AuditLog, Event};
 use crate::auth::{Caller, caller_of};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use audited::Audited;
+
+/// Operations that change state: their audit record is synced before the caller hears back.
+const STATE_CHANGES: &[&str] = &[
+    "CreateKey",
+    "EnableKey",
+    "DisableKey",
+    "CreateAlias",
+    "UpdateAlias",
+    "DeleteAlias",
+    "Initialize",
+    "Unseal",
+];
 
 /// What a handler knows about the call besides its message.
 #[derive(Debug, Clone)]
@@ -50,8 +65,9 @@ fn request_id_of<T>(request: &Request<T>) -> String {
 }
 
 /// Runs one call: context, handler, log line, metrics, request id echoed on success and failure.
-async fn serve<Req, Resp, Fut>(
+async fn serve<Req: Audited, Resp, Fut>(
     metrics: &Metrics,
+    audit: &AuditLog,
     operation: &'static str,
     request: Request<Req>,
     handler: impl FnOnce(CallContext, Req) -> Fut,
@@ -63,7 +79,30 @@ where
     let request_id = context.request_id.clone();
     let caller = context.caller.to_string();
     let started = Instant::now();
-    let outcome = handler(context, request.into_inner()).await;
+    let message = request.into_inner();
+    let (key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
+    let outcome = handler(context, message).await;
+    let code = match &outcome {
+        Ok(_) => Code::Ok,
+        Err(error) => status::to_status(error).code(),
+    };
+    let event = Event {
+        request_id: &request_id,
+        principal: &caller,
+        operation,
+        key: &key,
+        encryption_context,
+        outcome: code_name(code),
+        durable: STATE_CHANGES.contains(&operation),
+    };
+    // Fail closed: a call whose record cannot be written does not succeed.
+    let outcome = match audit.append(event) {
+        Ok(()) => outcome,
+        Err(error) => {
+            tracing::error!(%error, "cannot write the audit log");
+            Err(Error::AuditUnavailable(error.to_string()))
+        }
+    };
     let elapsed = started.elapsed();
     let micros = elapsed.as_micros() as u64;
     let header = MetadataValue::try_from(request_id.as_str()).ok();

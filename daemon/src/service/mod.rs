@@ -15,8 +15,10 @@ pub use lifecycle::NewKey;
 pub use limits::*;
 pub use symmetric::{DataKeySize, Opened, Sealed};
 
+use crate::audit::AuditLog;
 use crate::error::{Error, Result};
-use crate::store::{KeyRecordCodec, SealConfig, SealMode, SealRecord, StoreBackend, Table};
+use crate::secure_mem::SecretBuf;
+use crate::store::{KeyRecordCodec, MasterKey, SealConfig, SealMode, SealRecord, StoreBackend, Table};
 use keyring::Keyring;
 
 const SEAL_RECORD_KEY: &[u8] = b"seal";
@@ -52,6 +54,7 @@ impl Default for ServiceOptions {
 /// The daemon's key management service.
 pub struct KmsService {
     backend: Arc<dyn StoreBackend>,
+    audit: Arc<AuditLog>,
     seal_config: SealConfig,
     options: ServiceOptions,
     state: RwLock<SealState>,
@@ -68,6 +71,7 @@ impl KmsService {
     /// unsealed at once; with a passphrase it waits for Initialize or Unseal.
     pub async fn open(
         backend: Arc<dyn StoreBackend>,
+        audit: Arc<AuditLog>,
         seal_config: SealConfig,
         options: ServiceOptions,
     ) -> Result<Self> {
@@ -82,7 +86,7 @@ impl KmsService {
             Some(record) => SealState::Sealed(record),
             None => SealState::Uninitialized,
         };
-        let service = Self { backend, seal_config, options, state: RwLock::new(state) };
+        let service = Self { backend, audit, seal_config, options, state: RwLock::new(state) };
         if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
             if !service.status()?.initialized {
                 service.initialize(None).await?;
@@ -119,7 +123,7 @@ impl KmsService {
             Ok(master)
         })
         .await?;
-        let keyring = Keyring::load(Arc::clone(&self.backend), KeyRecordCodec::new(Arc::new(master)))?;
+        let keyring = self.load_keyring(master)?;
         *self.state.write().map_err(|_| poisoned())? = SealState::Unsealed(Arc::new(keyring));
         tracing::info!("store initialized and unsealed");
         Ok(())
@@ -134,13 +138,23 @@ impl KmsService {
         };
         let mode = self.seal_config.mode.clone();
         let master = blocking(move || record.unseal(&mode, passphrase.as_deref())).await?;
-        let keyring = Keyring::load(Arc::clone(&self.backend), KeyRecordCodec::new(Arc::new(master)))?;
+        let keyring = self.load_keyring(master)?;
         let mut state = self.state.write().map_err(|_| poisoned())?;
         if matches!(*state, SealState::Sealed(_)) {
             *state = SealState::Unsealed(Arc::new(keyring));
             tracing::info!("store unsealed");
         }
         Ok(())
+    }
+
+    /// Loads every key under an unsealed master key; from now on audit records are authenticated.
+    fn load_keyring(&self, master: MasterKey) -> Result<Keyring> {
+        self.audit.set_mac_key(SecretBuf::copy_from(master.audit_mac_key.as_slice())?);
+        Keyring::load(Arc::clone(&self.backend), KeyRecordCodec::new(Arc::new(master)))
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
     }
 
     /// A consistent archive of the sealed store (see `store::backup`).

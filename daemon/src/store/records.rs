@@ -187,6 +187,7 @@ mod tests {
         KeyRecordCodec::new(Arc::new(MasterKey {
             material_key: SecretBuf::random(32).unwrap(),
             record_mac_key: SecretBuf::random(32).unwrap(),
+            audit_mac_key: SecretBuf::random(32).unwrap(),
         }))
     }
 

@@ -57,15 +57,24 @@ pub struct MasterKey {
     pub material_key: SecretBuf,
     /// Authenticates whole key records (HMAC-SHA-256).
     pub record_mac_key: SecretBuf,
+    /// Authenticates the audit log's hash chain (HMAC-SHA-256).
+    pub audit_mac_key: SecretBuf,
 }
 
 impl MasterKey {
     fn from_root(root: SecretBuf) -> Result<Self> {
-        let mut record_mac_key = SecretBuf::zeroed(32)?;
-        hkdf::Hkdf::<sha2::Sha256>::new(None, root.as_slice())
-            .expand(b"arca.v1 record mac", record_mac_key.as_mut_slice())
-            .map_err(|_| Error::Integrity("HKDF expansion failed".into()))?;
-        Ok(Self { material_key: root, record_mac_key })
+        let derive = |label: &[u8]| -> Result<SecretBuf> {
+            let mut key = SecretBuf::zeroed(32)?;
+            hkdf::Hkdf::<sha2::Sha256>::new(None, root.as_slice())
+                .expand(label, key.as_mut_slice())
+                .map_err(|_| Error::Integrity("HKDF expansion failed".into()))?;
+            Ok(key)
+        };
+        Ok(Self {
+            record_mac_key: derive(b"arca.v1 record mac")?,
+            audit_mac_key: derive(b"arca.v1 audit mac")?,
+            material_key: root,
+        })
     }
 }
 

@@ -1,0 +1,79 @@
+//! What the audit log records of each request: the key it names and its encryption context.
+
+use std::collections::BTreeMap;
+
+use arca_proto::v1 as pb;
+
+pub trait Audited {
+    /// The key as the caller named it, if the call names one.
+    fn key_ref(&self) -> &str {
+        ""
+    }
+
+    fn encryption_context(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+}
+
+macro_rules! audited {
+    ($($request:ty),* $(,)?) => { $(impl Audited for $request {})* };
+}
+
+macro_rules! audited_key {
+    ($($request:ty => $field:ident),* $(,)?) => {
+        $(impl Audited for $request {
+            fn key_ref(&self) -> &str {
+                &self.$field
+            }
+        })*
+    };
+}
+
+macro_rules! audited_key_and_context {
+    ($($request:ty => $field:ident, $context:ident),* $(,)?) => {
+        $(impl Audited for $request {
+            fn key_ref(&self) -> &str {
+                &self.$field
+            }
+
+            fn encryption_context(&self) -> BTreeMap<String, String> {
+                self.$context.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+        })*
+    };
+}
+
+audited!(
+    pb::CreateKeyRequest,
+    pb::ListKeysRequest,
+    pb::GenerateRandomRequest,
+    pb::StatusRequest,
+    pb::InitializeRequest,
+    pb::UnsealRequest,
+    pb::BackupRequest,
+    pb::VerifyAuditRequest,
+    pb::ReadAuditRequest,
+);
+
+audited_key!(
+    pb::DescribeKeyRequest => key_id,
+    pb::EnableKeyRequest => key_id,
+    pb::DisableKeyRequest => key_id,
+    pb::CreateAliasRequest => target_key_id,
+    pb::UpdateAliasRequest => target_key_id,
+    pb::DeleteAliasRequest => alias_name,
+    pb::ListAliasesRequest => key_id,
+    pb::SignRequest => key_id,
+    pb::VerifyRequest => key_id,
+    pb::GetPublicKeyRequest => key_id,
+    pb::GenerateMacRequest => key_id,
+    pb::VerifyMacRequest => key_id,
+);
+
+audited_key_and_context!(
+    pb::EncryptRequest => key_id, encryption_context,
+    pb::DecryptRequest => key_id, encryption_context,
+    pb::ReEncryptRequest => destination_key_id, destination_encryption_context,
+    pb::GenerateDataKeyRequest => key_id, encryption_context,
+    pb::GenerateDataKeyPairRequest => key_id, encryption_context,
+);
