@@ -8,6 +8,12 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v prlimit >/dev/null || need+=(util-linux)
 command -v cc >/dev/null || need+=(gcc libc6-dev)
+# The packaging tests: build the .deb, check the systemd unit, trace arcad.
+command -v dpkg-deb >/dev/null || need+=(dpkg)
+command -v dpkg-architecture >/dev/null || need+=(dpkg-dev)
+command -v strip >/dev/null || need+=(binutils)
+command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v strace >/dev/null || need+=(strace)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -194,7 +194,7 @@ impl ConfigFile {
             },
             tls: self.tls,
             create_key_file: false,
-            service: ServiceOptions { key_generation_timeout },
+            service: ServiceOptions { key_generation_timeout, ..ServiceOptions::default() },
             metrics_listen: self.metrics_listen,
             config_file: None,
         })

@@ -188,12 +188,24 @@ pub struct KeyMetadata {
     /// Seconds since the Unix epoch.
     pub created_at: i64,
     pub tags: BTreeMap<String, String>,
+    /// Automatic rotation, when enabled.
+    pub rotation: Option<Rotation>,
+}
+
+/// An automatic rotation schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub period_days: u32,
+    /// When the next rotation is due (seconds since the Unix epoch).
+    pub next_at: i64,
 }
 
 /// One generation of a key's material; versions count up from 1.
 #[derive(Debug)]
 pub struct KeyVersion {
     pub version: u32,
+    /// When this version was made (seconds since the Unix epoch).
+    pub created_at: i64,
     /// As stored: PKCS#8 DER for key pairs, raw bytes for AES and HMAC.
     pub material: SecretBuf,
     /// The material parsed for use.
@@ -201,9 +213,15 @@ pub struct KeyVersion {
 }
 
 impl KeyVersion {
-    pub fn new(spec: KeySpec, usage: KeyUsage, version: u32, material: SecretBuf) -> Result<Self> {
+    pub fn new(
+        spec: KeySpec,
+        usage: KeyUsage,
+        version: u32,
+        created_at: i64,
+        material: SecretBuf,
+    ) -> Result<Self> {
         let handle = crate::crypto::keypair::load(spec, usage, &material)?;
-        Ok(Self { version, material, handle })
+        Ok(Self { version, created_at, material, handle })
     }
 }
 
@@ -228,21 +246,35 @@ impl Key {
         self.versions.iter().find(|v| v.version == version)
     }
 
-    /// The same key in another state (material copied and parsed again; an admin operation).
-    pub fn with_state(&self, state: KeyState) -> Result<Self> {
-        let meta = &self.metadata;
+    /// The same key with other metadata (material copied and parsed again; an admin operation).
+    pub fn with_metadata(&self, metadata: KeyMetadata) -> Result<Self> {
         let versions = self
             .versions
             .iter()
             .map(|v| {
-                KeyVersion::new(
-                    meta.spec,
-                    meta.usage,
-                    v.version,
-                    SecretBuf::copy_from(v.material.as_slice())?,
-                )
+                let material = SecretBuf::copy_from(v.material.as_slice())?;
+                KeyVersion::new(metadata.spec, metadata.usage, v.version, v.created_at, material)
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self { metadata: KeyMetadata { state, ..meta.clone() }, versions })
+        Ok(Self { metadata, versions })
+    }
+
+    /// The same key in another state.
+    pub fn with_state(&self, state: KeyState) -> Result<Self> {
+        self.with_metadata(KeyMetadata { state, ..self.metadata.clone() })
+    }
+
+    /// The same key with one more version, which becomes current.
+    pub fn with_new_version(
+        &self,
+        material: SecretBuf,
+        created_at: i64,
+        rotation: Option<Rotation>,
+    ) -> Result<Self> {
+        let mut key = self.with_metadata(KeyMetadata { rotation, ..self.metadata.clone() })?;
+        let next = self.versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
+        let version = KeyVersion::new(key.metadata.spec, key.metadata.usage, next, created_at, material)?;
+        key.versions.push(version);
+        Ok(key)
     }
 }

@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod keys;
 pub mod metrics;
 pub mod notify;
+pub mod policy;
 #[allow(unsafe_code)]
 pub mod secure_mem;
 pub mod server;

@@ -83,6 +83,8 @@ pub async fn run(settings: Settings) -> Result<()> {
         )
         .await?,
     );
+    // Deletions and rotations that fell due while the daemon was down happen before serving.
+    service.run_due_work().await?;
     let status = service.status()?;
     tracing::info!(sealed = status.sealed, keys = status.key_count, "store opened");
 
@@ -109,6 +111,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     }
     notify("READY=1");
     let monitor = tokio::spawn(report_seal_state(Arc::clone(&service), reporter, shared.stopped()));
+    let scheduler = tokio::spawn(run_due_work_periodically(Arc::clone(&service), shared.stopped()));
 
     signals.wait_for_termination(&settings).await;
     tracing::info!("shutting down: draining in-flight calls");
@@ -124,6 +127,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         tracing::warn!("calls still running after {DRAIN_TIMEOUT:?}; exiting anyway");
     }
     monitor.abort();
+    scheduler.abort();
     if let Err(error) = audit.sync() {
         tracing::error!(%error, "cannot sync the audit log at shutdown");
     }
@@ -254,6 +258,22 @@ async fn report_seal_state(
         notify(&status_line(status.sealed, status.key_count));
     }
     reporter.set_service_status(KMS_SERVICE_NAME, tonic_health::ServingStatus::NotServing).await;
+}
+
+/// Rotations and deletions fall due with time; checking once a minute is well within their
+/// day-granular schedules.
+async fn run_due_work_periodically(service: Arc<KmsService>, stopped: impl Future<Output = ()>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(error) = service.run_due_work().await {
+            tracing::error!(%error, "scheduled rotation or deletion failed; retrying next minute");
+        }
+    }
 }
 
 fn serving_status(sealed: bool) -> tonic_health::ServingStatus {

@@ -30,6 +30,12 @@ struct Args {
     /// Log filter (tracing syntax), e.g. `info` or `arca_daemon=debug`; RUST_LOG also works.
     #[arg(long, value_name = "FILTER", env = "RUST_LOG", default_value = "info")]
     log: String,
+    /// Let Admin.AdvanceClock move the daemon's clock forward (for tests of deletion and rotation).
+    #[arg(long, hide = true)]
+    test_clock: bool,
+    /// Start the test clock this many seconds ahead (implies --test-clock).
+    #[arg(long, hide = true, value_name = "SECONDS")]
+    test_clock_offset: Option<i64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -77,6 +83,8 @@ fn settings(args: &Args) -> Result<Settings, String> {
     if let Some(socket) = &args.socket {
         settings.socket = socket.clone();
     }
+    settings.service.test_clock = args.test_clock || args.test_clock_offset.is_some();
+    settings.service.test_clock_offset = args.test_clock_offset.unwrap_or(0);
     Ok(settings)
 }
 

@@ -83,6 +83,8 @@ impl Admin for AdminApi {
     ) -> Result<Response<pb::UnsealResponse>, Status> {
         serve(&self.metrics, self.service.audit(), "Unseal", request, |_, r| async move {
             self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
+            // Deletions and rotations that fell due while sealed happen now.
+            self.service.run_due_work().await?;
             Ok(pb::UnsealResponse { sealed: self.service.status()?.sealed })
         })
         .await
@@ -131,6 +133,17 @@ impl Admin for AdminApi {
                 n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to 1000"))),
             };
             Ok(pb::ReadAuditResponse { records: self.service.audit().tail(limit, &r.key, &r.principal)? })
+        })
+        .await
+    }
+
+    async fn advance_clock(
+        &self,
+        request: Request<pb::AdvanceClockRequest>,
+    ) -> Result<Response<pb::AdvanceClockResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "AdvanceClock", request, |_, r| async move {
+            let (now, changed) = self.service.advance_clock(r.seconds).await?;
+            Ok(pb::AdvanceClockResponse { now, keys_changed: u32::try_from(changed).unwrap_or(u32::MAX) })
         })
         .await
     }

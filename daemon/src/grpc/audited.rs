@@ -53,6 +53,7 @@ audited!(
     pb::BackupRequest,
     pb::VerifyAuditRequest,
     pb::ReadAuditRequest,
+    pb::AdvanceClockRequest,
 );
 
 audited_key!(
@@ -68,6 +69,13 @@ audited_key!(
     pb::GetPublicKeyRequest => key_id,
     pb::GenerateMacRequest => key_id,
     pb::VerifyMacRequest => key_id,
+    pb::RotateKeyOnDemandRequest => key_id,
+    pb::EnableKeyRotationRequest => key_id,
+    pb::DisableKeyRotationRequest => key_id,
+    pb::GetKeyRotationStatusRequest => key_id,
+    pb::ListKeyRotationsRequest => key_id,
+    pb::ScheduleKeyDeletionRequest => key_id,
+    pb::CancelKeyDeletionRequest => key_id,
 );
 
 audited_key_and_context!(

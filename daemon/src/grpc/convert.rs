@@ -171,5 +171,12 @@ pub fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
         tags: meta.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         signing_algorithms,
         mac_algorithms,
+        deletion_date: match meta.state {
+            KeyState::PendingDeletion { at } => at,
+            _ => 0,
+        },
+        rotation_period_days: meta.rotation.map_or(0, |r| r.period_days),
+        next_rotation_date: meta.rotation.map_or(0, |r| r.next_at),
+        versions: info.versions.clone(),
     }
 }

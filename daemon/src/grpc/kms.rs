@@ -339,4 +339,96 @@ impl KeyManagement for KmsApi {
         })
         .await
     }
+
+    async fn rotate_key_on_demand(
+        &self,
+        request: Request<pb::RotateKeyOnDemandRequest>,
+    ) -> Result<Response<pb::RotateKeyOnDemandResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "RotateKeyOnDemand", request, |_, r| async move {
+            let key_version = self.service.rotate_key_on_demand(&r.key_id).await?;
+            let key_id = self.service.resolve(&r.key_id)?.to_string();
+            Ok(pb::RotateKeyOnDemandResponse { key_id, key_version })
+        })
+        .await
+    }
+
+    async fn enable_key_rotation(
+        &self,
+        request: Request<pb::EnableKeyRotationRequest>,
+    ) -> Result<Response<pb::EnableKeyRotationResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "EnableKeyRotation", request, |_, r| async move {
+            let period = (r.rotation_period_in_days != 0).then_some(r.rotation_period_in_days);
+            self.service.enable_key_rotation(&r.key_id, period).await?;
+            Ok(pb::EnableKeyRotationResponse {})
+        })
+        .await
+    }
+
+    async fn disable_key_rotation(
+        &self,
+        request: Request<pb::DisableKeyRotationRequest>,
+    ) -> Result<Response<pb::DisableKeyRotationResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "DisableKeyRotation", request, |_, r| async move {
+            self.service.disable_key_rotation(&r.key_id).await?;
+            Ok(pb::DisableKeyRotationResponse {})
+        })
+        .await
+    }
+
+    async fn get_key_rotation_status(
+        &self,
+        request: Request<pb::GetKeyRotationStatusRequest>,
+    ) -> Result<Response<pb::GetKeyRotationStatusResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "GetKeyRotationStatus", request, |_, r| async move {
+            let status = self.service.key_rotation_status(&r.key_id)?;
+            Ok(pb::GetKeyRotationStatusResponse {
+                key_id: status.key_id.to_string(),
+                key_rotation_enabled: status.rotation.is_some(),
+                rotation_period_in_days: status.rotation.map_or(0, |r| r.period_days),
+                next_rotation_date: status.rotation.map_or(0, |r| r.next_at),
+            })
+        })
+        .await
+    }
+
+    async fn list_key_rotations(
+        &self,
+        request: Request<pb::ListKeyRotationsRequest>,
+    ) -> Result<Response<pb::ListKeyRotationsResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "ListKeyRotations", request, |_, r| async move {
+            let rotations = self
+                .service
+                .list_key_rotations(&r.key_id)?
+                .into_iter()
+                .map(|(key_version, rotation_date)| pb::KeyRotation { key_version, rotation_date })
+                .collect();
+            Ok(pb::ListKeyRotationsResponse { rotations })
+        })
+        .await
+    }
+
+    async fn schedule_key_deletion(
+        &self,
+        request: Request<pb::ScheduleKeyDeletionRequest>,
+    ) -> Result<Response<pb::ScheduleKeyDeletionResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "ScheduleKeyDeletion", request, |_, r| async move {
+            let window = (r.pending_window_in_days != 0).then_some(r.pending_window_in_days);
+            let deletion_date = self.service.schedule_key_deletion(&r.key_id, window).await?;
+            let key_id = self.service.resolve(&r.key_id)?.to_string();
+            Ok(pb::ScheduleKeyDeletionResponse { key_id, deletion_date })
+        })
+        .await
+    }
+
+    async fn cancel_key_deletion(
+        &self,
+        request: Request<pb::CancelKeyDeletionRequest>,
+    ) -> Result<Response<pb::CancelKeyDeletionResponse>, Status> {
+        serve(&self.metrics, self.service.audit(), "CancelKeyDeletion", request, |_, r| async move {
+            self.service.cancel_key_deletion(&r.key_id).await?;
+            let key_id = self.service.resolve(&r.key_id)?.to_string();
+            Ok(pb::CancelKeyDeletionResponse { key_id })
+        })
+        .await
+    }
 }

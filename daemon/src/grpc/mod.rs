@@ -36,6 +36,12 @@ const STATE_CHANGES: &[&str] = &[
     "DeleteAlias",
     "Initialize",
     "Unseal",
+    "RotateKeyOnDemand",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "AdvanceClock",
 ];
 
 /// What a handler knows about the call besides its message.

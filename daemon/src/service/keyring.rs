@@ -13,6 +13,8 @@ use crate::store::{KeyRecordCodec, StoreBackend, Table, Write};
 pub struct KeyInfo {
     pub metadata: KeyMetadata,
     pub current_version: u32,
+    /// Every retained version, oldest first.
+    pub versions: Vec<u32>,
 }
 
 enum Entry {
@@ -131,6 +133,41 @@ impl Keyring {
             .map(|(name, id)| (name.clone(), *id));
         let page: Vec<_> = matching.by_ref().take(limit).collect();
         Ok((page, matching.next().is_some()))
+    }
+
+    /// Every usable key.
+    pub(super) fn all(&self) -> Result<Vec<Arc<Key>>> {
+        Ok(self
+            .read()?
+            .values()
+            .filter_map(|entry| match entry {
+                Entry::Usable(key) => Some(Arc::clone(key)),
+                Entry::Unavailable => None,
+            })
+            .collect())
+    }
+
+    /// Deletes a key and the aliases that name it in one transaction. Its material is zeroized
+    /// when the last call still using it finishes.
+    pub(super) async fn destroy(&self, id: KeyId) -> Result<()> {
+        let mut writes = vec![Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: None }];
+        let names: Vec<String> = {
+            let aliases = self.aliases.read().map_err(|_| super::poisoned())?;
+            aliases.iter().filter(|(_, target)| **target == id).map(|(name, _)| name.clone()).collect()
+        };
+        writes.extend(names.iter().map(|name| Write {
+            table: Table::Aliases,
+            key: name.as_bytes().to_vec(),
+            value: None,
+        }));
+        let backend = Arc::clone(&self.backend);
+        super::blocking(move || backend.commit(writes)).await?;
+        self.write()?.remove(&id);
+        let mut aliases = self.aliases.write().map_err(|_| super::poisoned())?;
+        for name in names {
+            aliases.remove(&name);
+        }
+        Ok(())
     }
 
     /// Up to `limit` ids after `after`, in id order, and whether more follow.

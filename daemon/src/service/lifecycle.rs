@@ -18,14 +18,12 @@ pub struct NewKey {
     pub tags: BTreeMap<String, String>,
 }
 
-pub(super) fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 pub(super) fn info(key: &Key) -> KeyInfo {
-    KeyInfo { metadata: key.metadata.clone(), current_version: key.current_version() }
+    KeyInfo {
+        metadata: key.metadata.clone(),
+        current_version: key.current_version(),
+        versions: key.versions.iter().map(|v| v.version).collect(),
+    }
 }
 
 impl KmsService {
@@ -53,9 +51,10 @@ impl KmsService {
             )));
         }
         let keyring = self.keyring()?;
+        let now = self.now();
         let version = self
             .off_reactor_with_deadline("key generation", move || {
-                KeyVersion::new(spec, usage, 1, keypair::generate(spec)?)
+                KeyVersion::new(spec, usage, 1, now, keypair::generate(spec)?)
             })
             .await?;
         let key = Key {
@@ -66,8 +65,9 @@ impl KmsService {
                 usage,
                 origin: KeyOrigin::Arca,
                 state: KeyState::Enabled,
-                created_at: now_unix(),
+                created_at: now,
                 tags: request.tags,
+                rotation: None,
             },
             versions: vec![version],
         };

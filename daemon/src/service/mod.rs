@@ -2,9 +2,11 @@
 
 mod aliases;
 mod asymmetric;
+mod clock;
 mod keyring;
 mod lifecycle;
 mod limits;
+mod schedule;
 mod symmetric;
 
 use std::sync::{Arc, RwLock};
@@ -13,6 +15,7 @@ pub use asymmetric::{DataKeyPair, PublicKey, Verification};
 pub use keyring::KeyInfo;
 pub use lifecycle::NewKey;
 pub use limits::*;
+pub use schedule::{RotationEntry, RotationStatus};
 pub use symmetric::{DataKeySize, Opened, Sealed};
 
 use crate::audit::AuditLog;
@@ -43,11 +46,19 @@ enum SealState {
 pub struct ServiceOptions {
     /// How long CreateKey and GenerateDataKeyPair wait for key generation.
     pub key_generation_timeout: std::time::Duration,
+    /// Lets Admin.AdvanceClock move time forward (tests only).
+    pub test_clock: bool,
+    /// Seconds the test clock starts ahead of the system clock.
+    pub test_clock_offset: i64,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
-        Self { key_generation_timeout: std::time::Duration::from_secs(30) }
+        Self {
+            key_generation_timeout: std::time::Duration::from_secs(30),
+            test_clock: false,
+            test_clock_offset: 0,
+        }
     }
 }
 
@@ -55,6 +66,7 @@ impl Default for ServiceOptions {
 pub struct KmsService {
     backend: Arc<dyn StoreBackend>,
     audit: Arc<AuditLog>,
+    clock: clock::Clock,
     seal_config: SealConfig,
     options: ServiceOptions,
     state: RwLock<SealState>,
@@ -86,7 +98,8 @@ impl KmsService {
             Some(record) => SealState::Sealed(record),
             None => SealState::Uninitialized,
         };
-        let service = Self { backend, audit, seal_config, options, state: RwLock::new(state) };
+        let clock = clock::Clock::new(options.test_clock, options.test_clock_offset);
+        let service = Self { backend, audit, clock, seal_config, options, state: RwLock::new(state) };
         if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
             if !service.status()?.initialized {
                 service.initialize(None).await?;
@@ -153,6 +166,11 @@ impl KmsService {
         Keyring::load(Arc::clone(&self.backend), KeyRecordCodec::new(Arc::new(master)))
     }
 
+    /// Seconds since the Unix epoch, by the service's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     pub fn audit(&self) -> &AuditLog {
         &self.audit
     }
@@ -160,7 +178,7 @@ impl KmsService {
     /// A consistent archive of the sealed store (see `store::backup`).
     pub async fn backup(&self) -> Result<Vec<u8>> {
         let backend = Arc::clone(&self.backend);
-        let now = lifecycle::now_unix();
+        let now = self.now();
         blocking(move || crate::store::backup::create(backend.as_ref(), now)).await
     }
 

@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 use super::MasterKey;
 use crate::crypto::aead;
 use crate::error::{Error, Result};
-use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
+use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion, Rotation};
 
 const RECORD_FORMAT: u32 = 1;
 const MAC_LEN: usize = 32;
@@ -40,6 +40,11 @@ struct KeyRecord {
     tags: BTreeMap<String, String>,
     #[prost(message, repeated, tag = "10")]
     versions: Vec<SealedVersion>,
+    /// 0 when automatic rotation is off.
+    #[prost(uint32, tag = "11")]
+    rotation_period_days: u32,
+    #[prost(int64, tag = "12")]
+    next_rotation_at: i64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -49,6 +54,8 @@ struct SealedVersion {
     /// `nonce || ciphertext || tag`
     #[prost(bytes = "vec", tag = "2")]
     sealed_material: Vec<u8>,
+    #[prost(int64, tag = "3")]
+    created_at: i64,
 }
 
 /// Turns keys into sealed records and back.
@@ -86,7 +93,11 @@ impl KeyRecordCodec {
         for version in &key.versions {
             let aad = material_aad(meta.id, version.version, meta.spec);
             let sealed = aead::seal(self.master.material_key.as_slice(), &aad, version.material.as_slice())?;
-            versions.push(SealedVersion { version: version.version, sealed_material: sealed });
+            versions.push(SealedVersion {
+                version: version.version,
+                sealed_material: sealed,
+                created_at: version.created_at,
+            });
         }
         let (state, pending_deletion_at) = state_to_record(meta.state);
         let record = KeyRecord {
@@ -100,6 +111,8 @@ impl KeyRecordCodec {
             created_at: meta.created_at,
             tags: meta.tags.clone(),
             versions,
+            rotation_period_days: meta.rotation.map_or(0, |r| r.period_days),
+            next_rotation_at: meta.rotation.map_or(0, |r| r.next_at),
         };
         let body = prost::Message::encode_to_vec(&record);
         let tag = self.mac(meta.id, &body)?.finalize().into_bytes();
@@ -128,7 +141,7 @@ impl KeyRecordCodec {
             let material = aead::open(self.master.material_key.as_slice(), &aad, &sealed.sealed_material)
                 .map_err(|_| Error::KeyIntegrity(id))?;
             versions.push(
-                KeyVersion::new(spec, usage, sealed.version, material)
+                KeyVersion::new(spec, usage, sealed.version, sealed.created_at, material)
                     .map_err(|_| Error::KeyIntegrity(id))?,
             );
         }
@@ -141,6 +154,10 @@ impl KeyRecordCodec {
             state: state_from_record(&record.state, record.pending_deletion_at)?,
             created_at: record.created_at,
             tags: record.tags,
+            rotation: (record.rotation_period_days > 0).then_some(Rotation {
+                period_days: record.rotation_period_days,
+                next_at: record.next_rotation_at,
+            }),
         };
         Ok(Key { metadata, versions })
     }
@@ -202,12 +219,14 @@ mod tests {
                 state: KeyState::Enabled,
                 created_at: 1_700_000_000,
                 tags: [("team".to_string(), "core".to_string())].into_iter().collect(),
+                rotation: Some(Rotation { period_days: 365, next_at: 1_731_536_000 }),
             },
             versions: vec![
                 KeyVersion::new(
                     KeySpec::Aes256,
                     KeyUsage::EncryptDecrypt,
                     1,
+                    1_700_000_000,
                     SecretBuf::copy_from(&[0x5A; 32]).unwrap(),
                 )
                 .unwrap(),

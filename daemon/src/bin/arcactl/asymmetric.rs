@@ -14,6 +14,7 @@ use crate::error::CliError;
 use crate::input::{mac, message, pairs_to_map, signature, write_out};
 use crate::keys::{enum_list, enum_name};
 use crate::output::{Record, Reply, Value, Verdict};
+use crate::progress::{rsa_generation, spin};
 use crate::session::Session;
 
 /// The width of a PEM body line (RFC 7468).
@@ -150,8 +151,9 @@ pub async fn generate_data_key_pair(
     session: &Session,
     args: PrivateDataKeyPairArgs,
 ) -> Result<Record, CliError> {
+    let label = rsa_generation(args.pair.key_pair_spec, 2048);
     let request = session.request(data_key_pair_request(args.pair)?);
-    let response = session.call(session.kms().generate_data_key_pair(request)).await?;
+    let response = spin(label, session.call(session.kms().generate_data_key_pair(request))).await?;
     let record = Record::new()
         .with("key_id", response.key_id)
         .with("key_version", response.key_version)
@@ -166,8 +168,10 @@ pub async fn generate_data_key_pair_without_plaintext(
     session: &Session,
     args: DataKeyPairArgs,
 ) -> Result<Record, CliError> {
+    let label = rsa_generation(args.key_pair_spec, 2048);
     let request = session.request(data_key_pair_request(args)?);
-    let response = session.call(session.kms().generate_data_key_pair_without_plaintext(request)).await?;
+    let mut kms = session.kms();
+    let response = spin(label, session.call(kms.generate_data_key_pair_without_plaintext(request))).await?;
     Ok(Record::new()
         .with("key_id", response.key_id)
         .with("key_version", response.key_version)

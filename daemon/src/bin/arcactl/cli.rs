@@ -1,5 +1,6 @@
 //! The command line: global connection and output options, one subcommand per RPC.
 
+mod admin;
 mod asymmetric;
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use arca_proto::DEFAULT_SOCKET;
 use arca_proto::v1 as pb;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+pub use self::admin::{BackupArgs, InitArgs, PassphraseArgs};
 pub use self::asymmetric::{
     DataKeyPairArgs, GenerateMacArgs, GetPublicKeyArgs, MacSource, MessageSource, PrivateDataKeyPairArgs,
     SignArgs, SignatureSource, VerifyArgs, VerifyMacArgs,
@@ -82,10 +84,14 @@ pub enum Output {
 pub enum Command {
     /// Show whether the store is initialized and sealed, and who the daemon sees calling.
     Status,
-    /// Create the master key of a new passphrase-sealed store (and unseal it).
-    Initialize(PassphraseArgs),
+    /// First-time setup of a passphrase-sealed store: create its master key (and unseal it).
+    #[command(alias = "initialize", after_help = admin::PASSPHRASE_SOURCES)]
+    Init(InitArgs),
     /// Unseal a passphrase-sealed store.
+    #[command(after_help = admin::PASSPHRASE_SOURCES)]
     Unseal(PassphraseArgs),
+    /// Save a consistent copy of the sealed store to a file (restore it offline with `arcad restore`).
+    Backup(BackupArgs),
     /// Create a key.
     CreateKey(CreateKeyArgs),
     /// Show a key's metadata.
@@ -120,14 +126,6 @@ pub enum Command {
     GenerateDataKeyPair(PrivateDataKeyPairArgs),
     /// Generate an RSA or ECC key pair and return only its sealed private key and public key.
     GenerateDataKeyPairWithoutPlaintext(DataKeyPairArgs),
-}
-
-/// The passphrase comes from --passphrase-file, else $ARCA_PASSPHRASE, else one line of stdin.
-#[derive(Debug, Args)]
-pub struct PassphraseArgs {
-    /// Read the passphrase from this file (one trailing newline is ignored).
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

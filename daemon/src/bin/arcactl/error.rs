@@ -21,9 +21,21 @@ pub enum CliError {
     },
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("the OS random number generator failed: {0}")]
+    Random(String),
+    #[error("interrupted: {0}")]
+    Interrupted(String),
+    /// An error and what to do about it.
+    #[error("{source} ({hint})")]
+    Hint { source: Box<CliError>, hint: &'static str },
 }
 
 impl CliError {
+    #[must_use]
+    pub fn hint(self, hint: &'static str) -> Self {
+        Self::Hint { source: Box::new(self), hint }
+    }
+
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
         move |source| Self::Io { context, source }

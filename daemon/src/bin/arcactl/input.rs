@@ -1,7 +1,7 @@
-//! Reading what the user gives: argument values, files, the passphrase; and writing --out files.
+//! Reading what the user gives: argument values and files; and writing --out files.
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
@@ -167,56 +167,6 @@ pub fn write_out(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     file.write_all(bytes).and_then(|()| file.sync_all()).map_err(CliError::io(context()))
 }
 
-/// --passphrase-file, else $ARCA_PASSPHRASE, else a line of stdin (asked twice when `confirm` and
-/// stdin is a terminal).
-pub fn passphrase(file: Option<&Path>, confirm: bool) -> Result<String, CliError> {
-    let text = if let Some(path) = file {
-        let text =
-            std::fs::read_to_string(path).map_err(CliError::io(format!("cannot read {}", path.display())))?;
-        strip_newline(text)
-    } else if let Some(text) = std::env::var_os("ARCA_PASSPHRASE") {
-        text.into_string().map_err(|_| CliError::Input("ARCA_PASSPHRASE is not valid UTF-8".to_owned()))?
-    } else {
-        passphrase_from_stdin(confirm)?
-    };
-    if text.is_empty() {
-        return Err(CliError::Input("the passphrase is empty".to_owned()));
-    }
-    Ok(text)
-}
-
-fn passphrase_from_stdin(confirm: bool) -> Result<String, CliError> {
-    let interactive = std::io::stdin().is_terminal();
-    let first = prompt_line(interactive.then_some("Passphrase (echoed): "))?;
-    if confirm && interactive && prompt_line(Some("Repeat it: "))? != first {
-        return Err(CliError::Input("the passphrases differ".to_owned()));
-    }
-    Ok(first)
-}
-
-fn prompt_line(prompt: Option<&str>) -> Result<String, CliError> {
-    if let Some(prompt) = prompt {
-        let mut stderr = std::io::stderr().lock();
-        let _ = stderr.write_all(prompt.as_bytes()).and_then(|()| stderr.flush());
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(CliError::io("cannot read the passphrase from stdin"))?;
-    Ok(strip_newline(line))
-}
-
-fn strip_newline(mut text: String) -> String {
-    if text.ends_with('\n') {
-        text.pop();
-        if text.ends_with('\r') {
-            text.pop();
-        }
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,13 +201,6 @@ mod tests {
         assert_eq!(parse_key_pair_spec("ECC_NIST_P384").unwrap(), pb::KeySpec::EccNistP384);
         assert!(parse_key_pair_spec("HMAC_256").is_err());
         assert!(parse_key_pair_spec("AES_256").is_err());
-    }
-
-    #[test]
-    fn one_trailing_newline_is_stripped() {
-        assert_eq!(strip_newline("pw\r\n".to_owned()), "pw");
-        assert_eq!(strip_newline("pw\n\n".to_owned()), "pw\n");
-        assert_eq!(strip_newline("pw".to_owned()), "pw");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::cli::{CreateKeyArgs, DescribeKeyArgs, ListKeysArgs};
 use crate::error::CliError;
 use crate::input::pairs_to_map;
 use crate::output::{Record, Value};
+use crate::progress::{rsa_generation, spin};
 use crate::session::Session;
 
 /// An enum field by its proto name, or its number when this build does not know it.
@@ -41,13 +42,14 @@ fn metadata(metadata: Option<pb::KeyMetadata>) -> Value {
 }
 
 pub async fn create_key(session: &Session, args: CreateKeyArgs) -> Result<Record, CliError> {
+    let label = rsa_generation(args.key_spec, 3072);
     let request = pb::CreateKeyRequest {
         description: args.description.unwrap_or_default(),
         key_spec: args.key_spec.into(),
         key_usage: args.key_usage.unwrap_or(pb::KeyUsage::Unspecified).into(),
         tags: pairs_to_map(args.tags, "tag")?,
     };
-    let response = session.call(session.kms().create_key(session.request(request))).await?;
+    let response = spin(label, session.call(session.kms().create_key(session.request(request)))).await?;
     Ok(Record::new().with("key_metadata", metadata(response.key_metadata)))
 }
 

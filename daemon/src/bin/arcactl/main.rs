@@ -6,12 +6,15 @@
 
 mod admin;
 mod asymmetric;
+mod backup;
 mod cli;
 mod crypto;
 mod error;
 mod input;
 mod keys;
 mod output;
+mod passphrase;
+mod progress;
 mod session;
 
 use std::io::Write as _;
@@ -53,8 +56,9 @@ fn run(cli: Cli) -> Result<Verdict, CliError> {
 async fn execute(session: &Session, command: Command) -> Result<Reply, CliError> {
     Ok(match command {
         Command::Status => admin::status(session).await?.into(),
-        Command::Initialize(args) => admin::initialize(session, args).await?.into(),
+        Command::Init(args) => admin::init(session, args).await?.into(),
         Command::Unseal(args) => admin::unseal(session, args).await?.into(),
+        Command::Backup(args) => backup::backup(session, args).await?.into(),
         Command::CreateKey(args) => keys::create_key(session, args).await?.into(),
         Command::DescribeKey(args) => keys::describe_key(session, args).await?.into(),
         Command::ListKeys(args) => keys::list_keys(session, args).await?.into(),

@@ -8,7 +8,7 @@ use arca_proto::v1::key_management_client::KeyManagementClient;
 use arca_proto::{DaemonEndpoint, REQUEST_ID_HEADER, TlsClientFiles};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use crate::cli::Global;
 use crate::error::CliError;
@@ -55,6 +55,14 @@ impl Session {
     ) -> Result<T, CliError> {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(outcome) => Ok(outcome?.into_inner()),
+            Err(_) => Err(CliError::Timeout(self.timeout.as_secs())),
+        }
+    }
+
+    /// The next message of a server stream, waiting at most --timeout for it; `None` at the end.
+    pub async fn next<T>(&self, stream: &mut Streaming<T>) -> Result<Option<T>, CliError> {
+        match tokio::time::timeout(self.timeout, stream.message()).await {
+            Ok(outcome) => Ok(outcome?),
             Err(_) => Err(CliError::Timeout(self.timeout.as_secs())),
         }
     }

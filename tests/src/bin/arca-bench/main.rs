@@ -4,24 +4,22 @@
 
 mod dev_daemon;
 mod load;
+mod ops;
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use arca_proto::v1 as pb;
 use arca_proto::v1::key_management_client::KeyManagementClient;
 use arca_proto::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint};
-use clap::{Parser, ValueEnum, value_parser};
-use tonic::transport::Channel;
+use clap::{Parser, value_parser};
 
 use crate::dev_daemon::{DevDaemon, default_arcad};
-use crate::load::{CALL_TIMEOUT, Window, Workload, bounded, encrypt_request, measure, percentile};
+use crate::load::{Keys, Window, Workload, measure, percentile};
+use crate::ops::{CALL_TIMEOUT, Op};
 
-const PLAINTEXT_BYTES: usize = 1024;
-
-/// Load-test an Arca daemon: Encrypt, Decrypt and GenerateDataKey from many concurrent callers.
+/// Load-test an Arca daemon: KMS operations from many concurrent callers.
 #[derive(Debug, Parser)]
 #[command(name = "arca-bench", version)]
 struct Args {
@@ -49,23 +47,6 @@ struct Args {
     /// The arcad binary for --start-dev [default: `arcad` next to this executable].
     #[arg(long, value_name = "PATH", requires = "start_dev")]
     arcad: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Op {
-    Encrypt,
-    Decrypt,
-    GenerateDataKey,
-}
-
-impl Op {
-    pub fn rpc_name(self) -> &'static str {
-        match self {
-            Self::Encrypt => "Encrypt",
-            Self::Decrypt => "Decrypt",
-            Self::GenerateDataKey => "GenerateDataKey",
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,28 +88,6 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn plaintext() -> Vec<u8> {
-    (0..PLAINTEXT_BYTES).map(|i| (i % 251) as u8).collect()
-}
-
-/// Creates the AES_256 key and the blob that Decrypt reuses.
-async fn prepare(channel: &Channel) -> Result<(String, Vec<u8>), BenchError> {
-    let mut client = KeyManagementClient::new(channel.clone());
-    let request = pb::CreateKeyRequest {
-        description: "arca-bench".to_owned(),
-        key_spec: pb::KeySpec::Aes256.into(),
-        key_usage: pb::KeyUsage::EncryptDecrypt.into(),
-        ..Default::default()
-    };
-    let created = bounded("CreateKey", client.create_key(request)).await?;
-    let key_id = created.key_metadata.map(|m| m.key_id).unwrap_or_default();
-    if key_id.is_empty() {
-        return Err(BenchError::Setup("CreateKey returned no key id".to_owned()));
-    }
-    let encrypted = bounded("Encrypt", client.encrypt(encrypt_request(&key_id, plaintext()))).await?;
-    Ok((key_id, encrypted.ciphertext_blob))
-}
-
 fn millis(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
 }
@@ -139,7 +98,7 @@ fn row(op: Op, args: &Args, sorted: &[Duration]) -> String {
     let rate = sorted.len() as f64 / args.duration as f64;
     format!(
         "| {} | {} | {:.0} | {} | {} | {} |",
-        op.rpc_name(),
+        op.label(),
         args.clients,
         rate,
         millis(percentile(sorted, 50)),
@@ -160,10 +119,12 @@ async fn bench(args: &Args, socket: PathBuf) -> Result<(), BenchError> {
         channels.push(endpoint.connect().await?);
     }
     let first = channels.first().ok_or_else(|| BenchError::Setup("no connection".to_owned()))?;
-    let (key_id, blob) = prepare(first).await?;
+    let mut client = KeyManagementClient::new(first.clone());
+    let keys = Keys::create(&mut client, &args.ops).await?;
     let _ = writeln!(
         std::io::stderr().lock(),
-        "arca-bench: {endpoint}, key {key_id}; {} clients over {} connections; {} s warmup + {} s per op",
+        "arca-bench: {endpoint}, keys {}; {} clients over {} connections; {} s warmup + {} s per op",
+        keys.describe(),
         args.clients,
         args.connections,
         args.warmup,
@@ -171,7 +132,7 @@ async fn bench(args: &Args, socket: PathBuf) -> Result<(), BenchError> {
     );
     print_line("| op | clients | ops/s | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|")?;
     for &op in &args.ops {
-        let workload = Workload { op, key_id: key_id.clone(), plaintext: plaintext(), blob: blob.clone() };
+        let workload = Workload::prepare(&mut client, op, &keys).await?;
         let window = Window::after(Duration::from_secs(args.warmup), Duration::from_secs(args.duration));
         let latencies = measure(&workload, &channels, args.clients as usize, window).await?;
         print_line(&row(op, args, &latencies))?;

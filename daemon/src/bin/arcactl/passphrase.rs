@@ -1,0 +1,150 @@
+//! The passphrase: read from a file, the environment or stdin (without echo on a terminal), or
+//! generated from the OS random number generator. Every copy made here is wiped when dropped.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::CliError;
+
+/// A passphrase, wiped from memory when dropped.
+pub type Passphrase = Zeroizing<String>;
+
+/// The characters of a generated passphrase: digits and lowercase letters without 0/o, 1/l/i,
+/// which are easily misread.
+const ALPHABET: &[u8; 31] = b"23456789abcdefghjkmnpqrstuvwxyz";
+/// A generated passphrase has this many groups of [`GROUP_LEN`] characters, joined by `-`:
+/// 30 × log2(31) ≈ 148.6 bits.
+const GROUPS: usize = 6;
+const GROUP_LEN: usize = 5;
+/// Random bytes at or above this are redrawn, so that every character is equally likely.
+const UNBIASED_LIMIT: usize = 256 - 256 % ALPHABET.len();
+
+/// --passphrase-file, else $ARCA_PASSPHRASE, else stdin (asked twice when `confirm` and stdin is a
+/// terminal).
+pub fn read(file: Option<&Path>, confirm: bool) -> Result<Passphrase, CliError> {
+    let text = if let Some(path) = file {
+        let text =
+            std::fs::read_to_string(path).map_err(CliError::io(format!("cannot read {}", path.display())))?;
+        strip_newline(Zeroizing::new(text))
+    } else if let Some(text) = std::env::var_os("ARCA_PASSPHRASE") {
+        Zeroizing::new(
+            text.into_string()
+                .map_err(|_| CliError::Input("ARCA_PASSPHRASE is not valid UTF-8".to_owned()))?,
+        )
+    } else {
+        from_stdin(confirm)?
+    };
+    if text.is_empty() {
+        return Err(CliError::Input("the passphrase is empty".to_owned()));
+    }
+    Ok(text)
+}
+
+/// Typed without echo when stdin is a terminal (and typed twice when `confirm`); otherwise the
+/// first line of stdin.
+fn from_stdin(confirm: bool) -> Result<Passphrase, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return read_line();
+    }
+    let first = prompt_hidden("Passphrase: ")?;
+    if confirm && *prompt_hidden("Repeat the passphrase: ")? != *first {
+        return Err(CliError::Input("the passphrases differ".to_owned()));
+    }
+    Ok(first)
+}
+
+/// Prompts on the terminal and reads a line with echo off; the terminal is restored afterwards,
+/// also on Ctrl-C.
+fn prompt_hidden(prompt: &str) -> Result<Passphrase, CliError> {
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .map_err(CliError::io("cannot read the passphrase from the terminal"))
+}
+
+fn read_line() -> Result<Passphrase, CliError> {
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(CliError::io("cannot read the passphrase from stdin"))?;
+    Ok(strip_newline(line))
+}
+
+fn strip_newline(mut text: Passphrase) -> Passphrase {
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    text
+}
+
+/// A new random passphrase: [`GROUPS`] groups of [`GROUP_LEN`] characters of [`ALPHABET`], e.g.
+/// `k7wq2-…`, drawn from the OS random number generator without bias.
+pub fn generate() -> Result<Passphrase, CliError> {
+    let mut text = Zeroizing::new(String::with_capacity(GROUPS * (GROUP_LEN + 1)));
+    for group in 0..GROUPS {
+        if group > 0 {
+            text.push('-');
+        }
+        for _ in 0..GROUP_LEN {
+            text.push(random_character()?);
+        }
+    }
+    Ok(text)
+}
+
+fn random_character() -> Result<char, CliError> {
+    loop {
+        let mut byte = Zeroizing::new([0u8; 1]);
+        getrandom::fill(byte.as_mut_slice()).map_err(|e| CliError::Random(e.to_string()))?;
+        let [value] = *byte;
+        let value = usize::from(value);
+        if value < UNBIASED_LIMIT
+            && let Some(character) = ALPHABET.get(value % ALPHABET.len())
+        {
+            return Ok(char::from(*character));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_trailing_newline_is_stripped() {
+        let strip = |text: &str| strip_newline(Zeroizing::new(text.to_owned())).to_string();
+        assert_eq!(strip("pw\r\n"), "pw");
+        assert_eq!(strip("pw\n\n"), "pw\n");
+        assert_eq!(strip("pw"), "pw");
+    }
+
+    #[test]
+    fn generated_passphrases_are_six_groups_of_five_unambiguous_characters() {
+        let first = generate().unwrap();
+        let groups: Vec<&str> = first.split('-').collect();
+        assert_eq!(groups.len(), GROUPS, "{}", *first);
+        for group in groups {
+            assert_eq!(group.len(), GROUP_LEN);
+            assert!(group.bytes().all(|c| ALPHABET.contains(&c)), "{group}");
+        }
+        assert_ne!(*first, *generate().unwrap());
+        assert_eq!(UNBIASED_LIMIT, 248);
+        let bits = (GROUPS * GROUP_LEN) as f64 * (ALPHABET.len() as f64).log2();
+        assert!(bits >= 128.0, "{bits}");
+    }
+
+    #[test]
+    fn the_alphabet_has_no_confusable_characters() {
+        for confusable in b"01ilo" {
+            assert!(!ALPHABET.contains(confusable));
+        }
+        let mut sorted = ALPHABET.to_vec();
+        sorted.dedup();
+        assert_eq!(sorted.len(), ALPHABET.len());
+    }
+}

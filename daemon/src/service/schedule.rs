@@ -1,0 +1,154 @@
+//! Time-driven key life cycle: rotation (on demand and automatic) and scheduled deletion with
+//! crypto-shredding. Each change is one store transaction, so a crash leaves the old state or the
+//! new, never a mix; due work runs at start-up, periodically, and when the test clock moves.
+
+use super::KmsService;
+use crate::crypto::keypair;
+use crate::error::{Error, Result};
+use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, Rotation};
+
+const DAY: i64 = 86_400;
+pub const ROTATION_PERIOD_DAYS: std::ops::RangeInclusive<u32> = 90..=2560;
+pub const DEFAULT_ROTATION_PERIOD_DAYS: u32 = 365;
+pub const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
+pub const DEFAULT_DELETION_WINDOW_DAYS: u32 = 30;
+
+/// GetKeyRotationStatus's answer.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationStatus {
+    pub key_id: KeyId,
+    pub rotation: Option<Rotation>,
+}
+
+/// One version in ListKeyRotations: its number and when it became current.
+pub type RotationEntry = (u32, i64);
+
+impl KmsService {
+    /// Only AES_256 keys with Arca-generated material rotate (as KMS: asymmetric, HMAC and
+    /// imported keys are rotated by moving an alias).
+    fn rotatable(&self, key_ref: &str, operation: &'static str) -> Result<std::sync::Arc<crate::keys::Key>> {
+        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
+        let meta = &key.metadata;
+        if meta.state != KeyState::Enabled {
+            return Err(Error::KeyNotEnabled { key: meta.id, state: meta.state.name(), operation });
+        }
+        if meta.spec != KeySpec::Aes256 || meta.origin != KeyOrigin::Arca {
+            return Err(Error::invalid(format!(
+                "{operation}: key {} is {}; only AES_256 keys with Arca-generated material rotate",
+                meta.id,
+                meta.spec.name()
+            )));
+        }
+        Ok(key)
+    }
+
+    /// Makes new material current; old versions stay for Decrypt. Returns the new version.
+    pub async fn rotate_key_on_demand(&self, key_ref: &str) -> Result<u32> {
+        let key = self.rotatable(key_ref, "RotateKeyOnDemand")?;
+        let now = self.now();
+        let rotation =
+            key.metadata.rotation.map(|r| Rotation { next_at: now + i64::from(r.period_days) * DAY, ..r });
+        let rotated = key.with_new_version(keypair::generate(key.metadata.spec)?, now, rotation)?;
+        let version = rotated.current_version();
+        self.keyring()?.insert(rotated).await?;
+        tracing::info!(key_id = %key.metadata.id, version, "key rotated");
+        Ok(version)
+    }
+
+    pub async fn enable_key_rotation(&self, key_ref: &str, period_days: Option<u32>) -> Result<()> {
+        let period_days = period_days.unwrap_or(DEFAULT_ROTATION_PERIOD_DAYS);
+        if !ROTATION_PERIOD_DAYS.contains(&period_days) {
+            return Err(Error::invalid(format!(
+                "rotation_period_in_days is {period_days}; it must be {} to {}",
+                ROTATION_PERIOD_DAYS.start(),
+                ROTATION_PERIOD_DAYS.end()
+            )));
+        }
+        let key = self.rotatable(key_ref, "EnableKeyRotation")?;
+        let rotation = Some(Rotation { period_days, next_at: self.now() + i64::from(period_days) * DAY });
+        let changed = key.with_metadata(crate::keys::KeyMetadata { rotation, ..key.metadata.clone() })?;
+        self.keyring()?.insert(changed).await.map(|_| ())
+    }
+
+    pub async fn disable_key_rotation(&self, key_ref: &str) -> Result<()> {
+        let key = self.rotatable(key_ref, "DisableKeyRotation")?;
+        let changed =
+            key.with_metadata(crate::keys::KeyMetadata { rotation: None, ..key.metadata.clone() })?;
+        self.keyring()?.insert(changed).await.map(|_| ())
+    }
+
+    pub fn key_rotation_status(&self, key_ref: &str) -> Result<RotationStatus> {
+        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
+        Ok(RotationStatus { key_id: key.metadata.id, rotation: key.metadata.rotation })
+    }
+
+    pub fn list_key_rotations(&self, key_ref: &str) -> Result<Vec<RotationEntry>> {
+        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
+        Ok(key.versions.iter().map(|v| (v.version, v.created_at)).collect())
+    }
+
+    /// PendingDeletion for `window_days` (7..=30, default 30); returns the deletion time.
+    pub async fn schedule_key_deletion(&self, key_ref: &str, window_days: Option<u32>) -> Result<i64> {
+        let window_days = window_days.unwrap_or(DEFAULT_DELETION_WINDOW_DAYS);
+        if !DELETION_WINDOW_DAYS.contains(&window_days) {
+            return Err(Error::invalid(format!(
+                "pending_window_in_days is {window_days}; it must be {} to {}",
+                DELETION_WINDOW_DAYS.start(),
+                DELETION_WINDOW_DAYS.end()
+            )));
+        }
+        let keyring = self.keyring()?;
+        let key = keyring.get(self.resolve(key_ref)?)?;
+        if let KeyState::PendingDeletion { at } = key.metadata.state {
+            return Ok(at);
+        }
+        let at = self.now() + i64::from(window_days) * DAY;
+        keyring.insert(key.with_state(KeyState::PendingDeletion { at })?).await?;
+        tracing::info!(key_id = %key.metadata.id, at, "key deletion scheduled");
+        Ok(at)
+    }
+
+    /// Back to Disabled, as KMS does: the owner enables it deliberately.
+    pub async fn cancel_key_deletion(&self, key_ref: &str) -> Result<()> {
+        let keyring = self.keyring()?;
+        let key = keyring.get(self.resolve(key_ref)?)?;
+        if !matches!(key.metadata.state, KeyState::PendingDeletion { .. }) {
+            return Err(Error::KeyNotEnabled {
+                key: key.metadata.id,
+                state: key.metadata.state.name(),
+                operation: "CancelKeyDeletion (the key is not pending deletion)",
+            });
+        }
+        keyring.insert(key.with_state(KeyState::Disabled)?).await.map(|_| ())
+    }
+
+    /// Rotates keys whose rotation is due and destroys keys whose deletion is due. Returns how
+    /// many keys were changed. Sealed: nothing to do until unsealed.
+    pub async fn run_due_work(&self) -> Result<usize> {
+        let Ok(keyring) = self.keyring() else { return Ok(0) };
+        let now = self.now();
+        let mut changed = 0;
+        for key in keyring.all()? {
+            let id = key.metadata.id.to_string();
+            match (key.metadata.state, key.metadata.rotation) {
+                (KeyState::PendingDeletion { at }, _) if at <= now => {
+                    keyring.destroy(key.metadata.id).await?;
+                    tracing::info!(key_id = %id, "key deleted: its material is destroyed");
+                    changed += 1;
+                }
+                (KeyState::Enabled, Some(rotation)) if rotation.next_at <= now => {
+                    self.rotate_key_on_demand(&id).await?;
+                    changed += 1;
+                }
+                _ => {}
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Test clock only: moves time forward, then runs whatever became due.
+    pub async fn advance_clock(&self, seconds: i64) -> Result<(i64, usize)> {
+        let now = self.clock.advance(seconds)?;
+        Ok((now, self.run_due_work().await?))
+    }
+}
