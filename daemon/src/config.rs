@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::quota::QuotaConfig;
 use crate::secure_mem::LockPolicy;
 use crate::service::ServiceOptions;
 use crate::store::{SealConfig, SealMode};
@@ -110,6 +111,8 @@ struct ConfigFile {
     tls: Option<TlsSettings>,
     /// Address of the Prometheus endpoint (e.g. "127.0.0.1:9464"); absent turns it off.
     metrics_listen: Option<SocketAddr>,
+    #[serde(default)]
+    quotas: QuotaConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,7 +197,11 @@ impl ConfigFile {
             },
             tls: self.tls,
             create_key_file: false,
-            service: ServiceOptions { key_generation_timeout, ..ServiceOptions::default() },
+            service: ServiceOptions {
+                key_generation_timeout,
+                quotas: self.quotas,
+                ..ServiceOptions::default()
+            },
             metrics_listen: self.metrics_listen,
             config_file: None,
         })

@@ -40,6 +40,8 @@ pub enum Error {
     #[error("decryption failed: the ciphertext was altered or the encryption context does not match")]
     DecryptionFailed,
 
+    #[error("throttled: {0}")]
+    Throttled(String),
     #[error("audit log unavailable, request refused: {0}")]
     AuditUnavailable(String),
     #[error("locked memory exhausted: {0}")]

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notify;
 pub mod policy;
+pub mod quota;
 #[allow(unsafe_code)]
 pub mod secure_mem;
 pub mod server;

@@ -131,3 +131,37 @@ async fn a_disabled_key_refuses_crypto_until_enabled() {
     assert_eq!(kms.decrypt(decrypt).await.unwrap().into_inner().plaintext, b"aliased");
     kms.sign(sign).await.unwrap();
 }
+
+#[tokio::test]
+async fn callers_past_their_quota_are_throttled_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("arca.toml");
+    std::fs::write(dir.path().join("master.key"), [2u8; 32]).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{d}\"\nsocket = \"{d}/arca.sock\"\n[seal]\nmode = \"key_file\"\nkey_file = \"{k}\"\n\
+             [quotas]\ncrypto_requests_per_second = 5\n",
+            d = data.display(),
+            k = dir.path().join("master.key").display()
+        ),
+    )
+    .unwrap();
+    let daemon = Launch::config(&config, &data, &data.join("arca.sock")).start();
+    let mut kms = daemon.kms().await;
+    let key = create_key(&mut kms, "metered").await;
+    let mut outcomes = Vec::new();
+    for _ in 0..8 {
+        outcomes.push(kms.encrypt(encrypt(&key)).await.map(|_| ()));
+    }
+    let admitted = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert!((5..=6).contains(&admitted), "{admitted} of 8 admitted at 5 per second");
+    let throttled = outcomes.into_iter().find(|o| o.is_err()).unwrap();
+    assert_status(throttled, Code::ResourceExhausted, "throttled");
+    // Management calls are not metered by the crypto quota.
+    create_key(&mut kms, "unmetered").await;
+    let audit = pb::ReadAuditRequest { limit: 100, key: key.clone(), principal: String::new() };
+    let records = daemon.admin().await.read_audit(audit).await.unwrap().into_inner().records;
+    assert!(records.iter().any(|r| r.contains("RESOURCE_EXHAUSTED")), "the refusal is audited");
+}

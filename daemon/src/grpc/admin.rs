@@ -43,7 +43,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "Status", request, |context, _| async move {
+        serve(&self.metrics, &self.service, "Status", request, |context, _| async move {
             let status = self.service.status()?;
             Ok(pb::StatusResponse {
                 initialized: status.initialized,
@@ -65,7 +65,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::InitializeRequest>,
     ) -> Result<Response<pb::InitializeResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "Initialize", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "Initialize", request, |_, r| async move {
             if !matches!(self.service.status()?.seal_mode, SealMode::Passphrase) {
                 return Err(Error::WrongSealMode(
                     "this store is sealed by a key file: it initializes itself",
@@ -81,7 +81,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::UnsealRequest>,
     ) -> Result<Response<pb::UnsealResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "Unseal", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "Unseal", request, |_, r| async move {
             self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
             // Deletions and rotations that fell due while sealed happen now.
             self.service.run_due_work().await?;
@@ -93,7 +93,7 @@ impl Admin for AdminApi {
     type BackupStream = BackupStream;
 
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<BackupStream>, Status> {
-        serve(&self.metrics, self.service.audit(), "Backup", request, |_, _| async move {
+        serve(&self.metrics, &self.service, "Backup", request, |_, _| async move {
             let archive = self.service.backup().await?;
             let chunks: Vec<Result<pb::BackupChunk, Status>> = archive
                 .chunks(BACKUP_CHUNK_BYTES)
@@ -108,7 +108,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::VerifyAuditRequest>,
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "VerifyAudit", request, |_, _| async move {
+        serve(&self.metrics, &self.service, "VerifyAudit", request, |_, _| async move {
             let outcome = self.service.audit().verify()?;
             let (first_bad_seq, reason) = outcome.first_bad.clone().unwrap_or_default();
             Ok(pb::VerifyAuditResponse {
@@ -126,7 +126,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::ReadAuditRequest>,
     ) -> Result<Response<pb::ReadAuditResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "ReadAudit", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "ReadAudit", request, |_, r| async move {
             let limit = match r.limit {
                 0 => 100,
                 n @ 1..=1000 => n as usize,
@@ -141,7 +141,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::AdvanceClockRequest>,
     ) -> Result<Response<pb::AdvanceClockResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "AdvanceClock", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "AdvanceClock", request, |_, r| async move {
             let (now, changed) = self.service.advance_clock(r.seconds).await?;
             Ok(pb::AdvanceClockResponse { now, keys_changed: u32::try_from(changed).unwrap_or(u32::MAX) })
         })

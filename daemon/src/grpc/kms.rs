@@ -31,7 +31,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateKeyRequest>,
     ) -> Result<Response<pb::CreateKeyResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "CreateKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "CreateKey", request, |_, r| async move {
             let new_key = NewKey {
                 description: r.description,
                 spec: convert::key_spec(r.key_spec)?,
@@ -48,7 +48,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DescribeKeyRequest>,
     ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "DescribeKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "DescribeKey", request, |_, r| async move {
             let info = self.service.describe_key(&r.key_id)?;
             Ok(pb::DescribeKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
         })
@@ -59,7 +59,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "ListKeys", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "ListKeys", request, |_, r| async move {
             let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token)?;
             Ok(pb::ListKeysResponse {
                 keys: ids.iter().map(|id| pb::KeyListEntry { key_id: id.to_string() }).collect(),
@@ -74,7 +74,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "Encrypt", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "Encrypt", request, |_, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, ciphertext) = self.service.encrypt_oaep(&r.key_id, hash, &r.plaintext)?;
                 return Ok(pb::EncryptResponse {
@@ -100,7 +100,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "Decrypt", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "Decrypt", request, |_, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, plaintext) = self.service.decrypt_oaep(&r.key_id, hash, &r.ciphertext_blob)?;
                 return Ok(pb::DecryptResponse {
@@ -127,7 +127,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ReEncryptRequest>,
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "ReEncrypt", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "ReEncrypt", request, |_, r| async move {
             let (opened, sealed) = self.service.re_encrypt(
                 &r.ciphertext_blob,
                 &convert::context(r.source_encryption_context),
@@ -150,7 +150,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "GenerateDataKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "GenerateDataKey", request, |_, r| async move {
             let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
             let (sealed, data_key) =
                 self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
@@ -168,25 +168,16 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
-        serve(
-            &self.metrics,
-            self.service.audit(),
-            "GenerateDataKeyWithoutPlaintext",
-            request,
-            |_, r| async move {
-                let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
-                let (sealed, _data_key) = self.service.generate_data_key(
-                    &r.key_id,
-                    size,
-                    &convert::context(r.encryption_context),
-                )?;
-                Ok(pb::GenerateDataKeyWithoutPlaintextResponse {
-                    key_id: sealed.key_id.to_string(),
-                    key_version: sealed.key_version,
-                    ciphertext_blob: sealed.blob,
-                })
-            },
-        )
+        serve(&self.metrics, &self.service, "GenerateDataKeyWithoutPlaintext", request, |_, r| async move {
+            let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
+            let (sealed, _data_key) =
+                self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
+            Ok(pb::GenerateDataKeyWithoutPlaintextResponse {
+                key_id: sealed.key_id.to_string(),
+                key_version: sealed.key_version,
+                ciphertext_blob: sealed.blob,
+            })
+        })
         .await
     }
 
@@ -194,7 +185,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateRandomRequest>,
     ) -> Result<Response<pb::GenerateRandomResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "GenerateRandom", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "GenerateRandom", request, |_, r| async move {
             Ok(pb::GenerateRandomResponse {
                 plaintext: self.service.generate_random(r.number_of_bytes as usize)?,
             })
@@ -203,25 +194,22 @@ impl KeyManagement for KmsApi {
     }
 
     async fn sign(&self, request: Request<pb::SignRequest>) -> Result<Response<pb::SignResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "Sign", request, |_, r| asymmetric::sign(&self.service, r))
-            .await
+        serve(&self.metrics, &self.service, "Sign", request, |_, r| asymmetric::sign(&self.service, r)).await
     }
 
     async fn verify(
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "Verify", request, |_, r| {
-            asymmetric::verify(&self.service, r)
-        })
-        .await
+        serve(&self.metrics, &self.service, "Verify", request, |_, r| asymmetric::verify(&self.service, r))
+            .await
     }
 
     async fn get_public_key(
         &self,
         request: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "GetPublicKey", request, |_, r| {
+        serve(&self.metrics, &self.service, "GetPublicKey", request, |_, r| {
             asymmetric::get_public_key(&self.service, r)
         })
         .await
@@ -231,7 +219,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateMacRequest>,
     ) -> Result<Response<pb::GenerateMacResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "GenerateMac", request, |_, r| {
+        serve(&self.metrics, &self.service, "GenerateMac", request, |_, r| {
             asymmetric::generate_mac(&self.service, r)
         })
         .await
@@ -241,7 +229,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::VerifyMacRequest>,
     ) -> Result<Response<pb::VerifyMacResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "VerifyMac", request, |_, r| {
+        serve(&self.metrics, &self.service, "VerifyMac", request, |_, r| {
             asymmetric::verify_mac(&self.service, r)
         })
         .await
@@ -251,7 +239,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "GenerateDataKeyPair", request, |_, r| {
+        serve(&self.metrics, &self.service, "GenerateDataKeyPair", request, |_, r| {
             asymmetric::generate_data_key_pair(&self.service, r)
         })
         .await
@@ -261,7 +249,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairWithoutPlaintextResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "GenerateDataKeyPairWithoutPlaintext", request, |_, r| {
+        serve(&self.metrics, &self.service, "GenerateDataKeyPairWithoutPlaintext", request, |_, r| {
             asymmetric::generate_data_key_pair_without_plaintext(&self.service, r)
         })
         .await
@@ -271,7 +259,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRequest>,
     ) -> Result<Response<pb::EnableKeyResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "EnableKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "EnableKey", request, |_, r| async move {
             self.service.enable_key(&r.key_id).await?;
             Ok(pb::EnableKeyResponse {})
         })
@@ -282,7 +270,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRequest>,
     ) -> Result<Response<pb::DisableKeyResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "DisableKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "DisableKey", request, |_, r| async move {
             self.service.disable_key(&r.key_id).await?;
             Ok(pb::DisableKeyResponse {})
         })
@@ -293,7 +281,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateAliasRequest>,
     ) -> Result<Response<pb::CreateAliasResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "CreateAlias", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "CreateAlias", request, |_, r| async move {
             self.service.create_alias(&r.alias_name, &r.target_key_id).await?;
             Ok(pb::CreateAliasResponse {})
         })
@@ -304,7 +292,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::UpdateAliasRequest>,
     ) -> Result<Response<pb::UpdateAliasResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "UpdateAlias", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "UpdateAlias", request, |_, r| async move {
             self.service.update_alias(&r.alias_name, &r.target_key_id).await?;
             Ok(pb::UpdateAliasResponse {})
         })
@@ -315,7 +303,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DeleteAliasRequest>,
     ) -> Result<Response<pb::DeleteAliasResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "DeleteAlias", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "DeleteAlias", request, |_, r| async move {
             self.service.delete_alias(&r.alias_name).await?;
             Ok(pb::DeleteAliasResponse {})
         })
@@ -326,7 +314,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListAliasesRequest>,
     ) -> Result<Response<pb::ListAliasesResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "ListAliases", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "ListAliases", request, |_, r| async move {
             let (page, next) = self.service.list_aliases(&r.key_id, r.limit as usize, &r.page_token)?;
             Ok(pb::ListAliasesResponse {
                 aliases: page
@@ -344,7 +332,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RotateKeyOnDemandRequest>,
     ) -> Result<Response<pb::RotateKeyOnDemandResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "RotateKeyOnDemand", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "RotateKeyOnDemand", request, |_, r| async move {
             let key_version = self.service.rotate_key_on_demand(&r.key_id).await?;
             let key_id = self.service.resolve(&r.key_id)?.to_string();
             Ok(pb::RotateKeyOnDemandResponse { key_id, key_version })
@@ -356,7 +344,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRotationRequest>,
     ) -> Result<Response<pb::EnableKeyRotationResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "EnableKeyRotation", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "EnableKeyRotation", request, |_, r| async move {
             let period = (r.rotation_period_in_days != 0).then_some(r.rotation_period_in_days);
             self.service.enable_key_rotation(&r.key_id, period).await?;
             Ok(pb::EnableKeyRotationResponse {})
@@ -368,7 +356,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRotationRequest>,
     ) -> Result<Response<pb::DisableKeyRotationResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "DisableKeyRotation", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "DisableKeyRotation", request, |_, r| async move {
             self.service.disable_key_rotation(&r.key_id).await?;
             Ok(pb::DisableKeyRotationResponse {})
         })
@@ -379,7 +367,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetKeyRotationStatusRequest>,
     ) -> Result<Response<pb::GetKeyRotationStatusResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "GetKeyRotationStatus", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "GetKeyRotationStatus", request, |_, r| async move {
             let status = self.service.key_rotation_status(&r.key_id)?;
             Ok(pb::GetKeyRotationStatusResponse {
                 key_id: status.key_id.to_string(),
@@ -395,7 +383,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeyRotationsRequest>,
     ) -> Result<Response<pb::ListKeyRotationsResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "ListKeyRotations", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "ListKeyRotations", request, |_, r| async move {
             let rotations = self
                 .service
                 .list_key_rotations(&r.key_id)?
@@ -411,7 +399,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ScheduleKeyDeletionRequest>,
     ) -> Result<Response<pb::ScheduleKeyDeletionResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "ScheduleKeyDeletion", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "ScheduleKeyDeletion", request, |_, r| async move {
             let window = (r.pending_window_in_days != 0).then_some(r.pending_window_in_days);
             let deletion_date = self.service.schedule_key_deletion(&r.key_id, window).await?;
             let key_id = self.service.resolve(&r.key_id)?.to_string();
@@ -424,7 +412,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CancelKeyDeletionRequest>,
     ) -> Result<Response<pb::CancelKeyDeletionResponse>, Status> {
-        serve(&self.metrics, self.service.audit(), "CancelKeyDeletion", request, |_, r| async move {
+        serve(&self.metrics, &self.service, "CancelKeyDeletion", request, |_, r| async move {
             self.service.cancel_key_deletion(&r.key_id).await?;
             let key_id = self.service.resolve(&r.key_id)?.to_string();
             Ok(pb::CancelKeyDeletionResponse { key_id })

@@ -20,10 +20,11 @@ use tonic::{Code, Request, Response, Status};
 pub use admin::AdminApi;
 pub use kms::KmsApi;
 
-use crate::audit::{AuditLog, Event};
+use crate::audit::Event;
 use crate::auth::{Caller, caller_of};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::service::KmsService;
 use audited::Audited;
 
 /// Operations that change state: their audit record is synced before the caller hears back.
@@ -73,7 +74,7 @@ fn request_id_of<T>(request: &Request<T>) -> String {
 /// Runs one call: context, handler, log line, metrics, request id echoed on success and failure.
 async fn serve<Req: Audited, Resp, Fut>(
     metrics: &Metrics,
-    audit: &AuditLog,
+    service: &KmsService,
     operation: &'static str,
     request: Request<Req>,
     handler: impl FnOnce(CallContext, Req) -> Fut,
@@ -87,7 +88,10 @@ where
     let started = Instant::now();
     let message = request.into_inner();
     let (key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
-    let outcome = handler(context, message).await;
+    let outcome = match service.quotas().admit(&caller, operation) {
+        Ok(()) => handler(context, message).await,
+        Err(throttled) => Err(throttled),
+    };
     let code = match &outcome {
         Ok(_) => Code::Ok,
         Err(error) => status::to_status(error).code(),
@@ -102,7 +106,7 @@ where
         durable: STATE_CHANGES.contains(&operation),
     };
     // Fail closed: a call whose record cannot be written does not succeed.
-    let outcome = match audit.append(event) {
+    let outcome = match service.audit().append(event) {
         Ok(()) => outcome,
         Err(error) => {
             tracing::error!(%error, "cannot write the audit log");

@@ -20,6 +20,7 @@ pub use symmetric::{DataKeySize, Opened, Sealed};
 
 use crate::audit::AuditLog;
 use crate::error::{Error, Result};
+use crate::quota::{QuotaConfig, Quotas};
 use crate::secure_mem::SecretBuf;
 use crate::store::{KeyRecordCodec, MasterKey, SealConfig, SealMode, SealRecord, StoreBackend, Table};
 use keyring::Keyring;
@@ -50,6 +51,7 @@ pub struct ServiceOptions {
     pub test_clock: bool,
     /// Seconds the test clock starts ahead of the system clock.
     pub test_clock_offset: i64,
+    pub quotas: QuotaConfig,
 }
 
 impl Default for ServiceOptions {
@@ -58,6 +60,7 @@ impl Default for ServiceOptions {
             key_generation_timeout: std::time::Duration::from_secs(30),
             test_clock: false,
             test_clock_offset: 0,
+            quotas: QuotaConfig::default(),
         }
     }
 }
@@ -66,6 +69,7 @@ impl Default for ServiceOptions {
 pub struct KmsService {
     backend: Arc<dyn StoreBackend>,
     audit: Arc<AuditLog>,
+    quotas: Quotas,
     clock: clock::Clock,
     seal_config: SealConfig,
     options: ServiceOptions,
@@ -99,7 +103,8 @@ impl KmsService {
             None => SealState::Uninitialized,
         };
         let clock = clock::Clock::new(options.test_clock, options.test_clock_offset);
-        let service = Self { backend, audit, clock, seal_config, options, state: RwLock::new(state) };
+        let quotas = Quotas::new(options.quotas);
+        let service = Self { backend, audit, quotas, clock, seal_config, options, state: RwLock::new(state) };
         if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
             if !service.status()?.initialized {
                 service.initialize(None).await?;
@@ -169,6 +174,10 @@ impl KmsService {
     /// Seconds since the Unix epoch, by the service's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    pub fn quotas(&self) -> &Quotas {
+        &self.quotas
     }
 
     pub fn audit(&self) -> &AuditLog {
