@@ -141,3 +141,49 @@ async fn a_deletion_due_while_the_daemon_was_down_happens_at_start() {
     assert_status(describe(&daemon, &doomed).await, Code::NotFound, &doomed);
     assert!(describe(&daemon, &kept).await.is_ok());
 }
+
+#[tokio::test]
+async fn kill_9_during_rotation_leaves_every_acknowledged_version_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = Launch::dev(dir.path());
+    let daemon = launch.start();
+    let key = create_key(&mut daemon.kms().await, "crash-rotated").await;
+    daemon.shutdown().await;
+    let mut blobs = Vec::new();
+    for round in 0..3u64 {
+        let daemon = launch.start();
+        let mut kms = daemon.kms().await;
+        let rotations = async {
+            loop {
+                let rotated =
+                    kms.rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: key.clone() }).await;
+                let Ok(rotated) = rotated else { break };
+                let request = pb::EncryptRequest {
+                    key_id: key.clone(),
+                    plaintext: b"v".to_vec(),
+                    ..Default::default()
+                };
+                match kms.encrypt(request).await {
+                    Ok(sealed) => blobs.push((rotated.into_inner().key_version, sealed.into_inner())),
+                    Err(_) => break,
+                }
+            }
+        };
+        let killer = async {
+            tokio::time::sleep(std::time::Duration::from_millis(100 + 60 * round)).await;
+            daemon.send_sigkill();
+        };
+        tokio::join!(rotations, killer);
+        daemon.kill_hard();
+    }
+    assert!(!blobs.is_empty());
+    let daemon = launch.start();
+    let metadata = describe(&daemon, &key).await.unwrap();
+    let expected: Vec<u32> = (1..=metadata.current_version).collect();
+    assert_eq!(metadata.versions, expected, "versions are contiguous: no half-written rotation");
+    for (version, sealed) in blobs {
+        assert!(sealed.key_version >= version);
+        let decrypt = pb::DecryptRequest { ciphertext_blob: sealed.ciphertext_blob, ..Default::default() };
+        assert_eq!(daemon.kms().await.decrypt(decrypt).await.unwrap().into_inner().plaintext, b"v");
+    }
+}
