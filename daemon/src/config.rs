@@ -113,6 +113,9 @@ struct ConfigFile {
     metrics_listen: Option<SocketAddr>,
     #[serde(default)]
     quotas: QuotaConfig,
+    /// The crypto-officer role: principals that create keys and administer the daemon
+    /// (`uid:N`, `cert:SUBJECT`). Default: root and the daemon's own user.
+    administrators: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +203,7 @@ impl ConfigFile {
             service: ServiceOptions {
                 key_generation_timeout,
                 quotas: self.quotas,
+                administrators: self.administrators.unwrap_or_else(crate::service::default_administrators),
                 ..ServiceOptions::default()
             },
             metrics_listen: self.metrics_listen,

@@ -13,6 +13,8 @@ pub enum Error {
     NotInitialized,
     #[error("already initialized: the store already has a master key")]
     AlreadyInitialized,
+    #[error("access denied: {0}")]
+    AccessDenied(String),
     #[error("wrong passphrase: the master key could not be unsealed")]
     WrongPassphrase,
     #[error("{0}")]

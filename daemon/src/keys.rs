@@ -190,6 +190,8 @@ pub struct KeyMetadata {
     pub tags: BTreeMap<String, String>,
     /// Automatic rotation, when enabled.
     pub rotation: Option<Rotation>,
+    /// Who may do what with the key.
+    pub policy: crate::policy::Policy,
 }
 
 /// An automatic rotation schedule.

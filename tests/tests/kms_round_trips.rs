@@ -13,6 +13,7 @@ async fn create_describe_and_list_keys() {
             key_spec: pb::KeySpec::Aes256.into(),
             key_usage: pb::KeyUsage::EncryptDecrypt.into(),
             tags: context(&[("team", "payments")]),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -71,6 +71,7 @@ impl Admin for AdminApi {
                     "this store is sealed by a key file: it initializes itself",
                 ));
             }
+            self.service.require_administrator("Initialize")?;
             self.service.initialize(Some(passphrase(r.passphrase)?)).await?;
             Ok(pb::InitializeResponse {})
         })
@@ -82,6 +83,7 @@ impl Admin for AdminApi {
         request: Request<pb::UnsealRequest>,
     ) -> Result<Response<pb::UnsealResponse>, Status> {
         serve(&self.metrics, &self.service, "Unseal", request, |_, r| async move {
+            self.service.require_administrator("Unseal")?;
             self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
             // Deletions and rotations that fell due while sealed happen now.
             self.service.run_due_work().await?;
@@ -94,6 +96,7 @@ impl Admin for AdminApi {
 
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<BackupStream>, Status> {
         serve(&self.metrics, &self.service, "Backup", request, |_, _| async move {
+            self.service.require_administrator("Backup")?;
             let archive = self.service.backup().await?;
             let chunks: Vec<Result<pb::BackupChunk, Status>> = archive
                 .chunks(BACKUP_CHUNK_BYTES)
@@ -109,6 +112,7 @@ impl Admin for AdminApi {
         request: Request<pb::VerifyAuditRequest>,
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
         serve(&self.metrics, &self.service, "VerifyAudit", request, |_, _| async move {
+            self.service.require_administrator("VerifyAudit")?;
             let outcome = self.service.audit().verify()?;
             let (first_bad_seq, reason) = outcome.first_bad.clone().unwrap_or_default();
             Ok(pb::VerifyAuditResponse {
@@ -127,6 +131,7 @@ impl Admin for AdminApi {
         request: Request<pb::ReadAuditRequest>,
     ) -> Result<Response<pb::ReadAuditResponse>, Status> {
         serve(&self.metrics, &self.service, "ReadAudit", request, |_, r| async move {
+            self.service.require_administrator("ReadAudit")?;
             let limit = match r.limit {
                 0 => 100,
                 n @ 1..=1000 => n as usize,

@@ -76,6 +76,8 @@ audited_key!(
     pb::ListKeyRotationsRequest => key_id,
     pb::ScheduleKeyDeletionRequest => key_id,
     pb::CancelKeyDeletionRequest => key_id,
+    pb::PutKeyPolicyRequest => key_id,
+    pb::GetKeyPolicyRequest => key_id,
 );
 
 audited_key_and_context!(

@@ -37,6 +37,7 @@ impl KeyManagement for KmsApi {
                 spec: convert::key_spec(r.key_spec)?,
                 usage: convert::key_usage(r.key_usage)?,
                 tags: r.tags.into_iter().collect(),
+                policy: r.policy,
             };
             let info = self.service.create_key(new_key).await?;
             Ok(pb::CreateKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
@@ -416,6 +417,28 @@ impl KeyManagement for KmsApi {
             self.service.cancel_key_deletion(&r.key_id).await?;
             let key_id = self.service.resolve(&r.key_id)?.to_string();
             Ok(pb::CancelKeyDeletionResponse { key_id })
+        })
+        .await
+    }
+
+    async fn put_key_policy(
+        &self,
+        request: Request<pb::PutKeyPolicyRequest>,
+    ) -> Result<Response<pb::PutKeyPolicyResponse>, Status> {
+        serve(&self.metrics, &self.service, "PutKeyPolicy", request, |_, r| async move {
+            self.service.put_key_policy(&r.key_id, &r.policy).await?;
+            Ok(pb::PutKeyPolicyResponse {})
+        })
+        .await
+    }
+
+    async fn get_key_policy(
+        &self,
+        request: Request<pb::GetKeyPolicyRequest>,
+    ) -> Result<Response<pb::GetKeyPolicyResponse>, Status> {
+        serve(&self.metrics, &self.service, "GetKeyPolicy", request, |_, r| async move {
+            let (key_id, policy) = self.service.get_key_policy(&r.key_id)?;
+            Ok(pb::GetKeyPolicyResponse { key_id: key_id.to_string(), policy })
         })
         .await
     }

@@ -24,7 +24,7 @@ use crate::audit::Event;
 use crate::auth::{Caller, caller_of};
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::service::KmsService;
+use crate::service::{KmsService, as_caller};
 use audited::Audited;
 
 /// Operations that change state: their audit record is synced before the caller hears back.
@@ -43,6 +43,7 @@ const STATE_CHANGES: &[&str] = &[
     "ScheduleKeyDeletion",
     "CancelKeyDeletion",
     "AdvanceClock",
+    "PutKeyPolicy",
 ];
 
 /// What a handler knows about the call besides its message.
@@ -89,7 +90,7 @@ where
     let message = request.into_inner();
     let (key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
     let outcome = match service.quotas().admit(&caller, operation) {
-        Ok(()) => handler(context, message).await,
+        Ok(()) => as_caller(caller.clone(), handler(context, message)).await,
         Err(throttled) => Err(throttled),
     };
     let code = match &outcome {

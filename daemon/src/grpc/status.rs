@@ -10,7 +10,7 @@ pub fn to_status(error: &Error) -> Status {
             Code::FailedPrecondition
         }
         Error::WrongSealMode(_) => Code::FailedPrecondition,
-        Error::WrongPassphrase => Code::PermissionDenied,
+        Error::WrongPassphrase | Error::AccessDenied(_) => Code::PermissionDenied,
         Error::KeyNotFound(_) => Code::NotFound,
         Error::AlreadyExists(_) => Code::AlreadyExists,
         Error::KeyNotEnabled { .. } => Code::FailedPrecondition,

@@ -21,6 +21,12 @@ pub fn harden_process() -> Result<()> {
     Ok(())
 }
 
+/// The user the process runs as.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
 pub(super) fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };

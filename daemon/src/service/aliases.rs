@@ -2,6 +2,7 @@
 
 use super::KmsService;
 use super::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use crate::crypto::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyState};
 
@@ -38,6 +39,7 @@ impl KmsService {
             return Err(Error::invalid("key_id is required"));
         }
         if key_ref.starts_with(ALIAS_PREFIX) {
+            super::authz::note_alias(key_ref);
             return self.keyring()?.alias(key_ref)?.ok_or_else(|| Error::KeyNotFound(key_ref.to_owned()));
         }
         key_ref.parse()
@@ -45,19 +47,23 @@ impl KmsService {
 
     pub async fn create_alias(&self, name: &str, target: &str) -> Result<()> {
         check_alias_name(name)?;
-        let target = self.alias_target(target)?;
+        let target = self.alias_target(target, "CreateAlias")?;
         self.keyring()?.put_alias(name, target, true).await
     }
 
     pub async fn update_alias(&self, name: &str, target: &str) -> Result<()> {
         check_alias_name(name)?;
-        let target = self.alias_target(target)?;
+        let target = self.alias_target(target, "UpdateAlias")?;
         self.keyring()?.put_alias(name, target, false).await
     }
 
     pub async fn delete_alias(&self, name: &str) -> Result<()> {
         check_alias_name(name)?;
-        self.keyring()?.delete_alias(name).await
+        let keyring = self.keyring()?;
+        if let Some(target) = keyring.alias(name)? {
+            self.authorize(&*keyring.get(target)?, "DeleteAlias", &EncryptionContext::new())?;
+        }
+        keyring.delete_alias(name).await
     }
 
     /// One page of aliases, optionally of one key; the page token is the last name returned.
@@ -80,12 +86,12 @@ impl KmsService {
     }
 
     /// An alias points at a key by id, never at another alias.
-    fn alias_target(&self, target: &str) -> Result<KeyId> {
+    fn alias_target(&self, target: &str, operation: &str) -> Result<KeyId> {
         if target.starts_with(ALIAS_PREFIX) {
             return Err(Error::invalid("an alias must point at a key id, not at another alias"));
         }
         let id = self.resolve(target)?;
-        self.keyring()?.get(id)?;
+        self.authorize(&*self.keyring()?.get(id)?, operation, &EncryptionContext::new())?;
         Ok(id)
     }
 
@@ -100,6 +106,7 @@ impl KmsService {
     async fn set_state(&self, key_ref: &str, state: KeyState, operation: &'static str) -> Result<()> {
         let keyring = self.keyring()?;
         let key = keyring.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, operation, &EncryptionContext::new())?;
         match key.metadata.state {
             current if current == state => return Ok(()),
             KeyState::Enabled | KeyState::Disabled => {}

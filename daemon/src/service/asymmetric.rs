@@ -61,7 +61,8 @@ impl KmsService {
         operation: &'static str,
         algorithm: SigningAlgorithm,
     ) -> Result<Arc<Key>> {
-        let key = self.key_for(self.resolve(key_ref)?, operation, KeyUsage::SignVerify)?;
+        let key =
+            self.key_for(self.resolve(key_ref)?, operation, KeyUsage::SignVerify, &EncryptionContext::new())?;
         let allowed = SigningAlgorithm::for_spec(key.metadata.spec);
         if !allowed.contains(&algorithm) {
             return Err(Error::invalid(format!(
@@ -100,6 +101,7 @@ impl KmsService {
     pub fn get_public_key(&self, key_ref: &str) -> Result<PublicKey> {
         let id = self.resolve(key_ref)?;
         let key = self.keyring()?.get(id)?;
+        self.authorize(&key, "GetPublicKey", &EncryptionContext::new())?;
         let der = current(&key)?.public_key_der().ok_or_else(|| {
             Error::invalid(format!("key {id} is {}: it has no public key", key.metadata.spec.name()))
         })?;
@@ -107,7 +109,12 @@ impl KmsService {
     }
 
     fn oaep_key(&self, key_ref: &str, operation: &'static str) -> Result<Arc<Key>> {
-        let key = self.key_for(self.resolve(key_ref)?, operation, KeyUsage::EncryptDecrypt)?;
+        let key = self.key_for(
+            self.resolve(key_ref)?,
+            operation,
+            KeyUsage::EncryptDecrypt,
+            &EncryptionContext::new(),
+        )?;
         if !key.metadata.spec.is_rsa() {
             return Err(Error::invalid(format!(
                 "RSAES_OAEP needs an RSA key; key {} is {}",
@@ -138,7 +145,12 @@ impl KmsService {
     }
 
     fn mac_key(&self, key_ref: &str, operation: &'static str, algorithm: MacAlgorithm) -> Result<Arc<Key>> {
-        let key = self.key_for(self.resolve(key_ref)?, operation, KeyUsage::GenerateVerifyMac)?;
+        let key = self.key_for(
+            self.resolve(key_ref)?,
+            operation,
+            KeyUsage::GenerateVerifyMac,
+            &EncryptionContext::new(),
+        )?;
         let expected =
             MacAlgorithm::for_spec(key.metadata.spec).ok_or(Error::KeyIntegrity(key.metadata.id))?;
         if expected != algorithm {
@@ -187,7 +199,7 @@ impl KmsService {
                 spec.name()
             )));
         }
-        let wrapping_key = self.usable_key(self.resolve(key_ref)?, "GenerateDataKeyPair")?;
+        let wrapping_key = self.usable_key(self.resolve(key_ref)?, "GenerateDataKeyPair", context)?;
         let (private_key, public_key) = self
             .off_reactor_with_deadline("key pair generation", move || keypair::generate_pair(spec))
             .await?;

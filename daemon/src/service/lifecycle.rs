@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::limits::*;
 use super::{KeyInfo, KmsService};
+use crate::crypto::context::EncryptionContext;
 use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
@@ -16,6 +17,8 @@ pub struct NewKey {
     pub spec: KeySpec,
     pub usage: Option<KeyUsage>,
     pub tags: BTreeMap<String, String>,
+    /// A key policy document; empty for the default (creator and administrators).
+    pub policy: String,
 }
 
 pub(super) fn info(key: &Key) -> KeyInfo {
@@ -28,6 +31,7 @@ pub(super) fn info(key: &Key) -> KeyInfo {
 
 impl KmsService {
     pub async fn create_key(&self, request: NewKey) -> Result<KeyInfo> {
+        self.require_administrator("CreateKey")?;
         let spec = request.spec;
         let usage = request
             .usage
@@ -57,9 +61,15 @@ impl KmsService {
                 KeyVersion::new(spec, usage, 1, now, keypair::generate(spec)?)
             })
             .await?;
+        let id = KeyId::generate();
+        let policy = match request.policy.as_str() {
+            "" => self.default_policy(),
+            document => self.check_policy_document(id, document)?,
+        };
         let key = Key {
             metadata: KeyMetadata {
-                id: KeyId::generate(),
+                id,
+                policy,
                 description: request.description,
                 spec,
                 usage,
@@ -77,8 +87,23 @@ impl KmsService {
     }
 
     pub fn describe_key(&self, key_ref: &str) -> Result<KeyInfo> {
-        let id = self.resolve(key_ref)?;
-        Ok(info(&*self.keyring()?.get(id)?))
+        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, "DescribeKey", &EncryptionContext::new())?;
+        Ok(info(&key))
+    }
+
+    pub async fn put_key_policy(&self, key_ref: &str, document: &str) -> Result<()> {
+        let keyring = self.keyring()?;
+        let key = keyring.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, "PutKeyPolicy", &EncryptionContext::new())?;
+        let policy = self.check_policy_document(key.metadata.id, document)?;
+        keyring.insert(key.with_metadata(KeyMetadata { policy, ..key.metadata.clone() })?).await.map(|_| ())
+    }
+
+    pub fn get_key_policy(&self, key_ref: &str) -> Result<(KeyId, String)> {
+        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, "GetKeyPolicy", &EncryptionContext::new())?;
+        Ok((key.metadata.id, key.metadata.policy.to_json()))
     }
 
     /// One page of key ids; the page token is the last id of the previous page.
@@ -101,9 +126,17 @@ impl KmsService {
         Ok((ids, next))
     }
 
-    /// A key that exists, is enabled, and has the usage an operation needs.
-    pub(super) fn key_for(&self, id: KeyId, operation: &'static str, usage: KeyUsage) -> Result<Arc<Key>> {
+    /// A key that exists, that the caller may use for `operation`, that is enabled, and that has
+    /// the usage the operation needs.
+    pub(super) fn key_for(
+        &self,
+        id: KeyId,
+        operation: &'static str,
+        usage: KeyUsage,
+        context: &EncryptionContext,
+    ) -> Result<Arc<Key>> {
         let key = self.keyring()?.get(id)?;
+        self.authorize(&key, operation, context)?;
         if key.metadata.state != KeyState::Enabled {
             return Err(Error::KeyNotEnabled { key: id, state: key.metadata.state.name(), operation });
         }

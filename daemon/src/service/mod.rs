@@ -2,6 +2,7 @@
 
 mod aliases;
 mod asymmetric;
+mod authz;
 mod clock;
 mod keyring;
 mod lifecycle;
@@ -12,6 +13,7 @@ mod symmetric;
 use std::sync::{Arc, RwLock};
 
 pub use asymmetric::{DataKeyPair, PublicKey, Verification};
+pub use authz::as_caller;
 pub use keyring::KeyInfo;
 pub use lifecycle::NewKey;
 pub use limits::*;
@@ -52,6 +54,8 @@ pub struct ServiceOptions {
     /// Seconds the test clock starts ahead of the system clock.
     pub test_clock_offset: i64,
     pub quotas: QuotaConfig,
+    /// Principals of the crypto-officer role (`uid:N`, `cert:SUBJECT`).
+    pub administrators: Vec<String>,
 }
 
 impl Default for ServiceOptions {
@@ -61,8 +65,19 @@ impl Default for ServiceOptions {
             test_clock: false,
             test_clock_offset: 0,
             quotas: QuotaConfig::default(),
+            administrators: default_administrators(),
         }
     }
+}
+
+/// root, and the user the daemon runs as.
+pub fn default_administrators() -> Vec<String> {
+    let mut administrators = vec!["uid:0".to_owned()];
+    let me = crate::secure_mem::effective_uid();
+    if me != 0 {
+        administrators.push(format!("uid:{me}"));
+    }
+    administrators
 }
 
 /// The daemon's key management service.

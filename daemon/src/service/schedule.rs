@@ -3,6 +3,7 @@
 //! new, never a mix; due work runs at start-up, periodically, and when the test clock moves.
 
 use super::KmsService;
+use crate::crypto::context::EncryptionContext;
 use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, Rotation};
@@ -28,6 +29,7 @@ impl KmsService {
     /// imported keys are rotated by moving an alias).
     fn rotatable(&self, key_ref: &str, operation: &'static str) -> Result<std::sync::Arc<crate::keys::Key>> {
         let key = self.keyring()?.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, operation, &EncryptionContext::new())?;
         let meta = &key.metadata;
         if meta.state != KeyState::Enabled {
             return Err(Error::KeyNotEnabled { key: meta.id, state: meta.state.name(), operation });
@@ -45,6 +47,10 @@ impl KmsService {
     /// Makes new material current; old versions stay for Decrypt. Returns the new version.
     pub async fn rotate_key_on_demand(&self, key_ref: &str) -> Result<u32> {
         let key = self.rotatable(key_ref, "RotateKeyOnDemand")?;
+        self.rotate(&key).await
+    }
+
+    async fn rotate(&self, key: &crate::keys::Key) -> Result<u32> {
         let now = self.now();
         let rotation =
             key.metadata.rotation.map(|r| Rotation { next_at: now + i64::from(r.period_days) * DAY, ..r });
@@ -79,11 +85,13 @@ impl KmsService {
 
     pub fn key_rotation_status(&self, key_ref: &str) -> Result<RotationStatus> {
         let key = self.keyring()?.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, "GetKeyRotationStatus", &EncryptionContext::new())?;
         Ok(RotationStatus { key_id: key.metadata.id, rotation: key.metadata.rotation })
     }
 
     pub fn list_key_rotations(&self, key_ref: &str) -> Result<Vec<RotationEntry>> {
         let key = self.keyring()?.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, "ListKeyRotations", &EncryptionContext::new())?;
         Ok(key.versions.iter().map(|v| (v.version, v.created_at)).collect())
     }
 
@@ -99,6 +107,7 @@ impl KmsService {
         }
         let keyring = self.keyring()?;
         let key = keyring.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, "ScheduleKeyDeletion", &EncryptionContext::new())?;
         if let KeyState::PendingDeletion { at } = key.metadata.state {
             return Ok(at);
         }
@@ -112,6 +121,7 @@ impl KmsService {
     pub async fn cancel_key_deletion(&self, key_ref: &str) -> Result<()> {
         let keyring = self.keyring()?;
         let key = keyring.get(self.resolve(key_ref)?)?;
+        self.authorize(&key, "CancelKeyDeletion", &EncryptionContext::new())?;
         if !matches!(key.metadata.state, KeyState::PendingDeletion { .. }) {
             return Err(Error::KeyNotEnabled {
                 key: key.metadata.id,
@@ -122,22 +132,22 @@ impl KmsService {
         keyring.insert(key.with_state(KeyState::Disabled)?).await.map(|_| ())
     }
 
-    /// Rotates keys whose rotation is due and destroys keys whose deletion is due. Returns how
-    /// many keys were changed. Sealed: nothing to do until unsealed.
+    /// Rotates keys whose rotation is due and destroys keys whose deletion is due: the daemon's
+    /// own work, not subject to any caller's policy. Returns how many keys were changed. Sealed:
+    /// nothing to do until unsealed.
     pub async fn run_due_work(&self) -> Result<usize> {
         let Ok(keyring) = self.keyring() else { return Ok(0) };
         let now = self.now();
         let mut changed = 0;
         for key in keyring.all()? {
-            let id = key.metadata.id.to_string();
             match (key.metadata.state, key.metadata.rotation) {
                 (KeyState::PendingDeletion { at }, _) if at <= now => {
                     keyring.destroy(key.metadata.id).await?;
-                    tracing::info!(key_id = %id, "key deleted: its material is destroyed");
+                    tracing::info!(key_id = %key.metadata.id, "key deleted: its material is destroyed");
                     changed += 1;
                 }
                 (KeyState::Enabled, Some(rotation)) if rotation.next_at <= now => {
-                    self.rotate_key_on_demand(&id).await?;
+                    self.rotate(&key).await?;
                     changed += 1;
                 }
                 _ => {}
@@ -148,6 +158,7 @@ impl KmsService {
 
     /// Test clock only: moves time forward, then runs whatever became due.
     pub async fn advance_clock(&self, seconds: i64) -> Result<(i64, usize)> {
+        self.require_administrator("AdvanceClock")?;
         let now = self.clock.advance(seconds)?;
         Ok((now, self.run_due_work().await?))
     }

@@ -59,7 +59,7 @@ impl KmsService {
                 plaintext.len()
             )));
         }
-        let key = self.usable_key(self.resolve(key_ref)?, "Encrypt")?;
+        let key = self.usable_key(self.resolve(key_ref)?, "Encrypt", context)?;
         seal_with(&key, plaintext, context)
     }
 
@@ -74,7 +74,7 @@ impl KmsService {
                 )));
             }
         }
-        let key = match self.usable_key(parsed.key_id, "Decrypt") {
+        let key = match self.usable_key(parsed.key_id, "Decrypt", context) {
             Err(Error::KeyNotFound(_)) => {
                 return Err(Error::InvalidCiphertext(format!(
                     "the blob names key {}, which does not exist",
@@ -102,7 +102,8 @@ impl KmsService {
         destination_key_ref: &str,
         destination_context: &EncryptionContext,
     ) -> Result<(Opened, Sealed)> {
-        let destination = self.usable_key(self.resolve(destination_key_ref)?, "ReEncrypt")?;
+        let destination =
+            self.usable_key(self.resolve(destination_key_ref)?, "ReEncrypt", destination_context)?;
         let opened = self.decrypt(blob, source_context, source_key_ref)?;
         let sealed = seal_with(&destination, opened.plaintext.as_slice(), destination_context)?;
         Ok((opened, sealed))
@@ -116,7 +117,7 @@ impl KmsService {
         context: &EncryptionContext,
     ) -> Result<(Sealed, SecretBuf)> {
         let len = size.bytes()?;
-        let key = self.usable_key(self.resolve(key_ref)?, "GenerateDataKey")?;
+        let key = self.usable_key(self.resolve(key_ref)?, "GenerateDataKey", context)?;
         let data_key = SecretBuf::random(len)?;
         let sealed = seal_with(&key, data_key.as_slice(), context)?;
         Ok((sealed, data_key))
@@ -131,8 +132,13 @@ impl KmsService {
         random_vec(len)
     }
 
-    pub(super) fn usable_key(&self, id: KeyId, operation: &'static str) -> Result<Arc<Key>> {
-        let key = self.key_for(id, operation, KeyUsage::EncryptDecrypt)?;
+    pub(super) fn usable_key(
+        &self,
+        id: KeyId,
+        operation: &'static str,
+        context: &EncryptionContext,
+    ) -> Result<Arc<Key>> {
+        let key = self.key_for(id, operation, KeyUsage::EncryptDecrypt, context)?;
         if key.metadata.spec != KeySpec::Aes256 {
             return Err(Error::invalid(format!(
                 "{operation} with SYMMETRIC_DEFAULT needs an AES_256 key; key {id} is {} \

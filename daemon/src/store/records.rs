@@ -45,6 +45,9 @@ struct KeyRecord {
     rotation_period_days: u32,
     #[prost(int64, tag = "12")]
     next_rotation_at: i64,
+    /// The key policy document (JSON).
+    #[prost(string, tag = "13")]
+    policy: String,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -113,6 +116,7 @@ impl KeyRecordCodec {
             versions,
             rotation_period_days: meta.rotation.map_or(0, |r| r.period_days),
             next_rotation_at: meta.rotation.map_or(0, |r| r.next_at),
+            policy: meta.policy.to_json(),
         };
         let body = prost::Message::encode_to_vec(&record);
         let tag = self.mac(meta.id, &body)?.finalize().into_bytes();
@@ -154,6 +158,7 @@ impl KeyRecordCodec {
             state: state_from_record(&record.state, record.pending_deletion_at)?,
             created_at: record.created_at,
             tags: record.tags,
+            policy: crate::policy::Policy::parse(&record.policy).map_err(|_| Error::KeyIntegrity(id))?,
             rotation: (record.rotation_period_days > 0).then_some(Rotation {
                 period_days: record.rotation_period_days,
                 next_at: record.next_rotation_at,
@@ -220,6 +225,7 @@ mod tests {
                 created_at: 1_700_000_000,
                 tags: [("team".to_string(), "core".to_string())].into_iter().collect(),
                 rotation: Some(Rotation { period_days: 365, next_at: 1_731_536_000 }),
+                policy: crate::policy::Policy::default_for("uid:1000", &["uid:0".to_owned()]),
             },
             versions: vec![
                 KeyVersion::new(

@@ -1,0 +1,101 @@
+//! Authorization: every call that uses or manages a key is checked against the key's policy,
+//! whichever front end it came from; store-wide administration is for the configured
+//! administrators (the crypto-officer role).
+//!
+//! The caller travels with the request as task-local state set by the request layer, so the
+//! service's methods keep their shape; work the daemon does on its own (scheduled rotation and
+//! deletion) runs with no caller and is not subject to policies.
+
+use std::cell::RefCell;
+use std::future::Future;
+
+use super::KmsService;
+use crate::crypto::context::EncryptionContext;
+use crate::error::{Error, Result};
+use crate::keys::{Key, KeyId};
+use crate::policy::{self, Decision, Policy, RequestContext};
+
+struct CurrentCall {
+    principal: String,
+    /// The alias the request named its key by, recorded by `resolve`.
+    alias: RefCell<Option<String>>,
+}
+
+tokio::task_local! {
+    static CURRENT_CALL: CurrentCall;
+}
+
+/// Runs one request's work as `principal`.
+pub async fn as_caller<F: Future>(principal: String, work: F) -> F::Output {
+    CURRENT_CALL.scope(CurrentCall { principal, alias: RefCell::new(None) }, work).await
+}
+
+/// The principal of the request being served, if any.
+pub(super) fn current_principal() -> Option<String> {
+    CURRENT_CALL.try_with(|call| call.principal.clone()).ok()
+}
+
+pub(super) fn note_alias(alias: &str) {
+    let _ = CURRENT_CALL.try_with(|call| call.alias.replace(Some(alias.to_owned())));
+}
+
+fn current_alias() -> Option<String> {
+    CURRENT_CALL.try_with(|call| call.alias.borrow().clone()).ok().flatten()
+}
+
+fn denied(principal: &str, action: &str, what: &str) -> Error {
+    Error::AccessDenied(format!("{principal} is not allowed {action} on {what}"))
+}
+
+impl KmsService {
+    /// The policy a new key gets: full control for its creator and the administrators.
+    pub(super) fn default_policy(&self) -> Policy {
+        let creator = current_principal().unwrap_or_default();
+        Policy::default_for(&creator, &self.options.administrators)
+    }
+
+    /// Checks `arca:<operation>` on `key` for the current caller.
+    pub(super) fn authorize(&self, key: &Key, operation: &str, context: &EncryptionContext) -> Result<()> {
+        let Some(principal) = current_principal() else { return Ok(()) };
+        let action = format!("arca:{operation}");
+        let resource = key.metadata.id.to_string();
+        if principal == "unknown" {
+            return Err(denied(&principal, &action, &format!("key {resource}")));
+        }
+        let alias = current_alias();
+        let request = RequestContext {
+            principal: &principal,
+            action: &action,
+            resource: &resource,
+            encryption_context: context,
+            request_alias: alias.as_deref(),
+        };
+        match policy::evaluate(&key.metadata.policy, &request) {
+            Decision::Allow => Ok(()),
+            Decision::ExplicitDeny | Decision::ImplicitDeny => {
+                Err(denied(&principal, &action, &format!("key {resource}")))
+            }
+        }
+    }
+
+    /// Store-wide administration (creating keys, backups, audit, the test clock).
+    pub fn require_administrator(&self, operation: &str) -> Result<()> {
+        let Some(principal) = current_principal() else { return Ok(()) };
+        if self.options.administrators.contains(&principal) {
+            return Ok(());
+        }
+        Err(denied(&principal, &format!("arca:{operation}"), "this daemon (administrators only)"))
+    }
+
+    /// A new policy for a key, refused if it would leave no administrator able to change it.
+    pub(super) fn check_policy_document(&self, key: KeyId, document: &str) -> Result<Policy> {
+        let policy = Policy::parse(document)?;
+        let key_id = key.to_string();
+        if policy::locks_out_every_administrator(&policy, &key_id, &self.options.administrators) {
+            return Err(Error::invalid(
+                "the key policy would leave no administrator allowed arca:PutKeyPolicy (lockout refused)",
+            ));
+        }
+        Ok(policy)
+    }
+}
