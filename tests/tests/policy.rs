@@ -94,6 +94,52 @@ async fn policies_admit_only_whom_they_name() {
         pb::PutKeyPolicyRequest { key_id: shared.clone(), policy: "{\"Version\":\"2012-10-17\"}".into() };
     assert_status(kms.put_key_policy(malformed).await, Code::InvalidArgument, "Statement");
 
+    // A grant adds what the policy does not mention, within its constraints, until revoked.
+    let granted = create_key(&mut kms, "granted").await;
+    let grant = pb::CreateGrantRequest {
+        key_id: granted.clone(),
+        grantee_principal: "uid:65534".into(),
+        operations: vec!["Encrypt".into()],
+        retiring_principal: "uid:65534".into(),
+        constraints: Some(pb::GrantConstraints {
+            encryption_context_subset: [("tenant".to_string(), "9".to_string())].into_iter().collect(),
+            ..Default::default()
+        }),
+        name: "tenant-9-writer".into(),
+    };
+    let grant_id = kms.create_grant(grant.clone()).await.unwrap().into_inner().grant_id;
+    let with_tenant = |tenant: &str| {
+        let context = format!("tenant={tenant}");
+        arcactl_as_nobody(
+            &socket,
+            &["encrypt", "--key-id", &granted, "--plaintext", "x", "--context", &context],
+        )
+    };
+    assert_eq!(with_tenant("9").0, 0, "the grant admits tenant 9");
+    assert_eq!(with_tenant("1").0, 1, "outside the grant's constraint");
+    let listed =
+        kms.list_grants(pb::ListGrantsRequest { key_id: granted.clone() }).await.unwrap().into_inner();
+    assert_eq!(listed.grants.len(), 1);
+    assert_eq!(listed.grants[0].name, "tenant-9-writer");
+    let invalid = pb::CreateGrantRequest { operations: vec!["PutKeyPolicy".into()], ..grant.clone() };
+    assert_status(kms.create_grant(invalid).await, Code::InvalidArgument, "cannot be granted");
+    kms.revoke_grant(pb::RevokeGrantRequest { key_id: granted.clone(), grant_id }).await.unwrap();
+    assert_eq!(with_tenant("9").0, 1, "a revoked grant admits nothing");
+
+    // An explicit Deny in the policy beats any grant.
+    kms.create_grant(grant).await.unwrap();
+    let deny = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Admins", "Effect": "Allow", "Principal": {"Arca": "uid:0"}, "Action": "arca:*", "Resource": "*"},
+            {"Sid": "NoNobody", "Effect": "Deny", "Principal": {"Arca": "uid:65534"}, "Action": "arca:*", "Resource": "*"}
+        ]
+    });
+    kms.put_key_policy(pb::PutKeyPolicyRequest { key_id: granted.clone(), policy: deny.to_string() })
+        .await
+        .unwrap();
+    assert_eq!(with_tenant("9").0, 1, "Deny overrides the grant");
+
     let audit = pb::ReadAuditRequest { limit: 100, key: String::new(), principal: "uid:65534".into() };
     let records = daemon.admin().await.read_audit(audit).await.unwrap().into_inner().records;
     assert!(records.iter().filter(|r| r.contains("PERMISSION_DENIED")).count() >= 3, "{records:?}");

@@ -54,6 +54,8 @@ audited!(
     pb::VerifyAuditRequest,
     pb::ReadAuditRequest,
     pb::AdvanceClockRequest,
+    pb::ListRetirableGrantsRequest,
+    pb::RetireGrantRequest,
 );
 
 audited_key!(
@@ -78,6 +80,9 @@ audited_key!(
     pb::CancelKeyDeletionRequest => key_id,
     pb::PutKeyPolicyRequest => key_id,
     pb::GetKeyPolicyRequest => key_id,
+    pb::CreateGrantRequest => key_id,
+    pb::ListGrantsRequest => key_id,
+    pb::RevokeGrantRequest => key_id,
 );
 
 audited_key_and_context!(

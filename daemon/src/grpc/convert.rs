@@ -9,8 +9,8 @@ use crate::crypto::mac::MacAlgorithm;
 use crate::crypto::oaep::OaepHash;
 use crate::crypto::signing::{Message, SigningAlgorithm};
 use crate::error::{Error, Result};
-use crate::keys::{KeyOrigin, KeySpec, KeyState, KeyUsage};
-use crate::service::{DataKeySize, KeyInfo};
+use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, KeyUsage};
+use crate::service::{DataKeySize, Grant, KeyInfo};
 
 pub fn context(map: HashMap<String, String>) -> EncryptionContext {
     map.into_iter().collect::<BTreeMap<_, _>>()
@@ -178,5 +178,32 @@ pub fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
         rotation_period_days: meta.rotation.map_or(0, |r| r.period_days),
         next_rotation_date: meta.rotation.map_or(0, |r| r.next_at),
         versions: info.versions.clone(),
+    }
+}
+
+pub fn grant(grant: &Grant) -> pb::GrantListEntry {
+    let key_id =
+        <[u8; 16]>::try_from(grant.key_id.as_slice()).map(KeyId::from_bytes).map(|id| id.to_string());
+    pb::GrantListEntry {
+        key_id: key_id.unwrap_or_default(),
+        grant_id: grant.grant_id(),
+        name: grant.name.clone(),
+        grantee_principal: grant.grantee.clone(),
+        retiring_principal: grant.retiring_principal.clone(),
+        operations: grant.operations.clone(),
+        constraints: Some(pb::GrantConstraints {
+            encryption_context_subset: grant
+                .context_subset
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            encryption_context_equals: grant
+                .context_equals
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }),
+        issuing_principal: grant.creator.clone(),
+        creation_date: grant.created_at,
     }
 }

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::{asymmetric, convert, serve};
 use crate::metrics::Metrics;
-use crate::service::{KmsService, NewKey};
+use crate::service::{KmsService, NewGrant, NewKey};
 
 /// The gRPC face of [`KmsService`].
 #[derive(Debug, Clone)]
@@ -439,6 +439,70 @@ impl KeyManagement for KmsApi {
         serve(&self.metrics, &self.service, "GetKeyPolicy", request, |_, r| async move {
             let (key_id, policy) = self.service.get_key_policy(&r.key_id)?;
             Ok(pb::GetKeyPolicyResponse { key_id: key_id.to_string(), policy })
+        })
+        .await
+    }
+
+    async fn create_grant(
+        &self,
+        request: Request<pb::CreateGrantRequest>,
+    ) -> Result<Response<pb::CreateGrantResponse>, Status> {
+        serve(&self.metrics, &self.service, "CreateGrant", request, |_, r| async move {
+            let constraints = r.constraints.unwrap_or_default();
+            let new = NewGrant {
+                grantee: r.grantee_principal,
+                retiring_principal: r.retiring_principal,
+                operations: r.operations,
+                name: r.name,
+                context_subset: constraints.encryption_context_subset.into_iter().collect(),
+                context_equals: constraints.encryption_context_equals.into_iter().collect(),
+            };
+            let grant_id = self.service.create_grant(&r.key_id, new).await?;
+            Ok(pb::CreateGrantResponse { grant_token: grant_id.clone(), grant_id })
+        })
+        .await
+    }
+
+    async fn list_grants(
+        &self,
+        request: Request<pb::ListGrantsRequest>,
+    ) -> Result<Response<pb::ListGrantsResponse>, Status> {
+        serve(&self.metrics, &self.service, "ListGrants", request, |_, r| async move {
+            let grants = self.service.list_grants(&r.key_id)?;
+            Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
+        })
+        .await
+    }
+
+    async fn list_retirable_grants(
+        &self,
+        request: Request<pb::ListRetirableGrantsRequest>,
+    ) -> Result<Response<pb::ListGrantsResponse>, Status> {
+        serve(&self.metrics, &self.service, "ListRetirableGrants", request, |_, r| async move {
+            let grants = self.service.list_retirable_grants(&r.retiring_principal)?;
+            Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
+        })
+        .await
+    }
+
+    async fn retire_grant(
+        &self,
+        request: Request<pb::RetireGrantRequest>,
+    ) -> Result<Response<pb::RetireGrantResponse>, Status> {
+        serve(&self.metrics, &self.service, "RetireGrant", request, |_, r| async move {
+            self.service.retire_grant(&r.grant_id).await?;
+            Ok(pb::RetireGrantResponse {})
+        })
+        .await
+    }
+
+    async fn revoke_grant(
+        &self,
+        request: Request<pb::RevokeGrantRequest>,
+    ) -> Result<Response<pb::RevokeGrantResponse>, Status> {
+        serve(&self.metrics, &self.service, "RevokeGrant", request, |_, r| async move {
+            self.service.revoke_grant(&r.key_id, &r.grant_id).await?;
+            Ok(pb::RevokeGrantResponse {})
         })
         .await
     }

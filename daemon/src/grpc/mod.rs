@@ -44,6 +44,9 @@ const STATE_CHANGES: &[&str] = &[
     "CancelKeyDeletion",
     "AdvanceClock",
     "PutKeyPolicy",
+    "CreateGrant",
+    "RetireGrant",
+    "RevokeGrant",
 ];
 
 /// What a handler knows about the call besides its message.

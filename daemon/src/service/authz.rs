@@ -72,6 +72,14 @@ impl KmsService {
         };
         match policy::evaluate(&key.metadata.policy, &request) {
             Decision::Allow => Ok(()),
+            // A grant can add what the policy does not mention, never undo a Deny.
+            Decision::ImplicitDeny
+                if self.keyring()?.any_grant(|grant| {
+                    grant.key_id == key.metadata.id.as_bytes() && grant.allows(&principal, operation, context)
+                })? =>
+            {
+                Ok(())
+            }
             Decision::ExplicitDeny | Decision::ImplicitDeny => {
                 Err(denied(&principal, &action, &format!("key {resource}")))
             }

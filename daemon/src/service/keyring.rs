@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
+use super::grants::Grant;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata};
 use crate::store::{KeyRecordCodec, StoreBackend, Table, Write};
@@ -28,6 +29,8 @@ pub(super) struct Keyring {
     codec: KeyRecordCodec,
     keys: RwLock<BTreeMap<KeyId, Entry>>,
     aliases: RwLock<BTreeMap<String, KeyId>>,
+    /// Grant id (hex) -> grant.
+    grants: RwLock<BTreeMap<String, Grant>>,
 }
 
 impl Keyring {
@@ -58,7 +61,22 @@ impl Keyring {
                 _ => tracing::error!("the store holds a malformed alias record; skipped"),
             }
         }
-        Ok(Self { backend, codec, keys: RwLock::new(keys), aliases: RwLock::new(aliases) })
+        let mut grants = BTreeMap::new();
+        for (_, record) in backend.scan(Table::Grants)? {
+            match <Grant as prost::Message>::decode(record.as_slice()) {
+                Ok(grant) => {
+                    grants.insert(grant.grant_id(), grant);
+                }
+                Err(_) => tracing::error!("the store holds a malformed grant record; skipped"),
+            }
+        }
+        Ok(Self {
+            backend,
+            codec,
+            keys: RwLock::new(keys),
+            aliases: RwLock::new(aliases),
+            grants: RwLock::new(grants),
+        })
     }
 
     pub(super) fn len(&self) -> Result<usize> {
@@ -147,6 +165,43 @@ impl Keyring {
             .collect())
     }
 
+    pub(super) async fn put_grant(&self, grant: Grant) -> Result<()> {
+        let write = Write {
+            table: Table::Grants,
+            key: grant.id.clone(),
+            value: Some(prost::Message::encode_to_vec(&grant)),
+        };
+        let backend = Arc::clone(&self.backend);
+        super::blocking(move || backend.commit(vec![write])).await?;
+        self.grants.write().map_err(|_| super::poisoned())?.insert(grant.grant_id(), grant);
+        Ok(())
+    }
+
+    pub(super) fn grant(&self, grant_id: &str) -> Result<Grant> {
+        self.grants
+            .read()
+            .map_err(|_| super::poisoned())?
+            .get(grant_id)
+            .cloned()
+            .ok_or_else(|| Error::KeyNotFound(format!("grant {grant_id}")))
+    }
+
+    pub(super) fn grants(&self, keep: impl Fn(&Grant) -> bool) -> Result<Vec<Grant>> {
+        Ok(self.grants.read().map_err(|_| super::poisoned())?.values().filter(|g| keep(g)).cloned().collect())
+    }
+
+    pub(super) fn any_grant(&self, allows: impl Fn(&Grant) -> bool) -> Result<bool> {
+        Ok(self.grants.read().map_err(|_| super::poisoned())?.values().any(allows))
+    }
+
+    pub(super) async fn delete_grant(&self, grant: &Grant) -> Result<()> {
+        let write = Write { table: Table::Grants, key: grant.id.clone(), value: None };
+        let backend = Arc::clone(&self.backend);
+        super::blocking(move || backend.commit(vec![write])).await?;
+        self.grants.write().map_err(|_| super::poisoned())?.remove(&grant.grant_id());
+        Ok(())
+    }
+
     /// Deletes a key and the aliases that name it in one transaction. Its material is zeroized
     /// when the last call still using it finishes.
     pub(super) async fn destroy(&self, id: KeyId) -> Result<()> {
@@ -160,12 +215,22 @@ impl Keyring {
             key: name.as_bytes().to_vec(),
             value: None,
         }));
+        let grants = self.grants(|grant| grant.key_id == id.as_bytes())?;
+        writes.extend(grants.iter().map(|grant| Write {
+            table: Table::Grants,
+            key: grant.id.clone(),
+            value: None,
+        }));
         let backend = Arc::clone(&self.backend);
         super::blocking(move || backend.commit(writes)).await?;
         self.write()?.remove(&id);
         let mut aliases = self.aliases.write().map_err(|_| super::poisoned())?;
         for name in names {
             aliases.remove(&name);
+        }
+        let mut live_grants = self.grants.write().map_err(|_| super::poisoned())?;
+        for grant in grants {
+            live_grants.remove(&grant.grant_id());
         }
         Ok(())
     }

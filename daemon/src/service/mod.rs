@@ -4,6 +4,7 @@ mod aliases;
 mod asymmetric;
 mod authz;
 mod clock;
+mod grants;
 mod keyring;
 mod lifecycle;
 mod limits;
@@ -14,6 +15,7 @@ use std::sync::{Arc, RwLock};
 
 pub use asymmetric::{DataKeyPair, PublicKey, Verification};
 pub use authz::as_caller;
+pub use grants::{Grant, NewGrant};
 pub use keyring::KeyInfo;
 pub use lifecycle::NewKey;
 pub use limits::*;

@@ -22,16 +22,19 @@ pub enum Table {
     Keys,
     /// Alias name (`alias/…`) -> the 16 bytes of a key id.
     Aliases,
+    /// Grant id (16 bytes) -> a grant record.
+    Grants,
 }
 
 impl Table {
-    pub const ALL: [Self; 3] = [Self::Meta, Self::Keys, Self::Aliases];
+    pub const ALL: [Self; 4] = [Self::Meta, Self::Keys, Self::Aliases, Self::Grants];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Meta => "meta",
             Self::Keys => "keys",
             Self::Aliases => "aliases",
+            Self::Grants => "grants",
         }
     }
 

@@ -11,12 +11,14 @@ use crate::error::{Error, Result};
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 const KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("keys");
 const ALIASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("aliases");
+const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 
 fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     match table {
         Table::Meta => META,
         Table::Keys => KEYS,
         Table::Aliases => ALIASES,
+        Table::Grants => GRANTS,
     }
 }
 
