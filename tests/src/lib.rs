@@ -75,6 +75,26 @@ impl Launch {
         }
     }
 
+    /// `arcad --config` with a key-file seal, the store in `dir/data` and `extra` TOML lines
+    /// (top-level settings, then any sections).
+    pub fn key_file_config(dir: &Path, extra: &str) -> Self {
+        let data = dir.join("data");
+        let (settings, sections) = match extra.find("\n[") {
+            Some(at) => extra.split_at(at),
+            None if extra.trim_start().starts_with('[') => ("", extra),
+            None => (extra, ""),
+        };
+        std::fs::write(dir.join("master.key"), [5u8; 32]).expect("write key file");
+        let config = dir.join("arca.toml");
+        let text = format!(
+            "data_dir = \"{d}\"\nsocket = \"{d}/arca.sock\"\n{settings}\n[seal]\nmode = \"key_file\"\nkey_file = \"{k}\"\n{sections}\n",
+            d = data.display(),
+            k = dir.join("master.key").display()
+        );
+        std::fs::write(&config, text).expect("write config");
+        Self::config(&config, &data, &data.join("arca.sock"))
+    }
+
     fn command(&self) -> Command {
         let arcad = binary("arcad");
         let mut command = match self.wrapper.split_first() {

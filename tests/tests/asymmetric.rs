@@ -375,20 +375,8 @@ async fn rsa_key_generation_does_not_stall_other_callers() {
 #[tokio::test]
 async fn key_generation_gives_up_at_its_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("arca.toml");
-    std::fs::write(dir.path().join("master.key"), [9u8; 32]).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{d}\"\nsocket = \"{d}/arca.sock\"\nkey_generation_timeout_secs = 0.001\n\
-             [seal]\nmode = \"key_file\"\nkey_file = \"{k}\"\n",
-            d = data.display(),
-            k = dir.path().join("master.key").display()
-        ),
-    )
-    .unwrap();
-    let daemon = arca_tests::Launch::config(&config, &data, &data.join("arca.sock")).start();
+    let daemon =
+        arca_tests::Launch::key_file_config(dir.path(), "key_generation_timeout_secs = 0.001").start();
     let mut kms = daemon.kms().await;
     let request = pb::CreateKeyRequest { key_spec: pb::KeySpec::Rsa4096.into(), ..Default::default() };
     assert_status(kms.create_key(request).await, Code::DeadlineExceeded, "key generation");

@@ -135,20 +135,7 @@ async fn a_disabled_key_refuses_crypto_until_enabled() {
 #[tokio::test]
 async fn callers_past_their_quota_are_throttled_and_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let config = dir.path().join("arca.toml");
-    std::fs::write(dir.path().join("master.key"), [2u8; 32]).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{d}\"\nsocket = \"{d}/arca.sock\"\n[seal]\nmode = \"key_file\"\nkey_file = \"{k}\"\n\
-             [quotas]\ncrypto_requests_per_second = 5\n",
-            d = data.display(),
-            k = dir.path().join("master.key").display()
-        ),
-    )
-    .unwrap();
-    let daemon = Launch::config(&config, &data, &data.join("arca.sock")).start();
+    let daemon = Launch::key_file_config(dir.path(), "[quotas]\ncrypto_requests_per_second = 5").start();
     let mut kms = daemon.kms().await;
     let key = create_key(&mut kms, "metered").await;
     let mut outcomes = Vec::new();

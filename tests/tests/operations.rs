@@ -11,26 +11,8 @@ use std::time::Duration;
 use arca_tests::{Launch, binary, create_key, pb};
 use tokio_stream::StreamExt;
 
-fn key_file_config(dir: &Path, extra: &str) -> std::path::PathBuf {
-    let data = dir.join("data");
-    let config = dir.join("arca.toml");
-    std::fs::write(dir.join("master.key"), [5u8; 32]).unwrap();
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{d}\"\nsocket = \"{d}/arca.sock\"\n{extra}\n[seal]\nmode = \"key_file\"\nkey_file = \"{k}\"\n",
-            d = data.display(),
-            k = dir.join("master.key").display()
-        ),
-    )
-    .unwrap();
-    config
-}
-
 fn launch(dir: &Path, extra: &str) -> Launch {
-    let config = key_file_config(dir, extra);
-    let data = dir.join("data");
-    Launch::config(&config, &data, &data.join("arca.sock"))
+    Launch::key_file_config(dir, extra)
 }
 
 fn receive(socket: &UnixDatagram) -> String {

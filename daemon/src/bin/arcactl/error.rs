@@ -1,13 +1,13 @@
 //! The one error type of arcactl and how it is reported.
 
 use arca_proto::{ConnectError, REQUEST_ID_HEADER};
-use tonic::{Code, Status};
+use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{}", chain(.0))]
     Connect(#[from] ConnectError),
-    #[error("{}: {}{}", code_name(.0.code()), .0.message(), request_id_note(.0))]
+    #[error("{}: {}{}", arca_proto::code_name(.0.code()), .0.message(), request_id_note(.0))]
     Rpc(#[from] Status),
     #[error("DEADLINE_EXCEEDED: no answer within {0} s")]
     Timeout(u64),
@@ -63,27 +63,4 @@ fn request_id_note(status: &Status) -> String {
         .get(REQUEST_ID_HEADER)
         .and_then(|id| id.to_str().ok())
         .map_or_else(String::new, |id| format!(" (request id {id})"))
-}
-
-/// The canonical gRPC name of a status code, as in the gRPC specification.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
 }
