@@ -3,6 +3,7 @@
 pub mod aead;
 pub mod blob;
 pub mod context;
+pub mod import;
 pub mod keypair;
 pub mod mac;
 pub mod oaep;
