@@ -192,6 +192,17 @@ pub struct KeyMetadata {
     pub rotation: Option<Rotation>,
     /// Who may do what with the key.
     pub policy: crate::policy::Policy,
+    /// For keys of origin EXTERNAL: what was imported.
+    pub imported: Option<Imported>,
+}
+
+/// Imported key material: a digest to recognise it on re-import, and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// SHA-256 of the material (only the same material may be imported again).
+    pub digest: Vec<u8>,
+    /// Seconds since the Unix epoch; `None` means it does not expire.
+    pub expires_at: Option<i64>,
 }
 
 /// An automatic rotation schedule.

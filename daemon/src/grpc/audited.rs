@@ -83,6 +83,9 @@ audited_key!(
     pb::CreateGrantRequest => key_id,
     pb::ListGrantsRequest => key_id,
     pb::RevokeGrantRequest => key_id,
+    pb::GetParametersForImportRequest => key_id,
+    pb::ImportKeyMaterialRequest => key_id,
+    pb::DeleteImportedKeyMaterialRequest => key_id,
 );
 
 audited_key_and_context!(

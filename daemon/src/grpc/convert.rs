@@ -44,6 +44,14 @@ pub fn key_usage(value: i32) -> Result<Option<KeyUsage>> {
     }
 }
 
+pub fn origin(value: i32) -> Result<KeyOrigin> {
+    match pb::KeyOrigin::try_from(value) {
+        Ok(pb::KeyOrigin::Unspecified | pb::KeyOrigin::Arca) => Ok(KeyOrigin::Arca),
+        Ok(pb::KeyOrigin::External) => Ok(KeyOrigin::External),
+        Err(_) => Err(Error::invalid(format!("origin {value} is not known"))),
+    }
+}
+
 pub fn signing_algorithm(value: i32) -> Result<SigningAlgorithm> {
     match pb::SigningAlgorithm::try_from(value) {
         Ok(pb::SigningAlgorithm::Unspecified) => Err(Error::invalid("signing_algorithm is required")),
@@ -178,6 +186,7 @@ pub fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
         rotation_period_days: meta.rotation.map_or(0, |r| r.period_days),
         next_rotation_date: meta.rotation.map_or(0, |r| r.next_at),
         versions: info.versions.clone(),
+        valid_to: meta.imported.as_ref().and_then(|i| i.expires_at).unwrap_or(0),
     }
 }
 

@@ -38,6 +38,7 @@ impl KeyManagement for KmsApi {
                 usage: convert::key_usage(r.key_usage)?,
                 tags: r.tags.into_iter().collect(),
                 policy: r.policy,
+                origin: convert::origin(r.origin)?,
             };
             let info = self.service.create_key(new_key).await?;
             Ok(pb::CreateKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
@@ -503,6 +504,49 @@ impl KeyManagement for KmsApi {
         serve(&self.metrics, &self.service, "RevokeGrant", request, |_, r| async move {
             self.service.revoke_grant(&r.key_id, &r.grant_id).await?;
             Ok(pb::RevokeGrantResponse {})
+        })
+        .await
+    }
+
+    async fn get_parameters_for_import(
+        &self,
+        request: Request<pb::GetParametersForImportRequest>,
+    ) -> Result<Response<pb::GetParametersForImportResponse>, Status> {
+        serve(&self.metrics, &self.service, "GetParametersForImport", request, |_, r| async move {
+            let parameters = self
+                .service
+                .get_parameters_for_import(&r.key_id, &r.wrapping_algorithm, &r.wrapping_key_spec)
+                .await?;
+            Ok(pb::GetParametersForImportResponse {
+                key_id: parameters.key_id.to_string(),
+                import_token: parameters.import_token.into_bytes(),
+                public_key: parameters.public_key,
+                parameters_valid_to: parameters.valid_to,
+            })
+        })
+        .await
+    }
+
+    async fn import_key_material(
+        &self,
+        request: Request<pb::ImportKeyMaterialRequest>,
+    ) -> Result<Response<pb::ImportKeyMaterialResponse>, Status> {
+        serve(&self.metrics, &self.service, "ImportKeyMaterial", request, |_, r| async move {
+            let token = String::from_utf8(r.import_token).unwrap_or_default();
+            let valid_to = (r.valid_to != 0).then_some(r.valid_to);
+            self.service.import_key_material(&r.key_id, &token, &r.encrypted_key_material, valid_to).await?;
+            Ok(pb::ImportKeyMaterialResponse {})
+        })
+        .await
+    }
+
+    async fn delete_imported_key_material(
+        &self,
+        request: Request<pb::DeleteImportedKeyMaterialRequest>,
+    ) -> Result<Response<pb::DeleteImportedKeyMaterialResponse>, Status> {
+        serve(&self.metrics, &self.service, "DeleteImportedKeyMaterial", request, |_, r| async move {
+            self.service.delete_imported_key_material(&r.key_id).await?;
+            Ok(pb::DeleteImportedKeyMaterialResponse {})
         })
         .await
     }

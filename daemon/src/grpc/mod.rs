@@ -47,6 +47,8 @@ const STATE_CHANGES: &[&str] = &[
     "CreateGrant",
     "RetireGrant",
     "RevokeGrant",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
 ];
 
 /// What a handler knows about the call besides its message.

@@ -19,6 +19,8 @@ pub struct NewKey {
     pub tags: BTreeMap<String, String>,
     /// A key policy document; empty for the default (creator and administrators).
     pub policy: String,
+    /// `External`: the key waits in PENDING_IMPORT for material from ImportKeyMaterial.
+    pub origin: KeyOrigin,
 }
 
 pub(super) fn info(key: &Key) -> KeyInfo {
@@ -56,11 +58,25 @@ impl KmsService {
         }
         let keyring = self.keyring()?;
         let now = self.now();
-        let version = self
-            .off_reactor_with_deadline("key generation", move || {
-                KeyVersion::new(spec, usage, 1, now, keypair::generate(spec)?)
-            })
-            .await?;
+        let (versions, state) = match request.origin {
+            KeyOrigin::Arca => {
+                let version = self
+                    .off_reactor_with_deadline("key generation", move || {
+                        KeyVersion::new(spec, usage, 1, now, keypair::generate(spec)?)
+                    })
+                    .await?;
+                (vec![version], KeyState::Enabled)
+            }
+            KeyOrigin::External if spec == KeySpec::Aes256 || spec.is_hmac() => {
+                (Vec::new(), KeyState::PendingImport)
+            }
+            KeyOrigin::External => {
+                return Err(Error::Unsupported(format!(
+                    "importing {} material (this daemon imports AES_256 and HMAC keys)",
+                    spec.name()
+                )));
+            }
+        };
         let id = KeyId::generate();
         let policy = match request.policy.as_str() {
             "" => self.default_policy(),
@@ -73,13 +89,14 @@ impl KmsService {
                 description: request.description,
                 spec,
                 usage,
-                origin: KeyOrigin::Arca,
-                state: KeyState::Enabled,
+                origin: request.origin,
+                state,
                 created_at: now,
                 tags: request.tags,
                 rotation: None,
+                imported: None,
             },
-            versions: vec![version],
+            versions,
         };
         let key = keyring.insert(key).await?;
         tracing::info!(key_id = %key.metadata.id, spec = spec.name(), "key created");

@@ -5,6 +5,7 @@ mod asymmetric;
 mod authz;
 mod clock;
 mod grants;
+mod import;
 mod keyring;
 mod lifecycle;
 mod limits;
@@ -16,6 +17,7 @@ use std::sync::{Arc, RwLock};
 pub use asymmetric::{DataKeyPair, PublicKey, Verification};
 pub use authz::as_caller;
 pub use grants::{Grant, NewGrant};
+pub use import::ImportParameters;
 pub use keyring::KeyInfo;
 pub use lifecycle::NewKey;
 pub use limits::*;
@@ -87,6 +89,7 @@ pub struct KmsService {
     backend: Arc<dyn StoreBackend>,
     audit: Arc<AuditLog>,
     quotas: Quotas,
+    imports: import::ImportTokens,
     clock: clock::Clock,
     seal_config: SealConfig,
     options: ServiceOptions,
@@ -121,7 +124,16 @@ impl KmsService {
         };
         let clock = clock::Clock::new(options.test_clock, options.test_clock_offset);
         let quotas = Quotas::new(options.quotas);
-        let service = Self { backend, audit, quotas, clock, seal_config, options, state: RwLock::new(state) };
+        let service = Self {
+            backend,
+            audit,
+            quotas,
+            imports: import::ImportTokens::default(),
+            clock,
+            seal_config,
+            options,
+            state: RwLock::new(state),
+        };
         if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
             if !service.status()?.initialized {
                 service.initialize(None).await?;

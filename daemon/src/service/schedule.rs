@@ -140,6 +140,14 @@ impl KmsService {
         let now = self.now();
         let mut changed = 0;
         for key in keyring.all()? {
+            let expired =
+                key.metadata.imported.as_ref().and_then(|i| i.expires_at).is_some_and(|at| at <= now);
+            if expired && !key.versions.is_empty() {
+                self.forget_material(&key).await?;
+                tracing::info!(key_id = %key.metadata.id, "imported key material expired and was deleted");
+                changed += 1;
+                continue;
+            }
             match (key.metadata.state, key.metadata.rotation) {
                 (KeyState::PendingDeletion { at }, _) if at <= now => {
                     keyring.destroy(key.metadata.id).await?;

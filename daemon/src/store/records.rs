@@ -11,7 +11,9 @@ use subtle::ConstantTimeEq;
 use super::MasterKey;
 use crate::crypto::aead;
 use crate::error::{Error, Result};
-use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion, Rotation};
+use crate::keys::{
+    Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion, Rotation,
+};
 
 const RECORD_FORMAT: u32 = 1;
 const MAC_LEN: usize = 32;
@@ -48,6 +50,12 @@ struct KeyRecord {
     /// The key policy document (JSON).
     #[prost(string, tag = "13")]
     policy: String,
+    /// SHA-256 of imported material (EXTERNAL keys); empty otherwise.
+    #[prost(bytes = "vec", tag = "14")]
+    imported_digest: Vec<u8>,
+    /// When imported material expires; 0 = never.
+    #[prost(int64, tag = "15")]
+    imported_expires_at: i64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -117,6 +125,8 @@ impl KeyRecordCodec {
             rotation_period_days: meta.rotation.map_or(0, |r| r.period_days),
             next_rotation_at: meta.rotation.map_or(0, |r| r.next_at),
             policy: meta.policy.to_json(),
+            imported_digest: meta.imported.as_ref().map(|i| i.digest.clone()).unwrap_or_default(),
+            imported_expires_at: meta.imported.as_ref().and_then(|i| i.expires_at).unwrap_or(0),
         };
         let body = prost::Message::encode_to_vec(&record);
         let tag = self.mac(meta.id, &body)?.finalize().into_bytes();
@@ -159,6 +169,10 @@ impl KeyRecordCodec {
             created_at: record.created_at,
             tags: record.tags,
             policy: crate::policy::Policy::parse(&record.policy).map_err(|_| Error::KeyIntegrity(id))?,
+            imported: (!record.imported_digest.is_empty()).then(|| Imported {
+                digest: record.imported_digest.clone(),
+                expires_at: (record.imported_expires_at != 0).then_some(record.imported_expires_at),
+            }),
             rotation: (record.rotation_period_days > 0).then_some(Rotation {
                 period_days: record.rotation_period_days,
                 next_at: record.next_rotation_at,
@@ -226,6 +240,7 @@ mod tests {
                 tags: [("team".to_string(), "core".to_string())].into_iter().collect(),
                 rotation: Some(Rotation { period_days: 365, next_at: 1_731_536_000 }),
                 policy: crate::policy::Policy::default_for("uid:1000", &["uid:0".to_owned()]),
+                imported: None,
             },
             versions: vec![
                 KeyVersion::new(

@@ -48,7 +48,7 @@ pub async fn create_key(session: &Session, args: CreateKeyArgs) -> Result<Record
         key_spec: args.key_spec.into(),
         key_usage: args.key_usage.unwrap_or(pb::KeyUsage::Unspecified).into(),
         tags: pairs_to_map(args.tags, "tag")?,
-        policy: String::new(),
+        ..Default::default()
     };
     let response = spin(label, session.call(session.kms().create_key(session.request(request)))).await?;
     Ok(Record::new().with("key_metadata", metadata(response.key_metadata)))
