@@ -2,6 +2,7 @@
 
 mod admin;
 mod asymmetric;
+mod governance;
 
 use std::path::PathBuf;
 
@@ -14,6 +15,10 @@ pub use self::admin::{BackupArgs, InitArgs, PassphraseArgs};
 pub use self::asymmetric::{
     DataKeyPairArgs, GenerateMacArgs, GetPublicKeyArgs, MacSource, MessageSource, PrivateDataKeyPairArgs,
     SignArgs, SignatureSource, VerifyArgs, VerifyMacArgs,
+};
+pub use self::governance::{
+    AliasArgs, AuditCommand, AuditTailArgs, DeleteAliasArgs, EnableKeyRotationArgs, KeyIdArgs,
+    ListAliasesArgs, PutKeyPolicyArgs, ScheduleKeyDeletionArgs,
 };
 use crate::input::{
     Bytes, parse_base64, parse_data_key_spec, parse_encryption_algorithm, parse_key_spec, parse_key_usage,
@@ -126,6 +131,39 @@ pub enum Command {
     GenerateDataKeyPair(PrivateDataKeyPairArgs),
     /// Generate an RSA or ECC key pair and return only its sealed private key and public key.
     GenerateDataKeyPairWithoutPlaintext(DataKeyPairArgs),
+    /// Enable a disabled key.
+    EnableKey(KeyIdArgs),
+    /// Disable a key: it refuses cryptographic operations until enabled again.
+    DisableKey(KeyIdArgs),
+    /// Create an alias for a key.
+    CreateAlias(AliasArgs),
+    /// Point an existing alias at another key.
+    UpdateAlias(AliasArgs),
+    /// Delete an alias (not its key).
+    DeleteAlias(DeleteAliasArgs),
+    /// List aliases, one page or (--all) every page.
+    ListAliases(ListAliasesArgs),
+    /// Rotate a key's material now: new encryptions use a new version.
+    RotateKey(KeyIdArgs),
+    /// Rotate a key automatically every --period-days.
+    EnableKeyRotation(EnableKeyRotationArgs),
+    /// Stop rotating a key automatically.
+    DisableKeyRotation(KeyIdArgs),
+    /// Show whether and when a key rotates automatically.
+    GetKeyRotationStatus(KeyIdArgs),
+    /// List a key's versions and when each was created.
+    ListKeyRotations(KeyIdArgs),
+    /// Delete a key after a waiting period (it is disabled meanwhile).
+    ScheduleKeyDeletion(ScheduleKeyDeletionArgs),
+    /// Cancel a scheduled deletion; the key stays disabled until enabled.
+    CancelKeyDeletion(KeyIdArgs),
+    /// Replace a key's policy with a JSON document.
+    PutKeyPolicy(PutKeyPolicyArgs),
+    /// Show a key's policy (the JSON document itself in table output).
+    GetKeyPolicy(KeyIdArgs),
+    /// Check or read the daemon's audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 #[derive(Debug, Args)]

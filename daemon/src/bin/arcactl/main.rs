@@ -1,15 +1,17 @@
 //! arcactl: the admin CLI of the Arca key daemon. One subcommand per RPC; output is a table for
 //! people or one JSON object for scripts; errors go to stderr as `arcactl: CODE: message`.
 //! Exit status: 0 on success, 1 on any error, 2 on a command line clap refuses, 3 when verify or
-//! verify-mac finds the signature or MAC not valid.
+//! verify-mac finds the signature or MAC not valid, or audit verify finds the audit log not intact.
 #![forbid(unsafe_code)]
 
 mod admin;
 mod asymmetric;
+mod audit;
 mod backup;
 mod cli;
 mod crypto;
 mod error;
+mod governance;
 mod input;
 mod keys;
 mod output;
@@ -22,12 +24,13 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AuditCommand, Cli, Command};
 use crate::error::CliError;
 use crate::output::{Reply, Verdict};
 use crate::session::Session;
 
-/// The exit status of verify and verify-mac when the signature or MAC is not valid.
+/// The exit status of verify and verify-mac when the signature or MAC is not valid, and of audit
+/// verify when the audit log is not intact.
 const EXIT_NOT_VALID: u8 = 3;
 
 fn main() -> ExitCode {
@@ -79,5 +82,24 @@ async fn execute(session: &Session, command: Command) -> Result<Reply, CliError>
         Command::GenerateDataKeyPairWithoutPlaintext(args) => {
             asymmetric::generate_data_key_pair_without_plaintext(session, args).await?.into()
         }
+        Command::EnableKey(args) => governance::enable_key(session, args).await?.into(),
+        Command::DisableKey(args) => governance::disable_key(session, args).await?.into(),
+        Command::CreateAlias(args) => governance::create_alias(session, args).await?.into(),
+        Command::UpdateAlias(args) => governance::update_alias(session, args).await?.into(),
+        Command::DeleteAlias(args) => governance::delete_alias(session, args).await?.into(),
+        Command::ListAliases(args) => governance::list_aliases(session, args).await?.into(),
+        Command::RotateKey(args) => governance::rotate_key(session, args).await?.into(),
+        Command::EnableKeyRotation(args) => governance::enable_key_rotation(session, args).await?.into(),
+        Command::DisableKeyRotation(args) => governance::disable_key_rotation(session, args).await?.into(),
+        Command::GetKeyRotationStatus(args) => {
+            governance::get_key_rotation_status(session, args).await?.into()
+        }
+        Command::ListKeyRotations(args) => governance::list_key_rotations(session, args).await?.into(),
+        Command::ScheduleKeyDeletion(args) => governance::schedule_key_deletion(session, args).await?.into(),
+        Command::CancelKeyDeletion(args) => governance::cancel_key_deletion(session, args).await?.into(),
+        Command::PutKeyPolicy(args) => governance::put_key_policy(session, args).await?.into(),
+        Command::GetKeyPolicy(args) => governance::get_key_policy(session, args).await?,
+        Command::Audit(AuditCommand::Verify) => audit::verify(session).await?,
+        Command::Audit(AuditCommand::Tail(args)) => audit::tail(session, args).await?,
     })
 }
