@@ -64,4 +64,13 @@ async fn calls_are_recorded_verified_and_tampering_is_named() {
     assert!(!verified.intact);
     assert_eq!(verified.first_bad_seq as usize, target, "{}", verified.reason);
     assert!(verified.reason.contains("changed"), "{}", verified.reason);
+
+    let cli = std::process::Command::new(arca_tests::binary("arcactl"))
+        .arg("--socket")
+        .arg(&daemon.socket)
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(cli.status.code(), Some(3), "arcactl audit verify reports a broken chain");
+    assert!(String::from_utf8_lossy(&cli.stdout).contains(&target.to_string()));
 }
