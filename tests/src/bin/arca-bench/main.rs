@@ -96,11 +96,12 @@ fn millis(duration: Duration) -> String {
 fn row(op: Op, args: &Args, sorted: &[Duration]) -> String {
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
     let rate = sorted.len() as f64 / args.duration as f64;
+    // Slow operations (RSA key generation) keep a decimal.
+    let decimals = if rate < 100.0 { 1 } else { 0 };
     format!(
-        "| {} | {} | {:.0} | {} | {} | {} |",
+        "| {} | {} | {rate:.decimals$} | {} | {} | {} |",
         op.label(),
         args.clients,
-        rate,
         millis(percentile(sorted, 50)),
         millis(percentile(sorted, 99)),
         millis(sorted.last().copied().unwrap_or_default()),
