@@ -2,7 +2,7 @@
 //! needs neither a `protoc` binary nor a download.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/arca/v1/kms.proto", "proto/arca/v1/admin.proto"];
+    let files = ["proto/arca/v1/kms.proto", "proto/arca/v1/admin.proto", "proto/arca/v1/token.proto"];
     for file in &files {
         println!("cargo:rerun-if-changed={file}");
     }

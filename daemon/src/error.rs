@@ -66,6 +66,10 @@ pub enum Error {
     DeadlineExceeded(String),
     #[error("random number generator failed: {0}")]
     Random(String),
+
+    /// A PKCS#11 rule was broken; `rv` is the CK_RV the spec prescribes for it.
+    #[error("{message}")]
+    Pkcs11 { rv: cryptoki_sys::CK_RV, message: String },
 }
 
 impl Error {
@@ -76,5 +80,11 @@ impl Error {
 
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::InvalidArgument(message.into())
+    }
+
+    /// A PKCS#11 failure with the return value the spec prescribes, e.g.
+    /// `Error::p11(CKR_DATA_LEN_RANGE, "CBC input is not a multiple of 16 bytes")`.
+    pub fn p11(rv: cryptoki_sys::CK_RV, message: impl Into<String>) -> Self {
+        Self::Pkcs11 { rv, message: message.into() }
     }
 }

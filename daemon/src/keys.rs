@@ -50,6 +50,9 @@ impl fmt::Debug for KeyId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySpec {
     Aes256,
+    /// AES keys of other sizes, made through PKCS#11.
+    Aes128,
+    Aes192,
     Rsa2048,
     Rsa3072,
     Rsa4096,
@@ -58,11 +61,15 @@ pub enum KeySpec {
     Hmac256,
     Hmac384,
     Hmac512,
+    /// A PKCS#11 generic secret (CKK_GENERIC_SECRET) of any length, used for HMAC and derivation.
+    GenericSecret,
 }
 
 impl KeySpec {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::Aes256,
+        Self::Aes128,
+        Self::Aes192,
         Self::Rsa2048,
         Self::Rsa3072,
         Self::Rsa4096,
@@ -71,11 +78,14 @@ impl KeySpec {
         Self::Hmac256,
         Self::Hmac384,
         Self::Hmac512,
+        Self::GenericSecret,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Aes256 => "AES_256",
+            Self::Aes128 => "AES_128",
+            Self::Aes192 => "AES_192",
             Self::Rsa2048 => "RSA_2048",
             Self::Rsa3072 => "RSA_3072",
             Self::Rsa4096 => "RSA_4096",
@@ -84,6 +94,7 @@ impl KeySpec {
             Self::Hmac256 => "HMAC_256",
             Self::Hmac384 => "HMAC_384",
             Self::Hmac512 => "HMAC_512",
+            Self::GenericSecret => "GENERIC_SECRET",
         }
     }
 
@@ -106,15 +117,26 @@ impl KeySpec {
         matches!(self, Self::Hmac256 | Self::Hmac384 | Self::Hmac512)
     }
 
+    pub fn is_aes(self) -> bool {
+        matches!(self, Self::Aes128 | Self::Aes192 | Self::Aes256)
+    }
+
+    /// Keys with no public half: AES, HMAC and generic secrets.
+    pub fn is_secret(self) -> bool {
+        !(self.is_rsa() || self.is_ecc())
+    }
+
     /// The usages a key of this spec may have; the first is the default.
     pub fn usages(self) -> &'static [KeyUsage] {
         match self {
-            Self::Aes256 => &[KeyUsage::EncryptDecrypt],
+            Self::Aes256 | Self::Aes128 | Self::Aes192 => &[KeyUsage::EncryptDecrypt],
             Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => {
                 &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
             }
             Self::EccNistP256 | Self::EccNistP384 => &[KeyUsage::SignVerify],
-            Self::Hmac256 | Self::Hmac384 | Self::Hmac512 => &[KeyUsage::GenerateVerifyMac],
+            Self::Hmac256 | Self::Hmac384 | Self::Hmac512 | Self::GenericSecret => {
+                &[KeyUsage::GenerateVerifyMac]
+            }
         }
     }
 }
@@ -194,6 +216,21 @@ pub struct KeyMetadata {
     pub policy: crate::policy::Policy,
     /// For keys of origin EXTERNAL: what was imported.
     pub imported: Option<Imported>,
+    /// What PKCS#11 shows of the key besides what its spec and material determine.
+    pub token: TokenAttributes,
+}
+
+/// The stored PKCS#11 attributes of a key (label, id, capability flags …), by CKA_* type, in
+/// their canonical encoding (see `proto/arca/v1/token.proto`). Attributes that follow from the
+/// spec and the material (class, key type, modulus, value length …) are not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TokenAttributes {
+    /// The secret key, or the private half of a key pair.
+    pub object: BTreeMap<u64, Vec<u8>>,
+    /// The public half of a key pair.
+    pub public: BTreeMap<u64, Vec<u8>>,
+    /// The public half was destroyed (C_DestroyObject) while the private half lives on.
+    pub public_destroyed: bool,
 }
 
 /// Imported key material: a digest to recognise it on re-import, and when it expires.
@@ -223,6 +260,8 @@ pub struct KeyVersion {
     pub material: SecretBuf,
     /// The material parsed for use.
     pub handle: KeyHandle,
+    /// The material parsed for PKCS#11 mechanisms, on first use.
+    pub token_handle: std::sync::OnceLock<crate::crypto::token_handle::TokenHandle>,
 }
 
 impl KeyVersion {
@@ -234,7 +273,7 @@ impl KeyVersion {
         material: SecretBuf,
     ) -> Result<Self> {
         let handle = crate::crypto::keypair::load(spec, usage, &material)?;
-        Ok(Self { version, created_at, material, handle })
+        Ok(Self { version, created_at, material, handle, token_handle: std::sync::OnceLock::new() })
     }
 }
 

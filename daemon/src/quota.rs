@@ -44,12 +44,29 @@ const CRYPTO_OPERATIONS: &[&str] = &[
     "Verify",
     "GenerateMac",
     "VerifyMac",
+    // PKCS#11: each call that processes data (C_*Init only prepares).
+    "C_Encrypt",
+    "C_EncryptUpdate",
+    "C_EncryptFinal",
+    "C_Decrypt",
+    "C_DecryptUpdate",
+    "C_DecryptFinal",
+    "C_Sign",
+    "C_SignUpdate",
+    "C_SignFinal",
+    "C_Verify",
+    "C_VerifyUpdate",
+    "C_VerifyFinal",
+    "C_WrapKey",
+    "C_UnwrapKey",
+    "C_DeriveKey",
+    "C_GenerateRandom",
 ];
 
 fn class_of(operation: &str) -> Option<Class> {
     if CRYPTO_OPERATIONS.contains(&operation) {
         Some(Class::Crypto)
-    } else if operation.starts_with("GenerateDataKeyPair") {
+    } else if operation.starts_with("GenerateDataKeyPair") || operation == "C_GenerateKeyPair" {
         Some(Class::KeyPair)
     } else {
         None
@@ -124,6 +141,8 @@ mod tests {
         quotas.admit("uid:1", "GenerateDataKeyPair").unwrap();
         assert!(quotas.admit("uid:1", "GenerateDataKeyPairWithoutPlaintext").is_err());
         quotas.admit("uid:1", "CreateKey").unwrap();
+        assert!(matches!(quotas.admit("uid:1", "C_Sign"), Err(Error::Throttled(_))));
+        quotas.admit("uid:1", "C_SignInit").unwrap();
         std::thread::sleep(std::time::Duration::from_millis(250));
         quotas.admit("uid:1", "Encrypt").unwrap();
     }

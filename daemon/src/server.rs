@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use arca_proto::v1::admin_server::AdminServer;
 use arca_proto::v1::key_management_server::KeyManagementServer;
+use arca_proto::v1::token_server::TokenServer;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
@@ -20,11 +21,12 @@ use tonic_health::server::HealthReporter;
 use crate::audit::AuditLog;
 use crate::config::{Settings, TlsSettings};
 use crate::error::{Error, Result};
-use crate::grpc::{AdminApi, KmsApi};
+use crate::grpc::{AdminApi, KmsApi, TokenApi};
 use crate::metrics::{Gauges, Metrics};
 use crate::notify::{notify, status_line};
 use crate::secure_mem;
 use crate::service::KmsService;
+use crate::service::token::TokenService;
 use crate::store::{RedbBackend, SealMode};
 
 /// How long in-flight calls get to finish after SIGTERM.
@@ -35,6 +37,7 @@ const KMS_SERVICE_NAME: &str = "arca.v1.KeyManagement";
 #[derive(Clone)]
 struct Shared {
     service: Arc<KmsService>,
+    token: Arc<TokenService>,
     metrics: Arc<Metrics>,
     health: tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
     max_request_bytes: usize,
@@ -51,8 +54,10 @@ impl Shared {
             .map_err(|e| Error::Config(format!("server reflection: {e}")))?;
         let kms = KmsApi::new(Arc::clone(&self.service), Arc::clone(&self.metrics));
         let admin = AdminApi::new(Arc::clone(&self.service), Arc::clone(&self.metrics));
+        let token = TokenApi::new(Arc::clone(&self.token), Arc::clone(&self.metrics));
         Ok(Routes::new(KeyManagementServer::new(kms).max_decoding_message_size(limit))
             .add_service(AdminServer::new(admin).max_decoding_message_size(limit))
+            .add_service(TokenServer::new(token).max_decoding_message_size(limit))
             .add_service(self.health.clone())
             .add_service(reflection))
     }
@@ -95,8 +100,10 @@ pub async fn run(settings: Settings) -> Result<()> {
     reporter.set_service_status("arca.v1.Admin", tonic_health::ServingStatus::Serving).await;
     reporter.set_service_status(KMS_SERVICE_NAME, serving_status(status.sealed)).await;
     let (stop, shutdown) = watch::channel(false);
+    let token = Arc::new(TokenService::new(Arc::clone(&service))?);
     let shared = Shared {
         service: Arc::clone(&service),
+        token: Arc::clone(&token),
         metrics: Arc::new(Metrics::default()),
         health,
         max_request_bytes: settings.max_request_bytes,
@@ -117,6 +124,8 @@ pub async fn run(settings: Settings) -> Result<()> {
     tracing::info!("shutting down: draining in-flight calls");
     notify("STOPPING=1");
     let _ = stop.send(true);
+    // PKCS#11 applications hold an Attach stream open; end them so the drain can finish.
+    token.detach_all();
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         for listener in listeners {
             let _ = listener.await;

@@ -20,6 +20,8 @@ use crate::secure_mem::SecretBuf;
 pub enum KeyHandle {
     /// AES keys are used straight from their material.
     Aes,
+    /// So are generic secrets (PKCS#11 HMAC and derivation keys).
+    Secret,
     RsaSign {
         pair: RsaKeyPair,
         public_der: Vec<u8>,
@@ -40,6 +42,7 @@ impl fmt::Debug for KeyHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self {
             Self::Aes => "Aes",
+            Self::Secret => "Secret",
             Self::RsaSign { .. } => "RsaSign",
             Self::RsaDecrypt { .. } => "RsaDecrypt",
             Self::Ecdsa { .. } => "Ecdsa",
@@ -56,7 +59,7 @@ impl KeyHandle {
             Self::RsaSign { public_der, .. }
             | Self::RsaDecrypt { public_der, .. }
             | Self::Ecdsa { public_der, .. } => Some(public_der),
-            Self::Aes | Self::Hmac(_) => None,
+            Self::Aes | Self::Secret | Self::Hmac(_) => None,
         }
     }
 }
@@ -107,8 +110,21 @@ pub fn generate(spec: KeySpec) -> Result<SecretBuf> {
     if let Some((_, len)) = hmac_algorithm(spec) {
         return SecretBuf::random(len);
     }
-    SecretBuf::random(super::aead::KEY_LEN)
+    SecretBuf::random(secret_len(spec).unwrap_or(super::aead::KEY_LEN))
 }
+
+/// The material length of AES specs, and the default length of a generic secret.
+pub fn secret_len(spec: KeySpec) -> Option<usize> {
+    match spec {
+        KeySpec::Aes128 => Some(16),
+        KeySpec::Aes192 => Some(24),
+        KeySpec::Aes256 | KeySpec::GenericSecret => Some(32),
+        _ => None,
+    }
+}
+
+/// Longest generic secret (PKCS#11 CKA_VALUE_LEN), in bytes.
+pub const MAX_GENERIC_SECRET_BYTES: usize = 512;
 
 /// Parses stored material into a handle for the key's usage.
 pub fn load(spec: KeySpec, usage: KeyUsage, material: &SecretBuf) -> Result<KeyHandle> {
@@ -146,7 +162,13 @@ pub fn load(spec: KeySpec, usage: KeyUsage, material: &SecretBuf) -> Result<KeyH
         }
         return Ok(KeyHandle::Hmac(hmac::Key::new(algorithm, der)));
     }
-    if der.len() != super::aead::KEY_LEN {
+    if spec == KeySpec::GenericSecret {
+        if der.is_empty() || der.len() > MAX_GENERIC_SECRET_BYTES {
+            return Err(Error::Integrity("stored generic secret has the wrong length".into()));
+        }
+        return Ok(KeyHandle::Secret);
+    }
+    if Some(der.len()) != secret_len(spec) {
         return Err(Error::Integrity("stored AES material has the wrong length".into()));
     }
     Ok(KeyHandle::Aes)

@@ -8,6 +8,8 @@ pub mod keypair;
 pub mod mac;
 pub mod oaep;
 pub mod signing;
+pub mod token;
+pub mod token_handle;
 #[cfg(test)]
 mod wycheproof_tests;
 

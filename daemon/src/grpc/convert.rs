@@ -30,6 +30,9 @@ pub fn key_spec(value: i32) -> Result<KeySpec> {
         pb::KeySpec::Hmac256 => KeySpec::Hmac256,
         pb::KeySpec::Hmac384 => KeySpec::Hmac384,
         pb::KeySpec::Hmac512 => KeySpec::Hmac512,
+        pb::KeySpec::Aes128 => KeySpec::Aes128,
+        pb::KeySpec::Aes192 => KeySpec::Aes192,
+        pb::KeySpec::GenericSecret => KeySpec::GenericSecret,
     })
 }
 

@@ -7,6 +7,9 @@ mod audited;
 mod convert;
 mod kms;
 mod status;
+mod token;
+mod token_convert;
+pub mod token_status;
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -19,6 +22,7 @@ use tonic::{Code, Request, Response, Status};
 
 pub use admin::AdminApi;
 pub use kms::KmsApi;
+pub use token::TokenApi;
 
 use crate::audit::Event;
 use crate::auth::{Caller, caller_of};
@@ -49,6 +53,18 @@ const STATE_CHANGES: &[&str] = &[
     "RevokeGrant",
     "ImportKeyMaterial",
     "DeleteImportedKeyMaterial",
+    "C_InitToken",
+    "C_InitPIN",
+    "C_SetPIN",
+    "C_Login",
+    "C_CreateObject",
+    "C_CopyObject",
+    "C_DestroyObject",
+    "C_SetAttributeValue",
+    "C_GenerateKey",
+    "C_GenerateKeyPair",
+    "C_UnwrapKey",
+    "C_DeriveKey",
 ];
 
 /// What a handler knows about the call besides its message.
@@ -93,9 +109,15 @@ where
     let caller = context.caller.to_string();
     let started = Instant::now();
     let message = request.into_inner();
-    let (key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
+    let (mut key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
     let outcome = match service.quotas().admit(&caller, operation) {
-        Ok(()) => as_caller(caller.clone(), handler(context, message)).await,
+        Ok(()) => {
+            let (outcome, used_key) = as_caller(caller.clone(), handler(context, message)).await;
+            if key.is_empty() {
+                key = used_key.unwrap_or_default();
+            }
+            outcome
+        }
         Err(throttled) => Err(throttled),
     };
     let code = match &outcome {

@@ -26,6 +26,12 @@ pub fn to_status(error: &Error) -> Status {
         Error::Storage(_) | Error::Io { .. } | Error::Random(_) | Error::Config(_) | Error::Crypto(_) => {
             Code::Internal
         }
+        Error::Pkcs11 { rv, .. } => super::token_status::code_for(*rv),
     };
-    Status::new(code, error.to_string())
+    let mut status = Status::new(code, error.to_string());
+    let rv = format!("0x{:08X}", super::token_status::ckr_for(error));
+    if let Ok(value) = tonic::metadata::MetadataValue::try_from(rv.as_str()) {
+        status.metadata_mut().insert(super::token_status::CKR_HEADER, value);
+    }
+    status
 }

@@ -19,15 +19,25 @@ struct CurrentCall {
     principal: String,
     /// The alias the request named its key by, recorded by `resolve`.
     alias: RefCell<Option<String>>,
+    /// The key the request used, recorded by `authorize` (for the audit record of calls that
+    /// name keys by handle, such as PKCS#11's).
+    key: RefCell<Option<String>>,
 }
 
 tokio::task_local! {
     static CURRENT_CALL: CurrentCall;
 }
 
-/// Runs one request's work as `principal`.
-pub async fn as_caller<F: Future>(principal: String, work: F) -> F::Output {
-    CURRENT_CALL.scope(CurrentCall { principal, alias: RefCell::new(None) }, work).await
+/// Runs one request's work as `principal`; also returns the key the work was authorised on.
+pub async fn as_caller<F: Future>(principal: String, work: F) -> (F::Output, Option<String>) {
+    let call = CurrentCall { principal, alias: RefCell::new(None), key: RefCell::new(None) };
+    CURRENT_CALL
+        .scope(call, async {
+            let output = work.await;
+            let key = CURRENT_CALL.try_with(|call| call.key.borrow().clone()).ok().flatten();
+            (output, key)
+        })
+        .await
 }
 
 /// The principal of the request being served, if any.
@@ -59,6 +69,7 @@ impl KmsService {
         let Some(principal) = current_principal() else { return Ok(()) };
         let action = format!("arca:{operation}");
         let resource = key.metadata.id.to_string();
+        let _ = CURRENT_CALL.try_with(|call| call.key.replace(Some(resource.clone())));
         if principal == "unknown" {
             return Err(denied(&principal, &action, &format!("key {resource}")));
         }

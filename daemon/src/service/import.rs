@@ -48,6 +48,8 @@ fn material_len(spec: KeySpec) -> usize {
     match spec {
         KeySpec::Hmac384 => 48,
         KeySpec::Hmac512 => 64,
+        KeySpec::Aes128 => 16,
+        KeySpec::Aes192 => 24,
         _ => 32,
     }
 }

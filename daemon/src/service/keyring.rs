@@ -31,7 +31,12 @@ pub(super) struct Keyring {
     aliases: RwLock<BTreeMap<String, KeyId>>,
     /// Grant id (hex) -> grant.
     grants: RwLock<BTreeMap<String, Grant>>,
+    /// PKCS#11 token objects that are not keys, by id.
+    objects: RwLock<BTreeMap<[u8; 16], Arc<StoredObject>>>,
 }
+
+/// The attributes of a token object that is not a key (CKA_* type -> canonical value).
+pub(super) type StoredObject = BTreeMap<u64, Vec<u8>>;
 
 impl Keyring {
     /// Loads every stored key; a record that fails its check makes only that key unavailable.
@@ -70,13 +75,59 @@ impl Keyring {
                 Err(_) => tracing::error!("the store holds a malformed grant record; skipped"),
             }
         }
+        let mut objects = BTreeMap::new();
+        for (raw_id, record) in backend.scan(Table::Objects)? {
+            let Ok(id) = <[u8; 16]>::try_from(raw_id.as_slice()) else { continue };
+            match codec.decode_object(&id, &record) {
+                Ok(attributes) => {
+                    objects.insert(id, Arc::new(attributes));
+                }
+                Err(error) => tracing::error!(%error, "token object skipped"),
+            }
+        }
         Ok(Self {
             backend,
             codec,
             keys: RwLock::new(keys),
             aliases: RwLock::new(aliases),
             grants: RwLock::new(grants),
+            objects: RwLock::new(objects),
         })
+    }
+
+    pub(super) fn object(&self, id: &[u8; 16]) -> Result<Option<Arc<StoredObject>>> {
+        Ok(self.objects.read().map_err(|_| super::poisoned())?.get(id).cloned())
+    }
+
+    pub(super) fn objects(&self) -> Result<Vec<([u8; 16], Arc<StoredObject>)>> {
+        Ok(self
+            .objects
+            .read()
+            .map_err(|_| super::poisoned())?
+            .iter()
+            .map(|(k, v)| (*k, Arc::clone(v)))
+            .collect())
+    }
+
+    /// Stores a token object durably, then makes it visible.
+    pub(super) async fn put_object(&self, id: [u8; 16], attributes: StoredObject) -> Result<()> {
+        let write = Write {
+            table: Table::Objects,
+            key: id.to_vec(),
+            value: Some(self.codec.encode_object(&id, &attributes)?),
+        };
+        let backend = Arc::clone(&self.backend);
+        super::blocking(move || backend.commit(vec![write])).await?;
+        self.objects.write().map_err(|_| super::poisoned())?.insert(id, Arc::new(attributes));
+        Ok(())
+    }
+
+    pub(super) async fn delete_object(&self, id: [u8; 16]) -> Result<()> {
+        let write = Write { table: Table::Objects, key: id.to_vec(), value: None };
+        let backend = Arc::clone(&self.backend);
+        super::blocking(move || backend.commit(vec![write])).await?;
+        self.objects.write().map_err(|_| super::poisoned())?.remove(&id);
+        Ok(())
     }
 
     pub(super) fn len(&self) -> Result<usize> {

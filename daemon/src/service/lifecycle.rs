@@ -95,6 +95,7 @@ impl KmsService {
                 tags: request.tags,
                 rotation: None,
                 imported: None,
+                token: Default::default(),
             },
             versions,
         };

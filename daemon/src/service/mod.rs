@@ -11,6 +11,7 @@ mod lifecycle;
 mod limits;
 mod schedule;
 mod symmetric;
+pub mod token;
 
 use std::sync::{Arc, RwLock};
 

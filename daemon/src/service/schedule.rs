@@ -41,6 +41,15 @@ impl KmsService {
                 meta.spec.name()
             )));
         }
+        if !meta.token.object.is_empty() {
+            // PKCS#11 ciphertexts (CBC, CTR, GCM …) carry no key version: new material would
+            // leave them undecryptable.
+            return Err(Error::invalid(format!(
+                "{operation}: key {} was made through PKCS#11, whose ciphertexts name no key version; \
+                 rotate it by creating a new key",
+                meta.id
+            )));
+        }
         Ok(key)
     }
 

@@ -24,10 +24,12 @@ pub enum Table {
     Aliases,
     /// Grant id (16 bytes) -> a grant record.
     Grants,
+    /// PKCS#11 token objects that are not keys (public keys, certificates, data), by 16-byte id.
+    Objects,
 }
 
 impl Table {
-    pub const ALL: [Self; 4] = [Self::Meta, Self::Keys, Self::Aliases, Self::Grants];
+    pub const ALL: [Self; 5] = [Self::Meta, Self::Keys, Self::Aliases, Self::Grants, Self::Objects];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -35,6 +37,7 @@ impl Table {
             Self::Keys => "keys",
             Self::Aliases => "aliases",
             Self::Grants => "grants",
+            Self::Objects => "objects",
         }
     }
 

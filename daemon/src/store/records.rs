@@ -13,6 +13,7 @@ use crate::crypto::aead;
 use crate::error::{Error, Result};
 use crate::keys::{
     Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion, Rotation,
+    TokenAttributes,
 };
 
 const RECORD_FORMAT: u32 = 1;
@@ -56,6 +57,24 @@ struct KeyRecord {
     /// When imported material expires; 0 = never.
     #[prost(int64, tag = "15")]
     imported_expires_at: i64,
+    /// PKCS#11 attributes of the key (or of a key pair's private half), by CKA_* type.
+    #[prost(btree_map = "uint64, bytes", tag = "16")]
+    token_object: BTreeMap<u64, Vec<u8>>,
+    /// PKCS#11 attributes of a key pair's public half.
+    #[prost(btree_map = "uint64, bytes", tag = "17")]
+    token_public: BTreeMap<u64, Vec<u8>>,
+    #[prost(bool, tag = "18")]
+    token_public_destroyed: bool,
+}
+
+/// A token object that is not a key of the keyring (a public key, a certificate, a data
+/// object): every attribute, by CKA_* type. Nothing in it is secret; the record is MACed.
+#[derive(Clone, PartialEq, prost::Message)]
+struct ObjectRecord {
+    #[prost(uint32, tag = "1")]
+    format: u32,
+    #[prost(btree_map = "uint64, bytes", tag = "2")]
+    attributes: BTreeMap<u64, Vec<u8>>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -127,6 +146,9 @@ impl KeyRecordCodec {
             policy: meta.policy.to_json(),
             imported_digest: meta.imported.as_ref().map(|i| i.digest.clone()).unwrap_or_default(),
             imported_expires_at: meta.imported.as_ref().and_then(|i| i.expires_at).unwrap_or(0),
+            token_object: meta.token.object.clone(),
+            token_public: meta.token.public.clone(),
+            token_public_destroyed: meta.token.public_destroyed,
         };
         let body = prost::Message::encode_to_vec(&record);
         let tag = self.mac(meta.id, &body)?.finalize().into_bytes();
@@ -177,8 +199,45 @@ impl KeyRecordCodec {
                 period_days: record.rotation_period_days,
                 next_at: record.next_rotation_at,
             }),
+            token: TokenAttributes {
+                object: record.token_object,
+                public: record.token_public,
+                public_destroyed: record.token_public_destroyed,
+            },
         };
         Ok(Key { metadata, versions })
+    }
+
+    fn object_mac(&self, id: &[u8], body: &[u8]) -> Result<HmacSha256> {
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.master.record_mac_key.as_slice())
+            .map_err(|_| Error::Integrity("bad record MAC key".into()))?;
+        mac.update(b"arca.v1 token object ");
+        mac.update(id);
+        mac.update(body);
+        Ok(mac)
+    }
+
+    /// The stored form of a token object: `mac || record`.
+    pub fn encode_object(&self, id: &[u8], attributes: &BTreeMap<u64, Vec<u8>>) -> Result<Vec<u8>> {
+        let record = ObjectRecord { format: RECORD_FORMAT, attributes: attributes.clone() };
+        let body = prost::Message::encode_to_vec(&record);
+        let tag = self.object_mac(id, &body)?.finalize().into_bytes();
+        Ok([tag.as_slice(), &body].concat())
+    }
+
+    /// Checks and opens a stored token object.
+    pub fn decode_object(&self, id: &[u8], stored: &[u8]) -> Result<BTreeMap<u64, Vec<u8>>> {
+        let fail = || Error::Integrity("a token object record failed its integrity check".into());
+        let (tag, body) = stored.split_at_checked(MAC_LEN).ok_or_else(fail)?;
+        let expected = self.object_mac(id, body)?.finalize().into_bytes();
+        if !bool::from(expected.as_slice().ct_eq(tag)) {
+            return Err(fail());
+        }
+        let record: ObjectRecord = prost::Message::decode(body).map_err(|_| fail())?;
+        if record.format != RECORD_FORMAT {
+            return Err(fail());
+        }
+        Ok(record.attributes)
     }
 }
 
@@ -241,6 +300,7 @@ mod tests {
                 rotation: Some(Rotation { period_days: 365, next_at: 1_731_536_000 }),
                 policy: crate::policy::Policy::default_for("uid:1000", &["uid:0".to_owned()]),
                 imported: None,
+                token: TokenAttributes::default(),
             },
             versions: vec![
                 KeyVersion::new(

@@ -12,6 +12,7 @@ const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 const KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("keys");
 const ALIASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("aliases");
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
+const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
 
 fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     match table {
@@ -19,6 +20,7 @@ fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static 
         Table::Keys => KEYS,
         Table::Aliases => ALIASES,
         Table::Grants => GRANTS,
+        Table::Objects => OBJECTS,
     }
 }
 

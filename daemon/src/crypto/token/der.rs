@@ -1,0 +1,317 @@
+//! PKCS#11 attribute forms to and from the DER documents Arca keeps: SubjectPublicKeyInfo for
+//! public keys, PKCS#8 for private keys.
+//!
+//! Errors: malformed DER is CKR_ATTRIBUTE_VALUE_INVALID, a well-formed key of another algorithm
+//! CKR_KEY_TYPE_INCONSISTENT, another curve CKR_CURVE_NOT_SUPPORTED, an RSA size other than
+//! 2048, 3072 or 4096 bits (where a spec is asked for) CKR_KEY_SIZE_RANGE.
+
+use aws_lc_rs::agreement;
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
+use cryptoki_sys::{
+    CKR_ATTRIBUTE_VALUE_INVALID, CKR_CURVE_NOT_SUPPORTED, CKR_KEY_SIZE_RANGE, CKR_KEY_TYPE_INCONSISTENT,
+};
+
+use super::der_io::{
+    BIT_STRING, INTEGER, NULL, OCTET_STRING, OID, Reader, SEQUENCE, Writer, encode, strip_leading_zeros,
+    tlv_len, uint_content_len,
+};
+use super::ec::{EcPrivateKey, coordinate_len};
+use super::failed;
+use super::rsa::RsaPrivateKey;
+use crate::error::{Error, Result};
+use crate::keys::KeySpec;
+use crate::secure_mem::SecretBuf;
+
+/// OID contents: rsaEncryption, id-ecPublicKey, prime256v1, secp384r1.
+const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const P384_PARAMS: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+/// AlgorithmIdentifier { rsaEncryption, NULL }.
+const RSA_ALGORITHM: &[u8] =
+    &[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+/// The OID TLV of id-ecPublicKey.
+const EC_PUBLIC_KEY_OID: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+
+fn malformed(what: &str) -> Error {
+    Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, format!("malformed {what}"))
+}
+
+fn not_rsa() -> Error {
+    Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an RSA key")
+}
+
+/// An AlgorithmIdentifier: the OID's content and the parameters' whole TLV, if any.
+struct AlgorithmId<'a> {
+    oid: &'a [u8],
+    params: Option<&'a [u8]>,
+}
+
+fn algorithm_id(content: &[u8]) -> Option<AlgorithmId<'_>> {
+    let mut reader = Reader::new(content);
+    let oid = reader.expect(OID)?;
+    let params = if reader.is_empty() { None } else { Some(reader.raw()?) };
+    reader.is_empty().then_some(AlgorithmId { oid, params })
+}
+
+/// A SubjectPublicKeyInfo: its algorithm and the BIT STRING's bytes.
+fn parse_spki(spki: &[u8]) -> Result<(AlgorithmId<'_>, &[u8])> {
+    let parse = || {
+        let mut reader = Reader::new(Reader::single(spki, SEQUENCE)?);
+        let algorithm = algorithm_id(reader.expect(SEQUENCE)?)?;
+        let (unused_bits, key) = reader.expect(BIT_STRING)?.split_first()?;
+        (reader.is_empty() && *unused_bits == 0).then_some((algorithm, key))
+    };
+    parse().ok_or_else(|| malformed("SubjectPublicKeyInfo"))
+}
+
+fn rsa_params_ok(params: Option<&[u8]>) -> bool {
+    params.is_none_or(|p| p == [NULL, 0])
+}
+
+/// (modulus, public exponent) of an RSA SubjectPublicKeyInfo: big-endian, no leading zeros.
+pub fn rsa_public_components(spki: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    let (algorithm, key) = parse_spki(spki)?;
+    if algorithm.oid != RSA_ENCRYPTION {
+        return Err(not_rsa());
+    }
+    let parse = || {
+        let mut reader = Reader::new(Reader::single(key, SEQUENCE)?);
+        let (modulus, exponent) = (reader.unsigned()?, reader.unsigned()?);
+        reader.is_empty().then(|| (modulus.to_vec(), exponent.to_vec()))
+    };
+    match parse() {
+        Some(parts) if rsa_params_ok(algorithm.params) => Ok(parts),
+        _ => Err(malformed("RSA public key")),
+    }
+}
+
+/// An RSA SubjectPublicKeyInfo from CKA_MODULUS and CKA_PUBLIC_EXPONENT.
+pub fn rsa_spki(modulus: &[u8], public_exponent: &[u8]) -> Result<Vec<u8>> {
+    let (n, e) = (strip_leading_zeros(modulus), strip_leading_zeros(public_exponent));
+    let odd = |v: &[u8]| v.last().is_some_and(|b| b & 1 == 1);
+    if !odd(n) || n.len() < 64 || !odd(e) || e == [1] || e.len() > n.len() {
+        return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "not a valid RSA modulus and public exponent"));
+    }
+    let key_len = tlv_len(uint_content_len(n)) + tlv_len(uint_content_len(e));
+    let bit_string_len = 1 + tlv_len(key_len);
+    let outer_len = RSA_ALGORITHM.len() + tlv_len(bit_string_len);
+    encode(tlv_len(outer_len), |w| {
+        w.header(SEQUENCE, outer_len)?;
+        w.bytes(RSA_ALGORITHM)?;
+        w.header(BIT_STRING, bit_string_len)?;
+        w.bytes(&[0])?;
+        w.header(SEQUENCE, key_len)?;
+        w.uint(n)?;
+        w.uint(e)
+    })
+    .ok_or_else(|| failed("RSA public key encoding"))
+}
+
+/// CKA_* of an RSA private key, big-endian unsigned.
+#[derive(Clone, Copy)]
+pub struct RsaPrivateComponents<'a> {
+    pub modulus: &'a [u8],
+    pub public_exponent: &'a [u8],
+    pub private_exponent: &'a [u8],
+    pub prime_1: &'a [u8],
+    pub prime_2: &'a [u8],
+    pub exponent_1: &'a [u8],
+    pub exponent_2: &'a [u8],
+    pub coefficient: &'a [u8],
+}
+
+impl std::fmt::Debug for RsaPrivateComponents<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaPrivateComponents([REDACTED])")
+    }
+}
+
+/// A PKCS#8 RSA private key (PKCS#1 RSAPrivateKey inside) built in locked memory, then checked
+/// by AWS-LC (which verifies that the components agree).
+pub fn rsa_pkcs8_from_components(parts: &RsaPrivateComponents<'_>) -> Result<SecretBuf> {
+    let fields = [
+        parts.modulus,
+        parts.public_exponent,
+        parts.private_exponent,
+        parts.prime_1,
+        parts.prime_2,
+        parts.exponent_1,
+        parts.exponent_2,
+        parts.coefficient,
+    ];
+    let version = [INTEGER, 1, 0];
+    let rsa_len = version.len() + fields.iter().map(|f| tlv_len(uint_content_len(f))).sum::<usize>();
+    let outer_len = version.len() + RSA_ALGORITHM.len() + tlv_len(tlv_len(rsa_len));
+    let mut der = SecretBuf::zeroed(tlv_len(outer_len))?;
+    let mut writer = Writer::new(der.as_mut_slice());
+    let written = (|| {
+        writer.header(SEQUENCE, outer_len)?;
+        writer.bytes(&version)?;
+        writer.bytes(RSA_ALGORITHM)?;
+        writer.header(OCTET_STRING, tlv_len(rsa_len))?;
+        writer.header(SEQUENCE, rsa_len)?;
+        writer.bytes(&version)?;
+        fields.iter().try_for_each(|f| writer.uint(f))
+    })();
+    if written.is_none() || !writer.is_full() {
+        return Err(failed("RSA private key encoding"));
+    }
+    match RsaPrivateKey::from_pkcs8(der.as_slice()) {
+        Ok(_) => Ok(der),
+        Err(Error::Pkcs11 { rv: CKR_KEY_SIZE_RANGE, message }) => {
+            Err(Error::p11(CKR_KEY_SIZE_RANGE, message))
+        }
+        Err(_) => Err(Error::p11(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            "RSA private key components are missing or do not form a consistent key",
+        )),
+    }
+}
+
+/// CKA_EC_PARAMS (a namedCurve OID) of an EC spec.
+pub fn ec_params(spec: KeySpec) -> Option<&'static [u8]> {
+    match spec {
+        KeySpec::EccNistP256 => Some(P256_PARAMS),
+        KeySpec::EccNistP384 => Some(P384_PARAMS),
+        _ => None,
+    }
+}
+
+/// The spec of CKA_EC_PARAMS: P-256 or P-384 named by OID.
+pub fn ec_spec_from_params(params: &[u8]) -> Result<KeySpec> {
+    let mut reader = Reader::new(params);
+    if reader.any().is_none() || !reader.is_empty() {
+        return Err(malformed("EC parameters"));
+    }
+    match params {
+        P256_PARAMS => Ok(KeySpec::EccNistP256),
+        P384_PARAMS => Ok(KeySpec::EccNistP384),
+        _ => Err(Error::p11(CKR_CURVE_NOT_SUPPORTED, "only the named curves P-256 and P-384 are supported")),
+    }
+}
+
+fn ec_spki_parts(spki: &[u8]) -> Result<(KeySpec, &[u8])> {
+    let (algorithm, point) = parse_spki(spki)?;
+    if algorithm.oid != EC_PUBLIC_KEY {
+        return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC public key"));
+    }
+    let spec = ec_spec_from_params(algorithm.params.unwrap_or_default())?;
+    Ok((spec, point))
+}
+
+/// CKA_EC_POINT of an EC SubjectPublicKeyInfo: DER OCTET STRING of 04 || X || Y.
+pub fn ec_point_from_spki(spki: &[u8]) -> Result<Vec<u8>> {
+    let (_, point) = ec_spki_parts(spki)?;
+    encode(tlv_len(point.len()), |w| w.tlv(OCTET_STRING, point)).ok_or_else(|| failed("EC point encoding"))
+}
+
+/// The raw uncompressed point in CKA_EC_POINT (DER OCTET STRING, or the bare point).
+pub(super) fn uncompressed_point(spec: KeySpec, ec_point: &[u8]) -> Option<&[u8]> {
+    let len = 1 + 2 * coordinate_len(spec)?;
+    let point = if ec_point.len() == len { ec_point } else { Reader::single(ec_point, OCTET_STRING)? };
+    (point.len() == len && point.first() == Some(&0x04)).then_some(point)
+}
+
+/// An EC SubjectPublicKeyInfo from a spec and CKA_EC_POINT, the point checked to be on the curve.
+pub fn ec_spki(spec: KeySpec, ec_point: &[u8]) -> Result<Vec<u8>> {
+    let (params, verification): (_, &'static signature::EcdsaVerificationAlgorithm) = match spec {
+        KeySpec::EccNistP256 => (P256_PARAMS, &signature::ECDSA_P256_SHA256_FIXED),
+        KeySpec::EccNistP384 => (P384_PARAMS, &signature::ECDSA_P384_SHA384_FIXED),
+        _ => return Err(Error::p11(CKR_CURVE_NOT_SUPPORTED, format!("{} is not an EC spec", spec.name()))),
+    };
+    let invalid =
+        || Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, format!("not an uncompressed {} point", spec.name()));
+    let point = uncompressed_point(spec, ec_point).ok_or_else(invalid)?;
+    UnparsedPublicKey::new(verification, point).parse().map_err(|_| invalid())?;
+    let algorithm_len = EC_PUBLIC_KEY_OID.len() + params.len();
+    let outer_len = tlv_len(algorithm_len) + tlv_len(1 + point.len());
+    encode(tlv_len(outer_len), |w| {
+        w.header(SEQUENCE, outer_len)?;
+        w.header(SEQUENCE, algorithm_len)?;
+        w.bytes(EC_PUBLIC_KEY_OID)?;
+        w.bytes(params)?;
+        w.header(BIT_STRING, 1 + point.len())?;
+        w.bytes(&[0])?;
+        w.bytes(point)
+    })
+    .ok_or_else(|| failed("EC public key encoding"))
+}
+
+/// A PKCS#8 EC private key from CKA_VALUE (the big-endian scalar; short values are left-padded).
+pub fn ec_pkcs8_from_scalar(spec: KeySpec, scalar: &[u8]) -> Result<SecretBuf> {
+    let (algorithm, len) = match spec {
+        KeySpec::EccNistP256 => (&agreement::ECDH_P256, 32),
+        KeySpec::EccNistP384 => (&agreement::ECDH_P384, 48),
+        _ => return Err(Error::p11(CKR_CURVE_NOT_SUPPORTED, format!("{} is not an EC spec", spec.name()))),
+    };
+    let invalid = || {
+        Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, format!("not a {} private scalar (1 to n-1)", spec.name()))
+    };
+    let value = strip_leading_zeros(scalar);
+    let mut padded = SecretBuf::zeroed(len)?;
+    let start = len.checked_sub(value.len()).ok_or_else(invalid)?;
+    padded.as_mut_slice().get_mut(start..).ok_or_else(invalid)?.copy_from_slice(value);
+    let key = agreement::PrivateKey::from_private_key(algorithm, padded.as_slice()).map_err(|_| invalid())?;
+    let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = key.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
+    let der = SecretBuf::copy_from(der.as_ref())?;
+    EcPrivateKey::from_pkcs8(der.as_slice()).map_err(|_| invalid())?;
+    Ok(der)
+}
+
+fn rsa_spec(modulus: &[u8]) -> Result<KeySpec> {
+    let bits = modulus.first().map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
+    match bits {
+        2048 => Ok(KeySpec::Rsa2048),
+        3072 => Ok(KeySpec::Rsa3072),
+        4096 => Ok(KeySpec::Rsa4096),
+        _ => Err(Error::p11(
+            CKR_KEY_SIZE_RANGE,
+            format!("RSA keys of 2048, 3072 or 4096 bits are supported, not {bits}"),
+        )),
+    }
+}
+
+fn unsupported_algorithm() -> Error {
+    Error::p11(CKR_KEY_TYPE_INCONSISTENT, "only RSA and EC (P-256, P-384) keys are supported")
+}
+
+/// The spec of a PKCS#8 private key.
+pub fn pkcs8_spec(der: &[u8]) -> Result<KeySpec> {
+    let parse = || {
+        let mut reader = Reader::new(Reader::single(der, SEQUENCE)?);
+        let version = reader.unsigned()?;
+        let algorithm = algorithm_id(reader.expect(SEQUENCE)?)?;
+        let private_key = reader.expect(OCTET_STRING)?;
+        (version.len() <= 1 && version.first().is_none_or(|v| *v == 1)).then_some((algorithm, private_key))
+    };
+    let (algorithm, private_key) = parse().ok_or_else(|| malformed("PKCS#8 private key"))?;
+    match algorithm.oid {
+        RSA_ENCRYPTION => {
+            let modulus = || {
+                let mut reader = Reader::new(Reader::single(private_key, SEQUENCE)?);
+                reader.unsigned()?;
+                reader.unsigned()
+            };
+            let modulus = modulus().filter(|_| rsa_params_ok(algorithm.params));
+            rsa_spec(modulus.ok_or_else(|| malformed("RSA private key"))?)
+        }
+        EC_PUBLIC_KEY => ec_spec_from_params(algorithm.params.unwrap_or_default()),
+        _ => Err(unsupported_algorithm()),
+    }
+}
+
+/// The spec of a SubjectPublicKeyInfo.
+pub fn spki_spec(spki: &[u8]) -> Result<KeySpec> {
+    let (algorithm, _) = parse_spki(spki)?;
+    match algorithm.oid {
+        RSA_ENCRYPTION => rsa_spec(&rsa_public_components(spki)?.0),
+        EC_PUBLIC_KEY => ec_spki_parts(spki).map(|(spec, _)| spec),
+        _ => Err(unsupported_algorithm()),
+    }
+}
+
+#[cfg(test)]
+#[path = "der_tests.rs"]
+mod tests;

@@ -1,0 +1,192 @@
+//! Tests of `ec`: signatures and their normalisation, ECDH, and interoperability with `openssl`.
+
+use cryptoki_sys::CKR_ATTRIBUTE_VALUE_INVALID;
+
+use super::*;
+use crate::crypto::token::der::ec_point_from_spki;
+use crate::crypto::token::der_io::{SEQUENCE, encode, tlv_len, uint_content_len};
+use crate::crypto::token::hash::{HashAlg, Hasher};
+use crate::crypto::token::test_util::{Openssl, rv};
+
+const SPECS: [KeySpec; 2] = [KeySpec::EccNistP256, KeySpec::EccNistP384];
+
+fn digest(hash: HashAlg, message: &[u8]) -> Vec<u8> {
+    let mut hasher = Hasher::new(hash);
+    hasher.update(message);
+    hasher.finish()
+}
+
+fn new_key(spec: KeySpec) -> EcPrivateKey {
+    EcPrivateKey::from_pkcs8(ec_generate(spec).unwrap().as_slice()).unwrap()
+}
+
+/// `r || s` as a DER ECDSA-Sig-Value, for OpenSSL.
+fn to_der(signature: &[u8]) -> Vec<u8> {
+    let (r, s) = signature.split_at(signature.len() / 2);
+    let content = tlv_len(uint_content_len(r)) + tlv_len(uint_content_len(s));
+    encode(tlv_len(content), |w| {
+        w.header(SEQUENCE, content)?;
+        w.uint(r)?;
+        w.uint(s)
+    })
+    .unwrap()
+}
+
+#[test]
+fn signatures_round_trip_and_fail_when_altered() {
+    for (spec, hash) in SPECS.into_iter().zip([HashAlg::Sha256, HashAlg::Sha384]) {
+        let key = new_key(spec);
+        assert_eq!(key.spec(), spec);
+        let spki = key.public_key_der().unwrap();
+        let d = digest(hash, b"message");
+        let signature = key.sign_prehashed(&d).unwrap();
+        assert_eq!(signature.len(), ec_signature_len(spec));
+        ecdsa_verify_prehashed(&spki, &d, &signature).unwrap();
+        let mut bad = signature.clone();
+        bad[3] ^= 1;
+        assert_eq!(rv(ecdsa_verify_prehashed(&spki, &d, &bad)), CKR_SIGNATURE_INVALID);
+        assert_eq!(
+            rv(ecdsa_verify_prehashed(&spki, &digest(hash, b"other"), &signature)),
+            CKR_SIGNATURE_INVALID
+        );
+        assert_eq!(rv(ecdsa_verify_prehashed(&spki, &d, &signature[1..])), CKR_SIGNATURE_LEN_RANGE);
+        assert_eq!(rv(ecdsa_verify_prehashed(&spki, &d, &to_der(&signature))), CKR_SIGNATURE_LEN_RANGE);
+        assert_eq!(rv(key.sign_prehashed(&[])), CKR_DATA_LEN_RANGE);
+        assert_eq!(rv(ecdsa_verify_prehashed(&spki, &[], &signature)), CKR_DATA_LEN_RANGE);
+    }
+    assert_eq!(ec_signature_len(KeySpec::Aes256), 0);
+}
+
+#[test]
+fn hashes_of_any_length_are_normalised_like_bits2int() {
+    let key = new_key(KeySpec::EccNistP256);
+    let spki = key.public_key_der().unwrap();
+    // Longer than the order: the leftmost 32 bytes count.
+    let long = digest(HashAlg::Sha512, b"m");
+    let signature = key.sign_prehashed(&long).unwrap();
+    ecdsa_verify_prehashed(&spki, &long[..32], &signature).unwrap();
+    let signature = key.sign_prehashed(&long[..32]).unwrap();
+    ecdsa_verify_prehashed(&spki, &long, &signature).unwrap();
+    let mut changed_tail = long.clone();
+    changed_tail[40] ^= 0xff;
+    ecdsa_verify_prehashed(&spki, &changed_tail, &signature).unwrap();
+    // Shorter: left-padded with zeros.
+    let short = digest(HashAlg::Sha1, b"m");
+    let signature = key.sign_prehashed(&short).unwrap();
+    let padded = [&[0u8; 12][..], &short].concat();
+    ecdsa_verify_prehashed(&spki, &padded, &signature).unwrap();
+    assert_eq!(
+        rv(ecdsa_verify_prehashed(&spki, &[&short[..], &[0; 12]].concat(), &signature)),
+        CKR_SIGNATURE_INVALID
+    );
+}
+
+#[test]
+fn openssl_verifies_raw_signatures_after_der_conversion() {
+    let ssl = Openssl::new();
+    for (spec, hash) in [
+        (KeySpec::EccNistP256, HashAlg::Sha256),
+        (KeySpec::EccNistP256, HashAlg::Sha512),
+        (KeySpec::EccNistP256, HashAlg::Sha1),
+        (KeySpec::EccNistP384, HashAlg::Sha384),
+        (KeySpec::EccNistP384, HashAlg::Sha256),
+    ] {
+        let key = new_key(spec);
+        ssl.write("pub.der", &key.public_key_der().unwrap());
+        let d = digest(hash, b"interop");
+        ssl.write("digest", &d);
+        ssl.write("sig", &to_der(&key.sign_prehashed(&d).unwrap()));
+        let args = [
+            "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "pub.der", "-in", "digest",
+            "-sigfile", "sig",
+        ];
+        ssl.run(&args);
+        // And a signature with the wrong digest is refused by OpenSSL too (the check can fail).
+        ssl.write("digest", &digest(hash, b"other"));
+        assert!(!ssl.try_run(&args).0, "{spec:?} {hash:?}");
+    }
+}
+
+#[test]
+fn ecdh_agrees_both_ways_and_with_openssl() {
+    for spec in SPECS {
+        let (a, b) = (new_key(spec), new_key(spec));
+        let a_point = ec_point_from_spki(&a.public_key_der().unwrap()).unwrap();
+        let b_point = ec_point_from_spki(&b.public_key_der().unwrap()).unwrap();
+        let ab = a.derive(&b_point).unwrap();
+        let ba = b.derive(&a_point[2..]).unwrap();
+        assert_eq!(ab.as_slice(), ba.as_slice());
+        assert_eq!(ab.len(), ec_signature_len(spec) / 2);
+    }
+    let ssl = Openssl::new();
+    ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "a.pem"]);
+    ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "a.pem", "-outform", "DER", "-out", "a.der"]);
+    let ours = new_key(KeySpec::EccNistP384);
+    ssl.write("b.der", &ours.public_key_der().unwrap());
+    ssl.run(&["pkey", "-pubin", "-inform", "DER", "-in", "b.der", "-out", "b.pem"]);
+    ssl.run(&["pkeyutl", "-derive", "-inkey", "a.pem", "-peerkey", "b.pem", "-out", "secret"]);
+    let theirs = EcPrivateKey::from_pkcs8(&ssl.read("a.der")).unwrap();
+    let their_point = ec_point_from_spki(&theirs.public_key_der().unwrap()).unwrap();
+    assert_eq!(ours.derive(&their_point).unwrap().as_slice(), ssl.read("secret").as_slice());
+}
+
+#[test]
+fn bad_peer_points_are_parameter_errors() {
+    let key = new_key(KeySpec::EccNistP256);
+    let good = ec_point_from_spki(&new_key(KeySpec::EccNistP256).public_key_der().unwrap()).unwrap();
+    let raw = &good[2..];
+    let mut off_curve = raw.to_vec();
+    off_curve[64] ^= 1;
+    let mut compressed = raw[..33].to_vec();
+    compressed[0] = 0x02;
+    let p384 = ec_point_from_spki(&new_key(KeySpec::EccNistP384).public_key_der().unwrap()).unwrap();
+    let mut infinity = vec![0u8; 65];
+    infinity[0] = 4;
+    for bad in [
+        &[][..],
+        &raw[..64],
+        &off_curve,
+        &compressed,
+        &p384,
+        &p384[2..],
+        &infinity,
+        &[0x04, 0x41],
+        &good[1..],
+    ] {
+        assert_eq!(rv(key.derive(bad)), CKR_MECHANISM_PARAM_INVALID, "{bad:02x?}");
+    }
+}
+
+#[test]
+fn keys_load_from_openssl_and_wrong_keys_are_refused() {
+    let ssl = Openssl::new();
+    ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k.pem"]);
+    ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "k.pem", "-outform", "DER", "-out", "k.der"]);
+    ssl.run(&["pkey", "-in", "k.pem", "-pubout", "-outform", "DER", "-out", "pub.der"]);
+    let key = EcPrivateKey::from_pkcs8(&ssl.read("k.der")).unwrap();
+    assert_eq!(key.spec(), KeySpec::EccNistP256);
+    assert_eq!(key.public_key_der().unwrap(), ssl.read("pub.der"));
+    let shown = format!("{key:?}");
+    assert!(shown.contains("REDACTED") && shown.contains("P256"), "{shown}");
+
+    ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521", "-out", "big.pem"]);
+    ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "big.pem", "-outform", "DER", "-out", "big.der"]);
+    assert_eq!(rv(EcPrivateKey::from_pkcs8(&ssl.read("big.der"))), CKR_CURVE_NOT_SUPPORTED);
+    ssl.run(&["genpkey", "-algorithm", "ED25519", "-outform", "DER", "-out", "ed.der"]);
+    assert_eq!(rv(EcPrivateKey::from_pkcs8(&ssl.read("ed.der"))), CKR_KEY_TYPE_INCONSISTENT);
+    let rsa = crate::crypto::token::rsa::rsa_generate(2048).unwrap();
+    assert_eq!(rv(EcPrivateKey::from_pkcs8(rsa.as_slice())), CKR_KEY_TYPE_INCONSISTENT);
+    let rsa_pub = crate::crypto::token::rsa::RsaPrivateKey::from_pkcs8(rsa.as_slice())
+        .unwrap()
+        .public_key_der()
+        .unwrap();
+    assert_eq!(rv(ecdsa_verify_prehashed(&rsa_pub, &[1; 32], &[0; 64])), CKR_KEY_TYPE_INCONSISTENT);
+    for spec in [KeySpec::Aes256, KeySpec::Rsa2048, KeySpec::Hmac256] {
+        assert_eq!(rv(ec_generate(spec)), CKR_CURVE_NOT_SUPPORTED);
+    }
+    let der = ssl.read("k.der");
+    for cut in [0, 1, 10, der.len() / 2, der.len() - 1] {
+        assert!(EcPrivateKey::from_pkcs8(&der[..cut]).is_err());
+    }
+    assert_eq!(rv(EcPrivateKey::from_pkcs8(&[0x30, 0x03, 0x02, 0x01, 0x00])), CKR_ATTRIBUTE_VALUE_INVALID);
+}

@@ -1,0 +1,363 @@
+//! RSA for PKCS#11: CKM_RSA_PKCS (signatures over a DigestInfo, and encryption),
+//! CKM_SHA*_RSA_PKCS, CKM_RSA_PKCS_PSS / CKM_SHA*_RSA_PKCS_PSS and CKM_RSA_PKCS_OAEP, all in
+//! AWS-LC (blinded, constant-time private-key operations).
+//!
+//! AWS-LC's signing interface pads for SHA-256, SHA-384 and SHA-512 only, and has no raw RSA
+//! operation: SHA-1 and SHA-224 signatures cannot be made (`RsaSignScheme::can_sign`), and of
+//! those only PKCS#1 v1.5 with SHA-1 can be verified (`can_verify`). PSS salts equal the hash
+//! length.
+
+use std::fmt;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::error::KeyRejected;
+use aws_lc_rs::rsa::{
+    KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
+    OaepAlgorithm, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey,
+    Pkcs1PublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
+};
+use aws_lc_rs::signature::{
+    self, KeyPair as _, RsaEncoding, RsaKeyPair, UnparsedPublicKey, VerificationAlgorithm,
+};
+use cryptoki_sys::{
+    CKR_DATA_INVALID, CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE,
+    CKR_KEY_SIZE_RANGE, CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
+    CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE,
+};
+
+use super::der::rsa_public_components;
+use super::failed;
+use super::hash::HashAlg;
+use crate::error::{Error, Result};
+use crate::secure_mem::SecretBuf;
+
+/// Smallest and largest moduli AWS-LC accepts.
+const MIN_BITS: usize = 2048;
+const MAX_BITS: usize = 8192;
+/// PKCS#1 v1.5 padding takes at least 11 bytes of the modulus.
+const PKCS1_OVERHEAD: usize = 11;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaSignScheme {
+    /// CKM_RSA_PKCS: the input is a DER DigestInfo.
+    Pkcs1DigestInfo,
+    /// PKCS#1 v1.5 over a digest of this hash (CKM_SHA256_RSA_PKCS etc. after hashing).
+    Pkcs1(HashAlg),
+    /// RSASSA-PSS, MGF1 with the same hash, over a digest; the salt is as long as the digest.
+    Pss { hash: HashAlg, salt_len: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RsaCryptScheme {
+    Pkcs1,
+    /// MGF1 with the same hash, empty label.
+    Oaep(HashAlg),
+}
+
+impl RsaSignScheme {
+    /// Whether `RsaPrivateKey::sign` can make signatures of this scheme (for CKM_RSA_PKCS it
+    /// depends on the DigestInfo: SHA-256, SHA-384 and SHA-512 can be signed).
+    pub fn can_sign(self) -> bool {
+        match self {
+            Self::Pkcs1DigestInfo => true,
+            Self::Pkcs1(hash) | Self::Pss { hash, .. } => signing_encoding(self, hash).is_ok(),
+        }
+    }
+
+    /// Whether `rsa_verify` can check signatures of this scheme.
+    pub fn can_verify(self) -> bool {
+        match self {
+            Self::Pkcs1DigestInfo => true,
+            Self::Pkcs1(hash) | Self::Pss { hash, .. } => verification(self, hash).is_ok(),
+        }
+    }
+}
+
+/// The DER prefixes of a DigestInfo (RFC 8017 section 9.2, note 1), each followed by the digest.
+const DIGEST_INFO_PREFIXES: [(HashAlg, &[u8]); 5] = [
+    (
+        HashAlg::Sha1,
+        &[0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14],
+    ),
+    (
+        HashAlg::Sha224,
+        &[
+            0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04, 0x05,
+            0x00, 0x04, 0x1c,
+        ],
+    ),
+    (
+        HashAlg::Sha256,
+        &[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+            0x00, 0x04, 0x20,
+        ],
+    ),
+    (
+        HashAlg::Sha384,
+        &[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05,
+            0x00, 0x04, 0x30,
+        ],
+    ),
+    (
+        HashAlg::Sha512,
+        &[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05,
+            0x00, 0x04, 0x40,
+        ],
+    ),
+];
+
+/// The hash and digest inside a CKM_RSA_PKCS input, checked against the modulus length.
+fn digest_info(input: &[u8], modulus_len: usize) -> Result<(HashAlg, &[u8])> {
+    let limit = modulus_len.saturating_sub(PKCS1_OVERHEAD);
+    if input.len() > limit {
+        return Err(Error::p11(
+            CKR_DATA_LEN_RANGE,
+            format!("CKM_RSA_PKCS input is {} bytes; this key takes at most {limit}", input.len()),
+        ));
+    }
+    DIGEST_INFO_PREFIXES
+        .iter()
+        .find_map(|(hash, prefix)| {
+            input.strip_prefix(*prefix).filter(|digest| digest.len() == hash.output_len()).map(|d| (*hash, d))
+        })
+        .ok_or_else(|| {
+            Error::p11(
+                CKR_DATA_INVALID,
+                "CKM_RSA_PKCS input is not a DER DigestInfo of SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512",
+            )
+        })
+}
+
+/// The hash and digest a scheme signs or verifies for `input`.
+fn scheme_digest(scheme: RsaSignScheme, input: &[u8], modulus_len: usize) -> Result<(HashAlg, &[u8])> {
+    match scheme {
+        RsaSignScheme::Pkcs1DigestInfo => digest_info(input, modulus_len),
+        RsaSignScheme::Pkcs1(hash) => Ok((hash, input)),
+        RsaSignScheme::Pss { hash, salt_len } if salt_len == hash.output_len() => Ok((hash, input)),
+        RsaSignScheme::Pss { hash, salt_len } => Err(Error::p11(
+            CKR_MECHANISM_PARAM_INVALID,
+            format!("RSA-PSS with {} needs a {}-byte salt, not {salt_len}", hash.name(), hash.output_len()),
+        )),
+    }
+}
+
+fn unsupported(scheme: RsaSignScheme, hash: HashAlg, what: &str) -> Error {
+    let message = format!("RSA {what} with {} is not supported (SHA-256, SHA-384, SHA-512 are)", hash.name());
+    match scheme {
+        RsaSignScheme::Pkcs1DigestInfo => Error::p11(CKR_DATA_INVALID, message),
+        RsaSignScheme::Pkcs1(_) => Error::p11(CKR_MECHANISM_INVALID, message),
+        RsaSignScheme::Pss { .. } => Error::p11(CKR_MECHANISM_PARAM_INVALID, message),
+    }
+}
+
+fn signing_encoding(scheme: RsaSignScheme, hash: HashAlg) -> Result<&'static dyn RsaEncoding> {
+    let pss = matches!(scheme, RsaSignScheme::Pss { .. });
+    Ok(match (pss, hash) {
+        (false, HashAlg::Sha256) => &signature::RSA_PKCS1_SHA256,
+        (false, HashAlg::Sha384) => &signature::RSA_PKCS1_SHA384,
+        (false, HashAlg::Sha512) => &signature::RSA_PKCS1_SHA512,
+        (true, HashAlg::Sha256) => &signature::RSA_PSS_SHA256,
+        (true, HashAlg::Sha384) => &signature::RSA_PSS_SHA384,
+        (true, HashAlg::Sha512) => &signature::RSA_PSS_SHA512,
+        _ => return Err(unsupported(scheme, hash, "signing")),
+    })
+}
+
+fn verification(scheme: RsaSignScheme, hash: HashAlg) -> Result<&'static dyn VerificationAlgorithm> {
+    let pss = matches!(scheme, RsaSignScheme::Pss { .. });
+    Ok(match (pss, hash) {
+        (false, HashAlg::Sha1) => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+        (false, HashAlg::Sha256) => &signature::RSA_PKCS1_2048_8192_SHA256,
+        (false, HashAlg::Sha384) => &signature::RSA_PKCS1_2048_8192_SHA384,
+        (false, HashAlg::Sha512) => &signature::RSA_PKCS1_2048_8192_SHA512,
+        (true, HashAlg::Sha256) => &signature::RSA_PSS_2048_8192_SHA256,
+        (true, HashAlg::Sha384) => &signature::RSA_PSS_2048_8192_SHA384,
+        (true, HashAlg::Sha512) => &signature::RSA_PSS_2048_8192_SHA512,
+        _ => return Err(unsupported(scheme, hash, "verification")),
+    })
+}
+
+fn oaep_algorithm(hash: HashAlg) -> Result<&'static OaepAlgorithm> {
+    match hash {
+        HashAlg::Sha1 => Ok(&OAEP_SHA1_MGF1SHA1),
+        HashAlg::Sha256 => Ok(&OAEP_SHA256_MGF1SHA256),
+        HashAlg::Sha384 => Ok(&OAEP_SHA384_MGF1SHA384),
+        HashAlg::Sha512 => Ok(&OAEP_SHA512_MGF1SHA512),
+        HashAlg::Sha224 => {
+            Err(Error::p11(CKR_MECHANISM_PARAM_INVALID, "RSA-OAEP with SHA-224 is not supported"))
+        }
+    }
+}
+
+fn key_size_error(bits: usize) -> Error {
+    Error::p11(
+        CKR_KEY_SIZE_RANGE,
+        format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported, not {bits}"),
+    )
+}
+
+fn rejected(e: KeyRejected) -> Error {
+    match e.description_() {
+        "TooSmall" | "TooLarge" => {
+            Error::p11(CKR_KEY_SIZE_RANGE, format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported"))
+        }
+        _ => Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a PKCS#8 RSA private key"),
+    }
+}
+
+/// An RSA private key, parsed once for signing and decryption.
+pub struct RsaPrivateKey {
+    pair: RsaKeyPair,
+    pkcs1: Pkcs1PrivateDecryptingKey,
+    oaep: OaepPrivateDecryptingKey,
+    public_der: Vec<u8>,
+}
+
+impl fmt::Debug for RsaPrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RsaPrivateKey({} bits, [REDACTED])", self.modulus_bits())
+    }
+}
+
+impl RsaPrivateKey {
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self> {
+        let decrypting = PrivateDecryptingKey::from_pkcs8(der).map_err(rejected)?;
+        let pair = RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
+        let public_der = pair.public_key().as_der().map_err(|_| failed("RSA public key encoding"))?;
+        Ok(Self {
+            public_der: public_der.as_ref().to_vec(),
+            pkcs1: Pkcs1PrivateDecryptingKey::new(decrypting.clone()).map_err(|_| failed("RSA key setup"))?,
+            oaep: OaepPrivateDecryptingKey::new(decrypting).map_err(|_| failed("RSA key setup"))?,
+            pair,
+        })
+    }
+
+    pub fn modulus_bits(&self) -> usize {
+        self.pkcs1.key_size_bits()
+    }
+
+    /// SubjectPublicKeyInfo DER.
+    pub fn public_key_der(&self) -> Result<Vec<u8>> {
+        Ok(self.public_der.clone())
+    }
+
+    pub fn sign(&self, scheme: RsaSignScheme, input: &[u8]) -> Result<Vec<u8>> {
+        let modulus_len = self.pair.public_modulus_len();
+        let (hash, digest) = scheme_digest(scheme, input, modulus_len)?;
+        let encoding = signing_encoding(scheme, hash)?;
+        let digest = hash.import_digest(digest)?;
+        let mut signature = vec![0; modulus_len];
+        self.pair.sign_digest(encoding, &digest, &mut signature).map_err(|_| failed("RSA signing"))?;
+        Ok(signature)
+    }
+
+    /// The plaintext in locked memory.
+    pub fn decrypt(&self, scheme: RsaCryptScheme, ciphertext: &[u8]) -> Result<SecretBuf> {
+        let modulus_len = self.pkcs1.key_size_bytes();
+        if ciphertext.len() != modulus_len {
+            return Err(Error::p11(
+                CKR_ENCRYPTED_DATA_LEN_RANGE,
+                format!("an RSA ciphertext for this key is {modulus_len} bytes, not {}", ciphertext.len()),
+            ));
+        }
+        let mut output = SecretBuf::zeroed(modulus_len)?;
+        let written = match scheme {
+            RsaCryptScheme::Pkcs1 => self.pkcs1.decrypt(ciphertext, output.as_mut_slice()).map(|p| p.len()),
+            RsaCryptScheme::Oaep(hash) => {
+                let algorithm = oaep_algorithm(hash)?;
+                self.oaep.decrypt(algorithm, ciphertext, output.as_mut_slice(), None).map(|p| p.len())
+            }
+        }
+        .map_err(|_| Error::p11(CKR_ENCRYPTED_DATA_INVALID, "RSA decryption failed: invalid padding"))?;
+        SecretBuf::copy_from(output.as_slice().get(..written).unwrap_or_default())
+    }
+}
+
+/// An RSA SubjectPublicKeyInfo's key, with its size checked.
+fn public_key(spki: &[u8]) -> Result<PublicEncryptingKey> {
+    let modulus_len = rsa_modulus_bytes(spki)?;
+    PublicEncryptingKey::from_der(spki).map_err(|_| key_size_error(modulus_len * 8))
+}
+
+/// The modulus length in bytes of an RSA SubjectPublicKeyInfo (2048 to 8192 bits).
+pub fn rsa_modulus_bytes(spki: &[u8]) -> Result<usize> {
+    let (modulus, _) = rsa_public_components(spki)?;
+    let bits = modulus.first().map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
+    if !(MIN_BITS..=MAX_BITS).contains(&bits) {
+        return Err(key_size_error(bits));
+    }
+    Ok(modulus.len())
+}
+
+/// Verifies against a SubjectPublicKeyInfo.
+pub fn rsa_verify(spki: &[u8], scheme: RsaSignScheme, input: &[u8], signature: &[u8]) -> Result<()> {
+    let modulus_len = rsa_modulus_bytes(spki)?;
+    let (hash, digest) = scheme_digest(scheme, input, modulus_len)?;
+    let algorithm = verification(scheme, hash)?;
+    let digest = hash.import_digest(digest)?;
+    if signature.len() != modulus_len {
+        return Err(Error::p11(
+            CKR_SIGNATURE_LEN_RANGE,
+            format!("an RSA signature for this key is {modulus_len} bytes, not {}", signature.len()),
+        ));
+    }
+    UnparsedPublicKey::new(algorithm, spki)
+        .verify_digest(&digest, signature)
+        .map_err(|_| Error::p11(CKR_SIGNATURE_INVALID, "RSA signature does not match"))
+}
+
+pub fn rsa_encrypt(spki: &[u8], scheme: RsaCryptScheme, plaintext: &[u8]) -> Result<Vec<u8>> {
+    let key = public_key(spki)?;
+    let mut ciphertext = vec![0; key.key_size_bytes()];
+    let too_long = |limit: usize| {
+        Error::p11(
+            CKR_DATA_LEN_RANGE,
+            format!("RSA plaintext is {} bytes; this key and padding take at most {limit}", plaintext.len()),
+        )
+    };
+    let written = match scheme {
+        RsaCryptScheme::Pkcs1 => {
+            let key = Pkcs1PublicEncryptingKey::new(key).map_err(|_| failed("RSA key setup"))?;
+            if plaintext.len() > key.max_plaintext_size() {
+                return Err(too_long(key.max_plaintext_size()));
+            }
+            key.encrypt(plaintext, &mut ciphertext).map(|c| c.len())
+        }
+        RsaCryptScheme::Oaep(hash) => {
+            let algorithm = oaep_algorithm(hash)?;
+            let key = OaepPublicEncryptingKey::new(key).map_err(|_| failed("RSA key setup"))?;
+            if plaintext.len() > key.max_plaintext_size(algorithm) {
+                return Err(too_long(key.max_plaintext_size(algorithm)));
+            }
+            key.encrypt(algorithm, plaintext, &mut ciphertext, None).map(|c| c.len())
+        }
+    }
+    .map_err(|_| failed("RSA encryption"))?;
+    ciphertext.truncate(written);
+    Ok(ciphertext)
+}
+
+/// PKCS#8 of a new key of 2048, 3072 or 4096 bits, public exponent 65537.
+pub fn rsa_generate(bits: usize) -> Result<SecretBuf> {
+    let size = match bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        4096 => KeySize::Rsa4096,
+        _ => {
+            return Err(Error::p11(
+                CKR_KEY_SIZE_RANGE,
+                format!("RSA keys of 2048, 3072 or 4096 bits are generated, not {bits}"),
+            ));
+        }
+    };
+    let pair = RsaKeyPair::generate(size).map_err(|_| failed("RSA key generation"))?;
+    let der = pair.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
+    SecretBuf::copy_from(der.as_ref())
+}
+
+#[cfg(test)]
+#[path = "rsa_tests.rs"]
+mod tests;

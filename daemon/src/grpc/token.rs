@@ -1,0 +1,572 @@
+//! The Token service: the PKCS#11 module's RPCs, each one PKCS#11 call. Every call is served,
+//! logged, measured and audited like the KMS calls (operation names are the PKCS#11 function
+//! names), and a failure carries its exact CK_RV in `x-arca-ckr`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use arca_proto::v1 as pb;
+use arca_proto::v1::token_server::Token;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::serve;
+use super::token_convert::{mechanism, operation_kind, output, space, template};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::service::token::{App, Lookup, TokenService};
+
+/// Metadata entry naming the application a call belongs to.
+pub const APPLICATION_HEADER: &str = "x-arca-app";
+
+/// The gRPC face of [`TokenService`].
+#[derive(Debug, Clone)]
+pub struct TokenApi {
+    token: Arc<TokenService>,
+    metrics: Arc<Metrics>,
+}
+
+impl TokenApi {
+    pub fn new(token: Arc<TokenService>, metrics: Arc<Metrics>) -> Self {
+        Self { token, metrics }
+    }
+
+    /// Serves one call of an attached application.
+    async fn call<Req, Resp, Fut>(
+        &self,
+        operation: &'static str,
+        request: Request<Req>,
+        handler: impl FnOnce(Arc<App>, Req) -> Fut,
+    ) -> std::result::Result<Response<Resp>, Status>
+    where
+        Req: super::audited::Audited,
+        Fut: Future<Output = Result<Resp>>,
+    {
+        let application = request
+            .metadata()
+            .get(APPLICATION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let token = Arc::clone(&self.token);
+        serve(&self.metrics, self.token.kms(), operation, request, |_, message| async move {
+            let app = token.app(&application)?;
+            handler(app, message).await
+        })
+        .await
+    }
+}
+
+/// The Attach stream: one event, then open until the client goes or the daemon stops; when it
+/// is dropped, the application ends.
+#[derive(Debug)]
+pub struct AttachStream {
+    events: tokio_stream::wrappers::ReceiverStream<std::result::Result<pb::AttachEvent, Status>>,
+    application: String,
+    token: Arc<TokenService>,
+}
+
+impl Stream for AttachStream {
+    type Item = std::result::Result<pb::AttachEvent, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.events).poll_next(cx)
+    }
+}
+
+impl Drop for AttachStream {
+    fn drop(&mut self) {
+        self.token.detach(&self.application);
+    }
+}
+
+fn unit<T>(result: Result<T>) -> Result<pb::Empty> {
+    result.map(|_| pb::Empty {})
+}
+
+fn ok_empty() -> pb::Empty {
+    pb::Empty {}
+}
+
+#[tonic::async_trait]
+impl Token for TokenApi {
+    type AttachStream = AttachStream;
+
+    async fn attach(
+        &self,
+        request: Request<pb::AttachRequest>,
+    ) -> std::result::Result<Response<AttachStream>, Status> {
+        let token = Arc::clone(&self.token);
+        let (sender, events) = tokio::sync::mpsc::channel(1);
+        let response = serve(&self.metrics, self.token.kms(), "Attach", request, |_, r| {
+            let token = Arc::clone(&token);
+            async move {
+                let app = token.attach(&r.application_name)?;
+                let first = pb::AttachEvent { application_id: app.id.clone() };
+                sender.try_send(Ok(first)).map_err(|_| Error::Storage("attach channel".into()))?;
+                token.keep_until_closed(&app.id, sender);
+                Ok(app.id.clone())
+            }
+        })
+        .await?;
+        let stream = AttachStream {
+            events: tokio_stream::wrappers::ReceiverStream::new(events),
+            application: response.into_inner(),
+            token,
+        };
+        Ok(Response::new(stream))
+    }
+
+    async fn get_token_info(
+        &self,
+        request: Request<pb::GetTokenInfoRequest>,
+    ) -> std::result::Result<Response<pb::TokenInfo>, Status> {
+        let token = Arc::clone(&self.token);
+        serve(&self.metrics, self.token.kms(), "C_GetTokenInfo", request, |_, _| async move {
+            let info = token.token_info()?;
+            Ok(pb::TokenInfo {
+                label: String::from_utf8_lossy(&info.label).into_owned(),
+                serial_number: info.serial,
+                flags: info.flags,
+                session_count: info.sessions,
+                rw_session_count: info.rw_sessions,
+                max_pin_len: 255,
+                min_pin_len: 4,
+                total_public_memory: u64::MAX,
+                free_public_memory: u64::MAX,
+                total_private_memory: u64::MAX,
+                free_private_memory: u64::MAX,
+            })
+        })
+        .await
+    }
+
+    async fn get_mechanism_list(
+        &self,
+        request: Request<pb::GetMechanismListRequest>,
+    ) -> std::result::Result<Response<pb::GetMechanismListResponse>, Status> {
+        serve(&self.metrics, self.token.kms(), "C_GetMechanismList", request, |_, _| async move {
+            Ok(pb::GetMechanismListResponse { mechanisms: crate::service::token::mechanisms::list() })
+        })
+        .await
+    }
+
+    async fn get_mechanism_info(
+        &self,
+        request: Request<pb::GetMechanismInfoRequest>,
+    ) -> std::result::Result<Response<pb::MechanismInfo>, Status> {
+        serve(&self.metrics, self.token.kms(), "C_GetMechanismInfo", request, |_, r| async move {
+            let (min_key_size, max_key_size, flags) = crate::service::token::mechanisms::info(r.mechanism)?;
+            Ok(pb::MechanismInfo { min_key_size, max_key_size, flags })
+        })
+        .await
+    }
+
+    async fn init_token(
+        &self,
+        request: Request<pb::InitTokenRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        serve(&self.metrics, self.token.kms(), "C_InitToken", request, |_, r| async move {
+            unit(token.init_token(&r.so_pin, &r.label).await)
+        })
+        .await
+    }
+
+    async fn init_pin(
+        &self,
+        request: Request<pb::InitPinRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_InitPIN", request, |app, r| async move {
+            unit(token.init_pin(&app, r.session, &r.pin).await)
+        })
+        .await
+    }
+
+    async fn set_pin(
+        &self,
+        request: Request<pb::SetPinRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_SetPIN", request, |app, r| async move {
+            unit(token.set_pin(&app, r.session, &r.old_pin, &r.new_pin).await)
+        })
+        .await
+    }
+
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_Login", request, |app, r| async move {
+            unit(token.login(&app, r.session, r.user_type, &r.pin).await)
+        })
+        .await
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_Logout", request, |app, r| async move { unit(token.logout(&app, r.session)) }).await
+    }
+
+    async fn open_session(
+        &self,
+        request: Request<pb::OpenSessionRequest>,
+    ) -> std::result::Result<Response<pb::OpenSessionResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_OpenSession", request, |app, r| async move {
+            Ok(pb::OpenSessionResponse { session: token.open_session(&app, r.flags)? })
+        })
+        .await
+    }
+
+    async fn close_session(
+        &self,
+        request: Request<pb::SessionRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        self.call("C_CloseSession", request, |app, r| async move { unit(app.close_session(r.session)) }).await
+    }
+
+    async fn close_all_sessions(
+        &self,
+        request: Request<pb::CloseAllSessionsRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        self.call("C_CloseAllSessions", request, |app, _| async move { unit(app.close_all_sessions()) }).await
+    }
+
+    async fn get_session_info(
+        &self,
+        request: Request<pb::SessionRequest>,
+    ) -> std::result::Result<Response<pb::SessionInfo>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_GetSessionInfo", request, |app, r| async move {
+            let (state, flags) = token.session_info(&app, r.session)?;
+            Ok(pb::SessionInfo { state, flags, device_error: 0 })
+        })
+        .await
+    }
+
+    async fn create_object(
+        &self,
+        request: Request<pb::CreateObjectRequest>,
+    ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_CreateObject", request, |app, r| async move {
+            let object = token.create_object(&app, r.session, &template(r.template)?).await?;
+            Ok(pb::ObjectResponse { object })
+        })
+        .await
+    }
+
+    async fn copy_object(
+        &self,
+        request: Request<pb::CopyObjectRequest>,
+    ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_CopyObject", request, |app, r| async move {
+            let object = token.copy_object(&app, r.session, r.object, &template(r.template)?).await?;
+            Ok(pb::ObjectResponse { object })
+        })
+        .await
+    }
+
+    async fn destroy_object(
+        &self,
+        request: Request<pb::ObjectRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_DestroyObject", request, |app, r| async move {
+            unit(token.destroy(&app, r.session, r.object).await)
+        })
+        .await
+    }
+
+    async fn get_object_size(
+        &self,
+        request: Request<pb::ObjectRequest>,
+    ) -> std::result::Result<Response<pb::GetObjectSizeResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_GetObjectSize", request, |app, r| async move {
+            Ok(pb::GetObjectSizeResponse { size: token.object_size(&app, r.session, r.object)? })
+        })
+        .await
+    }
+
+    async fn get_attribute_value(
+        &self,
+        request: Request<pb::GetAttributeValueRequest>,
+    ) -> std::result::Result<Response<pb::GetAttributeValueResponse>, Status> {
+        use pb::attribute_result::Outcome;
+        let token = Arc::clone(&self.token);
+        self.call("C_GetAttributeValue", request, |app, r| async move {
+            let found = token.get_attributes(&app, r.session, r.object, &r.types)?;
+            let attributes = r
+                .types
+                .iter()
+                .zip(found)
+                .map(|(kind, lookup)| {
+                    let (outcome, value) = match lookup {
+                        Lookup::Value(value) => (Outcome::AttributeOk, value),
+                        Lookup::Sensitive => (Outcome::AttributeSensitive, Vec::new()),
+                        Lookup::Invalid => (Outcome::AttributeTypeInvalid, Vec::new()),
+                    };
+                    pb::AttributeResult { r#type: *kind, outcome: outcome.into(), value }
+                })
+                .collect();
+            Ok(pb::GetAttributeValueResponse { attributes })
+        })
+        .await
+    }
+
+    async fn set_attribute_value(
+        &self,
+        request: Request<pb::SetAttributeValueRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_SetAttributeValue", request, |app, r| async move {
+            unit(token.set_attributes(&app, r.session, r.object, &template(r.template)?).await)
+        })
+        .await
+    }
+
+    async fn find_objects_init(
+        &self,
+        request: Request<pb::FindObjectsInitRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_FindObjectsInit", request, |app, r| async move {
+            unit(token.find_init(&app, r.session, &template(r.template)?))
+        })
+        .await
+    }
+
+    async fn find_objects(
+        &self,
+        request: Request<pb::FindObjectsRequest>,
+    ) -> std::result::Result<Response<pb::FindObjectsResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_FindObjects", request, |app, r| async move {
+            let max = usize::try_from(r.max_objects).unwrap_or(usize::MAX);
+            Ok(pb::FindObjectsResponse { objects: token.find(&app, r.session, max)? })
+        })
+        .await
+    }
+
+    async fn find_objects_final(
+        &self,
+        request: Request<pb::SessionRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call(
+            "C_FindObjectsFinal",
+            request,
+            |app, r| async move { unit(token.find_final(&app, r.session)) },
+        )
+        .await
+    }
+
+    async fn generate_key(
+        &self,
+        request: Request<pb::GenerateKeyRequest>,
+    ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_GenerateKey", request, |app, r| async move {
+            let object =
+                token.generate_key(&app, r.session, &mechanism(r.mechanism)?, &template(r.template)?).await?;
+            Ok(pb::ObjectResponse { object })
+        })
+        .await
+    }
+
+    async fn generate_key_pair(
+        &self,
+        request: Request<pb::GenerateKeyPairRequest>,
+    ) -> std::result::Result<Response<pb::GenerateKeyPairResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_GenerateKeyPair", request, |app, r| async move {
+            let (public, private) = (template(r.public_template)?, template(r.private_template)?);
+            let (public_key, private_key) =
+                token.generate_key_pair(&app, r.session, &mechanism(r.mechanism)?, &public, &private).await?;
+            Ok(pb::GenerateKeyPairResponse { public_key, private_key })
+        })
+        .await
+    }
+
+    async fn wrap_key(
+        &self,
+        request: Request<pb::WrapKeyRequest>,
+    ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_WrapKey", request, |app, r| async move {
+            let mechanism = mechanism(r.mechanism)?;
+            output(token.wrap_key(&app, r.session, &mechanism, r.wrapping_key, r.key, space(r.space))?)
+        })
+        .await
+    }
+
+    async fn unwrap_key(
+        &self,
+        request: Request<pb::UnwrapKeyRequest>,
+    ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_UnwrapKey", request, |app, r| async move {
+            let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
+            let object = token
+                .unwrap_key(&app, r.session, &mechanism, r.unwrapping_key, &r.wrapped_key, &template)
+                .await?;
+            Ok(pb::ObjectResponse { object })
+        })
+        .await
+    }
+
+    async fn derive_key(
+        &self,
+        request: Request<pb::DeriveKeyRequest>,
+    ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_DeriveKey", request, |app, r| async move {
+            let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
+            let object = token.derive_key(&app, r.session, &mechanism, r.base_key, &template).await?;
+            Ok(pb::ObjectResponse { object })
+        })
+        .await
+    }
+
+    async fn generate_random(
+        &self,
+        request: Request<pb::TokenRandomRequest>,
+    ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call("C_GenerateRandom", request, |app, r| async move {
+            let len = usize::try_from(r.length).unwrap_or(usize::MAX);
+            let random = token.generate_random(&app, r.session, len)?;
+            Ok(pb::OutputResponse { length: random.len() as u64, output: random, buffer_too_small: false })
+        })
+        .await
+    }
+
+    async fn operation_init(
+        &self,
+        request: Request<pb::OperationInitRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        let name = init_name(request.get_ref().kind);
+        self.call(name, request, |app, r| async move {
+            let kind = operation_kind(r.kind)?;
+            token.operation_init(&app, r.session, kind, &mechanism(r.mechanism)?, r.key)?;
+            Ok(ok_empty())
+        })
+        .await
+    }
+
+    async fn operation_one_shot(
+        &self,
+        request: Request<pb::OperationDataRequest>,
+    ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        let name = step_name(request.get_ref().kind, Step::OneShot);
+        self.call(name, request, |app, r| async move {
+            let kind = operation_kind(r.kind)?;
+            let signature =
+                (kind == crate::service::token::OperationKind::Verify).then_some(r.signature.as_slice());
+            output(token.operation_one_shot(&app, r.session, kind, &r.data, signature, space(r.space))?)
+        })
+        .await
+    }
+
+    async fn operation_update(
+        &self,
+        request: Request<pb::OperationDataRequest>,
+    ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        let name = step_name(request.get_ref().kind, Step::Update);
+        self.call(name, request, |app, r| async move {
+            output(token.operation_update(
+                &app,
+                r.session,
+                operation_kind(r.kind)?,
+                &r.data,
+                space(r.space),
+            )?)
+        })
+        .await
+    }
+
+    async fn digest_key(
+        &self,
+        request: Request<pb::DigestKeyRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        self.call(
+            "C_DigestKey",
+            request,
+            |app, r| async move { unit(token.digest_key(&app, r.session, r.key)) },
+        )
+        .await
+    }
+
+    async fn operation_final(
+        &self,
+        request: Request<pb::OperationDataRequest>,
+    ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
+        let token = Arc::clone(&self.token);
+        let name = step_name(request.get_ref().kind, Step::Final);
+        self.call(name, request, |app, r| async move {
+            output(token.operation_final(
+                &app,
+                r.session,
+                operation_kind(r.kind)?,
+                &r.data,
+                space(r.space),
+            )?)
+        })
+        .await
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    OneShot,
+    Update,
+    Final,
+}
+
+fn init_name(kind: i32) -> &'static str {
+    match pb::OperationKind::try_from(kind) {
+        Ok(pb::OperationKind::OperationEncrypt) => "C_EncryptInit",
+        Ok(pb::OperationKind::OperationDecrypt) => "C_DecryptInit",
+        Ok(pb::OperationKind::OperationSign) => "C_SignInit",
+        Ok(pb::OperationKind::OperationVerify) => "C_VerifyInit",
+        Ok(pb::OperationKind::OperationDigest) => "C_DigestInit",
+        _ => "C_OperationInit",
+    }
+}
+
+fn step_name(kind: i32, step: Step) -> &'static str {
+    use pb::OperationKind as K;
+    match (pb::OperationKind::try_from(kind), step) {
+        (Ok(K::OperationEncrypt), Step::OneShot) => "C_Encrypt",
+        (Ok(K::OperationEncrypt), Step::Update) => "C_EncryptUpdate",
+        (Ok(K::OperationEncrypt), Step::Final) => "C_EncryptFinal",
+        (Ok(K::OperationDecrypt), Step::OneShot) => "C_Decrypt",
+        (Ok(K::OperationDecrypt), Step::Update) => "C_DecryptUpdate",
+        (Ok(K::OperationDecrypt), Step::Final) => "C_DecryptFinal",
+        (Ok(K::OperationSign), Step::OneShot) => "C_Sign",
+        (Ok(K::OperationSign), Step::Update) => "C_SignUpdate",
+        (Ok(K::OperationSign), Step::Final) => "C_SignFinal",
+        (Ok(K::OperationVerify), Step::OneShot) => "C_Verify",
+        (Ok(K::OperationVerify), Step::Update) => "C_VerifyUpdate",
+        (Ok(K::OperationVerify), Step::Final) => "C_VerifyFinal",
+        (Ok(K::OperationDigest), Step::OneShot) => "C_Digest",
+        (Ok(K::OperationDigest), Step::Update) => "C_DigestUpdate",
+        (Ok(K::OperationDigest), Step::Final) => "C_DigestFinal",
+        _ => "C_Operation",
+    }
+}

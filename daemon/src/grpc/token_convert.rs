@@ -1,0 +1,60 @@
+//! Token messages to service types and back.
+
+use arca_proto::v1 as pb;
+use cryptoki_sys::*;
+
+use crate::error::{Error, Result};
+use crate::service::token::attributes::Template;
+use crate::service::token::{Mechanism, OperationKind, Output, Parameter, Space};
+
+pub fn template(attributes: Vec<pb::Attribute>) -> Result<Template> {
+    Template::parse(attributes.into_iter().map(|a| (a.r#type, a.value)))
+}
+
+pub fn mechanism(mechanism: Option<pb::Mechanism>) -> Result<Mechanism> {
+    use pb::mechanism::Parameter as P;
+    let mechanism = mechanism.ok_or_else(|| Error::p11(CKR_ARGUMENTS_BAD, "a mechanism is required"))?;
+    let parameter = match mechanism.parameter {
+        None => Parameter::None,
+        Some(P::Iv(iv)) => Parameter::Iv(iv),
+        Some(P::Gcm(g)) => Parameter::Gcm { iv: g.iv, iv_bits: g.iv_bits, aad: g.aad, tag_bits: g.tag_bits },
+        Some(P::Ctr(c)) => Parameter::Ctr { counter_bits: c.counter_bits, counter_block: c.counter_block },
+        Some(P::Oaep(o)) => {
+            Parameter::Oaep { hash: o.hash_alg, mgf: o.mgf, source: o.source, source_data: o.source_data }
+        }
+        Some(P::Pss(p)) => Parameter::Pss { hash: p.hash_alg, mgf: p.mgf, salt_len: p.salt_len },
+        Some(P::Ecdh1(e)) => {
+            Parameter::Ecdh { kdf: e.kdf, shared_data: e.shared_data, public_data: e.public_data }
+        }
+        Some(P::Ulong(value)) => Parameter::Ulong(value),
+        Some(P::Raw(bytes)) => Parameter::Raw(bytes),
+    };
+    Ok(Mechanism { kind: mechanism.r#type, parameter })
+}
+
+pub fn operation_kind(kind: i32) -> Result<OperationKind> {
+    match pb::OperationKind::try_from(kind) {
+        Ok(pb::OperationKind::OperationEncrypt) => Ok(OperationKind::Encrypt),
+        Ok(pb::OperationKind::OperationDecrypt) => Ok(OperationKind::Decrypt),
+        Ok(pb::OperationKind::OperationSign) => Ok(OperationKind::Sign),
+        Ok(pb::OperationKind::OperationVerify) => Ok(OperationKind::Verify),
+        Ok(pb::OperationKind::OperationDigest) => Ok(OperationKind::Digest),
+        _ => Err(Error::p11(CKR_ARGUMENTS_BAD, format!("unknown operation kind {kind}"))),
+    }
+}
+
+pub fn space(space: Option<pb::OutputSpace>) -> Space {
+    let space = space.unwrap_or_default();
+    Space { length_only: space.length_only, capacity: usize::try_from(space.capacity).unwrap_or(usize::MAX) }
+}
+
+pub fn output(output: Output) -> Result<pb::OutputResponse> {
+    Ok(match output {
+        Output::Data(data) => {
+            pb::OutputResponse { length: data.len() as u64, output: data, buffer_too_small: false }
+        }
+        Output::Length { needed, too_small } => {
+            pb::OutputResponse { output: Vec::new(), length: needed as u64, buffer_too_small: too_small }
+        }
+    })
+}

@@ -1,0 +1,191 @@
+//! New objects: keys made from material (generated, imported, unwrapped, derived) become keyring
+//! keys (token objects) or session keys; public keys, certificates and data become plain objects.
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+use sha2::Digest;
+
+use super::app::TokenRef;
+use super::attributes::{AttributeMap, Template, boolean, ulong};
+use super::defaults::{self, Provenance};
+use super::object::{Body, Object, key_type};
+use super::schema::Kind;
+use super::{App, Login, TokenService};
+use crate::error::{Error, Result};
+use crate::keys::{Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
+use crate::secure_mem::SecretBuf;
+
+/// A key about to exist: its material and the templates of its halves.
+pub(super) struct NewKey<'a> {
+    pub spec: KeySpec,
+    pub material: SecretBuf,
+    pub template: &'a Template,
+    /// For key pairs: the public half's template.
+    pub public_template: Option<&'a Template>,
+    pub provenance: Provenance,
+}
+
+/// Handles of a new key: (secret or private, public).
+pub(super) type NewHandles = (u64, Option<u64>);
+
+fn usage_of(spec: KeySpec, object: &AttributeMap) -> KeyUsage {
+    if spec.is_aes() {
+        KeyUsage::EncryptDecrypt
+    } else if spec.is_secret() {
+        KeyUsage::GenerateVerifyMac
+    } else if spec.is_ecc() || object.get(&CKA_SIGN).is_some_and(|v| v == &[1]) {
+        KeyUsage::SignVerify
+    } else {
+        KeyUsage::EncryptDecrypt
+    }
+}
+
+impl TokenService {
+    /// Checks that the application may create an object with these attributes in this session.
+    pub(super) fn check_creation(&self, app: &App, session: u64, token: bool, private: bool) -> Result<()> {
+        self.require_writable(app, session, token)?;
+        if private && app.login()? != Login::User {
+            return Err(Error::p11(CKR_USER_NOT_LOGGED_IN, "private objects need the user logged in"));
+        }
+        Ok(())
+    }
+
+    /// Makes a key of the keyring (CKA_TOKEN true) or of the session, and hands out its handles.
+    pub(super) async fn add_key(&self, app: &App, session: u64, new: NewKey<'_>) -> Result<NewHandles> {
+        let id = KeyId::generate();
+        let pair = !new.spec.is_secret();
+        let kind = Kind::of_key(new.spec, false);
+        let mut object =
+            defaults::from_template(kind, Some(new.spec), new.template, id.as_bytes(), new.provenance)?;
+        let mut public = AttributeMap::new();
+        if pair {
+            let template = new.public_template.cloned().unwrap_or_default();
+            // Both halves share CKA_ID unless the application set them apart.
+            let shared_id =
+                new.template.get(CKA_ID).or(template.get(CKA_ID)).unwrap_or(id.as_bytes()).to_vec();
+            public = defaults::from_template(
+                Kind::of_key(new.spec, true),
+                Some(new.spec),
+                &template,
+                &shared_id,
+                new.provenance,
+            )?;
+            object.entry(CKA_ID).and_modify(|v| *v = shared_id.clone());
+            public.insert(CKA_ID, shared_id);
+        }
+        let token = new.template.bool(CKA_TOKEN).unwrap_or(false);
+        let private = object.get(&CKA_PRIVATE).is_some_and(|v| v == &[1]);
+        self.check_creation(app, session, token, private)?;
+        let key = self.key_from(id, new.spec, new.material, object, public, new.provenance)?;
+        if token {
+            self.kms.keyring()?.insert(key).await?;
+            let secret = app.token_handle(TokenRef::Key { id, public: false })?;
+            let public = pair.then(|| app.token_handle(TokenRef::Key { id, public: true })).transpose()?;
+            tracing::info!(key_id = %id, spec = new.spec.name(), "token key created through PKCS#11");
+            return Ok((secret, public));
+        }
+        let key = Arc::new(key);
+        let secret = app.add_session_object(
+            session,
+            Object { body: Body::Key { key: Arc::clone(&key), public: false }, token: false },
+        )?;
+        let public = pair
+            .then(|| {
+                app.add_session_object(
+                    session,
+                    Object { body: Body::Key { key, public: true }, token: false },
+                )
+            })
+            .transpose()?;
+        Ok((secret, public))
+    }
+
+    fn key_from(
+        &self,
+        id: KeyId,
+        spec: KeySpec,
+        material: SecretBuf,
+        object: AttributeMap,
+        public: AttributeMap,
+        provenance: Provenance,
+    ) -> Result<Key> {
+        let usage = usage_of(spec, &object);
+        let now = self.kms.now();
+        let (origin, imported) = match provenance {
+            Provenance::Generated(_) => (KeyOrigin::Arca, None),
+            Provenance::Supplied => {
+                let digest = sha2::Sha256::digest(material.as_slice()).to_vec();
+                (KeyOrigin::External, Some(Imported { digest, expires_at: None }))
+            }
+        };
+        let label =
+            object.get(&CKA_LABEL).map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
+        let version = KeyVersion::new(spec, usage, 1, now, material)?;
+        let metadata = KeyMetadata {
+            id,
+            description: label.chars().take(super::super::limits::MAX_DESCRIPTION_CHARS).collect(),
+            spec,
+            usage,
+            origin,
+            state: KeyState::Enabled,
+            created_at: now,
+            tags: Default::default(),
+            rotation: None,
+            policy: self.kms.default_policy(),
+            imported,
+            token: crate::keys::TokenAttributes { object, public, public_destroyed: false },
+        };
+        Ok(Key { metadata, versions: vec![version] })
+    }
+
+    /// Stores a plain object (public key, certificate, data) and hands out its handle.
+    pub(super) async fn add_plain(
+        &self,
+        app: &App,
+        session: u64,
+        mut map: AttributeMap,
+        token: bool,
+    ) -> Result<u64> {
+        let private = map.get(&CKA_PRIVATE).is_some_and(|v| v == &[1]);
+        self.check_creation(app, session, token, private)?;
+        map.remove(&CKA_TOKEN);
+        if token {
+            let id = *KeyId::generate().as_bytes();
+            map.insert(CKA_UNIQUE_ID, KeyId::from_bytes(id).to_string().into_bytes());
+            self.kms.keyring()?.put_object(id, map).await?;
+            return app.token_handle(TokenRef::Stored(id));
+        }
+        map.insert(CKA_UNIQUE_ID, KeyId::generate().to_string().into_bytes());
+        app.add_session_object(session, Object { body: Body::Plain(Arc::new(map)), token: false })
+    }
+}
+
+/// The full attribute set of a public key given as SubjectPublicKeyInfo, over `template`.
+pub(super) fn public_key_map(spki: &[u8], template: &Template) -> Result<AttributeMap> {
+    use crate::crypto::token::der;
+    let spec = der::spki_spec(spki)?;
+    let kind = Kind::of_key(spec, true);
+    let mut map = defaults::from_template(kind, Some(spec), template, &[], Provenance::Supplied)?;
+    map.insert(CKA_CLASS, ulong(CKO_PUBLIC_KEY));
+    map.insert(CKA_KEY_TYPE, ulong(key_type(spec)));
+    map.insert(CKA_PUBLIC_KEY_INFO, spki.to_vec());
+    if spec.is_rsa() {
+        let (modulus, exponent) = der::rsa_public_components(spki)?;
+        map.insert(CKA_MODULUS_BITS, ulong(modulus_bits(&modulus)));
+        map.insert(CKA_MODULUS, modulus);
+        map.insert(CKA_PUBLIC_EXPONENT, exponent);
+    } else {
+        let params =
+            der::ec_params(spec).ok_or_else(|| Error::p11(CKR_CURVE_NOT_SUPPORTED, "unknown curve"))?;
+        map.insert(CKA_EC_PARAMS, params.to_vec());
+        map.insert(CKA_EC_POINT, der::ec_point_from_spki(spki)?);
+    }
+    map.entry(CKA_TRUSTED).or_insert_with(|| boolean(false));
+    Ok(map)
+}
+
+fn modulus_bits(modulus: &[u8]) -> u64 {
+    let Some((first, rest)) = modulus.split_first() else { return 0 };
+    (rest.len() as u64) * 8 + u64::from(8 - first.leading_zeros().min(8))
+}

@@ -1,0 +1,446 @@
+//! C_GenerateKey, C_GenerateKeyPair, C_CreateObject and C_CopyObject.
+
+use cryptoki_sys::*;
+
+use super::attributes::{AttributeMap, Template, boolean, ulong};
+use super::create::{NewHandles, NewKey, public_key_map};
+use super::defaults::{Provenance, generation_mechanism};
+use super::mechanisms::{self, Mechanism};
+use super::object::{Body, Lookup, Object};
+use super::objects::check_change;
+use super::schema::Kind;
+use super::{App, TokenService};
+use crate::crypto::keypair::MAX_GENERIC_SECRET_BYTES;
+use crate::crypto::token::{der, ec, rsa};
+use crate::error::{Error, Result};
+use crate::keys::KeySpec;
+use crate::secure_mem::SecretBuf;
+
+fn incomplete(what: &str) -> Error {
+    Error::p11(CKR_TEMPLATE_INCOMPLETE, what.to_owned())
+}
+
+fn inconsistent(what: &str) -> Error {
+    Error::p11(CKR_TEMPLATE_INCONSISTENT, what.to_owned())
+}
+
+/// The spec of a secret key from its CKA_KEY_TYPE and length.
+pub(super) fn secret_spec(key_type: Option<u64>, len: usize) -> Result<KeySpec> {
+    match key_type {
+        Some(CKK_AES) => match len {
+            16 => Ok(KeySpec::Aes128),
+            24 => Ok(KeySpec::Aes192),
+            32 => Ok(KeySpec::Aes256),
+            _ => Err(Error::p11(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                format!("an AES key is 16, 24 or 32 bytes, not {len}"),
+            )),
+        },
+        Some(CKK_GENERIC_SECRET | CKK_SHA256_HMAC | CKK_SHA384_HMAC | CKK_SHA512_HMAC) => {
+            if !(1..=MAX_GENERIC_SECRET_BYTES).contains(&len) {
+                return Err(Error::p11(
+                    CKR_ATTRIBUTE_VALUE_INVALID,
+                    format!("a generic secret is 1 to {MAX_GENERIC_SECRET_BYTES} bytes, not {len}"),
+                ));
+            }
+            Ok(KeySpec::GenericSecret)
+        }
+        Some(other) => {
+            Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, format!("key type 0x{other:X} is not supported")))
+        }
+        None => Err(incomplete("CKA_KEY_TYPE is required")),
+    }
+}
+
+fn check_class(template: &Template, class: CK_OBJECT_CLASS) -> Result<()> {
+    template.require(CKA_CLASS, &ulong(class), "CKA_CLASS does not match the mechanism")
+}
+
+fn value_len(template: &Template) -> Result<usize> {
+    template
+        .ulong(CKA_VALUE_LEN)
+        .map(|len| len as usize)
+        .ok_or_else(|| incomplete("CKA_VALUE_LEN is required"))
+}
+
+impl TokenService {
+    pub async fn generate_key(
+        &self,
+        app: &App,
+        session: u64,
+        mechanism: &Mechanism,
+        template: &Template,
+    ) -> Result<u64> {
+        app.session(session)?;
+        mechanisms::require(mechanism.kind, CKF_GENERATE)?;
+        check_class(template, CKO_SECRET_KEY)?;
+        if template.contains(CKA_VALUE) {
+            return Err(Error::p11(CKR_ATTRIBUTE_READ_ONLY, "CKA_VALUE is made by the token"));
+        }
+        let key_type = match mechanism.kind {
+            CKM_AES_KEY_GEN => CKK_AES,
+            _ => template.ulong(CKA_KEY_TYPE).unwrap_or(CKK_GENERIC_SECRET),
+        };
+        template.require(CKA_KEY_TYPE, &ulong(key_type), "CKA_KEY_TYPE does not match the mechanism")?;
+        let len = value_len(template)?;
+        let spec = secret_spec(Some(key_type), len)?;
+        let material = SecretBuf::random(len)?;
+        let template = template.clone().with_default(CKA_KEY_TYPE, ulong(key_type));
+        let new = NewKey {
+            spec,
+            material,
+            template: &template,
+            public_template: None,
+            provenance: Provenance::Generated(mechanism.kind),
+        };
+        Ok(self.add_key(app, session, new).await?.0)
+    }
+
+    pub async fn generate_key_pair(
+        &self,
+        app: &App,
+        session: u64,
+        mechanism: &Mechanism,
+        public: &Template,
+        private: &Template,
+    ) -> Result<(u64, u64)> {
+        app.session(session)?;
+        mechanisms::require(mechanism.kind, CKF_GENERATE_KEY_PAIR)?;
+        check_class(public, CKO_PUBLIC_KEY)?;
+        check_class(private, CKO_PRIVATE_KEY)?;
+        let (spec, key_type) = match mechanism.kind {
+            CKM_RSA_PKCS_KEY_PAIR_GEN => (rsa_spec(public)?, CKK_RSA),
+            _ => {
+                let params = public.get(CKA_EC_PARAMS).or(private.get(CKA_EC_PARAMS));
+                (
+                    der::ec_spec_from_params(params.ok_or_else(|| incomplete("CKA_EC_PARAMS is required"))?)?,
+                    CKK_EC,
+                )
+            }
+        };
+        for template in [public, private] {
+            template.require(CKA_KEY_TYPE, &ulong(key_type), "CKA_KEY_TYPE does not match the mechanism")?;
+        }
+        let material = self
+            .kms
+            .off_reactor_with_deadline("key pair generation", move || {
+                if spec.is_rsa() { rsa::rsa_generate(rsa_bits(spec)) } else { ec::ec_generate(spec) }
+            })
+            .await?;
+        let mut private = private.clone();
+        if let Some(token) = public.get(CKA_TOKEN).filter(|_| !private.contains(CKA_TOKEN)) {
+            private = private.with_default(CKA_TOKEN, token.to_vec());
+        }
+        let new = NewKey {
+            spec,
+            material,
+            template: &private,
+            public_template: Some(public),
+            provenance: Provenance::Generated(generation_mechanism(spec)),
+        };
+        let (private, public) = self.add_key(app, session, new).await?;
+        let public = public.ok_or_else(|| Error::Crypto("a key pair without a public half".into()))?;
+        Ok((public, private))
+    }
+
+    pub async fn create_object(&self, app: &App, session: u64, template: &Template) -> Result<u64> {
+        app.session(session)?;
+        let class = template.ulong(CKA_CLASS).ok_or_else(|| incomplete("CKA_CLASS is required"))?;
+        let token = template.bool(CKA_TOKEN).unwrap_or(false);
+        match class {
+            CKO_SECRET_KEY => {
+                let value = template.get(CKA_VALUE).ok_or_else(|| incomplete("CKA_VALUE is required"))?;
+                let spec = secret_spec(template.ulong(CKA_KEY_TYPE), value.len())?;
+                if template.ulong(CKA_VALUE_LEN).is_some_and(|len| len as usize != value.len()) {
+                    return Err(inconsistent("CKA_VALUE_LEN does not match CKA_VALUE"));
+                }
+                let material = SecretBuf::copy_from(value)?;
+                let new = NewKey {
+                    spec,
+                    material,
+                    template,
+                    public_template: None,
+                    provenance: Provenance::Supplied,
+                };
+                Ok(self.add_key(app, session, new).await?.0)
+            }
+            CKO_PRIVATE_KEY => {
+                let material = private_key_material(template)?;
+                let spec = der::pkcs8_spec(material.as_slice())?;
+                let new = NewKey {
+                    spec,
+                    material,
+                    template,
+                    public_template: None,
+                    provenance: Provenance::Supplied,
+                };
+                let (handle, _) = self.add_private_only(app, session, new).await?;
+                Ok(handle)
+            }
+            CKO_PUBLIC_KEY => {
+                let spki = public_key_spki(template)?;
+                let map = public_key_map(
+                    &spki,
+                    &without(template, &[CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_POINT, CKA_EC_PARAMS]),
+                )?;
+                self.add_plain(app, session, map, token).await
+            }
+            CKO_CERTIFICATE => self.add_plain(app, session, certificate_map(template)?, token).await,
+            CKO_DATA => self.add_plain(app, session, data_map(template)?, token).await,
+            other => Err(Error::p11(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                format!("objects of class 0x{other:X} are not supported"),
+            )),
+        }
+    }
+
+    /// An imported private key: its public half is not an object of its own.
+    async fn add_private_only(&self, app: &App, session: u64, new: NewKey<'_>) -> Result<NewHandles> {
+        let handles = self.add_key(app, session, new).await?;
+        if let Some(public) = handles.1 {
+            let (object, named) = self.object(app, public)?;
+            if object.token {
+                self.destroy(app, session, public).await?;
+            } else {
+                let _ = named;
+                app.forget(public)?;
+            }
+        }
+        Ok((handles.0, None))
+    }
+
+    pub async fn copy_object(
+        &self,
+        app: &App,
+        session: u64,
+        handle: u64,
+        template: &Template,
+    ) -> Result<u64> {
+        let (object, _) = self.object(app, handle)?;
+        if !object.flag(CKA_COPYABLE) {
+            return Err(Error::p11(
+                CKR_ACTION_PROHIBITED,
+                "the object is not copyable (CKA_COPYABLE is false)",
+            ));
+        }
+        self.authorize(&object, "DescribeKey")?;
+        let kind = object.kind();
+        for (attribute, value) in template.iter() {
+            if !kind.has(attribute) {
+                return Err(Error::p11(
+                    CKR_ATTRIBUTE_TYPE_INVALID,
+                    format!("no attribute 0x{attribute:08X}"),
+                ));
+            }
+            check_change(&object, attribute, value, true)?;
+        }
+        let token = template.bool(CKA_TOKEN).unwrap_or(false);
+        match (&object.body, kind) {
+            (Body::Key { key, public: false }, _) => {
+                let stored = stored_attributes(&object);
+                let mut merged =
+                    Template::parse(stored.into_iter().chain(template.iter().map(|(k, v)| (k, v.to_vec()))))?;
+                merged = merged.with_default(CKA_TOKEN, boolean(token));
+                let material = SecretBuf::copy_from(super::operation::material(key)?)?;
+                let provenance = match object.attribute(CKA_KEY_GEN_MECHANISM) {
+                    Lookup::Value(v) if object.flag(CKA_LOCAL) => Provenance::Generated(
+                        super::attributes::decode_ulong(&v).unwrap_or(CK_UNAVAILABLE_INFORMATION),
+                    ),
+                    _ => Provenance::Supplied,
+                };
+                let new = NewKey {
+                    spec: key.metadata.spec,
+                    material,
+                    template: &merged,
+                    public_template: None,
+                    provenance,
+                };
+                if key.metadata.spec.is_secret() {
+                    Ok(self.add_key(app, session, new).await?.0)
+                } else {
+                    Ok(self.add_private_only(app, session, new).await?.0)
+                }
+            }
+            (_, Kind::Public(_)) => {
+                let map = public_key_map(&object.public_key_der()?, &merge_plain(&object, template)?)?;
+                self.add_plain(app, session, map, token).await
+            }
+            _ => {
+                let mut map = public_plain_attributes(&object);
+                for (attribute, value) in template.iter() {
+                    map.insert(attribute, value.to_vec());
+                }
+                self.add_plain(app, session, map, token).await
+            }
+        }
+    }
+}
+
+fn rsa_spec(public: &Template) -> Result<KeySpec> {
+    let bits = public.ulong(CKA_MODULUS_BITS).ok_or_else(|| incomplete("CKA_MODULUS_BITS is required"))?;
+    if let Some(exponent) = public.get(CKA_PUBLIC_EXPONENT) {
+        let significant: Vec<u8> = exponent.iter().copied().skip_while(|b| *b == 0).collect();
+        if significant != [1, 0, 1] {
+            return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "the public exponent must be 65537"));
+        }
+    }
+    match bits {
+        2048 => Ok(KeySpec::Rsa2048),
+        3072 => Ok(KeySpec::Rsa3072),
+        4096 => Ok(KeySpec::Rsa4096),
+        _ => Err(Error::p11(CKR_KEY_SIZE_RANGE, format!("RSA keys of 2048, 3072 or 4096 bits, not {bits}"))),
+    }
+}
+
+fn rsa_bits(spec: KeySpec) -> usize {
+    match spec {
+        KeySpec::Rsa3072 => 3072,
+        KeySpec::Rsa4096 => 4096,
+        _ => 2048,
+    }
+}
+
+fn without(template: &Template, drop: &[CK_ATTRIBUTE_TYPE]) -> Template {
+    Template::parse(
+        template
+            .iter()
+            .filter(|(k, _)| !drop.contains(k) && *k != CKA_CLASS && *k != CKA_KEY_TYPE)
+            .map(|(k, v)| (k, v.to_vec())),
+    )
+    .unwrap_or_default()
+}
+
+fn required<'a>(template: &'a Template, attribute: CK_ATTRIBUTE_TYPE, name: &str) -> Result<&'a [u8]> {
+    template.get(attribute).ok_or_else(|| incomplete(&format!("{name} is required")))
+}
+
+fn private_key_material(template: &Template) -> Result<SecretBuf> {
+    match template.ulong(CKA_KEY_TYPE) {
+        Some(CKK_RSA) => der::rsa_pkcs8_from_components(&der::RsaPrivateComponents {
+            modulus: required(template, CKA_MODULUS, "CKA_MODULUS")?,
+            public_exponent: required(template, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT")?,
+            private_exponent: required(template, CKA_PRIVATE_EXPONENT, "CKA_PRIVATE_EXPONENT")?,
+            prime_1: required(template, CKA_PRIME_1, "CKA_PRIME_1")?,
+            prime_2: required(template, CKA_PRIME_2, "CKA_PRIME_2")?,
+            exponent_1: required(template, CKA_EXPONENT_1, "CKA_EXPONENT_1")?,
+            exponent_2: required(template, CKA_EXPONENT_2, "CKA_EXPONENT_2")?,
+            coefficient: required(template, CKA_COEFFICIENT, "CKA_COEFFICIENT")?,
+        }),
+        Some(CKK_EC) => {
+            let spec = der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?)?;
+            der::ec_pkcs8_from_scalar(spec, required(template, CKA_VALUE, "CKA_VALUE")?)
+        }
+        Some(other) => Err(Error::p11(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            format!("private keys of type 0x{other:X} are not supported"),
+        )),
+        None => Err(incomplete("CKA_KEY_TYPE is required")),
+    }
+}
+
+fn public_key_spki(template: &Template) -> Result<Vec<u8>> {
+    match template.ulong(CKA_KEY_TYPE) {
+        Some(CKK_RSA) => der::rsa_spki(
+            required(template, CKA_MODULUS, "CKA_MODULUS")?,
+            required(template, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT")?,
+        ),
+        Some(CKK_EC) => {
+            let spec = der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?)?;
+            der::ec_spki(spec, required(template, CKA_EC_POINT, "CKA_EC_POINT")?)
+        }
+        Some(other) => Err(Error::p11(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            format!("public keys of type 0x{other:X} are not supported"),
+        )),
+        None => Err(incomplete("CKA_KEY_TYPE is required")),
+    }
+}
+
+fn base_plain(kind: Kind, template: &Template) -> Result<AttributeMap> {
+    let mut map = super::defaults::from_template(kind, None, template, &[], Provenance::Supplied)?;
+    map.insert(CKA_CLASS, ulong(kind.class()));
+    Ok(map)
+}
+
+fn certificate_map(template: &Template) -> Result<AttributeMap> {
+    use x509_cert::der::{Decode, Encode};
+    if template.ulong(CKA_CERTIFICATE_TYPE).unwrap_or(CKC_X_509) != CKC_X_509 {
+        return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "only X.509 certificates are supported"));
+    }
+    let value = required(template, CKA_VALUE, "CKA_VALUE")?;
+    let invalid = |_| Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_VALUE is not a DER X.509 certificate");
+    let certificate = x509_cert::Certificate::from_der(value).map_err(invalid)?;
+    let tbs = certificate.tbs_certificate();
+    let mut map = base_plain(Kind::Certificate, template)?;
+    map.insert(CKA_CERTIFICATE_TYPE, ulong(CKC_X_509));
+    map.entry(CKA_SUBJECT).or_insert(tbs.subject().to_der().map_err(invalid)?);
+    map.entry(CKA_ISSUER).or_insert(tbs.issuer().to_der().map_err(invalid)?);
+    map.entry(CKA_SERIAL_NUMBER).or_insert(tbs.serial_number().to_der().map_err(invalid)?);
+    map.entry(CKA_PUBLIC_KEY_INFO).or_insert(tbs.subject_public_key_info().to_der().map_err(invalid)?);
+    for attribute in [
+        CKA_ID,
+        CKA_START_DATE,
+        CKA_END_DATE,
+        CKA_URL,
+        CKA_HASH_OF_SUBJECT_PUBLIC_KEY,
+        CKA_HASH_OF_ISSUER_PUBLIC_KEY,
+        CKA_CHECK_VALUE,
+    ] {
+        map.entry(attribute).or_default();
+    }
+    map.entry(CKA_TRUSTED).or_insert(boolean(false));
+    map.entry(CKA_CERTIFICATE_CATEGORY).or_insert(ulong(0));
+    map.entry(CKA_JAVA_MIDP_SECURITY_DOMAIN).or_insert(ulong(0));
+    map.entry(CKA_NAME_HASH_ALGORITHM).or_insert(ulong(CKM_SHA_1));
+    Ok(map)
+}
+
+fn data_map(template: &Template) -> Result<AttributeMap> {
+    let mut map = base_plain(Kind::Data, template)?;
+    for attribute in [CKA_APPLICATION, CKA_OBJECT_ID, CKA_VALUE] {
+        map.entry(attribute).or_default();
+    }
+    Ok(map)
+}
+
+/// The stored attributes of a key half, as a template for a copy.
+fn stored_attributes(object: &Object) -> Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)> {
+    let kind = object.kind();
+    let settable = |a: &CK_ATTRIBUTE_TYPE| {
+        !super::defaults::is_computed(*a)
+            && !matches!(*a, CKA_LOCAL | CKA_KEY_GEN_MECHANISM | CKA_ALWAYS_SENSITIVE | CKA_NEVER_EXTRACTABLE)
+    };
+    super::schema::all_attributes(kind)
+        .filter(settable)
+        .filter_map(|a| match object.attribute(a) {
+            Lookup::Value(v) => Some((a, v)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn merge_plain(object: &Object, template: &Template) -> Result<Template> {
+    let mut pairs = stored_attributes(object);
+    pairs.retain(|(k, _)| !template.contains(*k));
+    Template::parse(pairs.into_iter().chain(template.iter().map(|(k, v)| (k, v.to_vec()))))
+}
+
+/// Every attribute of a plain object, or of a key half as a plain public key.
+fn public_plain_attributes(object: &Object) -> AttributeMap {
+    super::schema::all_attributes(object.kind())
+        .filter(|a| *a != CKA_TOKEN && *a != CKA_UNIQUE_ID)
+        .filter_map(|a| match object.attribute(a) {
+            Lookup::Value(v) => Some((a, v)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The public half of a key pair as a stored public key (when its private half goes).
+pub(super) fn public_key_attributes(public: &Object) -> Result<AttributeMap> {
+    let mut map = public_plain_attributes(public);
+    map.insert(CKA_LOCAL, boolean(false));
+    let spki = public.public_key_der()?;
+    map.insert(CKA_PUBLIC_KEY_INFO, spki);
+    Ok(map)
+}

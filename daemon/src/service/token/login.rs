@@ -1,0 +1,176 @@
+//! C_InitToken, C_InitPIN, C_SetPIN, C_Login and C_Logout. PINs are kept only as Argon2id hashes;
+//! wrong PINs count towards a lockout that survives restarts.
+
+use cryptoki_sys::*;
+
+use super::pin::{self, MAX_PIN_FAILURES, Role, TokenRecord};
+use super::{App, Login, TokenService};
+use crate::error::{Error, Result};
+
+fn locked(role: Role) -> Error {
+    let who = if role == Role::User { "user" } else { "SO" };
+    Error::p11(CKR_PIN_LOCKED, format!("the {who} PIN is locked after {MAX_PIN_FAILURES} wrong attempts"))
+}
+
+impl TokenService {
+    /// Checks `pin` against the stored hash, counting a failure durably.
+    async fn check_pin(&self, role: Role, pin: &[u8]) -> Result<()> {
+        let record = self.record()?;
+        if record.failures(role) >= MAX_PIN_FAILURES {
+            return Err(locked(role));
+        }
+        let hash = record.hash(role).to_owned();
+        let candidate = pin.to_vec();
+        let matches = super::super::blocking(move || pin::verify_pin(&candidate, &hash)).await?;
+        let mut updated = self.record()?;
+        if matches {
+            if updated.failures(role) != 0 {
+                *updated.failures_mut(role) = 0;
+                self.put_record(updated).await?;
+            }
+            return Ok(());
+        }
+        *updated.failures_mut(role) += 1;
+        let now_locked = updated.failures(role) >= MAX_PIN_FAILURES;
+        self.put_record(updated).await?;
+        if now_locked {
+            return Err(locked(role));
+        }
+        Err(Error::p11(CKR_PIN_INCORRECT, "the PIN is incorrect"))
+    }
+
+    async fn hash(pin: &[u8]) -> Result<String> {
+        pin::check_pin_length(pin)?;
+        let pin = pin.to_vec();
+        super::super::blocking(move || pin::hash_pin(&pin)).await
+    }
+
+    /// Sets up a new token, or re-initialises one (destroying every token object) with the SO PIN.
+    pub async fn init_token(&self, so_pin: &[u8], label: &[u8]) -> Result<()> {
+        let _change = self.changes.lock().await;
+        let keyring = self.kms.keyring()?;
+        for app in self.all_apps()? {
+            if app.session_counts()?.0 > 0 {
+                return Err(Error::p11(CKR_SESSION_EXISTS, "close every session before C_InitToken"));
+            }
+        }
+        let label = padded_label(label)?;
+        let record = self.record()?;
+        if record.initialized() {
+            self.kms.require_administrator("InitToken")?;
+            self.check_pin(Role::SecurityOfficer, so_pin).await?;
+            for key in keyring.all()? {
+                keyring.destroy(key.metadata.id).await?;
+            }
+            for (id, _) in keyring.objects()? {
+                keyring.delete_object(id).await?;
+            }
+            tracing::warn!("token re-initialised: every token object was destroyed");
+        }
+        let so_hash = Self::hash(so_pin).await?;
+        let serial = if record.serial.is_empty() { new_serial()? } else { record.serial.clone() };
+        let mut fresh = TokenRecord { label, serial, ..TokenRecord::default() };
+        fresh.set_hash(Role::SecurityOfficer, so_hash);
+        self.put_record(fresh).await
+    }
+
+    pub async fn init_pin(&self, app: &App, session: u64, pin: &[u8]) -> Result<()> {
+        let _change = self.changes.lock().await;
+        let rw = app.session(session)?.lock().map_err(|_| super::poisoned())?.rw;
+        if app.login()? != Login::SecurityOfficer || !rw {
+            return Err(Error::p11(
+                CKR_USER_NOT_LOGGED_IN,
+                "C_InitPIN needs the SO logged in, in a R/W session",
+            ));
+        }
+        let hash = Self::hash(pin).await?;
+        let mut record = self.record()?;
+        record.set_hash(Role::User, hash);
+        self.put_record(record).await
+    }
+
+    pub async fn set_pin(&self, app: &App, session: u64, old: &[u8], new: &[u8]) -> Result<()> {
+        let _change = self.changes.lock().await;
+        let rw = app.session(session)?.lock().map_err(|_| super::poisoned())?.rw;
+        if !rw {
+            return Err(Error::p11(CKR_SESSION_READ_ONLY, "C_SetPIN needs a R/W session"));
+        }
+        let role = if app.login()? == Login::SecurityOfficer { Role::SecurityOfficer } else { Role::User };
+        if role == Role::User && !self.record()?.user_pin_initialized() {
+            return Err(Error::p11(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not set (C_InitPIN)"));
+        }
+        pin::check_pin_length(new)?;
+        self.check_pin(role, old).await?;
+        let hash = Self::hash(new).await?;
+        let mut record = self.record()?;
+        record.set_hash(role, hash);
+        self.put_record(record).await
+    }
+
+    pub async fn login(&self, app: &App, session: u64, user_type: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+        app.session(session)?;
+        self.kms.keyring()?;
+        let (role, login) = match user_type {
+            CKU_SO => (Role::SecurityOfficer, Login::SecurityOfficer),
+            CKU_USER => (Role::User, Login::User),
+            CKU_CONTEXT_SPECIFIC => {
+                return Err(Error::p11(
+                    CKR_OPERATION_NOT_INITIALIZED,
+                    "no operation needs a context-specific login (CKA_ALWAYS_AUTHENTICATE is not supported)",
+                ));
+            }
+            other => {
+                return Err(Error::p11(CKR_USER_TYPE_INVALID, format!("user type {other} is not valid")));
+            }
+        };
+        match (app.login()?, login) {
+            (Login::Public, _) => {}
+            (current, wanted) if current == wanted => {
+                return Err(Error::p11(CKR_USER_ALREADY_LOGGED_IN, "already logged in"));
+            }
+            _ => return Err(Error::p11(CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "another user is logged in")),
+        }
+        let record = self.record()?;
+        if !record.initialized() {
+            return Err(Error::p11(
+                CKR_USER_PIN_NOT_INITIALIZED,
+                "the token is not initialised (C_InitToken)",
+            ));
+        }
+        if role == Role::User && !record.user_pin_initialized() {
+            return Err(Error::p11(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not set (C_InitPIN)"));
+        }
+        if role == Role::SecurityOfficer && app.has_read_only_session()? {
+            return Err(Error::p11(
+                CKR_SESSION_READ_ONLY_EXISTS,
+                "the SO cannot log in while R/O sessions are open",
+            ));
+        }
+        self.check_pin(role, pin).await?;
+        app.set_login(login)
+    }
+
+    pub fn logout(&self, app: &App, session: u64) -> Result<()> {
+        app.session(session)?;
+        if app.login()? == Login::Public {
+            return Err(Error::p11(CKR_USER_NOT_LOGGED_IN, "nobody is logged in"));
+        }
+        app.drop_private_session_objects()?;
+        app.set_login(Login::Public)
+    }
+}
+
+fn padded_label(label: &[u8]) -> Result<Vec<u8>> {
+    if label.len() > 32 {
+        return Err(Error::p11(CKR_ARGUMENTS_BAD, "a token label has at most 32 bytes"));
+    }
+    let mut padded = label.to_vec();
+    padded.resize(32, b' ');
+    Ok(padded)
+}
+
+fn new_serial() -> Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,209 @@
+//! The PKCS#11 face of the service: one token whose objects are the keyring's keys (and the
+//! public keys, certificates and data objects stored beside them), applications with their
+//! sessions and login state, and the operations PKCS#11 runs in a session. Every rule is
+//! enforced here, in the daemon: the module only translates.
+
+mod app;
+pub mod attributes;
+mod create;
+mod defaults;
+mod keygen;
+mod login;
+pub mod mechanisms;
+mod object;
+mod objects;
+pub mod operation;
+mod operations;
+mod pin;
+mod schema;
+mod wrap;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use cryptoki_sys::*;
+
+pub use app::{App, Login};
+pub use mechanisms::{Mechanism, Parameter};
+pub use object::Lookup;
+pub use operation::{Kind as OperationKind, Output, Space};
+
+use super::KmsService;
+use crate::error::{Error, Result};
+use crate::store::Table;
+use pin::{TOKEN_RECORD_KEY, TokenRecord};
+
+/// What C_GetTokenInfo reports beyond what the module fills in.
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub label: Vec<u8>,
+    pub serial: String,
+    pub flags: CK_FLAGS,
+    pub sessions: u64,
+    pub rw_sessions: u64,
+}
+
+/// The token and its applications.
+pub struct TokenService {
+    kms: Arc<KmsService>,
+    apps: Mutex<HashMap<String, Arc<App>>>,
+    record: RwLock<TokenRecord>,
+    /// Serialises PIN and token changes (each is a read, an Argon2id check and a durable write).
+    changes: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService").finish_non_exhaustive()
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Storage("token state lock poisoned".into())
+}
+
+impl TokenService {
+    pub fn new(kms: Arc<KmsService>) -> Result<Self> {
+        let record = match kms.backend.get(Table::Meta, TOKEN_RECORD_KEY)? {
+            Some(bytes) => <TokenRecord as prost::Message>::decode(bytes.as_slice())
+                .map_err(|e| Error::Integrity(format!("the token record is unreadable: {e}")))?,
+            None => TokenRecord::default(),
+        };
+        Ok(Self {
+            kms,
+            apps: Mutex::new(HashMap::new()),
+            record: RwLock::new(record),
+            changes: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn kms(&self) -> &KmsService {
+        &self.kms
+    }
+
+    /// Registers an application; it lives until `detach`.
+    pub fn attach(&self, name: &str) -> Result<Arc<App>> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
+        let app = Arc::new(App::new(id.clone(), name));
+        self.apps.lock().map_err(|_| poisoned())?.insert(id, Arc::clone(&app));
+        tracing::info!(application = %app.id, name = %app.name, "PKCS#11 application attached");
+        Ok(app)
+    }
+
+    /// Keeps the application's Attach stream open (`keep_alive` is its sender) until it ends.
+    pub fn keep_until_closed(&self, id: &str, keep_alive: impl std::any::Any + Send) {
+        if let Ok(Some(app)) = self.apps.lock().map(|apps| apps.get(id).cloned()) {
+            app.hold(Box::new(keep_alive));
+        }
+    }
+
+    /// Ends an application: its sessions close, its session objects are destroyed.
+    pub fn detach(&self, id: &str) {
+        let removed = self.apps.lock().ok().and_then(|mut apps| apps.remove(id));
+        if let Some(app) = removed {
+            app.release();
+            let _ = app.close_all_sessions();
+            tracing::info!(application = %id, "PKCS#11 application detached");
+        }
+    }
+
+    /// Ends every application (shutdown).
+    pub fn detach_all(&self) {
+        let ids: Vec<String> =
+            self.apps.lock().map(|apps| apps.keys().cloned().collect()).unwrap_or_default();
+        for id in ids {
+            self.detach(&id);
+        }
+    }
+
+    pub fn app(&self, id: &str) -> Result<Arc<App>> {
+        self.apps.lock().map_err(|_| poisoned())?.get(id).cloned().ok_or_else(|| {
+            Error::p11(
+                CKR_SESSION_HANDLE_INVALID,
+                "unknown application: the daemon restarted or the application ended; attach again",
+            )
+        })
+    }
+
+    fn all_apps(&self) -> Result<Vec<Arc<App>>> {
+        Ok(self.apps.lock().map_err(|_| poisoned())?.values().cloned().collect())
+    }
+
+    pub fn token_info(&self) -> Result<TokenInfo> {
+        self.kms.keyring()?;
+        let record = self.record.read().map_err(|_| poisoned())?;
+        let (mut sessions, mut rw_sessions) = (0, 0);
+        for app in self.all_apps()? {
+            let (all, rw) = app.session_counts()?;
+            sessions += all;
+            rw_sessions += rw;
+        }
+        Ok(TokenInfo {
+            label: record.label.clone(),
+            serial: record.serial.clone(),
+            flags: record.flags(),
+            sessions,
+            rw_sessions,
+        })
+    }
+
+    fn record(&self) -> Result<TokenRecord> {
+        self.record.read().map(|r| r.clone()).map_err(|_| poisoned())
+    }
+
+    /// Stores the token record durably, then makes it current.
+    async fn put_record(&self, record: TokenRecord) -> Result<()> {
+        let bytes = prost::Message::encode_to_vec(&record);
+        let backend = Arc::clone(&self.kms.backend);
+        super::blocking(move || {
+            backend.commit(vec![crate::store::Write {
+                table: Table::Meta,
+                key: TOKEN_RECORD_KEY.to_vec(),
+                value: Some(bytes),
+            }])
+        })
+        .await?;
+        *self.record.write().map_err(|_| poisoned())? = record;
+        Ok(())
+    }
+
+    pub fn open_session(&self, app: &App, flags: CK_FLAGS) -> Result<u64> {
+        self.kms.keyring()?;
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return Err(Error::p11(CKR_SESSION_PARALLEL_NOT_SUPPORTED, "CKF_SERIAL_SESSION must be set"));
+        }
+        let rw = flags & CKF_RW_SESSION != 0;
+        if !rw && app.login()? == Login::SecurityOfficer {
+            return Err(Error::p11(
+                CKR_SESSION_READ_WRITE_SO_EXISTS,
+                "the SO is logged in: only read/write sessions may be opened",
+            ));
+        }
+        app.open_session(rw)
+    }
+
+    /// (state, flags) of a session.
+    pub fn session_info(&self, app: &App, session: u64) -> Result<(CK_STATE, CK_FLAGS)> {
+        let rw = app.session(session)?.lock().map_err(|_| poisoned())?.rw;
+        let state = match (app.login()?, rw) {
+            (Login::Public, false) => CKS_RO_PUBLIC_SESSION,
+            (Login::Public, true) => CKS_RW_PUBLIC_SESSION,
+            (Login::User, false) => CKS_RO_USER_FUNCTIONS,
+            (Login::User, true) => CKS_RW_USER_FUNCTIONS,
+            (Login::SecurityOfficer, _) => CKS_RW_SO_FUNCTIONS,
+        };
+        let flags = CKF_SERIAL_SESSION | if rw { CKF_RW_SESSION } else { 0 };
+        Ok((state, flags))
+    }
+
+    pub fn generate_random(&self, app: &App, session: u64, len: usize) -> Result<Vec<u8>> {
+        app.session(session)?;
+        if len > 1 << 20 {
+            return Err(Error::p11(CKR_DATA_LEN_RANGE, "at most 1 MiB of random data per call"));
+        }
+        crate::crypto::random_vec(len)
+    }
+}

@@ -1,0 +1,348 @@
+//! The state of an active PKCS#11 operation (C_*Init … C_*Final) and the mechanisms behind it.
+//! Hash-then-sign mechanisms and HMAC run multi-part; raw RSA, raw ECDSA and RSA encryption are
+//! single-part, as PKCS#11 defines them.
+
+use std::sync::Arc;
+
+use cryptoki_sys::*;
+
+use super::mechanisms::{Mechanism, Parameter};
+use super::object::Object;
+use crate::crypto::token::aes::{AesCipher, AesMode};
+use crate::crypto::token::ec::{ec_signature_len, ecdsa_verify_prehashed};
+use crate::crypto::token::hash::{HashAlg, Hasher, HmacContext};
+use crate::crypto::token::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
+use crate::crypto::token_handle::TokenHandle;
+use crate::error::{Error, Result};
+use crate::keys::Key;
+
+/// The five operations a session can run, one of each at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+    Digest,
+}
+
+/// The application's output buffer: absent (a length query) or of some capacity.
+#[derive(Debug, Clone, Copy)]
+pub struct Space {
+    pub length_only: bool,
+    pub capacity: usize,
+}
+
+/// The answer to an output-producing call.
+#[derive(Debug)]
+pub enum Output {
+    Data(Vec<u8>),
+    /// The length needed (a length query, or a buffer that was too small).
+    Length {
+        needed: usize,
+        too_small: bool,
+    },
+}
+
+enum Finisher {
+    RsaSign { key: Arc<Key>, scheme: RsaSignScheme },
+    EcSign { key: Arc<Key> },
+    RsaVerify { spki: Vec<u8>, scheme: RsaSignScheme },
+    EcVerify { spki: Vec<u8> },
+}
+
+enum State {
+    Aes(Box<AesCipher>),
+    RsaEncrypt {
+        spki: Vec<u8>,
+        scheme: RsaCryptScheme,
+    },
+    RsaDecrypt {
+        key: Arc<Key>,
+        scheme: RsaCryptScheme,
+    },
+    /// Sign or verify with a mechanism that hashes the data itself.
+    Hashed {
+        hasher: Hasher,
+        finisher: Finisher,
+    },
+    /// Single-part sign or verify of data the application prepared (a digest, a DigestInfo).
+    Raw {
+        finisher: Finisher,
+    },
+    Mac {
+        context: Box<HmacContext>,
+        len: usize,
+        verify: bool,
+    },
+    Digest(Hasher),
+}
+
+pub struct Operation {
+    state: State,
+    /// Output length of a signature, a MAC, a digest or an RSA block.
+    fixed_len: usize,
+    /// A multi-part call was made: single-part calls are no longer allowed.
+    updated: bool,
+}
+
+impl std::fmt::Debug for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operation").field("updated", &self.updated).finish_non_exhaustive()
+    }
+}
+
+fn param_invalid(message: &str) -> Error {
+    Error::p11(CKR_MECHANISM_PARAM_INVALID, message.to_owned())
+}
+
+fn no_parameter(mechanism: &Mechanism) -> Result<()> {
+    match &mechanism.parameter {
+        Parameter::None => Ok(()),
+        Parameter::Raw(bytes) if bytes.is_empty() => Ok(()),
+        _ => Err(param_invalid("this mechanism takes no parameter")),
+    }
+}
+
+fn hash_of(mechanism: CK_MECHANISM_TYPE) -> Option<HashAlg> {
+    match mechanism {
+        CKM_SHA256_RSA_PKCS
+        | CKM_SHA256_RSA_PKCS_PSS
+        | CKM_ECDSA_SHA256
+        | CKM_SHA256_HMAC
+        | CKM_SHA256_HMAC_GENERAL
+        | CKM_SHA256 => Some(HashAlg::Sha256),
+        CKM_SHA384_RSA_PKCS
+        | CKM_SHA384_RSA_PKCS_PSS
+        | CKM_ECDSA_SHA384
+        | CKM_SHA384_HMAC
+        | CKM_SHA384_HMAC_GENERAL
+        | CKM_SHA384 => Some(HashAlg::Sha384),
+        CKM_SHA512_RSA_PKCS
+        | CKM_SHA512_RSA_PKCS_PSS
+        | CKM_ECDSA_SHA512
+        | CKM_SHA512_HMAC
+        | CKM_SHA512_HMAC_GENERAL
+        | CKM_SHA512 => Some(HashAlg::Sha512),
+        CKM_SHA_1 => Some(HashAlg::Sha1),
+        CKM_SHA224 => Some(HashAlg::Sha224),
+        _ => None,
+    }
+}
+
+/// The material of a key's current version.
+pub fn material(key: &Key) -> Result<&[u8]> {
+    key.current()
+        .map(|v| v.material.as_slice())
+        .ok_or_else(|| Error::p11(CKR_KEY_FUNCTION_NOT_PERMITTED, "the key has no material (pending import)"))
+}
+
+/// The key's private-key handle for PKCS#11 mechanisms, parsed on first use.
+pub fn token_handle(key: &Key) -> Result<&TokenHandle> {
+    let version = key.current().ok_or_else(|| {
+        Error::p11(CKR_KEY_FUNCTION_NOT_PERMITTED, "the key has no material (pending import)")
+    })?;
+    if let Some(handle) = version.token_handle.get() {
+        return Ok(handle);
+    }
+    let handle = TokenHandle::load(key.metadata.spec, version.material.as_slice())?;
+    let _ = version.token_handle.set(handle);
+    version.token_handle.get().ok_or_else(|| Error::Crypto("key handle cache".into()))
+}
+
+pub fn aes_mode(mechanism: &Mechanism) -> Result<AesMode> {
+    let iv16 = |iv: &[u8]| <[u8; 16]>::try_from(iv).map_err(|_| param_invalid("the IV must be 16 bytes"));
+    match (mechanism.kind, &mechanism.parameter) {
+        (CKM_AES_ECB, _) => no_parameter(mechanism).map(|()| AesMode::Ecb),
+        (CKM_AES_CBC, Parameter::Iv(iv)) => Ok(AesMode::Cbc { iv: iv16(iv)? }),
+        (CKM_AES_CBC_PAD, Parameter::Iv(iv)) => Ok(AesMode::CbcPad { iv: iv16(iv)? }),
+        (CKM_AES_CTR, Parameter::Ctr { counter_bits, counter_block }) => Ok(AesMode::Ctr {
+            counter_block: iv16(counter_block)?,
+            counter_bits: u32::try_from(*counter_bits).map_err(|_| param_invalid("counter bits"))?,
+        }),
+        (CKM_AES_GCM, Parameter::Gcm { iv, iv_bits, aad, tag_bits }) => {
+            if *iv_bits != 0 && *iv_bits != (iv.len() as u64) * 8 {
+                return Err(param_invalid("ulIvBits does not match ulIvLen"));
+            }
+            if !tag_bits.is_multiple_of(8) {
+                return Err(param_invalid("the GCM tag length must be a whole number of bytes"));
+            }
+            Ok(AesMode::Gcm { iv: iv.clone(), aad: aad.clone(), tag_len: (*tag_bits / 8) as usize })
+        }
+        _ => Err(param_invalid(
+            "this AES mechanism needs its parameter (IV, CK_GCM_PARAMS, CK_AES_CTR_PARAMS)",
+        )),
+    }
+}
+
+pub fn rsa_crypt_scheme(mechanism: &Mechanism) -> Result<RsaCryptScheme> {
+    match (mechanism.kind, &mechanism.parameter) {
+        (CKM_RSA_PKCS, _) => no_parameter(mechanism).map(|()| RsaCryptScheme::Pkcs1),
+        (CKM_RSA_PKCS_OAEP, Parameter::Oaep { hash, mgf, source, source_data }) => {
+            let hash_alg =
+                HashAlg::from_mechanism(*hash).ok_or_else(|| param_invalid("unknown OAEP hash"))?;
+            if HashAlg::from_mgf(*mgf) != Some(hash_alg) {
+                return Err(param_invalid("OAEP: the MGF1 hash must be the OAEP hash"));
+            }
+            if !source_data.is_empty() || (*source != 0 && *source != CKZ_DATA_SPECIFIED) {
+                return Err(param_invalid("OAEP labels (pSourceData) are not supported"));
+            }
+            if !matches!(hash_alg, HashAlg::Sha1 | HashAlg::Sha256 | HashAlg::Sha384 | HashAlg::Sha512) {
+                return Err(param_invalid("OAEP hashes: SHA-1, SHA-256, SHA-384, SHA-512"));
+            }
+            Ok(RsaCryptScheme::Oaep(hash_alg))
+        }
+        _ => Err(param_invalid("CKM_RSA_PKCS_OAEP needs CK_RSA_PKCS_OAEP_PARAMS")),
+    }
+}
+
+fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSignScheme> {
+    let Parameter::Pss { hash, mgf, salt_len } = &mechanism.parameter else {
+        return Err(param_invalid("PSS mechanisms need CK_RSA_PKCS_PSS_PARAMS"));
+    };
+    let hash = HashAlg::from_mechanism(*hash).ok_or_else(|| param_invalid("unknown PSS hash"))?;
+    if expected.is_some_and(|e| e != hash) || HashAlg::from_mgf(*mgf) != Some(hash) {
+        return Err(param_invalid("PSS: hashAlg and MGF must match the mechanism's hash"));
+    }
+    Ok(RsaSignScheme::Pss { hash, salt_len: *salt_len as usize })
+}
+
+impl Operation {
+    fn new(state: State, fixed_len: usize) -> Self {
+        Self { state, fixed_len, updated: false }
+    }
+
+    pub fn encrypt(mechanism: &Mechanism, object: &Object) -> Result<Self> {
+        if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
+            let spki = object.public_key_der()?;
+            let modulus = rsa_modulus_bytes(&spki)?;
+            return Ok(Self::new(State::RsaEncrypt { spki, scheme: rsa_crypt_scheme(mechanism)? }, modulus));
+        }
+        let key = object.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a secret key"))?;
+        let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, true)?;
+        Ok(Self::new(State::Aes(Box::new(cipher)), 0))
+    }
+
+    pub fn decrypt(mechanism: &Mechanism, object: &Object) -> Result<Self> {
+        let key = object.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
+        if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
+            let modulus = rsa_modulus_bytes(&object.public_key_der()?)?;
+            let state = State::RsaDecrypt { key: Arc::clone(key), scheme: rsa_crypt_scheme(mechanism)? };
+            return Ok(Self::new(state, modulus));
+        }
+        let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, false)?;
+        Ok(Self::new(State::Aes(Box::new(cipher)), 0))
+    }
+
+    pub fn sign(mechanism: &Mechanism, object: &Object) -> Result<Self> {
+        let key = object.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
+        if let Some(mac) = Self::mac(mechanism, key, false)? {
+            return Ok(mac);
+        }
+        let spki = object.public_key_der()?;
+        let (finisher, len) = if key.metadata.spec.is_rsa() {
+            let scheme = rsa_sign_scheme(mechanism)?;
+            (Finisher::RsaSign { key: Arc::clone(key), scheme }, rsa_modulus_bytes(&spki)?)
+        } else {
+            no_parameter(mechanism)?;
+            (Finisher::EcSign { key: Arc::clone(key) }, ec_signature_len(key.metadata.spec))
+        };
+        Ok(Self::signature(mechanism, finisher, len))
+    }
+
+    pub fn verify(mechanism: &Mechanism, object: &Object) -> Result<Self> {
+        if let Some(key) = object.key().filter(|k| k.metadata.spec.is_secret())
+            && let Some(mac) = Self::mac(mechanism, key, true)?
+        {
+            return Ok(mac);
+        }
+        let spki = object.public_key_der()?;
+        let spec = object.spec().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a public key"))?;
+        let (finisher, len) = if spec.is_rsa() {
+            let scheme = rsa_sign_scheme(mechanism)?;
+            let len = rsa_modulus_bytes(&spki)?;
+            (Finisher::RsaVerify { spki, scheme }, len)
+        } else {
+            no_parameter(mechanism)?;
+            (Finisher::EcVerify { spki }, ec_signature_len(spec))
+        };
+        Ok(Self::signature(mechanism, finisher, len))
+    }
+
+    fn signature(mechanism: &Mechanism, finisher: Finisher, len: usize) -> Self {
+        match hash_of(mechanism.kind) {
+            Some(hash) => Self::new(State::Hashed { hasher: Hasher::new(hash), finisher }, len),
+            None => Self::new(State::Raw { finisher }, len),
+        }
+    }
+
+    fn mac(mechanism: &Mechanism, key: &Key, verify: bool) -> Result<Option<Self>> {
+        let general = matches!(
+            mechanism.kind,
+            CKM_SHA256_HMAC_GENERAL | CKM_SHA384_HMAC_GENERAL | CKM_SHA512_HMAC_GENERAL
+        );
+        let plain = matches!(mechanism.kind, CKM_SHA256_HMAC | CKM_SHA384_HMAC | CKM_SHA512_HMAC);
+        if !general && !plain {
+            return Ok(None);
+        }
+        let hash = hash_of(mechanism.kind).ok_or_else(|| super::mechanisms::invalid(mechanism.kind))?;
+        let len = match (&mechanism.parameter, general) {
+            (Parameter::Ulong(len), true) if (1..=hash.output_len() as u64).contains(len) => *len as usize,
+            (_, true) => return Err(param_invalid("CK_MAC_GENERAL_PARAMS: 1 to the hash length")),
+            (_, false) => {
+                no_parameter(mechanism)?;
+                hash.output_len()
+            }
+        };
+        let context = HmacContext::new(hash, material(key)?)?;
+        Ok(Some(Self::new(State::Mac { context: Box::new(context), len, verify }, len)))
+    }
+
+    pub fn digest(mechanism: &Mechanism) -> Result<Self> {
+        no_parameter(mechanism)?;
+        let hash = hash_of(mechanism.kind)
+            .filter(|_| {
+                matches!(mechanism.kind, CKM_SHA_1 | CKM_SHA224 | CKM_SHA256 | CKM_SHA384 | CKM_SHA512)
+            })
+            .ok_or_else(|| super::mechanisms::invalid(mechanism.kind))?;
+        Ok(Self::new(State::Digest(Hasher::new(hash)), hash.output_len()))
+    }
+}
+
+fn rsa_sign_scheme(mechanism: &Mechanism) -> Result<RsaSignScheme> {
+    match mechanism.kind {
+        CKM_RSA_PKCS => no_parameter(mechanism).map(|()| RsaSignScheme::Pkcs1DigestInfo),
+        CKM_RSA_PKCS_PSS => pss_scheme(mechanism, None),
+        CKM_SHA256_RSA_PKCS_PSS | CKM_SHA384_RSA_PKCS_PSS | CKM_SHA512_RSA_PKCS_PSS => {
+            pss_scheme(mechanism, hash_of(mechanism.kind))
+        }
+        kind => {
+            no_parameter(mechanism)?;
+            hash_of(kind).map(RsaSignScheme::Pkcs1).ok_or_else(|| super::mechanisms::invalid(kind))
+        }
+    }
+}
+
+impl Finisher {
+    /// Signs `input` (a digest, or the application's prepared data), or checks `signature`.
+    fn run(&self, input: &[u8], signature: Option<&[u8]>) -> Result<Vec<u8>> {
+        match self {
+            Self::RsaSign { key, scheme } => match token_handle(key)? {
+                TokenHandle::Rsa(rsa) => rsa.sign(*scheme, input),
+                TokenHandle::Ec(_) => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an RSA key")),
+            },
+            Self::EcSign { key } => match token_handle(key)? {
+                TokenHandle::Ec(ec) => ec.sign_prehashed(input),
+                TokenHandle::Rsa(_) => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
+            },
+            Self::RsaVerify { spki, scheme } => {
+                rsa_verify(spki, *scheme, input, signature.unwrap_or_default()).map(|()| Vec::new())
+            }
+            Self::EcVerify { spki } => {
+                ecdsa_verify_prehashed(spki, input, signature.unwrap_or_default()).map(|()| Vec::new())
+            }
+        }
+    }
+}
+
+mod run;

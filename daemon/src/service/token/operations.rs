@@ -1,0 +1,168 @@
+//! C_*Init, single-part calls, C_*Update and C_*Final in a session, with the two-call convention:
+//! a length query or a short buffer leaves the operation as it was; any other failure ends it.
+
+use cryptoki_sys::*;
+
+use super::mechanisms::{self, Mechanism};
+use super::operation::{Kind, Operation, Output, Space};
+use super::{App, TokenService};
+use crate::error::{Error, Result};
+
+fn not_initialized() -> Error {
+    Error::p11(CKR_OPERATION_NOT_INITIALIZED, "no such operation is active in this session")
+}
+
+/// What each operation needs of the mechanism, of the key, and of the key policy.
+fn requirements(kind: Kind, mechanism: &Mechanism) -> (CK_FLAGS, CK_ATTRIBUTE_TYPE, &'static str) {
+    let mac = matches!(
+        mechanism.kind,
+        CKM_SHA256_HMAC
+            | CKM_SHA384_HMAC
+            | CKM_SHA512_HMAC
+            | CKM_SHA256_HMAC_GENERAL
+            | CKM_SHA384_HMAC_GENERAL
+            | CKM_SHA512_HMAC_GENERAL
+    );
+    match kind {
+        Kind::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT, "Encrypt"),
+        Kind::Decrypt => (CKF_DECRYPT, CKA_DECRYPT, "Decrypt"),
+        Kind::Sign if mac => (CKF_SIGN, CKA_SIGN, "GenerateMac"),
+        Kind::Sign => (CKF_SIGN, CKA_SIGN, "Sign"),
+        Kind::Verify if mac => (CKF_VERIFY, CKA_VERIFY, "VerifyMac"),
+        Kind::Verify => (CKF_VERIFY, CKA_VERIFY, "Verify"),
+        Kind::Digest => (CKF_DIGEST, 0, "Digest"),
+    }
+}
+
+/// Answers a length query or a short buffer, or says the output fits.
+fn fits(space: Space, needed: usize) -> Option<Output> {
+    if space.length_only {
+        return Some(Output::Length { needed, too_small: false });
+    }
+    (space.capacity < needed).then_some(Output::Length { needed, too_small: true })
+}
+
+impl TokenService {
+    pub fn operation_init(
+        &self,
+        app: &App,
+        session: u64,
+        kind: Kind,
+        mechanism: &Mechanism,
+        key: u64,
+    ) -> Result<()> {
+        let session = app.session(session)?;
+        if session.lock().map_err(|_| super::poisoned())?.operations.contains_key(&kind) {
+            return Err(Error::p11(CKR_OPERATION_ACTIVE, "this operation is already active in the session"));
+        }
+        let (function, capability, action) = requirements(kind, mechanism);
+        mechanisms::require(mechanism.kind, function)?;
+        let operation = if kind == Kind::Digest {
+            Operation::digest(mechanism)?
+        } else {
+            let object = self.usable_key(app, key, mechanism, capability, action)?;
+            match kind {
+                Kind::Encrypt => Operation::encrypt(mechanism, &object)?,
+                Kind::Decrypt => Operation::decrypt(mechanism, &object)?,
+                Kind::Sign => Operation::sign(mechanism, &object)?,
+                _ => Operation::verify(mechanism, &object)?,
+            }
+        };
+        let mut session = session.lock().map_err(|_| super::poisoned())?;
+        if session.operations.contains_key(&kind) {
+            return Err(Error::p11(CKR_OPERATION_ACTIVE, "this operation is already active in the session"));
+        }
+        session.operations.insert(kind, operation);
+        Ok(())
+    }
+
+    /// C_Encrypt, C_Decrypt, C_Sign, C_Verify (with `signature`), C_Digest.
+    pub fn operation_one_shot(
+        &self,
+        app: &App,
+        session: u64,
+        kind: Kind,
+        data: &[u8],
+        signature: Option<&[u8]>,
+        space: Space,
+    ) -> Result<Output> {
+        let session = app.session(session)?;
+        let mut session = session.lock().map_err(|_| super::poisoned())?;
+        let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
+        if !operation.verifies()
+            && !operation.was_updated()
+            && let Some(answer) = fits(space, operation.one_shot_len(data.len()))
+        {
+            session.operations.insert(kind, operation);
+            return Ok(answer);
+        }
+        operation.one_shot(data, signature).map(Output::Data)
+    }
+
+    pub fn operation_update(
+        &self,
+        app: &App,
+        session: u64,
+        kind: Kind,
+        data: &[u8],
+        space: Space,
+    ) -> Result<Output> {
+        let session = app.session(session)?;
+        let mut session = session.lock().map_err(|_| super::poisoned())?;
+        let operation = session.operations.get_mut(&kind).ok_or_else(not_initialized)?;
+        if matches!(kind, Kind::Encrypt | Kind::Decrypt)
+            && let Some(answer) = fits(space, operation.update_len(data.len()))
+        {
+            return Ok(answer);
+        }
+        match operation.update(data) {
+            Ok(output) => Ok(Output::Data(output)),
+            Err(error) => {
+                session.operations.remove(&kind);
+                Err(error)
+            }
+        }
+    }
+
+    /// C_*Final; for C_VerifyFinal `data` is the signature.
+    pub fn operation_final(
+        &self,
+        app: &App,
+        session: u64,
+        kind: Kind,
+        data: &[u8],
+        space: Space,
+    ) -> Result<Output> {
+        let session = app.session(session)?;
+        let mut session = session.lock().map_err(|_| super::poisoned())?;
+        let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
+        if operation.verifies() {
+            return operation.finish(Some(data)).map(Output::Data);
+        }
+        if let Some(answer) = fits(space, operation.final_len()) {
+            session.operations.insert(kind, operation);
+            return Ok(answer);
+        }
+        operation.finish(None).map(Output::Data)
+    }
+
+    /// C_DigestKey: the value of a secret key joins an active digest.
+    pub fn digest_key(&self, app: &App, session_handle: u64, key: u64) -> Result<()> {
+        let (object, _) = self.object(app, key).map_err(|e| match e {
+            Error::Pkcs11 { rv: CKR_OBJECT_HANDLE_INVALID, message } => {
+                Error::p11(CKR_KEY_HANDLE_INVALID, message)
+            }
+            other => other,
+        })?;
+        let secret = object
+            .key()
+            .filter(|k| k.metadata.spec.is_secret())
+            .ok_or_else(|| Error::p11(CKR_KEY_INDIGESTIBLE, "only secret keys can be digested"))?;
+        self.authorize(&object, "Digest")?;
+        let material = crate::secure_mem::SecretBuf::copy_from(super::operation::material(secret)?)?;
+        let session = app.session(session_handle)?;
+        let mut session = session.lock().map_err(|_| super::poisoned())?;
+        let operation = session.operations.get_mut(&Kind::Digest).ok_or_else(not_initialized)?;
+        operation.update(material.as_slice()).map(|_| ())
+    }
+}

@@ -1,0 +1,237 @@
+//! C_WrapKey, C_UnwrapKey and C_DeriveKey.
+
+use cryptoki_sys::*;
+
+use super::attributes::{Template, ulong};
+use super::create::NewKey;
+use super::defaults::Provenance;
+use super::keygen::secret_spec;
+use super::mechanisms::{self, Mechanism, Parameter};
+use super::object::Object;
+use super::operation::{Output, Space, material, rsa_crypt_scheme, token_handle};
+use super::{App, TokenService};
+use crate::crypto::token::{der, rsa, wrap};
+use crate::crypto::token_handle::TokenHandle;
+use crate::error::{Error, Result};
+use crate::secure_mem::SecretBuf;
+
+fn key_handle_invalid(error: Error) -> Error {
+    match error {
+        Error::Pkcs11 { rv: CKR_OBJECT_HANDLE_INVALID, message } => {
+            Error::p11(CKR_KEY_HANDLE_INVALID, message)
+        }
+        other => other,
+    }
+}
+
+impl TokenService {
+    /// A key for a mechanism and a use, with every check: login, type, capability, allowed
+    /// mechanisms, state and key policy.
+    pub(super) fn usable_key(
+        &self,
+        app: &App,
+        handle: u64,
+        mechanism: &Mechanism,
+        capability: CK_ATTRIBUTE_TYPE,
+        action: &str,
+    ) -> Result<Object> {
+        let (object, _) = self.object(app, handle).map_err(key_handle_invalid)?;
+        mechanisms::check_key(&object, mechanism.kind, capability)?;
+        if let Some(key) = object.key().filter(|_| object.token)
+            && key.metadata.state != crate::keys::KeyState::Enabled
+        {
+            return Err(Error::p11(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                format!("key {} is {}", key.metadata.id, key.metadata.state.name()),
+            ));
+        }
+        self.authorize(&object, action)?;
+        Ok(object)
+    }
+
+    pub fn wrap_key(
+        &self,
+        app: &App,
+        session: u64,
+        mechanism: &Mechanism,
+        wrapping: u64,
+        handle: u64,
+        space: Space,
+    ) -> Result<Output> {
+        app.session(session)?;
+        mechanisms::require(mechanism.kind, CKF_WRAP)?;
+        let wrapping = self.usable_key(app, wrapping, mechanism, CKA_WRAP, "WrapKey")?;
+        let (target, _) = self.object(app, handle).map_err(key_handle_invalid)?;
+        let key = target.key().filter(|_| target.kind().is_key()).ok_or_else(|| {
+            Error::p11(CKR_KEY_HANDLE_INVALID, "only secret and private keys can be wrapped")
+        })?;
+        if !target.flag(CKA_EXTRACTABLE) {
+            return Err(Error::p11(
+                CKR_KEY_UNEXTRACTABLE,
+                "the key is not extractable (CKA_EXTRACTABLE is false)",
+            ));
+        }
+        if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
+            return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "the key may only be wrapped with a trusted key"));
+        }
+        self.authorize(&target, "WrapKey")?;
+        let secret = material(key)?;
+        let needed = match mechanism.kind {
+            CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
+                check_wrap_iv(mechanism)?;
+                wrap::wrapped_len(secret.len(), mechanism.kind == CKM_AES_KEY_WRAP_PAD)
+            }
+            _ => rsa::rsa_modulus_bytes(&wrapping.public_key_der()?)?,
+        };
+        if space.length_only || space.capacity < needed {
+            return Ok(Output::Length { needed, too_small: !space.length_only });
+        }
+        let wrapped = match mechanism.kind {
+            CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
+                let kek = wrapping
+                    .key()
+                    .ok_or_else(|| Error::p11(CKR_WRAPPING_KEY_TYPE_INCONSISTENT, "not an AES key"))?;
+                wrap::aes_key_wrap(material(kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)?
+            }
+            _ => {
+                if !key.metadata.spec.is_secret() {
+                    return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "RSA wraps secret keys only"));
+                }
+                rsa::rsa_encrypt(&wrapping.public_key_der()?, rsa_crypt_scheme(mechanism)?, secret)?
+            }
+        };
+        Ok(Output::Data(wrapped))
+    }
+
+    pub async fn unwrap_key(
+        &self,
+        app: &App,
+        session: u64,
+        mechanism: &Mechanism,
+        unwrapping: u64,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<u64> {
+        app.session(session)?;
+        mechanisms::require(mechanism.kind, CKF_UNWRAP)?;
+        let unwrapping = self.usable_key(app, unwrapping, mechanism, CKA_UNWRAP, "UnwrapKey")?;
+        let key =
+            unwrapping.key().ok_or_else(|| Error::p11(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "not a key"))?;
+        let material = match mechanism.kind {
+            CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
+                check_wrap_iv(mechanism)?;
+                wrap::aes_key_unwrap(material(key)?, wrapped, mechanism.kind == CKM_AES_KEY_WRAP_PAD)?
+            }
+            _ => match token_handle(key)? {
+                TokenHandle::Rsa(rsa) => {
+                    rsa.decrypt(rsa_crypt_scheme(mechanism)?, wrapped).map_err(|e| match e {
+                        Error::Pkcs11 { rv: CKR_ENCRYPTED_DATA_INVALID, message } => {
+                            Error::p11(CKR_WRAPPED_KEY_INVALID, message)
+                        }
+                        Error::Pkcs11 { rv: CKR_ENCRYPTED_DATA_LEN_RANGE, message } => {
+                            Error::p11(CKR_WRAPPED_KEY_LEN_RANGE, message)
+                        }
+                        other => other,
+                    })?
+                }
+                TokenHandle::Ec(_) => {
+                    return Err(Error::p11(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "not an RSA key"));
+                }
+            },
+        };
+        self.add_supplied_key(app, session, material, template).await
+    }
+
+    /// A secret or private key from material that came out of an unwrap or a derivation.
+    async fn add_supplied_key(
+        &self,
+        app: &App,
+        session: u64,
+        material: SecretBuf,
+        template: &Template,
+    ) -> Result<u64> {
+        let class = template
+            .ulong(CKA_CLASS)
+            .ok_or_else(|| Error::p11(CKR_TEMPLATE_INCOMPLETE, "CKA_CLASS is required"))?;
+        let spec = match class {
+            CKO_SECRET_KEY => {
+                if template.ulong(CKA_VALUE_LEN).is_some_and(|len| len as usize != material.len()) {
+                    return Err(Error::p11(
+                        CKR_TEMPLATE_INCONSISTENT,
+                        "CKA_VALUE_LEN does not match the key",
+                    ));
+                }
+                secret_spec(template.ulong(CKA_KEY_TYPE), material.len())?
+            }
+            CKO_PRIVATE_KEY => der::pkcs8_spec(material.as_slice())?,
+            _ => {
+                return Err(Error::p11(
+                    CKR_TEMPLATE_INCONSISTENT,
+                    "only secret and private keys can be unwrapped",
+                ));
+            }
+        };
+        let new =
+            NewKey { spec, material, template, public_template: None, provenance: Provenance::Supplied };
+        let (handle, public) = self.add_key(app, session, new).await?;
+        if let Some(public) = public {
+            let (object, _) = self.object(app, public)?;
+            if object.token {
+                self.destroy(app, session, public).await?;
+            } else {
+                app.forget(public)?;
+            }
+        }
+        Ok(handle)
+    }
+
+    pub async fn derive_key(
+        &self,
+        app: &App,
+        session: u64,
+        mechanism: &Mechanism,
+        base: u64,
+        template: &Template,
+    ) -> Result<u64> {
+        app.session(session)?;
+        mechanisms::require(mechanism.kind, CKF_DERIVE)?;
+        let base = self.usable_key(app, base, mechanism, CKA_DERIVE, "DeriveKey")?;
+        let Parameter::Ecdh { kdf, shared_data, public_data } = &mechanism.parameter else {
+            return Err(Error::p11(
+                CKR_MECHANISM_PARAM_INVALID,
+                "CKM_ECDH1_DERIVE needs CK_ECDH1_DERIVE_PARAMS",
+            ));
+        };
+        if *kdf != CKD_NULL || !shared_data.is_empty() {
+            return Err(Error::p11(
+                CKR_MECHANISM_PARAM_INVALID,
+                "only CKD_NULL without shared data is supported",
+            ));
+        }
+        let key = base.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key"))?;
+        let secret = match token_handle(key)? {
+            TokenHandle::Ec(ec) => ec.derive(public_data)?,
+            TokenHandle::Rsa(_) => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
+        };
+        let wanted = match (template.ulong(CKA_VALUE_LEN), template.ulong(CKA_KEY_TYPE)) {
+            (Some(len), _) => len as usize,
+            (None, Some(CKK_AES)) if [16, 24, 32].contains(&secret.len()) => secret.len(),
+            (None, Some(CKK_AES)) => 32,
+            (None, _) => secret.len(),
+        };
+        let truncated = secret.as_slice().get(..wanted).ok_or_else(|| {
+            Error::p11(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN exceeds the shared secret")
+        })?;
+        let material = SecretBuf::copy_from(truncated)?;
+        let template = template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64));
+        self.add_supplied_key(app, session, material, &template).await
+    }
+}
+
+fn check_wrap_iv(mechanism: &Mechanism) -> Result<()> {
+    match &mechanism.parameter {
+        Parameter::None => Ok(()),
+        Parameter::Iv(iv) | Parameter::Raw(iv) if iv.is_empty() => Ok(()),
+        _ => Err(Error::p11(CKR_MECHANISM_PARAM_INVALID, "only the default key-wrap IV is supported")),
+    }
+}

@@ -1,0 +1,240 @@
+//! The daemon's Token service driven over gRPC without the PKCS#11 module: sessions, login, PIN
+//! lockout, objects and operations, with the exact CK_RV of each failure in `x-arca-ckr`.
+
+use arca_tests::{Daemon, pb};
+use tonic::Request;
+use tonic::transport::Channel;
+
+type Client = pb::token_client::TokenClient<Channel>;
+
+const CKF_SERIAL_SESSION: u64 = 0x4;
+const CKF_RW_SESSION: u64 = 0x2;
+const CKU_SO: u64 = 0;
+const CKU_USER: u64 = 1;
+const CKA_CLASS: u64 = 0x0;
+const CKA_TOKEN: u64 = 0x1;
+const CKA_LABEL: u64 = 0x3;
+const CKA_VALUE: u64 = 0x11;
+const CKA_KEY_TYPE: u64 = 0x100;
+const CKA_ID: u64 = 0x102;
+const CKA_SENSITIVE: u64 = 0x103;
+const CKA_VALUE_LEN: u64 = 0x161;
+const CKO_SECRET_KEY: u64 = 4;
+const CKK_AES: u64 = 0x1f;
+const CKM_AES_KEY_GEN: u64 = 0x1080;
+const CKM_AES_GCM: u64 = 0x1087;
+const CKF_USER_PIN_COUNT_LOW: u64 = 0x10000;
+const CKF_USER_PIN_LOCKED: u64 = 0x40000;
+
+struct App {
+    client: Client,
+    id: String,
+    _events: tonic::Streaming<pb::AttachEvent>,
+}
+
+impl App {
+    async fn attach(daemon: &Daemon) -> Self {
+        let mut client = Client::new(daemon.channel().await);
+        let mut events = client
+            .attach(pb::AttachRequest { application_name: "token-api-test".into() })
+            .await
+            .unwrap()
+            .into_inner();
+        let id = events.message().await.unwrap().unwrap().application_id;
+        Self { client, id, _events: events }
+    }
+
+    fn request<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.metadata_mut().insert("x-arca-app", self.id.parse().unwrap());
+        request
+    }
+}
+
+fn ckr(status: &tonic::Status) -> u64 {
+    let text = status.metadata().get("x-arca-ckr").and_then(|v| v.to_str().ok()).expect("x-arca-ckr");
+    u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
+}
+
+fn attribute(kind: u64, value: Vec<u8>) -> pb::Attribute {
+    pb::Attribute { r#type: kind, value }
+}
+
+fn ulong(value: u64) -> Vec<u8> {
+    value.to_le_bytes().to_vec()
+}
+
+async fn setup(daemon: &Daemon) -> (App, u64) {
+    let mut app = App::attach(daemon).await;
+    let request = pb::InitTokenRequest { so_pin: b"87654321".to_vec(), label: b"test".to_vec() };
+    app.client.init_token(request).await.unwrap();
+    let session = app
+        .client
+        .open_session(app.request(pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION | CKF_RW_SESSION }))
+        .await
+        .unwrap()
+        .into_inner()
+        .session;
+    let so = pb::LoginRequest { session, user_type: CKU_SO, pin: b"87654321".to_vec() };
+    app.client.login(app.request(so)).await.unwrap();
+    app.client.init_pin(app.request(pb::InitPinRequest { session, pin: b"123456".to_vec() })).await.unwrap();
+    app.client.logout(app.request(pb::LogoutRequest { session })).await.unwrap();
+    (app, session)
+}
+
+#[tokio::test]
+async fn sessions_login_and_an_aes_gcm_round_trip() {
+    let (daemon, _dir) = Daemon::start_dev();
+    let (mut app, session) = setup(&daemon).await;
+    let wrong = pb::LoginRequest { session, user_type: CKU_USER, pin: b"000000".to_vec() };
+    let status = app.client.login(app.request(wrong)).await.unwrap_err();
+    assert_eq!(ckr(&status), 0xA0, "CKR_PIN_INCORRECT: {status:?}");
+    let info = app.client.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap().into_inner();
+    assert_ne!(info.flags & CKF_USER_PIN_COUNT_LOW, 0);
+    let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
+    app.client.login(app.request(user.clone())).await.unwrap();
+    let again = app.client.login(app.request(user)).await.unwrap_err();
+    assert_eq!(ckr(&again), 0x100, "CKR_USER_ALREADY_LOGGED_IN");
+
+    let template = vec![
+        attribute(CKA_CLASS, ulong(CKO_SECRET_KEY)),
+        attribute(CKA_KEY_TYPE, ulong(CKK_AES)),
+        attribute(CKA_VALUE_LEN, ulong(32)),
+        attribute(CKA_TOKEN, vec![1]),
+        attribute(CKA_LABEL, b"gcm".to_vec()),
+    ];
+    let mechanism = pb::Mechanism { r#type: CKM_AES_KEY_GEN, parameter: None };
+    let key = app
+        .client
+        .generate_key(app.request(pb::GenerateKeyRequest { session, mechanism: Some(mechanism), template }))
+        .await
+        .unwrap()
+        .into_inner()
+        .object;
+
+    let read = pb::GetAttributeValueRequest {
+        session,
+        object: key,
+        types: vec![CKA_VALUE, CKA_SENSITIVE, CKA_ID, 0xDEAD],
+    };
+    let values = app.client.get_attribute_value(app.request(read)).await.unwrap().into_inner().attributes;
+    assert_eq!(values[0].outcome, pb::attribute_result::Outcome::AttributeSensitive as i32);
+    assert_eq!(values[1].value, vec![1]);
+    assert_eq!(values[2].value.len(), 16, "CKA_ID defaults to the key UUID");
+    assert_eq!(values[3].outcome, pb::attribute_result::Outcome::AttributeTypeInvalid as i32);
+
+    let gcm = |iv: &[u8]| pb::Mechanism {
+        r#type: CKM_AES_GCM,
+        parameter: Some(pb::mechanism::Parameter::Gcm(pb::GcmParameters {
+            iv: iv.to_vec(),
+            iv_bits: 96,
+            aad: b"header".to_vec(),
+            tag_bits: 128,
+        })),
+    };
+    let init = |kind: pb::OperationKind| pb::OperationInitRequest {
+        session,
+        kind: kind as i32,
+        mechanism: Some(gcm(&[7; 12])),
+        key,
+    };
+    app.client.operation_init(app.request(init(pb::OperationKind::OperationEncrypt))).await.unwrap();
+    let data = |kind: pb::OperationKind, data: &[u8], space: pb::OutputSpace| pb::OperationDataRequest {
+        session,
+        kind: kind as i32,
+        data: data.to_vec(),
+        signature: Vec::new(),
+        space: Some(space),
+    };
+    let query = pb::OutputSpace { length_only: true, capacity: 0 };
+    let length = app
+        .client
+        .operation_one_shot(app.request(data(pb::OperationKind::OperationEncrypt, b"attack at dawn", query)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(length.length, 14 + 16);
+    let short = pb::OutputSpace { length_only: false, capacity: 10 };
+    let too_small = app
+        .client
+        .operation_one_shot(app.request(data(pb::OperationKind::OperationEncrypt, b"attack at dawn", short)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(too_small.buffer_too_small);
+    let room = pb::OutputSpace { length_only: false, capacity: 64 };
+    let sealed = app
+        .client
+        .operation_one_shot(app.request(data(pb::OperationKind::OperationEncrypt, b"attack at dawn", room)))
+        .await
+        .unwrap()
+        .into_inner()
+        .output;
+    assert_eq!(sealed.len(), 30);
+    let not_active = app
+        .client
+        .operation_one_shot(app.request(data(pb::OperationKind::OperationEncrypt, b"x", room)))
+        .await
+        .unwrap_err();
+    assert_eq!(ckr(&not_active), 0x91, "CKR_OPERATION_NOT_INITIALIZED");
+
+    app.client.operation_init(app.request(init(pb::OperationKind::OperationDecrypt))).await.unwrap();
+    let opened = app
+        .client
+        .operation_one_shot(app.request(data(pb::OperationKind::OperationDecrypt, &sealed, room)))
+        .await
+        .unwrap()
+        .into_inner()
+        .output;
+    assert_eq!(opened, b"attack at dawn");
+
+    // The token key is a key of the KMS API too.
+    let mut kms = daemon.kms().await;
+    let keys = kms.list_keys(pb::ListKeysRequest::default()).await.unwrap().into_inner().keys;
+    assert_eq!(keys.len(), 1);
+    let described = kms
+        .describe_key(pb::DescribeKeyRequest { key_id: keys[0].key_id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .key_metadata
+        .unwrap();
+    assert_eq!(described.description, "gcm");
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_user_pin_locks_after_ten_failures_and_the_so_unlocks_it() {
+    let (daemon, _dir) = Daemon::start_dev();
+    let (mut app, session) = setup(&daemon).await;
+    for attempt in 1..=10 {
+        let wrong = pb::LoginRequest { session, user_type: CKU_USER, pin: b"999999".to_vec() };
+        let status = app.client.login(app.request(wrong)).await.unwrap_err();
+        let expected = if attempt == 10 { 0xA4 } else { 0xA0 };
+        assert_eq!(ckr(&status), expected, "attempt {attempt}");
+    }
+    let right = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
+    assert_eq!(ckr(&app.client.login(app.request(right.clone())).await.unwrap_err()), 0xA4, "CKR_PIN_LOCKED");
+    let info = app.client.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap().into_inner();
+    assert_ne!(info.flags & CKF_USER_PIN_LOCKED, 0);
+    let so = pb::LoginRequest { session, user_type: CKU_SO, pin: b"87654321".to_vec() };
+    app.client.login(app.request(so)).await.unwrap();
+    app.client.init_pin(app.request(pb::InitPinRequest { session, pin: b"654321".to_vec() })).await.unwrap();
+    app.client.logout(app.request(pb::LogoutRequest { session })).await.unwrap();
+    let new_pin = pb::LoginRequest { session, user_type: CKU_USER, pin: b"654321".to_vec() };
+    app.client.login(app.request(new_pin)).await.unwrap();
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unknown_application_and_a_restarted_daemon_answer_session_handle_invalid() {
+    let (daemon, _dir) = Daemon::start_dev();
+    let mut client = Client::new(daemon.channel().await);
+    let mut request = Request::new(pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION });
+    request.metadata_mut().insert("x-arca-app", "feedface".parse().unwrap());
+    let status = client.open_session(request).await.unwrap_err();
+    assert_eq!(ckr(&status), 0xB3, "CKR_SESSION_HANDLE_INVALID");
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    let _ = CKA_ID;
+    daemon.shutdown().await;
+}
