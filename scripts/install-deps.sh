@@ -14,6 +14,10 @@ command -v dpkg-architecture >/dev/null || need+=(dpkg-dev)
 command -v strip >/dev/null || need+=(binutils)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v strace >/dev/null || need+=(strace)
+# The PKCS#11 interop test and bench: pkcs11-tool drives the module, SoftHSM2 is the reference.
+command -v pkcs11-tool >/dev/null || need+=(opensc)
+command -v softhsm2-util >/dev/null || need+=(softhsm2)
+[ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -98,7 +98,8 @@ pub fn from_template(
     }
     for (attribute, value) in template.iter() {
         accept(kind, attribute, value)?;
-        if !is_computed(attribute) {
+        // A key's computed attributes come from its material; a plain object stores them all.
+        if !(is_key && is_computed(attribute)) && attribute != CKA_TOKEN {
             map.insert(attribute, value.to_vec());
         }
     }

@@ -237,10 +237,7 @@ impl TokenService {
         let token = template.bool(CKA_TOKEN).unwrap_or(false);
         match (&object.body, kind) {
             (Body::Key { key, public: false }, _) => {
-                let stored = stored_attributes(&object);
-                let mut merged =
-                    Template::parse(stored.into_iter().chain(template.iter().map(|(k, v)| (k, v.to_vec()))))?;
-                merged = merged.with_default(CKA_TOKEN, boolean(token));
+                let merged = merge_plain(&object, template)?.with_default(CKA_TOKEN, boolean(token));
                 let material = SecretBuf::copy_from(super::operation::material(key)?)?;
                 let provenance = match object.attribute(CKA_KEY_GEN_MECHANISM) {
                     Lookup::Value(v) if object.flag(CKA_LOCAL) => Provenance::Generated(

@@ -146,6 +146,8 @@ impl TokenService {
                 "the SO cannot log in while R/O sessions are open",
             ));
         }
+        // One PIN check at a time, so concurrent wrong PINs all count.
+        let _change = self.changes.lock().await;
         self.check_pin(role, pin).await?;
         app.set_login(login)
     }

@@ -39,8 +39,9 @@ const CIPHER: CK_FLAGS = CKF_ENCRYPT | CKF_DECRYPT;
 const SIGNATURE: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
 const KEY_WRAP: CK_FLAGS = CKF_WRAP | CKF_UNWRAP;
 
+/// Every mechanism runs inside the daemon, the device of this token: CKF_HW.
 const fn entry(mechanism: CK_MECHANISM_TYPE, min: u64, max: u64, flags: CK_FLAGS) -> Entry {
-    Entry { mechanism, min, max, flags }
+    Entry { mechanism, min, max, flags: flags | CKF_HW }
 }
 
 /// Key sizes: AES and HMAC in bytes, RSA in modulus bits, EC in field bits (PKCS#11 §2, §6).

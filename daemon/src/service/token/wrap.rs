@@ -60,7 +60,9 @@ impl TokenService {
     ) -> Result<Output> {
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_WRAP)?;
-        let wrapping = self.usable_key(app, wrapping, mechanism, CKA_WRAP, "WrapKey")?;
+        let wrapping = self.usable_key(app, wrapping, mechanism, CKA_WRAP, "WrapKey").map_err(|e| {
+            as_wrapping_error(e, CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
+        })?;
         let (target, _) = self.object(app, handle).map_err(key_handle_invalid)?;
         let key = target.key().filter(|_| target.kind().is_key()).ok_or_else(|| {
             Error::p11(CKR_KEY_HANDLE_INVALID, "only secret and private keys can be wrapped")
@@ -114,7 +116,10 @@ impl TokenService {
     ) -> Result<u64> {
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_UNWRAP)?;
-        let unwrapping = self.usable_key(app, unwrapping, mechanism, CKA_UNWRAP, "UnwrapKey")?;
+        let unwrapping =
+            self.usable_key(app, unwrapping, mechanism, CKA_UNWRAP, "UnwrapKey").map_err(|e| {
+                as_wrapping_error(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
+            })?;
         let key =
             unwrapping.key().ok_or_else(|| Error::p11(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "not a key"))?;
         let material = match mechanism.kind {
@@ -225,6 +230,15 @@ impl TokenService {
         let material = SecretBuf::copy_from(truncated)?;
         let template = template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64));
         self.add_supplied_key(app, session, material, &template).await
+    }
+}
+
+/// The wrapping-key codes PKCS#11 prescribes for C_WrapKey and C_UnwrapKey.
+fn as_wrapping_error(error: Error, handle_invalid: CK_RV, type_inconsistent: CK_RV) -> Error {
+    match error {
+        Error::Pkcs11 { rv: CKR_KEY_HANDLE_INVALID, message } => Error::p11(handle_invalid, message),
+        Error::Pkcs11 { rv: CKR_KEY_TYPE_INCONSISTENT, message } => Error::p11(type_inconsistent, message),
+        other => other,
     }
 }
 

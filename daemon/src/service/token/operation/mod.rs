@@ -204,6 +204,9 @@ fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSig
     if expected.is_some_and(|e| e != hash) || HashAlg::from_mgf(*mgf) != Some(hash) {
         return Err(param_invalid("PSS: hashAlg and MGF must match the mechanism's hash"));
     }
+    if *salt_len != hash.output_len() as u64 {
+        return Err(param_invalid("PSS: the salt length must equal the hash length"));
+    }
     Ok(RsaSignScheme::Pss { hash, salt_len: *salt_len as usize })
 }
 

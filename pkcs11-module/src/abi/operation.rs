@@ -1,0 +1,86 @@
+//! What encryption, decryption, digesting, signing and verifying share: an `*Init` that sends the
+//! mechanism, and data steps (single-part, update, final) that follow the two-call convention.
+
+use arca_proto::v1::{OperationDataRequest, OperationInitRequest, OperationKind, OutputResponse};
+use cryptoki_sys::*;
+
+use super::mechanism::read_mechanism;
+use super::{capacity, deliver, input};
+use crate::client::Reach;
+use crate::error::Error;
+use crate::output::{self, settle_response};
+use crate::state::rpc;
+
+/// Which data RPC a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// `C_Encrypt`, `C_Sign` …: `OperationOneShot`.
+    OneShot,
+    /// `C_*Update`: `OperationUpdate`.
+    Update,
+    /// `C_*Final`: `OperationFinal`.
+    Final,
+}
+
+/// `C_*Init`: the mechanism at `mechanism` with `key` (0 for digests).
+pub unsafe fn init(
+    session: CK_SESSION_HANDLE,
+    kind: OperationKind,
+    mechanism: *const CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> Result<(), Error> {
+    // SAFETY: the caller's contract for `mechanism` holds (NULL is checked).
+    let mechanism = unsafe { read_mechanism(mechanism) }?;
+    let request = OperationInitRequest { session, kind: kind as i32, mechanism: Some(mechanism), key };
+    rpc!(Reach::Existing, operation_init, request).map(drop)
+}
+
+fn send(step: Step, request: OperationDataRequest) -> Result<OutputResponse, Error> {
+    match step {
+        Step::OneShot => rpc!(Reach::Existing, operation_one_shot, request),
+        Step::Update => rpc!(Reach::Existing, operation_update, request),
+        Step::Final => rpc!(Reach::Existing, operation_final, request),
+    }
+}
+
+/// A step with input (`data`, `data_len`; none for finals) and a two-call output buffer.
+pub unsafe fn produce(
+    step: Step,
+    session: CK_SESSION_HANDLE,
+    kind: OperationKind,
+    (data, data_len): (*const CK_BYTE, CK_ULONG),
+    (out, out_len): (*mut CK_BYTE, *mut CK_ULONG),
+) -> Result<(), Error> {
+    // SAFETY: the caller's contract holds for both buffers and the length pointer.
+    unsafe {
+        let space = capacity(out, out_len)?;
+        let data = input(data, data_len)?.to_vec();
+        let request = OperationDataRequest {
+            session,
+            kind: kind as i32,
+            data,
+            signature: Vec::new(),
+            space: Some(output::space(space)),
+        };
+        deliver(out, out_len, settle_response(send(step, request)?, space)?)
+    }
+}
+
+/// A step whose C function has no output: `C_DigestUpdate`, `C_SignUpdate`, `C_VerifyUpdate`,
+/// `C_VerifyFinal` (whose `data` is the signature) and `C_Verify` (with `signature`).
+pub fn consume(
+    step: Step,
+    session: CK_SESSION_HANDLE,
+    kind: OperationKind,
+    data: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    let request = OperationDataRequest {
+        session,
+        kind: kind as i32,
+        data: data.to_vec(),
+        signature: signature.to_vec(),
+        space: Some(output::no_output()),
+    };
+    send(step, request).map(drop)
+}

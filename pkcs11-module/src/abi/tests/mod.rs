@@ -1,0 +1,47 @@
+//! Calls to the exported functions, made as a C caller makes them.
+//!
+//! The module's state is per process, so every test that initialises it holds [`serial`].
+
+mod function_lists;
+mod no_daemon;
+mod with_daemon;
+
+use std::ptr::null_mut;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use cryptoki_sys::*;
+
+use super::general::{C_Finalize, C_Initialize};
+
+static GLOBAL: Mutex<()> = Mutex::new(());
+
+/// Serialises the tests that touch the process-wide state; finalises whatever a failed test left.
+fn serial() -> MutexGuard<'static, ()> {
+    let guard = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
+    // SAFETY: C_Finalize takes a NULL pReserved.
+    unsafe { C_Finalize(null_mut()) };
+    guard
+}
+
+/// Points the next `C_Initialize` at `socket`.
+fn point_at(socket: &std::path::Path) {
+    // SAFETY: only tests holding `serial()` change the environment, and nothing else in this
+    // process reads these variables concurrently.
+    // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
+    unsafe {
+        std::env::remove_var("ARCA_ENDPOINT");
+        std::env::set_var("ARCA_SOCKET", socket);
+    }
+}
+
+/// Points the module at `socket` and initialises it.
+fn initialize_with_socket(socket: &std::path::Path) -> CK_RV {
+    point_at(socket);
+    // SAFETY: C_Initialize takes a NULL pInitArgs.
+    unsafe { C_Initialize(null_mut()) }
+}
+
+/// Reads a blank-padded field.
+fn text(field: &[u8]) -> &str {
+    std::str::from_utf8(field).unwrap().trim_end()
+}

@@ -1,0 +1,164 @@
+//! Where the daemon is: `ARCA_SOCKET`, `ARCA_ENDPOINT` and `ARCA_PKCS11_CONF`.
+//!
+//! - `ARCA_SOCKET=/path/arca.sock` (or `unix:/path`) wins when set and non-empty.
+//! - `ARCA_ENDPOINT=https://host:port` needs `ARCA_PKCS11_CONF`, a small `key = value` file
+//!   naming the PEM files of mutual TLS (`ca_cert`, `client_cert`, `client_key`); blank lines
+//!   and `#` comments are ignored, values may be double-quoted, relative paths are taken from
+//!   the file's directory. `ARCA_ENDPOINT` may also hold a socket path.
+//! - Otherwise the production socket, `/run/arca/arca.sock`.
+//!
+//! A configuration that cannot be understood (an unknown scheme, https without the file, an
+//! unreadable or malformed file) makes `C_Initialize` fail with `CKR_FUNCTION_FAILED`: unlike a
+//! daemon that is down, it will not fix itself. The PEM files themselves are read at connect time.
+
+use std::path::{Path, PathBuf};
+
+use arca_proto::{DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};
+
+use crate::error::Error;
+
+/// The variable naming the daemon's socket.
+pub const SOCKET_VAR: &str = "ARCA_SOCKET";
+/// The variable naming the daemon's `https://` endpoint.
+pub const ENDPOINT_VAR: &str = "ARCA_ENDPOINT";
+/// The variable naming the TLS client configuration file.
+pub const CONF_VAR: &str = "ARCA_PKCS11_CONF";
+
+/// The daemon endpoint the environment names.
+pub fn endpoint_from_env() -> Result<DaemonEndpoint, Error> {
+    let var = |name| std::env::var(name).ok().filter(|value: &String| !value.is_empty());
+    resolve(var(SOCKET_VAR), var(ENDPOINT_VAR), var(CONF_VAR), |path| std::fs::read_to_string(path))
+}
+
+/// The endpoint for the given variables; `read` reads the configuration file.
+pub fn resolve(
+    socket: Option<String>,
+    endpoint: Option<String>,
+    conf: Option<String>,
+    read: impl FnOnce(&Path) -> std::io::Result<String>,
+) -> Result<DaemonEndpoint, Error> {
+    if let Some(socket) = socket {
+        return parse(&socket, None);
+    }
+    let Some(endpoint) = endpoint else {
+        return parse(DEFAULT_SOCKET, None);
+    };
+    if !endpoint.starts_with("https://") {
+        return parse(&endpoint, None);
+    }
+    let conf = PathBuf::from(conf.ok_or(Error::Configuration)?);
+    let text = read(&conf).map_err(|_| Error::Configuration)?;
+    let base = conf.parent().unwrap_or_else(|| Path::new("."));
+    parse(&endpoint, Some(parse_tls_conf(&text, base)?))
+}
+
+fn parse(text: &str, tls: Option<TlsClientFiles>) -> Result<DaemonEndpoint, Error> {
+    DaemonEndpoint::parse(text, tls).map_err(|_| Error::Configuration)
+}
+
+/// Parses the `key = value` TLS client file.
+pub fn parse_tls_conf(text: &str, base: &Path) -> Result<TlsClientFiles, Error> {
+    let (mut ca_cert, mut client_cert, mut client_key) = (None, None, None);
+    for line in text.lines() {
+        let line = line.split_once('#').map_or(line, |(before, _)| before).trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (key, value) = line.split_once('=').ok_or(Error::Configuration)?;
+        let value = unquote(value.trim());
+        if value.is_empty() {
+            return Err(Error::Configuration);
+        }
+        let slot = match key.trim() {
+            "ca_cert" => &mut ca_cert,
+            "client_cert" => &mut client_cert,
+            "client_key" => &mut client_key,
+            _ => return Err(Error::Configuration),
+        };
+        *slot = Some(base.join(value));
+    }
+    match (ca_cert, client_cert, client_key) {
+        (Some(ca_cert), Some(client_cert), Some(client_key)) => {
+            Ok(TlsClientFiles { ca_cert, client_cert, client_key })
+        }
+        _ => Err(Error::Configuration),
+    }
+}
+
+fn unquote(value: &str) -> &str {
+    value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = "# Arca PKCS#11 client\nca_cert = /etc/arca/ca.pem\n\n\
+                        client_cert = \"client.pem\"  # relative\nclient_key=client.key\n";
+
+    fn no_file(_: &Path) -> std::io::Result<String> {
+        Err(std::io::Error::from(std::io::ErrorKind::NotFound))
+    }
+
+    fn unix(endpoint: &DaemonEndpoint) -> &Path {
+        match endpoint {
+            DaemonEndpoint::Unix(path) => path,
+            DaemonEndpoint::Tls { .. } => panic!("expected a socket"),
+        }
+    }
+
+    #[test]
+    fn default_is_the_production_socket() {
+        let endpoint = resolve(None, None, None, no_file).unwrap();
+        assert_eq!(unix(&endpoint), Path::new("/run/arca/arca.sock"));
+    }
+
+    #[test]
+    fn socket_wins_over_endpoint() {
+        let endpoint =
+            resolve(Some("/tmp/a.sock".into()), Some("https://h:1".into()), None, no_file).unwrap();
+        assert_eq!(unix(&endpoint), Path::new("/tmp/a.sock"));
+        let endpoint = resolve(Some("unix:/tmp/b.sock".into()), None, None, no_file).unwrap();
+        assert_eq!(unix(&endpoint), Path::new("/tmp/b.sock"));
+    }
+
+    #[test]
+    fn https_reads_the_conf_file() {
+        let read = |path: &Path| {
+            assert_eq!(path, Path::new("/etc/arca/pkcs11.conf"));
+            Ok(CONF.to_owned())
+        };
+        let endpoint =
+            resolve(None, Some("https://kms:7443".into()), Some("/etc/arca/pkcs11.conf".into()), read)
+                .unwrap();
+        let DaemonEndpoint::Tls { url, files } = endpoint else { panic!("expected TLS") };
+        assert_eq!(url, "https://kms:7443");
+        assert_eq!(files.ca_cert, Path::new("/etc/arca/ca.pem"));
+        assert_eq!(files.client_cert, Path::new("/etc/arca/client.pem"));
+        assert_eq!(files.client_key, Path::new("/etc/arca/client.key"));
+    }
+
+    #[test]
+    fn https_without_a_usable_conf_is_a_configuration_error() {
+        assert_eq!(
+            resolve(None, Some("https://kms:7443".into()), None, no_file).err(),
+            Some(Error::Configuration)
+        );
+        let missing = resolve(None, Some("https://kms:7443".into()), Some("/nope".into()), no_file);
+        assert_eq!(missing.err(), Some(Error::Configuration));
+        assert_eq!(
+            resolve(None, Some("http://kms:80".into()), None, no_file).err(),
+            Some(Error::Configuration)
+        );
+    }
+
+    #[test]
+    fn conf_file_errors() {
+        let base = Path::new("/etc");
+        assert!(parse_tls_conf("ca_cert = a\nclient_cert = b\n", base).is_err());
+        assert!(parse_tls_conf("ca_cert = a\nclient_cert = b\nclient_key = c\nextra = d\n", base).is_err());
+        assert!(parse_tls_conf("ca_cert a\n", base).is_err());
+        assert!(parse_tls_conf("ca_cert =\nclient_cert = b\nclient_key = c\n", base).is_err());
+        assert!(parse_tls_conf("ca_cert = a\nclient_cert = b\nclient_key = c\n", base).is_ok());
+    }
+}

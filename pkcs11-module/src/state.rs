@@ -1,0 +1,90 @@
+//! The process-wide state: initialised or not, and the [`Module`] when it is.
+//!
+//! A forked child inherits the parent's state but not its runtime threads, so the state
+//! remembers the process id that initialised it: in a child the library counts as not
+//! initialised, and the child's own `C_Initialize` starts afresh (the parent's copy is leaked
+//! rather than shut down, since its threads do not exist in the child).
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::client::{Module, Reach};
+use crate::error::Error;
+
+struct Loaded {
+    pid: u32,
+    module: Arc<Module>,
+}
+
+static STATE: Mutex<Option<Loaded>> = Mutex::new(None);
+
+fn lock() -> MutexGuard<'static, Option<Loaded>> {
+    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes the state of this process, leaking a state inherited across `fork`.
+fn ours(state: &mut Option<Loaded>) -> Option<&Loaded> {
+    if state.as_ref().is_some_and(|loaded| loaded.pid != std::process::id()) {
+        std::mem::forget(state.take());
+    }
+    state.as_ref()
+}
+
+/// `C_Initialize`: builds the module with `start` unless it exists already.
+pub fn initialize(start: impl FnOnce() -> Result<Module, Error>) -> Result<(), Error> {
+    let mut state = lock();
+    if ours(&mut state).is_some() {
+        return Err(Error::AlreadyInitialized);
+    }
+    *state = Some(Loaded { pid: std::process::id(), module: Arc::new(start()?) });
+    Ok(())
+}
+
+/// `C_Finalize`: drops the module, which ends the application and stops the runtime.
+pub fn finalize() -> Result<(), Error> {
+    let loaded = {
+        let mut state = lock();
+        ours(&mut state).ok_or(Error::NotInitialized)?;
+        state.take()
+    };
+    drop(loaded);
+    Ok(())
+}
+
+/// The module, for any call made between `C_Initialize` and `C_Finalize`.
+pub fn module() -> Result<Arc<Module>, Error> {
+    let mut state = lock();
+    ours(&mut state).map(|loaded| Arc::clone(&loaded.module)).ok_or(Error::NotInitialized)
+}
+
+/// Fails with `CKR_CRYPTOKI_NOT_INITIALIZED` outside `C_Initialize` … `C_Finalize`.
+pub fn ensure_initialized() -> Result<(), Error> {
+    module().map(drop)
+}
+
+/// Runs one RPC through the module (see [`Module::call`]).
+pub fn call<Req, Resp, F, Fut>(reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    F: FnOnce(
+            arca_proto::v1::token_client::TokenClient<tonic::transport::Channel>,
+            tonic::Request<Req>,
+        ) -> Fut
+        + Send
+        + 'static,
+    Fut: std::future::Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
+{
+    module()?.call(reach, request, rpc)
+}
+
+/// Runs `TokenClient::$method` on a request: `rpc!(Reach::Existing, login, LoginRequest { … })`.
+macro_rules! rpc {
+    ($reach:expr, $method:ident, $request:expr) => {
+        $crate::state::call(
+            $reach,
+            $request,
+            |mut client, request| async move { client.$method(request).await },
+        )
+    };
+}
+pub(crate) use rpc;
