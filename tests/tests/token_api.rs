@@ -238,3 +238,86 @@ async fn an_unknown_application_and_a_restarted_daemon_answer_session_handle_inv
     let _ = CKA_ID;
     daemon.shutdown().await;
 }
+
+/// The KMS model's rules hold for PKCS#11 calls too: a disabled key refuses work, a key policy
+/// Deny is enforced, and every call leaves an audit record naming the key it used.
+#[tokio::test]
+async fn disabled_keys_policies_and_audit_apply_to_token_calls() {
+    let (daemon, _dir) = Daemon::start_dev();
+    let (mut app, session) = setup(&daemon).await;
+    let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
+    app.client.login(app.request(user)).await.unwrap();
+    let mut kms = daemon.kms().await;
+    let key_id = arca_tests::create_key(&mut kms, "governed").await;
+    let find = vec![attribute(CKA_ID, uuid_bytes(&key_id))];
+    app.client
+        .find_objects_init(app.request(pb::FindObjectsInitRequest { session, template: find }))
+        .await
+        .unwrap();
+    let found = app
+        .client
+        .find_objects(app.request(pb::FindObjectsRequest { session, max_objects: 10 }))
+        .await
+        .unwrap();
+    let objects = found.into_inner().objects;
+    assert_eq!(objects.len(), 1, "the KMS key is a token object found by its UUID");
+    app.client.find_objects_final(app.request(pb::SessionRequest { session })).await.unwrap();
+    let key = objects[0];
+    let gcm = pb::Mechanism {
+        r#type: CKM_AES_GCM,
+        parameter: Some(pb::mechanism::Parameter::Gcm(pb::GcmParameters {
+            iv: vec![1; 12],
+            iv_bits: 96,
+            aad: Vec::new(),
+            tag_bits: 128,
+        })),
+    };
+    let init = || pb::OperationInitRequest {
+        session,
+        kind: pb::OperationKind::OperationEncrypt as i32,
+        mechanism: Some(gcm.clone()),
+        key,
+    };
+
+    app.client.operation_init(app.request(init())).await.unwrap();
+    let encrypt = pb::OperationDataRequest {
+        session,
+        kind: pb::OperationKind::OperationEncrypt as i32,
+        data: b"audited".to_vec(),
+        signature: Vec::new(),
+        space: Some(pb::OutputSpace { length_only: false, capacity: 64 }),
+    };
+    app.client.operation_one_shot(app.request(encrypt)).await.unwrap();
+
+    kms.disable_key(pb::DisableKeyRequest { key_id: key_id.clone() }).await.unwrap();
+    let refused = app.client.operation_init(app.request(init())).await.unwrap_err();
+    assert_eq!(ckr(&refused), 0x68, "CKR_KEY_FUNCTION_NOT_PERMITTED for a disabled key: {refused:?}");
+    kms.enable_key(pb::EnableKeyRequest { key_id: key_id.clone() }).await.unwrap();
+
+    let deny = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Admins", "Effect": "Allow", "Principal": {"Arca": "uid:*"}, "Action": "arca:*", "Resource": "*"},
+            {"Sid": "NoEncrypt", "Effect": "Deny", "Principal": "*", "Action": "arca:Encrypt", "Resource": "*"}
+        ]
+    });
+    let policy =
+        pb::PutKeyPolicyRequest { key_id: key_id.clone(), policy: deny.to_string(), ..Default::default() };
+    kms.put_key_policy(policy).await.unwrap();
+    let denied = app.client.operation_init(app.request(init())).await.unwrap_err();
+    assert_eq!(ckr(&denied), 0x68, "a policy Deny is CKR_KEY_FUNCTION_NOT_PERMITTED: {denied:?}");
+    assert!(denied.message().contains("arca:Encrypt"), "{}", denied.message());
+
+    let request = pb::ReadAuditRequest { limit: 1000, key: key_id.clone(), principal: String::new() };
+    let records = daemon.admin().await.read_audit(request).await.unwrap().into_inner().records;
+    let token_records: Vec<&String> = records.iter().filter(|r| r.contains("\"C_EncryptInit\"")).collect();
+    assert_eq!(token_records.len(), 3, "one audit record per C_EncryptInit: {records:#?}");
+    assert_eq!(token_records.iter().filter(|r| r.contains("\"OK\"")).count(), 1);
+    assert!(records.iter().any(|r| r.contains("\"C_Encrypt\"") && r.contains("\"OK\"")), "{records:#?}");
+    daemon.shutdown().await;
+}
+
+fn uuid_bytes(id: &str) -> Vec<u8> {
+    let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
+    (0..32).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}

@@ -45,6 +45,11 @@ pub(super) fn current_principal() -> Option<String> {
     CURRENT_CALL.try_with(|call| call.principal.clone()).ok()
 }
 
+/// Records the key a request works on, for its audit record (calls that name no key id).
+pub(super) fn note_key(key: &str) {
+    let _ = CURRENT_CALL.try_with(|call| call.key.replace(Some(key.to_owned())));
+}
+
 pub(super) fn note_alias(alias: &str) {
     let _ = CURRENT_CALL.try_with(|call| call.alias.replace(Some(alias.to_owned())));
 }

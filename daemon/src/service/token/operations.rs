@@ -34,6 +34,12 @@ fn requirements(kind: Kind, mechanism: &Mechanism) -> (CK_FLAGS, CK_ATTRIBUTE_TY
     }
 }
 
+fn note_operation_key(operation: &Operation) {
+    if let Some(key) = &operation.audit_key {
+        super::super::authz::note_key(key);
+    }
+}
+
 /// Answers a length query or a short buffer, or says the output fits.
 fn fits(space: Space, needed: usize) -> Option<Output> {
     if space.length_only {
@@ -61,12 +67,14 @@ impl TokenService {
             Operation::digest(mechanism)?
         } else {
             let object = self.usable_key(app, key, mechanism, capability, action)?;
-            match kind {
+            let mut operation = match kind {
                 Kind::Encrypt => Operation::encrypt(mechanism, &object)?,
                 Kind::Decrypt => Operation::decrypt(mechanism, &object)?,
                 Kind::Sign => Operation::sign(mechanism, &object)?,
                 _ => Operation::verify(mechanism, &object)?,
-            }
+            };
+            operation.audit_key = object.key().filter(|_| object.token).map(|k| k.metadata.id.to_string());
+            operation
         };
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         if session.operations.contains_key(&kind) {
@@ -89,6 +97,7 @@ impl TokenService {
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
+        note_operation_key(&operation);
         if !operation.verifies()
             && !operation.was_updated()
             && let Some(answer) = fits(space, operation.one_shot_len(data.len()))
@@ -110,6 +119,7 @@ impl TokenService {
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         let operation = session.operations.get_mut(&kind).ok_or_else(not_initialized)?;
+        note_operation_key(operation);
         if matches!(kind, Kind::Encrypt | Kind::Decrypt)
             && let Some(answer) = fits(space, operation.update_len(data.len()))
         {
@@ -136,6 +146,7 @@ impl TokenService {
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
+        note_operation_key(&operation);
         if operation.verifies() {
             return operation.finish(Some(data)).map(Output::Data);
         }

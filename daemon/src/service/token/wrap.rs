@@ -36,6 +36,8 @@ impl TokenService {
         action: &str,
     ) -> Result<Object> {
         let (object, _) = self.object(app, handle).map_err(key_handle_invalid)?;
+        // The policy first, as for KMS calls: the audit record then names the key.
+        self.authorize(&object, action)?;
         mechanisms::check_key(&object, mechanism.kind, capability)?;
         if let Some(key) = object.key().filter(|_| object.token)
             && key.metadata.state != crate::keys::KeyState::Enabled
@@ -45,7 +47,6 @@ impl TokenService {
                 format!("key {} is {}", key.metadata.id, key.metadata.state.name()),
             ));
         }
-        self.authorize(&object, action)?;
         Ok(object)
     }
 

@@ -80,6 +80,8 @@ enum State {
 
 pub struct Operation {
     state: State,
+    /// The token key the operation uses, named in the audit record of each call.
+    pub audit_key: Option<String>,
     /// Output length of a signature, a MAC, a digest or an RSA block.
     fixed_len: usize,
     /// A multi-part call was made: single-part calls are no longer allowed.
@@ -212,7 +214,7 @@ fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSig
 
 impl Operation {
     fn new(state: State, fixed_len: usize) -> Self {
-        Self { state, fixed_len, updated: false }
+        Self { state, fixed_len, updated: false, audit_key: None }
     }
 
     pub fn encrypt(mechanism: &Mechanism, object: &Object) -> Result<Self> {
