@@ -301,8 +301,7 @@ async fn disabled_keys_policies_and_audit_apply_to_token_calls() {
             {"Sid": "NoEncrypt", "Effect": "Deny", "Principal": "*", "Action": "arca:Encrypt", "Resource": "*"}
         ]
     });
-    let policy =
-        pb::PutKeyPolicyRequest { key_id: key_id.clone(), policy: deny.to_string(), ..Default::default() };
+    let policy = pb::PutKeyPolicyRequest { key_id: key_id.clone(), policy: deny.to_string() };
     kms.put_key_policy(policy).await.unwrap();
     let denied = app.client.operation_init(app.request(init())).await.unwrap_err();
     assert_eq!(ckr(&denied), 0x68, "a policy Deny is CKR_KEY_FUNCTION_NOT_PERMITTED: {denied:?}");
