@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-# The end-to-end tests run the arcad and arcactl binaries, so build them first.
-cargo build --workspace --bins --locked
+# The end-to-end tests run arcad, arcactl and libarca_pkcs11.so (a cdylib, which `--bins` would
+# skip), so build the whole workspace first.
+cargo build --workspace --locked
 cargo test --workspace --locked

@@ -315,11 +315,12 @@ impl Token for Fake {
         }))
     }
 
-    async fn operation_init(&self, request: Request<OperationInitRequest>) -> Answer<Empty> {
+    /// Encryption outputs the input plus 4 bytes (see `operation_one_shot`).
+    async fn operation_init(&self, request: Request<OperationInitRequest>) -> Answer<OperationInitResponse> {
         self.app(&request)?;
         let mechanism = request.get_ref().mechanism.clone().unwrap_or_default();
         self.seen.mechanisms.lock().unwrap().push(mechanism);
-        self.empty(&request)
+        Ok(Response::new(OperationInitResponse { output_length: 4, plus_input: true }))
     }
 
     /// Encrypt: the bytes inverted plus "TAG!"; verify: the signature must be the data reversed.

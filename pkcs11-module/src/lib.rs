@@ -11,7 +11,8 @@
 //!   function lists and interfaces; the only place where `unsafe` is allowed.
 //! - [`client`] and [`state`]: the blocking gRPC bridge and the process-wide state.
 //! - [`marshal`]: attribute values and mechanism parameters to and from their wire form.
-//! - [`output`]: the two-call convention for output buffers.
+//! - [`output`]: the two-call convention for output buffers; [`lengths`]: single-part output
+//!   lengths announced at `C_*Init`, so length queries need no round trip.
 //! - [`error`]: the one error type and its mapping to `CK_RV`.
 //! - [`config`]: where the daemon is (`ARCA_SOCKET`, `ARCA_ENDPOINT`, `ARCA_PKCS11_CONF`).
 //!
@@ -26,6 +27,7 @@ pub mod config;
 pub mod error;
 #[cfg(test)]
 mod fake_daemon;
+pub mod lengths;
 pub mod marshal;
 pub mod output;
 pub mod state;

@@ -47,6 +47,7 @@ pub fn finalize() -> Result<(), Error> {
         state.take()
     };
     drop(loaded);
+    crate::lengths::clear();
     Ok(())
 }
 

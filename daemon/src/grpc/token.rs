@@ -86,10 +86,6 @@ fn unit<T>(result: Result<T>) -> Result<pb::Empty> {
     result.map(|_| pb::Empty {})
 }
 
-fn ok_empty() -> pb::Empty {
-    pb::Empty {}
-}
-
 #[tonic::async_trait]
 impl Token for TokenApi {
     type AttachStream = AttachStream;
@@ -455,13 +451,14 @@ impl Token for TokenApi {
     async fn operation_init(
         &self,
         request: Request<pb::OperationInitRequest>,
-    ) -> std::result::Result<Response<pb::Empty>, Status> {
+    ) -> std::result::Result<Response<pb::OperationInitResponse>, Status> {
         let token = Arc::clone(&self.token);
         let name = init_name(request.get_ref().kind);
         self.call(name, request, |app, r| async move {
             let kind = operation_kind(r.kind)?;
-            token.operation_init(&app, r.session, kind, &mechanism(r.mechanism)?, r.key)?;
-            Ok(ok_empty())
+            let (output_length, plus_input) =
+                token.operation_init(&app, r.session, kind, &mechanism(r.mechanism)?, r.key)?;
+            Ok(pb::OperationInitResponse { output_length: output_length as u64, plus_input })
         })
         .await
     }

@@ -8,6 +8,7 @@ use super::mechanism::read_mechanism;
 use super::{capacity, deliver, input};
 use crate::client::Reach;
 use crate::error::Error;
+use crate::lengths::{self, Rule};
 use crate::output::{self, settle_response};
 use crate::state::rpc;
 
@@ -32,7 +33,10 @@ pub unsafe fn init(
     // SAFETY: the caller's contract for `mechanism` holds (NULL is checked).
     let mechanism = unsafe { read_mechanism(mechanism) }?;
     let request = OperationInitRequest { session, kind: kind as i32, mechanism: Some(mechanism), key };
-    rpc!(Reach::Existing, operation_init, request).map(drop)
+    let answer = rpc!(Reach::Existing, operation_init, request)?;
+    let rule = Rule { output_length: answer.output_length, plus_input: answer.plus_input };
+    lengths::remember(session, kind as i32, rule);
+    Ok(())
 }
 
 fn send(step: Step, request: OperationDataRequest) -> Result<OutputResponse, Error> {
@@ -54,7 +58,15 @@ pub unsafe fn produce(
     // SAFETY: the caller's contract holds for both buffers and the length pointer.
     unsafe {
         let space = capacity(out, out_len)?;
-        let data = input(data, data_len)?.to_vec();
+        let data = input(data, data_len)?;
+        if step == Step::OneShot
+            && space.is_none()
+            && let Some(length) = lengths::length(session, kind as i32, data.len() as u64)
+        {
+            // A length query the rule from C_*Init answers: no round trip, nothing consumed.
+            return deliver(out, out_len, output::Settled { length, items: None, result: Ok(()) });
+        }
+        let data = data.to_vec();
         let request = OperationDataRequest {
             session,
             kind: kind as i32,
@@ -62,7 +74,12 @@ pub unsafe fn produce(
             signature: Vec::new(),
             space: Some(output::space(space)),
         };
-        deliver(out, out_len, settle_response(send(step, request)?, space)?)
+        let settled = send(step, request).and_then(|answer| settle_response(answer, space));
+        let keeps_rule = space.is_none() || matches!(&settled, Ok(s) if s.result.is_err());
+        if !(keeps_rule && step == Step::OneShot) {
+            lengths::forget(session, kind as i32);
+        }
+        deliver(out, out_len, settled?)
     }
 }
 
@@ -82,5 +99,6 @@ pub fn consume(
         signature: signature.to_vec(),
         space: Some(output::no_output()),
     };
+    lengths::forget(session, kind as i32);
     send(step, request).map(drop)
 }

@@ -38,7 +38,10 @@ pub unsafe extern "C" fn C_OpenSession(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_CloseSession(session: CK_SESSION_HANDLE) -> CK_RV {
-    guard(|| rpc!(Reach::Existing, close_session, SessionRequest { session }).map(drop))
+    guard(|| {
+        crate::lengths::forget_session(session);
+        rpc!(Reach::Existing, close_session, SessionRequest { session }).map(drop)
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -47,6 +50,7 @@ pub unsafe extern "C" fn C_CloseAllSessions(slot: CK_SLOT_ID) -> CK_RV {
         if slot != SLOT_ID {
             return Err(Error::SlotIdInvalid);
         }
+        crate::lengths::clear();
         rpc!(Reach::Attached, close_all_sessions, CloseAllSessionsRequest {}).map(drop)
     })
 }

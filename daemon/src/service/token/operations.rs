@@ -49,6 +49,8 @@ fn fits(space: Space, needed: usize) -> Option<Output> {
 }
 
 impl TokenService {
+    /// Starts an operation; returns what its single-part call outputs at most: (bytes, plus the
+    /// input's length).
     pub fn operation_init(
         &self,
         app: &App,
@@ -56,7 +58,7 @@ impl TokenService {
         kind: Kind,
         mechanism: &Mechanism,
         key: u64,
-    ) -> Result<()> {
+    ) -> Result<(usize, bool)> {
         let session = app.session(session)?;
         if session.lock().map_err(|_| super::poisoned())?.operations.contains_key(&kind) {
             return Err(Error::p11(CKR_OPERATION_ACTIVE, "this operation is already active in the session"));
@@ -80,8 +82,9 @@ impl TokenService {
         if session.operations.contains_key(&kind) {
             return Err(Error::p11(CKR_OPERATION_ACTIVE, "this operation is already active in the session"));
         }
+        let rule = operation.length_rule();
         session.operations.insert(kind, operation);
-        Ok(())
+        Ok(rule)
     }
 
     /// C_Encrypt, C_Decrypt, C_Sign, C_Verify (with `signature`), C_Digest.

@@ -62,6 +62,14 @@ impl Operation {
         }
     }
 
+    /// What `one_shot` outputs at most: (bytes, plus the input's length).
+    pub fn length_rule(&self) -> (usize, bool) {
+        match &self.state {
+            State::Aes(cipher) => (cipher.one_shot_len(0), true),
+            _ => (self.one_shot_len(0), false),
+        }
+    }
+
     /// Upper bound of what `one_shot` returns for `input_len` bytes.
     pub fn one_shot_len(&self, input_len: usize) -> usize {
         match &self.state {
@@ -132,4 +140,30 @@ fn check_mac(mac: &[u8], signature: &[u8]) -> Result<Vec<u8>> {
         return Err(Error::p11(CKR_SIGNATURE_INVALID, "the MAC does not match"));
     }
     Ok(Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::crypto::token::aes::{AesCipher, AesMode};
+
+    /// The module answers length queries from `length_rule`: it must bound every real output.
+    #[test]
+    fn the_single_part_length_rule_bounds_every_aes_output() {
+        let modes = [
+            AesMode::Ecb,
+            AesMode::Cbc { iv: [1; 16] },
+            AesMode::CbcPad { iv: [2; 16] },
+            AesMode::Ctr { counter_block: [3; 16], counter_bits: 64 },
+            AesMode::Gcm { iv: vec![4; 12], aad: Vec::new(), tag_len: 16 },
+        ];
+        for mode in modes {
+            for encrypt in [true, false] {
+                let cipher = AesCipher::new(&[9; 32], mode.clone(), encrypt).unwrap();
+                let base = cipher.one_shot_len(0);
+                for n in 0..80 {
+                    assert!(cipher.one_shot_len(n) <= n + base, "{mode:?} encrypt={encrypt} n={n}");
+                }
+            }
+        }
+    }
 }
