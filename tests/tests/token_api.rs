@@ -320,3 +320,51 @@ fn uuid_bytes(id: &str) -> Vec<u8> {
     let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
     (0..32).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
 }
+
+/// Key material and PINs given through the Token service reach neither the debug-level log nor
+/// the audit log.
+#[tokio::test]
+async fn imported_key_bytes_and_pins_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut launch = arca_tests::Launch::dev(dir.path());
+    launch.args.extend(["--log".to_string(), "debug".to_string()]);
+    let mut daemon = launch.start();
+    let (mut app, session) = setup(&daemon).await;
+    let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
+    app.client.login(app.request(user)).await.unwrap();
+    let secret: Vec<u8> = (0..32).map(|i| 0xC0 ^ (i * 7) as u8).collect();
+    let template = vec![
+        attribute(CKA_CLASS, ulong(CKO_SECRET_KEY)),
+        attribute(CKA_KEY_TYPE, ulong(CKK_AES)),
+        attribute(CKA_TOKEN, vec![1]),
+        attribute(CKA_VALUE, secret.clone()),
+    ];
+    let key = app
+        .client
+        .create_object(app.request(pb::CreateObjectRequest { session, template }))
+        .await
+        .unwrap()
+        .into_inner()
+        .object;
+    let read = pb::GetAttributeValueRequest { session, object: key, types: vec![CKA_VALUE] };
+    let values = app.client.get_attribute_value(app.request(read)).await.unwrap().into_inner().attributes;
+    assert_eq!(values[0].outcome, pb::attribute_result::Outcome::AttributeSensitive as i32);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = daemon.stderr_text();
+    assert!(log.contains("C_CreateObject"), "the call is logged: {log}");
+    let audit = std::fs::read(dir.path().join("audit.log")).unwrap_or_default();
+    let audit = String::from_utf8_lossy(&audit).into_owned();
+    assert!(audit.contains("C_CreateObject"), "the call is audited");
+    let hex: String = secret.iter().map(|b| format!("{b:02x}")).collect();
+    let debug = format!("{:?}", &secret[..8]);
+    for (name, text) in [("log", &log), ("audit log", &audit)] {
+        assert!(!text.contains(&hex), "hex key in the {name}");
+        assert!(!text.contains(&debug[1..debug.len() - 1]), "Debug-formatted key in the {name}");
+        assert!(
+            !text.as_bytes().windows(secret.len()).any(|w| w == secret.as_slice()),
+            "raw key in the {name}"
+        );
+        assert!(!text.contains("123456") && !text.contains("87654321"), "a PIN in the {name}");
+    }
+    daemon.shutdown().await;
+}

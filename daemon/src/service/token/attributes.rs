@@ -113,9 +113,17 @@ pub fn decode_ulong_array(value: &[u8]) -> Vec<u64> {
 }
 
 /// A template an application supplied: each type at most once, each value well encoded.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Template {
     values: AttributeMap,
+}
+
+/// Names the attribute types only: a template may carry key material (CKA_VALUE …).
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<String> = self.values.keys().map(|k| format!("0x{k:X}")).collect();
+        write!(f, "Template({} [REDACTED])", kinds.join(", "))
+    }
 }
 
 impl Template {
@@ -189,5 +197,8 @@ mod tests {
         assert!(matches!(twice, Error::Pkcs11 { rv: CKR_TEMPLATE_INCONSISTENT, .. }));
         let template = Template::parse([(CKA_VALUE_LEN, ulong(32))]).unwrap();
         assert_eq!(template.ulong(CKA_VALUE_LEN), Some(32));
+        let secret = Template::parse([(CKA_VALUE, vec![0x5A; 32])]).unwrap();
+        let shown = format!("{secret:?}");
+        assert!(shown.contains("0x11") && shown.contains("REDACTED") && !shown.contains("90"), "{shown}");
     }
 }
