@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 pub use record::Body;
-use record::{GENESIS, Stored, chain_hash, hex, mac, unhex};
+use record::{GENESIS, Stored, chain_hash, chain_hash_of_json, hex, mac, stored_line, unhex};
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
@@ -127,14 +127,15 @@ impl AuditLog {
             outcome: event.outcome.to_owned(),
             prev: hex(&tail.last_hash),
         };
-        let hash = chain_hash(&tail.last_hash, &body);
+        let body_json =
+            serde_json::to_vec(&body).map_err(|e| Error::Storage(format!("audit log: encode: {e}")))?;
+        let hash = chain_hash_of_json(&tail.last_hash, &body_json);
         let mac = match &*self.mac_key.lock().map_err(|_| Error::Storage("audit key lock poisoned".into()))? {
             Some(key) => mac(key.as_slice(), &hash).map(|m| hex(&m)).unwrap_or_default(),
             None => String::new(),
         };
-        let mut line = serde_json::to_vec(&Stored { body, hash: hex(&hash), mac })
-            .map_err(|e| Error::Storage(format!("audit log: encode: {e}")))?;
-        line.push(b'\n');
+        let line = stored_line(&body_json, &hex(&hash), &mac)
+            .ok_or_else(|| Error::Storage("audit log: a record body is not a JSON object".into()))?;
         tail.file.write_all(&line).map_err(audit_error("write"))?;
         if event.durable {
             tail.file.sync_data().map_err(audit_error("sync"))?;

@@ -41,7 +41,14 @@ pub struct Stored {
 pub const GENESIS: [u8; 32] = [0; 32];
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        for nibble in [byte >> 4, byte & 0x0f] {
+            text.push(char::from(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0')));
+        }
+    }
+    text
 }
 
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -55,14 +62,64 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 pub fn chain_hash(previous: &[u8], body: &Body) -> [u8; 32] {
+    chain_hash_of_json(previous, &serde_json::to_vec(body).unwrap_or_default())
+}
+
+/// The chain hash over a body already serialised (`serde_json::to_vec(body)`).
+pub fn chain_hash_of_json(previous: &[u8], body_json: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(previous);
-    hasher.update(serde_json::to_vec(body).unwrap_or_default());
+    hasher.update(body_json);
     hasher.finalize().into()
+}
+
+/// The stored line of a record from its serialised body: the body's fields, then `hash` and
+/// `mac`, exactly as serialising [`Stored`] gives (the body is serialised once per record).
+pub fn stored_line(body_json: &[u8], hash: &str, mac: &str) -> Option<Vec<u8>> {
+    let (close, fields) = body_json.split_last()?;
+    if *close != b'}' {
+        return None;
+    }
+    let mut line = Vec::with_capacity(body_json.len() + hash.len() + mac.len() + 24);
+    line.extend_from_slice(fields);
+    line.extend_from_slice(b",\"hash\":\"");
+    line.extend_from_slice(hash.as_bytes());
+    line.extend_from_slice(b"\",\"mac\":\"");
+    line.extend_from_slice(mac.as_bytes());
+    line.extend_from_slice(b"\"}\n");
+    Some(line)
 }
 
 pub fn mac(key: &[u8], hash: &[u8]) -> Option<Vec<u8>> {
     let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
     mac.update(hash);
     Some(mac.finalize().into_bytes().to_vec())
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+
+    #[test]
+    fn a_line_built_from_the_serialised_body_equals_the_serialised_record() {
+        let body = Body {
+            seq: 7,
+            time_ms: 1_700_000_000_000,
+            request_id: "r\"1".into(),
+            principal: "uid:0".into(),
+            operation: "C_Sign".into(),
+            key: "k".into(),
+            encryption_context: [("a".to_string(), "b".to_string())].into_iter().collect(),
+            outcome: "OK".into(),
+            prev: hex(&GENESIS),
+        };
+        let json = serde_json::to_vec(&body).unwrap();
+        let hash = hex(&chain_hash_of_json(&GENESIS, &json));
+        assert_eq!(chain_hash_of_json(&GENESIS, &json), chain_hash(&GENESIS, &body));
+        let mut expected =
+            serde_json::to_vec(&Stored { body, hash: hash.clone(), mac: "ab".into() }).unwrap();
+        expected.push(b'\n');
+        assert_eq!(stored_line(&json, &hash, "ab").unwrap(), expected);
+        assert_eq!(hex(&[0x00, 0x9f, 0xff]), "009fff");
+    }
 }
