@@ -18,6 +18,15 @@ command -v strace >/dev/null || need+=(strace)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+# The other PKCS#11 clients (tests/tests/pkcs11_clients.rs): GnuTLS's p11tool and certtool,
+# p11-kit (list-modules, server, the proxy and client modules), OpenSSL's libp11 engine.
+command -v p11tool >/dev/null || need+=(gnutls-bin)
+command -v certtool >/dev/null || need+=(gnutls-bin)
+command -v p11-kit >/dev/null || need+=(p11-kit)
+command -v unshare >/dev/null || need+=(util-linux)
+ls /usr/lib/*/p11-kit-proxy.so >/dev/null 2>&1 || need+=(p11-kit-modules)
+ls /usr/lib/*/pkcs11/p11-kit-client.so >/dev/null 2>&1 || need+=(p11-kit-modules)
+ls /usr/lib/*/engines-3/pkcs11.so >/dev/null 2>&1 || need+=(libengine-pkcs11-openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

@@ -368,3 +368,44 @@ async fn imported_key_bytes_and_pins_never_reach_the_logs() {
     }
     daemon.shutdown().await;
 }
+
+/// A PKCS#11 call past the caller's quota is refused with the documented CKR_FUNCTION_REJECTED,
+/// and a sealed daemon shows no token.
+#[tokio::test]
+async fn quotas_and_the_seal_apply_to_token_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = arca_tests::Launch::key_file_config(dir.path(), "[quotas]\ncrypto_requests_per_second = 5");
+    let daemon = launch.start();
+    let (mut app, session) = setup(&daemon).await;
+    let mut rejected = 0;
+    for _ in 0..20 {
+        let request = pb::TokenRandomRequest { session, length: 16 };
+        match app.client.generate_random(app.request(request)).await {
+            Ok(random) => assert_eq!(random.into_inner().output.len(), 16),
+            Err(status) => {
+                assert_eq!(ckr(&status), 0x200, "CKR_FUNCTION_REJECTED: {status:?}");
+                assert!(status.message().contains("throttled"), "{}", status.message());
+                rejected += 1;
+            }
+        }
+    }
+    assert!(rejected >= 10, "only {rejected} of 20 calls past a quota of 5/s were refused");
+    daemon.shutdown().await;
+
+    let sealed_dir = tempfile::tempdir().unwrap();
+    let data = sealed_dir.path().join("data");
+    let config = sealed_dir.path().join("arca.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{d}\"\nsocket = \"{d}/arca.sock\"\n[seal]\nmode = \"passphrase\"\n",
+            d = data.display()
+        ),
+    )
+    .unwrap();
+    let sealed = arca_tests::Launch::config(&config, &data, &data.join("arca.sock")).start();
+    let mut client = Client::new(sealed.channel().await);
+    let status = client.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap_err();
+    assert_eq!(ckr(&status), 0xE0, "CKR_TOKEN_NOT_PRESENT while the store is not unsealed: {status:?}");
+    sealed.shutdown().await;
+}

@@ -10,7 +10,8 @@
 //!   DER documents (SubjectPublicKeyInfo, PKCS#8) the rest of Arca stores.
 //!
 //! Everything runs in AWS-LC except AES-GCM with truncated tags (RustCrypto `aes-gcm`, whose key
-//! schedule is zeroized on drop). Secrets handed back (plaintext of RSA decryption, unwrapped
+//! schedule is zeroized on drop) and CKM_RSA_PKCS signatures over inputs other than a SHA-2
+//! DigestInfo (`rsa_raw`, crypto-bigint, blinded and constant-time). Secrets handed back (plaintext of RSA decryption, unwrapped
 //! keys, derived secrets, PKCS#8 documents) are `SecretBuf`s.
 
 pub mod aes;
@@ -21,6 +22,7 @@ mod der_io;
 pub mod ec;
 pub mod hash;
 pub mod rsa;
+mod rsa_raw;
 pub mod wrap;
 
 pub use aes::{AesCipher, AesMode};

@@ -1,13 +1,16 @@
-//! RSA for PKCS#11: CKM_RSA_PKCS (signatures over a DigestInfo, and encryption),
-//! CKM_SHA*_RSA_PKCS, CKM_RSA_PKCS_PSS / CKM_SHA*_RSA_PKCS_PSS and CKM_RSA_PKCS_OAEP, all in
-//! AWS-LC (blinded, constant-time private-key operations).
-//!
-//! AWS-LC's signing interface pads for SHA-256, SHA-384 and SHA-512 only, and has no raw RSA
-//! operation: SHA-1 and SHA-224 signatures cannot be made (`RsaSignScheme::can_sign`), and of
-//! those only PKCS#1 v1.5 with SHA-1 can be verified (`can_verify`). PSS salts equal the hash
-//! length.
+//! RSA for PKCS#11: CKM_RSA_PKCS (signatures and encryption), CKM_SHA*_RSA_PKCS,
+//! CKM_RSA_PKCS_PSS / CKM_SHA*_RSA_PKCS_PSS and CKM_RSA_PKCS_OAEP, in AWS-LC (blinded,
+//! constant-time private-key operations), with one exception: CKM_RSA_PKCS signs any input of up
+//! to k − 11 bytes (type-1 padding, then the raw private operation), as PKCS#11 defines it, but
+//! AWS-LC pads for SHA-256, SHA-384 and SHA-512 only and has no raw RSA operation. So a DigestInfo
+//! of those goes through AWS-LC, anything else (a SHA-1 or SHA-224 DigestInfo, TLS 1.0/1.1's
+//! MD5 || SHA-1, arbitrary data) through `rsa_raw`; verification likewise, with AWS-LC also
+//! taking a SHA-1 DigestInfo. For the hash-and-sign mechanisms AWS-LC's limits remain: SHA-1 and
+//! SHA-224 cannot be signed (`RsaSignScheme::can_sign`), and of those only PKCS#1 v1.5 with SHA-1
+//! can be verified (`can_verify`). PSS salts equal the hash length.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::error::KeyRejected;
@@ -28,18 +31,18 @@ use cryptoki_sys::{
 use super::der::rsa_public_components;
 use super::failed;
 use super::hash::HashAlg;
+use super::rsa_raw::{self, RawRsaKey, check_input_len};
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
 /// Smallest and largest moduli AWS-LC accepts.
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 8192;
-/// PKCS#1 v1.5 padding takes at least 11 bytes of the modulus.
-const PKCS1_OVERHEAD: usize = 11;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RsaSignScheme {
-    /// CKM_RSA_PKCS: the input is a DER DigestInfo.
+    /// CKM_RSA_PKCS: type-1 padding over the input as given (usually a DER DigestInfo, but any
+    /// bytes up to k − 11 are signed).
     Pkcs1DigestInfo,
     /// PKCS#1 v1.5 over a digest of this hash (CKM_SHA256_RSA_PKCS etc. after hashing).
     Pkcs1(HashAlg),
@@ -55,8 +58,8 @@ pub enum RsaCryptScheme {
 }
 
 impl RsaSignScheme {
-    /// Whether `RsaPrivateKey::sign` can make signatures of this scheme (for CKM_RSA_PKCS it
-    /// depends on the DigestInfo: SHA-256, SHA-384 and SHA-512 can be signed).
+    /// Whether `RsaPrivateKey::sign` can make signatures of this scheme (CKM_RSA_PKCS always:
+    /// any input of up to k − 11 bytes).
     pub fn can_sign(self) -> bool {
         match self {
             Self::Pkcs1DigestInfo => true,
@@ -64,7 +67,7 @@ impl RsaSignScheme {
         }
     }
 
-    /// Whether `rsa_verify` can check signatures of this scheme.
+    /// Whether `rsa_verify` can check signatures of this scheme (CKM_RSA_PKCS always).
     pub fn can_verify(self) -> bool {
         match self {
             Self::Pkcs1DigestInfo => true,
@@ -109,34 +112,40 @@ const DIGEST_INFO_PREFIXES: [(HashAlg, &[u8]); 5] = [
     ),
 ];
 
-/// The hash and digest inside a CKM_RSA_PKCS input, checked against the modulus length.
-fn digest_info(input: &[u8], modulus_len: usize) -> Result<(HashAlg, &[u8])> {
-    let limit = modulus_len.saturating_sub(PKCS1_OVERHEAD);
-    if input.len() > limit {
-        return Err(Error::p11(
-            CKR_DATA_LEN_RANGE,
-            format!("CKM_RSA_PKCS input is {} bytes; this key takes at most {limit}", input.len()),
-        ));
-    }
-    DIGEST_INFO_PREFIXES
-        .iter()
-        .find_map(|(hash, prefix)| {
-            input.strip_prefix(*prefix).filter(|digest| digest.len() == hash.output_len()).map(|d| (*hash, d))
-        })
-        .ok_or_else(|| {
-            Error::p11(
-                CKR_DATA_INVALID,
-                "CKM_RSA_PKCS input is not a DER DigestInfo of SHA-1, SHA-224, SHA-256, SHA-384 or SHA-512",
-            )
-        })
+/// The hash and digest of an input that is exactly a DER DigestInfo of a known hash.
+fn digest_info(input: &[u8]) -> Option<(HashAlg, &[u8])> {
+    DIGEST_INFO_PREFIXES.iter().find_map(|(hash, prefix)| {
+        input.strip_prefix(*prefix).filter(|digest| digest.len() == hash.output_len()).map(|d| (*hash, d))
+    })
 }
 
-/// The hash and digest a scheme signs or verifies for `input`.
-fn scheme_digest(scheme: RsaSignScheme, input: &[u8], modulus_len: usize) -> Result<(HashAlg, &[u8])> {
+/// Who signs or verifies an input.
+enum Route<'a> {
+    /// AWS-LC, over this hash and digest.
+    Digest(HashAlg, &'a [u8]),
+    /// `rsa_raw`: CKM_RSA_PKCS input that AWS-LC cannot take.
+    Raw,
+}
+
+/// The route of `input` under `scheme`; `aws_lc_takes` tells which hashes AWS-LC handles.
+fn route(
+    scheme: RsaSignScheme,
+    input: &[u8],
+    modulus_len: usize,
+    aws_lc_takes: impl Fn(HashAlg) -> bool,
+) -> Result<Route<'_>> {
     match scheme {
-        RsaSignScheme::Pkcs1DigestInfo => digest_info(input, modulus_len),
-        RsaSignScheme::Pkcs1(hash) => Ok((hash, input)),
-        RsaSignScheme::Pss { hash, salt_len } if salt_len == hash.output_len() => Ok((hash, input)),
+        RsaSignScheme::Pkcs1DigestInfo => {
+            check_input_len(input, modulus_len)?;
+            Ok(match digest_info(input).filter(|(hash, _)| aws_lc_takes(*hash)) {
+                Some((hash, digest)) => Route::Digest(hash, digest),
+                None => Route::Raw,
+            })
+        }
+        RsaSignScheme::Pkcs1(hash) => Ok(Route::Digest(hash, input)),
+        RsaSignScheme::Pss { hash, salt_len } if salt_len == hash.output_len() => {
+            Ok(Route::Digest(hash, input))
+        }
         RsaSignScheme::Pss { hash, salt_len } => Err(Error::p11(
             CKR_MECHANISM_PARAM_INVALID,
             format!("RSA-PSS with {} needs a {}-byte salt, not {salt_len}", hash.name(), hash.output_len()),
@@ -214,6 +223,8 @@ pub struct RsaPrivateKey {
     pkcs1: Pkcs1PrivateDecryptingKey,
     oaep: OaepPrivateDecryptingKey,
     public_der: Vec<u8>,
+    /// The components for `rsa_raw`, parsed on the first CKM_RSA_PKCS signature that needs them.
+    raw: OnceLock<RawRsaKey>,
 }
 
 impl fmt::Debug for RsaPrivateKey {
@@ -232,7 +243,23 @@ impl RsaPrivateKey {
             pkcs1: Pkcs1PrivateDecryptingKey::new(decrypting.clone()).map_err(|_| failed("RSA key setup"))?,
             oaep: OaepPrivateDecryptingKey::new(decrypting).map_err(|_| failed("RSA key setup"))?,
             pair,
+            raw: OnceLock::new(),
         })
+    }
+
+    /// The key for `rsa_raw`, parsed from AWS-LC's PKCS#8 export on first use (racing parses wiped).
+    pub(super) fn raw_key(&self) -> Result<&RawRsaKey> {
+        if let Some(key) = self.raw.get() {
+            return Ok(key);
+        }
+        let der = self.pair.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
+        let _ = self.raw.set(RawRsaKey::from_pkcs8(der.as_ref())?);
+        self.raw.get().ok_or_else(|| failed("RSA key setup"))
+    }
+
+    #[cfg(test)]
+    pub(super) fn raw_key_is_parsed(&self) -> bool {
+        self.raw.get().is_some()
     }
 
     pub fn modulus_bits(&self) -> usize {
@@ -246,7 +273,11 @@ impl RsaPrivateKey {
 
     pub fn sign(&self, scheme: RsaSignScheme, input: &[u8]) -> Result<Vec<u8>> {
         let modulus_len = self.pair.public_modulus_len();
-        let (hash, digest) = scheme_digest(scheme, input, modulus_len)?;
+        let aws_lc_signs = |hash| signing_encoding(scheme, hash).is_ok();
+        let (hash, digest) = match route(scheme, input, modulus_len, aws_lc_signs)? {
+            Route::Digest(hash, digest) => (hash, digest),
+            Route::Raw => return self.raw_key()?.sign_pkcs1(input),
+        };
         let encoding = signing_encoding(scheme, hash)?;
         let digest = hash.import_digest(digest)?;
         let mut signature = vec![0; modulus_len];
@@ -295,15 +326,21 @@ pub fn rsa_modulus_bytes(spki: &[u8]) -> Result<usize> {
 /// Verifies against a SubjectPublicKeyInfo.
 pub fn rsa_verify(spki: &[u8], scheme: RsaSignScheme, input: &[u8], signature: &[u8]) -> Result<()> {
     let modulus_len = rsa_modulus_bytes(spki)?;
-    let (hash, digest) = scheme_digest(scheme, input, modulus_len)?;
-    let algorithm = verification(scheme, hash)?;
-    let digest = hash.import_digest(digest)?;
+    let aws_lc_verifies = |hash| verification(scheme, hash).is_ok();
+    let aws_lc = match route(scheme, input, modulus_len, aws_lc_verifies)? {
+        Route::Digest(hash, digest) => Some((verification(scheme, hash)?, hash.import_digest(digest)?)),
+        Route::Raw => None,
+    };
     if signature.len() != modulus_len {
         return Err(Error::p11(
             CKR_SIGNATURE_LEN_RANGE,
             format!("an RSA signature for this key is {modulus_len} bytes, not {}", signature.len()),
         ));
     }
+    let Some((algorithm, digest)) = aws_lc else {
+        let (modulus, exponent) = rsa_public_components(spki)?;
+        return rsa_raw::verify_pkcs1(&modulus, &exponent, input, signature);
+    };
     UnparsedPublicKey::new(algorithm, spki)
         .verify_digest(&digest, signature)
         .map_err(|_| Error::p11(CKR_SIGNATURE_INVALID, "RSA signature does not match"))

@@ -1,0 +1,375 @@
+//! Other PKCS#11 clients drive `libarca_pkcs11.so` against a real `arcad --dev`: GnuTLS (`p11tool`,
+//! `certtool`), OpenSSL 3 through libp11's `pkcs11` engine, and p11-kit (module registration and
+//! its proxy module). Each test starts its own daemon and runs the recipes of docs/pkcs11.md; plain
+//! OpenSSL, which loads no module, judges the signatures and certificates.
+//!
+//! GnuTLS 3.7 calls `C_Initialize` with `CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK`
+//! (after `CKR_CANT_LOCK` it retries with the first flag alone), and Arca, whose module needs
+//! threads of its own, answers `CKR_NEED_TO_CREATE_THREADS`. So GnuTLS reaches Arca through
+//! p11-kit's RPC: `p11-kit server` loads the module, GnuTLS loads `p11-kit-client.so`.
+//!
+//! p11-kit reads no user configuration in a process whose uid is 0, so as root the p11-kit steps
+//! run in a user namespace where the test's uid is 1000 (`unshare`, from util-linux).
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use arca_tests::{Daemon, bin_dir};
+
+const SO_PIN: &str = "87654321";
+const PIN: &str = "123456";
+const TOKEN: &str = "pkcs11:token=arca";
+const MESSAGE: &str = "pay 100 to alice\n";
+/// `unshare` options that run a program as uid 1000 (mapped to the caller's uid).
+const AS_USER: &str = "--user --map-user=1000 --map-group=1000";
+/// The options that make OpenSSL take keys from the pkcs11 engine.
+const ENGINE: &str = "-engine pkcs11 -keyform engine";
+
+/// A daemon with an initialised token, the module, and a scratch directory where commands run.
+struct Bench {
+    daemon: Daemon,
+    _data: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    library: String,
+}
+
+impl Bench {
+    fn start() -> Self {
+        let library = bin_dir().join("libarca_pkcs11.so");
+        assert!(library.exists(), "{} is missing: run `cargo build --workspace` first", library.display());
+        let (daemon, data) = Daemon::start_dev();
+        let dir = tempfile::tempdir().unwrap();
+        let bench = Self { daemon, _data: data, dir, library: library.display().to_string() };
+        let init = bench.tool(&format!("--init-token --label arca --so-pin {SO_PIN}"));
+        assert!(init.contains("Token successfully initialized"), "{init}");
+        let pin = bench.tool(&format!("--init-pin --login --so-pin {SO_PIN} --pin {PIN}"));
+        assert!(pin.contains("User PIN successfully initialized"), "{pin}");
+        std::fs::write(bench.path("msg.txt"), MESSAGE).unwrap();
+        std::fs::write(bench.path("bad.txt"), "pay 900 to alice\n").unwrap();
+        bench
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// `program` with the words of `line`, in the scratch directory, with `ARCA_SOCKET` and `env`.
+    fn command(&self, program: &str, line: &str, env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(program);
+        command.args(line.split_whitespace()).current_dir(self.dir.path()).stdin(Stdio::null());
+        command.env("ARCA_SOCKET", &self.daemon.socket).env_remove("OPENSSL_CONF");
+        command.envs(env.iter().copied());
+        command
+    }
+
+    fn run(&self, program: &str, line: &str, env: &[(&str, &str)]) -> Output {
+        let output = self.command(program, line, env).output();
+        output.unwrap_or_else(|e| panic!("{program}: {e} (scripts/install-deps.sh installs it)"))
+    }
+
+    /// Expects exit status 0; returns stdout and stderr.
+    #[track_caller]
+    fn ok(&self, program: &str, line: &str, env: &[(&str, &str)]) -> String {
+        let output = self.run(program, line, env);
+        assert!(output.status.success(), "{program} {line}: {}", describe(&output));
+        describe(&output)
+    }
+
+    /// Expects a failure; returns stdout and stderr.
+    #[track_caller]
+    fn fails(&self, program: &str, line: &str, env: &[(&str, &str)]) -> String {
+        let output = self.run(program, line, env);
+        assert!(!output.status.success(), "{program} {line} should fail: {}", describe(&output));
+        describe(&output)
+    }
+
+    /// pkcs11-tool on the module itself.
+    #[track_caller]
+    fn tool(&self, line: &str) -> String {
+        self.ok("pkcs11-tool", &format!("--module {} {line}", self.library), &[])
+    }
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}; stdout {}; stderr {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A file under /usr/lib/<multiarch>/ (Debian's layout), e.g. `pkcs11/p11-kit-client.so`.
+fn system_lib(relative: &str) -> String {
+    let mut found =
+        std::fs::read_dir("/usr/lib").unwrap().filter_map(Result::ok).map(|e| e.path().join(relative));
+    let path = found.find(|path| path.exists());
+    let path =
+        path.unwrap_or_else(|| panic!("/usr/lib/*/{relative} is missing: run scripts/install-deps.sh"));
+    path.display().to_string()
+}
+
+/// `p11-kit server` exposing the Arca token on a socket in the scratch directory.
+struct P11KitServer {
+    child: Child,
+    address: String,
+}
+
+impl P11KitServer {
+    fn start(bench: &Bench) -> Self {
+        let socket = bench.path("p11-kit.sock").display().to_string();
+        let line = format!("server -f -s -n {socket} --provider {} {TOKEN}", bench.library);
+        let mut command = bench.command("p11-kit", &line, &[]);
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // First line: `P11_KIT_SERVER_ADDRESS=unix:path=…; export P11_KIT_SERVER_ADDRESS;`
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let address = first.strip_prefix("P11_KIT_SERVER_ADDRESS=").and_then(|rest| rest.split(';').next());
+        let Some(address) = address.map(str::to_owned) else {
+            let _ = child.kill();
+            panic!("p11-kit server: {first:?}; {}", describe(&child.wait_with_output().unwrap()));
+        };
+        assert_eq!(address, format!("unix:path={socket}"));
+        Self { child, address }
+    }
+}
+
+impl Drop for P11KitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn gnutls_p11tool_and_certtool_through_p11_kit() {
+    let bench = Bench::start();
+    // Loaded directly, the module refuses GnuTLS's C_Initialize (see the top of this file). When
+    // this starts to work, load the module directly here and in docs/pkcs11.md.
+    let direct = bench.fails("p11tool", &format!("--provider {} --list-tokens", bench.library), &[]);
+    assert!(direct.contains("pkcs11_add_provider: Thread locking error"), "{direct}");
+
+    let server = P11KitServer::start(&bench);
+    let client = system_lib("pkcs11/p11-kit-client.so");
+    let env = [("P11_KIT_SERVER_ADDRESS", server.address.as_str()), ("GNUTLS_PIN", PIN)];
+    let p11tool = |line: &str| bench.ok("p11tool", &format!("--provider {client} {line}"), &env);
+
+    let tokens = p11tool("--list-tokens");
+    for line in ["Label: arca", "Type: Hardware token", "Manufacturer: Arca", "Model: arcad"] {
+        assert!(tokens.contains(line), "{line}: {tokens}");
+    }
+    let mechanisms = p11tool(&format!("--list-mechanisms {TOKEN}"));
+    for name in ["CKM_ECDSA_KEY_PAIR_GEN", "CKM_RSA_PKCS_KEY_PAIR_GEN", "CKM_ECDSA ", "CKM_RSA_PKCS_PSS"] {
+        assert!(mechanisms.contains(name), "{name}: {mechanisms}");
+    }
+
+    let generated = p11tool(&format!(
+        "--login --generate-privkey ecdsa --curve secp256r1 --label gnutls-ec --outfile gen.pub.pem {TOKEN}"
+    ));
+    assert!(generated.contains("Generating an EC/ECDSA key"), "{generated}");
+    let private = p11tool(&format!("--login --list-privkeys {TOKEN}"));
+    assert!(private.contains("Label: gnutls-ec"), "{private}");
+    assert!(private.contains("Type: Private key (EC/ECDSA-SECP256R1)"), "{private}");
+    assert!(private.contains("CKA_PRIVATE; CKA_NEVER_EXTRACTABLE; CKA_SENSITIVE;"), "{private}");
+    let all = p11tool(&format!("--login --list-all {TOKEN}"));
+    assert!(all.contains("Type: Public key (EC/ECDSA-SECP256R1)"), "{all}");
+    p11tool(&format!("--login --export-pubkey {TOKEN};object=gnutls-ec --outfile ec.pub.pem"));
+    assert_eq!(bench.read("ec.pub.pem"), bench.read("gen.pub.pem"), "one public key");
+
+    let key = format!("{TOKEN};object=gnutls-ec;type=private");
+    let signed = p11tool(&format!("--login --test-sign {key}"));
+    assert!(signed.contains("Signing using ECDSA-SHA256... ok"), "{signed}");
+    assert!(signed.contains("Verifying against public key in the token... ok"), "{signed}");
+
+    // A self-signed certificate whose signature Arca makes.
+    let template =
+        "cn = \"arca test\"\nserial = 1\nexpiration_days = 30\nca\ncert_signing_key\nsigning_key\n";
+    std::fs::write(bench.path("cert.tmpl"), template).unwrap();
+    let line = format!(
+        "--provider {client} --generate-self-signed --load-privkey {key} --template cert.tmpl --outfile cert.pem"
+    );
+    bench.ok("certtool", &line, &env);
+    assert!(bench.ok("openssl", "verify -CAfile cert.pem cert.pem", &[]).contains("cert.pem: OK"));
+    let verified = bench.ok("certtool", "--verify --load-ca-certificate cert.pem --infile cert.pem", &[]);
+    assert!(verified.contains("Chain verification output: Verified."), "{verified}");
+    bench.ok("openssl", "x509 -in cert.pem -noout -pubkey -out cert.pub.pem", &[]);
+    assert_eq!(bench.read("cert.pub.pem"), bench.read("ec.pub.pem"), "the certificate holds Arca's key");
+
+    // The certificate goes to the token, next to its key, and comes back unchanged.
+    p11tool(&format!("--login --write --load-certificate cert.pem --label gnutls-cert {TOKEN}"));
+    let certs = p11tool(&format!("--list-all-certs {TOKEN}"));
+    assert!(certs.contains("Label: gnutls-cert"), "{certs}");
+    assert!(certs.contains("Type: X.509 Certificate (EC/ECDSA-SECP256R1)"), "{certs}");
+    p11tool(&format!("--export {TOKEN};object=gnutls-cert;type=cert --outfile back.pem"));
+    bench.ok("openssl", "x509 -in back.pem -outform DER -out back.der", &[]);
+    bench.ok("openssl", "x509 -in cert.pem -outform DER -out cert.der", &[]);
+    assert_eq!(bench.read("back.der"), bench.read("cert.der"));
+
+    p11tool(&format!(
+        "--login --generate-privkey rsa --bits 2048 --label gnutls-rsa --outfile rsa.pub.pem {TOKEN}"
+    ));
+    let rsa = format!("{TOKEN};object=gnutls-rsa;type=private");
+    assert!(p11tool(&format!("--login --test-sign {rsa}")).contains("Signing using RSA-SHA256... ok"));
+    let pss = p11tool(&format!("--login --test-sign --sign-params RSA-PSS {rsa}"));
+    assert!(pss.contains("Signing using RSA-PSS-SHA256... ok"), "{pss}");
+
+    // A wrong PIN: refused, and the token counts it until a right one.
+    let wrong = [("P11_KIT_SERVER_ADDRESS", server.address.as_str()), ("GNUTLS_PIN", "000000")];
+    let refused =
+        bench.fails("p11tool", &format!("--provider {client} --login --list-privkeys {TOKEN}"), &wrong);
+    assert!(refused.contains("Cannot continue with a wrong password in the environment"), "{refused}");
+    assert!(bench.tool("-T").contains("user PIN count low"));
+    p11tool(&format!("--login --list-privkeys {TOKEN}"));
+    assert!(!bench.tool("-T").contains("user PIN count low"));
+}
+
+#[test]
+fn openssl_engine_signs_and_decrypts_with_arca_keys() {
+    let bench = Bench::start();
+    bench.tool(&format!("--login --pin {PIN} --keypairgen --key-type EC:prime256v1 --label ossl-ec --id 11"));
+    bench.tool(&format!("--login --pin {PIN} --keypairgen --key-type RSA:2048 --label ossl-rsa --id 12"));
+    let conf = format!(
+        "openssl_conf = openssl_init\n[openssl_init]\nengines = engine_section\n[engine_section]\n\
+         pkcs11 = pkcs11_section\n[pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {}\n\
+         MODULE_PATH = {}\ninit = 0\n",
+        system_lib("engines-3/pkcs11.so"),
+        bench.library
+    );
+    std::fs::write(bench.path("openssl.cnf"), conf).unwrap();
+    let conf = bench.path("openssl.cnf").display().to_string();
+    let env = [("OPENSSL_CONF", conf.as_str())];
+    let engine = |line: &str| bench.ok("openssl", line, &env);
+    let plain = |line: &str| bench.ok("openssl", line, &[]);
+    let key = |label: &str| format!("{TOKEN};object={label};type=private;pin-value={PIN}");
+    plain("dgst -sha256 -binary -out msg.sha256 msg.txt");
+    for label in ["ossl-ec", "ossl-rsa"] {
+        engine(&format!(
+            "pkey -engine pkcs11 -inform engine -pubin -in {TOKEN};object={label};type=public -pubout -out {label}.pub.pem"
+        ));
+    }
+
+    engine(&format!("dgst -sha256 {ENGINE} -sign {} -out ec.sig msg.txt", key("ossl-ec")));
+    assert!(plain("dgst -sha256 -verify ossl-ec.pub.pem -signature ec.sig msg.txt").contains("Verified OK"));
+    let forged =
+        bench.fails("openssl", "dgst -sha256 -verify ossl-ec.pub.pem -signature ec.sig bad.txt", &[]);
+    assert!(forged.contains("Verification failure"), "{forged}");
+    engine(&format!("pkeyutl {ENGINE} -sign -inkey {} -in msg.sha256 -out ec-digest.sig", key("ossl-ec")));
+    let verify = "pkeyutl -verify -pubin -inkey ossl-ec.pub.pem -in msg.sha256 -sigfile ec-digest.sig";
+    assert!(plain(verify).contains("Signature Verified Successfully"));
+
+    // RSA PKCS#1 v1.5 (deterministic: over the message or its digest, one signature) and PSS.
+    engine(&format!("dgst -sha256 {ENGINE} -sign {} -out rsa.sig msg.txt", key("ossl-rsa")));
+    assert!(
+        plain("dgst -sha256 -verify ossl-rsa.pub.pem -signature rsa.sig msg.txt").contains("Verified OK")
+    );
+    let line = format!("pkeyutl {ENGINE} -sign -inkey {} -pkeyopt digest:sha256", key("ossl-rsa"));
+    engine(&format!("{line} -in msg.sha256 -out rsa-digest.sig"));
+    assert_eq!(bench.read("rsa-digest.sig"), bench.read("rsa.sig"));
+    assert_eq!(bench.read("rsa.sig").len(), 256);
+    let pss = "-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32";
+    engine(&format!("dgst -sha256 {ENGINE} -sign {} {pss} -out pss.sig msg.txt", key("ossl-rsa")));
+    let verify = format!("dgst -sha256 -verify ossl-rsa.pub.pem {pss} -signature pss.sig msg.txt");
+    assert!(plain(&verify).contains("Verified OK"));
+    // OpenSSL's default PSS salt is the longest that fits; Arca's is the hash length.
+    let line = format!(
+        "dgst -sha256 {ENGINE} -sign {} -sigopt rsa_padding_mode:pss -out max.sig msg.txt",
+        key("ossl-rsa")
+    );
+    assert!(bench.fails("openssl", &line, &env).contains("Error signing data"));
+
+    // RSA-OAEP: plain OpenSSL encrypts to the exported key, Arca decrypts.
+    let oaep = "-pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256";
+    plain(&format!("pkeyutl -encrypt -pubin -inkey ossl-rsa.pub.pem {oaep} -in msg.txt -out oaep.bin"));
+    engine(&format!(
+        "pkeyutl {ENGINE} -decrypt -inkey {} {oaep} -in oaep.bin -out oaep.out",
+        key("ossl-rsa")
+    ));
+    assert_eq!(bench.read("oaep.out"), MESSAGE.as_bytes());
+
+    engine(&format!(
+        "req -new -x509 {ENGINE} -key {} -subj /CN=arca-openssl -days 1 -out ossl-cert.pem",
+        key("ossl-ec")
+    ));
+    assert!(plain("verify -CAfile ossl-cert.pem ossl-cert.pem").contains("ossl-cert.pem: OK"));
+
+    let wrong = format!("dgst -sha256 {ENGINE} -sign {TOKEN};object=ossl-ec;type=private;pin-value=000000");
+    let refused = bench.fails("openssl", &format!("{wrong} -out no.sig msg.txt"), &env);
+    assert!(refused.contains("PIN incorrect"), "{refused}");
+}
+
+/// True when this process runs as root (p11-kit then ignores user configuration).
+fn root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+#[test]
+fn p11_kit_lists_arca_and_its_proxy_reaches_it() {
+    let bench = Bench::start();
+    let config = bench.path("config");
+    std::fs::create_dir_all(config.join("pkcs11/modules")).unwrap();
+    let module = format!("module: {}\n", bench.library);
+    std::fs::write(config.join("pkcs11/modules/arca.module"), module).unwrap();
+    // Only the user's modules, so that what the system registers does not show.
+    std::fs::write(config.join("pkcs11/pkcs11.conf"), "user-config: only\n").unwrap();
+    let config = config.display().to_string();
+    let env = [("XDG_CONFIG_HOME", config.as_str())];
+    let run = |program: &str, line: &str| -> Output {
+        if root() {
+            bench.run("unshare", &format!("{AS_USER} {program} {line}"), &env)
+        } else {
+            bench.run(program, line, &env)
+        }
+    };
+    if root() {
+        let ignored = bench.ok("p11-kit", "list-modules", &env);
+        assert!(!ignored.contains("arca:"), "p11-kit reads no user config as root: {ignored}");
+        let namespace = bench.run("unshare", &format!("{AS_USER} true"), &[]);
+        if !namespace.status.success() {
+            eprintln!(
+                "skipping the p11-kit user config steps: `unshare {AS_USER}` fails: {}",
+                describe(&namespace)
+            );
+            return;
+        }
+    }
+    let ok = |program: &str, line: &str| {
+        let output = run(program, line);
+        assert!(output.status.success(), "{program} {line}: {}", describe(&output));
+        describe(&output)
+    };
+
+    let modules = ok("p11-kit", "list-modules");
+    assert!(modules.contains(&format!("stdout arca: {}\n", bench.library)), "{modules}");
+    for line in ["library-description: Arca PKCS#11 module", "token: arca", "user-pin-initialized"] {
+        assert!(modules.contains(line), "{line}: {modules}");
+    }
+
+    let proxy = format!("--module {}", system_lib("p11-kit-proxy.so"));
+    let slots = ok("pkcs11-tool", &format!("{proxy} -L"));
+    assert_eq!(slots.matches("\nSlot ").count(), 1, "only Arca's slot: {slots}");
+    assert!(
+        slots.contains("token label        : arca") && slots.contains("token manufacturer : Arca"),
+        "{slots}"
+    );
+    let login = format!("{proxy} --login --pin {PIN}");
+    ok("pkcs11-tool", &format!("{login} --keypairgen --key-type EC:prime256v1 --label proxy-ec --id 21"));
+    ok(
+        "pkcs11-tool",
+        &format!("{login} --sign --id 21 -m ECDSA-SHA256 --signature-format openssl -i msg.txt -o proxy.sig"),
+    );
+    ok("pkcs11-tool", &format!("{proxy} --read-object --type pubkey --id 21 -o proxy-ec.der"));
+    let verify = "dgst -sha256 -keyform DER -verify proxy-ec.der -signature proxy.sig msg.txt";
+    assert!(bench.ok("openssl", verify, &[]).contains("Verified OK"));
+    let refused = run("pkcs11-tool", &format!("{proxy} --login --pin 000000 -O"));
+    assert!(
+        !refused.status.success() && describe(&refused).contains("CKR_PIN_INCORRECT"),
+        "{}",
+        describe(&refused)
+    );
+}
