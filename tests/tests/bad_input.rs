@@ -154,7 +154,11 @@ async fn ciphertext_problems() {
 async fn listing_and_creation_arguments() {
     let (daemon, _dir) = Daemon::start_dev();
     let mut kms = daemon.kms().await;
-    let list = |limit: u32, token: &str| pb::ListKeysRequest { limit, page_token: token.into() };
+    let list = |limit: u32, token: &str| pb::ListKeysRequest {
+        limit,
+        page_token: token.into(),
+        ..Default::default()
+    };
     assert_status(kms.list_keys(list(1001, "")).await, Code::InvalidArgument, "1000");
     assert_status(kms.list_keys(list(10, "garbage")).await, Code::InvalidArgument, "page_token");
     let ecc_encrypt = pb::CreateKeyRequest {

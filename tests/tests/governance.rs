@@ -1,6 +1,8 @@
-//! Aliases and enabling/disabling keys, enforced on every key-taking call.
+//! Aliases and enabling/disabling keys, enforced on every key-taking call; ListKeys filters.
 
-use arca_tests::{Launch, assert_status, create_key, pb};
+use std::collections::BTreeSet;
+
+use arca_tests::{Daemon, Launch, assert_status, create_key, pb};
 use tonic::Code;
 
 fn alias(name: &str, target: &str) -> pb::CreateAliasRequest {
@@ -151,4 +153,125 @@ async fn callers_past_their_quota_are_throttled_and_audited() {
     let audit = pb::ReadAuditRequest { limit: 100, key: key.clone(), principal: String::new() };
     let records = daemon.admin().await.read_audit(audit).await.unwrap().into_inner().records;
     assert!(records.iter().any(|r| r.contains("RESOURCE_EXHAUSTED")), "the refusal is audited");
+}
+
+async fn create(daemon: &Daemon, spec: pb::KeySpec, origin: pb::KeyOrigin, tags: &[(&str, &str)]) -> String {
+    let request = pb::CreateKeyRequest {
+        key_spec: spec.into(),
+        origin: origin.into(),
+        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        ..Default::default()
+    };
+    daemon.kms().await.create_key(request).await.unwrap().into_inner().key_metadata.unwrap().key_id
+}
+
+/// Every matching key id, one page of `limit` at a time; checks that no page is empty but the
+/// last and that no key comes twice.
+async fn list(daemon: &Daemon, filter: &pb::ListKeysRequest, limit: u32) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    let mut token = String::new();
+    loop {
+        let request = pb::ListKeysRequest { limit, page_token: token.clone(), ..filter.clone() };
+        let page = daemon.kms().await.list_keys(request).await.unwrap().into_inner();
+        assert!(page.keys.len() <= limit as usize);
+        assert_eq!(page.truncated, !page.next_page_token.is_empty());
+        if page.truncated {
+            assert_eq!(page.keys.len(), limit as usize, "a full page before every token");
+        }
+        for key in page.keys {
+            assert!(ids.insert(key.key_id), "a key listed twice");
+        }
+        if !page.truncated {
+            return ids;
+        }
+        token = page.next_page_token;
+    }
+}
+
+fn set(ids: &[&String]) -> BTreeSet<String> {
+    ids.iter().map(|id| id.to_string()).collect()
+}
+
+fn tag(key: &str, value: Option<&str>) -> Option<pb::TagFilter> {
+    Some(pb::TagFilter { tag_key: key.into(), tag_value: value.map(str::to_owned) })
+}
+
+#[tokio::test]
+async fn list_keys_filters_before_paging() {
+    let (daemon, _dir) = Daemon::start_dev();
+    use pb::KeyOrigin::{Arca, External};
+    let aes = create(&daemon, pb::KeySpec::Aes256, Arca, &[("team", "a")]).await;
+    let aes_b = create(&daemon, pb::KeySpec::Aes256, Arca, &[("team", "b")]).await;
+    let ecc = create(&daemon, pb::KeySpec::EccNistP256, Arca, &[("team", "a"), ("env", "prod")]).await;
+    let hmac = create(&daemon, pb::KeySpec::Hmac256, External, &[]).await;
+    let disabled = create(&daemon, pb::KeySpec::Aes256, Arca, &[("team", "a")]).await;
+    daemon.kms().await.disable_key(pb::DisableKeyRequest { key_id: disabled.clone() }).await.unwrap();
+    let doomed = create(&daemon, pb::KeySpec::Aes256, Arca, &[]).await;
+    let schedule = pb::ScheduleKeyDeletionRequest { key_id: doomed.clone(), pending_window_in_days: 7 };
+    daemon.kms().await.schedule_key_deletion(schedule).await.unwrap();
+    let all = set(&[&aes, &aes_b, &ecc, &hmac, &disabled, &doomed]);
+
+    let none = pb::ListKeysRequest::default();
+    for limit in [1, 2, 100] {
+        assert_eq!(list(&daemon, &none, limit).await, all);
+    }
+    let cases = [
+        (
+            pb::ListKeysRequest { key_spec: pb::KeySpec::Aes256.into(), ..none.clone() },
+            set(&[&aes, &aes_b, &disabled, &doomed]),
+        ),
+        (pb::ListKeysRequest { key_usage: pb::KeyUsage::SignVerify.into(), ..none.clone() }, set(&[&ecc])),
+        (pb::ListKeysRequest { key_state: pb::KeyState::Disabled.into(), ..none.clone() }, set(&[&disabled])),
+        (
+            pb::ListKeysRequest { key_state: pb::KeyState::PendingDeletion.into(), ..none.clone() },
+            set(&[&doomed]),
+        ),
+        (
+            pb::ListKeysRequest { key_state: pb::KeyState::PendingImport.into(), ..none.clone() },
+            set(&[&hmac]),
+        ),
+        (pb::ListKeysRequest { key_state: pb::KeyState::Unavailable.into(), ..none.clone() }, set(&[])),
+        (pb::ListKeysRequest { origin: External.into(), ..none.clone() }, set(&[&hmac])),
+        (
+            pb::ListKeysRequest { origin: Arca.into(), ..none.clone() },
+            set(&[&aes, &aes_b, &ecc, &disabled, &doomed]),
+        ),
+        (pb::ListKeysRequest { tag: tag("team", Some("a")), ..none.clone() }, set(&[&aes, &ecc, &disabled])),
+        (
+            pb::ListKeysRequest { tag: tag("team", None), ..none.clone() },
+            set(&[&aes, &aes_b, &ecc, &disabled]),
+        ),
+        (pb::ListKeysRequest { tag: tag("env", Some("dev")), ..none.clone() }, set(&[])),
+        (
+            pb::ListKeysRequest {
+                key_spec: pb::KeySpec::Aes256.into(),
+                key_state: pb::KeyState::Enabled.into(),
+                tag: tag("team", Some("a")),
+                ..none.clone()
+            },
+            set(&[&aes]),
+        ),
+    ];
+    for (filter, expected) in cases {
+        for limit in [1, 2, 1000] {
+            assert_eq!(list(&daemon, &filter, limit).await, expected, "{filter:?} limit {limit}");
+        }
+    }
+
+    let bad = |request: pb::ListKeysRequest| async { daemon.kms().await.list_keys(request).await };
+    assert_status(
+        bad(pb::ListKeysRequest { key_state: 99, ..none.clone() }).await,
+        Code::InvalidArgument,
+        "key_state",
+    );
+    assert_status(
+        bad(pb::ListKeysRequest { key_spec: 99, ..none.clone() }).await,
+        Code::InvalidArgument,
+        "key_spec",
+    );
+    assert_status(
+        bad(pb::ListKeysRequest { tag: tag("", None), ..none.clone() }).await,
+        Code::InvalidArgument,
+        "tag key",
+    );
 }

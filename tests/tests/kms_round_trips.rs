@@ -47,7 +47,7 @@ async fn create_describe_and_list_keys() {
     let mut pages = 0;
     loop {
         let page = kms
-            .list_keys(pb::ListKeysRequest { limit: 2, page_token: token.clone() })
+            .list_keys(pb::ListKeysRequest { limit: 2, page_token: token.clone(), ..Default::default() })
             .await
             .unwrap()
             .into_inner();

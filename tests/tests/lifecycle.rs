@@ -187,3 +187,132 @@ async fn kill_9_during_rotation_leaves_every_acknowledged_version_usable() {
         assert_eq!(daemon.kms().await.decrypt(decrypt).await.unwrap().into_inner().plaintext, b"v");
     }
 }
+
+/// A key scheduled for deletion by the crash test, with what must live and die with it.
+struct Doomed {
+    key: String,
+    alias: String,
+    grant: String,
+    blob: Vec<u8>,
+}
+
+const RETIRING: &str = "uid:4242";
+
+async fn doom(daemon: &Daemon, name: &str) -> Doomed {
+    let mut kms = daemon.kms().await;
+    let key = create_key(&mut kms, name).await;
+    let alias = format!("alias/{name}");
+    kms.create_alias(pb::CreateAliasRequest { alias_name: alias.clone(), target_key_id: key.clone() })
+        .await
+        .unwrap();
+    let grant = pb::CreateGrantRequest {
+        key_id: key.clone(),
+        grantee_principal: "uid:4243".into(),
+        operations: vec!["Decrypt".into()],
+        retiring_principal: RETIRING.into(),
+        ..Default::default()
+    };
+    let grant = kms.create_grant(grant).await.unwrap().into_inner().grant_id;
+    let blob = encrypt(daemon, &key).await.unwrap().ciphertext_blob;
+    let request = pb::ScheduleKeyDeletionRequest { key_id: key.clone(), pending_window_in_days: 7 };
+    kms.schedule_key_deletion(request).await.unwrap();
+    Doomed { key, alias, grant, blob }
+}
+
+/// Whether the key is whole (true) or wholly gone (false); panics on anything in between. A whole
+/// key is made usable again and rescheduled.
+async fn whole_or_gone(daemon: &Daemon, doomed: &Doomed, retirable: &[String], aliases: &[String]) -> bool {
+    let mut kms = daemon.kms().await;
+    let decrypt = || pb::DecryptRequest { ciphertext_blob: doomed.blob.clone(), ..Default::default() };
+    let Ok(metadata) = describe(daemon, &doomed.key).await else {
+        assert_status(describe(daemon, &doomed.alias).await, Code::NotFound, &doomed.alias);
+        assert!(!aliases.contains(&doomed.alias), "alias {} outlived its key", doomed.alias);
+        assert!(!retirable.contains(&doomed.grant), "grant {} outlived its key", doomed.grant);
+        assert_status(kms.decrypt(decrypt()).await, Code::InvalidArgument, "does not exist");
+        return false;
+    };
+    assert_eq!(metadata.key_state(), pb::KeyState::PendingDeletion);
+    assert_eq!(metadata.versions, [1]);
+    assert_eq!(describe(daemon, &doomed.alias).await.unwrap().key_id, doomed.key, "alias intact");
+    assert!(retirable.contains(&doomed.grant), "grant {} lost", doomed.grant);
+    kms.cancel_key_deletion(pb::CancelKeyDeletionRequest { key_id: doomed.key.clone() }).await.unwrap();
+    kms.enable_key(pb::EnableKeyRequest { key_id: doomed.key.clone() }).await.unwrap();
+    assert_eq!(kms.decrypt(decrypt()).await.unwrap().into_inner().plaintext, b"versioned");
+    let request = pb::ScheduleKeyDeletionRequest { key_id: doomed.key.clone(), pending_window_in_days: 7 };
+    kms.schedule_key_deletion(request).await.unwrap();
+    true
+}
+
+#[tokio::test]
+async fn kill_9_during_deletion_leaves_each_key_whole_or_gone() {
+    const KEYS: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let launch = with_test_clock(dir.path(), None);
+    let mut doomed: Vec<Doomed> = Vec::new();
+    let mut made = 0;
+    // Calibration: how long the daemon takes to delete KEYS keys when nothing interrupts it.
+    let daemon = launch.start();
+    for _ in 0..KEYS {
+        doomed.push(doom(&daemon, &format!("crash-{made}")).await);
+        made += 1;
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(advance(&daemon, 8 * DAY).await.keys_changed as usize, KEYS);
+    let full = started.elapsed();
+    doomed.clear();
+    daemon.kill_hard();
+
+    let mut interrupted = 0;
+    for round in 0..10u32 {
+        let daemon = launch.start();
+        let kept = doom(&daemon, &format!("kept-{round}")).await;
+        daemon
+            .kms()
+            .await
+            .cancel_key_deletion(pb::CancelKeyDeletionRequest { key_id: kept.key.clone() })
+            .await
+            .unwrap();
+        while doomed.len() < KEYS {
+            doomed.push(doom(&daemon, &format!("crash-{made}")).await);
+            made += 1;
+        }
+        let delay = full.mul_f64([0.15, 0.3, 0.05, 0.45][round as usize % 4]);
+        let mut admin = daemon.admin().await;
+        let deletion = async {
+            let _ = admin.advance_clock(pb::AdvanceClockRequest { seconds: 8 * DAY }).await;
+        };
+        let killer = async {
+            tokio::time::sleep(delay).await;
+            daemon.send_sigkill();
+        };
+        tokio::join!(deletion, killer);
+        daemon.kill_hard();
+
+        let daemon = launch.start();
+        let mut kms = daemon.kms().await;
+        let request = pb::ListRetirableGrantsRequest { retiring_principal: RETIRING.into() };
+        let grants = kms.list_retirable_grants(request).await.unwrap().into_inner().grants;
+        let retirable: Vec<String> = grants.into_iter().map(|g| g.grant_id).collect();
+        let request = pb::ListAliasesRequest { limit: 1000, ..Default::default() };
+        let aliases = kms.list_aliases(request).await.unwrap().into_inner().aliases;
+        let aliases: Vec<String> = aliases.into_iter().map(|a| a.alias_name).collect();
+        assert!(describe(&daemon, &kept.key).await.is_ok() && retirable.contains(&kept.grant));
+        let mut survivors = Vec::new();
+        for key in doomed {
+            if whole_or_gone(&daemon, &key, &retirable, &aliases).await {
+                survivors.push(key);
+            }
+        }
+        assert_eq!(retirable.len(), survivors.len() + round as usize + 1, "no grant without its key");
+        if !survivors.is_empty() && survivors.len() < KEYS {
+            interrupted += 1;
+        }
+        eprintln!("round {round}: delay {delay:?} of {full:?}, {} of {KEYS} survived", survivors.len());
+        doomed = survivors;
+        daemon.shutdown().await;
+        if interrupted >= 2 {
+            break;
+        }
+    }
+    assert!(interrupted >= 1, "no kill landed in the middle of a deletion run (a full run took {full:?})");
+}

@@ -294,7 +294,10 @@ async fn the_sandbox_allows_every_system_call_and_path_arcad_uses() {
         launch.start()
     };
     let mut admin = daemon.admin().await;
-    admin.initialize(pb::InitializeRequest { passphrase: "packaging".into() }).await.unwrap();
+    admin
+        .initialize(pb::InitializeRequest { passphrase: "packaging".into(), ..Default::default() })
+        .await
+        .unwrap();
     let mut kms = daemon.kms().await;
     let key_id = create_key(&mut kms, "traced").await;
     let request = pb::EncryptRequest { key_id, plaintext: b"x".to_vec(), ..Default::default() };

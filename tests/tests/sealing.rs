@@ -43,14 +43,17 @@ async fn passphrase_life_cycle() {
         "initialize",
     );
     assert_status(
-        admin.initialize(pb::InitializeRequest { passphrase: String::new() }).await,
+        admin.initialize(pb::InitializeRequest { passphrase: String::new(), ..Default::default() }).await,
         Code::InvalidArgument,
         "empty",
     );
 
-    admin.initialize(pb::InitializeRequest { passphrase: "open sesame".into() }).await.unwrap();
+    admin
+        .initialize(pb::InitializeRequest { passphrase: "open sesame".into(), ..Default::default() })
+        .await
+        .unwrap();
     assert_status(
-        admin.initialize(pb::InitializeRequest { passphrase: "again".into() }).await,
+        admin.initialize(pb::InitializeRequest { passphrase: "again".into(), ..Default::default() }).await,
         Code::FailedPrecondition,
         "already initialized",
     );

@@ -4,18 +4,21 @@
 //! RSAES_OAEP_SHA_* wrap the material itself with RSA-OAEP; RSA_AES_KEY_WRAP_SHA_256 wraps an
 //! ephemeral 256-bit AES key with RSA-OAEP-SHA-256 and the material with AES-KWP (RFC 5649) under
 //! that key, which carries material longer than one RSA block (RSA private keys). Every failure
-//! of the RSA or AES-KWP step is reported as one `DecryptionFailed`.
+//! of the RSA or AES-KWP step is reported as one `DecryptionFailed`. Key pair material (PKCS#8)
+//! is checked against the key's spec and re-encoded by [`key_pair_material`].
 
 use std::fmt;
 
-use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::encoding::{AsBigEndian, AsDer, EcPrivateKeyBin, Pkcs8V1Der};
 use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
     PrivateDecryptingKey,
 };
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 
 use crate::error::{Error, Result};
+use crate::keys::KeySpec;
 use crate::secure_mem::SecretBuf;
 
 /// Length of the ephemeral AES key of RSA_AES_KEY_WRAP_SHA_256.
@@ -49,6 +52,20 @@ impl WrappingAlgorithm {
                  or RSA_AES_KEY_WRAP_SHA_256"
             ))
         })
+    }
+
+    /// Refuses what cannot carry `spec`'s material: a PKCS#8 private key is longer than one
+    /// RSA-OAEP block, so key pairs are wrapped only with RSA_AES_KEY_WRAP_SHA_256 (AWS's rule).
+    pub fn check_carries(self, spec: KeySpec) -> Result<()> {
+        if spec.is_secret() || self == Self::RsaAesKeyWrapSha256 {
+            return Ok(());
+        }
+        Err(Error::invalid(format!(
+            "wrapping algorithm {} cannot carry {} key material (a PKCS#8 private key is longer than \
+             one RSA-OAEP block): use RSA_AES_KEY_WRAP_SHA_256",
+            self.name(),
+            spec.name()
+        )))
     }
 
     /// The OAEP parameters of the RSA step (MGF1 with the same hash).
@@ -240,6 +257,59 @@ impl WrappingKey {
     }
 }
 
+/// Imported key pair material, checked and in the form Arca stores.
+pub struct KeyPairMaterial {
+    /// PKCS#8 DER as AWS-LC writes the keys it generates.
+    pub private_pkcs8: SecretBuf,
+    /// DER SubjectPublicKeyInfo: the key pair's identity, whatever the PKCS#8 encoding was.
+    pub public_key_der: Vec<u8>,
+}
+
+impl fmt::Debug for KeyPairMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyPairMaterial([REDACTED])")
+    }
+}
+
+/// Checks that unwrapped material is a PKCS#8 private key of exactly `spec` and re-encodes it as
+/// AWS-LC encodes generated keys, so that every reader of stored material (KMS and PKCS#11) sees
+/// one form. A mismatch names both specs; material that is not such a key is INVALID_ARGUMENT.
+pub fn key_pair_material(spec: KeySpec, der: &SecretBuf) -> Result<KeyPairMaterial> {
+    let found = super::token::pkcs8_spec(der.as_slice()).map_err(|error| {
+        Error::invalid(format!("the key material is not a PKCS#8 {} private key: {error}", spec.name()))
+    })?;
+    if found != spec {
+        return Err(Error::invalid(format!(
+            "the key material is a {} private key; this key's spec is {}",
+            found.name(),
+            spec.name()
+        )));
+    }
+    let invalid = |_| Error::invalid(format!("the key material is not a valid {} private key", spec.name()));
+    let (private, public) = if let Some(algorithm) = super::keypair::ecdsa_signing(spec) {
+        let parsed = EcdsaKeyPair::from_pkcs8(algorithm, der.as_slice()).map_err(invalid)?;
+        // Rebuilt from the scalar and the point: a PKCS#8 that left the optional public key out
+        // is stored with it, as a generated key is.
+        let scalar: EcPrivateKeyBin<'_> =
+            parsed.private_key().as_be_bytes().map_err(|_| crypto_failure("EC key encoding"))?;
+        let pair = EcdsaKeyPair::from_private_key_and_public_key(
+            algorithm,
+            scalar.as_ref(),
+            parsed.public_key().as_ref(),
+        )
+        .map_err(invalid)?;
+        let private = pair.to_pkcs8v1().map_err(|_| crypto_failure("PKCS#8 encoding"))?;
+        let public = pair.public_key().as_der().map_err(|_| crypto_failure("public key encoding"))?;
+        (SecretBuf::copy_from(private.as_ref())?, public.as_ref().to_vec())
+    } else {
+        let pair = RsaKeyPair::from_pkcs8(der.as_slice()).map_err(invalid)?;
+        let private: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| crypto_failure("PKCS#8 encoding"))?;
+        let public = pair.public_key().as_der().map_err(|_| crypto_failure("public key encoding"))?;
+        (SecretBuf::copy_from(private.as_ref())?, public.as_ref().to_vec())
+    };
+    Ok(KeyPairMaterial { private_pkcs8: private, public_key_der: public })
+}
+
 /// AES-256 key wrap with padding (RFC 5649, NIST SP 800-38F KWP-AE) in reverse.
 fn kwp_unwrap(key: &SecretBuf, wrapped: &[u8]) -> Result<SecretBuf> {
     // AesKek keeps its own copy of the key, zeroized when dropped at the end of this function.
@@ -251,226 +321,5 @@ fn kwp_unwrap(key: &SecretBuf, wrapped: &[u8]) -> Result<SecretBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-    use crate::crypto::{keypair, random_vec};
-    use crate::keys::{KeySpec, KeyUsage};
-
-    /// The wrapping side is OpenSSL's command line, independent of AWS-LC, with the commands AWS
-    /// documents for ImportKeyMaterial.
-    struct Importer {
-        dir: tempfile::TempDir,
-    }
-
-    impl Importer {
-        fn new(key: &WrappingKey) -> Self {
-            let dir = tempfile::tempdir().unwrap();
-            std::fs::write(dir.path().join("pub.der"), key.public_key_der()).unwrap();
-            Self { dir }
-        }
-
-        fn path(&self) -> &Path {
-            self.dir.path()
-        }
-
-        fn openssl(&self, args: &[&str]) {
-            let out =
-                std::process::Command::new("openssl").current_dir(self.path()).args(args).output().unwrap();
-            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        }
-
-        fn oaep(&self, hash: &str, plaintext: &[u8]) -> Vec<u8> {
-            std::fs::write(self.path().join("plain"), plaintext).unwrap();
-            let md = format!("rsa_oaep_md:{hash}");
-            let mgf = format!("rsa_mgf1_md:{hash}");
-            self.openssl(&[
-                "pkeyutl",
-                "-encrypt",
-                "-pubin",
-                "-keyform",
-                "DER",
-                "-inkey",
-                "pub.der",
-                "-pkeyopt",
-                "rsa_padding_mode:oaep",
-                "-pkeyopt",
-                &md,
-                "-pkeyopt",
-                &mgf,
-                "-in",
-                "plain",
-                "-out",
-                "oaep",
-            ]);
-            std::fs::read(self.path().join("oaep")).unwrap()
-        }
-
-        fn kwp(&self, aes_key: &[u8], material: &[u8]) -> Vec<u8> {
-            std::fs::write(self.path().join("material"), material).unwrap();
-            let hex: String = aes_key.iter().map(|b| format!("{b:02x}")).collect();
-            let args = ["enc", "-id-aes256-wrap-pad", "-K", &hex, "-iv", "A65959A6", "-in", "material"];
-            self.openssl(&[&args[..], &["-out", "kwp"]].concat());
-            std::fs::read(self.path().join("kwp")).unwrap()
-        }
-
-        /// RSA_AES_KEY_WRAP_SHA_256 with an AES key of `aes_key_len` bytes (32 is the valid one).
-        fn hybrid(&self, aes_key_len: usize, material: &[u8]) -> Vec<u8> {
-            let aes_key = random_vec(aes_key_len).unwrap();
-            let kwp_key = if aes_key_len == 32 { aes_key.clone() } else { random_vec(32).unwrap() };
-            [self.oaep("sha256", &aes_key), self.kwp(&kwp_key, material)].concat()
-        }
-
-        /// A PKCS#8 private key generated by OpenSSL (`-algorithm RSA` or `EC`). `genpkey -outform
-        /// DER` would write PKCS#1 or SEC1, hence the detour through PEM.
-        fn pkcs8(&self, algorithm: &str, option: &str) -> Vec<u8> {
-            self.openssl(&["genpkey", "-algorithm", algorithm, "-pkeyopt", option, "-out", "k.pem"]);
-            self.openssl(&[
-                "pkcs8", "-topk8", "-nocrypt", "-in", "k.pem", "-outform", "DER", "-out", "k.der",
-            ]);
-            std::fs::read(self.path().join("k.der")).unwrap()
-        }
-    }
-
-    fn is_decryption_failed(result: Result<SecretBuf>) -> bool {
-        matches!(result, Err(Error::DecryptionFailed))
-    }
-
-    #[test]
-    fn names_round_trip() {
-        for algorithm in WrappingAlgorithm::ALL {
-            assert_eq!(WrappingAlgorithm::from_name(algorithm.name()).unwrap(), algorithm);
-        }
-        for spec in WrappingKeySpec::ALL {
-            assert_eq!(WrappingKeySpec::from_name(spec.name()).unwrap(), spec);
-        }
-        assert!(matches!(WrappingAlgorithm::from_name("RSAES_PKCS1_V1_5"), Err(Error::InvalidArgument(_))));
-        assert!(matches!(WrappingKeySpec::from_name("RSA_1024"), Err(Error::InvalidArgument(_))));
-    }
-
-    #[test]
-    fn rsaes_oaep_unwraps_openssl_wrapped_material() {
-        let key = WrappingKey::generate(WrappingKeySpec::Rsa2048).unwrap();
-        let importer = Importer::new(&key);
-        for (algorithm, hash) in
-            [(WrappingAlgorithm::RsaesOaepSha1, "sha1"), (WrappingAlgorithm::RsaesOaepSha256, "sha256")]
-        {
-            for len in [32, 64] {
-                let material = random_vec(len).unwrap();
-                let wrapped = importer.oaep(hash, &material);
-                assert_eq!(wrapped.len(), 256);
-                assert_eq!(key.unwrap(algorithm, &wrapped).unwrap().as_slice(), material.as_slice());
-                // The other OAEP hash does not decrypt it.
-                let other = if hash == "sha1" {
-                    WrappingAlgorithm::RsaesOaepSha256
-                } else {
-                    WrappingAlgorithm::RsaesOaepSha1
-                };
-                assert!(is_decryption_failed(key.unwrap(other, &wrapped)));
-            }
-        }
-    }
-
-    #[test]
-    fn rsa_aes_key_wrap_unwraps_openssl_wrapped_material() {
-        let key = WrappingKey::generate(WrappingKeySpec::Rsa3072).unwrap();
-        let importer = Importer::new(&key);
-        let algorithm = WrappingAlgorithm::RsaAesKeyWrapSha256;
-
-        let aes = random_vec(32).unwrap();
-        let wrapped = importer.hybrid(32, &aes);
-        assert_eq!(wrapped.len(), 384 + 40);
-        assert_eq!(key.unwrap(algorithm, &wrapped).unwrap().as_slice(), aes.as_slice());
-
-        let ec = importer.pkcs8("EC", "ec_paramgen_curve:P-256");
-        // 138 bytes: the AES-KWP padding is exercised.
-        assert!(!ec.len().is_multiple_of(8), "{}", ec.len());
-        let unwrapped = key.unwrap(algorithm, &importer.hybrid(32, &ec)).unwrap();
-        assert_eq!(unwrapped.as_slice(), ec.as_slice());
-        // The imported material is a usable Arca key.
-        keypair::load(KeySpec::EccNistP256, KeyUsage::SignVerify, &unwrapped).unwrap();
-
-        let rsa = importer.pkcs8("RSA", "rsa_keygen_bits:2048");
-        assert!(rsa.len() > 1000, "{}", rsa.len());
-        let unwrapped = key.unwrap(algorithm, &importer.hybrid(32, &rsa)).unwrap();
-        assert_eq!(unwrapped.as_slice(), rsa.as_slice());
-        keypair::load(KeySpec::Rsa2048, KeyUsage::SignVerify, &unwrapped).unwrap();
-    }
-
-    #[test]
-    fn tampering_and_wrong_keys_fail_alike() {
-        let key = WrappingKey::generate(WrappingKeySpec::Rsa2048).unwrap();
-        let other = WrappingKey::generate(WrappingKeySpec::Rsa2048).unwrap();
-        let importer = Importer::new(&key);
-        let material = random_vec(32).unwrap();
-
-        let oaep = importer.oaep("sha256", &material);
-        let mut tampered = oaep.clone();
-        tampered[17] ^= 0x01;
-        assert!(is_decryption_failed(key.unwrap(WrappingAlgorithm::RsaesOaepSha256, &tampered)));
-        assert!(is_decryption_failed(other.unwrap(WrappingAlgorithm::RsaesOaepSha256, &oaep)));
-
-        let hybrid = importer.hybrid(32, &material);
-        let algorithm = WrappingAlgorithm::RsaAesKeyWrapSha256;
-        for position in [0, 100, 255, 256, 270, hybrid.len() - 1] {
-            let mut tampered = hybrid.clone();
-            tampered[position] ^= 0x80;
-            assert!(is_decryption_failed(key.unwrap(algorithm, &tampered)), "byte {position}");
-        }
-        assert!(is_decryption_failed(other.unwrap(algorithm, &hybrid)));
-        // A valid RSA part carrying a 16-byte AES key, or wrapped with SHA-1, is refused the same way.
-        assert!(is_decryption_failed(key.unwrap(algorithm, &importer.hybrid(16, &material))));
-        let sha1 = [importer.oaep("sha1", &random_vec(32).unwrap()), hybrid[256..].to_vec()].concat();
-        assert!(is_decryption_failed(key.unwrap(algorithm, &sha1)));
-    }
-
-    #[test]
-    fn wrong_lengths_are_invalid_with_the_sizes_named() {
-        let key = WrappingKey::generate(WrappingKeySpec::Rsa2048).unwrap();
-        let invalid = |algorithm, len: usize, expected: &[&str]| match key.unwrap(algorithm, &vec![7; len]) {
-            Err(Error::InvalidArgument(message)) => {
-                for part in expected {
-                    assert!(message.contains(part), "{message:?} lacks {part:?}");
-                }
-            }
-            other => panic!("{len} bytes: {other:?}"),
-        };
-        for algorithm in [WrappingAlgorithm::RsaesOaepSha1, WrappingAlgorithm::RsaesOaepSha256] {
-            for len in [0, 255, 257, 512] {
-                invalid(algorithm, len, &["256 bytes", &format!("not {len}"), "2048-bit"]);
-            }
-        }
-        for len in [0, 100, 256, 264, 256 + 17, 256 + 41] {
-            invalid(
-                WrappingAlgorithm::RsaAesKeyWrapSha256,
-                len,
-                &["256", "16", "multiple of 8", &len.to_string()],
-            );
-        }
-    }
-
-    #[test]
-    fn pkcs8_round_trip_keeps_the_key() {
-        let key = WrappingKey::generate(WrappingKeySpec::Rsa2048).unwrap();
-        let material = random_vec(32).unwrap();
-        let wrapped = Importer::new(&key).hybrid(32, &material);
-
-        let pkcs8 = key.private_pkcs8().unwrap();
-        let reloaded = WrappingKey::from_pkcs8(WrappingKeySpec::Rsa2048, &pkcs8).unwrap();
-        assert_eq!(reloaded.public_key_der(), key.public_key_der());
-        let unwrapped = reloaded.unwrap(WrappingAlgorithm::RsaAesKeyWrapSha256, &wrapped).unwrap();
-        assert_eq!(unwrapped.as_slice(), material.as_slice());
-
-        assert!(
-            matches!(WrappingKey::from_pkcs8(WrappingKeySpec::Rsa3072, &pkcs8), Err(Error::Integrity(m)) if m.contains("2048"))
-        );
-        let garbage = SecretBuf::random(64).unwrap();
-        assert!(matches!(
-            WrappingKey::from_pkcs8(WrappingKeySpec::Rsa2048, &garbage),
-            Err(Error::Integrity(_))
-        ));
-        let shown = format!("{reloaded:?}");
-        assert!(shown.contains("REDACTED") && shown.len() < 40, "{shown}");
-    }
-}
+#[path = "import_tests.rs"]
+mod tests;

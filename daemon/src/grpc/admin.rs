@@ -1,4 +1,4 @@
-//! The Admin service: status, initialisation and unsealing.
+//! The Admin service: status, initialisation and unsealing, backups and the audit log.
 
 use std::sync::Arc;
 
@@ -56,6 +56,7 @@ impl Admin for AdminApi {
                 }
                 .into(),
                 caller: context.caller.to_string(),
+                administrators: self.service.administrators(),
             })
         })
         .await
@@ -72,8 +73,8 @@ impl Admin for AdminApi {
                 ));
             }
             self.service.require_administrator("Initialize")?;
-            self.service.initialize(Some(passphrase(r.passphrase)?)).await?;
-            Ok(pb::InitializeResponse {})
+            self.service.initialize(Some(passphrase(r.passphrase)?), &r.administrators).await?;
+            Ok(pb::InitializeResponse { administrators: self.service.administrators() })
         })
         .await
     }

@@ -10,7 +10,7 @@ use crate::crypto::oaep::OaepHash;
 use crate::crypto::signing::{Message, SigningAlgorithm};
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, KeyUsage};
-use crate::service::{DataKeySize, Grant, KeyInfo};
+use crate::service::{DataKeySize, Grant, KeyFilter, KeyInfo, StateFilter};
 
 pub fn context(map: HashMap<String, String>) -> EncryptionContext {
     map.into_iter().collect::<BTreeMap<_, _>>()
@@ -53,6 +53,29 @@ pub fn origin(value: i32) -> Result<KeyOrigin> {
         Ok(pb::KeyOrigin::External) => Ok(KeyOrigin::External),
         Err(_) => Err(Error::invalid(format!("origin {value} is not known"))),
     }
+}
+
+/// ListKeys's filters; unspecified enums match any key.
+pub fn key_filter(request: &pb::ListKeysRequest) -> Result<KeyFilter> {
+    let spec = match request.key_spec {
+        0 => None,
+        value => Some(key_spec(value)?),
+    };
+    let origin = match request.origin {
+        0 => None,
+        value => Some(origin(value)?),
+    };
+    let state = match pb::KeyState::try_from(request.key_state) {
+        Ok(pb::KeyState::Unspecified) => None,
+        Ok(pb::KeyState::Enabled) => Some(StateFilter::Enabled),
+        Ok(pb::KeyState::Disabled) => Some(StateFilter::Disabled),
+        Ok(pb::KeyState::PendingDeletion) => Some(StateFilter::PendingDeletion),
+        Ok(pb::KeyState::PendingImport) => Some(StateFilter::PendingImport),
+        Ok(pb::KeyState::Unavailable) => Some(StateFilter::Unavailable),
+        Err(_) => return Err(Error::invalid(format!("key_state {} is not known", request.key_state))),
+    };
+    let tag = request.tag.as_ref().map(|tag| (tag.tag_key.clone(), tag.tag_value.clone()));
+    Ok(KeyFilter { spec, usage: key_usage(request.key_usage)?, state, origin, tag })
 }
 
 pub fn signing_algorithm(value: i32) -> Result<SigningAlgorithm> {

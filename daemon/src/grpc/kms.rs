@@ -62,7 +62,8 @@ impl KeyManagement for KmsApi {
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
         serve(&self.metrics, &self.service, "ListKeys", request, |_, r| async move {
-            let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token)?;
+            let filter = convert::key_filter(&r)?;
+            let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token, &filter)?;
             Ok(pb::ListKeysResponse {
                 keys: ids.iter().map(|id| pb::KeyListEntry { key_id: id.to_string() }).collect(),
                 truncated: next.is_some(),

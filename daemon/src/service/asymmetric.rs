@@ -102,6 +102,10 @@ impl KmsService {
         let id = self.resolve(key_ref)?;
         let key = self.keyring()?.get(id)?;
         self.authorize(&key, "GetPublicKey", &EncryptionContext::new())?;
+        if key.versions.is_empty() {
+            let state = key.metadata.state.name();
+            return Err(Error::KeyNotEnabled { key: id, state, operation: "GetPublicKey" });
+        }
         let der = current(&key)?.public_key_der().ok_or_else(|| {
             Error::invalid(format!("key {id} is {}: it has no public key", key.metadata.spec.name()))
         })?;

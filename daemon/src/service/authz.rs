@@ -1,6 +1,6 @@
 //! Authorization: every call that uses or manages a key is checked against the key's policy,
-//! whichever front end it came from; store-wide administration is for the configured
-//! administrators (the crypto-officer role).
+//! whichever front end it came from; store-wide administration is for the administrators (the
+//! crypto-officer role: the configuration's and those named at initialisation).
 //!
 //! The caller travels with the request as task-local state set by the request layer, so the
 //! service's methods keep their shape; work the daemon does on its own (scheduled rotation and
@@ -66,7 +66,7 @@ impl KmsService {
     /// The policy a new key gets: full control for its creator and the administrators.
     pub(super) fn default_policy(&self) -> Policy {
         let creator = current_principal().unwrap_or_default();
-        Policy::default_for(&creator, &self.options.administrators)
+        Policy::default_for(&creator, &self.administrators())
     }
 
     /// Checks `arca:<operation>` on `key` for the current caller.
@@ -105,7 +105,7 @@ impl KmsService {
     /// Store-wide administration (creating keys, backups, audit, the test clock).
     pub fn require_administrator(&self, operation: &str) -> Result<()> {
         let Some(principal) = current_principal() else { return Ok(()) };
-        if self.options.administrators.contains(&principal) {
+        if self.is_administrator(&principal) {
             return Ok(());
         }
         Err(denied(&principal, &format!("arca:{operation}"), "this daemon (administrators only)"))
@@ -115,7 +115,7 @@ impl KmsService {
     pub(super) fn check_policy_document(&self, key: KeyId, document: &str) -> Result<Policy> {
         let policy = Policy::parse(document)?;
         let key_id = key.to_string();
-        if policy::locks_out_every_administrator(&policy, &key_id, &self.options.administrators) {
+        if policy::locks_out_every_administrator(&policy, &key_id, &self.administrators()) {
             return Err(Error::invalid(
                 "the key policy would leave no administrator allowed arca:PutKeyPolicy (lockout refused)",
             ));

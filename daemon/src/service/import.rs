@@ -1,6 +1,8 @@
 //! Imported key material (BYOK), as KMS: a key of origin EXTERNAL waits in PENDING_IMPORT;
 //! GetParametersForImport hands out a one-off RSA wrapping key and an import token valid 24 hours;
 //! ImportKeyMaterial unwraps the material, which may expire; only the same material may come back.
+//! AES_256 and HMAC keys import raw bytes; RSA and ECC keys a PKCS#8 private key of their spec,
+//! wrapped with RSA_AES_KEY_WRAP_SHA_256 (a private key is longer than one RSA-OAEP block).
 //! Import tokens live in memory: a restart invalidates them (ask for new parameters).
 
 use std::collections::HashMap;
@@ -10,10 +12,11 @@ use sha2::{Digest, Sha256};
 
 use super::KmsService;
 use crate::crypto::context::EncryptionContext;
-use crate::crypto::import::{WrappingAlgorithm, WrappingKey, WrappingKeySpec};
+use crate::crypto::import::{WrappingAlgorithm, WrappingKey, WrappingKeySpec, key_pair_material};
 use crate::crypto::random_vec;
 use crate::error::{Error, Result};
 use crate::keys::{Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyVersion};
+use crate::secure_mem::SecretBuf;
 
 const TOKEN_LIFETIME_SECONDS: i64 = 24 * 3600;
 
@@ -42,6 +45,28 @@ pub struct ImportParameters {
     /// DER SubjectPublicKeyInfo of the wrapping key.
     pub public_key: Vec<u8>,
     pub valid_to: i64,
+}
+
+/// The material to store and the digest that identifies it on re-import. Secret keys: the raw
+/// bytes, of the spec's length, and their SHA-256. Key pairs: a PKCS#8 private key of exactly the
+/// key's spec, re-encoded canonically, and the SHA-256 of its public key (DER SubjectPublicKeyInfo)
+/// — the key pair's identity whatever PKCS#8 encoding carried it.
+fn checked_material(spec: KeySpec, unwrapped: SecretBuf) -> Result<(SecretBuf, Vec<u8>)> {
+    if !spec.is_secret() {
+        let pair = key_pair_material(spec, &unwrapped)?;
+        let digest = Sha256::digest(&pair.public_key_der).to_vec();
+        return Ok((pair.private_pkcs8, digest));
+    }
+    if unwrapped.len() != material_len(spec) {
+        return Err(Error::invalid(format!(
+            "{} key material is {} bytes, not {}",
+            spec.name(),
+            material_len(spec),
+            unwrapped.len()
+        )));
+    }
+    let digest = Sha256::digest(unwrapped.as_slice()).to_vec();
+    Ok((unwrapped, digest))
 }
 
 fn material_len(spec: KeySpec) -> usize {
@@ -75,6 +100,7 @@ impl KmsService {
     ) -> Result<ImportParameters> {
         let key = self.external_key(key_ref, "GetParametersForImport")?;
         let algorithm = WrappingAlgorithm::from_name(algorithm)?;
+        algorithm.check_carries(key.metadata.spec)?;
         let spec = WrappingKeySpec::from_name(spec)?;
         let wrapping_key = self
             .off_reactor_with_deadline("wrapping key generation", move || WrappingKey::generate(spec))
@@ -96,6 +122,17 @@ impl KmsService {
         valid_to: Option<i64>,
     ) -> Result<()> {
         let key = self.external_key(key_ref, "ImportKeyMaterial")?;
+        let state = match key.metadata.state {
+            KeyState::PendingDeletion { .. } => {
+                return Err(Error::KeyNotEnabled {
+                    key: key.metadata.id,
+                    state: key.metadata.state.name(),
+                    operation: "ImportKeyMaterial",
+                });
+            }
+            KeyState::Disabled => KeyState::Disabled,
+            KeyState::Enabled | KeyState::PendingImport => KeyState::Enabled,
+        };
         let now = self.now();
         if valid_to.is_some_and(|at| at <= now) {
             return Err(Error::invalid("valid_to is in the past"));
@@ -108,26 +145,15 @@ impl KmsService {
             .remove(token)
             .filter(|p| p.key_id == key.metadata.id && p.valid_to > now)
             .ok_or_else(|| Error::invalid("the import token is unknown, expired, or for another key"))?;
-        let material = pending.wrapping_key.unwrap(pending.algorithm, wrapped)?;
+        let unwrapped = pending.wrapping_key.unwrap(pending.algorithm, wrapped)?;
         let meta = &key.metadata;
-        if material.len() != material_len(meta.spec) {
-            return Err(Error::invalid(format!(
-                "{} key material is {} bytes, not {}",
-                meta.spec.name(),
-                material_len(meta.spec),
-                material.len()
-            )));
-        }
-        let digest = Sha256::digest(material.as_slice()).to_vec();
+        let (material, digest) = checked_material(meta.spec, unwrapped)?;
         if meta.imported.as_ref().is_some_and(|i| i.digest != digest) {
             return Err(Error::invalid("this key only accepts the key material imported into it before"));
         }
         let version = KeyVersion::new(meta.spec, meta.usage, 1, now, material)?;
-        let metadata = KeyMetadata {
-            state: KeyState::Enabled,
-            imported: Some(Imported { digest, expires_at: valid_to }),
-            ..meta.clone()
-        };
+        let metadata =
+            KeyMetadata { state, imported: Some(Imported { digest, expires_at: valid_to }), ..meta.clone() };
         self.keyring()?.insert(Key { metadata, versions: vec![version] }).await?;
         tracing::info!(key_id = %meta.id, "key material imported");
         Ok(())
@@ -138,9 +164,14 @@ impl KmsService {
         self.forget_material(&key).await
     }
 
-    /// Back to PENDING_IMPORT without material (the digest stays, to recognise a re-import).
+    /// Back to PENDING_IMPORT without material (the digest stays, to recognise a re-import); a
+    /// key pending deletion stays so, as in KMS.
     pub(super) async fn forget_material(&self, key: &Key) -> Result<()> {
-        let metadata = KeyMetadata { state: KeyState::PendingImport, ..key.metadata.clone() };
+        let state = match key.metadata.state {
+            pending @ KeyState::PendingDeletion { .. } => pending,
+            _ => KeyState::PendingImport,
+        };
+        let metadata = KeyMetadata { state, ..key.metadata.clone() };
         self.keyring()?.insert(Key { metadata, versions: Vec::new() }).await.map(|_| ())
     }
 }

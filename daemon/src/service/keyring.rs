@@ -286,11 +286,23 @@ impl Keyring {
         Ok(())
     }
 
-    /// Up to `limit` ids after `after`, in id order, and whether more follow.
-    pub(super) fn list(&self, after: Option<KeyId>, limit: usize) -> Result<(Vec<KeyId>, bool)> {
+    /// Up to `limit` ids of keys that `keep` (given the metadata, `None` for an unavailable key)
+    /// after `after`, in id order, and whether more such follow.
+    pub(super) fn list(
+        &self,
+        after: Option<KeyId>,
+        limit: usize,
+        keep: impl Fn(Option<&KeyMetadata>) -> bool,
+    ) -> Result<(Vec<KeyId>, bool)> {
         let keys = self.read()?;
         let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut ids = keys.range((start, Bound::Unbounded)).map(|(id, _)| *id);
+        let mut ids = keys
+            .range((start, Bound::Unbounded))
+            .filter(|(_, entry)| match entry {
+                Entry::Usable(key) => keep(Some(&key.metadata)),
+                Entry::Unavailable => keep(None),
+            })
+            .map(|(id, _)| *id);
         let page: Vec<KeyId> = ids.by_ref().take(limit).collect();
         Ok((page, ids.next().is_some()))
     }

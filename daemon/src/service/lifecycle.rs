@@ -67,12 +67,12 @@ impl KmsService {
                     .await?;
                 (vec![version], KeyState::Enabled)
             }
-            KeyOrigin::External if spec == KeySpec::Aes256 || spec.is_hmac() => {
+            KeyOrigin::External if spec == KeySpec::Aes256 || spec.is_hmac() || !spec.is_secret() => {
                 (Vec::new(), KeyState::PendingImport)
             }
             KeyOrigin::External => {
                 return Err(Error::Unsupported(format!(
-                    "importing {} material (this daemon imports AES_256 and HMAC keys)",
+                    "importing {} material (this daemon imports AES_256, HMAC, RSA and ECC keys)",
                     spec.name()
                 )));
             }
@@ -122,26 +122,6 @@ impl KmsService {
         let key = self.keyring()?.get(self.resolve(key_ref)?)?;
         self.authorize(&key, "GetKeyPolicy", &EncryptionContext::new())?;
         Ok((key.metadata.id, key.metadata.policy.to_json()))
-    }
-
-    /// One page of key ids; the page token is the last id of the previous page.
-    pub fn list_keys(&self, limit: usize, page_token: &str) -> Result<(Vec<KeyId>, Option<String>)> {
-        let limit = match limit {
-            0 => DEFAULT_LIST_LIMIT,
-            n if n <= MAX_LIST_LIMIT => n,
-            n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to {MAX_LIST_LIMIT}"))),
-        };
-        let after = match page_token {
-            "" => None,
-            token => Some(
-                token
-                    .parse::<KeyId>()
-                    .map_err(|_| Error::invalid("page_token is not a token ListKeys returned"))?,
-            ),
-        };
-        let (ids, more) = self.keyring()?.list(after, limit)?;
-        let next = if more { ids.last().map(ToString::to_string) } else { None };
-        Ok((ids, next))
     }
 
     /// A key that exists, that the caller may use for `operation`, that is enabled, and that has

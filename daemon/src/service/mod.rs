@@ -1,5 +1,6 @@
 //! The key management operations as plain async Rust: no protobuf types, no transport.
 
+mod administrators;
 mod aliases;
 mod asymmetric;
 mod authz;
@@ -9,12 +10,14 @@ mod import;
 mod keyring;
 mod lifecycle;
 mod limits;
+mod listing;
 mod schedule;
 mod symmetric;
 pub mod token;
 
 use std::sync::{Arc, RwLock};
 
+pub use administrators::{parse_principal, parse_principals};
 pub use asymmetric::{DataKeyPair, PublicKey, Verification};
 pub use authz::as_caller;
 pub use grants::{Grant, NewGrant};
@@ -22,6 +25,7 @@ pub use import::ImportParameters;
 pub use keyring::KeyInfo;
 pub use lifecycle::NewKey;
 pub use limits::*;
+pub use listing::{KeyFilter, StateFilter};
 pub use schedule::{RotationEntry, RotationStatus};
 pub use symmetric::{DataKeySize, Opened, Sealed};
 
@@ -29,7 +33,10 @@ use crate::audit::AuditLog;
 use crate::error::{Error, Result};
 use crate::quota::{QuotaConfig, Quotas};
 use crate::secure_mem::SecretBuf;
-use crate::store::{KeyRecordCodec, MasterKey, SealConfig, SealMode, SealRecord, StoreBackend, Table};
+use crate::store::{
+    ADMINISTRATORS_RECORD_KEY, KeyRecordCodec, MasterKey, SealConfig, SealMode, SealRecord, StoreBackend,
+    Table,
+};
 use keyring::Keyring;
 
 const SEAL_RECORD_KEY: &[u8] = b"seal";
@@ -59,7 +66,8 @@ pub struct ServiceOptions {
     /// Seconds the test clock starts ahead of the system clock.
     pub test_clock_offset: i64,
     pub quotas: QuotaConfig,
-    /// Principals of the crypto-officer role (`uid:N`, `cert:SUBJECT`).
+    /// Principals of the crypto-officer role from the configuration (`uid:N`, `cert:SUBJECT`);
+    /// those named at initialisation are added (see [`KmsService::administrators`]).
     pub administrators: Vec<String>,
 }
 
@@ -94,6 +102,8 @@ pub struct KmsService {
     clock: clock::Clock,
     seal_config: SealConfig,
     options: ServiceOptions,
+    /// The administrators named at initialisation (read unchecked while sealed, checked by unseal).
+    stored_administrators: RwLock<Vec<String>>,
     state: RwLock<SealState>,
 }
 
@@ -123,6 +133,10 @@ impl KmsService {
             Some(record) => SealState::Sealed(record),
             None => SealState::Uninitialized,
         };
+        let stored_administrators = match backend.get(Table::Meta, ADMINISTRATORS_RECORD_KEY)? {
+            Some(bytes) => crate::store::peek_administrators(&bytes)?,
+            None => Vec::new(),
+        };
         let clock = clock::Clock::new(options.test_clock, options.test_clock_offset);
         let quotas = Quotas::new(options.quotas);
         let service = Self {
@@ -133,11 +147,12 @@ impl KmsService {
             clock,
             seal_config,
             options,
+            stored_administrators: RwLock::new(stored_administrators),
             state: RwLock::new(state),
         };
         if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
             if !service.status()?.initialized {
-                service.initialize(None).await?;
+                service.initialize(None, &[]).await?;
             } else {
                 service.unseal(None).await?;
             }
@@ -155,22 +170,36 @@ impl KmsService {
         Ok(ServiceStatus { initialized, sealed, key_count, seal_mode: self.seal_config.mode.clone() })
     }
 
-    /// Creates and stores the master key of a new store, then unseals it.
-    pub async fn initialize(&self, passphrase: Option<String>) -> Result<()> {
+    /// Creates and stores the master key of a new store, then unseals it. The `requested`
+    /// administrators (default: the caller) are stored in the same transaction and administer the
+    /// store from then on, beside the configured ones. A store that exists is left untouched.
+    pub async fn initialize(&self, passphrase: Option<String>, requested: &[String]) -> Result<()> {
         if !matches!(*self.state.read().map_err(|_| poisoned())?, SealState::Uninitialized) {
             return Err(Error::AlreadyInitialized);
         }
+        let administrators = administrators::initial_administrators(requested)?;
+        let stored = administrators.clone();
         let config = self.seal_config.clone();
         let backend = Arc::clone(&self.backend);
         let master = blocking(move || {
             let (record, master) = SealRecord::create(&config, passphrase.as_deref())?;
-            let bytes = prost::Message::encode_to_vec(&record);
-            if !backend.insert_new(Table::Meta, SEAL_RECORD_KEY, &bytes)? {
+            let seal = prost::Message::encode_to_vec(&record);
+            let admins = if stored.is_empty() {
+                None
+            } else {
+                Some(crate::store::seal_administrators(&master, &stored)?)
+            };
+            let mut entries: Vec<(&[u8], &[u8])> = vec![(SEAL_RECORD_KEY, &seal)];
+            if let Some(admins) = &admins {
+                entries.push((ADMINISTRATORS_RECORD_KEY, admins));
+            }
+            if !backend.insert_new_all(Table::Meta, &entries)? {
                 return Err(Error::AlreadyInitialized);
             }
             Ok(master)
         })
         .await?;
+        self.set_stored_administrators(administrators)?;
         let keyring = self.load_keyring(master)?;
         *self.state.write().map_err(|_| poisoned())? = SealState::Unsealed(Arc::new(keyring));
         tracing::info!("store initialized and unsealed");
@@ -186,6 +215,7 @@ impl KmsService {
         };
         let mode = self.seal_config.mode.clone();
         let master = blocking(move || record.unseal(&mode, passphrase.as_deref())).await?;
+        self.check_stored_administrators(&master)?;
         let keyring = self.load_keyring(master)?;
         let mut state = self.state.write().map_err(|_| poisoned())?;
         if matches!(*state, SealState::Sealed(_)) {
@@ -193,6 +223,16 @@ impl KmsService {
             tracing::info!("store unsealed");
         }
         Ok(())
+    }
+
+    /// Checks the administrators record under the master key: one that was edited while sealed
+    /// fails the unseal rather than grant anything.
+    fn check_stored_administrators(&self, master: &MasterKey) -> Result<()> {
+        let stored = match self.backend.get(Table::Meta, ADMINISTRATORS_RECORD_KEY)? {
+            Some(bytes) => crate::store::open_administrators(master, &bytes)?,
+            None => Vec::new(),
+        };
+        self.set_stored_administrators(stored)
     }
 
     /// Loads every key under an unsealed master key; from now on audit records are authenticated.

@@ -126,7 +126,8 @@ impl KmsService {
         Ok(at)
     }
 
-    /// Back to Disabled, as KMS does: the owner enables it deliberately.
+    /// Back to Disabled, as KMS does: the owner enables it deliberately (PendingImport when the key
+    /// has no material).
     pub async fn cancel_key_deletion(&self, key_ref: &str) -> Result<()> {
         let keyring = self.keyring()?;
         let key = keyring.get(self.resolve(key_ref)?)?;
@@ -138,7 +139,9 @@ impl KmsService {
                 operation: "CancelKeyDeletion (the key is not pending deletion)",
             });
         }
-        keyring.insert(key.with_state(KeyState::Disabled)?).await.map(|_| ())
+        // Imported material deleted or expired meanwhile: the key waits for it again.
+        let state = if key.versions.is_empty() { KeyState::PendingImport } else { KeyState::Disabled };
+        keyring.insert(key.with_state(state)?).await.map(|_| ())
     }
 
     /// Rotates keys whose rotation is due and destroys keys whose deletion is due: the daemon's

@@ -2,11 +2,15 @@
 //! tables; everything above it (sealing, record integrity) is backend-independent, so a replicated
 //! database can replace the embedded one without touching the key model.
 
+mod administrators;
 pub mod backup;
 mod records;
 mod redb_backend;
 mod seal;
 
+pub use administrators::{
+    ADMINISTRATORS_RECORD_KEY, open_administrators, peek_administrators, seal_administrators,
+};
 pub use records::KeyRecordCodec;
 pub use redb_backend::RedbBackend;
 pub use seal::{MasterKey, SealConfig, SealMode, SealRecord, create_key_file, read_key_file};
@@ -16,7 +20,7 @@ use crate::error::Result;
 /// The tables a backend provides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
-    /// Store-wide records (the sealed master key).
+    /// Store-wide records (the sealed master key, the administrators named at initialisation).
     Meta,
     /// One record per key, keyed by the 16 bytes of its id.
     Keys,
@@ -64,6 +68,10 @@ pub trait StoreBackend: Send + Sync + 'static {
 
     /// Puts `value` at `key` unless one is there; returns whether it wrote. Durable on return.
     fn insert_new(&self, table: Table, key: &[u8], value: &[u8]) -> Result<bool>;
+
+    /// Puts every entry in one transaction unless any of their keys is present; returns whether
+    /// it wrote. Durable on return.
+    fn insert_new_all(&self, table: Table, entries: &[(&[u8], &[u8])]) -> Result<bool>;
 
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
 

@@ -79,13 +79,21 @@ impl StoreBackend for RedbBackend {
     }
 
     fn insert_new(&self, table: Table, key: &[u8], value: &[u8]) -> Result<bool> {
+        self.insert_new_all(table, &[(key, value)])
+    }
+
+    fn insert_new_all(&self, table: Table, entries: &[(&[u8], &[u8])]) -> Result<bool> {
         let txn = self.write_txn()?;
         {
             let mut opened = txn.open_table(definition(table)).map_err(storage("open table"))?;
-            if opened.get(key).map_err(storage("read"))?.is_some() {
-                return Ok(false);
+            for (key, _) in entries {
+                if opened.get(*key).map_err(storage("read"))?.is_some() {
+                    return Ok(false);
+                }
             }
-            opened.insert(key, value).map_err(storage("insert"))?;
+            for (key, value) in entries {
+                opened.insert(*key, *value).map_err(storage("insert"))?;
+            }
         }
         txn.commit().map_err(storage("commit"))?;
         Ok(true)
@@ -141,5 +149,18 @@ mod tests {
         let backend = RedbBackend::open(&path).unwrap();
         assert_eq!(backend.get(Table::Meta, b"seal").unwrap(), Some(b"v1".to_vec()));
         assert_eq!(backend.scan(Table::Keys).unwrap(), vec![(b"k".to_vec(), b"r".to_vec())]);
+    }
+
+    #[test]
+    fn insert_new_all_writes_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = RedbBackend::open(&dir.path().join("store.redb")).unwrap();
+        assert!(backend.insert_new(Table::Meta, b"b", b"old").unwrap());
+        let entries: [(&[u8], &[u8]); 2] = [(b"a", b"1"), (b"b", b"2")];
+        assert!(!backend.insert_new_all(Table::Meta, &entries).unwrap());
+        assert_eq!(backend.scan(Table::Meta).unwrap(), vec![(b"b".to_vec(), b"old".to_vec())]);
+        let entries: [(&[u8], &[u8]); 2] = [(b"a", b"1"), (b"c", b"3")];
+        assert!(backend.insert_new_all(Table::Meta, &entries).unwrap());
+        assert_eq!(backend.scan(Table::Meta).unwrap().len(), 3);
     }
 }

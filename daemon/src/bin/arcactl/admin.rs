@@ -29,12 +29,19 @@ pub async fn status(session: &Session) -> Result<Record, CliError> {
         .with("version", response.version)
         .with("key_count", response.key_count)
         .with("seal_mode", seal_mode)
-        .with("caller", response.caller))
+        .with("caller", response.caller)
+        .with("administrators", principals(response.administrators)))
+}
+
+fn principals(list: Vec<String>) -> Value {
+    Value::List(list.into_iter().map(Value::Str).collect())
 }
 
 /// First-time setup of a passphrase-sealed store: the passphrase is read (or generated), the
-/// store initialized, and a generated passphrase printed once. An initialized store is refused
-/// before any passphrase is asked for, and again by the daemon if another caller got there first.
+/// store initialized with its first administrators (the `--administrator`s, else the caller), and
+/// a generated passphrase printed once. The output names the effective administrators. An
+/// initialized store is refused before any passphrase is asked for, and again by the daemon if
+/// another caller got there first.
 pub async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError> {
     let status = session.call(session.admin().status(session.request(pb::StatusRequest {}))).await?;
     if status.initialized {
@@ -46,8 +53,11 @@ pub async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError>
     } else {
         passphrase::read(args.passphrase.passphrase_file.as_deref(), true)?
     };
-    let request = session.request(pb::InitializeRequest { passphrase: passphrase.to_string() });
-    session.call(session.admin().initialize(request)).await.map_err(|error| match error {
+    let request = session.request(pb::InitializeRequest {
+        passphrase: passphrase.to_string(),
+        administrators: args.administrators,
+    });
+    let response = session.call(session.admin().initialize(request)).await.map_err(|error| match error {
         CliError::Rpc(ref status)
             if status.code() == Code::FailedPrecondition
                 && status.message().contains("already initialized") =>
@@ -56,7 +66,8 @@ pub async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError>
         }
         other => other,
     })?;
-    let record = Record::new().with("initialized", true);
+    let record =
+        Record::new().with("initialized", true).with("administrators", principals(response.administrators));
     if !args.generate_passphrase {
         return Ok(record);
     }

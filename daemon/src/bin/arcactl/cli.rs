@@ -17,12 +17,13 @@ pub use self::asymmetric::{
     SignArgs, SignatureSource, VerifyArgs, VerifyMacArgs,
 };
 pub use self::governance::{
-    AliasArgs, AuditCommand, AuditTailArgs, DeleteAliasArgs, EnableKeyRotationArgs, KeyIdArgs,
-    ListAliasesArgs, PutKeyPolicyArgs, ScheduleKeyDeletionArgs,
+    AliasArgs, AuditCommand, AuditTailArgs, CreateGrantArgs, DeleteAliasArgs, EnableKeyRotationArgs,
+    GetParametersForImportArgs, ImportKeyMaterialArgs, KeyIdArgs, ListAliasesArgs, ListRetirableGrantsArgs,
+    PutKeyPolicyArgs, RetireGrantArgs, RevokeGrantArgs, ScheduleKeyDeletionArgs, WrappingArgs,
 };
 use crate::input::{
-    Bytes, parse_base64, parse_data_key_spec, parse_encryption_algorithm, parse_key_spec, parse_key_usage,
-    parse_pair, parse_request_id,
+    Bytes, parse_base64, parse_data_key_spec, parse_encryption_algorithm, parse_key_spec, parse_key_state,
+    parse_key_usage, parse_origin, parse_pair, parse_request_id, parse_tag_filter,
 };
 
 /// The default of --encryption-algorithm.
@@ -87,9 +88,11 @@ pub enum Output {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show whether the store is initialized and sealed, and who the daemon sees calling.
+    /// Show whether the store is initialized and sealed, who the daemon sees calling, and who
+    /// administers it.
     Status,
-    /// First-time setup of a passphrase-sealed store: create its master key (and unseal it).
+    /// First-time setup of a passphrase-sealed store: create its master key and its first
+    /// administrators (and unseal it).
     #[command(alias = "initialize", after_help = admin::PASSPHRASE_SOURCES)]
     Init(InitArgs),
     /// Unseal a passphrase-sealed store.
@@ -161,6 +164,22 @@ pub enum Command {
     PutKeyPolicy(PutKeyPolicyArgs),
     /// Show a key's policy (the JSON document itself in table output).
     GetKeyPolicy(KeyIdArgs),
+    /// Give a principal permission to use a key for some operations.
+    CreateGrant(CreateGrantArgs),
+    /// List a key's grants.
+    ListGrants(KeyIdArgs),
+    /// List the grants a principal may retire.
+    ListRetirableGrants(ListRetirableGrantsArgs),
+    /// Retire a grant (as its retiring principal, its grantee, or a key administrator).
+    RetireGrant(RetireGrantArgs),
+    /// Revoke a grant of a key.
+    RevokeGrant(RevokeGrantArgs),
+    /// Get a one-off wrapping public key and import token for a key of origin EXTERNAL.
+    GetParametersForImport(GetParametersForImportArgs),
+    /// Import key material into a key of origin EXTERNAL (wrapped here, from a plaintext file).
+    ImportKeyMaterial(ImportKeyMaterialArgs),
+    /// Delete a key's imported material; the key waits in PENDING_IMPORT for the same material.
+    DeleteImportedKeyMaterial(KeyIdArgs),
     /// Check or read the daemon's audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -182,6 +201,10 @@ pub struct CreateKeyArgs {
     /// A tag; repeat for more.
     #[arg(long = "tag", value_name = "K=V", value_parser = parse_pair)]
     pub tags: Vec<Pair>,
+    /// ARCA (the daemon generates the material) or EXTERNAL (the key waits in PENDING_IMPORT for
+    /// import-key-material).
+    #[arg(long, value_name = "ORIGIN", default_value = "ARCA", value_parser = parse_origin)]
+    pub origin: pb::KeyOrigin,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +224,21 @@ pub struct ListKeysArgs {
     /// Follow `next_page_token` until the last page.
     #[arg(long)]
     pub all: bool,
+    /// Only keys of this spec (AES_256, RSA_2048, ECC_NIST_P256, HMAC_256, …).
+    #[arg(long, value_name = "SPEC", value_parser = parse_key_spec)]
+    pub spec: Option<pb::KeySpec>,
+    /// Only keys of this usage: ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC.
+    #[arg(long, value_name = "USAGE", value_parser = parse_key_usage)]
+    pub usage: Option<pb::KeyUsage>,
+    /// Only keys in this state: ENABLED, DISABLED, PENDING_DELETION, PENDING_IMPORT or UNAVAILABLE.
+    #[arg(long, value_name = "STATE", value_parser = parse_key_state)]
+    pub state: Option<pb::KeyState>,
+    /// Only keys of this origin: ARCA or EXTERNAL.
+    #[arg(long, value_name = "ORIGIN", value_parser = parse_origin)]
+    pub origin: Option<pb::KeyOrigin>,
+    /// Only keys with this tag: `K=V`, or `K` for any value.
+    #[arg(long, value_name = "K[=V]", value_parser = parse_tag_filter)]
+    pub tag: Option<pb::TagFilter>,
 }
 
 #[derive(Debug, Args)]

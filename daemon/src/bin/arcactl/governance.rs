@@ -1,13 +1,14 @@
-//! Key governance commands: enable/disable, aliases, rotation, scheduled deletion, key policy.
+//! Key governance commands: enable/disable, aliases, rotation, scheduled deletion, key policy,
+//! grants.
 
 use arca_proto::v1 as pb;
 
 use crate::cli::{
-    AliasArgs, DeleteAliasArgs, EnableKeyRotationArgs, KeyIdArgs, ListAliasesArgs, PutKeyPolicyArgs,
-    ScheduleKeyDeletionArgs,
+    AliasArgs, CreateGrantArgs, DeleteAliasArgs, EnableKeyRotationArgs, KeyIdArgs, ListAliasesArgs,
+    ListRetirableGrantsArgs, PutKeyPolicyArgs, RetireGrantArgs, RevokeGrantArgs, ScheduleKeyDeletionArgs,
 };
 use crate::error::CliError;
-use crate::input::read_file;
+use crate::input::{pairs_to_map, read_file};
 use crate::output::{Record, Reply, Value};
 use crate::session::Session;
 
@@ -162,4 +163,79 @@ pub async fn get_key_policy(session: &Session, args: KeyIdArgs) -> Result<Reply,
     }
     let record = Record::new().with("key_id", response.key_id).with("policy", response.policy);
     Ok(Reply { table_text: Some(text), ..Reply::from(record) })
+}
+
+/// A grant as ListGrants returns it.
+fn grant(grant: pb::GrantListEntry) -> Value {
+    let constraints = grant.constraints.unwrap_or_default();
+    Value::Object(
+        Record::new()
+            .with("key_id", grant.key_id)
+            .with("grant_id", grant.grant_id)
+            .with("name", grant.name)
+            .with("grantee_principal", grant.grantee_principal)
+            .with("retiring_principal", grant.retiring_principal)
+            .with("operations", Value::List(grant.operations.into_iter().map(Value::from).collect()))
+            .with(
+                "constraints",
+                Value::Object(
+                    Record::new()
+                        .with("encryption_context_subset", Value::map(&constraints.encryption_context_subset))
+                        .with(
+                            "encryption_context_equals",
+                            Value::map(&constraints.encryption_context_equals),
+                        ),
+                ),
+            )
+            .with("issuing_principal", grant.issuing_principal)
+            .with("creation_date", Value::Timestamp(grant.creation_date)),
+    )
+}
+
+fn grants(response: pb::ListGrantsResponse) -> Record {
+    Record::new().with("grants", Value::List(response.grants.into_iter().map(grant).collect()))
+}
+
+pub async fn create_grant(session: &Session, args: CreateGrantArgs) -> Result<Record, CliError> {
+    let constraints = pb::GrantConstraints {
+        encryption_context_subset: pairs_to_map(args.context_subset, "encryption context")?,
+        encryption_context_equals: pairs_to_map(args.context_equals, "encryption context")?,
+    };
+    let request = pb::CreateGrantRequest {
+        key_id: args.key_id,
+        grantee_principal: args.grantee_principal,
+        operations: args.operations.into_iter().map(|op| op.trim().to_owned()).collect(),
+        retiring_principal: args.retiring_principal.unwrap_or_default(),
+        constraints: Some(constraints),
+        name: args.name.unwrap_or_default(),
+    };
+    let response = session.call(session.kms().create_grant(session.request(request))).await?;
+    Ok(Record::new().with("grant_id", response.grant_id).with("grant_token", response.grant_token))
+}
+
+pub async fn list_grants(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+    let request = session.request(pb::ListGrantsRequest { key_id: args.key_id });
+    Ok(grants(session.call(session.kms().list_grants(request)).await?))
+}
+
+pub async fn list_retirable_grants(
+    session: &Session,
+    args: ListRetirableGrantsArgs,
+) -> Result<Record, CliError> {
+    let request =
+        session.request(pb::ListRetirableGrantsRequest { retiring_principal: args.retiring_principal });
+    Ok(grants(session.call(session.kms().list_retirable_grants(request)).await?))
+}
+
+pub async fn retire_grant(session: &Session, args: RetireGrantArgs) -> Result<Record, CliError> {
+    let request = session.request(pb::RetireGrantRequest { grant_id: args.grant_id.clone() });
+    session.call(session.kms().retire_grant(request)).await?;
+    Ok(Record::new().with("grant_id", args.grant_id).with("retired", true))
+}
+
+pub async fn revoke_grant(session: &Session, args: RevokeGrantArgs) -> Result<Record, CliError> {
+    let RevokeGrantArgs { key_id, grant_id } = args;
+    let request = pb::RevokeGrantRequest { key_id: key_id.clone(), grant_id: grant_id.clone() };
+    session.call(session.kms().revoke_grant(session.request(request))).await?;
+    Ok(Record::new().with("key_id", key_id).with("grant_id", grant_id).with("revoked", true))
 }

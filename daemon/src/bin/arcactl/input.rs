@@ -58,6 +58,69 @@ pub fn parse_key_usage(text: &str) -> Result<pb::KeyUsage, String> {
     proto_enum(text, "key usage", pb::KeyUsage::from_str_name, pb::KeyUsage::as_str_name)
 }
 
+pub fn parse_key_state(text: &str) -> Result<pb::KeyState, String> {
+    proto_enum(text, "key state", pb::KeyState::from_str_name, pb::KeyState::as_str_name)
+}
+
+pub fn parse_origin(text: &str) -> Result<pb::KeyOrigin, String> {
+    proto_enum(text, "key origin", pb::KeyOrigin::from_str_name, pb::KeyOrigin::as_str_name)
+}
+
+/// `K=V`: the tag with this value; `K`: the tag with any value.
+pub fn parse_tag_filter(text: &str) -> Result<pb::TagFilter, String> {
+    let (tag_key, tag_value) = match text.split_once('=') {
+        Some((key, value)) => (key, Some(value.to_owned())),
+        None => (text, None),
+    };
+    if tag_key.is_empty() {
+        return Err(format!("expected KEY=VALUE or KEY, got {text:?}"));
+    }
+    Ok(pb::TagFilter { tag_key: tag_key.to_owned(), tag_value })
+}
+
+/// Seconds since the Unix epoch, or a UTC date `YYYY-MM-DD` or time `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn parse_valid_to(text: &str) -> Result<i64, String> {
+    let invalid =
+        || format!("expected seconds since the epoch, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, got {text:?}");
+    if let Ok(seconds) = text.parse::<i64>() {
+        return if seconds > 0 { Ok(seconds) } else { Err(invalid()) };
+    }
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time.strip_suffix('Z').ok_or_else(invalid)?)),
+        None => (text, None),
+    };
+    let numbers = |part: &str, separator: char| -> Option<Vec<i64>> {
+        part.split(separator).map(|n| n.parse::<i64>().ok()).collect()
+    };
+    let (year, month, day) = match numbers(date, '-').as_deref() {
+        Some(&[year, month, day]) if (1..=12).contains(&month) && (1..=31).contains(&day) => {
+            (year, month, day)
+        }
+        _ => return Err(invalid()),
+    };
+    let second_of_day = match time.map(|time| numbers(time, ':')) {
+        None => 0,
+        Some(Some(parts)) => match parts.as_slice() {
+            &[h, m, s] if (0..24).contains(&h) && (0..60).contains(&m) && (0..60).contains(&s) => {
+                h * 3600 + m * 60 + s
+            }
+            _ => return Err(invalid()),
+        },
+        Some(None) => return Err(invalid()),
+    };
+    Ok(days_from_civil(year, month, day) * 86_400 + second_of_day)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// An RSA or ECC spec, the ones GenerateDataKeyPair takes.
 pub fn parse_key_pair_spec(text: &str) -> Result<pb::KeySpec, String> {
     use pb::KeySpec::{EccNistP256, EccNistP384, Rsa2048, Rsa3072, Rsa4096};
@@ -201,6 +264,28 @@ mod tests {
         assert_eq!(parse_key_pair_spec("ECC_NIST_P384").unwrap(), pb::KeySpec::EccNistP384);
         assert!(parse_key_pair_spec("HMAC_256").is_err());
         assert!(parse_key_pair_spec("AES_256").is_err());
+    }
+
+    #[test]
+    fn valid_to_takes_seconds_and_utc_dates() {
+        assert_eq!(parse_valid_to("1764072754").unwrap(), 1_764_072_754);
+        assert_eq!(parse_valid_to("2000-02-29").unwrap(), 951_782_400);
+        assert_eq!(parse_valid_to("2025-11-25T12:12:34Z").unwrap(), 1_764_072_754);
+        assert_eq!(parse_valid_to("1970-01-01T00:00:01Z").unwrap(), 1);
+        for bad in ["0", "-5", "2025-13-01", "2025-11-25T12:12:34", "2025-11-25T25:00:00Z", "soon", ""] {
+            assert!(parse_valid_to(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tag_filters_take_a_value_or_not() {
+        let exact = parse_tag_filter("team=a=b").unwrap();
+        assert_eq!((exact.tag_key.as_str(), exact.tag_value.as_deref()), ("team", Some("a=b")));
+        assert_eq!(parse_tag_filter("team").unwrap().tag_value, None);
+        assert!(parse_tag_filter("=x").is_err());
+        assert_eq!(parse_key_state("PENDING_IMPORT").unwrap(), pb::KeyState::PendingImport);
+        assert_eq!(parse_origin("EXTERNAL").unwrap(), pb::KeyOrigin::External);
+        assert!(parse_origin("KEY_ORIGIN_UNSPECIFIED").is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Key lifecycle commands: create-key, describe-key, list-keys.
+//! Key lifecycle commands: create-key, describe-key, list-keys (with filters).
 
 use arca_proto::v1 as pb;
 
@@ -42,12 +42,13 @@ fn metadata(metadata: Option<pb::KeyMetadata>) -> Value {
 }
 
 pub async fn create_key(session: &Session, args: CreateKeyArgs) -> Result<Record, CliError> {
-    let label = rsa_generation(args.key_spec, 3072);
+    let label = rsa_generation(args.key_spec, 3072).filter(|_| args.origin == pb::KeyOrigin::Arca);
     let request = pb::CreateKeyRequest {
         description: args.description.unwrap_or_default(),
         key_spec: args.key_spec.into(),
         key_usage: args.key_usage.unwrap_or(pb::KeyUsage::Unspecified).into(),
         tags: pairs_to_map(args.tags, "tag")?,
+        origin: args.origin.into(),
         ..Default::default()
     };
     let response = spin(label, session.call(session.kms().create_key(session.request(request)))).await?;
@@ -65,7 +66,15 @@ pub async fn list_keys(session: &Session, args: ListKeysArgs) -> Result<Record, 
     let mut token = args.page_token.unwrap_or_default();
     let mut keys = Vec::new();
     loop {
-        let request = pb::ListKeysRequest { limit: args.limit.unwrap_or(0), page_token: token.clone() };
+        let request = pb::ListKeysRequest {
+            limit: args.limit.unwrap_or(0),
+            page_token: token.clone(),
+            key_spec: args.spec.map_or(0, Into::into),
+            key_usage: args.usage.map_or(0, Into::into),
+            key_state: args.state.map_or(0, Into::into),
+            origin: args.origin.map_or(0, Into::into),
+            tag: args.tag.clone(),
+        };
         let page = session.call(session.kms().list_keys(session.request(request))).await?;
         keys.extend(
             page.keys.into_iter().map(|entry| Value::Object(Record::new().with("key_id", entry.key_id))),

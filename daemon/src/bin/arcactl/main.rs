@@ -12,6 +12,7 @@ mod cli;
 mod crypto;
 mod error;
 mod governance;
+mod import;
 mod input;
 mod keys;
 mod output;
@@ -99,6 +100,18 @@ async fn execute(session: &Session, command: Command) -> Result<Reply, CliError>
         Command::CancelKeyDeletion(args) => governance::cancel_key_deletion(session, args).await?.into(),
         Command::PutKeyPolicy(args) => governance::put_key_policy(session, args).await?.into(),
         Command::GetKeyPolicy(args) => governance::get_key_policy(session, args).await?,
+        Command::CreateGrant(args) => governance::create_grant(session, args).await?.into(),
+        Command::ListGrants(args) => governance::list_grants(session, args).await?.into(),
+        Command::ListRetirableGrants(args) => governance::list_retirable_grants(session, args).await?.into(),
+        Command::RetireGrant(args) => governance::retire_grant(session, args).await?.into(),
+        Command::RevokeGrant(args) => governance::revoke_grant(session, args).await?.into(),
+        Command::GetParametersForImport(args) => {
+            import::get_parameters_for_import(session, args).await?.into()
+        }
+        Command::ImportKeyMaterial(args) => import::import_key_material(session, args).await?.into(),
+        Command::DeleteImportedKeyMaterial(args) => {
+            import::delete_imported_key_material(session, args).await?.into()
+        }
         Command::Audit(AuditCommand::Verify) => audit::verify(session).await?,
         Command::Audit(AuditCommand::Tail(args)) => audit::tail(session, args).await?,
     })

@@ -51,7 +51,8 @@ impl Kms {
         let mut ids = Vec::new();
         let mut page_token = String::new();
         loop {
-            let request = pb::ListKeysRequest { limit: 1000, page_token: page_token.clone() };
+            let request =
+                pb::ListKeysRequest { limit: 1000, page_token: page_token.clone(), ..Default::default() };
             let page = self.call("ListKeys", async |c| c.list_keys(request).await)?;
             ids.extend(page.keys.into_iter().map(|k| k.key_id));
             if !page.truncated || page.next_page_token.is_empty() {

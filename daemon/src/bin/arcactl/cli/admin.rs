@@ -26,6 +26,19 @@ pub struct InitArgs {
     /// one; $ARCA_PASSPHRASE is then ignored.
     #[arg(long, conflicts_with = "passphrase_file")]
     pub generate_passphrase: bool,
+    /// Make PRINCIPAL an administrator of the new store (repeatable, at most 32): `uid:N` or
+    /// `cert:SUBJECT`. The store keeps them; they administer it beside the configuration's
+    /// `administrators`. Default: whoever runs `arcactl init`.
+    #[arg(long = "administrator", value_name = "PRINCIPAL", value_parser = principal)]
+    pub administrators: Vec<String>,
+}
+
+/// Checks a principal's form as the daemon will, before any passphrase is asked for.
+fn principal(text: &str) -> Result<String, String> {
+    arca_daemon::service::parse_principal(text).map_err(|error| match error {
+        arca_daemon::Error::InvalidArgument(message) => message,
+        other => other.to_string(),
+    })
 }
 
 #[derive(Debug, Args)]
