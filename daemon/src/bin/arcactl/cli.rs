@@ -3,6 +3,7 @@
 mod admin;
 mod asymmetric;
 mod governance;
+mod token;
 
 use std::path::PathBuf;
 
@@ -21,6 +22,7 @@ pub use self::governance::{
     GetParametersForImportArgs, ImportKeyMaterialArgs, KeyIdArgs, ListAliasesArgs, ListRetirableGrantsArgs,
     PutKeyPolicyArgs, RetireGrantArgs, RevokeGrantArgs, ScheduleKeyDeletionArgs, WrappingArgs,
 };
+pub use self::token::{TokenCommand, TokenInitArgs, TokenInitPinArgs, TokenSetPinArgs};
 use crate::input::{
     Bytes, parse_base64, parse_data_key_spec, parse_encryption_algorithm, parse_key_spec, parse_key_state,
     parse_key_usage, parse_origin, parse_pair, parse_request_id, parse_tag_filter,
@@ -183,6 +185,9 @@ pub enum Command {
     /// Check or read the daemon's audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Set up the PKCS#11 token (what pkcs11-tool's --init-token, --init-pin and --change-pin do).
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 #[derive(Debug, Args)]

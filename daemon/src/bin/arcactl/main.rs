@@ -19,13 +19,14 @@ mod output;
 mod passphrase;
 mod progress;
 mod session;
+mod token;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::{AuditCommand, Cli, Command};
+use crate::cli::{AuditCommand, Cli, Command, TokenCommand};
 use crate::error::CliError;
 use crate::output::{Reply, Verdict};
 use crate::session::Session;
@@ -114,5 +115,9 @@ async fn execute(session: &Session, command: Command) -> Result<Reply, CliError>
         }
         Command::Audit(AuditCommand::Verify) => audit::verify(session).await?,
         Command::Audit(AuditCommand::Tail(args)) => audit::tail(session, args).await?,
+        Command::Token(TokenCommand::Info) => token::info(session).await?.into(),
+        Command::Token(TokenCommand::Init(args)) => token::init(session, args).await?.into(),
+        Command::Token(TokenCommand::InitPin(args)) => token::init_pin(session, args).await?.into(),
+        Command::Token(TokenCommand::SetPin(args)) => token::set_pin(session, args).await?.into(),
     })
 }

@@ -21,38 +21,59 @@ const GROUP_LEN: usize = 5;
 /// Random bytes at or above this are redrawn, so that every character is equally likely.
 const UNBIASED_LIMIT: usize = 256 - 256 % ALPHABET.len();
 
+/// Which secret is read, and from where besides a file and stdin.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretKind {
+    /// The environment variable that may hold it.
+    pub env: &'static str,
+    /// How it is named in prompts and errors ("passphrase", "SO PIN" …).
+    pub name: &'static str,
+}
+
+pub const PASSPHRASE: SecretKind = SecretKind { env: "ARCA_PASSPHRASE", name: "passphrase" };
+
 /// --passphrase-file, else $ARCA_PASSPHRASE, else stdin (asked twice when `confirm` and stdin is a
 /// terminal).
 pub fn read(file: Option<&Path>, confirm: bool) -> Result<Passphrase, CliError> {
+    read_secret(PASSPHRASE, file, confirm)
+}
+
+/// A secret from `file`, else the kind's environment variable, else stdin (without echo on a
+/// terminal, twice when `confirm`).
+pub fn read_secret(kind: SecretKind, file: Option<&Path>, confirm: bool) -> Result<Passphrase, CliError> {
     let text = if let Some(path) = file {
         let text =
             std::fs::read_to_string(path).map_err(CliError::io(format!("cannot read {}", path.display())))?;
         strip_newline(Zeroizing::new(text))
-    } else if let Some(text) = std::env::var_os("ARCA_PASSPHRASE") {
+    } else if let Some(text) = std::env::var_os(kind.env) {
         Zeroizing::new(
-            text.into_string()
-                .map_err(|_| CliError::Input("ARCA_PASSPHRASE is not valid UTF-8".to_owned()))?,
+            text.into_string().map_err(|_| CliError::Input(format!("{} is not valid UTF-8", kind.env)))?,
         )
     } else {
-        from_stdin(confirm)?
+        from_stdin(kind, confirm)?
     };
     if text.is_empty() {
-        return Err(CliError::Input("the passphrase is empty".to_owned()));
+        return Err(CliError::Input(format!("the {} is empty", kind.name)));
     }
     Ok(text)
 }
 
 /// Typed without echo when stdin is a terminal (and typed twice when `confirm`); otherwise the
 /// first line of stdin.
-fn from_stdin(confirm: bool) -> Result<Passphrase, CliError> {
+fn from_stdin(kind: SecretKind, confirm: bool) -> Result<Passphrase, CliError> {
     if !std::io::stdin().is_terminal() {
         return read_line();
     }
-    let first = prompt_hidden("Passphrase: ")?;
-    if confirm && *prompt_hidden("Repeat the passphrase: ")? != *first {
-        return Err(CliError::Input("the passphrases differ".to_owned()));
+    let first = prompt_hidden(&format!("{}: ", capitalized(kind.name)))?;
+    if confirm && *prompt_hidden(&format!("Repeat the {}: ", kind.name))? != *first {
+        return Err(CliError::Input(format!("the {}s differ", kind.name)));
     }
     Ok(first)
+}
+
+fn capitalized(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// Prompts on the terminal and reads a line with echo off; the terminal is restored afterwards,

@@ -39,6 +39,10 @@ impl Session {
         AdminClient::new(self.channel.clone())
     }
 
+    pub fn token(&self) -> arca_proto::v1::token_client::TokenClient<Channel> {
+        arca_proto::v1::token_client::TokenClient::new(self.channel.clone())
+    }
+
     /// Wraps a message, adding the `x-request-id` metadata when one was given.
     pub fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);

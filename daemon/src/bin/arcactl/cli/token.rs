@@ -1,0 +1,52 @@
+//! `arcactl token …`: the PKCS#11 token's setup.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// The token's setup, as pkcs11-tool does it through the module.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Show the token's label, serial number and flags (PIN state, lockout).
+    Info,
+    /// Initialise the token with an SO PIN and a label (C_InitToken). On an initialised token the
+    /// SO PIN is required, and every token object — every key of the daemon — is destroyed.
+    Init(TokenInitArgs),
+    /// Set, reset or unlock the user PIN as the SO (C_InitPIN).
+    InitPin(TokenInitPinArgs),
+    /// Change the user PIN, or with --so the SO PIN, given the current one (C_SetPIN).
+    SetPin(TokenSetPinArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenInitArgs {
+    /// The token label (at most 32 bytes).
+    #[arg(long, value_name = "TEXT")]
+    pub label: String,
+    /// Read the SO PIN from this file, else $ARCA_SO_PIN, else stdin.
+    #[arg(long, value_name = "FILE")]
+    pub so_pin_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenInitPinArgs {
+    /// Read the SO PIN from this file, else $ARCA_SO_PIN, else stdin.
+    #[arg(long, value_name = "FILE")]
+    pub so_pin_file: Option<PathBuf>,
+    /// Read the new user PIN from this file, else $ARCA_PIN, else stdin.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenSetPinArgs {
+    /// Change the SO PIN instead of the user PIN.
+    #[arg(long)]
+    pub so: bool,
+    /// Read the current PIN from this file, else $ARCA_PIN ($ARCA_SO_PIN with --so), else stdin.
+    #[arg(long, value_name = "FILE")]
+    pub old_pin_file: Option<PathBuf>,
+    /// Read the new PIN from this file, else $ARCA_NEW_PIN ($ARCA_NEW_SO_PIN with --so), else stdin.
+    #[arg(long, value_name = "FILE")]
+    pub new_pin_file: Option<PathBuf>,
+}
