@@ -26,6 +26,17 @@ impl fmt::Display for Caller {
     }
 }
 
+impl Caller {
+    /// The transport the call came over, as the audit record's source names it.
+    pub fn transport(&self) -> &'static str {
+        match self {
+            Self::Unix { .. } => "unix",
+            Self::Certificate { .. } => "tls",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// Identifies the caller of a request from what the transport recorded.
 pub fn caller_of<T>(request: &tonic::Request<T>) -> Caller {
     if let Some(info) = request.extensions().get::<UdsConnectInfo>() {

@@ -13,6 +13,8 @@ use crate::service::ServiceOptions;
 use crate::store::{SealConfig, SealMode};
 
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// The audit log rotates when its current file reaches this size.
+pub const DEFAULT_AUDIT_MAX_BYTES: u64 = 64 * 1024 * 1024;
 const DEV_KEY_FILE: &str = "master.key";
 const SOCKET_NAME: &str = "arca.sock";
 const STORE_FILE: &str = "arca.redb";
@@ -34,6 +36,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// The file the settings came from, re-read on SIGHUP.
     pub config_file: Option<PathBuf>,
+    /// The audit log's current file is rotated once it reaches this size; 0 never.
+    pub audit_max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +77,7 @@ impl Settings {
             service: ServiceOptions::default(),
             metrics_listen: None,
             config_file: None,
+            audit_max_bytes: DEFAULT_AUDIT_MAX_BYTES,
         }
     }
 
@@ -116,6 +121,9 @@ struct ConfigFile {
     /// The crypto-officer role: principals that create keys and administer the daemon
     /// (`uid:N`, `cert:SUBJECT`). Default: root and the daemon's own user.
     administrators: Option<Vec<String>>,
+    /// Rotate the audit log's current file once it reaches this many bytes; 0 never.
+    #[serde(default = "default_audit_max_bytes")]
+    audit_max_bytes: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +148,9 @@ struct SealSection {
 
 fn default_max_request_bytes() -> usize {
     DEFAULT_MAX_REQUEST_BYTES
+}
+fn default_audit_max_bytes() -> u64 {
+    DEFAULT_AUDIT_MAX_BYTES
 }
 fn default_key_generation_timeout_secs() -> f64 {
     ServiceOptions::default().key_generation_timeout.as_secs_f64()
@@ -208,6 +219,7 @@ impl ConfigFile {
             },
             metrics_listen: self.metrics_listen,
             config_file: None,
+            audit_max_bytes: self.audit_max_bytes,
         })
     }
 }
@@ -250,6 +262,10 @@ mod tests {
         assert_eq!(settings.seal.mode, SealMode::Passphrase);
         assert_eq!(settings.seal.argon2_memory_kib, 8192);
         assert_eq!(settings.tls.unwrap().listen.port(), 8443);
+        assert_eq!(settings.audit_max_bytes, DEFAULT_AUDIT_MAX_BYTES);
+        let never =
+            Settings::from_toml("data_dir = \"/x\"\naudit_max_bytes = 0\n[seal]\nmode = \"passphrase\"");
+        assert_eq!(never.unwrap().audit_max_bytes, 0);
     }
 
     #[test]

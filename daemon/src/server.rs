@@ -78,7 +78,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     secure_mem::init(settings.lock_policy)?;
     prepare_data_dir(&settings)?;
     let backend = RedbBackend::open(&settings.store_path())?;
-    let audit = Arc::new(AuditLog::open(&settings.audit_path())?);
+    let audit = Arc::new(AuditLog::open(&settings.audit_path(), settings.audit_max_bytes)?);
     let service = Arc::new(
         KmsService::open(
             Arc::new(backend),

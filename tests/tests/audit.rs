@@ -3,7 +3,7 @@
 use arca_tests::{Launch, context, create_key, pb};
 
 async fn read_audit(daemon: &arca_tests::Daemon, key: &str) -> Vec<serde_json::Value> {
-    let request = pb::ReadAuditRequest { limit: 1000, key: key.into(), principal: String::new() };
+    let request = pb::ReadAuditRequest { limit: 1000, key: key.into(), ..Default::default() };
     let records = daemon.admin().await.read_audit(request).await.unwrap().into_inner().records;
     records.iter().map(|line| serde_json::from_str(line).unwrap()).collect()
 }
@@ -74,4 +74,83 @@ async fn calls_are_recorded_verified_and_tampering_is_named() {
         .unwrap();
     assert_eq!(cli.status.code(), Some(3), "arcactl audit verify reports a broken chain");
     assert!(String::from_utf8_lossy(&cli.stdout).contains(&target.to_string()));
+}
+
+/// A Token service request of the attached application `app`.
+fn with_app<T>(app: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("x-arca-app", app.parse().unwrap());
+    request
+}
+
+/// Records of the Token service (the PKCS#11 module's face) name their source and the exact
+/// CK_RV; KMS records name the key version the call used and the daemon's finer error kind.
+#[tokio::test]
+async fn records_name_source_key_version_and_error_code() {
+    let (daemon, _dir) = arca_tests::Daemon::start_dev();
+    let mut token = pb::token_client::TokenClient::new(daemon.channel().await);
+    let attach = pb::AttachRequest { application_name: "audit-test".into() };
+    let mut events = token.attach(attach).await.unwrap().into_inner();
+    let app = events.message().await.unwrap().unwrap().application_id;
+    let init = pb::InitTokenRequest { so_pin: b"87654321".to_vec(), label: b"audit".to_vec() };
+    token.init_token(init).await.unwrap();
+    const CKF_RW_SESSION: u64 = 0x2;
+    const CKF_SERIAL_SESSION: u64 = 0x4;
+    let open = pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION | CKF_RW_SESSION };
+    let session = token.open_session(with_app(&app, open)).await.unwrap().into_inner().session;
+    let wrong = pb::LoginRequest { session, user_type: 0, pin: b"00000000".to_vec() };
+    let refused = token.login(with_app(&app, wrong)).await.unwrap_err();
+    assert_eq!(refused.metadata().get("x-arca-ckr").unwrap(), "0x000000A0", "{refused:?}");
+
+    let mut kms = daemon.kms().await;
+    let key = create_key(&mut kms, "versioned").await;
+    let encrypt =
+        || pb::EncryptRequest { key_id: key.clone(), plaintext: b"v".to_vec(), ..Default::default() };
+    let first = kms.encrypt(encrypt()).await.unwrap().into_inner();
+    kms.rotate_key_on_demand(pb::RotateKeyOnDemandRequest { key_id: key.clone() }).await.unwrap();
+    kms.encrypt(encrypt()).await.unwrap();
+    let decrypt = pb::DecryptRequest {
+        ciphertext_blob: first.ciphertext_blob,
+        encryption_context: context(&[("tenant", "1")]),
+        ..Default::default()
+    };
+    assert!(kms.decrypt(decrypt).await.is_err(), "the context does not match");
+    kms.disable_key(pb::DisableKeyRequest { key_id: key.clone() }).await.unwrap();
+    assert!(kms.encrypt(encrypt()).await.is_err(), "a disabled key");
+
+    let request = pb::ReadAuditRequest { limit: 1000, source: "pkcs11/unix".into(), ..Default::default() };
+    let records = daemon.admin().await.read_audit(request).await.unwrap().into_inner().records;
+    let records: Vec<serde_json::Value> = records.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(records.iter().all(|r| r["source"] == "pkcs11/unix"), "{records:#?}");
+    let login = records.iter().find(|r| r["operation"] == "C_Login").expect("a C_Login record");
+    assert_eq!(
+        (&login["outcome"], &login["error_code"]),
+        (&"PERMISSION_DENIED".into(), &"CKR_PIN_INCORRECT".into())
+    );
+    assert!(records.iter().any(|r| r["operation"] == "Attach"), "Attach is the module's call too");
+    assert!(records.iter().all(|r| r["operation"] != "Encrypt"), "KMS calls are not PKCS#11 calls");
+
+    let records = read_audit(&daemon, &key).await;
+    let of = |operation: &str| -> Vec<&serde_json::Value> {
+        records.iter().filter(|r| r["operation"] == operation).collect()
+    };
+    let encrypts = of("Encrypt");
+    assert_eq!(encrypts.len(), 3, "{records:#?}");
+    assert_eq!(encrypts[0]["key_version"], 1);
+    assert_eq!(encrypts[1]["key_version"], 2, "the rotated key's current version");
+    assert_eq!(
+        (&encrypts[2]["outcome"], &encrypts[2]["error_code"]),
+        (&"FAILED_PRECONDITION".into(), &"KeyNotEnabled".into())
+    );
+    assert!(encrypts[0].get("error_code").is_none(), "no error code on success: {}", encrypts[0]);
+    assert_eq!(encrypts[0]["source"], "grpc/unix");
+    let decrypt = of("Decrypt")[0];
+    assert_eq!((&decrypt["key_version"], &decrypt["error_code"]), (&1.into(), &"DecryptionFailed".into()));
+    assert_eq!(of("RotateKeyOnDemand")[0]["key_version"], 2, "the version the rotation made");
+    assert!(of("DisableKey")[0].get("key_version").is_none(), "a call that uses no version names none");
+
+    let verified = daemon.admin().await.verify_audit(pb::VerifyAuditRequest {}).await.unwrap().into_inner();
+    assert!(verified.intact, "{}", verified.reason);
+    drop(events);
+    daemon.shutdown().await;
 }

@@ -150,9 +150,10 @@ async fn callers_past_their_quota_are_throttled_and_audited() {
     assert_status(throttled, Code::ResourceExhausted, "throttled");
     // Management calls are not metered by the crypto quota.
     create_key(&mut kms, "unmetered").await;
-    let audit = pb::ReadAuditRequest { limit: 100, key: key.clone(), principal: String::new() };
+    let audit = pb::ReadAuditRequest { limit: 100, key: key.clone(), ..Default::default() };
     let records = daemon.admin().await.read_audit(audit).await.unwrap().into_inner().records;
-    assert!(records.iter().any(|r| r.contains("RESOURCE_EXHAUSTED")), "the refusal is audited");
+    let refusal = "\"outcome\":\"RESOURCE_EXHAUSTED\",\"error_code\":\"Throttled\"";
+    assert!(records.iter().any(|r| r.contains(refusal)), "the refusal is audited: {records:#?}");
 }
 
 async fn create(daemon: &Daemon, spec: pb::KeySpec, origin: pb::KeyOrigin, tags: &[(&str, &str)]) -> String {

@@ -114,7 +114,7 @@ async fn scheduled_deletion_destroys_the_key_when_due() {
     assert_eq!(advance(&daemon, 2 * DAY).await.keys_changed, 1);
     assert_status(describe(&daemon, &key).await, Code::NotFound, &key);
     assert_status(encrypt(&daemon, "alias/doomed").await, Code::NotFound, "alias/doomed");
-    let audit = pb::ReadAuditRequest { limit: 1000, key: key.clone(), principal: String::new() };
+    let audit = pb::ReadAuditRequest { limit: 1000, key: key.clone(), ..Default::default() };
     let records = daemon.admin().await.read_audit(audit).await.unwrap().into_inner().records;
     assert!(
         records.iter().any(|r| r.contains("\"Encrypt\"") && r.contains("FAILED_PRECONDITION")),

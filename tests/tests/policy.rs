@@ -140,7 +140,7 @@ async fn policies_admit_only_whom_they_name() {
         .unwrap();
     assert_eq!(with_tenant("9").0, 1, "Deny overrides the grant");
 
-    let audit = pb::ReadAuditRequest { limit: 100, key: String::new(), principal: "uid:65534".into() };
+    let audit = pb::ReadAuditRequest { limit: 100, principal: "uid:65534".into(), ..Default::default() };
     let records = daemon.admin().await.read_audit(audit).await.unwrap().into_inner().records;
     assert!(records.iter().filter(|r| r.contains("PERMISSION_DENIED")).count() >= 3, "{records:?}");
 }

@@ -307,12 +307,17 @@ async fn disabled_keys_policies_and_audit_apply_to_token_calls() {
     assert_eq!(ckr(&denied), 0x68, "a policy Deny is CKR_KEY_FUNCTION_NOT_PERMITTED: {denied:?}");
     assert!(denied.message().contains("arca:Encrypt"), "{}", denied.message());
 
-    let request = pb::ReadAuditRequest { limit: 1000, key: key_id.clone(), principal: String::new() };
+    let request = pb::ReadAuditRequest { limit: 1000, key: key_id.clone(), ..Default::default() };
     let records = daemon.admin().await.read_audit(request).await.unwrap().into_inner().records;
     let token_records: Vec<&String> = records.iter().filter(|r| r.contains("\"C_EncryptInit\"")).collect();
     assert_eq!(token_records.len(), 3, "one audit record per C_EncryptInit: {records:#?}");
     assert_eq!(token_records.iter().filter(|r| r.contains("\"OK\"")).count(), 1);
     assert!(records.iter().any(|r| r.contains("\"C_Encrypt\"") && r.contains("\"OK\"")), "{records:#?}");
+    let encrypted = records.iter().find(|r| r.contains("\"C_Encrypt\"") && r.contains("\"OK\"")).unwrap();
+    assert!(encrypted.contains("\"source\":\"pkcs11/unix\""), "{encrypted}");
+    assert!(encrypted.contains("\"key_version\":1,"), "PKCS#11 uses the current version: {encrypted}");
+    let refused = "\"error_code\":\"CKR_KEY_FUNCTION_NOT_PERMITTED\"";
+    assert_eq!(token_records.iter().filter(|r| r.contains(refused)).count(), 2, "{token_records:#?}");
     daemon.shutdown().await;
 }
 

@@ -1,19 +1,27 @@
 //! The tamper-evident audit log: one JSON line per call, from any front end, hash-chained and
 //! authenticated (see `record.rs`). Appends go straight to the file; state changes are synced
 //! before the caller hears back. If a record cannot be written the call fails closed.
+//!
+//! The log rotates (past a size, or on demand): the current file is synced and renamed
+//! `audit.log.<first-seq>-<last-seq>` and a new `audit.log` goes on with the next sequence number,
+//! its first record chaining to the renamed file's last. A crash at any instant leaves either the
+//! old file, or the renamed one and no (or an empty) new one: `open` then continues the chain from
+//! the newest rotated file.
 
+mod reading;
 mod record;
+mod segments;
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
+pub use reading::{BadRecord, Filter, Verification};
 pub use record::Body;
-use record::{GENESIS, Stored, chain_hash, chain_hash_of_json, hex, mac, stored_line, unhex};
-use subtle::ConstantTimeEq;
+use record::{GENESIS, Stored, chain_hash_of_json, hex, mac, stored_line, unhex};
+use segments::{audit_error, open_current, rotated_name, split, sync_dir};
 
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
@@ -23,32 +31,53 @@ use crate::secure_mem::SecretBuf;
 pub struct Event<'a> {
     pub request_id: &'a str,
     pub principal: &'a str,
+    /// The face and the transport: `grpc/unix`, `grpc/tls`, `pkcs11/unix`, `pkcs11/tls`.
+    pub source: &'a str,
     pub operation: &'a str,
     pub key: &'a str,
+    pub key_version: Option<u32>,
     pub encryption_context: BTreeMap<String, String>,
     pub outcome: &'a str,
+    /// The precise error on failure (a CK_RV name, or the daemon's error kind); empty on success.
+    pub error_code: &'a str,
     /// Whether the call changed state (synced before it is acknowledged).
     pub durable: bool,
 }
 
-/// The result of a verification pass.
+/// A file set aside by a rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    pub records: u64,
-    /// Records whose MAC was checked (those written while unsealed).
-    pub authenticated: u64,
-    /// The first record that breaks the chain, and why.
-    pub first_bad: Option<(u64, String)>,
+pub struct Rotated {
+    pub file: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
 }
 
 struct Tail {
-    file: File,
+    /// `None` after a rotation that renamed the file but could not open the next one: the next
+    /// append opens it (or fails, closed).
+    file: Option<File>,
+    len: u64,
+    /// The sequence number of the current file's first record, if it has one.
+    first_seq: Option<u64>,
     next_seq: u64,
     last_hash: [u8; 32],
 }
 
+impl Tail {
+    fn file(&mut self, path: &Path) -> Result<&mut File> {
+        if self.file.is_none() {
+            let file = open_current(path)?;
+            self.len = file.metadata().map_err(audit_error("stat"))?.len();
+            self.file = Some(file);
+        }
+        self.file.as_mut().ok_or_else(|| Error::Storage("audit log: no current file".into()))
+    }
+}
+
 pub struct AuditLog {
     path: PathBuf,
+    /// Rotate once the current file reaches this size; 0 never.
+    max_bytes: u64,
     tail: Mutex<Tail>,
     mac_key: Mutex<Option<SecretBuf>>,
 }
@@ -59,49 +88,64 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
-fn audit_error(action: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |e| Error::Storage(format!("audit log: {action}: {e}"))
+/// The chain's end as the current file holds it: (first seq, next seq, last hash, complete length).
+type Scanned = (Option<u64>, u64, [u8; 32], u64);
+
+fn scan(file: &mut File) -> Result<Scanned> {
+    let (mut first_seq, mut next_seq, mut last_hash, mut complete_len) = (None, 0, GENESIS, 0u64);
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = reader.read_line(&mut line).map_err(audit_error("read"))?;
+        if read == 0 || !line.ends_with('\n') {
+            break;
+        }
+        let stored: Stored = serde_json::from_str(&line)
+            .map_err(|e| Error::Integrity(format!("audit log record {next_seq} is unreadable: {e}")))?;
+        first_seq.get_or_insert(stored.body.seq);
+        next_seq = stored.body.seq + 1;
+        last_hash = hash_of(&stored)?;
+        complete_len += read as u64;
+    }
+    Ok((first_seq, next_seq, last_hash, complete_len))
+}
+
+fn hash_of(stored: &Stored) -> Result<[u8; 32]> {
+    unhex(&stored.hash)
+        .and_then(|h| h.try_into().ok())
+        .ok_or_else(|| Error::Integrity(format!("audit log record {} has a bad hash", stored.body.seq)))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl AuditLog {
     /// Opens (or creates) the log and finds where the chain ends. A torn last line left by a crash
-    /// is cut off; the chain continues from the last complete record.
-    pub fn open(path: &Path) -> Result<Self> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(audit_error("open"))?;
-        let (mut next_seq, mut last_hash, mut complete_len) = (0, GENESIS, 0u64);
-        let mut reader = BufReader::new(&mut file);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let read = reader.read_line(&mut line).map_err(audit_error("read"))?;
-            if read == 0 || !line.ends_with('\n') {
-                break;
-            }
-            let stored: Stored = serde_json::from_str(&line)
-                .map_err(|e| Error::Integrity(format!("audit log record {next_seq} is unreadable: {e}")))?;
-            next_seq = stored.body.seq + 1;
-            last_hash = unhex(&stored.hash).and_then(|h| h.try_into().ok()).ok_or_else(|| {
-                Error::Integrity(format!("audit log record {} has a bad hash", stored.body.seq))
-            })?;
-            complete_len += read as u64;
-        }
-        drop(reader);
+    /// is cut off; the chain continues from the last complete record, in the newest rotated file
+    /// when the current one holds none (a crash during rotation, or right after it).
+    pub fn open(path: &Path, max_bytes: u64) -> Result<Self> {
+        let mut file = open_current(path)?;
+        let (first_seq, mut next_seq, mut last_hash, complete_len) = scan(&mut file)?;
         if file.metadata().map_err(audit_error("stat"))?.len() != complete_len {
             tracing::warn!("audit log: cutting a torn last record left by a crash");
             file.set_len(complete_len).map_err(audit_error("truncate"))?;
             file.seek(SeekFrom::End(0)).map_err(audit_error("seek"))?;
         }
-        Ok(Self {
-            path: path.to_path_buf(),
-            tail: Mutex::new(Tail { file, next_seq, last_hash }),
-            mac_key: Mutex::new(None),
-        })
+        if first_seq.is_none() {
+            let (dir, base) = split(path);
+            if let Some(newest) = segments::rotated(&dir, &base)?.pop()
+                && let Some(last) = segments::last_record(newest)?
+            {
+                next_seq = last.body.seq + 1;
+                last_hash = hash_of(&last)?;
+            }
+        }
+        let tail = Tail { file: Some(file), len: complete_len, first_seq, next_seq, last_hash };
+        Ok(Self { path: path.to_path_buf(), max_bytes, tail: Mutex::new(tail), mac_key: Mutex::new(None) })
     }
 
     /// Records are authenticated from now on (called when the store is unsealed).
@@ -111,20 +155,28 @@ impl AuditLog {
         }
     }
 
-    /// Appends one record; returns only once it is written (and synced if `durable`).
+    fn locked(&self) -> Result<MutexGuard<'_, Tail>> {
+        self.tail.lock().map_err(|_| Error::Storage("audit log lock poisoned".into()))
+    }
+
+    /// Appends one record; returns only once it is written (and synced if `durable`). A file
+    /// that has reached the size limit is rotated afterwards; a failed rotation is logged and
+    /// tried again at the next append, the record being safe in the current file either way.
     pub fn append(&self, event: Event<'_>) -> Result<()> {
-        let mut tail = self.tail.lock().map_err(|_| Error::Storage("audit log lock poisoned".into()))?;
+        let mut tail = self.locked()?;
+        let seq = tail.next_seq;
         let body = Body {
-            seq: tail.next_seq,
-            time_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            seq,
+            time_ms: now_ms(),
             request_id: event.request_id.to_owned(),
             principal: event.principal.to_owned(),
+            source: event.source.to_owned(),
             operation: event.operation.to_owned(),
             key: event.key.to_owned(),
+            key_version: event.key_version,
             encryption_context: event.encryption_context,
             outcome: event.outcome.to_owned(),
+            error_code: event.error_code.to_owned(),
             prev: hex(&tail.last_hash),
         };
         let body_json =
@@ -136,98 +188,95 @@ impl AuditLog {
         };
         let line = stored_line(&body_json, &hex(&hash), &mac)
             .ok_or_else(|| Error::Storage("audit log: a record body is not a JSON object".into()))?;
-        tail.file.write_all(&line).map_err(audit_error("write"))?;
+        let file = tail.file(&self.path)?;
+        file.write_all(&line).map_err(audit_error("write"))?;
         if event.durable {
-            tail.file.sync_data().map_err(audit_error("sync"))?;
+            file.sync_data().map_err(audit_error("sync"))?;
         }
         tail.next_seq += 1;
         tail.last_hash = hash;
+        tail.len += line.len() as u64;
+        tail.first_seq.get_or_insert(seq);
+        if self.max_bytes > 0
+            && tail.len >= self.max_bytes
+            && let Err(error) = self.rotate_locked(&mut tail)
+        {
+            tracing::error!(%error, "cannot rotate the audit log");
+        }
         Ok(())
     }
 
     /// Syncs everything written so far (at shutdown).
     pub fn sync(&self) -> Result<()> {
-        let tail = self.tail.lock().map_err(|_| Error::Storage("audit log lock poisoned".into()))?;
-        tail.file.sync_data().map_err(audit_error("sync"))
+        let tail = self.locked()?;
+        match &tail.file {
+            Some(file) => file.sync_data().map_err(audit_error("sync")),
+            None => Ok(()),
+        }
     }
 
-    /// Checks the whole chain and, where present, every MAC; names the first bad record.
+    /// Sets the current file aside now; `None` when it holds no record yet.
+    pub fn rotate(&self) -> Result<Option<Rotated>> {
+        let mut tail = self.locked()?;
+        self.rotate_locked(&mut tail)
+    }
+
+    /// Sync, rename, sync the directory, start the next file, sync the directory. Between the
+    /// rename and the new file there is no current file: `open` and the next append create it.
+    fn rotate_locked(&self, tail: &mut Tail) -> Result<Option<Rotated>> {
+        let (Some(first_seq), Some(last_seq)) = (tail.first_seq, tail.next_seq.checked_sub(1)) else {
+            return Ok(None);
+        };
+        if let Some(file) = &tail.file {
+            file.sync_data().map_err(audit_error("sync"))?;
+        }
+        let (dir, base) = split(&self.path);
+        let name = rotated_name(&base, first_seq, last_seq);
+        let target = dir.join(&name);
+        if target.exists() {
+            return Err(Error::Storage(format!("audit log: cannot rotate: {name} already exists")));
+        }
+        std::fs::rename(&self.path, &target).map_err(audit_error("rename"))?;
+        (tail.file, tail.len, tail.first_seq) = (None, 0, None);
+        sync_dir(&dir)?;
+        tail.file(&self.path)?;
+        sync_dir(&dir)?;
+        tracing::info!(file = name, first_seq, last_seq, "audit log rotated");
+        Ok(Some(Rotated { file: name, first_seq, last_seq }))
+    }
+
+    /// Every file, oldest first, the current one last: later appends and rotations do not
+    /// disturb the reading (rotated files never change; the current one is read through a
+    /// descriptor opened while rotations are held off, so it stays the file listed).
+    fn segments(&self) -> Result<Vec<segments::Segment>> {
+        let _rotations_wait = self.locked()?;
+        let current = match File::open(&self.path) {
+            Ok(file) => Some(file),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(audit_error("open")(error)),
+        };
+        segments::all(&self.path, current)
+    }
+
+    /// Checks the whole chain, across rotated files, and where present every MAC; names the
+    /// first bad record and its file.
     pub fn verify(&self) -> Result<Verification> {
-        let file = File::open(&self.path).map_err(audit_error("open"))?;
-        let key = self.mac_key.lock().map_err(|_| Error::Storage("audit key lock poisoned".into()))?;
-        let mut outcome = Verification { records: 0, authenticated: 0, first_bad: None };
-        let mut previous = GENESIS;
-        for (index, line) in BufReader::new(file).lines().enumerate() {
-            let line = line.map_err(audit_error("read"))?;
-            let expected_seq = index as u64;
-            match check(&line, expected_seq, &previous, key.as_ref()) {
-                Ok((hash, authenticated)) => {
-                    previous = hash;
-                    outcome.records += 1;
-                    outcome.authenticated += u64::from(authenticated);
-                }
-                Err(reason) => {
-                    outcome.first_bad = Some((expected_seq, reason));
-                    break;
-                }
-            }
-        }
-        Ok(outcome)
+        let segments = self.segments()?;
+        // A copy, so appends (which take the key too) go on while the files are read.
+        let key = match &*self.mac_key.lock().map_err(|_| Error::Storage("audit key lock poisoned".into()))? {
+            Some(key) => Some(SecretBuf::copy_from(key.as_slice())?),
+            None => None,
+        };
+        reading::verify(segments, key.as_ref())
     }
 
-    /// The last `limit` records, optionally only those naming a key or principal.
-    pub fn tail(&self, limit: usize, key: &str, principal: &str) -> Result<Vec<String>> {
-        let file = File::open(&self.path).map_err(audit_error("open"))?;
-        let mut matching = std::collections::VecDeque::new();
-        for line in BufReader::new(file).lines() {
-            let line = line.map_err(audit_error("read"))?;
-            let Ok(stored) = serde_json::from_str::<Stored>(&line) else { continue };
-            if (key.is_empty() || stored.body.key == key)
-                && (principal.is_empty() || stored.body.principal == principal)
-            {
-                matching.push_back(line);
-                if matching.len() > limit {
-                    matching.pop_front();
-                }
-            }
-        }
-        Ok(matching.into())
+    /// The last `limit` records matching `filter`, oldest first, across rotated files.
+    pub fn tail_records(&self, limit: usize, filter: &Filter<'_>) -> Result<Vec<String>> {
+        reading::newest(self.segments()?, limit, filter)
     }
 }
 
-/// Checks one line against the chain; returns its hash and whether its MAC was verified.
-fn check(
-    line: &str,
-    seq: u64,
-    previous: &[u8; 32],
-    key: Option<&SecretBuf>,
-) -> Result<([u8; 32], bool), String> {
-    let stored: Stored = serde_json::from_str(line).map_err(|e| format!("unreadable: {e}"))?;
-    if stored.body.seq != seq {
-        return Err(format!(
-            "sequence {} where {seq} was expected (a record was removed or inserted)",
-            stored.body.seq
-        ));
-    }
-    if stored.body.prev != hex(previous) {
-        return Err("does not follow the previous record (reordered, removed or inserted)".into());
-    }
-    let hash = chain_hash(previous, &stored.body);
-    if stored.hash != hex(&hash) {
-        return Err("its content was changed".into());
-    }
-    if stored.mac.is_empty() {
-        return Ok((hash, false));
-    }
-    let key = key.ok_or("authenticated, but the daemon is sealed and cannot check it")?;
-    let expected = mac(key.as_slice(), &hash).ok_or("MAC key unusable")?;
-    let given = unhex(&stored.mac).ok_or("malformed MAC")?;
-    if bool::from(expected.as_slice().ct_eq(&given)) {
-        Ok((hash, true))
-    } else {
-        Err("its MAC does not match".into())
-    }
-}
-
+#[cfg(test)]
+mod rotation_tests;
 #[cfg(test)]
 mod tests;

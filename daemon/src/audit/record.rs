@@ -3,6 +3,10 @@
 //! `hash = SHA-256(previous hash || body)`, where `body` is the record's JSON without `hash` and
 //! `mac`; `mac = HMAC-SHA-256(audit key, hash)` once the daemon is unsealed (the key derives from
 //! the master key). Each MAC therefore vouches for every record before it.
+//!
+//! Fields added after the first release (`source`, `key_version`, `error_code`) are left out of
+//! the JSON when empty, so a record written before they existed serialises again byte for byte
+//! and its hash still checks.
 
 use std::collections::BTreeMap;
 
@@ -18,12 +22,23 @@ pub struct Body {
     pub time_ms: u64,
     pub request_id: String,
     pub principal: String,
+    /// How the call came: the face and the transport (`grpc/unix`, `grpc/tls`, `pkcs11/unix`,
+    /// `pkcs11/tls`); absent in records older than the field.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
     pub operation: String,
     /// The key as the caller named it (id or alias); empty when the call names none.
     pub key: String,
+    /// The key version the call used, when it used one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_version: Option<u32>,
     pub encryption_context: BTreeMap<String, String>,
     /// `OK` or the gRPC code name.
     pub outcome: String,
+    /// On failure the precise code: the CK_RV name for a PKCS#11 call (`CKR_PIN_INCORRECT`), the
+    /// daemon's error kind for the others (`AccessDenied`, `KeyNotEnabled`, `Throttled`, …).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error_code: String,
     /// Hex of the previous record's hash (64 zeros for the first).
     pub prev: String,
 }
@@ -107,10 +122,13 @@ mod line_tests {
             time_ms: 1_700_000_000_000,
             request_id: "r\"1".into(),
             principal: "uid:0".into(),
+            source: "pkcs11/unix".into(),
             operation: "C_Sign".into(),
             key: "k".into(),
+            key_version: Some(2),
             encryption_context: [("a".to_string(), "b".to_string())].into_iter().collect(),
-            outcome: "OK".into(),
+            outcome: "PERMISSION_DENIED".into(),
+            error_code: "CKR_PIN_INCORRECT".into(),
             prev: hex(&GENESIS),
         };
         let json = serde_json::to_vec(&body).unwrap();

@@ -1,13 +1,19 @@
+use std::fs::OpenOptions;
+
+use super::record::chain_hash;
 use super::*;
 
-fn event(operation: &str) -> Event<'_> {
+pub(super) fn event(operation: &str) -> Event<'_> {
     Event {
         request_id: "r",
         principal: "uid:1000",
+        source: "grpc/unix",
         operation,
         key: "alias/orders",
+        key_version: None,
         encryption_context: [("tenant".to_string(), "7".to_string())].into_iter().collect(),
         outcome: "OK",
+        error_code: "",
         durable: false,
     }
 }
@@ -16,23 +22,36 @@ fn mac_key() -> SecretBuf {
     SecretBuf::copy_from(&[3; 32]).unwrap()
 }
 
+pub(super) fn open_log(path: &Path, max_bytes: u64) -> AuditLog {
+    let log = AuditLog::open(path, max_bytes).unwrap();
+    log.set_mac_key(mac_key());
+    log
+}
+
+pub(super) fn append(log: &AuditLog, from: usize, count: usize) {
+    for n in from..from + count {
+        log.append(event(&format!("Op{n}"))).unwrap();
+    }
+}
+
 fn log_with(records: usize) -> (tempfile::TempDir, AuditLog, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.log");
-    let log = AuditLog::open(&path).unwrap();
-    log.set_mac_key(mac_key());
-    for n in 0..records {
-        log.append(event(&format!("Op{n}"))).unwrap();
-    }
+    let log = open_log(&path, 0);
+    append(&log, 0, records);
     (dir, log, path)
 }
 
-fn lines(path: &Path) -> Vec<String> {
+pub(super) fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap().lines().map(str::to_owned).collect()
 }
 
-fn rewrite(path: &Path, lines: &[String]) {
+pub(super) fn rewrite(path: &Path, lines: &[String]) {
     std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+}
+
+fn first_bad(log: &AuditLog) -> Option<u64> {
+    log.verify().unwrap().first_bad.map(|b| b.seq)
 }
 
 #[test]
@@ -40,6 +59,7 @@ fn an_intact_log_verifies() {
     let (_dir, log, _) = log_with(5);
     let verified = log.verify().unwrap();
     assert_eq!((verified.records, verified.authenticated, verified.first_bad), (5, 5, None));
+    assert_eq!(verified.files, 1);
 }
 
 #[test]
@@ -50,22 +70,22 @@ fn changed_deleted_reordered_and_inserted_records_are_named() {
     let mut changed = original.clone();
     changed[2] = changed[2].replace("Op2", "Op9");
     rewrite(&path, &changed);
-    assert_eq!(log.verify().unwrap().first_bad.map(|b| b.0), Some(2));
+    assert_eq!(first_bad(&log), Some(2));
 
     let mut deleted = original.clone();
     deleted.remove(1);
     rewrite(&path, &deleted);
-    assert_eq!(log.verify().unwrap().first_bad.map(|b| b.0), Some(1));
+    assert_eq!(first_bad(&log), Some(1));
 
     let mut reordered = original.clone();
     reordered.swap(3, 4);
     rewrite(&path, &reordered);
-    assert_eq!(log.verify().unwrap().first_bad.map(|b| b.0), Some(3));
+    assert_eq!(first_bad(&log), Some(3));
 
     let mut inserted = original.clone();
     inserted.insert(2, original[1].clone());
     rewrite(&path, &inserted);
-    assert_eq!(log.verify().unwrap().first_bad.map(|b| b.0), Some(2));
+    assert_eq!(first_bad(&log), Some(2));
 
     // Recomputing the hashes of an edited record does not help without the MAC key.
     let mut forged: Stored = serde_json::from_str(&original[4]).unwrap();
@@ -76,8 +96,8 @@ fn changed_deleted_reordered_and_inserted_records_are_named() {
     edited[4] = serde_json::to_string(&forged).unwrap();
     rewrite(&path, &edited);
     let bad = log.verify().unwrap().first_bad.unwrap();
-    assert_eq!(bad.0, 4);
-    assert!(bad.1.contains("MAC"), "{}", bad.1);
+    assert_eq!((bad.seq, bad.file.as_str()), (4, "audit.log"));
+    assert!(bad.reason.contains("MAC"), "{}", bad.reason);
 }
 
 #[test]
@@ -87,8 +107,7 @@ fn a_torn_last_record_is_cut_and_the_chain_continues() {
     let mut file = OpenOptions::new().append(true).open(&path).unwrap();
     file.write_all(b"{\"seq\":3,\"time_ms\":1,\"requ").unwrap();
     drop(file);
-    let log = AuditLog::open(&path).unwrap();
-    log.set_mac_key(mac_key());
+    let log = open_log(&path, 0);
     log.append(event("After")).unwrap();
     let verified = log.verify().unwrap();
     assert_eq!((verified.records, verified.first_bad), (4, None));
@@ -96,7 +115,7 @@ fn a_torn_last_record_is_cut_and_the_chain_continues() {
 
     // Under another key, the first authenticated record is named.
     log.set_mac_key(SecretBuf::copy_from(&[4; 32]).unwrap());
-    assert_eq!(log.verify().unwrap().first_bad.map(|b| b.0), Some(0));
+    assert_eq!(first_bad(&log), Some(0));
 }
 
 #[test]
@@ -107,6 +126,72 @@ fn records_hold_no_payloads_and_tail_filters() {
     log.append(other).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("\"tenant\":\"7\""));
-    assert_eq!(log.tail(10, "", "cert:CN=app").unwrap().len(), 1);
-    assert_eq!(log.tail(2, "alias/orders", "").unwrap().len(), 2);
+    let by_principal = Filter { principal: "cert:CN=app", ..Filter::default() };
+    assert_eq!(log.tail_records(10, &by_principal).unwrap().len(), 1);
+    let by_key = Filter { key: "alias/orders", ..Filter::default() };
+    assert_eq!(log.tail_records(2, &by_key).unwrap().len(), 2);
+    let by_source = Filter { source: "pkcs11/unix", ..Filter::default() };
+    assert!(log.tail_records(10, &by_source).unwrap().is_empty());
+}
+
+#[test]
+fn new_fields_are_written_only_when_set_and_are_hashed() {
+    let (_dir, log, path) = log_with(1);
+    let mut failed = event("C_Login");
+    (failed.source, failed.outcome, failed.error_code) =
+        ("pkcs11/unix", "PERMISSION_DENIED", "CKR_PIN_INCORRECT");
+    log.append(failed).unwrap();
+    let mut encrypt = event("Encrypt");
+    encrypt.key_version = Some(3);
+    log.append(encrypt).unwrap();
+    let original = lines(&path);
+    assert!(!original[0].contains("key_version") && !original[0].contains("error_code"), "{}", original[0]);
+    assert!(original[1].contains("\"source\":\"pkcs11/unix\",\"operation\":\"C_Login\""), "{}", original[1]);
+    assert!(original[1].contains("\"error_code\":\"CKR_PIN_INCORRECT\""), "{}", original[1]);
+    assert!(original[2].contains("\"key\":\"alias/orders\",\"key_version\":3,"), "{}", original[2]);
+    let pkcs11 = Filter { source: "pkcs11/unix", ..Filter::default() };
+    assert_eq!(log.tail_records(10, &pkcs11).unwrap(), vec![original[1].clone()]);
+
+    for (line, from, to) in [
+        (1, "CKR_PIN_INCORRECT", "CKR_OK"),
+        (1, "pkcs11/unix", "grpc/unix"),
+        (2, "\"key_version\":3", "\"key_version\":2"),
+        (2, "\"key_version\":3,", ""),
+    ] {
+        let mut edited = original.clone();
+        edited[line] = edited[line].replace(from, to);
+        rewrite(&path, &edited);
+        let bad = log.verify().unwrap().first_bad.unwrap();
+        assert_eq!(bad.seq, line as u64, "{from} -> {to}");
+        assert!(bad.reason.contains("changed"), "{}", bad.reason);
+    }
+}
+
+/// Two records as the daemon wrote them before `source`, `key_version` and `error_code` existed
+/// (MAC key `[3; 32]`).
+const OLD_FORMAT: &str = concat!(
+    r#"{"seq":0,"time_ms":1700000000000,"request_id":"0000abcd-00000001","principal":"uid:1000","operation":"Encrypt","key":"alias/orders","encryption_context":{"tenant":"7"},"outcome":"OK","prev":"0000000000000000000000000000000000000000000000000000000000000000","hash":"0699f90abe10b3f67faf4855d5731aab8344613086ad67c6f56f969a60481b76","mac":"1d878a928ec9f780778cef3bfb8e44fdc744dc0ef0b7d426654e435bfed869dc"}"#,
+    "\n",
+    r#"{"seq":1,"time_ms":1700000000001,"request_id":"0000abcd-00000002","principal":"uid:0","operation":"Status","key":"","encryption_context":{},"outcome":"PERMISSION_DENIED","prev":"0699f90abe10b3f67faf4855d5731aab8344613086ad67c6f56f969a60481b76","hash":"286f04b061bf287c2bd20c214b64fdf1fbc79ac32d952c0dd0e0fafaa9b0b134","mac":"522cad18a1eabc4a4e61f00fc0d5a88c696332a96d39b063bd996d84dbda4d44"}"#,
+    "\n",
+);
+
+#[test]
+fn records_in_the_old_format_still_verify_and_the_chain_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    std::fs::write(&path, OLD_FORMAT).unwrap();
+    let log = open_log(&path, 0);
+    let mut new = event("C_Sign");
+    new.source = "pkcs11/unix";
+    log.append(new).unwrap();
+    let verified = log.verify().unwrap();
+    assert_eq!((verified.records, verified.authenticated, verified.first_bad), (3, 3, None));
+    assert_eq!(log.tail_records(10, &Filter::default()).unwrap()[..2].join("\n") + "\n", OLD_FORMAT);
+
+    // The old records are really checked: an edit in one is still found.
+    let mut edited = lines(&path);
+    edited[1] = edited[1].replace("PERMISSION_DENIED", "OK");
+    rewrite(&path, &edited);
+    assert_eq!(first_bad(&log), Some(1));
 }

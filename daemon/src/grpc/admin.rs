@@ -7,6 +7,7 @@ use arca_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
 
 use super::serve;
+use crate::audit::{BadRecord, Filter};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::service::KmsService;
@@ -115,13 +116,17 @@ impl Admin for AdminApi {
         serve(&self.metrics, &self.service, "VerifyAudit", request, |_, _| async move {
             self.service.require_administrator("VerifyAudit")?;
             let outcome = self.service.audit().verify()?;
-            let (first_bad_seq, reason) = outcome.first_bad.clone().unwrap_or_default();
+            let intact = outcome.first_bad.is_none();
+            let bad =
+                outcome.first_bad.unwrap_or(BadRecord { seq: 0, file: String::new(), reason: String::new() });
             Ok(pb::VerifyAuditResponse {
-                intact: outcome.first_bad.is_none(),
+                intact,
                 records: outcome.records,
                 authenticated: outcome.authenticated,
-                first_bad_seq,
-                reason,
+                first_bad_seq: bad.seq,
+                reason: bad.reason,
+                first_bad_file: bad.file,
+                files: outcome.files,
             })
         })
         .await
@@ -138,7 +143,27 @@ impl Admin for AdminApi {
                 n @ 1..=1000 => n as usize,
                 n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to 1000"))),
             };
-            Ok(pb::ReadAuditResponse { records: self.service.audit().tail(limit, &r.key, &r.principal)? })
+            let filter = Filter { key: &r.key, principal: &r.principal, source: &r.source };
+            Ok(pb::ReadAuditResponse { records: self.service.audit().tail_records(limit, &filter)? })
+        })
+        .await
+    }
+
+    async fn rotate_audit(
+        &self,
+        request: Request<pb::RotateAuditRequest>,
+    ) -> Result<Response<pb::RotateAuditResponse>, Status> {
+        serve(&self.metrics, &self.service, "RotateAudit", request, |_, _| async move {
+            self.service.require_administrator("RotateAudit")?;
+            Ok(match self.service.audit().rotate()? {
+                Some(rotated) => pb::RotateAuditResponse {
+                    rotated: true,
+                    file: rotated.file,
+                    first_seq: rotated.first_seq,
+                    last_seq: rotated.last_seq,
+                },
+                None => pb::RotateAuditResponse::default(),
+            })
         })
         .await
     }

@@ -53,6 +53,7 @@ audited!(
     pb::BackupRequest,
     pb::VerifyAuditRequest,
     pb::ReadAuditRequest,
+    pb::RotateAuditRequest,
     pb::AdvanceClockRequest,
     pb::ListRetirableGrantsRequest,
     pb::RetireGrantRequest,

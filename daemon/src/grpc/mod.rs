@@ -5,12 +5,15 @@ mod admin;
 mod asymmetric;
 mod audited;
 mod convert;
+mod error_codes;
 mod kms;
 mod status;
 mod token;
 mod token_convert;
 pub mod token_status;
+mod token_steps;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,7 +68,19 @@ const STATE_CHANGES: &[&str] = &[
     "C_GenerateKeyPair",
     "C_UnwrapKey",
     "C_DeriveKey",
+    "RotateAudit",
 ];
+
+/// The Token service's calls (the PKCS#11 module's): the PKCS#11 functions, and Attach.
+fn is_pkcs11(operation: &str) -> bool {
+    operation.starts_with("C_") || operation == "Attach"
+}
+
+/// How a call came, for its audit record: the face and the transport (`grpc/unix`, `pkcs11/tls`).
+fn source_of(operation: &str, caller: &Caller) -> String {
+    let face = if is_pkcs11(operation) { "pkcs11" } else { "grpc" };
+    format!("{face}/{}", caller.transport())
+}
 
 /// What a handler knows about the call besides its message.
 #[derive(Debug, Clone)]
@@ -107,30 +122,38 @@ where
     let context = CallContext { request_id: request_id_of(&request), caller: caller_of(&request) };
     let request_id = context.request_id.clone();
     let caller = context.caller.to_string();
+    let source = source_of(operation, &context.caller);
     let started = Instant::now();
     let message = request.into_inner();
     let (mut key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
+    let mut key_version = None;
     let outcome = match service.quotas().admit(&caller, operation) {
         Ok(()) => {
-            let (outcome, used_key) = as_caller(caller.clone(), handler(context, message)).await;
+            let (outcome, used) = as_caller(caller.clone(), handler(context, message)).await;
             if key.is_empty() {
-                key = used_key.unwrap_or_default();
+                key = used.key.unwrap_or_default();
             }
+            key_version = used.key_version;
             outcome
         }
         Err(throttled) => Err(throttled),
     };
-    let code = match &outcome {
-        Ok(_) => Code::Ok,
-        Err(error) => status::to_status(error).code(),
+    let (code, error_code) = match &outcome {
+        Ok(_) => (Code::Ok, Cow::Borrowed("")),
+        Err(error) => {
+            (status::to_status(error).code(), error_codes::audit_error_code(error, is_pkcs11(operation)))
+        }
     };
     let event = Event {
         request_id: &request_id,
         principal: &caller,
+        source: &source,
         operation,
         key: &key,
+        key_version,
         encryption_context,
         outcome: code_name(code),
+        error_code: &error_code,
         durable: STATE_CHANGES.contains(&operation),
     };
     // Fail closed: a call whose record cannot be written does not succeed.

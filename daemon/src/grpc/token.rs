@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::serve;
 use super::token_convert::{mechanism, operation_kind, output, space, template};
+use super::token_steps::{Step, init_name};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::service::token::{App, Lookup, TokenService};
@@ -33,8 +34,12 @@ impl TokenApi {
         Self { token, metrics }
     }
 
+    pub(super) fn token(&self) -> &Arc<TokenService> {
+        &self.token
+    }
+
     /// Serves one call of an attached application.
-    async fn call<Req, Resp, Fut>(
+    pub(super) async fn call<Req, Resp, Fut>(
         &self,
         operation: &'static str,
         request: Request<Req>,
@@ -467,33 +472,14 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::OperationDataRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let token = Arc::clone(&self.token);
-        let name = step_name(request.get_ref().kind, Step::OneShot);
-        self.call(name, request, |app, r| async move {
-            let kind = operation_kind(r.kind)?;
-            let signature =
-                (kind == crate::service::token::OperationKind::Verify).then_some(r.signature.as_slice());
-            output(token.operation_one_shot(&app, r.session, kind, &r.data, signature, space(r.space))?)
-        })
-        .await
+        self.data_step(Step::OneShot, request).await
     }
 
     async fn operation_update(
         &self,
         request: Request<pb::OperationDataRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let token = Arc::clone(&self.token);
-        let name = step_name(request.get_ref().kind, Step::Update);
-        self.call(name, request, |app, r| async move {
-            output(token.operation_update(
-                &app,
-                r.session,
-                operation_kind(r.kind)?,
-                &r.data,
-                space(r.space),
-            )?)
-        })
-        .await
+        self.data_step(Step::Update, request).await
     }
 
     async fn digest_key(
@@ -513,57 +499,6 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::OperationDataRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let token = Arc::clone(&self.token);
-        let name = step_name(request.get_ref().kind, Step::Final);
-        self.call(name, request, |app, r| async move {
-            output(token.operation_final(
-                &app,
-                r.session,
-                operation_kind(r.kind)?,
-                &r.data,
-                space(r.space),
-            )?)
-        })
-        .await
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Step {
-    OneShot,
-    Update,
-    Final,
-}
-
-fn init_name(kind: i32) -> &'static str {
-    match pb::OperationKind::try_from(kind) {
-        Ok(pb::OperationKind::OperationEncrypt) => "C_EncryptInit",
-        Ok(pb::OperationKind::OperationDecrypt) => "C_DecryptInit",
-        Ok(pb::OperationKind::OperationSign) => "C_SignInit",
-        Ok(pb::OperationKind::OperationVerify) => "C_VerifyInit",
-        Ok(pb::OperationKind::OperationDigest) => "C_DigestInit",
-        _ => "C_OperationInit",
-    }
-}
-
-fn step_name(kind: i32, step: Step) -> &'static str {
-    use pb::OperationKind as K;
-    match (pb::OperationKind::try_from(kind), step) {
-        (Ok(K::OperationEncrypt), Step::OneShot) => "C_Encrypt",
-        (Ok(K::OperationEncrypt), Step::Update) => "C_EncryptUpdate",
-        (Ok(K::OperationEncrypt), Step::Final) => "C_EncryptFinal",
-        (Ok(K::OperationDecrypt), Step::OneShot) => "C_Decrypt",
-        (Ok(K::OperationDecrypt), Step::Update) => "C_DecryptUpdate",
-        (Ok(K::OperationDecrypt), Step::Final) => "C_DecryptFinal",
-        (Ok(K::OperationSign), Step::OneShot) => "C_Sign",
-        (Ok(K::OperationSign), Step::Update) => "C_SignUpdate",
-        (Ok(K::OperationSign), Step::Final) => "C_SignFinal",
-        (Ok(K::OperationVerify), Step::OneShot) => "C_Verify",
-        (Ok(K::OperationVerify), Step::Update) => "C_VerifyUpdate",
-        (Ok(K::OperationVerify), Step::Final) => "C_VerifyFinal",
-        (Ok(K::OperationDigest), Step::OneShot) => "C_Digest",
-        (Ok(K::OperationDigest), Step::Update) => "C_DigestUpdate",
-        (Ok(K::OperationDigest), Step::Final) => "C_DigestFinal",
-        _ => "C_Operation",
+        self.data_step(Step::Final, request).await
     }
 }

@@ -46,8 +46,11 @@ pub struct DataKeyPair {
     pub public_key: Vec<u8>,
 }
 
+/// The current version's handle, noted for the audit record.
 fn current(key: &Key) -> Result<&KeyHandle> {
-    key.current().map(|v| &v.handle).ok_or(Error::KeyIntegrity(key.metadata.id))
+    let version = key.current().ok_or(Error::KeyIntegrity(key.metadata.id))?;
+    super::authz::note_key_version(version.version);
+    Ok(&version.handle)
 }
 
 fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> String {

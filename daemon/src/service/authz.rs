@@ -22,20 +22,40 @@ struct CurrentCall {
     /// The key the request used, recorded by `authorize` (for the audit record of calls that
     /// name keys by handle, such as PKCS#11's).
     key: RefCell<Option<String>>,
+    /// The key version the request used, recorded where the service picks it.
+    key_version: RefCell<Option<u32>>,
+}
+
+/// What a request's work used, for its audit record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Used {
+    pub key: Option<String>,
+    pub key_version: Option<u32>,
 }
 
 tokio::task_local! {
     static CURRENT_CALL: CurrentCall;
 }
 
-/// Runs one request's work as `principal`; also returns the key the work was authorised on.
-pub async fn as_caller<F: Future>(principal: String, work: F) -> (F::Output, Option<String>) {
-    let call = CurrentCall { principal, alias: RefCell::new(None), key: RefCell::new(None) };
+/// Runs one request's work as `principal`; also returns the key the work was authorised on and
+/// the key version it used.
+pub async fn as_caller<F: Future>(principal: String, work: F) -> (F::Output, Used) {
+    let call = CurrentCall {
+        principal,
+        alias: RefCell::new(None),
+        key: RefCell::new(None),
+        key_version: RefCell::new(None),
+    };
     CURRENT_CALL
         .scope(call, async {
             let output = work.await;
-            let key = CURRENT_CALL.try_with(|call| call.key.borrow().clone()).ok().flatten();
-            (output, key)
+            let used = CURRENT_CALL
+                .try_with(|call| Used {
+                    key: call.key.borrow().clone(),
+                    key_version: *call.key_version.borrow(),
+                })
+                .unwrap_or_default();
+            (output, used)
         })
         .await
 }
@@ -48,6 +68,11 @@ pub(super) fn current_principal() -> Option<String> {
 /// Records the key a request works on, for its audit record (calls that name no key id).
 pub(super) fn note_key(key: &str) {
     let _ = CURRENT_CALL.try_with(|call| call.key.replace(Some(key.to_owned())));
+}
+
+/// Records the key version a request uses (the last one noted wins: ReEncrypt's destination).
+pub(super) fn note_key_version(version: u32) {
+    let _ = CURRENT_CALL.try_with(|call| call.key_version.replace(Some(version)));
 }
 
 pub(super) fn note_alias(alias: &str) {

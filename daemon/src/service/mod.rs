@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 
 pub use administrators::{parse_principal, parse_principals};
 pub use asymmetric::{DataKeyPair, PublicKey, Verification};
-pub use authz::as_caller;
+pub use authz::{Used, as_caller};
 pub use grants::{Grant, NewGrant};
 pub use import::ImportParameters;
 pub use keyring::KeyInfo;

@@ -56,7 +56,10 @@ impl KmsService {
     /// Makes new material current; old versions stay for Decrypt. Returns the new version.
     pub async fn rotate_key_on_demand(&self, key_ref: &str) -> Result<u32> {
         let key = self.rotatable(key_ref, "RotateKeyOnDemand")?;
-        self.rotate(&key).await
+        let version = self.rotate(&key).await?;
+        // The audit record names the version the rotation made.
+        super::authz::note_key_version(version);
+        Ok(version)
     }
 
     async fn rotate(&self, key: &crate::keys::Key) -> Result<u32> {

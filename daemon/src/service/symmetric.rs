@@ -89,6 +89,7 @@ impl KmsService {
                 parsed.key_version, parsed.key_id
             ))
         })?;
+        super::authz::note_key_version(version.version);
         let plaintext = parsed.open(&version.material, context)?;
         Ok(Opened { key_id: parsed.key_id, key_version: parsed.key_version, plaintext })
     }
@@ -152,6 +153,7 @@ impl KmsService {
 
 pub(super) fn seal_with(key: &Key, plaintext: &[u8], context: &EncryptionContext) -> Result<Sealed> {
     let current = key.current().ok_or(Error::KeyIntegrity(key.metadata.id))?;
+    super::authz::note_key_version(current.version);
     let blob = blob::seal(key.metadata.id, current.version, &current.material, plaintext, context)?;
     Ok(Sealed { key_id: key.metadata.id, key_version: current.version, blob })
 }

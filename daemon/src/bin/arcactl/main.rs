@@ -115,6 +115,7 @@ async fn execute(session: &Session, command: Command) -> Result<Reply, CliError>
         }
         Command::Audit(AuditCommand::Verify) => audit::verify(session).await?,
         Command::Audit(AuditCommand::Tail(args)) => audit::tail(session, args).await?,
+        Command::Audit(AuditCommand::Rotate) => audit::rotate(session).await?.into(),
         Command::Token(TokenCommand::Info) => token::info(session).await?.into(),
         Command::Token(TokenCommand::Init(args)) => token::init(session, args).await?.into(),
         Command::Token(TokenCommand::InitPin(args)) => token::init_pin(session, args).await?.into(),

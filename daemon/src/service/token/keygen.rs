@@ -7,7 +7,7 @@ use super::create::{NewHandles, NewKey, public_key_map};
 use super::defaults::{Provenance, generation_mechanism};
 use super::mechanisms::{self, Mechanism};
 use super::object::{Body, Lookup, Object};
-use super::objects::check_change;
+use super::objects::check_changes;
 use super::schema::Kind;
 use super::{App, TokenService};
 use crate::crypto::keypair::MAX_GENERIC_SECRET_BYTES;
@@ -224,16 +224,8 @@ impl TokenService {
             ));
         }
         self.authorize(&object, "DescribeKey")?;
+        check_changes(&object, template, true)?;
         let kind = object.kind();
-        for (attribute, value) in template.iter() {
-            if !kind.has(attribute) {
-                return Err(Error::p11(
-                    CKR_ATTRIBUTE_TYPE_INVALID,
-                    format!("no attribute 0x{attribute:08X}"),
-                ));
-            }
-            check_change(&object, attribute, value, true)?;
-        }
         let token = template.bool(CKA_TOKEN).unwrap_or(false);
         match (&object.body, kind) {
             (Body::Key { key, public: false }, _) => {

@@ -147,16 +147,7 @@ impl TokenService {
             ));
         }
         self.authorize(&object, "UpdateKeyDescription")?;
-        let kind = object.kind();
-        for (attribute, value) in template.iter() {
-            if !kind.has(attribute) {
-                return Err(Error::p11(
-                    CKR_ATTRIBUTE_TYPE_INVALID,
-                    format!("no attribute 0x{attribute:08X}"),
-                ));
-            }
-            check_change(&object, attribute, value, false)?;
-        }
+        check_changes(&object, template, false)?;
         match (&object.body, named) {
             (Body::Key { key, public }, named) => {
                 let changed = with_token_attributes(key, *public, template)?;
@@ -223,6 +214,18 @@ impl TokenService {
         }
         app.forget(handle)
     }
+}
+
+/// Checks every attribute of a template against the object's kind and the change rules.
+pub(super) fn check_changes(object: &Object, template: &Template, copying: bool) -> Result<()> {
+    let kind = object.kind();
+    for (attribute, value) in template.iter() {
+        if !kind.has(attribute) {
+            return Err(Error::p11(CKR_ATTRIBUTE_TYPE_INVALID, format!("no attribute 0x{attribute:08X}")));
+        }
+        check_change(object, attribute, value, copying)?;
+    }
+    Ok(())
 }
 
 /// Checks one attribute change against PKCS#11's rules (`copying`: C_CopyObject may also set

@@ -35,8 +35,9 @@ fn requirements(kind: Kind, mechanism: &Mechanism) -> (CK_FLAGS, CK_ATTRIBUTE_TY
 }
 
 fn note_operation_key(operation: &Operation) {
-    if let Some(key) = &operation.audit_key {
+    if let Some((key, version)) = &operation.audit_key {
         super::super::authz::note_key(key);
+        super::super::authz::note_key_version(*version);
     }
 }
 
@@ -75,7 +76,10 @@ impl TokenService {
                 Kind::Sign => Operation::sign(mechanism, &object)?,
                 _ => Operation::verify(mechanism, &object)?,
             };
-            operation.audit_key = object.key().filter(|_| object.token).map(|k| k.metadata.id.to_string());
+            operation.audit_key = object
+                .key()
+                .filter(|_| object.token)
+                .map(|k| (k.metadata.id.to_string(), k.current_version()));
             operation
         };
         let mut session = session.lock().map_err(|_| super::poisoned())?;

@@ -36,8 +36,14 @@ impl TokenService {
         action: &str,
     ) -> Result<Object> {
         let (object, _) = self.object(app, handle).map_err(key_handle_invalid)?;
-        // The policy first, as for KMS calls: the audit record then names the key.
+        // The policy first, as for KMS calls: the audit record then names the key (and the
+        // version PKCS#11 uses, the current one).
         self.authorize(&object, action)?;
+        if let Some(key) = object.key().filter(|_| object.token)
+            && let Some(current) = key.current()
+        {
+            super::super::authz::note_key_version(current.version);
+        }
         mechanisms::check_key(&object, mechanism.kind, capability)?;
         if let Some(key) = object.key().filter(|_| object.token)
             && key.metadata.state != crate::keys::KeyState::Enabled

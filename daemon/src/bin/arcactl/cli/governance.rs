@@ -11,7 +11,7 @@ use crate::input::{parse_pair, parse_valid_to};
 
 /// The help text of `audit verify` on its exit status.
 pub const EXIT_STATUS_AUDIT: &str = "Exit status: 0 when the audit log is intact, 3 when it is not \
-     (the first bad record's sequence number and the reason are printed), 1 on any error.";
+     (the first bad record's sequence number, its file and the reason are printed), 1 on any error.";
 
 /// A command that takes one key and nothing else.
 #[derive(Debug, Args)]
@@ -83,8 +83,11 @@ pub enum AuditCommand {
     #[command(after_help = EXIT_STATUS_AUDIT)]
     Verify,
     /// Print the newest audit records, one JSON line each (with --output json: one object holding
-    /// them as strings).
+    /// them as strings), read across rotated files.
     Tail(AuditTailArgs),
+    /// Set the current audit file aside as audit.log.<first-seq>-<last-seq> and start a new one
+    /// that continues the hash chain (administrators only).
+    Rotate,
 }
 
 #[derive(Debug, Args)]
@@ -98,7 +101,13 @@ pub struct AuditTailArgs {
     /// Only records of this caller.
     #[arg(long, value_name = "PRINCIPAL")]
     pub principal: Option<String>,
+    /// Only calls that came this way.
+    #[arg(long, value_name = "SOURCE", value_parser = PossibleValuesParser::new(AUDIT_SOURCES))]
+    pub source: Option<String>,
 }
+
+/// The sources an audit record names: the face, then the transport.
+const AUDIT_SOURCES: [&str; 4] = ["grpc/unix", "grpc/tls", "pkcs11/unix", "pkcs11/tls"];
 
 /// The wrapping algorithms GetParametersForImport offers.
 pub const WRAPPING_ALGORITHMS: [&str; 3] =
