@@ -5,6 +5,7 @@ use cryptoki_sys::*;
 use super::attributes::{AttributeMap, Template, boolean, ulong};
 use super::create::{NewHandles, NewKey, public_key_map};
 use super::defaults::{Provenance, generation_mechanism};
+use super::import::{certificate_map, data_map, private_key_material, public_key_spki, without};
 use super::mechanisms::{self, Mechanism};
 use super::object::{Body, Lookup, Object};
 use super::objects::check_changes;
@@ -16,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::keys::KeySpec;
 use crate::secure_mem::SecretBuf;
 
-fn incomplete(what: &str) -> Error {
+pub(super) fn incomplete(what: &str) -> Error {
     Error::p11(CKR_TEMPLATE_INCOMPLETE, what.to_owned())
 }
 
@@ -287,109 +288,6 @@ fn rsa_bits(spec: KeySpec) -> usize {
         KeySpec::Rsa4096 => 4096,
         _ => 2048,
     }
-}
-
-fn without(template: &Template, drop: &[CK_ATTRIBUTE_TYPE]) -> Template {
-    Template::parse(
-        template
-            .iter()
-            .filter(|(k, _)| !drop.contains(k) && *k != CKA_CLASS && *k != CKA_KEY_TYPE)
-            .map(|(k, v)| (k, v.to_vec())),
-    )
-    .unwrap_or_default()
-}
-
-fn required<'a>(template: &'a Template, attribute: CK_ATTRIBUTE_TYPE, name: &str) -> Result<&'a [u8]> {
-    template.get(attribute).ok_or_else(|| incomplete(&format!("{name} is required")))
-}
-
-fn private_key_material(template: &Template) -> Result<SecretBuf> {
-    match template.ulong(CKA_KEY_TYPE) {
-        Some(CKK_RSA) => der::rsa_pkcs8_from_components(&der::RsaPrivateComponents {
-            modulus: required(template, CKA_MODULUS, "CKA_MODULUS")?,
-            public_exponent: required(template, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT")?,
-            private_exponent: required(template, CKA_PRIVATE_EXPONENT, "CKA_PRIVATE_EXPONENT")?,
-            prime_1: required(template, CKA_PRIME_1, "CKA_PRIME_1")?,
-            prime_2: required(template, CKA_PRIME_2, "CKA_PRIME_2")?,
-            exponent_1: required(template, CKA_EXPONENT_1, "CKA_EXPONENT_1")?,
-            exponent_2: required(template, CKA_EXPONENT_2, "CKA_EXPONENT_2")?,
-            coefficient: required(template, CKA_COEFFICIENT, "CKA_COEFFICIENT")?,
-        }),
-        Some(CKK_EC) => {
-            let spec = der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?)?;
-            der::ec_pkcs8_from_scalar(spec, required(template, CKA_VALUE, "CKA_VALUE")?)
-        }
-        Some(other) => Err(Error::p11(
-            CKR_ATTRIBUTE_VALUE_INVALID,
-            format!("private keys of type 0x{other:X} are not supported"),
-        )),
-        None => Err(incomplete("CKA_KEY_TYPE is required")),
-    }
-}
-
-fn public_key_spki(template: &Template) -> Result<Vec<u8>> {
-    match template.ulong(CKA_KEY_TYPE) {
-        Some(CKK_RSA) => der::rsa_spki(
-            required(template, CKA_MODULUS, "CKA_MODULUS")?,
-            required(template, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT")?,
-        ),
-        Some(CKK_EC) => {
-            let spec = der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?)?;
-            der::ec_spki(spec, required(template, CKA_EC_POINT, "CKA_EC_POINT")?)
-        }
-        Some(other) => Err(Error::p11(
-            CKR_ATTRIBUTE_VALUE_INVALID,
-            format!("public keys of type 0x{other:X} are not supported"),
-        )),
-        None => Err(incomplete("CKA_KEY_TYPE is required")),
-    }
-}
-
-fn base_plain(kind: Kind, template: &Template) -> Result<AttributeMap> {
-    let mut map = super::defaults::from_template(kind, None, template, &[], Provenance::Supplied)?;
-    map.insert(CKA_CLASS, ulong(kind.class()));
-    Ok(map)
-}
-
-fn certificate_map(template: &Template) -> Result<AttributeMap> {
-    use x509_cert::der::{Decode, Encode};
-    if template.ulong(CKA_CERTIFICATE_TYPE).unwrap_or(CKC_X_509) != CKC_X_509 {
-        return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "only X.509 certificates are supported"));
-    }
-    let value = required(template, CKA_VALUE, "CKA_VALUE")?;
-    let invalid = |_| Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_VALUE is not a DER X.509 certificate");
-    let certificate = x509_cert::Certificate::from_der(value).map_err(invalid)?;
-    let tbs = certificate.tbs_certificate();
-    let mut map = base_plain(Kind::Certificate, template)?;
-    map.insert(CKA_CERTIFICATE_TYPE, ulong(CKC_X_509));
-    map.entry(CKA_SUBJECT).or_insert(tbs.subject().to_der().map_err(invalid)?);
-    map.entry(CKA_ISSUER).or_insert(tbs.issuer().to_der().map_err(invalid)?);
-    map.entry(CKA_SERIAL_NUMBER).or_insert(tbs.serial_number().to_der().map_err(invalid)?);
-    map.entry(CKA_PUBLIC_KEY_INFO).or_insert(tbs.subject_public_key_info().to_der().map_err(invalid)?);
-    for attribute in [
-        CKA_ID,
-        CKA_START_DATE,
-        CKA_END_DATE,
-        CKA_URL,
-        CKA_HASH_OF_SUBJECT_PUBLIC_KEY,
-        CKA_HASH_OF_ISSUER_PUBLIC_KEY,
-        CKA_CHECK_VALUE,
-    ] {
-        map.entry(attribute).or_default();
-    }
-    map.entry(CKA_TRUSTED).or_insert(boolean(false));
-    map.entry(CKA_CERTIFICATE_CATEGORY).or_insert(ulong(0));
-    map.entry(CKA_JAVA_MIDP_SECURITY_DOMAIN).or_insert(ulong(0));
-    map.entry(CKA_NAME_HASH_ALGORITHM).or_insert(ulong(CKM_SHA_1));
-    Ok(map)
-}
-
-fn data_map(template: &Template) -> Result<AttributeMap> {
-    let mut map = base_plain(Kind::Data, template)?;
-    for attribute in [CKA_APPLICATION, CKA_OBJECT_ID, CKA_VALUE] {
-        map.entry(attribute).or_default();
-    }
-    Ok(map)
 }
 
 /// The stored attributes of a key half, as a template for a copy.

@@ -7,6 +7,7 @@ mod app;
 pub mod attributes;
 mod create;
 mod defaults;
+mod import;
 mod keygen;
 mod login;
 pub mod mechanisms;
