@@ -1,20 +1,20 @@
 //! The blocking gRPC bridge: one tokio runtime and one multiplexed channel per process.
 //!
-//! `C_Initialize` builds a [`Module`]: a multi-thread runtime with two workers and, if the daemon
-//! answers, a [`Connection`] — a tonic `Channel` (cloned for every call, so all threads share one
-//! HTTP/2 connection) and the `Attach` stream that registers this process as one PKCS#11
-//! application. A background task reads that stream; when it ends the application is gone (the
-//! daemon restarted or dropped us) and the connection is marked so.
+//! `C_Initialize` builds a [`Module`]: a runtime ([`crate::runtime::Bridge`], driven by the
+//! calling threads or by two workers of its own) and, if the daemon answers, a [`Connection`] — a
+//! tonic `Channel` (cloned for every call, so all threads share one HTTP/2 connection) and the
+//! `Attach` stream that registers this process as one PKCS#11 application. A task reads that
+//! stream; when it ends the application is gone (the daemon restarted or dropped us) and the
+//! connection is marked so. With a runtime driven by the calling threads the task runs only
+//! while some call drives the runtime, so a slot-level call first lets it catch up.
 //!
 //! Calls come in two reaches. Slot-level calls ([`Reach::Attached`]: slot and token queries,
 //! `C_OpenSession`, mechanisms, `C_InitToken`) reconnect and attach afresh when there is no live
-//! application, and report `CKR_TOKEN_NOT_PRESENT` if the daemon cannot be reached. Session-level
-//! calls ([`Reach::Existing`]) use the current connection as it is, so after a daemon restart the
+//! application (and once more when the connection they took fails underneath them), and report
+//! `CKR_TOKEN_NOT_PRESENT` if the daemon cannot be reached. Session-level calls
+//! ([`Reach::Existing`]) use the current connection as it is, so after a daemon restart the
 //! daemon itself answers `CKR_SESSION_HANDLE_INVALID`, or the call fails with
 //! `CKR_DEVICE_REMOVED` when the daemon cannot be reached.
-//!
-//! Application threads wait with `Handle::block_on`; a thread that is itself inside some tokio
-//! runtime (where `block_on` would panic) instead spawns the call and waits on a channel.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,13 +24,13 @@ use std::time::Duration;
 use arca_proto::DaemonEndpoint;
 use arca_proto::v1::token_client::TokenClient;
 use arca_proto::v1::{AttachEvent, AttachRequest};
-use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::Error;
+use crate::runtime::{Bridge, Flavor};
 
 /// Metadata entry carrying the application id on every call but `Attach`.
 pub const APP_HEADER: &str = "x-arca-app";
@@ -41,8 +41,10 @@ pub const DEADLINE: Duration = Duration::from_secs(120);
 const MAX_MESSAGE: usize = 64 << 20;
 /// How long connecting and receiving the first `Attach` event may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long `C_Finalize` waits for the runtime's threads.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many times a slot-level call yields to the runtime's tasks before it judges the
+/// connection, in a runtime driven by the calling threads: enough for the connection's I/O to
+/// notice a closed socket and for the `Attach` watcher to hear of it.
+const CATCH_UP_YIELDS: usize = 4;
 
 /// Which connection a call needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,131 +88,89 @@ struct Shared {
     application_name: String,
     current: RwLock<Option<Arc<Connection>>>,
     reconnect: tokio::sync::Mutex<()>,
+    /// The runtime runs only inside calls: slot-level calls let it catch up first.
+    catch_up: bool,
 }
 
 /// The module's state between `C_Initialize` and `C_Finalize`.
 #[derive(Debug)]
 pub struct Module {
-    runtime: Option<Runtime>,
+    bridge: Bridge,
     shared: Arc<Shared>,
 }
 
 impl Module {
     /// Builds the runtime and tries once to attach; a daemon that is down is not an error.
-    pub fn start(endpoint: DaemonEndpoint) -> Result<Self, Error> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("arca-pkcs11")
-            .enable_all()
-            .build()
-            .map_err(|_| Error::FunctionFailed)?;
+    pub fn start(endpoint: DaemonEndpoint, may_create_threads: bool) -> Result<Self, Error> {
+        let bridge = Bridge::new(may_create_threads)?;
         let shared = Arc::new(Shared {
             endpoint,
             application_name: application_name(),
             current: RwLock::new(None),
             reconnect: tokio::sync::Mutex::new(()),
+            catch_up: bridge.flavor() == Flavor::CurrentThread,
         });
-        let module = Self { runtime: Some(runtime), shared };
-        let shared = Arc::clone(&module.shared);
+        let module = Self { bridge, shared };
         // The outcome shows later: the slot reports a token or not.
-        let _attached = module.block_on(async move { shared.connection(Reach::Attached).await.is_ok() });
+        let _attached = module.token_present();
         Ok(module)
     }
 
     /// Runs one RPC: `rpc` gets a client on the shared channel and the request, which already
-    /// carries `x-arca-app` and the deadline.
+    /// carries `x-arca-app` and the deadline (a slot-level call may send it twice, see
+    /// [`Reach::Attached`]).
     pub fn call<Req, Resp, F, Fut>(&self, reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
     where
-        Req: Send + 'static,
+        Req: Clone + Send + 'static,
         Resp: Send + 'static,
-        F: FnOnce(TokenClient<Channel>, Request<Req>) -> Fut + Send + 'static,
+        F: Fn(TokenClient<Channel>, Request<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
     {
         let shared = Arc::clone(&self.shared);
-        self.block_on(async move { shared.call(reach, request, rpc).await })?
+        self.bridge.block_on(async move { shared.call(reach, request, rpc).await })?
     }
 
     /// True when the daemon answers (attaching afresh if needed): the slot has a token.
     pub fn token_present(&self) -> Result<bool, Error> {
         let shared = Arc::clone(&self.shared);
-        self.block_on(async move { shared.connection(Reach::Attached).await.is_ok() })
-    }
-
-    fn block_on<T: Send + 'static>(
-        &self,
-        future: impl Future<Output = T> + Send + 'static,
-    ) -> Result<T, Error> {
-        let runtime = self.runtime.as_ref().ok_or(Error::General)?;
-        if Handle::try_current().is_err() {
-            return Ok(runtime.handle().block_on(future));
-        }
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        runtime.spawn(async move {
-            let _receiver_gone = sender.send(future.await);
-        });
-        receiver.recv().map_err(|_| Error::General)
+        self.bridge.block_on(async move { shared.connection().await.is_ok() })
     }
 }
 
 impl Drop for Module {
-    /// Ends the application (drops the `Attach` stream), then stops the runtime's threads so that
-    /// nothing of the module still runs if the application unloads it after `C_Finalize`.
+    /// Ends the application (drops the `Attach` stream); the runtime stops next (see
+    /// [`Bridge`]'s `Drop`). On a thread that is ending nothing of tokio is touched: the
+    /// connection is let go of with the process.
     fn drop(&mut self) {
-        self.shared.current.write().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(runtime) = self.runtime.take() {
-            shut_down(runtime);
+        let connection = self.shared.current.write().unwrap_or_else(PoisonError::into_inner).take();
+        if crate::runtime::thread_alive() {
+            drop(connection);
+        } else {
+            std::mem::forget(connection);
         }
-    }
-}
-
-/// Stops a runtime, waiting a little for its threads; from inside another runtime's context
-/// (where waiting is forbidden) the wait happens on a helper thread.
-fn shut_down(runtime: Runtime) {
-    if Handle::try_current().is_err() {
-        runtime.shutdown_timeout(SHUTDOWN_TIMEOUT);
-        return;
-    }
-    // The runtime goes to the helper only once it runs, so that if the thread cannot be made the
-    // runtime is still here to be let go of without waiting.
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new().name("arca-pkcs11-stop".into()).spawn(move || {
-        let runtime = receiver.recv();
-        if let Ok(runtime) = runtime {
-            Runtime::shutdown_timeout(runtime, SHUTDOWN_TIMEOUT);
-        }
-    });
-    match spawned {
-        Ok(thread) => {
-            let _sent = sender.send(runtime);
-            let _joined = thread.join();
-        }
-        Err(_) => runtime.shutdown_background(),
     }
 }
 
 impl Shared {
     async fn call<Req, Resp, F, Fut>(&self, reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
     where
-        F: FnOnce(TokenClient<Channel>, Request<Req>) -> Fut,
+        Req: Clone,
+        F: Fn(TokenClient<Channel>, Request<Req>) -> Fut + Sync,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
-        let connection = self.connection(reach).await?;
-        let mut request = Request::new(request);
-        request.metadata_mut().insert(APP_HEADER, connection.app.clone());
-        request.set_timeout(DEADLINE);
-        let client = TokenClient::new(connection.channel.clone()).max_decoding_message_size(MAX_MESSAGE);
-        // The deadline travels as `grpc-timeout`; this local one also covers a silent peer.
-        let answer = tokio::time::timeout(DEADLINE + Duration::from_secs(5), rpc(client, request)).await;
-        match answer {
-            Err(_elapsed) => Err(Error::DeviceError),
-            Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => {
-                let error = Error::from_status(&status);
-                if error.is_transport() {
-                    connection.mark_gone();
-                }
-                Err(error)
+        if reach == Reach::Existing {
+            let connection = self.current().ok_or(Error::DeviceRemoved)?;
+            return send(&connection, request, &rpc).await;
+        }
+        let connection = self.connection().await?;
+        match send(&connection, request.clone(), &rpc).await {
+            // The daemon went away since the connection was last judged live: a restarted daemon
+            // is found now rather than at the next call.
+            Err(error) if error.is_transport() => {
+                let connection = self.connection().await?;
+                send(&connection, request, &rpc).await
             }
+            answer => answer,
         }
     }
 
@@ -222,9 +182,12 @@ impl Shared {
         self.current().filter(|connection| !connection.is_gone())
     }
 
-    async fn connection(&self, reach: Reach) -> Result<Arc<Connection>, Error> {
-        if reach == Reach::Existing {
-            return self.current().ok_or(Error::DeviceRemoved);
+    /// A live application, attaching afresh if there is none (or `CKR_TOKEN_NOT_PRESENT`).
+    async fn connection(&self) -> Result<Arc<Connection>, Error> {
+        if self.catch_up {
+            for _ in 0..CATCH_UP_YIELDS {
+                tokio::task::yield_now().await;
+            }
         }
         if let Some(connection) = self.live() {
             return Ok(connection);
@@ -244,7 +207,7 @@ impl Shared {
     /// Connects and registers the application; the first `Attach` event carries its id.
     async fn attach(&self) -> Result<Connection, Error> {
         let attach = async {
-            let channel = self.endpoint.connect().await.map_err(|_| Error::DeviceRemoved)?;
+            let channel = crate::connect::connect(&self.endpoint).await?;
             let request = AttachRequest { application_name: self.application_name.clone() };
             let mut client = TokenClient::new(channel.clone());
             let mut stream = client.attach(request).await.map_err(|s| Error::from_status(&s))?.into_inner();
@@ -257,6 +220,31 @@ impl Shared {
         let gone = Arc::new(AtomicBool::new(false));
         let watcher = tokio::spawn(watch(stream, Arc::clone(&gone)));
         Ok(Connection { channel, app, gone, watcher })
+    }
+}
+
+/// Sends one RPC on `connection`; a transport failure marks the connection gone.
+async fn send<Req, Resp, F, Fut>(connection: &Connection, request: Req, rpc: &F) -> Result<Resp, Error>
+where
+    F: Fn(TokenClient<Channel>, Request<Req>) -> Fut,
+    Fut: Future<Output = Result<Response<Resp>, Status>>,
+{
+    let mut request = Request::new(request);
+    request.metadata_mut().insert(APP_HEADER, connection.app.clone());
+    request.set_timeout(DEADLINE);
+    let client = TokenClient::new(connection.channel.clone()).max_decoding_message_size(MAX_MESSAGE);
+    // The deadline travels as `grpc-timeout`; this local one also covers a silent peer.
+    let answer = tokio::time::timeout(DEADLINE + Duration::from_secs(5), rpc(client, request)).await;
+    match answer {
+        Err(_elapsed) => Err(Error::DeviceError),
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => {
+            let error = Error::from_status(&status);
+            if error.is_transport() {
+                connection.mark_gone();
+            }
+            Err(error)
+        }
     }
 }
 

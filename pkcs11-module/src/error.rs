@@ -24,8 +24,6 @@ pub enum Error {
     ArgumentsBad,
     #[error("application-supplied locking without CKF_OS_LOCKING_OK")]
     CantLock,
-    #[error("the library must be allowed to create threads")]
-    NeedToCreateThreads,
     #[error("no such slot")]
     SlotIdInvalid,
     #[error("the daemon cannot be reached: no token")]
@@ -62,6 +60,10 @@ pub enum Error {
     Configuration,
     #[error("internal error")]
     General,
+    /// The calling thread's thread-local storage is being or has been destroyed (a call from a
+    /// TLS destructor or an `exit` handler): the runtime cannot run there.
+    #[error("the calling thread is ending")]
+    ThreadEnding,
 }
 
 impl From<Error> for CK_RV {
@@ -72,7 +74,6 @@ impl From<Error> for CK_RV {
             Error::AlreadyInitialized => CKR_CRYPTOKI_ALREADY_INITIALIZED,
             Error::ArgumentsBad => CKR_ARGUMENTS_BAD,
             Error::CantLock => CKR_CANT_LOCK,
-            Error::NeedToCreateThreads => CKR_NEED_TO_CREATE_THREADS,
             Error::SlotIdInvalid => CKR_SLOT_ID_INVALID,
             Error::TokenNotPresent => CKR_TOKEN_NOT_PRESENT,
             Error::DeviceRemoved => CKR_DEVICE_REMOVED,
@@ -88,7 +89,7 @@ impl From<Error> for CK_RV {
             Error::MechanismParamInvalid => CKR_MECHANISM_PARAM_INVALID,
             Error::BufferTooSmall => CKR_BUFFER_TOO_SMALL,
             Error::HostMemory => CKR_HOST_MEMORY,
-            Error::General => CKR_GENERAL_ERROR,
+            Error::General | Error::ThreadEnding => CKR_GENERAL_ERROR,
         }
     }
 }
@@ -112,6 +113,17 @@ impl Error {
                 Self::DeviceRemoved
             }
             _ => Self::FunctionFailed,
+        }
+    }
+
+    /// For the calls that end something (`C_CloseSession`, `C_CloseAllSessions`, `C_Logout`):
+    /// on a thread that is ending they succeed without a round trip, because the process (or
+    /// thread) is going away and its connection with it, and with the connection the daemon ends
+    /// the application, its sessions and its login.
+    pub fn ending_is_fine(result: Result<(), Self>) -> Result<(), Self> {
+        match result {
+            Err(Self::ThreadEnding) => Ok(()),
+            other => other,
         }
     }
 
@@ -207,11 +219,13 @@ mod tests {
         assert_eq!(CK_RV::from(Error::NotInitialized), CKR_CRYPTOKI_NOT_INITIALIZED);
         assert_eq!(CK_RV::from(Error::AlreadyInitialized), CKR_CRYPTOKI_ALREADY_INITIALIZED);
         assert_eq!(CK_RV::from(Error::CantLock), CKR_CANT_LOCK);
-        assert_eq!(CK_RV::from(Error::NeedToCreateThreads), CKR_NEED_TO_CREATE_THREADS);
         assert_eq!(CK_RV::from(Error::TokenNotPresent), CKR_TOKEN_NOT_PRESENT);
         assert_eq!(CK_RV::from(Error::RandomSeedNotSupported), CKR_RANDOM_SEED_NOT_SUPPORTED);
         assert_eq!(CK_RV::from(Error::FunctionNotParallel), CKR_FUNCTION_NOT_PARALLEL);
         assert_eq!(CK_RV::from(Error::Protocol), CKR_DEVICE_ERROR);
         assert_eq!(CK_RV::from(Error::General), CKR_GENERAL_ERROR);
+        assert_eq!(CK_RV::from(Error::ThreadEnding), CKR_GENERAL_ERROR);
+        assert_eq!(Error::ending_is_fine(Err(Error::ThreadEnding)), Ok(()));
+        assert_eq!(Error::ending_is_fine(Err(Error::General)), Err(Error::General));
     }
 }

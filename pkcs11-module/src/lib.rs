@@ -4,12 +4,14 @@
 //! `arca.v1.Token` service (`proto/proto/arca/v1/token.proto`); the daemon keeps the sessions,
 //! the login state, the operations and every rule. The module's own work is the C ABI (pointer
 //! checks, the two-call convention, marshalling of attributes and mechanism parameters) and the
-//! connection (one tokio runtime and one multiplexed channel per process, see [`client`]).
+//! connection (one tokio runtime and one multiplexed channel per process, see [`client`] and
+//! [`runtime`]).
 //!
 //! Layout:
 //! - [`abi`]: the `extern "C"` functions, one module per chapter of the specification, and the
 //!   function lists and interfaces; the only place where `unsafe` is allowed.
-//! - [`client`] and [`state`]: the blocking gRPC bridge and the process-wide state.
+//! - [`client`] and [`state`]: the blocking gRPC bridge and the process-wide state; [`runtime`]:
+//!   the tokio runtime behind the blocking calls; [`connect`]: opening the channel.
 //! - [`marshal`]: attribute values and mechanism parameters to and from their wire form.
 //! - [`output`]: the two-call convention for output buffers; [`lengths`]: single-part output
 //!   lengths announced at `C_*Init`, so length queries need no round trip.
@@ -24,12 +26,14 @@
 pub mod abi;
 pub mod client;
 pub mod config;
+pub mod connect;
 pub mod error;
 #[cfg(test)]
 mod fake_daemon;
 pub mod lengths;
 pub mod marshal;
 pub mod output;
+pub mod runtime;
 pub mod state;
 
 // Session and object handles are the daemon's u64 values passed through unchanged, and the wire

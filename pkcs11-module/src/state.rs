@@ -65,13 +65,11 @@ pub fn ensure_initialized() -> Result<(), Error> {
 /// Runs one RPC through the module (see [`Module::call`]).
 pub fn call<Req, Resp, F, Fut>(reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
 where
-    Req: Send + 'static,
+    Req: Clone + Send + 'static,
     Resp: Send + 'static,
-    F: FnOnce(
-            arca_proto::v1::token_client::TokenClient<tonic::transport::Channel>,
-            tonic::Request<Req>,
-        ) -> Fut
+    F: Fn(arca_proto::v1::token_client::TokenClient<tonic::transport::Channel>, tonic::Request<Req>) -> Fut
         + Send
+        + Sync
         + 'static,
     Fut: std::future::Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
 {

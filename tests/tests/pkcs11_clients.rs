@@ -3,20 +3,19 @@
 //! its proxy module). Each test starts its own daemon and runs the recipes of docs/pkcs11.md; plain
 //! OpenSSL, which loads no module, judges the signatures and certificates.
 //!
-//! GnuTLS 3.7 calls `C_Initialize` with `CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK`
-//! (after `CKR_CANT_LOCK` it retries with the first flag alone), and Arca, whose module needs
-//! threads of its own, answers `CKR_NEED_TO_CREATE_THREADS`. So GnuTLS reaches Arca through
-//! p11-kit's RPC: `p11-kit server` loads the module, GnuTLS loads `p11-kit-client.so`.
+//! GnuTLS 3.7 calls `C_Initialize` with `CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK`;
+//! the module then runs without threads of its own, on GnuTLS's threads, and GnuTLS loads it
+//! directly (`p11tool --provider`). That it creates no thread is checked by the module's unit tests
+//! (`pkcs11-module/src/abi/tests/child.rs`).
 //!
 //! p11-kit reads no user configuration in a process whose uid is 0, so as root the p11-kit steps
 //! run in a user namespace where the test's uid is 1000 (`unshare`, from util-linux).
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
-use arca_tests::{Daemon, bin_dir};
+use arca_tests::{Daemon, Launch, bin_dir};
 
 const SO_PIN: &str = "87654321";
 const PIN: &str = "123456";
@@ -68,9 +67,15 @@ impl Bench {
         command
     }
 
+    /// Runs `program`; whatever it does, the module must have written nothing (no panic message,
+    /// also not from the exit handlers that call it after the thread-local storage is gone).
     fn run(&self, program: &str, line: &str, env: &[(&str, &str)]) -> Output {
         let output = self.command(program, line, env).output();
-        output.unwrap_or_else(|e| panic!("{program}: {e} (scripts/install-deps.sh installs it)"))
+        let output =
+            output.unwrap_or_else(|e| panic!("{program}: {e} (scripts/install-deps.sh installs it)"));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{program} {line}: {}", describe(&output));
+        output
     }
 
     /// Expects exit status 0; returns stdout and stderr.
@@ -105,7 +110,7 @@ fn describe(output: &Output) -> String {
     )
 }
 
-/// A file under /usr/lib/<multiarch>/ (Debian's layout), e.g. `pkcs11/p11-kit-client.so`.
+/// A file under /usr/lib/<multiarch>/ (Debian's layout), e.g. `p11-kit-proxy.so`.
 fn system_lib(relative: &str) -> String {
     let mut found =
         std::fs::read_dir("/usr/lib").unwrap().filter_map(Result::ok).map(|e| e.path().join(relative));
@@ -115,57 +120,25 @@ fn system_lib(relative: &str) -> String {
     path.display().to_string()
 }
 
-/// `p11-kit server` exposing the Arca token on a socket in the scratch directory.
-struct P11KitServer {
-    child: Child,
-    address: String,
-}
-
-impl P11KitServer {
-    fn start(bench: &Bench) -> Self {
-        let socket = bench.path("p11-kit.sock").display().to_string();
-        let line = format!("server -f -s -n {socket} --provider {} {TOKEN}", bench.library);
-        let mut command = bench.command("p11-kit", &line, &[]);
-        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        // First line: `P11_KIT_SERVER_ADDRESS=unix:path=…; export P11_KIT_SERVER_ADDRESS;`
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        let address = first.strip_prefix("P11_KIT_SERVER_ADDRESS=").and_then(|rest| rest.split(';').next());
-        let Some(address) = address.map(str::to_owned) else {
-            let _ = child.kill();
-            panic!("p11-kit server: {first:?}; {}", describe(&child.wait_with_output().unwrap()));
-        };
-        assert_eq!(address, format!("unix:path={socket}"));
-        Self { child, address }
-    }
-}
-
-impl Drop for P11KitServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
-fn gnutls_p11tool_and_certtool_through_p11_kit() {
+fn gnutls_p11tool_and_certtool_load_the_module() {
     let bench = Bench::start();
-    // Loaded directly, the module refuses GnuTLS's C_Initialize (see the top of this file). When
-    // this starts to work, load the module directly here and in docs/pkcs11.md.
-    let direct = bench.fails("p11tool", &format!("--provider {} --list-tokens", bench.library), &[]);
-    assert!(direct.contains("pkcs11_add_provider: Thread locking error"), "{direct}");
-
-    let server = P11KitServer::start(&bench);
-    let client = system_lib("pkcs11/p11-kit-client.so");
-    let env = [("P11_KIT_SERVER_ADDRESS", server.address.as_str()), ("GNUTLS_PIN", PIN)];
-    let p11tool = |line: &str| bench.ok("p11tool", &format!("--provider {client} {line}"), &env);
+    let library = bench.library.clone();
+    let env = [("GNUTLS_PIN", PIN)];
+    let p11tool = |line: &str| bench.ok("p11tool", &format!("--provider {library} {line}"), &env);
 
     let tokens = p11tool("--list-tokens");
     for line in ["Label: arca", "Type: Hardware token", "Manufacturer: Arca", "Model: arcad"] {
         assert!(tokens.contains(line), "{line}: {tokens}");
     }
     let mechanisms = p11tool(&format!("--list-mechanisms {TOKEN}"));
-    for name in ["CKM_ECDSA_KEY_PAIR_GEN", "CKM_RSA_PKCS_KEY_PAIR_GEN", "CKM_ECDSA ", "CKM_RSA_PKCS_PSS"] {
+    for name in [
+        "CKM_ECDSA_KEY_PAIR_GEN",
+        "CKM_RSA_PKCS_KEY_PAIR_GEN",
+        "CKM_ECDSA ",
+        "CKM_RSA_PKCS_PSS",
+        "CKM_AES_GCM",
+    ] {
         assert!(mechanisms.contains(name), "{name}: {mechanisms}");
     }
 
@@ -192,7 +165,7 @@ fn gnutls_p11tool_and_certtool_through_p11_kit() {
         "cn = \"arca test\"\nserial = 1\nexpiration_days = 30\nca\ncert_signing_key\nsigning_key\n";
     std::fs::write(bench.path("cert.tmpl"), template).unwrap();
     let line = format!(
-        "--provider {client} --generate-self-signed --load-privkey {key} --template cert.tmpl --outfile cert.pem"
+        "--provider {library} --generate-self-signed --load-privkey {key} --template cert.tmpl --outfile cert.pem"
     );
     bench.ok("certtool", &line, &env);
     assert!(bench.ok("openssl", "verify -CAfile cert.pem cert.pem", &[]).contains("cert.pem: OK"));
@@ -220,13 +193,71 @@ fn gnutls_p11tool_and_certtool_through_p11_kit() {
     assert!(pss.contains("Signing using RSA-PSS-SHA256... ok"), "{pss}");
 
     // A wrong PIN: refused, and the token counts it until a right one.
-    let wrong = [("P11_KIT_SERVER_ADDRESS", server.address.as_str()), ("GNUTLS_PIN", "000000")];
+    let wrong = [("GNUTLS_PIN", "000000")];
     let refused =
-        bench.fails("p11tool", &format!("--provider {client} --login --list-privkeys {TOKEN}"), &wrong);
+        bench.fails("p11tool", &format!("--provider {library} --login --list-privkeys {TOKEN}"), &wrong);
     assert!(refused.contains("Cannot continue with a wrong password in the environment"), "{refused}");
     assert!(bench.tool("-T").contains("user PIN count low"));
     p11tool(&format!("--login --list-privkeys {TOKEN}"));
     assert!(!bench.tool("-T").contains("user PIN count low"));
+}
+
+/// A CA, a server certificate for the name `localhost` (no IP address) and a client certificate.
+fn make_pki(dir: &Path) {
+    let openssl = |line: &str| {
+        let output = Command::new("openssl").args(line.split_whitespace()).current_dir(dir).output().unwrap();
+        assert!(output.status.success(), "openssl {line}: {}", describe(&output));
+    };
+    let new_key = "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+    openssl(&format!("{new_key} -x509 -keyout ca.key -out ca.pem -days 2 -subj /CN=Arca-Test-CA"));
+    for (name, subject, extensions) in [
+        ("server", "/CN=arcad", "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n"),
+        ("client", "/O=Payments/CN=app-1", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        openssl(&format!("{new_key} -keyout {name}.key -out {name}.csr -subj {subject}"));
+        std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
+        openssl(&format!(
+            "x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out {name}.pem -extfile {name}.ext"
+        ));
+    }
+}
+
+/// `ARCA_ENDPOINT=https://localhost:…` with mutual TLS, for both ways the module runs: GnuTLS
+/// (no threads of the module's own, so the host name is resolved on GnuTLS's thread) and
+/// pkcs11-tool (the module's worker threads).
+#[test]
+fn the_module_reaches_arca_over_mutual_tls_by_host_name() {
+    let library = bin_dir().join("libarca_pkcs11.so").display().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path();
+    make_pki(pki);
+    let tls = format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{p}/server.pem\"\nkey = \"{p}/server.key\"\nclient_ca = \"{p}/ca.pem\"\n",
+        p = pki.display()
+    );
+    let daemon = Launch::key_file_config(pki, &tls).start();
+    let url = daemon.addresses.iter().find(|a| a.starts_with("https://127.0.0.1:")).expect("a TLS address");
+    let endpoint = url.replacen("127.0.0.1", "localhost", 1);
+    std::fs::write(
+        pki.join("pkcs11.conf"),
+        "ca_cert = ca.pem\nclient_cert = client.pem\nclient_key = client.key\n",
+    )
+    .unwrap();
+    let conf = pki.join("pkcs11.conf").display().to_string();
+    let run = |program: &str, line: &str| {
+        let mut command = Command::new(program);
+        command.args(line.split_whitespace()).current_dir(pki).stdin(Stdio::null());
+        command.env_remove("ARCA_SOCKET").env("ARCA_ENDPOINT", &endpoint).env("ARCA_PKCS11_CONF", &conf);
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{program} {line}: {}", describe(&output));
+        assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"), "{}", describe(&output));
+        describe(&output)
+    };
+    let tokens = run("p11tool", &format!("--provider {library} --list-tokens"));
+    assert!(tokens.contains("Manufacturer: Arca") && tokens.contains("Model: arcad"), "{tokens}");
+    // A token is present (an uninitialised one: this daemon's token was never set up).
+    let slots = run("pkcs11-tool", &format!("--module {library} -L"));
+    assert!(slots.contains("Slot 0 (0x0): Arca\n  token state:   uninitialized"), "{slots}");
 }
 
 #[test]

@@ -13,11 +13,13 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::serve;
-use super::token_convert::{mechanism, operation_kind, output, space, template};
+use super::token_convert::{
+    attribute_results, mechanism, operation_kind, output, space, template, token_info,
+};
 use super::token_steps::{Step, init_name};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::service::token::{App, Lookup, TokenService};
+use crate::service::token::{App, TokenService};
 
 /// Metadata entry naming the application a call belongs to.
 pub const APPLICATION_HEADER: &str = "x-arca-app";
@@ -126,20 +128,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::TokenInfo>, Status> {
         let token = Arc::clone(&self.token);
         serve(&self.metrics, self.token.kms(), "C_GetTokenInfo", request, |_, _| async move {
-            let info = token.token_info()?;
-            Ok(pb::TokenInfo {
-                label: String::from_utf8_lossy(&info.label).into_owned(),
-                serial_number: info.serial,
-                flags: info.flags,
-                session_count: info.sessions,
-                rw_session_count: info.rw_sessions,
-                max_pin_len: 255,
-                min_pin_len: 4,
-                total_public_memory: u64::MAX,
-                free_public_memory: u64::MAX,
-                total_private_memory: u64::MAX,
-                free_private_memory: u64::MAX,
-            })
+            Ok(token_info(token.token_info()?))
         })
         .await
     }
@@ -304,24 +293,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::GetAttributeValueResponse>, Status> {
-        use pb::attribute_result::Outcome;
         let token = Arc::clone(&self.token);
         self.call("C_GetAttributeValue", request, |app, r| async move {
             let found = token.get_attributes(&app, r.session, r.object, &r.types)?;
-            let attributes = r
-                .types
-                .iter()
-                .zip(found)
-                .map(|(kind, lookup)| {
-                    let (outcome, value) = match lookup {
-                        Lookup::Value(value) => (Outcome::AttributeOk, value),
-                        Lookup::Sensitive => (Outcome::AttributeSensitive, Vec::new()),
-                        Lookup::Invalid => (Outcome::AttributeTypeInvalid, Vec::new()),
-                    };
-                    pb::AttributeResult { r#type: *kind, outcome: outcome.into(), value }
-                })
-                .collect();
-            Ok(pb::GetAttributeValueResponse { attributes })
+            Ok(pb::GetAttributeValueResponse { attributes: attribute_results(&r.types, found) })
         })
         .await
     }

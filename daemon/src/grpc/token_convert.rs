@@ -5,7 +5,7 @@ use cryptoki_sys::*;
 
 use crate::error::{Error, Result};
 use crate::service::token::attributes::Template;
-use crate::service::token::{Mechanism, OperationKind, Output, Parameter, Space};
+use crate::service::token::{Lookup, Mechanism, OperationKind, Output, Parameter, Space, TokenInfo};
 
 pub fn template(attributes: Vec<pb::Attribute>) -> Result<Template> {
     Template::parse(attributes.into_iter().map(|a| (a.r#type, a.value)))
@@ -57,4 +57,38 @@ pub fn output(output: Output) -> Result<pb::OutputResponse> {
             pb::OutputResponse { output: Vec::new(), length: needed as u64, buffer_too_small: too_small }
         }
     })
+}
+
+/// C_GetTokenInfo's answer; the module fills in what is fixed (manufacturer, model, versions).
+pub fn token_info(info: TokenInfo) -> pb::TokenInfo {
+    pb::TokenInfo {
+        label: String::from_utf8_lossy(&info.label).into_owned(),
+        serial_number: info.serial,
+        flags: info.flags,
+        session_count: info.sessions,
+        rw_session_count: info.rw_sessions,
+        max_pin_len: 255,
+        min_pin_len: 4,
+        total_public_memory: u64::MAX,
+        free_public_memory: u64::MAX,
+        total_private_memory: u64::MAX,
+        free_private_memory: u64::MAX,
+    }
+}
+
+/// One result per requested attribute type, in request order.
+pub fn attribute_results(types: &[u64], found: Vec<Lookup>) -> Vec<pb::AttributeResult> {
+    use pb::attribute_result::Outcome;
+    types
+        .iter()
+        .zip(found)
+        .map(|(kind, lookup)| {
+            let (outcome, value) = match lookup {
+                Lookup::Value(value) => (Outcome::AttributeOk, value),
+                Lookup::Sensitive => (Outcome::AttributeSensitive, Vec::new()),
+                Lookup::Invalid => (Outcome::AttributeTypeInvalid, Vec::new()),
+            };
+            pb::AttributeResult { r#type: *kind, outcome: outcome.into(), value }
+        })
+        .collect()
 }

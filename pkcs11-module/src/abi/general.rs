@@ -22,18 +22,22 @@ pub const MANUFACTURER: &str = "Arca";
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
     guard_any(|| {
-        if !init_args.is_null() {
+        let may_create_threads = if init_args.is_null() {
+            true
+        } else {
             // SAFETY: a non-NULL `pInitArgs` points to a CK_C_INITIALIZE_ARGS (PKCS#11 §5.4).
             let args = unsafe { read(init_args.cast::<CK_C_INITIALIZE_ARGS>()) }?;
-            check_init_args(&args)?;
-        }
-        state::initialize(|| Module::start(config::endpoint_from_env()?))
+            check_init_args(&args)?
+        };
+        state::initialize(|| Module::start(config::endpoint_from_env()?, may_create_threads))
     })
 }
 
-/// The rules of `CK_C_INITIALIZE_ARGS`: Arca always uses the operating system's locking and
-/// creates its own threads (the runtime's workers).
-pub fn check_init_args(args: &CK_C_INITIALIZE_ARGS) -> Result<(), Error> {
+/// The rules of `CK_C_INITIALIZE_ARGS`; the answer is whether the module may create threads.
+/// Arca always uses the operating system's locking primitives (application callbacks are
+/// accepted only together with `CKF_OS_LOCKING_OK`). With `CKF_LIBRARY_CANT_CREATE_OS_THREADS`
+/// it creates no thread at all: the calling threads drive its runtime (see `crate::runtime`).
+pub fn check_init_args(args: &CK_C_INITIALIZE_ARGS) -> Result<bool, Error> {
     if !args.pReserved.is_null() {
         return Err(Error::ArgumentsBad);
     }
@@ -47,15 +51,14 @@ pub fn check_init_args(args: &CK_C_INITIALIZE_ARGS) -> Result<(), Error> {
     if !callbacks && given.iter().any(|&g| g) {
         return Err(Error::ArgumentsBad);
     }
-    if args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS != 0 {
-        return Err(Error::NeedToCreateThreads);
-    }
     if callbacks && args.flags & CKF_OS_LOCKING_OK == 0 {
         return Err(Error::CantLock);
     }
-    Ok(())
+    Ok(args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS == 0)
 }
 
+/// On a thread that is ending (see `crate::runtime`) the module is let go of without touching its
+/// runtime or its connection, which end with the process.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_Finalize(reserved: *mut c_void) -> CK_RV {
     guard(|| {
@@ -116,14 +119,14 @@ mod tests {
 
     #[test]
     fn init_args_rules() {
-        assert_eq!(check_init_args(&args(0, false)), Ok(()));
-        assert_eq!(check_init_args(&args(CKF_OS_LOCKING_OK, false)), Ok(()));
-        assert_eq!(check_init_args(&args(CKF_OS_LOCKING_OK, true)), Ok(()));
+        assert_eq!(check_init_args(&args(0, false)), Ok(true));
+        assert_eq!(check_init_args(&args(CKF_OS_LOCKING_OK, false)), Ok(true));
+        assert_eq!(check_init_args(&args(CKF_OS_LOCKING_OK, true)), Ok(true));
         assert_eq!(check_init_args(&args(0, true)), Err(Error::CantLock));
-        assert_eq!(
-            check_init_args(&args(CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK, false)),
-            Err(Error::NeedToCreateThreads)
-        );
+        let no_threads = CKF_LIBRARY_CANT_CREATE_OS_THREADS;
+        assert_eq!(check_init_args(&args(no_threads | CKF_OS_LOCKING_OK, false)), Ok(false));
+        assert_eq!(check_init_args(&args(no_threads, false)), Ok(false));
+        assert_eq!(check_init_args(&args(no_threads, true)), Err(Error::CantLock));
         let mut partial = args(CKF_OS_LOCKING_OK, true);
         partial.UnlockMutex = None;
         assert_eq!(check_init_args(&partial), Err(Error::ArgumentsBad));

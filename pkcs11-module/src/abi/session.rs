@@ -3,6 +3,11 @@
 //! Not offered: `C_GetOperationState` / `C_SetOperationState`, `C_LoginUser` (3.0, named users),
 //! `C_SessionCancel` (3.0): `CKR_FUNCTION_NOT_SUPPORTED`. The notification callback of
 //! `C_OpenSession` is accepted and never called (Arca has no surrender events).
+//!
+//! On a thread that is ending (a thread-local destructor, an `exit` handler; see
+//! `crate::runtime`), `C_CloseSession`, `C_CloseAllSessions` and `C_Logout` answer `CKR_OK`
+//! without a round trip: the daemon ends the application's sessions and login when its
+//! connection closes, at the latest when the process exits.
 
 use std::ffi::c_void;
 
@@ -40,7 +45,7 @@ pub unsafe extern "C" fn C_OpenSession(
 pub unsafe extern "C" fn C_CloseSession(session: CK_SESSION_HANDLE) -> CK_RV {
     guard(|| {
         crate::lengths::forget_session(session);
-        rpc!(Reach::Existing, close_session, SessionRequest { session }).map(drop)
+        Error::ending_is_fine(rpc!(Reach::Existing, close_session, SessionRequest { session }).map(drop))
     })
 }
 
@@ -51,7 +56,7 @@ pub unsafe extern "C" fn C_CloseAllSessions(slot: CK_SLOT_ID) -> CK_RV {
             return Err(Error::SlotIdInvalid);
         }
         crate::lengths::clear();
-        rpc!(Reach::Attached, close_all_sessions, CloseAllSessionsRequest {}).map(drop)
+        Error::ending_is_fine(rpc!(Reach::Attached, close_all_sessions, CloseAllSessionsRequest {}).map(drop))
     })
 }
 
@@ -108,7 +113,7 @@ pub unsafe extern "C" fn C_Login(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_Logout(session: CK_SESSION_HANDLE) -> CK_RV {
-    guard(|| rpc!(Reach::Existing, logout, LogoutRequest { session }).map(drop))
+    guard(|| Error::ending_is_fine(rpc!(Reach::Existing, logout, LogoutRequest { session }).map(drop)))
 }
 
 #[unsafe(no_mangle)]

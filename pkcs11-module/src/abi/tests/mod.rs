@@ -2,6 +2,7 @@
 //!
 //! The module's state is per process, so every test that initialises it holds [`serial`].
 
+mod child;
 mod function_lists;
 mod no_daemon;
 mod with_daemon;
@@ -39,6 +40,29 @@ fn initialize_with_socket(socket: &std::path::Path) -> CK_RV {
     point_at(socket);
     // SAFETY: C_Initialize takes a NULL pInitArgs.
     unsafe { C_Initialize(null_mut()) }
+}
+
+/// The ways an application can initialise the module, as `C_Initialize` flags (`None`: a NULL
+/// `pInitArgs`): with threads of the module's own allowed or not (as GnuTLS and NSS ask).
+const INIT_FLAGS: [Option<CK_FLAGS>; 2] =
+    [None, Some(CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK)];
+
+/// `C_Initialize` with `flags` (see [`INIT_FLAGS`]), with whatever `ARCA_SOCKET` says.
+fn initialize_with_flags(flags: Option<CK_FLAGS>) -> CK_RV {
+    let Some(flags) = flags else {
+        // SAFETY: C_Initialize takes a NULL pInitArgs.
+        return unsafe { C_Initialize(null_mut()) };
+    };
+    let mut args = CK_C_INITIALIZE_ARGS {
+        CreateMutex: None,
+        DestroyMutex: None,
+        LockMutex: None,
+        UnlockMutex: None,
+        flags,
+        pReserved: null_mut(),
+    };
+    // SAFETY: `args` is a live CK_C_INITIALIZE_ARGS.
+    unsafe { C_Initialize((&raw mut args).cast()) }
 }
 
 /// Reads a blank-padded field.

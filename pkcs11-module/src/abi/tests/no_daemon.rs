@@ -6,7 +6,7 @@ use std::ptr::null_mut;
 
 use cryptoki_sys::*;
 
-use super::{initialize_with_socket, point_at, serial, text};
+use super::{INIT_FLAGS, initialize_with_flags, initialize_with_socket, point_at, serial, text};
 use crate::abi::function_list::FUNCTION_LIST_3_0;
 use crate::abi::{crypt::*, digest::*, general::*, key::*, message::*, object::*};
 use crate::abi::{random::*, session::*, sign::*, slot::*};
@@ -66,10 +66,7 @@ fn c_initialize_checks_its_arguments() {
     let cases = [
         (reserved, CKR_ARGUMENTS_BAD),
         (init_args(0, true), CKR_CANT_LOCK),
-        (
-            init_args(CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK, false),
-            CKR_NEED_TO_CREATE_THREADS,
-        ),
+        (init_args(CKF_LIBRARY_CANT_CREATE_OS_THREADS, true), CKR_CANT_LOCK),
     ];
     for (mut args, expected) in cases {
         // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
@@ -83,8 +80,20 @@ fn c_initialize_checks_its_arguments() {
     // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
     assert_eq!(unsafe { C_Initialize((&raw mut partial).cast()) }, CKR_ARGUMENTS_BAD);
 
-    // Application callbacks with CKF_OS_LOCKING_OK: fine, Arca uses the OS primitives.
+    // No threads of the module's own (GnuTLS, NSS), with or without callbacks: fine.
     point_at(&missing_socket());
+    for (flags, callbacks) in [
+        (CKF_LIBRARY_CANT_CREATE_OS_THREADS, false),
+        (CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK, false),
+        (CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK, true),
+    ] {
+        let mut args = init_args(flags, callbacks);
+        // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
+        assert_eq!(unsafe { C_Initialize((&raw mut args).cast()) }, CKR_OK, "{flags:#x}");
+        // SAFETY: C_Finalize takes a NULL pReserved.
+        assert_eq!(unsafe { C_Finalize(null_mut()) }, CKR_OK);
+    }
+    // Application callbacks with CKF_OS_LOCKING_OK: fine, Arca uses the OS primitives.
     let mut args = init_args(CKF_OS_LOCKING_OK, true);
     // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
     assert_eq!(unsafe { C_Initialize((&raw mut args).cast()) }, CKR_OK);
@@ -117,7 +126,15 @@ fn a_configuration_that_cannot_work_fails_c_initialize() {
 #[test]
 fn a_missing_daemon_means_no_token() {
     let _serial = serial();
-    assert_eq!(initialize_with_socket(&missing_socket()), CKR_OK);
+    point_at(&missing_socket());
+    for flags in INIT_FLAGS {
+        assert_eq!(initialize_with_flags(flags), CKR_OK);
+        no_token();
+    }
+}
+
+/// What an initialised module says without a daemon; finalises it.
+fn no_token() {
     // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
     unsafe {
         let mut info = std::mem::zeroed::<CK_INFO>();

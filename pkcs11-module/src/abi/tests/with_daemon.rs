@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use arca_proto::v1::mechanism::Parameter;
 use cryptoki_sys::*;
 
-use super::{initialize_with_socket, serial, text};
+use super::{INIT_FLAGS, initialize_with_flags, initialize_with_socket, point_at, serial, text};
 use crate::abi::{
     crypt::*, digest::*, general::*, key::*, object::*, random::*, session::*, sign::*, slot::*,
 };
@@ -218,42 +218,57 @@ fn operations_objects_and_the_two_call_convention() {
 #[test]
 fn many_threads_share_one_connection() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("arca.sock");
-    let daemon = FakeDaemon::start(&socket, 1);
-    assert_eq!(initialize_with_socket(&socket), CKR_OK);
-    let threads: Vec<_> = (0..8)
-        .map(|_| {
-            std::thread::spawn(|| {
-                for _ in 0..20 {
-                    let mut random = [0u8; 16];
-                    // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
-                    assert_eq!(unsafe { C_GenerateRandom(SESSION, random.as_mut_ptr(), 16) }, CKR_OK);
-                }
+    for flags in INIT_FLAGS {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("arca.sock");
+        let daemon = FakeDaemon::start(&socket, 1);
+        point_at(&socket);
+        assert_eq!(initialize_with_flags(flags), CKR_OK);
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for _ in 0..20 {
+                        let mut random = [0u8; 16];
+                        // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
+                        let rv = unsafe { C_GenerateRandom(SESSION, random.as_mut_ptr(), 16) };
+                        assert_eq!(rv, CKR_OK);
+                        assert_eq!(random, [0xab; 16]);
+                    }
+                })
             })
-        })
-        .collect();
-    threads.into_iter().for_each(|t| t.join().unwrap());
-    // From inside a tokio runtime (where block_on is not allowed) the call still works.
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    runtime.block_on(async {
-        let mut random = [0u8; 8];
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        // From inside a tokio runtime (where block_on is not allowed) the call still works, on the
+        // module's workers; an application that forbids those gets CKR_FUNCTION_FAILED.
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let expected = if flags.is_none() { CKR_OK } else { CKR_FUNCTION_FAILED };
+        runtime.block_on(async {
+            let mut random = [0u8; 8];
+            // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
+            assert_eq!(unsafe { C_GenerateRandom(SESSION, random.as_mut_ptr(), 8) }, expected);
+        });
+        assert_eq!(daemon.seen.connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(daemon.attached().len(), 1);
         // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
-        assert_eq!(unsafe { C_GenerateRandom(SESSION, random.as_mut_ptr(), 8) }, CKR_OK);
-    });
-    assert_eq!(daemon.seen.connections.load(std::sync::atomic::Ordering::SeqCst), 1);
-    assert_eq!(daemon.attached().len(), 1);
-    // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
-    assert_eq!(unsafe { C_Finalize(null_mut()) }, CKR_OK);
+        assert_eq!(unsafe { C_Finalize(null_mut()) }, CKR_OK);
+        eventually("the application to end", || daemon.detached() == ["app-1-1"]);
+    }
 }
 
 #[test]
 fn a_restarted_daemon_is_found_again_without_reloading() {
     let _serial = serial();
+    for flags in INIT_FLAGS {
+        restart(flags);
+    }
+}
+
+fn restart(flags: Option<CK_FLAGS>) {
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("arca.sock");
     let first = FakeDaemon::start(&socket, 1);
-    assert_eq!(initialize_with_socket(&socket), CKR_OK);
+    point_at(&socket);
+    assert_eq!(initialize_with_flags(flags), CKR_OK);
     assert_eq!(open_session(), CKR_OK);
     first.stop();
 
@@ -275,7 +290,13 @@ fn a_restarted_daemon_is_found_again_without_reloading() {
     assert_eq!(open_session(), CKR_OK);
     // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
     assert_eq!(unsafe { C_GetSessionInfo(SESSION, &mut info) }, CKR_OK);
+
+    // Restarted between two calls: the next slot-level call finds the new daemon at once.
+    second.stop();
+    let third = FakeDaemon::start(&socket, 3);
+    assert_eq!(open_session(), CKR_OK);
+    assert_eq!(third.attached(), ["app-3-1"]);
     // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
     assert_eq!(unsafe { C_Finalize(null_mut()) }, CKR_OK);
-    eventually("the application to end", || second.detached() == ["app-2-1"]);
+    eventually("the application to end", || third.detached() == ["app-3-1"]);
 }
