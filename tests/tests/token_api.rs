@@ -294,6 +294,15 @@ async fn disabled_keys_policies_and_audit_apply_to_token_calls() {
     assert_eq!(ckr(&refused), 0x68, "CKR_KEY_FUNCTION_NOT_PERMITTED for a disabled key: {refused:?}");
     kms.enable_key(pb::EnableKeyRequest { key_id: key_id.clone() }).await.unwrap();
 
+    // A key pending deletion is unusable through PKCS#11 too; cancelling leaves it disabled.
+    let schedule = pb::ScheduleKeyDeletionRequest { key_id: key_id.clone(), ..Default::default() };
+    kms.schedule_key_deletion(schedule).await.unwrap();
+    let pending = app.client.operation_init(app.request(init())).await.unwrap_err();
+    assert_eq!(ckr(&pending), 0x68, "CKR_KEY_FUNCTION_NOT_PERMITTED while pending deletion: {pending:?}");
+    assert!(pending.message().contains("PENDING_DELETION"), "{}", pending.message());
+    kms.cancel_key_deletion(pb::CancelKeyDeletionRequest { key_id: key_id.clone() }).await.unwrap();
+    kms.enable_key(pb::EnableKeyRequest { key_id: key_id.clone() }).await.unwrap();
+
     let deny = serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -310,14 +319,14 @@ async fn disabled_keys_policies_and_audit_apply_to_token_calls() {
     let request = pb::ReadAuditRequest { limit: 1000, key: key_id.clone(), ..Default::default() };
     let records = daemon.admin().await.read_audit(request).await.unwrap().into_inner().records;
     let token_records: Vec<&String> = records.iter().filter(|r| r.contains("\"C_EncryptInit\"")).collect();
-    assert_eq!(token_records.len(), 3, "one audit record per C_EncryptInit: {records:#?}");
+    assert_eq!(token_records.len(), 4, "one audit record per C_EncryptInit: {records:#?}");
     assert_eq!(token_records.iter().filter(|r| r.contains("\"OK\"")).count(), 1);
     assert!(records.iter().any(|r| r.contains("\"C_Encrypt\"") && r.contains("\"OK\"")), "{records:#?}");
     let encrypted = records.iter().find(|r| r.contains("\"C_Encrypt\"") && r.contains("\"OK\"")).unwrap();
     assert!(encrypted.contains("\"source\":\"pkcs11/unix\""), "{encrypted}");
     assert!(encrypted.contains("\"key_version\":1,"), "PKCS#11 uses the current version: {encrypted}");
     let refused = "\"error_code\":\"CKR_KEY_FUNCTION_NOT_PERMITTED\"";
-    assert_eq!(token_records.iter().filter(|r| r.contains(refused)).count(), 2, "{token_records:#?}");
+    assert_eq!(token_records.iter().filter(|r| r.contains(refused)).count(), 3, "{token_records:#?}");
     daemon.shutdown().await;
 }
 
