@@ -164,9 +164,12 @@ impl Shared {
         }
         let connection = self.connection().await?;
         match send(&connection, request.clone(), &rpc).await {
-            // The daemon went away since the connection was last judged live: a restarted daemon
-            // is found now rather than at the next call.
-            Err(error) if error.is_transport() => {
+            // The daemon went away since the connection was last judged live, or a new daemon
+            // already answers on the socket and does not know this application (for a slot-level
+            // call nothing else can be an invalid session): a restarted daemon is found now
+            // rather than at the next call.
+            Err(error) if error.is_transport() || error.is_unknown_application() => {
+                connection.mark_gone();
                 let connection = self.connection().await?;
                 send(&connection, request, &rpc).await
             }

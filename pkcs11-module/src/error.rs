@@ -131,6 +131,11 @@ impl Error {
     pub fn is_transport(&self) -> bool {
         matches!(self, Self::DeviceRemoved)
     }
+
+    /// The daemon's answer to a call naming an application it does not know (it restarted).
+    pub fn is_unknown_application(&self) -> bool {
+        matches!(self, Self::Daemon(CKR_SESSION_HANDLE_INVALID))
+    }
 }
 
 /// Parses `0x%08X` (the `0x` prefix optional, either case).

@@ -1,6 +1,7 @@
 //! The Arca gRPC API (`arca.v1`) and the helpers every client uses to reach a daemon.
 #![forbid(unsafe_code)]
 
+pub mod attributes;
 mod endpoint;
 
 pub use endpoint::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};

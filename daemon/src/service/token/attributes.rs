@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use arca_proto::attributes::{Class, class};
 use cryptoki_sys::*;
 
 use crate::error::{Error, Result};
@@ -24,52 +25,12 @@ pub fn ulong_array(values: &[u64]) -> Vec<u8> {
 
 /// Attribute types whose value is a CK_ULONG.
 pub fn is_ulong(kind: CK_ATTRIBUTE_TYPE) -> bool {
-    matches!(
-        kind,
-        CKA_CLASS
-            | CKA_KEY_TYPE
-            | CKA_CERTIFICATE_TYPE
-            | CKA_CERTIFICATE_CATEGORY
-            | CKA_VALUE_LEN
-            | CKA_MODULUS_BITS
-            | CKA_KEY_GEN_MECHANISM
-            | CKA_MECHANISM_TYPE
-            | CKA_HW_FEATURE_TYPE
-            | CKA_JAVA_MIDP_SECURITY_DOMAIN
-            | CKA_NAME_HASH_ALGORITHM
-            | CKA_PRIME_BITS
-            | CKA_SUBPRIME_BITS
-            | CKA_VALUE_BITS
-    )
+    class(kind) == Class::Ulong
 }
 
 /// Attribute types whose value is a CK_BBOOL.
 pub fn is_bool(kind: CK_ATTRIBUTE_TYPE) -> bool {
-    matches!(
-        kind,
-        CKA_TOKEN
-            | CKA_PRIVATE
-            | CKA_MODIFIABLE
-            | CKA_COPYABLE
-            | CKA_DESTROYABLE
-            | CKA_TRUSTED
-            | CKA_SENSITIVE
-            | CKA_ENCRYPT
-            | CKA_DECRYPT
-            | CKA_WRAP
-            | CKA_UNWRAP
-            | CKA_SIGN
-            | CKA_SIGN_RECOVER
-            | CKA_VERIFY
-            | CKA_VERIFY_RECOVER
-            | CKA_DERIVE
-            | CKA_EXTRACTABLE
-            | CKA_LOCAL
-            | CKA_NEVER_EXTRACTABLE
-            | CKA_ALWAYS_SENSITIVE
-            | CKA_WRAP_WITH_TRUSTED
-            | CKA_ALWAYS_AUTHENTICATE
-    )
+    class(kind) == Class::Bool
 }
 
 fn invalid_value(kind: CK_ATTRIBUTE_TYPE, what: &str) -> Error {
@@ -84,10 +45,10 @@ pub fn check_encoding(kind: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Result<()> {
     if is_bool(kind) && (value.len() != 1 || value.first().is_some_and(|b| *b > 1)) {
         return Err(invalid_value(kind, "a CK_BBOOL must be one byte, 0 or 1"));
     }
-    if kind == CKA_ALLOWED_MECHANISMS && !value.len().is_multiple_of(8) {
+    if class(kind) == Class::UlongArray && !value.len().is_multiple_of(8) {
         return Err(invalid_value(kind, "a mechanism list is a sequence of 8-byte values"));
     }
-    if matches!(kind, CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE) {
+    if class(kind) == Class::Nested {
         return Err(Error::p11(
             CKR_ATTRIBUTE_TYPE_INVALID,
             "attribute templates inside attributes are not supported",
