@@ -5,11 +5,12 @@ use std::io::Write as _;
 use arca_proto::v1 as pb;
 use tonic::{Code, Status};
 
-use crate::cli::{InitArgs, PassphraseArgs};
+use crate::cli::{InitArgs, UnsealArgs};
 use crate::error::CliError;
 use crate::output::{Record, Value};
-use crate::passphrase;
+use crate::passphrase::{self, Passphrase};
 use crate::session::Session;
+use crate::{share_set, shares};
 
 /// What to do when init finds the store already initialized.
 const ALREADY_INITIALIZED_HINT: &str = "init is for a new store only; open this one with `arcactl unseal`";
@@ -18,6 +19,11 @@ const ALREADY_INITIALIZED_HINT: &str = "init is for a new store only; open this 
 const GENERATED_WARNING: &str = "arcactl: WARNING: write the generated passphrase down and keep it \
      safe now. It is shown only this once and it is the only way to unseal the store: without it, \
      every key in the store is lost.";
+
+/// Printed on stderr beside the shares of a generated passphrase (after the threshold and count).
+const SHARES_WARNING: &str = "of these shares unseal the store; fewer reveal nothing. Give each \
+     custodian one share now: they are shown only this once, the passphrase itself is never shown, \
+     and with fewer shares left than needed every key in the store is lost.";
 
 pub async fn status(session: &Session) -> Result<Record, CliError> {
     let response = session.call(session.admin().status(session.request(pb::StatusRequest {}))).await?;
@@ -39,9 +45,10 @@ fn principals(list: Vec<String>) -> Value {
 
 /// First-time setup of a passphrase-sealed store: the passphrase is read (or generated), the
 /// store initialized with its first administrators (the `--administrator`s, else the caller), and
-/// a generated passphrase printed once. The output names the effective administrators. An
-/// initialized store is refused before any passphrase is asked for, and again by the daemon if
-/// another caller got there first.
+/// a generated passphrase printed once, or split into custodians' shares that are printed
+/// instead. The output names the effective administrators. An initialized store is refused
+/// before any passphrase is asked for, and again by the daemon if another caller got there first.
+/// The shares are made and checked before the store is, so a failure leaves no store behind.
 pub async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError> {
     let status = session.call(session.admin().status(session.request(pb::StatusRequest {}))).await?;
     if status.initialized {
@@ -53,6 +60,12 @@ pub async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError>
     } else {
         passphrase::read(args.passphrase.passphrase_file.as_deref(), true)?
     };
+    let shares = args
+        .custody()
+        .map(|(threshold, count)| {
+            shares::split_passphrase(&passphrase, threshold, count).map(|s| (threshold, s))
+        })
+        .transpose()?;
     let request = session.request(pb::InitializeRequest {
         passphrase: passphrase.to_string(),
         administrators: args.administrators,
@@ -71,12 +84,23 @@ pub async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError>
     if !args.generate_passphrase {
         return Ok(record);
     }
-    let _ = writeln!(std::io::stderr().lock(), "{GENERATED_WARNING}");
-    Ok(record.with("passphrase", passphrase.to_string()))
+    let mut stderr = std::io::stderr().lock();
+    let Some((threshold, shares)) = shares else {
+        let _ = writeln!(stderr, "{GENERATED_WARNING}");
+        return Ok(record.with("passphrase", passphrase.to_string()));
+    };
+    let _ = writeln!(stderr, "arcactl: WARNING: any {threshold} {SHARES_WARNING}");
+    let shares = shares.iter().map(|share| Value::Str(share.to_string())).collect();
+    Ok(record.with("threshold", u32::from(threshold)).with("shares", Value::List(shares)))
 }
 
-pub async fn unseal(session: &Session, args: PassphraseArgs) -> Result<Record, CliError> {
-    let passphrase = passphrase::read(args.passphrase_file.as_deref(), false)?;
+/// Unseals with the passphrase, or with the passphrase rebuilt from custodians' shares.
+pub async fn unseal(session: &Session, args: UnsealArgs) -> Result<Record, CliError> {
+    let passphrase: Passphrase = if args.shares || !args.share_files.is_empty() {
+        share_set::read(&args.share_files)?
+    } else {
+        passphrase::read(args.passphrase.passphrase_file.as_deref(), false)?
+    };
     let request = session.request(pb::UnsealRequest { passphrase: passphrase.to_string() });
     let response = session.call(session.admin().unseal(request)).await?;
     Ok(Record::new().with("sealed", response.sealed))

@@ -12,7 +12,7 @@ use arca_proto::DEFAULT_SOCKET;
 use arca_proto::v1 as pb;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-pub use self::admin::{BackupArgs, InitArgs, PassphraseArgs};
+pub use self::admin::{BackupArgs, InitArgs, UnsealArgs};
 pub use self::asymmetric::{
     DataKeyPairArgs, GenerateMacArgs, GetPublicKeyArgs, MacSource, MessageSource, PrivateDataKeyPairArgs,
     SignArgs, SignatureSource, VerifyArgs, VerifyMacArgs,
@@ -97,9 +97,9 @@ pub enum Command {
     /// administrators (and unseal it).
     #[command(alias = "initialize", after_help = admin::PASSPHRASE_SOURCES)]
     Init(InitArgs),
-    /// Unseal a passphrase-sealed store.
-    #[command(after_help = admin::PASSPHRASE_SOURCES)]
-    Unseal(PassphraseArgs),
+    /// Unseal a passphrase-sealed store, with its passphrase or custodians' shares of it.
+    #[command(after_help = admin::UNSEAL_SOURCES)]
+    Unseal(UnsealArgs),
     /// Save a consistent copy of the sealed store to a file (restore it offline with `arcad restore`).
     Backup(BackupArgs),
     /// Create a key.
@@ -188,6 +188,16 @@ pub enum Command {
     /// Set up the PKCS#11 token (what pkcs11-tool's --init-token, --init-pin and --change-pin do).
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+impl Command {
+    /// What clap cannot check alone (it exits with status 2 like clap's own refusals).
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Self::Init(args) => args.check(),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -19,12 +19,15 @@ mod output;
 mod passphrase;
 mod progress;
 mod session;
+mod shamir;
+mod share_set;
+mod shares;
 mod token;
 
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 
 use crate::cli::{AuditCommand, Cli, Command, TokenCommand};
 use crate::error::CliError;
@@ -37,6 +40,9 @@ const EXIT_NOT_VALID: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(message) = cli.command.check() {
+        Cli::command().error(clap::error::ErrorKind::ValueValidation, message).exit();
+    }
     match run(cli) {
         Ok(Verdict::Done) => ExitCode::SUCCESS,
         Ok(Verdict::NotValid) => ExitCode::from(EXIT_NOT_VALID),

@@ -4,6 +4,7 @@
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::Path;
 
+use subtle::{Choice, ConstantTimeEq as _};
 use zeroize::Zeroizing;
 
 use crate::error::CliError;
@@ -132,6 +133,23 @@ fn random_character() -> Result<char, CliError> {
     }
 }
 
+/// Whether `bytes` has the form of a generated passphrase. Only the length and the positions
+/// decide branches: each character is compared with every allowed one, in constant time.
+pub fn is_generated(bytes: &[u8]) -> bool {
+    if bytes.len() != GROUPS * (GROUP_LEN + 1) - 1 {
+        return false;
+    }
+    let valid = bytes.iter().enumerate().fold(Choice::from(1), |valid, (position, byte)| {
+        let allowed = if (position + 1).is_multiple_of(GROUP_LEN + 1) {
+            byte.ct_eq(&b'-')
+        } else {
+            ALPHABET.iter().fold(Choice::from(0), |found, character| found | byte.ct_eq(character))
+        };
+        valid & allowed
+    });
+    valid.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,9 +172,25 @@ mod tests {
             assert!(group.bytes().all(|c| ALPHABET.contains(&c)), "{group}");
         }
         assert_ne!(*first, *generate().unwrap());
+        assert!(is_generated(first.as_bytes()));
         assert_eq!(UNBIASED_LIMIT, 248);
         let bits = (GROUPS * GROUP_LEN) as f64 * (ALPHABET.len() as f64).log2();
         assert!(bits >= 128.0, "{bits}");
+    }
+
+    #[test]
+    fn only_the_generated_form_is_recognised() {
+        assert!(is_generated(b"k7wq2-abcde-fghjk-mnpqr-stuvw-xyz23"));
+        for other in [
+            &b"k7wq2-abcde-fghjk-mnpqr-stuvw-xyz2"[..],
+            b"k7wq2-abcde-fghjk-mnpqr-stuvw-xyz234",
+            b"k7wq2-abcde-fghjk-mnpqr-stuvwxxyz23",
+            b"k7wq2-abcde-fghjk-mnpqr-stuvw-xyz21",
+            b"K7wq2-abcde-fghjk-mnpqr-stuvw-xyz23",
+            b"k7wq2-abcde-fghjk-mnpqr-stuvw-xyz2\xff",
+        ] {
+            assert!(!is_generated(other), "{}", String::from_utf8_lossy(other));
+        }
     }
 
     #[test]
