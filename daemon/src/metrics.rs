@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by operation and outcome, latency histograms, seal state, keys.
+//! Prometheus metrics: requests by operation and outcome, latency histograms, audit write
+//! latency, seal state, keys.
 //! Served as text on `metrics_listen` (off unless configured).
 
 use std::collections::BTreeMap;
@@ -21,6 +22,35 @@ struct Counters {
     /// (operation, gRPC code name) -> count
     requests: BTreeMap<(&'static str, &'static str), u64>,
     latency: BTreeMap<&'static str, Histogram>,
+    /// Appending one audit record (synced or not).
+    audit_writes: Histogram,
+}
+
+impl Histogram {
+    fn observe(&mut self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        for (bound, count) in BUCKETS.iter().zip(self.counts.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        self.count += 1;
+        self.sum_seconds += seconds;
+    }
+
+    /// The histogram's lines, with `labels` (`key="value",` or empty) before `le`.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (bound, count) in BUCKETS.iter().zip(self.counts.iter()) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {}", self.count);
+        let labels = match labels.trim_end_matches(',') {
+            "" => String::new(),
+            some => format!("{{{some}}}"),
+        };
+        let _ = writeln!(out, "{name}_sum{labels} {}", self.sum_seconds);
+        let _ = writeln!(out, "{name}_count{labels} {}", self.count);
+    }
 }
 
 /// Request counters and latency histograms, shared by every listener.
@@ -41,15 +71,14 @@ impl Metrics {
     pub fn record(&self, operation: &'static str, code: &'static str, elapsed: Duration) {
         let Ok(mut counters) = self.counters.lock() else { return };
         *counters.requests.entry((operation, code)).or_default() += 1;
-        let histogram = counters.latency.entry(operation).or_default();
-        let seconds = elapsed.as_secs_f64();
-        for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter_mut()) {
-            if seconds <= *bound {
-                *count += 1;
-            }
+        counters.latency.entry(operation).or_default().observe(elapsed);
+    }
+
+    /// How long appending one audit record took.
+    pub fn record_audit_write(&self, elapsed: Duration) {
+        if let Ok(mut counters) = self.counters.lock() {
+            counters.audit_writes.observe(elapsed);
         }
-        histogram.count += 1;
-        histogram.sum_seconds += seconds;
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
@@ -77,18 +106,15 @@ impl Metrics {
         let _ = writeln!(out, "# HELP arca_request_duration_seconds Request latency by operation.");
         let _ = writeln!(out, "# TYPE arca_request_duration_seconds histogram");
         for (operation, histogram) in &counters.latency {
-            for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
-                let _ = writeln!(
-                    out,
-                    "arca_request_duration_seconds_bucket{{operation=\"{operation}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let name = "arca_request_duration_seconds";
-            let _ =
-                writeln!(out, "{name}_bucket{{operation=\"{operation}\",le=\"+Inf\"}} {}", histogram.count);
-            let _ = writeln!(out, "{name}_sum{{operation=\"{operation}\"}} {}", histogram.sum_seconds);
-            let _ = writeln!(out, "{name}_count{{operation=\"{operation}\"}} {}", histogram.count);
+            histogram.render(
+                &mut out,
+                "arca_request_duration_seconds",
+                &format!("operation=\"{operation}\","),
+            );
         }
+        let _ = writeln!(out, "# HELP arca_audit_write_duration_seconds Time to append one audit record.");
+        let _ = writeln!(out, "# TYPE arca_audit_write_duration_seconds histogram");
+        counters.audit_writes.render(&mut out, "arca_audit_write_duration_seconds", "");
         out
     }
 }
@@ -109,5 +135,11 @@ mod tests {
         assert!(text.contains("arca_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"0.0005\"} 2"));
         assert!(text.contains("arca_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"+Inf\"} 3"));
         assert!(text.contains("arca_sealed 0") && text.contains("arca_keys 3"));
+        assert!(text.contains("arca_request_duration_seconds_sum{operation=\"Encrypt\"}"), "{text}");
+        metrics.record_audit_write(Duration::from_micros(300));
+        let text = metrics.render(Gauges { sealed: false, keys: 3, locked_bytes: 65536 });
+        assert!(text.contains("arca_audit_write_duration_seconds_bucket{le=\"0.0005\"} 1"), "{text}");
+        assert!(text.contains("arca_audit_write_duration_seconds_bucket{le=\"0.00025\"} 0"), "{text}");
+        assert!(text.contains("arca_audit_write_duration_seconds_count 1"), "{text}");
     }
 }

@@ -186,6 +186,12 @@ async fn metrics_scrape_parses_and_counts_requests() {
     assert!(text.contains("arca_requests_total{operation=\"DescribeKey\",code=\"NOT_FOUND\"} 1"));
     assert!(text.contains("arca_request_duration_seconds_count{operation=\"Encrypt\"} 3"));
     assert!(text.contains("arca_sealed 0") && text.contains("arca_keys 1"));
+    // CreateKey, three Encrypts and the DescribeKey each appended one audit record.
+    let audit_writes = text
+        .lines()
+        .find_map(|line| line.strip_prefix("arca_audit_write_duration_seconds_count "))
+        .unwrap_or_else(|| panic!("no audit write latency in {text}"));
+    assert!(audit_writes.parse::<u64>().unwrap() >= 5, "{audit_writes}");
 }
 
 #[tokio::test]

@@ -157,7 +157,10 @@ where
         durable: STATE_CHANGES.contains(&operation),
     };
     // Fail closed: a call whose record cannot be written does not succeed.
-    let outcome = match service.audit().append(event) {
+    let audit_started = Instant::now();
+    let appended = service.audit().append(event);
+    metrics.record_audit_write(audit_started.elapsed());
+    let outcome = match appended {
         Ok(()) => outcome,
         Err(error) => {
             tracing::error!(%error, "cannot write the audit log");
