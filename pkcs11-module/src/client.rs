@@ -17,7 +17,7 @@
 //! `CKR_DEVICE_REMOVED` when the daemon cannot be reached.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -46,6 +46,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// notice a closed socket and for the `Attach` watcher to hear of it.
 const CATCH_UP_YIELDS: usize = 4;
 
+/// Numbers the connections of the process (across `C_Finalize`/`C_Initialize` and `fork`), so
+/// that what was learnt on one connection is not applied on another (see [`Module::generation`]).
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
 /// Which connection a call needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
@@ -62,6 +66,8 @@ struct Connection {
     app: MetadataValue<Ascii>,
     gone: Arc<AtomicBool>,
     watcher: JoinHandle<()>,
+    /// This connection's number, from [`GENERATIONS`].
+    generation: u64,
 }
 
 impl Connection {
@@ -134,6 +140,14 @@ impl Module {
     pub fn token_present(&self) -> Result<bool, Error> {
         let shared = Arc::clone(&self.shared);
         self.bridge.block_on(async move { shared.connection().await.is_ok() })
+    }
+
+    /// The number of the live connection, if there is one. Session handles and the operations
+    /// behind them belong to one connection's application: after a daemon restart, a
+    /// `C_Finalize`/`C_Initialize` or a `fork` the number differs, so nothing learnt before (see
+    /// `crate::lengths`) is taken for the new application's.
+    pub fn generation(&self) -> Option<u64> {
+        self.shared.live().map(|connection| connection.generation)
     }
 }
 
@@ -222,7 +236,8 @@ impl Shared {
         let app = application_id(&event)?;
         let gone = Arc::new(AtomicBool::new(false));
         let watcher = tokio::spawn(watch(stream, Arc::clone(&gone)));
-        Ok(Connection { channel, app, gone, watcher })
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
+        Ok(Connection { channel, app, gone, watcher, generation })
     }
 }
 

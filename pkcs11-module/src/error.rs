@@ -99,7 +99,9 @@ impl Error {
     pub fn from_status(status: &Status) -> Self {
         if let Some(rv) = status.metadata().get(CKR_HEADER).and_then(|v| v.to_str().ok()).and_then(parse_ckr)
         {
-            return Self::Daemon(rv);
+            // A failed call named CKR_OK: returning it would tell the application that outputs
+            // nobody wrote are there.
+            return if rv == CKR_OK { Self::Protocol } else { Self::Daemon(rv) };
         }
         match status.code() {
             Code::Unavailable => Self::DeviceRemoved,
@@ -174,6 +176,13 @@ mod tests {
         assert_eq!(CK_RV::from(Error::from_status(&status)), CKR_SESSION_HANDLE_INVALID);
         let status = with_ckr(Code::Internal, "0x80000001");
         assert_eq!(CK_RV::from(Error::from_status(&status)), CKR_VENDOR_DEFINED | 1);
+    }
+
+    #[test]
+    fn a_failed_call_never_answers_ckr_ok() {
+        let status = with_ckr(Code::Internal, "0x00000000");
+        assert_eq!(Error::from_status(&status), Error::Protocol);
+        assert_eq!(CK_RV::from(Error::from_status(&status)), CKR_DEVICE_ERROR);
     }
 
     #[test]

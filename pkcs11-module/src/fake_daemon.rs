@@ -26,6 +26,8 @@ pub struct Seen {
     pub connections: AtomicU64,
     pub mechanisms: Mutex<Vec<Mechanism>>,
     pub templates: Mutex<Vec<Vec<Attribute>>>,
+    /// `OperationOneShot` calls (length queries the module answers itself do not count).
+    pub one_shots: AtomicU64,
 }
 
 /// A running fake daemon; dropping it (or [`FakeDaemon::stop`]) kills it like a crash.
@@ -326,6 +328,7 @@ impl Token for Fake {
     /// Encrypt: the bytes inverted plus "TAG!"; verify: the signature must be the data reversed.
     async fn operation_one_shot(&self, request: Request<OperationDataRequest>) -> Answer<OutputResponse> {
         self.app(&request)?;
+        self.seen.one_shots.fetch_add(1, Ordering::SeqCst);
         let request = request.into_inner();
         if request.kind == OperationKind::OperationVerify as i32 {
             let expected: Vec<u8> = request.data.iter().rev().copied().collect();

@@ -62,6 +62,11 @@ pub fn ensure_initialized() -> Result<(), Error> {
     module().map(drop)
 }
 
+/// The number of the live connection (see [`Module::generation`]); `None` without one.
+pub fn generation() -> Option<u64> {
+    module().ok()?.generation()
+}
+
 /// Runs one RPC through the module (see [`Module::call`]).
 pub fn call<Req, Resp, F, Fut>(reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
 where

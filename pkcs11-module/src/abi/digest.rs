@@ -43,7 +43,11 @@ pub unsafe extern "C" fn C_DigestUpdate(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> CK_RV {
-    guard(|| rpc!(Reach::Existing, digest_key, DigestKeyRequest { session, key }).map(drop))
+    guard(|| {
+        // The digest is multi-part from here: C_Digest may no longer be answered from its rule.
+        crate::lengths::forget(session, DIGEST as i32);
+        rpc!(Reach::Existing, digest_key, DigestKeyRequest { session, key }).map(drop)
+    })
 }
 
 #[unsafe(no_mangle)]

@@ -29,7 +29,7 @@ pub mod sign;
 pub mod slot;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -129,10 +129,16 @@ fn non_null<T>(ptr: *mut T) -> Result<(), Error> {
 }
 
 /// The capacity of a two-call output buffer: `len_ptr` is required, `buffer` may be NULL.
+/// `*len_ptr` is read only beside a buffer: with a NULL buffer the application may leave it
+/// uninitialised (`CK_ULONG len; C_Sign(h, data, n, NULL, &len)`).
 unsafe fn capacity<T>(buffer: *mut T, len_ptr: *mut CK_ULONG) -> Result<Capacity, Error> {
-    // SAFETY: `read` checks NULL; the caller guarantees a readable CK_ULONG otherwise.
+    non_null(len_ptr)?;
+    if buffer.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL; beside a non-NULL buffer the caller guarantees an initialised CK_ULONG.
     let len = unsafe { read(len_ptr) }?;
-    if buffer.is_null() { Ok(None) } else { length(len, size_of::<T>()).map(Some) }
+    length(len, size_of::<T>()).map(Some)
 }
 
 /// Writes a settled output: the items (if any) to `buffer`, the length to `len_ptr`.

@@ -10,7 +10,7 @@ use crate::client::Reach;
 use crate::error::Error;
 use crate::lengths::{self, Rule};
 use crate::output::{self, settle_response};
-use crate::state::rpc;
+use crate::state::{self, rpc};
 
 /// Which data RPC a step is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +33,24 @@ pub unsafe fn init(
     // SAFETY: the caller's contract for `mechanism` holds (NULL is checked).
     let mechanism = unsafe { read_mechanism(mechanism) }?;
     let request = OperationInitRequest { session, kind: kind as i32, mechanism: Some(mechanism), key };
-    let answer = rpc!(Reach::Existing, operation_init, request)?;
+    let generation = state::generation();
+    let answer = match rpc!(Reach::Existing, operation_init, request) {
+        Ok(answer) => answer,
+        Err(error) => {
+            // Whatever was known of an operation of this kind may no longer hold; forgetting
+            // costs a round trip at most.
+            lengths::forget(session, kind as i32);
+            return Err(error);
+        }
+    };
     let rule = Rule { output_length: answer.output_length, plus_input: answer.plus_input };
-    lengths::remember(session, kind as i32, rule);
+    match generation {
+        // The same live connection before and after: the init went through it.
+        Some(generation) if state::generation() == Some(generation) => {
+            lengths::remember(session, kind as i32, generation, rule);
+        }
+        _ => lengths::forget(session, kind as i32),
+    }
     Ok(())
 }
 
@@ -61,7 +76,8 @@ pub unsafe fn produce(
         let data = input(data, data_len)?;
         if step == Step::OneShot
             && space.is_none()
-            && let Some(length) = lengths::length(session, kind as i32, data.len() as u64)
+            && let Some(length) = state::generation()
+                .and_then(|generation| lengths::length(session, kind as i32, generation, data.len() as u64))
         {
             // A length query the rule from C_*Init answers: no round trip, nothing consumed.
             return deliver(out, out_len, output::Settled { length, items: None, result: Ok(()) });

@@ -113,7 +113,13 @@ pub unsafe extern "C" fn C_Login(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_Logout(session: CK_SESSION_HANDLE) -> CK_RV {
-    guard(|| Error::ending_is_fine(rpc!(Reach::Existing, logout, LogoutRequest { session }).map(drop)))
+    guard(|| {
+        let result = rpc!(Reach::Existing, logout, LogoutRequest { session }).map(drop);
+        // The daemon ends every operation of the application at logout (and an answer lost on
+        // the way may still have logged out): no length rule holds any more.
+        crate::lengths::clear();
+        Error::ending_is_fine(result)
+    })
 }
 
 #[unsafe(no_mangle)]

@@ -17,7 +17,7 @@ use super::general::{C_Finalize, C_Initialize};
 static GLOBAL: Mutex<()> = Mutex::new(());
 
 /// Serialises the tests that touch the process-wide state; finalises whatever a failed test left.
-fn serial() -> MutexGuard<'static, ()> {
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     let guard = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
     // SAFETY: C_Finalize takes a NULL pReserved.
     unsafe { C_Finalize(null_mut()) };

@@ -300,3 +300,52 @@ fn restart(flags: Option<CK_FLAGS>) {
     assert_eq!(unsafe { C_Finalize(null_mut()) }, CKR_OK);
     eventually("the application to end", || third.detached() == ["app-3-1"]);
 }
+
+#[test]
+fn length_rules_end_with_their_operation() {
+    let _serial = serial();
+    for flags in INIT_FLAGS {
+        rules_end(flags);
+    }
+}
+
+/// A length query is answered from the rule of `C_EncryptInit` only while the daemon still has
+/// the operation: not after `C_Logout` (which ends every operation), not after `C_DigestKey`,
+/// not for a session handle of an earlier daemon that a new one hands out again.
+fn rules_end(flags: Option<CK_FLAGS>) {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("arca.sock");
+    let first = FakeDaemon::start(&socket, 1);
+    point_at(&socket);
+    assert_eq!(initialize_with_flags(flags), CKR_OK);
+    assert_eq!(open_session(), CKR_OK);
+    let one_shots = |daemon: &FakeDaemon| daemon.seen.one_shots.load(std::sync::atomic::Ordering::SeqCst);
+    let data = *b"hello";
+    let mut len: CK_ULONG = 0;
+    let mut mechanism = CK_MECHANISM { mechanism: CKM_AES_ECB, pParameter: null_mut(), ulParameterLen: 0 };
+    // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
+    unsafe {
+        let query = |len: &mut CK_ULONG| C_Encrypt(SESSION, data.as_ptr().cast_mut(), 5, null_mut(), len);
+        assert_eq!(C_EncryptInit(SESSION, &mut mechanism, 3), CKR_OK);
+        assert_eq!(query(&mut len), CKR_OK);
+        assert_eq!((len, one_shots(&first)), (9, 0), "answered from the rule");
+        assert_eq!(C_Logout(SESSION), CKR_OK);
+        assert_eq!(query(&mut len), CKR_OK);
+        assert_eq!(one_shots(&first), 1, "the daemon asked after C_Logout");
+
+        let mut digest = CK_MECHANISM { mechanism: CKM_SHA256, pParameter: null_mut(), ulParameterLen: 0 };
+        assert_eq!(C_DigestInit(SESSION, &mut digest), CKR_OK);
+        assert_eq!(C_DigestKey(SESSION, 5), CKR_FUNCTION_NOT_SUPPORTED);
+        assert_eq!(C_Digest(SESSION, data.as_ptr().cast_mut(), 5, null_mut(), &mut len), CKR_OK);
+        assert_eq!(one_shots(&first), 2, "the daemon asked after C_DigestKey");
+
+        assert_eq!(C_EncryptInit(SESSION, &mut mechanism, 3), CKR_OK);
+        first.stop();
+        let second = FakeDaemon::start(&socket, 2);
+        // The new daemon hands out the same session handle; it has no operation in it.
+        assert_eq!(open_session(), CKR_OK);
+        assert_eq!(query(&mut len), CKR_OK);
+        assert_eq!(one_shots(&second), 1, "the new daemon asked");
+        assert_eq!(C_Finalize(null_mut()), CKR_OK);
+    }
+}
