@@ -11,6 +11,7 @@ use arca_proto::v1 as pb;
 use arca_proto::v1::token_server::Token;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
 
 use super::serve;
 use super::token_convert::{
@@ -160,7 +161,8 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         serve(&self.metrics, self.token.kms(), "C_InitToken", request, |_, r| async move {
-            unit(token.init_token(&r.so_pin, &r.label).await)
+            let so_pin = Zeroizing::new(r.so_pin);
+            unit(token.init_token(&so_pin, &r.label).await)
         })
         .await
     }
@@ -171,7 +173,8 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call("C_InitPIN", request, |app, r| async move {
-            unit(token.init_pin(&app, r.session, &r.pin).await)
+            let pin = Zeroizing::new(r.pin);
+            unit(token.init_pin(&app, r.session, &pin).await)
         })
         .await
     }
@@ -182,7 +185,8 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call("C_SetPIN", request, |app, r| async move {
-            unit(token.set_pin(&app, r.session, &r.old_pin, &r.new_pin).await)
+            let (old_pin, new_pin) = (Zeroizing::new(r.old_pin), Zeroizing::new(r.new_pin));
+            unit(token.set_pin(&app, r.session, &old_pin, &new_pin).await)
         })
         .await
     }
@@ -193,7 +197,8 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call("C_Login", request, |app, r| async move {
-            unit(token.login(&app, r.session, r.user_type, &r.pin).await)
+            let pin = Zeroizing::new(r.pin);
+            unit(token.login(&app, r.session, r.user_type, &pin).await)
         })
         .await
     }

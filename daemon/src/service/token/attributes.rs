@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use arca_proto::attributes::{Class, class};
 use cryptoki_sys::*;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 
@@ -17,10 +18,6 @@ pub fn ulong(value: u64) -> Vec<u8> {
 
 pub fn boolean(value: bool) -> Vec<u8> {
     vec![u8::from(value)]
-}
-
-pub fn ulong_array(values: &[u64]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Attribute types whose value is a CK_ULONG.
@@ -87,21 +84,35 @@ impl std::fmt::Debug for Template {
     }
 }
 
+/// A template may carry key material (CKA_VALUE, private-key components): wiped when dropped.
+impl Drop for Template {
+    fn drop(&mut self) {
+        for value in self.values.values_mut() {
+            value.zeroize();
+        }
+    }
+}
+
 impl Template {
     pub fn parse(attributes: impl IntoIterator<Item = (CK_ATTRIBUTE_TYPE, Vec<u8>)>) -> Result<Self> {
-        let mut values = AttributeMap::new();
+        let mut template = Self::default();
         for (kind, value) in attributes {
+            let mut value = Zeroizing::new(value);
             check_encoding(kind, &value)?;
-            if let Some(previous) = values.insert(kind, value.clone())
-                && previous != value
-            {
-                return Err(Error::p11(
-                    CKR_TEMPLATE_INCONSISTENT,
-                    format!("attribute 0x{kind:08X} appears twice with different values"),
-                ));
+            match template.values.get(&kind) {
+                Some(previous) if *previous != *value => {
+                    return Err(Error::p11(
+                        CKR_TEMPLATE_INCONSISTENT,
+                        format!("attribute 0x{kind:08X} appears twice with different values"),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    template.values.insert(kind, std::mem::take(&mut *value));
+                }
             }
         }
-        Ok(Self { values })
+        Ok(template)
     }
 
     pub fn get(&self, kind: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
@@ -122,10 +133,6 @@ impl Template {
 
     pub fn iter(&self) -> impl Iterator<Item = (CK_ATTRIBUTE_TYPE, &[u8])> {
         self.values.iter().map(|(k, v)| (*k, v.as_slice()))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 
     /// The template with `kind` set when the application did not set it.
@@ -156,6 +163,8 @@ mod tests {
         assert!(matches!(bad_ulong, Error::Pkcs11 { rv: CKR_ATTRIBUTE_VALUE_INVALID, .. }));
         let twice = Template::parse([(CKA_TOKEN, vec![1]), (CKA_TOKEN, vec![0])]).unwrap_err();
         assert!(matches!(twice, Error::Pkcs11 { rv: CKR_TEMPLATE_INCONSISTENT, .. }));
+        let repeated = Template::parse([(CKA_TOKEN, vec![1]), (CKA_TOKEN, vec![1])]).unwrap();
+        assert_eq!(repeated.bool(CKA_TOKEN), Some(true));
         let template = Template::parse([(CKA_VALUE_LEN, ulong(32))]).unwrap();
         assert_eq!(template.ulong(CKA_VALUE_LEN), Some(32));
         let secret = Template::parse([(CKA_VALUE, vec![0x5A; 32])]).unwrap();

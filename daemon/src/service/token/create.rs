@@ -9,7 +9,7 @@ use sha2::Digest;
 use super::app::TokenRef;
 use super::attributes::{AttributeMap, Template, boolean, ulong};
 use super::defaults::{self, Provenance};
-use super::object::{Body, Object, key_type};
+use super::object::{Body, Object, key_type, modulus_bits};
 use super::schema::Kind;
 use super::{App, Login, TokenService};
 use crate::error::{Error, Result};
@@ -183,9 +183,4 @@ pub(super) fn public_key_map(spki: &[u8], template: &Template) -> Result<Attribu
     }
     map.entry(CKA_TRUSTED).or_insert_with(|| boolean(false));
     Ok(map)
-}
-
-fn modulus_bits(modulus: &[u8]) -> u64 {
-    let Some((first, rest)) = modulus.split_first() else { return 0 };
-    (rest.len() as u64) * 8 + u64::from(8 - first.leading_zeros().min(8))
 }

@@ -195,15 +195,20 @@ impl TokenService {
         }
     }
 
-    /// An imported private key: its public half is not an object of its own.
-    async fn add_private_only(&self, app: &App, session: u64, new: NewKey<'_>) -> Result<NewHandles> {
+    /// An imported, unwrapped or copied key: the public half of a private key is not an object
+    /// of its own.
+    pub(super) async fn add_private_only(
+        &self,
+        app: &App,
+        session: u64,
+        new: NewKey<'_>,
+    ) -> Result<NewHandles> {
         let handles = self.add_key(app, session, new).await?;
         if let Some(public) = handles.1 {
-            let (object, named) = self.object(app, public)?;
+            let (object, _) = self.object(app, public)?;
             if object.token {
                 self.destroy(app, session, public).await?;
             } else {
-                let _ = named;
                 app.forget(public)?;
             }
         }
@@ -230,6 +235,7 @@ impl TokenService {
         let token = template.bool(CKA_TOKEN).unwrap_or(false);
         match (&object.body, kind) {
             (Body::Key { key, public: false }, _) => {
+                super::wrap::require_enabled(&object)?;
                 let merged = merge_plain(&object, template)?.with_default(CKA_TOKEN, boolean(token));
                 let material = SecretBuf::copy_from(super::operation::material(key)?)?;
                 let provenance = match object.attribute(CKA_KEY_GEN_MECHANISM) {

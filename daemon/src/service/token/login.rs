@@ -2,6 +2,7 @@
 //! wrong PINs count towards a lockout that survives restarts.
 
 use cryptoki_sys::*;
+use zeroize::Zeroizing;
 
 use super::pin::{self, MAX_PIN_FAILURES, Role, TokenRecord};
 use super::{App, Login, TokenService};
@@ -20,7 +21,7 @@ impl TokenService {
             return Err(locked(role));
         }
         let hash = record.hash(role).to_owned();
-        let candidate = pin.to_vec();
+        let candidate = Zeroizing::new(pin.to_vec());
         let matches = super::super::blocking(move || pin::verify_pin(&candidate, &hash)).await?;
         let mut updated = self.record()?;
         if matches {
@@ -41,7 +42,7 @@ impl TokenService {
 
     async fn hash(pin: &[u8]) -> Result<String> {
         pin::check_pin_length(pin)?;
-        let pin = pin.to_vec();
+        let pin = Zeroizing::new(pin.to_vec());
         super::super::blocking(move || pin::hash_pin(&pin)).await
     }
 
@@ -123,6 +124,9 @@ impl TokenService {
                 return Err(Error::p11(CKR_USER_TYPE_INVALID, format!("user type {other} is not valid")));
             }
         };
+        // One login or PIN check at a time: the state checks below and the PIN check then see
+        // the same login state, and concurrent wrong PINs all count.
+        let _change = self.changes.lock().await;
         match (app.login()?, login) {
             (Login::Public, _) => {}
             (current, wanted) if current == wanted => {
@@ -146,8 +150,6 @@ impl TokenService {
                 "the SO cannot log in while R/O sessions are open",
             ));
         }
-        // One PIN check at a time, so concurrent wrong PINs all count.
-        let _change = self.changes.lock().await;
         self.check_pin(role, pin).await?;
         app.set_login(login)
     }

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 
 use cryptoki_sys::*;
+use zeroize::Zeroizing;
 
 use super::attributes::{AttributeMap, Template, boolean, decode_bool, decode_ulong, ulong};
 use super::defaults;
 use super::schema::{KeyKind, Kind, is_secret_value};
 use crate::crypto::token::der;
+use crate::crypto::token::hash::constant_time_eq;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeySpec};
 
@@ -123,8 +125,13 @@ impl Object {
         self.flag(CKA_PRIVATE)
     }
 
+    /// Whether every attribute of `template` has the given value. A searched CKA_VALUE may be key
+    /// material: compared in constant time, and the copy wiped.
     pub fn matches(&self, template: &Template) -> bool {
-        template.iter().all(|(kind, wanted)| matches!(self.attribute(kind), Lookup::Value(v) if v == wanted))
+        template.iter().all(|(kind, wanted)| match self.attribute(kind) {
+            Lookup::Value(value) => constant_time_eq(&Zeroizing::new(value), wanted),
+            Lookup::Sensitive | Lookup::Invalid => false,
+        })
     }
 
     /// The SubjectPublicKeyInfo of a key pair half or a stored public key.
@@ -210,7 +217,7 @@ fn computed(
     Some(Lookup::Value(value))
 }
 
-fn modulus_bits(modulus: &[u8]) -> u64 {
+pub(super) fn modulus_bits(modulus: &[u8]) -> u64 {
     let Some((first, rest)) = modulus.split_first() else { return 0 };
     (rest.len() as u64) * 8 + u64::from(8 - first.leading_zeros().min(8))
 }

@@ -166,17 +166,13 @@ impl TokenService {
 
     /// C_DigestKey: the value of a secret key joins an active digest.
     pub fn digest_key(&self, app: &App, session_handle: u64, key: u64) -> Result<()> {
-        let (object, _) = self.object(app, key).map_err(|e| match e {
-            Error::Pkcs11 { rv: CKR_OBJECT_HANDLE_INVALID, message } => {
-                Error::p11(CKR_KEY_HANDLE_INVALID, message)
-            }
-            other => other,
-        })?;
+        let (object, _) = self.object(app, key).map_err(super::wrap::key_handle_invalid)?;
         let secret = object
             .key()
             .filter(|k| k.metadata.spec.is_secret())
             .ok_or_else(|| Error::p11(CKR_KEY_INDIGESTIBLE, "only secret keys can be digested"))?;
         self.authorize(&object, "Digest")?;
+        super::wrap::require_enabled(&object)?;
         let material = crate::secure_mem::SecretBuf::copy_from(super::operation::material(secret)?)?;
         let session = app.session(session_handle)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;

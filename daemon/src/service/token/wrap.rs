@@ -15,7 +15,8 @@ use crate::crypto::token_handle::TokenHandle;
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
-fn key_handle_invalid(error: Error) -> Error {
+/// C_*Init, C_WrapKey, C_DigestKey …: a bad key handle is CKR_KEY_HANDLE_INVALID.
+pub(super) fn key_handle_invalid(error: Error) -> Error {
     match error {
         Error::Pkcs11 { rv: CKR_OBJECT_HANDLE_INVALID, message } => {
             Error::p11(CKR_KEY_HANDLE_INVALID, message)
@@ -45,14 +46,7 @@ impl TokenService {
             super::super::authz::note_key_version(current.version);
         }
         mechanisms::check_key(&object, mechanism.kind, capability)?;
-        if let Some(key) = object.key().filter(|_| object.token)
-            && key.metadata.state != crate::keys::KeyState::Enabled
-        {
-            return Err(Error::p11(
-                CKR_KEY_FUNCTION_NOT_PERMITTED,
-                format!("key {} is {}", key.metadata.id, key.metadata.state.name()),
-            ));
-        }
+        require_enabled(&object)?;
         Ok(object)
     }
 
@@ -84,13 +78,21 @@ impl TokenService {
             return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "the key may only be wrapped with a trusted key"));
         }
         self.authorize(&target, "WrapKey")?;
+        require_enabled(&target)?;
         let secret = material(key)?;
         let needed = match mechanism.kind {
             CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
                 check_wrap_iv(mechanism)?;
                 wrap::wrapped_len(secret.len(), mechanism.kind == CKM_AES_KEY_WRAP_PAD)
             }
-            _ => rsa::rsa_modulus_bytes(&wrapping.public_key_der()?)?,
+            _ => {
+                // Checked before a length query is answered, so both calls agree.
+                if !key.metadata.spec.is_secret() {
+                    return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "RSA wraps secret keys only"));
+                }
+                rsa_crypt_scheme(mechanism)?;
+                rsa::rsa_modulus_bytes(&wrapping.public_key_der()?)?
+            }
         };
         if space.length_only || space.capacity < needed {
             return Ok(Output::Length { needed, too_small: !space.length_only });
@@ -102,12 +104,7 @@ impl TokenService {
                     .ok_or_else(|| Error::p11(CKR_WRAPPING_KEY_TYPE_INCONSISTENT, "not an AES key"))?;
                 wrap::aes_key_wrap(material(kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)?
             }
-            _ => {
-                if !key.metadata.spec.is_secret() {
-                    return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "RSA wraps secret keys only"));
-                }
-                rsa::rsa_encrypt(&wrapping.public_key_der()?, rsa_crypt_scheme(mechanism)?, secret)?
-            }
+            _ => rsa::rsa_encrypt(&wrapping.public_key_der()?, rsa_crypt_scheme(mechanism)?, secret)?,
         };
         Ok(Output::Data(wrapped))
     }
@@ -185,16 +182,7 @@ impl TokenService {
         };
         let new =
             NewKey { spec, material, template, public_template: None, provenance: Provenance::Supplied };
-        let (handle, public) = self.add_key(app, session, new).await?;
-        if let Some(public) = public {
-            let (object, _) = self.object(app, public)?;
-            if object.token {
-                self.destroy(app, session, public).await?;
-            } else {
-                app.forget(public)?;
-            }
-        }
-        Ok(handle)
+        Ok(self.add_private_only(app, session, new).await?.0)
     }
 
     pub async fn derive_key(
@@ -238,6 +226,20 @@ impl TokenService {
         let template = template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64));
         self.add_supplied_key(app, session, material, &template).await
     }
+}
+
+/// A token key that is disabled or pending deletion does no PKCS#11 work, nor leaves wrapped,
+/// digested or copied.
+pub(super) fn require_enabled(object: &Object) -> Result<()> {
+    if let Some(key) = object.key().filter(|_| object.token)
+        && key.metadata.state != crate::keys::KeyState::Enabled
+    {
+        return Err(Error::p11(
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+            format!("key {} is {}", key.metadata.id, key.metadata.state.name()),
+        ));
+    }
+    Ok(())
 }
 
 /// The wrapping-key codes PKCS#11 prescribes for C_WrapKey and C_UnwrapKey.
