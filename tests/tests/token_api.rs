@@ -227,7 +227,7 @@ async fn the_user_pin_locks_after_ten_failures_and_the_so_unlocks_it() {
 }
 
 #[tokio::test]
-async fn an_unknown_application_and_a_restarted_daemon_answer_session_handle_invalid() {
+async fn an_unknown_application_answers_session_handle_invalid() {
     let (daemon, _dir) = Daemon::start_dev();
     let mut client = Client::new(daemon.channel().await);
     let mut request = Request::new(pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION });
@@ -235,7 +235,6 @@ async fn an_unknown_application_and_a_restarted_daemon_answer_session_handle_inv
     let status = client.open_session(request).await.unwrap_err();
     assert_eq!(ckr(&status), 0xB3, "CKR_SESSION_HANDLE_INVALID");
     assert_eq!(status.code(), tonic::Code::NotFound);
-    let _ = CKA_ID;
     daemon.shutdown().await;
 }
 
@@ -422,4 +421,90 @@ async fn quotas_and_the_seal_apply_to_token_calls() {
     let status = client.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap_err();
     assert_eq!(ckr(&status), 0xE0, "CKR_TOKEN_NOT_PRESENT while the store is not unsealed: {status:?}");
     sealed.shutdown().await;
+}
+
+/// A token key is a keyring key: only the crypto-officer role makes one, as with CreateKey;
+/// session keys need no role.
+#[tokio::test]
+async fn token_keys_need_an_administrator_and_session_keys_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = arca_tests::Launch::key_file_config(dir.path(), "administrators = [\"uid:4242\"]");
+    let daemon = launch.start();
+    let (mut app, session) = setup(&daemon).await;
+    let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
+    app.client.login(app.request(user)).await.unwrap();
+    let keygen = |token: bool| pb::GenerateKeyRequest {
+        session,
+        mechanism: Some(pb::Mechanism { r#type: CKM_AES_KEY_GEN, parameter: None }),
+        template: vec![attribute(CKA_VALUE_LEN, ulong(32)), attribute(CKA_TOKEN, vec![u8::from(token)])],
+    };
+    let refused = app.client.generate_key(app.request(keygen(true))).await.unwrap_err();
+    assert_eq!(ckr(&refused), 0x1B, "CKR_ACTION_PROHIBITED for a non-administrator: {refused:?}");
+    app.client.generate_key(app.request(keygen(false))).await.unwrap();
+    let keys = daemon.kms().await.list_keys(pb::ListKeysRequest::default()).await.unwrap().into_inner();
+    assert!(keys.keys.is_empty(), "the refused key was not stored: {keys:?}");
+    daemon.shutdown().await;
+}
+
+/// A copy keeps its source's key policy (a Deny still applies to the copy, even a session copy),
+/// and copying itself needs arca:CopyKey.
+#[tokio::test]
+async fn copies_keep_the_key_policy() {
+    let (daemon, _dir) = Daemon::start_dev();
+    let (mut app, session) = setup(&daemon).await;
+    let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
+    app.client.login(app.request(user)).await.unwrap();
+    let mut kms = daemon.kms().await;
+    let key_id = arca_tests::create_key(&mut kms, "guarded").await;
+    let policy = |denied: &str| {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "Admins", "Effect": "Allow", "Principal": {"Arca": "uid:*"}, "Action": "arca:*", "Resource": "*"},
+                {"Sid": "Deny", "Effect": "Deny", "Principal": "*", "Action": denied, "Resource": "*"}
+            ]
+        })
+        .to_string()
+    };
+    let put = pb::PutKeyPolicyRequest { key_id: key_id.clone(), policy: policy("arca:Encrypt") };
+    kms.put_key_policy(put).await.unwrap();
+    let find = vec![attribute(CKA_ID, uuid_bytes(&key_id))];
+    app.client
+        .find_objects_init(app.request(pb::FindObjectsInitRequest { session, template: find }))
+        .await
+        .unwrap();
+    let found =
+        app.client.find_objects(app.request(pb::FindObjectsRequest { session, max_objects: 1 })).await;
+    let source = found.unwrap().into_inner().objects[0];
+    app.client.find_objects_final(app.request(pb::SessionRequest { session })).await.unwrap();
+    let copy = |token: bool| pb::CopyObjectRequest {
+        session,
+        object: source,
+        template: vec![attribute(CKA_TOKEN, vec![u8::from(token)])],
+    };
+    let session_copy = app.client.copy_object(app.request(copy(false))).await.unwrap().into_inner().object;
+    let token_copy = app.client.copy_object(app.request(copy(true))).await.unwrap().into_inner().object;
+    for object in [session_copy, token_copy] {
+        let init = pb::OperationInitRequest {
+            session,
+            kind: pb::OperationKind::OperationEncrypt as i32,
+            mechanism: Some(pb::Mechanism {
+                r#type: CKM_AES_GCM,
+                parameter: Some(pb::mechanism::Parameter::Gcm(pb::GcmParameters {
+                    iv: vec![3; 12],
+                    iv_bits: 96,
+                    aad: Vec::new(),
+                    tag_bits: 128,
+                })),
+            }),
+            key: object,
+        };
+        let denied = app.client.operation_init(app.request(init)).await.unwrap_err();
+        assert_eq!(ckr(&denied), 0x68, "the source's Deny holds for the copy: {denied:?}");
+    }
+    let put = pb::PutKeyPolicyRequest { key_id: key_id.clone(), policy: policy("arca:CopyKey") };
+    kms.put_key_policy(put).await.unwrap();
+    let refused = app.client.copy_object(app.request(copy(false))).await.unwrap_err();
+    assert_eq!(ckr(&refused), 0x68, "copying needs arca:CopyKey: {refused:?}");
+    daemon.shutdown().await;
 }

@@ -94,12 +94,23 @@ impl KmsService {
         Policy::default_for(&creator, &self.administrators())
     }
 
-    /// Checks `arca:<operation>` on `key` for the current caller.
+    /// Checks `arca:<operation>` on `key` for the current caller; the audit record of the call
+    /// names the key.
     pub(super) fn authorize(&self, key: &Key, operation: &str, context: &EncryptionContext) -> Result<()> {
+        let _ = CURRENT_CALL.try_with(|call| call.key.replace(Some(key.metadata.id.to_string())));
+        self.evaluate(key, operation, context)
+    }
+
+    /// Whether the current caller may `arca:<operation>` on `key`, leaving the audit record alone
+    /// (for filtering many keys, as C_FindObjectsInit does).
+    pub(super) fn permits(&self, key: &Key, operation: &str) -> bool {
+        self.evaluate(key, operation, &EncryptionContext::new()).is_ok()
+    }
+
+    fn evaluate(&self, key: &Key, operation: &str, context: &EncryptionContext) -> Result<()> {
         let Some(principal) = current_principal() else { return Ok(()) };
         let action = format!("arca:{operation}");
         let resource = key.metadata.id.to_string();
-        let _ = CURRENT_CALL.try_with(|call| call.key.replace(Some(resource.clone())));
         if principal == "unknown" {
             return Err(denied(&principal, &action, &format!("key {resource}")));
         }

@@ -24,6 +24,8 @@ pub(super) struct NewKey<'a> {
     /// For key pairs: the public half's template.
     pub public_template: Option<&'a Template>,
     pub provenance: Provenance,
+    /// The key policy; `None` gives the default (the caller and the administrators).
+    pub policy: Option<crate::policy::Policy>,
 }
 
 /// Handles of a new key: (secret or private, public).
@@ -77,7 +79,14 @@ impl TokenService {
         let token = new.template.bool(CKA_TOKEN).unwrap_or(false);
         let private = object.get(&CKA_PRIVATE).is_some_and(|v| v == &[1]);
         self.check_creation(app, session, token, private)?;
-        let key = self.key_from(id, new.spec, new.material, object, public, new.provenance)?;
+        if token {
+            // A token key is a key of the keyring: made by the crypto-officer role, as CreateKey.
+            self.kms.require_administrator("CreateKey").map_err(|denied| {
+                Error::p11(CKR_ACTION_PROHIBITED, format!("{denied}; session keys need no administrator"))
+            })?;
+        }
+        let halves = crate::keys::TokenAttributes { object, public, public_destroyed: false };
+        let key = self.key_from(id, new.spec, new.material, halves, new.provenance, new.policy)?;
         if token {
             self.kms.keyring()?.insert(key).await?;
             let secret = app.token_handle(TokenRef::Key { id, public: false })?;
@@ -106,11 +115,11 @@ impl TokenService {
         id: KeyId,
         spec: KeySpec,
         material: SecretBuf,
-        object: AttributeMap,
-        public: AttributeMap,
+        halves: crate::keys::TokenAttributes,
         provenance: Provenance,
+        policy: Option<crate::policy::Policy>,
     ) -> Result<Key> {
-        let usage = usage_of(spec, &object);
+        let usage = usage_of(spec, &halves.object);
         let now = self.kms.now();
         let (origin, imported) = match provenance {
             Provenance::Generated(_) => (KeyOrigin::Arca, None),
@@ -119,8 +128,11 @@ impl TokenService {
                 (KeyOrigin::External, Some(Imported { digest, expires_at: None }))
             }
         };
-        let label =
-            object.get(&CKA_LABEL).map(|l| String::from_utf8_lossy(l).into_owned()).unwrap_or_default();
+        let label = halves
+            .object
+            .get(&CKA_LABEL)
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .unwrap_or_default();
         let version = KeyVersion::new(spec, usage, 1, now, material)?;
         let metadata = KeyMetadata {
             id,
@@ -132,9 +144,9 @@ impl TokenService {
             created_at: now,
             tags: Default::default(),
             rotation: None,
-            policy: self.kms.default_policy(),
+            policy: policy.unwrap_or_else(|| self.kms.default_policy()),
             imported,
-            token: crate::keys::TokenAttributes { object, public, public_destroyed: false },
+            token: halves,
         };
         Ok(Key { metadata, versions: vec![version] })
     }

@@ -93,6 +93,7 @@ impl TokenService {
             template: &template,
             public_template: None,
             provenance: Provenance::Generated(mechanism.kind),
+            policy: None,
         };
         Ok(self.add_key(app, session, new).await?.0)
     }
@@ -138,6 +139,7 @@ impl TokenService {
             template: &private,
             public_template: Some(public),
             provenance: Provenance::Generated(generation_mechanism(spec)),
+            policy: None,
         };
         let (private, public) = self.add_key(app, session, new).await?;
         let public = public.ok_or_else(|| Error::Crypto("a key pair without a public half".into()))?;
@@ -162,6 +164,7 @@ impl TokenService {
                     template,
                     public_template: None,
                     provenance: Provenance::Supplied,
+                    policy: None,
                 };
                 Ok(self.add_key(app, session, new).await?.0)
             }
@@ -174,6 +177,7 @@ impl TokenService {
                     template,
                     public_template: None,
                     provenance: Provenance::Supplied,
+                    policy: None,
                 };
                 let (handle, _) = self.add_private_only(app, session, new).await?;
                 Ok(handle)
@@ -229,7 +233,7 @@ impl TokenService {
                 "the object is not copyable (CKA_COPYABLE is false)",
             ));
         }
-        self.authorize(&object, "DescribeKey")?;
+        self.authorize(&object, "CopyKey")?;
         check_changes(&object, template, true)?;
         let kind = object.kind();
         let token = template.bool(CKA_TOKEN).unwrap_or(false);
@@ -250,6 +254,8 @@ impl TokenService {
                     template: &merged,
                     public_template: None,
                     provenance,
+                    // The copy keeps the source's policy: copying must not widen who may use the key.
+                    policy: Some(key.metadata.policy.clone()),
                 };
                 if key.metadata.spec.is_secret() {
                     Ok(self.add_key(app, session, new).await?.0)

@@ -44,11 +44,12 @@ impl TokenService {
         Ok((object, named))
     }
 
-    /// Checks the key policy of a token key for `action` (session keys have no policy).
+    /// Checks the key policy of a key for `action`. Session keys have one too: the default for
+    /// the principal that made them, or the policy of the token key they were copied from.
     pub(super) fn authorize(&self, object: &Object, action: &str) -> Result<()> {
-        match (&object.body, object.token) {
-            (Body::Key { key, .. }, true) => self.kms.authorize(key, action, &EncryptionContext::new()),
-            _ => Ok(()),
+        match &object.body {
+            Body::Key { key, .. } => self.kms.authorize(key, action, &EncryptionContext::new()),
+            Body::Plain(_) => Ok(()),
         }
     }
 
@@ -81,7 +82,7 @@ impl TokenService {
                         continue;
                     }
                     let object = Object { body: Body::Key { key: Arc::clone(&key), public }, token: true };
-                    if visible(&object) && self.authorize(&object, "DescribeKey").is_ok() {
+                    if visible(&object) && self.kms.permits(&key, "DescribeKey") {
                         found.push_back(app.token_handle(TokenRef::Key { id: key.metadata.id, public })?);
                     }
                 }

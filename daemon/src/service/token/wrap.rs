@@ -180,8 +180,14 @@ impl TokenService {
                 ));
             }
         };
-        let new =
-            NewKey { spec, material, template, public_template: None, provenance: Provenance::Supplied };
+        let new = NewKey {
+            spec,
+            material,
+            template,
+            public_template: None,
+            provenance: Provenance::Supplied,
+            policy: None,
+        };
         Ok(self.add_private_only(app, session, new).await?.0)
     }
 
