@@ -90,8 +90,8 @@ impl Object {
         if !kind.has(attribute) {
             return Lookup::Invalid;
         }
-        let stored = Self::stored(key, public);
         if is_secret_value(kind, attribute) {
+            let stored = Self::stored(key, public);
             let sensitive = stored.get(&CKA_SENSITIVE).and_then(|v| decode_bool(v)).unwrap_or(true);
             let extractable = stored.get(&CKA_EXTRACTABLE).and_then(|v| decode_bool(v)).unwrap_or(false);
             if sensitive || !extractable || kind != Kind::Secret {
@@ -103,6 +103,15 @@ impl Object {
         if let Some(value) = computed(key, kind, self.token, public, attribute) {
             return value;
         }
+        // A search by label or id over keys made through the KMS API (no stored attributes)
+        // should not build each key's whole default set.
+        let map = if public { &key.metadata.token.public } else { &key.metadata.token.object };
+        match (map.is_empty(), attribute) {
+            (true, CKA_LABEL) => return Lookup::Value(key.metadata.description.as_bytes().to_vec()),
+            (true, CKA_ID) => return Lookup::Value(key.metadata.id.as_bytes().to_vec()),
+            _ => {}
+        }
+        let stored = Self::stored(key, public);
         match stored.get(&attribute) {
             Some(value) => Lookup::Value(value.clone()),
             None => Lookup::Value(defaults::absent_value(attribute)),
