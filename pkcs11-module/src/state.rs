@@ -30,12 +30,22 @@ fn ours(state: &mut Option<Loaded>) -> Option<&Loaded> {
 }
 
 /// `C_Initialize`: builds the module with `start` unless it exists already.
+///
+/// The module is built outside the state lock: connecting takes up to the connect timeout, and
+/// other threads' calls (and a `fork` in that window) must not wait on the lock meanwhile. Of two
+/// concurrent initialisations the first to finish wins; the other's module is dropped.
 pub fn initialize(start: impl FnOnce() -> Result<Module, Error>) -> Result<(), Error> {
-    let mut state = lock();
-    if ours(&mut state).is_some() {
+    if ours(&mut lock()).is_some() {
         return Err(Error::AlreadyInitialized);
     }
-    *state = Some(Loaded { pid: std::process::id(), module: Arc::new(start()?) });
+    let module = Arc::new(start()?);
+    let mut state = lock();
+    if ours(&mut state).is_some() {
+        drop(state);
+        drop(module);
+        return Err(Error::AlreadyInitialized);
+    }
+    *state = Some(Loaded { pid: std::process::id(), module });
     Ok(())
 }
 
