@@ -1,8 +1,9 @@
 //! Encryption and decryption (PKCS#11 3.0 §5.8, §5.9): each call is one Token RPC.
 //!
 //! The dual-function updates (§5.13: `C_DigestEncryptUpdate`, `C_DecryptDigestUpdate`,
-//! `C_SignEncryptUpdate`, `C_DecryptVerifyUpdate`) are not offered: Arca runs one operation per
-//! session at a time, so they answer `CKR_FUNCTION_NOT_SUPPORTED`.
+//! `C_SignEncryptUpdate`, `C_DecryptVerifyUpdate`) are not offered and answer
+//! `CKR_FUNCTION_NOT_SUPPORTED`: a session runs one operation of each kind, and the same result
+//! comes from calling the two `*Update` functions in turn.
 
 use arca_proto::v1::OperationKind;
 use cryptoki_sys::*;
