@@ -103,24 +103,22 @@ impl Token for TokenApi {
         request: Request<pb::AttachRequest>,
     ) -> std::result::Result<Response<AttachStream>, Status> {
         let token = Arc::clone(&self.token);
-        let (sender, events) = tokio::sync::mpsc::channel(1);
-        let response = serve(&self.metrics, self.token.kms(), "Attach", request, |_, r| {
-            let token = Arc::clone(&token);
-            async move {
-                let app = token.attach(&r.application_name)?;
-                let first = pb::AttachEvent { application_id: app.id.clone() };
-                sender.try_send(Ok(first)).map_err(|_| Error::Storage("attach channel".into()))?;
-                token.keep_until_closed(&app.id, sender);
-                Ok(app.id.clone())
-            }
+        // The stream is made inside the call, so that an application registered by a call that
+        // then fails (its audit record cannot be written) ends with the dropped stream.
+        serve(&self.metrics, self.token.kms(), "Attach", request, |_, r| async move {
+            let app = token.attach(&r.application_name)?;
+            let (sender, events) = tokio::sync::mpsc::channel(1);
+            let stream = AttachStream {
+                events: tokio_stream::wrappers::ReceiverStream::new(events),
+                application: app.id.clone(),
+                token: Arc::clone(&token),
+            };
+            let first = pb::AttachEvent { application_id: app.id.clone() };
+            sender.try_send(Ok(first)).map_err(|_| Error::Storage("attach channel".into()))?;
+            token.keep_until_closed(&app.id, sender);
+            Ok(stream)
         })
-        .await?;
-        let stream = AttachStream {
-            events: tokio_stream::wrappers::ReceiverStream::new(events),
-            application: response.into_inner(),
-            token,
-        };
-        Ok(Response::new(stream))
+        .await
     }
 
     async fn get_token_info(
