@@ -1,6 +1,8 @@
 //! A harness that starts a real `arcad` in a temporary directory and hands out gRPC clients.
 #![forbid(unsafe_code)]
 
+pub mod arcactl;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

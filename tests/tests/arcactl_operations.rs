@@ -1,74 +1,16 @@
 //! arcactl's operations commands against a real daemon: `backup` then an offline `arcad restore`,
 //! and a passphrase store's life through `init` (generated or piped passphrase), restart, `unseal`.
 
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
+use arca_tests::arcactl::{Arcactl as Cli, describe, parse};
 use arca_tests::{Launch, binary};
 use serde_json::Value;
 
 /// arcactl against one socket, with JSON output and no passphrase inherited from the test's
 /// environment.
-struct Cli {
-    socket: PathBuf,
-}
-
-impl Cli {
-    fn new(socket: &Path) -> Self {
-        Self { socket: socket.to_path_buf() }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(binary("arcactl"));
-        command
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(["--output", "json"])
-            .args(args)
-            .env_remove("ARCA_PASSPHRASE")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs arcactl with `stdin` piped in.
-    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        parse(&self.run(args), args)
-    }
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Expects exit status 0 and parses the JSON object printed.
-fn parse(output: &Output, args: &[&str]) -> Value {
-    assert!(output.status.success(), "arcactl {args:?}: {}", describe(output));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(output)))
-}
-
 /// Expects exit status 1 with `needle` in the error message, and nothing on stdout.
 #[track_caller]
 fn assert_fails(output: &Output, needle: &str) {

@@ -3,66 +3,11 @@
 //! unseal (from stdin or --share-file), two or a mistyped one change nothing; and the shares
 //! rebuilt here, independently of arcactl, give the very passphrase the store was sealed with.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
-use arca_tests::{Launch, binary};
-use serde_json::Value;
-
-/// arcactl against one socket, with JSON output and no passphrase inherited from the test's
-/// environment.
-struct Cli {
-    socket: PathBuf,
-}
-
-impl Cli {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(binary("arcactl"));
-        command
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(["--output", "json"])
-            .args(args)
-            .env_remove("ARCA_PASSPHRASE")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> Value {
-        parse(&self.run(args), args)
-    }
-}
-
-fn describe(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn parse(output: &Output, args: &[&str]) -> Value {
-    assert!(output.status.success(), "arcactl {args:?}: {}", describe(output));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(output)))
-}
+use arca_tests::Launch;
+use arca_tests::arcactl::{Arcactl as Cli, describe, parse};
 
 /// Expects exit status `code` with `needle` in the error message, and nothing on stdout.
 #[track_caller]
@@ -150,7 +95,7 @@ fn three_of_five_custodian_shares_unseal_and_two_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let launch = passphrase_launch(dir.path());
     let daemon = launch.start();
-    let cli = Cli { socket: daemon.socket.clone() };
+    let cli = Cli::new(&daemon.socket);
 
     // Refused before anything is created: a threshold above the count, shares without
     // --generate-passphrase.
@@ -193,7 +138,7 @@ fn three_of_five_custodian_shares_unseal_and_two_change_nothing() {
 
     // Restarted sealed: two shares are refused before the daemon is asked, and change nothing.
     let daemon = launch.start();
-    let cli = Cli { socket: daemon.socket.clone() };
+    let cli = Cli::new(&daemon.socket);
     assert_eq!(cli.ok(&["status"])["sealed"], true);
     let store = launch.data_dir.join("arca.redb");
     let before = std::fs::read(&store).unwrap();
@@ -225,7 +170,7 @@ fn three_of_five_custodian_shares_unseal_and_two_change_nothing() {
 
     // Three others, from files.
     let daemon = launch.start();
-    let cli = Cli { socket: daemon.socket.clone() };
+    let cli = Cli::new(&daemon.socket);
     let mut args = vec!["unseal".to_owned()];
     for number in [2, 3, 4] {
         let file = dir.path().join(format!("share-{number}.txt"));
@@ -238,7 +183,7 @@ fn three_of_five_custodian_shares_unseal_and_two_change_nothing() {
 
     // The shares hold the passphrase the store is sealed with: rebuilt here, it unseals.
     let daemon = launch.start();
-    let cli = Cli { socket: daemon.socket.clone() };
+    let cli = Cli::new(&daemon.socket);
     let unsealed = cli.command(&["unseal"]).env("ARCA_PASSPHRASE", &passphrase).output().unwrap();
     assert_eq!(parse(&unsealed, &["unseal"])["sealed"], false);
 }
