@@ -44,6 +44,9 @@ pub enum Error {
 
     #[error("throttled: {0}")]
     Throttled(String),
+    /// Another request changed the key between this request's read and its write; retry.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("audit log unavailable, request refused: {0}")]
     AuditUnavailable(String),
     #[error("locked memory exhausted: {0}")]

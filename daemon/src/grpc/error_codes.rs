@@ -97,6 +97,7 @@ pub fn error_name(error: &Error) -> &'static str {
         Error::NotInitialized => "NotInitialized",
         Error::AlreadyInitialized => "AlreadyInitialized",
         Error::AccessDenied(_) => "AccessDenied",
+        Error::Conflict(_) => "Conflict",
         Error::WrongPassphrase => "WrongPassphrase",
         Error::WrongSealMode(_) => "WrongSealMode",
         Error::KeyNotFound(_) => "KeyNotFound",

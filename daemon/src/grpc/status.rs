@@ -21,6 +21,7 @@ pub fn to_status(error: &Error) -> Status {
         Error::Unsupported(_) => Code::Unimplemented,
         Error::KeyIntegrity(_) | Error::Integrity(_) => Code::DataLoss,
         Error::LockedMemory(_) | Error::Throttled(_) => Code::ResourceExhausted,
+        Error::Conflict(_) => Code::Aborted,
         Error::AuditUnavailable(_) => Code::Unavailable,
         Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
         Error::Storage(_) | Error::Io { .. } | Error::Random(_) | Error::Config(_) | Error::Crypto(_) => {

@@ -72,7 +72,7 @@ pub fn ckr_for(error: &Error) -> CK_RV {
         Error::DecryptionFailed | Error::InvalidCiphertext(_) => CKR_ENCRYPTED_DATA_INVALID,
         // Throttled by a quota: documented in docs/pkcs11.md.
         Error::Throttled(_) => CKR_FUNCTION_REJECTED,
-        Error::DeadlineExceeded(_) => CKR_FUNCTION_FAILED,
+        Error::DeadlineExceeded(_) | Error::Conflict(_) => CKR_FUNCTION_FAILED,
         Error::KeyIntegrity(_)
         | Error::Integrity(_)
         | Error::AuditUnavailable(_)

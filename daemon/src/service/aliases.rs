@@ -114,7 +114,7 @@ impl KmsService {
                 return Err(Error::KeyNotEnabled { key: key.metadata.id, state: other.name(), operation });
             }
         }
-        keyring.insert(key.with_state(state)?).await?;
+        keyring.replace(&key, key.with_state(state)?).await?;
         tracing::info!(key_id = %key.metadata.id, state = state.name(), "key state changed");
         Ok(())
     }

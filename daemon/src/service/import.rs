@@ -154,7 +154,7 @@ impl KmsService {
         let version = KeyVersion::new(meta.spec, meta.usage, 1, now, material)?;
         let metadata =
             KeyMetadata { state, imported: Some(Imported { digest, expires_at: valid_to }), ..meta.clone() };
-        self.keyring()?.insert(Key { metadata, versions: vec![version] }).await?;
+        self.keyring()?.replace(&key, Key { metadata, versions: vec![version] }).await?;
         tracing::info!(key_id = %meta.id, "key material imported");
         Ok(())
     }
@@ -172,6 +172,6 @@ impl KmsService {
             _ => KeyState::PendingImport,
         };
         let metadata = KeyMetadata { state, ..key.metadata.clone() };
-        self.keyring()?.insert(Key { metadata, versions: Vec::new() }).await.map(|_| ())
+        self.keyring()?.replace(key, Key { metadata, versions: Vec::new() }).await.map(|_| ())
     }
 }

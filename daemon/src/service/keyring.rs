@@ -33,6 +33,8 @@ pub(super) struct Keyring {
     grants: RwLock<BTreeMap<String, Grant>>,
     /// PKCS#11 token objects that are not keys, by id.
     objects: RwLock<BTreeMap<[u8; 16], Arc<StoredObject>>>,
+    /// Serialises key writes, so that a change made from a stale read is refused, never lost.
+    writes: tokio::sync::Mutex<()>,
 }
 
 /// The attributes of a token object that is not a key (CKA_* type -> canonical value).
@@ -92,6 +94,7 @@ impl Keyring {
             aliases: RwLock::new(aliases),
             grants: RwLock::new(grants),
             objects: RwLock::new(objects),
+            writes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -142,8 +145,26 @@ impl Keyring {
         }
     }
 
-    /// Stores a key, new or changed, durably; then makes it visible.
+    /// Stores a new key durably; then makes it visible.
     pub(super) async fn insert(&self, key: Key) -> Result<Arc<Key>> {
+        let _writes = self.writes.lock().await;
+        self.store(key).await
+    }
+
+    /// Stores `key` in place of `current`, the version the caller read. If another request
+    /// changed or destroyed the key since, nothing is written (`Conflict`): two read-modify-write
+    /// requests (DisableKey and a PKCS#11 attribute change, say) never undo each other.
+    pub(super) async fn replace(&self, current: &Key, key: Key) -> Result<Arc<Key>> {
+        let _writes = self.writes.lock().await;
+        let id = key.metadata.id;
+        let unchanged = matches!(self.read()?.get(&id), Some(Entry::Usable(live)) if std::ptr::eq(live.as_ref(), current));
+        if !unchanged {
+            return Err(Error::Conflict(format!("key {id} changed during the request; retry it")));
+        }
+        self.store(key).await
+    }
+
+    async fn store(&self, key: Key) -> Result<Arc<Key>> {
         let id = key.metadata.id;
         let write =
             Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: Some(self.codec.encode(&key)?) };
@@ -256,6 +277,7 @@ impl Keyring {
     /// Deletes a key and the aliases that name it in one transaction. Its material is zeroized
     /// when the last call still using it finishes.
     pub(super) async fn destroy(&self, id: KeyId) -> Result<()> {
+        let _writes = self.writes.lock().await;
         let mut writes = vec![Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: None }];
         let names: Vec<String> = {
             let aliases = self.aliases.read().map_err(|_| super::poisoned())?;
@@ -313,5 +335,68 @@ impl Keyring {
 
     fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<KeyId, Entry>>> {
         self.keys.write().map_err(|_| super::poisoned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
+    use crate::secure_mem::SecretBuf;
+    use crate::store::{MasterKey, RedbBackend};
+
+    fn keyring(dir: &std::path::Path) -> Keyring {
+        let backend = Arc::new(RedbBackend::open(&dir.join("arca.redb")).unwrap());
+        let master = MasterKey {
+            material_key: SecretBuf::random(32).unwrap(),
+            record_mac_key: SecretBuf::random(32).unwrap(),
+            audit_mac_key: SecretBuf::random(32).unwrap(),
+        };
+        Keyring::load(backend, KeyRecordCodec::new(Arc::new(master))).unwrap()
+    }
+
+    fn key() -> Key {
+        let metadata = KeyMetadata {
+            id: KeyId::generate(),
+            description: "raced".into(),
+            spec: KeySpec::Aes256,
+            usage: KeyUsage::EncryptDecrypt,
+            origin: KeyOrigin::Arca,
+            state: KeyState::Enabled,
+            created_at: 0,
+            tags: BTreeMap::new(),
+            rotation: None,
+            policy: crate::policy::Policy::default_for("uid:0", &[]),
+            imported: None,
+            token: Default::default(),
+        };
+        let version =
+            KeyVersion::new(KeySpec::Aes256, KeyUsage::EncryptDecrypt, 1, 0, SecretBuf::random(32).unwrap())
+                .unwrap();
+        Key { metadata, versions: vec![version] }
+    }
+
+    #[tokio::test]
+    async fn a_change_made_from_a_stale_read_is_refused_not_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let keyring = keyring(dir.path());
+        let id = keyring.insert(key()).await.unwrap().metadata.id;
+        let first_read = keyring.get(id).unwrap();
+        let second_read = keyring.get(id).unwrap();
+        let disabled = keyring.replace(&first_read, first_read.with_state(KeyState::Disabled).unwrap()).await;
+        assert_eq!(disabled.unwrap().metadata.state, KeyState::Disabled);
+        // The second request read the key before the first wrote: its change would re-enable it.
+        let relabelled = KeyMetadata { description: "renamed".into(), ..second_read.metadata.clone() };
+        let stale = keyring.replace(&second_read, second_read.with_metadata(relabelled).unwrap()).await;
+        assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
+        assert_eq!(keyring.get(id).unwrap().metadata.state, KeyState::Disabled);
+        // A destroyed key is not brought back by a write from before its destruction.
+        let before = keyring.get(id).unwrap();
+        keyring.destroy(id).await.unwrap();
+        let revived = keyring.replace(&before, before.with_state(KeyState::Enabled).unwrap()).await;
+        assert!(matches!(revived, Err(Error::Conflict(_))), "{revived:?}");
+        assert!(matches!(keyring.get(id), Err(Error::KeyNotFound(_))));
+        let reopened = Keyring::load(Arc::clone(&keyring.backend), keyring.codec.clone()).unwrap();
+        assert!(matches!(reopened.get(id), Err(Error::KeyNotFound(_))), "nothing was written");
     }
 }

@@ -115,7 +115,10 @@ impl KmsService {
         let key = keyring.get(self.resolve(key_ref)?)?;
         self.authorize(&key, "PutKeyPolicy", &EncryptionContext::new())?;
         let policy = self.check_policy_document(key.metadata.id, document)?;
-        keyring.insert(key.with_metadata(KeyMetadata { policy, ..key.metadata.clone() })?).await.map(|_| ())
+        keyring
+            .replace(&key, key.with_metadata(KeyMetadata { policy, ..key.metadata.clone() })?)
+            .await
+            .map(|_| ())
     }
 
     pub fn get_key_policy(&self, key_ref: &str) -> Result<(KeyId, String)> {

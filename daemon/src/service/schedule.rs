@@ -68,7 +68,7 @@ impl KmsService {
             key.metadata.rotation.map(|r| Rotation { next_at: now + i64::from(r.period_days) * DAY, ..r });
         let rotated = key.with_new_version(keypair::generate(key.metadata.spec)?, now, rotation)?;
         let version = rotated.current_version();
-        self.keyring()?.insert(rotated).await?;
+        self.keyring()?.replace(key, rotated).await?;
         tracing::info!(key_id = %key.metadata.id, version, "key rotated");
         Ok(version)
     }
@@ -85,14 +85,14 @@ impl KmsService {
         let key = self.rotatable(key_ref, "EnableKeyRotation")?;
         let rotation = Some(Rotation { period_days, next_at: self.now() + i64::from(period_days) * DAY });
         let changed = key.with_metadata(crate::keys::KeyMetadata { rotation, ..key.metadata.clone() })?;
-        self.keyring()?.insert(changed).await.map(|_| ())
+        self.keyring()?.replace(&key, changed).await.map(|_| ())
     }
 
     pub async fn disable_key_rotation(&self, key_ref: &str) -> Result<()> {
         let key = self.rotatable(key_ref, "DisableKeyRotation")?;
         let changed =
             key.with_metadata(crate::keys::KeyMetadata { rotation: None, ..key.metadata.clone() })?;
-        self.keyring()?.insert(changed).await.map(|_| ())
+        self.keyring()?.replace(&key, changed).await.map(|_| ())
     }
 
     pub fn key_rotation_status(&self, key_ref: &str) -> Result<RotationStatus> {
@@ -124,7 +124,7 @@ impl KmsService {
             return Ok(at);
         }
         let at = self.now() + i64::from(window_days) * DAY;
-        keyring.insert(key.with_state(KeyState::PendingDeletion { at })?).await?;
+        keyring.replace(&key, key.with_state(KeyState::PendingDeletion { at })?).await?;
         tracing::info!(key_id = %key.metadata.id, at, "key deletion scheduled");
         Ok(at)
     }
@@ -144,7 +144,7 @@ impl KmsService {
         }
         // Imported material deleted or expired meanwhile: the key waits for it again.
         let state = if key.versions.is_empty() { KeyState::PendingImport } else { KeyState::Disabled };
-        keyring.insert(key.with_state(state)?).await.map(|_| ())
+        keyring.replace(&key, key.with_state(state)?).await.map(|_| ())
     }
 
     /// Rotates keys whose rotation is due and destroys keys whose deletion is due: the daemon's

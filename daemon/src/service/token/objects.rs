@@ -153,7 +153,7 @@ impl TokenService {
             (Body::Key { key, public }, named) => {
                 let changed = with_token_attributes(key, *public, template)?;
                 match named {
-                    Handle::Token(_) => self.kms.keyring()?.insert(changed).await.map(|_| ()),
+                    Handle::Token(_) => self.kms.keyring()?.replace(key, changed).await.map(|_| ()),
                     Handle::Session { .. } => {
                         let object = Object {
                             body: Body::Key { key: Arc::new(changed), public: *public },
@@ -197,7 +197,7 @@ impl TokenService {
                 let key = keyring.get(id)?;
                 let mut metadata = key.metadata.clone();
                 metadata.token.public_destroyed = true;
-                keyring.insert(key.with_metadata(metadata)?).await?;
+                keyring.replace(&key, key.with_metadata(metadata)?).await?;
             }
             Handle::Token(TokenRef::Key { id, public: false }) => {
                 let key = keyring.get(id)?;
