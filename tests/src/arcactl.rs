@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::binary;
+use crate::{Launch, binary};
 
 /// `arcactl --socket SOCKET --output json …`, with no passphrase from the environment and an
 /// empty stdin unless a test pipes one.
@@ -70,4 +70,28 @@ pub fn describe(output: &Output) -> String {
 pub fn parse(output: &Output, args: &[&str]) -> Value {
     assert!(output.status.success(), "arcactl {args:?}: {}", describe(output));
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(output)))
+}
+
+/// `arcad --config` with a passphrase seal (cheap Argon2id, for tests) and the store in `dir/data`.
+pub fn passphrase_launch(dir: &Path) -> Launch {
+    let data = dir.join("data");
+    let config = dir.join("arca.toml");
+    let text = format!(
+        "data_dir = \"{data}\"\nsocket = \"{data}/arca.sock\"\n[seal]\nmode = \"passphrase\"\nargon2_memory_kib = 8192\nargon2_iterations = 1\n",
+        data = data.display()
+    );
+    std::fs::write(&config, text).expect("write config");
+    Launch::config(&config, &data, &data.join("arca.sock"))
+}
+
+/// A passphrase `arcactl init --generate-passphrase` makes: six groups of five lowercase letters
+/// and digits.
+#[track_caller]
+pub fn assert_generated(passphrase: &str) {
+    let groups: Vec<&str> = passphrase.split('-').collect();
+    assert_eq!(groups.len(), 6, "{passphrase}");
+    for group in groups {
+        assert_eq!(group.len(), 5, "{passphrase}");
+        assert!(group.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{passphrase}");
+    }
 }

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use arca_tests::arcactl::{Arcactl as Cli, describe, parse};
+use arca_tests::arcactl::{Arcactl as Cli, assert_generated, describe, parse, passphrase_launch};
 use arca_tests::{Launch, binary};
 use serde_json::Value;
 
@@ -75,26 +75,6 @@ fn backup_restores_offline_and_old_ciphertexts_decrypt() {
 }
 
 /// A passphrase-sealed store with cheap Argon2 settings, as in tests/sealing.rs.
-fn passphrase_launch(dir: &Path) -> Launch {
-    let data = dir.join("data");
-    let config = dir.join("arca.toml");
-    let text = format!(
-        "data_dir = \"{data}\"\nsocket = \"{data}/arca.sock\"\n[seal]\nmode = \"passphrase\"\nargon2_memory_kib = 8192\nargon2_iterations = 1\n",
-        data = data.display()
-    );
-    std::fs::write(&config, text).unwrap();
-    Launch::config(&config, &data, &data.join("arca.sock"))
-}
-
-fn assert_generated(passphrase: &str) {
-    let groups: Vec<&str> = passphrase.split('-').collect();
-    assert_eq!(groups.len(), 6, "{passphrase}");
-    for group in groups {
-        assert_eq!(group.len(), 5, "{passphrase}");
-        assert!(group.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{passphrase}");
-    }
-}
-
 #[test]
 fn init_generates_a_passphrase_that_unseals_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,11 +3,9 @@
 //! unseal (from stdin or --share-file), two or a mistyped one change nothing; and the shares
 //! rebuilt here, independently of arcactl, give the very passphrase the store was sealed with.
 
-use std::path::Path;
 use std::process::Output;
 
-use arca_tests::Launch;
-use arca_tests::arcactl::{Arcactl as Cli, describe, parse};
+use arca_tests::arcactl::{Arcactl as Cli, assert_generated, describe, parse, passphrase_launch};
 
 /// Expects exit status `code` with `needle` in the error message, and nothing on stdout.
 #[track_caller]
@@ -19,17 +17,6 @@ fn assert_fails(output: &Output, code: i32, needle: &str) {
 }
 
 /// A passphrase-sealed store with cheap Argon2 settings, as in tests/sealing.rs.
-fn passphrase_launch(dir: &Path) -> Launch {
-    let data = dir.join("data");
-    let config = dir.join("arca.toml");
-    let text = format!(
-        "data_dir = \"{data}\"\nsocket = \"{data}/arca.sock\"\n[seal]\nmode = \"passphrase\"\nargon2_memory_kib = 8192\nargon2_iterations = 1\n",
-        data = data.display()
-    );
-    std::fs::write(&config, text).unwrap();
-    Launch::config(&config, &data, &data.join("arca.sock"))
-}
-
 /// GF(2^8) with the AES polynomial, the schoolbook way (not constant-time: test code only).
 fn gf_mul(mut a: u8, mut b: u8) -> u8 {
     let mut product = 0;
@@ -79,15 +66,6 @@ fn rebuild(lines: &[&str]) -> String {
         }
     }
     String::from_utf8(secret).unwrap()
-}
-
-fn assert_generated(passphrase: &str) {
-    let groups: Vec<&str> = passphrase.split('-').collect();
-    assert_eq!(groups.len(), 6, "{passphrase}");
-    for group in groups {
-        assert_eq!(group.len(), 5, "{passphrase}");
-        assert!(group.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{passphrase}");
-    }
 }
 
 #[test]
