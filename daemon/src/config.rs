@@ -124,6 +124,9 @@ struct ConfigFile {
     /// Rotate the audit log's current file once it reaches this many bytes; 0 never.
     #[serde(default = "default_audit_max_bytes")]
     audit_max_bytes: u64,
+    /// Refuse new work while the data directory's filesystem has less free space; 0 never.
+    #[serde(default = "default_min_free_disk_bytes")]
+    min_free_disk_bytes: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +154,9 @@ fn default_max_request_bytes() -> usize {
 }
 fn default_audit_max_bytes() -> u64 {
     DEFAULT_AUDIT_MAX_BYTES
+}
+fn default_min_free_disk_bytes() -> u64 {
+    crate::disk::DEFAULT_MIN_FREE_DISK_BYTES
 }
 fn default_key_generation_timeout_secs() -> f64 {
     ServiceOptions::default().key_generation_timeout.as_secs_f64()
@@ -214,6 +220,7 @@ impl ConfigFile {
             service: ServiceOptions {
                 key_generation_timeout,
                 quotas: self.quotas,
+                min_free_disk_bytes: self.min_free_disk_bytes,
                 administrators: self.administrators.unwrap_or_else(crate::service::default_administrators),
                 ..ServiceOptions::default()
             },

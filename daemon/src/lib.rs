@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod crypto;
+pub mod disk;
 pub mod error;
 pub mod grpc;
 pub mod keys;

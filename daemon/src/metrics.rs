@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by operation and outcome, latency histograms, audit write
-//! latency, seal state, keys.
+//! latency, seal state, keys, the data directory's free space and its reserve.
 //! Served as text on `metrics_listen` (off unless configured).
 
 use std::collections::BTreeMap;
@@ -65,6 +65,41 @@ pub struct Gauges {
     pub sealed: bool,
     pub keys: u64,
     pub locked_bytes: usize,
+    pub disk: DiskGauges,
+}
+
+/// The data directory's free space against its reserve.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiskGauges {
+    /// `None` when it cannot be read.
+    pub free_bytes: Option<u64>,
+    pub reserve_bytes: u64,
+    /// Calls refused because the free space was under the reserve.
+    pub refusals: u64,
+}
+
+impl DiskGauges {
+    fn render(&self, out: &mut String) {
+        if let Some(free) = self.free_bytes {
+            let _ = writeln!(
+                out,
+                "# HELP arca_disk_free_bytes Free bytes on the data directory's filesystem.\n\
+                 # TYPE arca_disk_free_bytes gauge\narca_disk_free_bytes {free}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP arca_disk_reserve_bytes New work is refused under this much free space (0: never).\n\
+             # TYPE arca_disk_reserve_bytes gauge\narca_disk_reserve_bytes {}",
+            self.reserve_bytes
+        );
+        let _ = writeln!(
+            out,
+            "# HELP arca_disk_reserve_refusals_total Calls refused for want of free disk space.\n\
+             # TYPE arca_disk_reserve_refusals_total counter\narca_disk_reserve_refusals_total {}",
+            self.refusals
+        );
+    }
 }
 
 impl Metrics {
@@ -97,6 +132,7 @@ impl Metrics {
              # TYPE arca_locked_memory_bytes gauge\narca_locked_memory_bytes {}",
             gauges.locked_bytes
         );
+        gauges.disk.render(&mut out);
         let Ok(counters) = self.counters.lock() else { return out };
         let _ = writeln!(out, "# HELP arca_requests_total Requests by operation and gRPC code.");
         let _ = writeln!(out, "# TYPE arca_requests_total counter");
@@ -129,7 +165,12 @@ mod tests {
         metrics.record("Encrypt", "Ok", Duration::from_micros(300));
         metrics.record("Encrypt", "Ok", Duration::from_millis(20));
         metrics.record("Encrypt", "NotFound", Duration::from_micros(50));
-        let text = metrics.render(Gauges { sealed: false, keys: 3, locked_bytes: 65536 });
+        let text = metrics.render(Gauges {
+            sealed: false,
+            keys: 3,
+            locked_bytes: 65536,
+            disk: DiskGauges::default(),
+        });
         assert!(text.contains("arca_requests_total{operation=\"Encrypt\",code=\"Ok\"} 2"));
         assert!(text.contains("arca_requests_total{operation=\"Encrypt\",code=\"NotFound\"} 1"));
         assert!(text.contains("arca_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"0.0005\"} 2"));
@@ -137,9 +178,24 @@ mod tests {
         assert!(text.contains("arca_sealed 0") && text.contains("arca_keys 3"));
         assert!(text.contains("arca_request_duration_seconds_sum{operation=\"Encrypt\"}"), "{text}");
         metrics.record_audit_write(Duration::from_micros(300));
-        let text = metrics.render(Gauges { sealed: false, keys: 3, locked_bytes: 65536 });
+        let text = metrics.render(Gauges {
+            sealed: false,
+            keys: 3,
+            locked_bytes: 65536,
+            disk: DiskGauges::default(),
+        });
         assert!(text.contains("arca_audit_write_duration_seconds_bucket{le=\"0.0005\"} 1"), "{text}");
         assert!(text.contains("arca_audit_write_duration_seconds_bucket{le=\"0.00025\"} 0"), "{text}");
         assert!(text.contains("arca_audit_write_duration_seconds_count 1"), "{text}");
+        assert!(!text.contains("arca_disk_free_bytes"), "{text}");
+    }
+
+    #[test]
+    fn the_disk_reserve_is_exposed() {
+        let disk = DiskGauges { free_bytes: Some(1000), reserve_bytes: 4096, refusals: 7 };
+        let text = Metrics::default().render(Gauges { sealed: false, keys: 0, locked_bytes: 0, disk });
+        assert!(text.contains("\narca_disk_free_bytes 1000\n"), "{text}");
+        assert!(text.contains("\narca_disk_reserve_bytes 4096\n"), "{text}");
+        assert!(text.contains("\narca_disk_reserve_refusals_total 7\n"), "{text}");
     }
 }

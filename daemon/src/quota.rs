@@ -1,6 +1,10 @@
 //! Per-caller request quotas: a token bucket per principal and class of operation, refilled at the
 //! configured rate with one second of burst. An empty bucket answers RESOURCE_EXHAUSTED
 //! "throttled" (and the audit log records it, like every call).
+//!
+//! Refused calls (denied, not found, invalid) also draw on a bucket of their own, whatever the
+//! operation: a caller who may use nothing cannot make the daemon work and audit without bound,
+//! since once that bucket is empty every call of theirs is throttled until it refills.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,12 +22,18 @@ pub struct QuotaConfig {
     pub crypto_requests_per_second: u32,
     /// GenerateDataKeyPair* (each generates a key pair).
     pub key_pair_requests_per_second: u32,
+    /// Refused calls of any operation (permission denied, not found, invalid argument, …).
+    pub refused_requests_per_second: u32,
 }
 
 impl Default for QuotaConfig {
     /// Above what one host serves (see docs/benchmarks.md), so only a runaway caller meets them.
     fn default() -> Self {
-        Self { crypto_requests_per_second: 50_000, key_pair_requests_per_second: 100 }
+        Self {
+            crypto_requests_per_second: 50_000,
+            key_pair_requests_per_second: 100,
+            refused_requests_per_second: 100,
+        }
     }
 }
 
@@ -31,6 +41,26 @@ impl Default for QuotaConfig {
 enum Class {
     Crypto,
     KeyPair,
+    Refused,
+}
+
+impl Class {
+    /// The bucket's place in a caller's array.
+    fn index(self) -> usize {
+        match self {
+            Self::Crypto => 0,
+            Self::KeyPair => 1,
+            Self::Refused => 2,
+        }
+    }
+
+    fn rate(self, config: &QuotaConfig) -> u32 {
+        match self {
+            Self::Crypto => config.crypto_requests_per_second,
+            Self::KeyPair => config.key_pair_requests_per_second,
+            Self::Refused => config.refused_requests_per_second,
+        }
+    }
 }
 
 const CRYPTO_OPERATIONS: &[&str] = &[
@@ -79,11 +109,20 @@ struct Bucket {
     refilled: Instant,
 }
 
+impl Bucket {
+    /// Adds what the time since the last refill earned, up to one second's worth.
+    fn refill(&mut self, rate: f64, now: Instant) {
+        let elapsed = now.duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens.min(rate) + elapsed * rate).min(rate);
+        self.refilled = now;
+    }
+}
+
 #[derive(Debug)]
 pub struct Quotas {
     config: QuotaConfig,
-    /// principal -> [crypto bucket, key pair bucket]
-    buckets: Mutex<HashMap<String, [Bucket; 2]>>,
+    /// principal -> a bucket per class, in [`Class::index`] order
+    buckets: Mutex<HashMap<String, [Bucket; 3]>>,
 }
 
 impl Quotas {
@@ -91,37 +130,57 @@ impl Quotas {
         Self { config, buckets: Mutex::new(HashMap::new()) }
     }
 
-    /// Takes one token for `operation` from `principal`'s bucket, or refuses.
+    /// Refuses a caller whose refusals emptied their bucket; otherwise takes one token for
+    /// `operation` from the caller's bucket of its class, or refuses.
     pub fn admit(&self, principal: &str, operation: &str) -> Result<()> {
-        let Some(class) = class_of(operation) else { return Ok(()) };
-        let (rate, index) = match class {
-            Class::Crypto => (self.config.crypto_requests_per_second, 0),
-            Class::KeyPair => (self.config.key_pair_requests_per_second, 1),
-        };
-        if rate == 0 {
-            return Ok(());
-        }
-        let rate = f64::from(rate);
-        let now = Instant::now();
-        let mut buckets = self.buckets.lock().map_err(|_| Error::Storage("quota lock poisoned".into()))?;
-        if !buckets.contains_key(principal) {
-            let full = Bucket { tokens: f64::MAX, refilled: now };
-            buckets.insert(principal.to_owned(), [full; 2]);
-        }
-        let bucket = buckets
-            .get_mut(principal)
-            .and_then(|b| b.get_mut(index))
-            .ok_or_else(|| Error::Storage("quota bucket missing".into()))?;
-        let elapsed = now.duration_since(bucket.refilled).as_secs_f64();
-        bucket.tokens = (bucket.tokens.min(rate) + elapsed * rate).min(rate);
-        bucket.refilled = now;
-        if bucket.tokens < 1.0 {
+        if !self.with_bucket(principal, Class::Refused, |bucket| bucket.tokens >= 1.0)? {
             return Err(Error::Throttled(format!(
-                "{principal} exceeded {rate} {operation}-class requests per second; retry with backoff"
+                "{principal} exceeded {} refused requests per second; retry with backoff",
+                self.config.refused_requests_per_second
             )));
         }
-        bucket.tokens -= 1.0;
-        Ok(())
+        let Some(class) = class_of(operation) else { return Ok(()) };
+        if self.with_bucket(principal, class, |bucket| {
+            let taken = bucket.tokens >= 1.0;
+            if taken {
+                bucket.tokens -= 1.0;
+            }
+            taken
+        })? {
+            return Ok(());
+        }
+        Err(Error::Throttled(format!(
+            "{principal} exceeded {} {operation}-class requests per second; retry with backoff",
+            class.rate(&self.config)
+        )))
+    }
+
+    /// Counts a refused call against the caller (after it was answered).
+    pub fn charge_refusal(&self, principal: &str) -> Result<()> {
+        self.with_bucket(principal, Class::Refused, |bucket| bucket.tokens = (bucket.tokens - 1.0).max(0.0))
+    }
+
+    /// Runs `work` on the caller's refilled bucket of `class`; a class whose rate is 0 is off
+    /// (its bucket always holds a token).
+    fn with_bucket<T>(
+        &self,
+        principal: &str,
+        class: Class,
+        work: impl FnOnce(&mut Bucket) -> T,
+    ) -> Result<T> {
+        let now = Instant::now();
+        let rate = class.rate(&self.config);
+        if rate == 0 {
+            return Ok(work(&mut Bucket { tokens: f64::MAX, refilled: now }));
+        }
+        let mut buckets = self.buckets.lock().map_err(|_| Error::Storage("quota lock poisoned".into()))?;
+        let buckets = buckets
+            .entry(principal.to_owned())
+            .or_insert_with(|| [Bucket { tokens: f64::MAX, refilled: now }; 3]);
+        let bucket =
+            buckets.get_mut(class.index()).ok_or_else(|| Error::Storage("quota bucket missing".into()))?;
+        bucket.refill(f64::from(rate), now);
+        Ok(work(bucket))
     }
 }
 
@@ -131,8 +190,11 @@ mod tests {
 
     #[test]
     fn a_burst_past_the_rate_is_throttled_per_caller_and_class() {
-        let quotas =
-            Quotas::new(QuotaConfig { crypto_requests_per_second: 5, key_pair_requests_per_second: 1 });
+        let quotas = Quotas::new(QuotaConfig {
+            crypto_requests_per_second: 5,
+            key_pair_requests_per_second: 1,
+            ..Default::default()
+        });
         for _ in 0..5 {
             quotas.admit("uid:1", "Encrypt").unwrap();
         }
@@ -149,10 +211,29 @@ mod tests {
 
     #[test]
     fn zero_turns_a_quota_off() {
-        let quotas =
-            Quotas::new(QuotaConfig { crypto_requests_per_second: 0, key_pair_requests_per_second: 0 });
+        let quotas = Quotas::new(QuotaConfig {
+            crypto_requests_per_second: 0,
+            key_pair_requests_per_second: 0,
+            refused_requests_per_second: 0,
+        });
         for _ in 0..1000 {
             quotas.admit("uid:1", "Encrypt").unwrap();
+            quotas.charge_refusal("uid:1").unwrap();
         }
+    }
+
+    #[test]
+    fn refusals_empty_their_own_bucket_and_then_every_call_is_throttled() {
+        let quotas = Quotas::new(QuotaConfig { refused_requests_per_second: 3, ..Default::default() });
+        for _ in 0..3 {
+            quotas.admit("uid:1", "DescribeKey").unwrap();
+            quotas.charge_refusal("uid:1").unwrap();
+        }
+        let Err(Error::Throttled(message)) = quotas.admit("uid:1", "DescribeKey") else { panic!("admitted") };
+        assert!(message.contains("3 refused requests per second"), "{message}");
+        assert!(quotas.admit("uid:1", "Encrypt").is_err(), "any operation of that caller");
+        quotas.admit("uid:2", "DescribeKey").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        quotas.admit("uid:1", "DescribeKey").unwrap();
     }
 }

@@ -221,6 +221,7 @@ async fn serve_metrics(shared: &Shared, address: std::net::SocketAddr) -> Result
                 sealed: status.as_ref().is_none_or(|s| s.sealed),
                 keys: status.map_or(0, |s| s.key_count),
                 locked_bytes: secure_mem::locked_bytes(),
+                disk: service.disk_reserve().gauges(),
             };
             ([("content-type", "text/plain; version=0.0.4")], metrics.render(gauges))
         }

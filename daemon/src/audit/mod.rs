@@ -7,7 +7,13 @@
 //! its first record chaining to the renamed file's last. A crash at any instant leaves either the
 //! old file, or the renamed one and no (or an empty) new one: `open` then continues the chain from
 //! the newest rotated file.
+//!
+//! A write that fails (a full disk) is rolled back to the end of the last complete record, so the
+//! file never holds a torn record the next one would be glued to, and appends resume by themselves
+//! once space returns. The chain's head is anchored in the store (`anchor.rs`) so that records
+//! cut from the end of the log are seen.
 
+mod anchor;
 mod reading;
 mod record;
 mod segments;
@@ -18,9 +24,13 @@ use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use anchor::Anchor;
+pub use anchor::{AnchorStore, Head};
 pub use reading::{BadRecord, Filter, Verification};
-pub use record::Body;
-use record::{GENESIS, Stored, chain_hash_of_json, hex, mac, stored_line, unhex};
+pub use record::{Body, MAX_RECORD_BYTES};
+use record::{
+    GENESIS, Stored, bounded_context, bounded_key, chain_hash_of_json, hex, mac, stored_line, unhex,
+};
 use segments::{audit_error, open_current, rotated_name, split, sync_dir};
 
 use crate::error::{Error, Result};
@@ -53,9 +63,10 @@ pub struct Rotated {
 }
 
 struct Tail {
-    /// `None` after a rotation that renamed the file but could not open the next one: the next
-    /// append opens it (or fails, closed).
+    /// `None` after a rotation that renamed the file but could not open the next one, or after a
+    /// failed write that could not be rolled back: the next append opens it (or fails, closed).
     file: Option<File>,
+    /// The end of the last complete record: what the file is cut back to after a failed write.
     len: u64,
     /// The sequence number of the current file's first record, if it has one.
     first_seq: Option<u64>,
@@ -64,13 +75,42 @@ struct Tail {
 }
 
 impl Tail {
+    /// The current file, opened again if needed: anything past the last complete record (what a
+    /// failed write left) is cut off first.
     fn file(&mut self, path: &Path) -> Result<&mut File> {
         if self.file.is_none() {
             let file = open_current(path)?;
-            self.len = file.metadata().map_err(audit_error("stat"))?.len();
+            let on_disk = file.metadata().map_err(audit_error("stat"))?.len();
+            if on_disk < self.len {
+                return Err(Error::Integrity(format!(
+                    "audit log: the file shrank to {on_disk} bytes under the daemon (it held {})",
+                    self.len
+                )));
+            }
+            if on_disk > self.len {
+                file.set_len(self.len).map_err(audit_error("cut a failed write"))?;
+            }
             self.file = Some(file);
         }
         self.file.as_mut().ok_or_else(|| Error::Storage("audit log: no current file".into()))
+    }
+
+    /// Writes one record (synced if `durable`); on failure cuts the file back to the end of the
+    /// last complete record, or, if even that fails, drops it so the next append cuts it.
+    fn write(&mut self, path: &Path, line: &[u8], durable: bool) -> Result<()> {
+        let complete_len = self.len;
+        let file = self.file(path)?;
+        let written = file.write_all(line).and_then(|()| if durable { file.sync_data() } else { Ok(()) });
+        let Err(error) = written else { return Ok(()) };
+        if let Err(cut) = file.set_len(complete_len) {
+            tracing::error!(error = %cut, "audit log: cannot cut a failed write yet; retrying at the next");
+            self.file = None;
+        }
+        Err(audit_error(if durable { "write and sync" } else { "write" })(error))
+    }
+
+    fn head(&self) -> Option<Head> {
+        self.next_seq.checked_sub(1).map(|seq| Head { seq, hash: hex(&self.last_hash) })
     }
 }
 
@@ -80,6 +120,8 @@ pub struct AuditLog {
     max_bytes: u64,
     tail: Mutex<Tail>,
     mac_key: Mutex<Option<SecretBuf>>,
+    /// Set once the store is open; locked after `tail` when both are held.
+    anchor: Mutex<Option<Anchor>>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -103,6 +145,14 @@ fn scan(file: &mut File) -> Result<Scanned> {
         }
         let stored: Stored = serde_json::from_str(&line)
             .map_err(|e| Error::Integrity(format!("audit log record {next_seq} is unreadable: {e}")))?;
+        // Records lost inside the file (the file's first one chains to the rotated file before).
+        if first_seq.is_some() && (stored.body.seq != next_seq || stored.body.prev != hex(&last_hash)) {
+            return Err(Error::Integrity(format!(
+                "audit log record {} does not follow record {} (records are missing or out of order)",
+                stored.body.seq,
+                next_seq.saturating_sub(1)
+            )));
+        }
         first_seq.get_or_insert(stored.body.seq);
         next_seq = stored.body.seq + 1;
         last_hash = hash_of(&stored)?;
@@ -145,7 +195,65 @@ impl AuditLog {
             }
         }
         let tail = Tail { file: Some(file), len: complete_len, first_seq, next_seq, last_hash };
-        Ok(Self { path: path.to_path_buf(), max_bytes, tail: Mutex::new(tail), mac_key: Mutex::new(None) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            max_bytes,
+            tail: Mutex::new(tail),
+            mac_key: Mutex::new(None),
+            anchor: Mutex::new(None),
+        })
+    }
+
+    /// Checks that the log reaches the head anchored in `store` and holds that record there (an
+    /// integrity error names the cut otherwise), then anchors there from now on.
+    pub fn attach_anchor(&self, store: Box<dyn AnchorStore>) -> Result<()> {
+        let anchored = store.load()?;
+        if let Some(head) = &anchored {
+            self.check_reaches(head)?;
+        }
+        let anchor = Anchor { store, anchored, saved_at: std::time::Instant::now() };
+        *self.anchor_slot()? = Some(anchor);
+        Ok(())
+    }
+
+    fn check_reaches(&self, anchored: &Head) -> Result<()> {
+        let last = self.locked()?.head();
+        let found = match &last {
+            Some(last) if last.seq == anchored.seq => Some(last.hash.clone()),
+            Some(last) if last.seq > anchored.seq => reading::hash_at(self.segments()?.0, anchored.seq)?,
+            _ => {
+                let cut = anchor::cut_message(anchored, last.map(|head| head.seq));
+                return Err(Error::Integrity(format!("{cut} (the store anchors that record)")));
+            }
+        };
+        if found.as_deref() == Some(anchored.hash.as_str()) {
+            return Ok(());
+        }
+        Err(Error::Integrity(format!(
+            "audit log record {} is not the one anchored in the store (the log was replaced or edited)",
+            anchored.seq
+        )))
+    }
+
+    fn anchor_slot(&self) -> Result<MutexGuard<'_, Option<Anchor>>> {
+        self.anchor.lock().map_err(|_| Error::Storage("audit anchor lock poisoned".into()))
+    }
+
+    /// Anchors the head when due; records not yet synced are synced first, so the anchor never
+    /// names a record a crash could lose.
+    fn anchor_if_due(&self, tail: &mut Tail, synced: bool) {
+        let (Some(head), Ok(mut slot)) = (tail.head(), self.anchor.lock()) else { return };
+        let Some(anchor) = slot.as_mut().filter(|anchor| anchor.due(head.seq, synced)) else { return };
+        if !synced && let Some(Err(error)) = tail.file.as_ref().map(File::sync_data) {
+            tracing::warn!(%error, "audit log: cannot sync before anchoring");
+            return;
+        }
+        anchor.save(head);
+    }
+
+    /// The directory holding the log (the data directory).
+    pub fn directory(&self) -> PathBuf {
+        split(&self.path).0
     }
 
     /// Records are authenticated from now on (called when the store is unsealed).
@@ -165,6 +273,8 @@ impl AuditLog {
     pub fn append(&self, event: Event<'_>) -> Result<()> {
         let mut tail = self.locked()?;
         let seq = tail.next_seq;
+        let (key, key_digest) = bounded_key(event.key);
+        let (encryption_context, encryption_context_digest) = bounded_context(event.encryption_context);
         let body = Body {
             seq,
             time_ms: now_ms(),
@@ -172,9 +282,11 @@ impl AuditLog {
             principal: event.principal.to_owned(),
             source: event.source.to_owned(),
             operation: event.operation.to_owned(),
-            key: event.key.to_owned(),
+            key,
+            key_digest,
             key_version: event.key_version,
-            encryption_context: event.encryption_context,
+            encryption_context,
+            encryption_context_digest,
             outcome: event.outcome.to_owned(),
             error_code: event.error_code.to_owned(),
             prev: hex(&tail.last_hash),
@@ -188,15 +300,18 @@ impl AuditLog {
         };
         let line = stored_line(&body_json, &hex(&hash), &mac)
             .ok_or_else(|| Error::Storage("audit log: a record body is not a JSON object".into()))?;
-        let file = tail.file(&self.path)?;
-        file.write_all(&line).map_err(audit_error("write"))?;
-        if event.durable {
-            file.sync_data().map_err(audit_error("sync"))?;
+        if line.len() > MAX_RECORD_BYTES {
+            return Err(Error::Storage(format!(
+                "audit log: a record of {} bytes exceeds the {MAX_RECORD_BYTES}-byte limit",
+                line.len()
+            )));
         }
+        tail.write(&self.path, &line, event.durable)?;
         tail.next_seq += 1;
         tail.last_hash = hash;
         tail.len += line.len() as u64;
         tail.first_seq.get_or_insert(seq);
+        self.anchor_if_due(&mut tail, event.durable);
         if self.max_bytes > 0
             && tail.len >= self.max_bytes
             && let Err(error) = self.rotate_locked(&mut tail)
@@ -206,13 +321,14 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Syncs everything written so far (at shutdown).
+    /// Syncs everything written so far and anchors its head (at shutdown).
     pub fn sync(&self) -> Result<()> {
-        let tail = self.locked()?;
-        match &tail.file {
-            Some(file) => file.sync_data().map_err(audit_error("sync")),
-            None => Ok(()),
+        let mut tail = self.locked()?;
+        if let Some(file) = &tail.file {
+            file.sync_data().map_err(audit_error("sync"))?;
         }
+        self.anchor_if_due(&mut tail, true);
+        Ok(())
     }
 
     /// Sets the current file aside now; `None` when it holds no record yet.
@@ -248,34 +364,40 @@ impl AuditLog {
     /// Every file, oldest first, the current one last: later appends and rotations do not
     /// disturb the reading (rotated files never change; the current one is read through a
     /// descriptor opened while rotations are held off, so it stays the file listed).
-    fn segments(&self) -> Result<Vec<segments::Segment>> {
-        let _rotations_wait = self.locked()?;
+    /// Also the head written so far: the files must reach it.
+    fn segments(&self) -> Result<(Vec<segments::Segment>, Option<Head>)> {
+        let tail = self.locked()?;
         let current = match File::open(&self.path) {
             Ok(file) => Some(file),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
             Err(error) => return Err(audit_error("open")(error)),
         };
-        segments::all(&self.path, current)
+        Ok((segments::all(&self.path, current)?, tail.head()))
     }
 
     /// Checks the whole chain, across rotated files, and where present every MAC; names the
-    /// first bad record and its file.
+    /// first bad record and its file. The files must reach both the head this daemon wrote and the
+    /// one anchored in the store, holding those very records there.
     pub fn verify(&self) -> Result<Verification> {
-        let segments = self.segments()?;
+        let (segments, written) = self.segments()?;
+        let anchored = self.anchor_slot()?.as_ref().and_then(|anchor| anchor.anchored.clone());
+        let heads: Vec<Head> = written.into_iter().chain(anchored).collect();
         // A copy, so appends (which take the key too) go on while the files are read.
         let key = match &*self.mac_key.lock().map_err(|_| Error::Storage("audit key lock poisoned".into()))? {
             Some(key) => Some(SecretBuf::copy_from(key.as_slice())?),
             None => None,
         };
-        reading::verify(segments, key.as_ref())
+        reading::verify(segments, key.as_ref(), &heads)
     }
 
     /// The last `limit` records matching `filter`, oldest first, across rotated files.
     pub fn tail_records(&self, limit: usize, filter: &Filter<'_>) -> Result<Vec<String>> {
-        reading::newest(self.segments()?, limit, filter)
+        reading::newest(self.segments()?.0, limit, filter)
     }
 }
 
+#[cfg(test)]
+mod anchor_tests;
 #[cfg(test)]
 mod rotation_tests;
 #[cfg(test)]

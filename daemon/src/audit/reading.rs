@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use subtle::ConstantTimeEq;
 
+use super::anchor::{Head, cut_message};
 use super::record::{Body, GENESIS, Stored, chain_hash, hex, mac, unhex};
 use super::segments::{Segment, audit_error};
 use crate::error::Result;
@@ -46,12 +47,19 @@ impl Filter<'_> {
     }
 }
 
-/// Checks the chain through every file in order, and each file against the range its name
-/// gives: a removed, truncated, extended or duplicated rotated file is named.
-pub(super) fn verify(segments: Vec<Segment>, key: Option<&SecretBuf>) -> Result<Verification> {
+/// Checks the chain through every file in order, each file against the range its name gives (a
+/// removed, truncated, extended or duplicated rotated file is named), and that the chain reaches
+/// every one of `heads` with that very record (records cut from the end are named).
+pub(super) fn verify(
+    segments: Vec<Segment>,
+    key: Option<&SecretBuf>,
+    heads: &[Head],
+) -> Result<Verification> {
     let mut outcome = Verification { records: 0, authenticated: 0, files: 0, first_bad: None };
     let mut previous = GENESIS;
+    let mut last_file = String::new();
     for segment in segments {
+        last_file.clone_from(&segment.name);
         outcome.files += 1;
         let name = segment.name.clone();
         let range = segment.range;
@@ -71,6 +79,11 @@ pub(super) fn verify(segments: Vec<Segment>, key: Option<&SecretBuf>) -> Result<
                 return Ok(outcome);
             }
             match check(&line, expected, &previous, key) {
+                Ok((hash, _)) if heads.iter().any(|h| h.seq == expected && h.hash != hex(&hash)) => {
+                    let reason = "is not the record the daemon wrote there (the log was replaced or edited)";
+                    outcome.first_bad = bad(expected, reason.into());
+                    return Ok(outcome);
+                }
                 Ok((hash, authenticated)) => {
                     previous = hash;
                     outcome.records += 1;
@@ -96,7 +109,29 @@ pub(super) fn verify(segments: Vec<Segment>, key: Option<&SecretBuf>) -> Result<
             return Ok(outcome);
         }
     }
+    if let Some(head) = heads.iter().filter(|head| head.seq >= outcome.records).max_by_key(|head| head.seq) {
+        let reason = cut_message(head, outcome.records.checked_sub(1));
+        outcome.first_bad = Some(BadRecord { seq: outcome.records, file: last_file, reason });
+    }
     Ok(outcome)
+}
+
+/// The hash (hex) of record `seq`, read from the file that holds it.
+pub(super) fn hash_at(segments: Vec<Segment>, seq: u64) -> Result<Option<String>> {
+    for segment in segments {
+        if segment.range.is_some_and(|(first, last)| seq < first || seq > last) {
+            continue;
+        }
+        for line in segment.lines()? {
+            let line = line.map_err(audit_error("read"))?;
+            if let Ok(stored) = serde_json::from_str::<Stored>(&line)
+                && stored.body.seq == seq
+            {
+                return Ok(Some(stored.hash));
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn first_seq_of(line: &str) -> Option<u64> {

@@ -4,9 +4,14 @@
 //! `mac`; `mac = HMAC-SHA-256(audit key, hash)` once the daemon is unsealed (the key derives from
 //! the master key). Each MAC therefore vouches for every record before it.
 //!
-//! Fields added after the first release (`source`, `key_version`, `error_code`) are left out of
-//! the JSON when empty, so a record written before they existed serialises again byte for byte
-//! and its hash still checks.
+//! Fields added after the first release (`source`, `key_version`, `error_code`, the digests) are
+//! left out of the JSON when empty, so a record written before they existed serialises again byte
+//! for byte and its hash still checks.
+//!
+//! A record's size is bounded whatever the caller sends: a key name longer than
+//! [`MAX_FIELD_BYTES`] or an encryption context whose JSON is longer than [`MAX_CONTEXT_BYTES`] is
+//! recorded by its length and SHA-256 (`key_digest`, `encryption_context_digest`) instead, so a
+//! caller refused everything cannot grow the log faster than [`MAX_RECORD_BYTES`] per call.
 
 use std::collections::BTreeMap;
 
@@ -27,12 +32,19 @@ pub struct Body {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub source: String,
     pub operation: String,
-    /// The key as the caller named it (id or alias); empty when the call names none.
+    /// The key as the caller named it (id or alias); empty when the call names none, or when the
+    /// name was too long to record (then `key_digest` stands for it).
     pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_digest: Option<FieldDigest>,
     /// The key version the call used, when it used one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_version: Option<u32>,
+    /// Empty when the context was too long to record (then `encryption_context_digest` stands for
+    /// it: the length and SHA-256 of its JSON).
     pub encryption_context: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption_context_digest: Option<FieldDigest>,
     /// `OK` or the gRPC code name.
     pub outcome: String,
     /// On failure the precise code: the CK_RV name for a PKCS#11 call (`CKR_PIN_INCORRECT`), the
@@ -41,6 +53,46 @@ pub struct Body {
     pub error_code: String,
     /// Hex of the previous record's hash (64 zeros for the first).
     pub prev: String,
+}
+
+/// A field too long to record, by its length in bytes and its SHA-256: enough to match it against
+/// a value an investigator holds, at a fixed size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldDigest {
+    pub len: u64,
+    pub sha256: String,
+}
+
+impl FieldDigest {
+    pub fn of(bytes: &[u8]) -> Self {
+        Self { len: bytes.len() as u64, sha256: hex(&Sha256::digest(bytes)) }
+    }
+}
+
+/// Key names up to this many bytes are recorded as given; longer ones by their digest.
+pub const MAX_FIELD_BYTES: usize = 256;
+/// Encryption contexts whose JSON is up to this many bytes are recorded as given.
+pub const MAX_CONTEXT_BYTES: usize = 1024;
+/// No stored line is longer (the bounded fields, the daemon's own fields and the chain's).
+pub const MAX_RECORD_BYTES: usize = 4096;
+
+/// A key name as recorded: itself, or (too long) empty and its digest.
+pub fn bounded_key(key: &str) -> (String, Option<FieldDigest>) {
+    if key.len() <= MAX_FIELD_BYTES {
+        (key.to_owned(), None)
+    } else {
+        (String::new(), Some(FieldDigest::of(key.as_bytes())))
+    }
+}
+
+/// An encryption context as recorded: itself, or (too long) empty and the digest of its JSON.
+pub fn bounded_context(context: BTreeMap<String, String>) -> (BTreeMap<String, String>, Option<FieldDigest>) {
+    let json = serde_json::to_vec(&context).unwrap_or_default();
+    if json.len() <= MAX_CONTEXT_BYTES {
+        (context, None)
+    } else {
+        (BTreeMap::new(), Some(FieldDigest::of(&json)))
+    }
 }
 
 /// A record as stored: one JSON line.
@@ -125,8 +177,10 @@ mod line_tests {
             source: "pkcs11/unix".into(),
             operation: "C_Sign".into(),
             key: "k".into(),
+            key_digest: None,
             key_version: Some(2),
             encryption_context: [("a".to_string(), "b".to_string())].into_iter().collect(),
+            encryption_context_digest: Some(FieldDigest::of(b"{}")),
             outcome: "PERMISSION_DENIED".into(),
             error_code: "CKR_PIN_INCORRECT".into(),
             prev: hex(&GENESIS),

@@ -1,6 +1,8 @@
 use std::fs::OpenOptions;
 
-use super::record::chain_hash;
+use sha2::Digest as _;
+
+use super::record::{self, chain_hash};
 use super::*;
 
 pub(super) fn event(operation: &str) -> Event<'_> {
@@ -194,4 +196,82 @@ fn records_in_the_old_format_still_verify_and_the_chain_goes_on() {
     edited[1] = edited[1].replace("PERMISSION_DENIED", "OK");
     rewrite(&path, &edited);
     assert_eq!(first_bad(&log), Some(1));
+}
+
+#[test]
+fn a_failed_write_leaves_no_torn_record_and_appends_resume() {
+    let (_dir, log, path) = log_with(2);
+    // A descriptor that cannot write (nor be cut): the write fails like one on a full disk.
+    log.locked().unwrap().file = Some(File::open(&path).unwrap());
+    assert!(log.append(event("Lost")).is_err());
+    // What a full disk leaves behind a failed write: part of a record.
+    OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"seq\":2,\"time_ms\":1,\"re").unwrap();
+    append(&log, 2, 2);
+    let verified = log.verify().unwrap();
+    assert_eq!((verified.records, verified.first_bad), (4, None));
+    assert_eq!(lines(&path).len(), 4);
+    assert!(lines(&path)[2].starts_with("{\"seq\":2,") && lines(&path)[2].contains("\"Op2\""));
+    drop(log);
+    assert_eq!(open_log(&path, 0).verify().unwrap().records, 4, "a restart opens cleanly");
+}
+
+#[test]
+fn a_bad_record_in_the_middle_stops_the_daemon_from_opening() {
+    let (_dir, log, path) = log_with(4);
+    drop(log);
+    let mut edited = lines(&path);
+    edited[1].truncate(30);
+    rewrite(&path, &edited);
+    let Err(Error::Integrity(message)) = AuditLog::open(&path, 0) else { panic!("opened") };
+    assert!(message.contains("record 1 is unreadable"), "{message}");
+    // Records removed from the middle (the end kept) are refused too.
+    edited.remove(1);
+    edited.remove(1);
+    rewrite(&path, &edited);
+    let Err(Error::Integrity(message)) = AuditLog::open(&path, 0) else { panic!("opened") };
+    assert!(message.contains("record 3 does not follow record 0"), "{message}");
+}
+
+#[test]
+fn long_keys_and_contexts_are_recorded_by_length_and_digest() {
+    let (_dir, log, path) = log_with(0);
+    let long_key = "k".repeat(10_000);
+    let mut flood = event("Encrypt");
+    flood.key = &long_key;
+    flood.encryption_context = [("ctx".to_string(), "v".repeat(60_000))].into_iter().collect();
+    (flood.outcome, flood.error_code) = ("PERMISSION_DENIED", "AccessDenied");
+    log.append(flood).unwrap();
+    let mut at_limit = event("Decrypt");
+    let key_at_limit = "k".repeat(record::MAX_FIELD_BYTES);
+    at_limit.key = &key_at_limit;
+    log.append(at_limit).unwrap();
+    let written = lines(&path);
+    assert!(written[0].len() < 700, "{} bytes: {}", written[0].len(), written[0]);
+    let record: serde_json::Value = serde_json::from_str(&written[0]).unwrap();
+    assert_eq!(record["key"], "");
+    assert_eq!(record["key_digest"]["len"], 10_000);
+    assert_eq!(record["key_digest"]["sha256"], hex(&sha2::Sha256::digest(long_key.as_bytes())));
+    assert_eq!(record["encryption_context"], serde_json::json!({}));
+    assert!(record["encryption_context_digest"]["len"].as_u64().unwrap() > 60_000);
+    assert!(written[1].contains(&format!("\"key\":\"{key_at_limit}\"")) && !written[1].contains("digest"));
+    let by_key = Filter { key: &key_at_limit, ..Filter::default() };
+    assert_eq!(log.tail_records(10, &by_key).unwrap().len(), 1);
+    assert_eq!(log.verify().unwrap().first_bad, None);
+}
+
+#[test]
+fn a_record_with_every_field_at_its_bound_fits_the_hard_cap() {
+    let (_dir, log, path) = log_with(0);
+    let key = "k".repeat(record::MAX_FIELD_BYTES);
+    let request_id = "r".repeat(128);
+    let mut widest = event("GenerateDataKeyPairWithoutPlaintext");
+    (widest.key, widest.request_id, widest.key_version) = (&key, &request_id, Some(u32::MAX));
+    // The widest context still recorded as given: its JSON just at the limit.
+    let value = "v".repeat(record::MAX_CONTEXT_BYTES - "{\"c\":\"\"}".len());
+    widest.encryption_context = [("c".to_string(), value)].into_iter().collect();
+    (widest.outcome, widest.error_code) = ("FAILED_PRECONDITION", "CKR_OPERATION_NOT_INITIALIZED");
+    log.append(widest).unwrap();
+    let line = &lines(&path)[0];
+    assert!(!line.contains("digest"), "{line}");
+    assert!(line.len() < MAX_RECORD_BYTES, "{} bytes", line.len());
 }

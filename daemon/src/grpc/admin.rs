@@ -58,6 +58,8 @@ impl Admin for AdminApi {
                 .into(),
                 caller: context.caller.to_string(),
                 administrators: self.service.administrators(),
+                disk_free_bytes: self.service.disk_reserve().free_bytes().unwrap_or_default(),
+                min_free_disk_bytes: self.service.disk_reserve().min_free_bytes(),
             })
         })
         .await

@@ -82,6 +82,30 @@ fn source_of(operation: &str, caller: &Caller) -> String {
     format!("{face}/{}", caller.transport())
 }
 
+/// Whether the call may start: the data directory's free-space reserve (Status, which reports
+/// it, is always answered), then the caller's quotas.
+fn admit(service: &KmsService, caller: &str, operation: &str) -> Result<(), Error> {
+    if operation != "Status" {
+        service.disk_reserve().admit()?;
+    }
+    service.quotas().admit(caller, operation)
+}
+
+/// The outcomes that refuse the caller's request as asked: they count against the caller's
+/// quota of refusals, so a caller allowed nothing cannot flood the daemon and its audit log.
+fn is_refusal(code: Code) -> bool {
+    matches!(
+        code,
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::Unauthenticated
+    )
+}
+
 /// What a handler knows about the call besides its message.
 #[derive(Debug, Clone)]
 pub struct CallContext {
@@ -127,7 +151,7 @@ where
     let message = request.into_inner();
     let (mut key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
     let mut key_version = None;
-    let outcome = match service.quotas().admit(&caller, operation) {
+    let outcome = match admit(service, &caller, operation) {
         Ok(()) => {
             let (outcome, used) = as_caller(caller.clone(), handler(context, message)).await;
             if key.is_empty() {
@@ -144,6 +168,11 @@ where
             (status::to_status(error).code(), error_codes::audit_error_code(error, is_pkcs11(operation)))
         }
     };
+    if is_refusal(code)
+        && let Err(error) = service.quotas().charge_refusal(&caller)
+    {
+        tracing::error!(%error, "cannot count a refusal against the caller's quota");
+    }
     let event = Event {
         request_id: &request_id,
         principal: &caller,

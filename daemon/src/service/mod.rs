@@ -3,6 +3,7 @@
 mod administrators;
 mod aliases;
 mod asymmetric;
+mod audit_anchor;
 mod authz;
 mod clock;
 mod grants;
@@ -30,6 +31,7 @@ pub use schedule::{RotationEntry, RotationStatus};
 pub use symmetric::{DataKeySize, Opened, Sealed};
 
 use crate::audit::AuditLog;
+use crate::disk::{DEFAULT_MIN_FREE_DISK_BYTES, DiskReserve};
 use crate::error::{Error, Result};
 use crate::quota::{QuotaConfig, Quotas};
 use crate::secure_mem::SecretBuf;
@@ -66,6 +68,8 @@ pub struct ServiceOptions {
     /// Seconds the test clock starts ahead of the system clock.
     pub test_clock_offset: i64,
     pub quotas: QuotaConfig,
+    /// New work is refused while the data directory's filesystem has less free; 0 turns it off.
+    pub min_free_disk_bytes: u64,
     /// Principals of the crypto-officer role from the configuration (`uid:N`, `cert:SUBJECT`);
     /// those named at initialisation are added (see [`KmsService::administrators`]).
     pub administrators: Vec<String>,
@@ -78,6 +82,7 @@ impl Default for ServiceOptions {
             test_clock: false,
             test_clock_offset: 0,
             quotas: QuotaConfig::default(),
+            min_free_disk_bytes: DEFAULT_MIN_FREE_DISK_BYTES,
             administrators: default_administrators(),
         }
     }
@@ -98,6 +103,7 @@ pub struct KmsService {
     backend: Arc<dyn StoreBackend>,
     audit: Arc<AuditLog>,
     quotas: Quotas,
+    disk_reserve: DiskReserve,
     imports: import::ImportTokens,
     clock: clock::Clock,
     seal_config: SealConfig,
@@ -137,12 +143,16 @@ impl KmsService {
             Some(bytes) => crate::store::peek_administrators(&bytes)?,
             None => Vec::new(),
         };
+        // Before any call is served, so a log cut short is refused rather than continued.
+        audit.attach_anchor(Box::new(audit_anchor::StoreAnchor(Arc::clone(&backend))))?;
         let clock = clock::Clock::new(options.test_clock, options.test_clock_offset);
         let quotas = Quotas::new(options.quotas);
+        let disk_reserve = DiskReserve::new(audit.directory(), options.min_free_disk_bytes);
         let service = Self {
             backend,
             audit,
             quotas,
+            disk_reserve,
             imports: import::ImportTokens::default(),
             clock,
             seal_config,
@@ -248,6 +258,10 @@ impl KmsService {
 
     pub fn quotas(&self) -> &Quotas {
         &self.quotas
+    }
+
+    pub fn disk_reserve(&self) -> &DiskReserve {
+        &self.disk_reserve
     }
 
     pub fn audit(&self) -> &AuditLog {

@@ -1,7 +1,7 @@
 //! Backup archives: every sealed record of a store, as stored. An archive holds no plaintext key
 //! material and the master key only sealed, so it is useless without the passphrase or key file.
 
-use super::{StoreBackend, Table, Write};
+use super::{AUDIT_HEAD_RECORD_KEY, StoreBackend, Table, Write};
 use crate::error::{Error, Result};
 
 const MAGIC: &str = "arca-backup";
@@ -30,11 +30,18 @@ struct Record {
     value: Vec<u8>,
 }
 
+/// The audit log's anchor names records of this host's log: a store restored elsewhere starts a
+/// log of its own.
+fn is_audit_head(table: Table, key: &[u8]) -> bool {
+    table == Table::Meta && key == AUDIT_HEAD_RECORD_KEY
+}
+
 /// A consistent archive of the whole store.
 pub fn create(backend: &dyn StoreBackend, created_at: i64) -> Result<Vec<u8>> {
     let records = backend
         .snapshot()?
         .into_iter()
+        .filter(|(table, key, _)| !is_audit_head(*table, key))
         .map(|(table, key, value)| Record { table: table.name().to_owned(), key, value })
         .collect();
     let archive = Archive { magic: MAGIC.into(), format: FORMAT, created_at, records };
@@ -63,6 +70,9 @@ pub fn restore(backend: &dyn StoreBackend, bytes: &[u8]) -> Result<usize> {
         let table = Table::from_name(&record.table).ok_or_else(|| {
             Error::invalid(format!("the archive names an unknown table {:?}", record.table))
         })?;
+        if is_audit_head(table, &record.key) {
+            continue;
+        }
         writes.push(Write { table, key: record.key, value: Some(record.value) });
     }
     let count = writes.len();

@@ -17,6 +17,10 @@ pub use seal::{MasterKey, SealConfig, SealMode, SealRecord, create_key_file, rea
 
 use crate::error::Result;
 
+/// The meta record holding the audit log's anchored head (sequence number and hash). It belongs
+/// to this host's log, so backups leave it out.
+pub const AUDIT_HEAD_RECORD_KEY: &[u8] = b"audit_head";
+
 /// The tables a backend provides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {

@@ -1,7 +1,12 @@
 //! The embedded backend: one redb file, copy-on-write B-trees with an fsync per commit.
+//!
+//! After an I/O error (a full disk) redb refuses every later call ("Previous I/O error") until the
+//! database is opened again; the backend then drops it and opens it afresh at the next call, which
+//! recovers to the last committed transaction, so the daemon serves again once space returns.
 
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -24,13 +29,16 @@ fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static 
     }
 }
 
-fn storage<E: std::fmt::Display>(action: &'static str) -> impl Fn(E) -> Error {
-    move |e| Error::Storage(format!("{action}: {e}"))
-}
-
 #[derive(Debug)]
 pub struct RedbBackend {
-    db: Database,
+    path: PathBuf,
+    /// `None` once an I/O error poisoned the database: the next call opens it again.
+    db: RwLock<Option<Arc<Database>>>,
+}
+
+/// Whether redb must be opened again before it can serve after this error.
+fn poisons(error: &redb::Error) -> bool {
+    matches!(error, redb::Error::Io(_) | redb::Error::PreviousIo)
 }
 
 impl RedbBackend {
@@ -45,37 +53,74 @@ impl RedbBackend {
             .mode(0o600)
             .open(path)
             .map_err(Error::io(format!("cannot create the store {}", path.display())))?;
-        let db = Database::create(path)
-            .map_err(|e| Error::Storage(format!("cannot open the store {}: {e}", path.display())))?;
-        let backend = Self { db };
+        let db = open_database(path)?;
+        let backend = Self { path: path.to_path_buf(), db: RwLock::new(Some(Arc::new(db))) };
         backend.commit(Vec::new())?;
         Ok(backend)
     }
 
-    fn write_txn(&self) -> Result<redb::WriteTransaction> {
-        let mut txn = self.db.begin_write().map_err(storage("begin transaction"))?;
-        txn.set_durability(Durability::Immediate).map_err(storage("set durability"))?;
-        Ok(txn)
+    /// The open database, opened again first if an I/O error dropped it.
+    fn database(&self) -> Result<Arc<Database>> {
+        let poisoned = || Error::Storage("store lock poisoned".into());
+        if let Some(db) = &*self.db.read().map_err(|_| poisoned())? {
+            return Ok(Arc::clone(db));
+        }
+        let mut slot = self.db.write().map_err(|_| poisoned())?;
+        if let Some(db) = &*slot {
+            return Ok(Arc::clone(db));
+        }
+        let db = Arc::new(open_database(&self.path)?);
+        tracing::info!(path = %self.path.display(), "store opened again after an I/O error");
+        *slot = Some(Arc::clone(&db));
+        Ok(db)
     }
+
+    /// Runs `work` on the database; an I/O error drops it so the next call opens it again.
+    fn with_db<T>(
+        &self,
+        action: &'static str,
+        work: impl FnOnce(&Database) -> Result<T, redb::Error>,
+    ) -> Result<T> {
+        let db = self.database()?;
+        work(&db).map_err(|error| {
+            if poisons(&error)
+                && let Ok(mut slot) = self.db.write()
+                && slot.as_ref().is_some_and(|current| Arc::ptr_eq(current, &db))
+            {
+                tracing::warn!(%error, "store I/O error: the store will be opened again");
+                *slot = None;
+            }
+            Error::Storage(format!("{action}: {error}"))
+        })
+    }
+}
+
+fn open_database(path: &Path) -> Result<Database> {
+    Database::create(path)
+        .map_err(|e| Error::Storage(format!("cannot open the store {}: {e}", path.display())))
+}
+
+fn write_txn(db: &Database) -> Result<redb::WriteTransaction, redb::Error> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    Ok(txn)
 }
 
 impl StoreBackend for RedbBackend {
     fn commit(&self, writes: Vec<Write>) -> Result<()> {
-        let txn = self.write_txn()?;
-        for table in Table::ALL {
-            let mut opened = txn.open_table(definition(table)).map_err(storage("open table"))?;
-            for write in writes.iter().filter(|w| w.table == table) {
-                match &write.value {
-                    Some(value) => {
-                        opened.insert(write.key.as_slice(), value.as_slice()).map_err(storage("insert"))?;
-                    }
-                    None => {
-                        opened.remove(write.key.as_slice()).map_err(storage("remove"))?;
+        self.with_db("commit", |db| {
+            let txn = write_txn(db)?;
+            for table in Table::ALL {
+                let mut opened = txn.open_table(definition(table))?;
+                for write in writes.iter().filter(|w| w.table == table) {
+                    match &write.value {
+                        Some(value) => opened.insert(write.key.as_slice(), value.as_slice()).map(drop)?,
+                        None => opened.remove(write.key.as_slice()).map(drop)?,
                     }
                 }
             }
-        }
-        txn.commit().map_err(storage("commit"))
+            Ok(txn.commit()?)
+        })
     }
 
     fn insert_new(&self, table: Table, key: &[u8], value: &[u8]) -> Result<bool> {
@@ -83,49 +128,54 @@ impl StoreBackend for RedbBackend {
     }
 
     fn insert_new_all(&self, table: Table, entries: &[(&[u8], &[u8])]) -> Result<bool> {
-        let txn = self.write_txn()?;
-        {
-            let mut opened = txn.open_table(definition(table)).map_err(storage("open table"))?;
-            for (key, _) in entries {
-                if opened.get(*key).map_err(storage("read"))?.is_some() {
-                    return Ok(false);
+        self.with_db("insert", |db| {
+            let txn = write_txn(db)?;
+            {
+                let mut opened = txn.open_table(definition(table))?;
+                for (key, _) in entries {
+                    if opened.get(*key)?.is_some() {
+                        return Ok(false);
+                    }
+                }
+                for (key, value) in entries {
+                    opened.insert(*key, *value)?;
                 }
             }
-            for (key, value) in entries {
-                opened.insert(*key, *value).map_err(storage("insert"))?;
-            }
-        }
-        txn.commit().map_err(storage("commit"))?;
-        Ok(true)
+            txn.commit()?;
+            Ok(true)
+        })
     }
 
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let txn = self.db.begin_read().map_err(storage("begin read"))?;
-        let opened = txn.open_table(definition(table)).map_err(storage("open table"))?;
-        let value = opened.get(key).map_err(storage("read"))?;
-        Ok(value.map(|guard| guard.value().to_vec()))
+        self.with_db("read", |db| {
+            let txn = db.begin_read()?;
+            let opened = txn.open_table(definition(table))?;
+            let value = opened.get(key)?;
+            Ok(value.map(|guard| guard.value().to_vec()))
+        })
     }
 
     fn scan(&self, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-        let txn = self.db.begin_read().map_err(storage("begin read"))?;
-        scan_in(&txn, table)
+        self.with_db("scan", |db| scan_in(&db.begin_read()?, table))
     }
 
     fn snapshot(&self) -> Result<Vec<Row>> {
-        let txn = self.db.begin_read().map_err(storage("begin read"))?;
-        let mut rows = Vec::new();
-        for table in Table::ALL {
-            rows.extend(scan_in(&txn, table)?.into_iter().map(|(k, v)| (table, k, v)));
-        }
-        Ok(rows)
+        self.with_db("snapshot", |db| {
+            let txn = db.begin_read()?;
+            let mut rows = Vec::new();
+            for table in Table::ALL {
+                rows.extend(scan_in(&txn, table)?.into_iter().map(|(k, v)| (table, k, v)));
+            }
+            Ok(rows)
+        })
     }
 }
 
-fn scan_in(txn: &redb::ReadTransaction, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let opened = txn.open_table(definition(table)).map_err(storage("open table"))?;
+fn scan_in(txn: &redb::ReadTransaction, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, redb::Error> {
+    let opened = txn.open_table(definition(table))?;
     let mut rows = Vec::new();
-    for entry in opened.iter().map_err(storage("scan"))? {
-        let (key, value) = entry.map_err(storage("scan"))?;
+    for entry in opened.iter()? {
+        let (key, value) = entry?;
         rows.push((key.value().to_vec(), value.value().to_vec()));
     }
     Ok(rows)

@@ -36,7 +36,9 @@ pub async fn status(session: &Session) -> Result<Record, CliError> {
         .with("key_count", response.key_count)
         .with("seal_mode", seal_mode)
         .with("caller", response.caller)
-        .with("administrators", principals(response.administrators)))
+        .with("administrators", principals(response.administrators))
+        .with("disk_free_bytes", response.disk_free_bytes)
+        .with("min_free_disk_bytes", response.min_free_disk_bytes))
 }
 
 fn principals(list: Vec<String>) -> Value {
