@@ -22,6 +22,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use arca_proto::DaemonEndpoint;
+use arca_proto::limits::PIECE_OVERHEAD_BYTES;
 use arca_proto::v1::token_client::TokenClient;
 use arca_proto::v1::{AttachEvent, AttachRequest};
 use tokio::task::JoinHandle;
@@ -41,6 +42,8 @@ pub const DEADLINE: Duration = Duration::from_secs(120);
 const MAX_MESSAGE: usize = 64 << 20;
 /// How long connecting and receiving the first `Attach` event may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The smallest request cap a daemon can be configured with (`max_request_bytes`).
+const SMALLEST_REQUEST_CAP: usize = 8 * 1024;
 /// How many times a slot-level call yields to the runtime's tasks before it judges the
 /// connection, in a runtime driven by the calling threads: enough for the connection's I/O to
 /// notice a closed socket and for the `Attach` watcher to hear of it.
@@ -68,6 +71,8 @@ struct Connection {
     watcher: JoinHandle<()>,
     /// This connection's number, from [`GENERATIONS`].
     generation: u64,
+    /// The largest request the daemon accepts, as its `Attach` answer said (0: not said).
+    max_request_bytes: u64,
 }
 
 impl Connection {
@@ -148,6 +153,18 @@ impl Module {
     /// `crate::lengths`) is taken for the new application's.
     pub fn generation(&self) -> Option<u64> {
         self.shared.live().map(|connection| connection.generation)
+    }
+
+    /// How many bytes of operation input one request may carry on the current connection: the
+    /// daemon's request cap less room for the request's other fields. A daemon that did not
+    /// say gets pieces that fit its smallest possible cap.
+    pub fn piece_bytes(&self) -> usize {
+        let announced = self.shared.current().map_or(0, |connection| connection.max_request_bytes);
+        let cap = match usize::try_from(announced) {
+            Ok(0) | Err(_) => SMALLEST_REQUEST_CAP,
+            Ok(cap) => cap.max(SMALLEST_REQUEST_CAP),
+        };
+        cap - PIECE_OVERHEAD_BYTES
     }
 }
 
@@ -237,7 +254,8 @@ impl Shared {
         let gone = Arc::new(AtomicBool::new(false));
         let watcher = tokio::spawn(watch(stream, Arc::clone(&gone)));
         let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
-        Ok(Connection { channel, app, gone, watcher, generation })
+        let max_request_bytes = event.max_request_bytes;
+        Ok(Connection { channel, app, gone, watcher, generation, max_request_bytes })
     }
 }
 
@@ -296,7 +314,7 @@ mod tests {
 
     #[test]
     fn application_ids_must_be_ascii_and_present() {
-        let event = |id: &str| AttachEvent { application_id: id.to_owned() };
+        let event = |id: &str| AttachEvent { application_id: id.to_owned(), max_request_bytes: 0 };
         assert_eq!(application_id(&event("app-1")).unwrap(), "app-1");
         assert_eq!(application_id(&event("")), Err(Error::Protocol));
         assert_eq!(application_id(&event("bad\nid")), Err(Error::Protocol));

@@ -46,6 +46,14 @@ pub enum Error {
     RandomSeedNotSupported,
     #[error("invalid attribute value")]
     AttributeValueInvalid,
+    #[error("the template is too long")]
+    TemplateInconsistent,
+    #[error("the PIN is longer than the token allows")]
+    PinLenRange,
+    #[error("more input than one call may carry")]
+    DataLenRange,
+    #[error("more ciphertext than one call may carry")]
+    EncryptedDataLenRange,
     #[error("invalid attribute type")]
     AttributeTypeInvalid,
     #[error("sensitive attribute")]
@@ -84,6 +92,10 @@ impl From<Error> for CK_RV {
             Error::FunctionNotParallel => CKR_FUNCTION_NOT_PARALLEL,
             Error::RandomSeedNotSupported => CKR_RANDOM_SEED_NOT_SUPPORTED,
             Error::AttributeValueInvalid => CKR_ATTRIBUTE_VALUE_INVALID,
+            Error::TemplateInconsistent => CKR_TEMPLATE_INCONSISTENT,
+            Error::PinLenRange => CKR_PIN_LEN_RANGE,
+            Error::DataLenRange => CKR_DATA_LEN_RANGE,
+            Error::EncryptedDataLenRange => CKR_ENCRYPTED_DATA_LEN_RANGE,
             Error::AttributeTypeInvalid => CKR_ATTRIBUTE_TYPE_INVALID,
             Error::AttributeSensitive => CKR_ATTRIBUTE_SENSITIVE,
             Error::MechanismParamInvalid => CKR_MECHANISM_PARAM_INVALID,
@@ -238,6 +250,10 @@ mod tests {
         assert_eq!(CK_RV::from(Error::FunctionNotParallel), CKR_FUNCTION_NOT_PARALLEL);
         assert_eq!(CK_RV::from(Error::Protocol), CKR_DEVICE_ERROR);
         assert_eq!(CK_RV::from(Error::General), CKR_GENERAL_ERROR);
+        assert_eq!(CK_RV::from(Error::TemplateInconsistent), CKR_TEMPLATE_INCONSISTENT);
+        assert_eq!(CK_RV::from(Error::PinLenRange), CKR_PIN_LEN_RANGE);
+        assert_eq!(CK_RV::from(Error::DataLenRange), CKR_DATA_LEN_RANGE);
+        assert_eq!(CK_RV::from(Error::EncryptedDataLenRange), CKR_ENCRYPTED_DATA_LEN_RANGE);
         assert_eq!(CK_RV::from(Error::ThreadEnding), CKR_GENERAL_ERROR);
         assert_eq!(Error::ending_is_fine(Err(Error::ThreadEnding)), Ok(()));
         assert_eq!(Error::ending_is_fine(Err(Error::General)), Err(Error::General));

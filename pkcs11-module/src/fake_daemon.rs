@@ -11,12 +11,16 @@ use arca_proto::v1::attribute_result::Outcome;
 use arca_proto::v1::token_server::{Token, TokenServer};
 use arca_proto::v1::*;
 use cryptoki_sys::*;
+use prost::Message;
 use tokio::runtime::Runtime;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 use tonic::{Request, Response, Status};
 
 type Answer<T> = Result<Response<T>, Status>;
+
+/// The request cap the fake announces: the smallest a daemon may have, so tests see pieces.
+pub const FAKE_REQUEST_CAP: u64 = 8 * 1024;
 
 /// What the fake saw.
 #[derive(Debug, Default)]
@@ -28,6 +32,11 @@ pub struct Seen {
     pub templates: Mutex<Vec<Vec<Attribute>>>,
     /// `OperationOneShot` calls (length queries the module answers itself do not count).
     pub one_shots: AtomicU64,
+    /// `OperationInit` calls without a mechanism: operations the module ended.
+    pub ended: AtomicU64,
+    /// Pieces of input held for a later request (`more`), and how many there were.
+    pub held: Mutex<Vec<u8>>,
+    pub pieces: AtomicU64,
 }
 
 /// A running fake daemon; dropping it (or [`FakeDaemon::stop`]) kills it like a crash.
@@ -128,6 +137,21 @@ impl Fake {
         }
     }
 
+    /// Holds a piece that more follow (`None`), or gives the request with all its input.
+    fn whole(&self, mut request: OperationDataRequest) -> Option<OperationDataRequest> {
+        assert!(request.encoded_len() <= FAKE_REQUEST_CAP as usize, "a request over the cap");
+        let mut held = self.seen.held.lock().unwrap();
+        if request.more {
+            self.seen.pieces.fetch_add(1, Ordering::SeqCst);
+            held.extend_from_slice(&request.data);
+            return None;
+        }
+        let mut data = std::mem::take(&mut *held);
+        data.extend_from_slice(&request.data);
+        request.data = data;
+        Some(request)
+    }
+
     fn empty<T>(&self, request: &Request<T>) -> Answer<Empty> {
         self.app(request)?;
         Ok(Response::new(Empty {}))
@@ -143,7 +167,8 @@ impl Token for Fake {
         let id = format!("app-{}-{}", self.generation, self.next.fetch_add(1, Ordering::SeqCst));
         self.seen.attached.lock().unwrap().push(id.clone());
         let (sender, receiver) = tokio::sync::mpsc::channel(1);
-        sender.send(Ok(AttachEvent { application_id: id.clone() })).await.unwrap();
+        let first = AttachEvent { application_id: id.clone(), max_request_bytes: FAKE_REQUEST_CAP };
+        sender.send(Ok(first)).await.unwrap();
         let seen = Arc::clone(&self.seen);
         tokio::spawn(async move {
             sender.closed().await;
@@ -320,7 +345,11 @@ impl Token for Fake {
     /// Encryption outputs the input plus 4 bytes (see `operation_one_shot`).
     async fn operation_init(&self, request: Request<OperationInitRequest>) -> Answer<OperationInitResponse> {
         self.app(&request)?;
-        let mechanism = request.get_ref().mechanism.clone().unwrap_or_default();
+        let Some(mechanism) = request.get_ref().mechanism.clone() else {
+            self.seen.ended.fetch_add(1, Ordering::SeqCst);
+            self.seen.held.lock().unwrap().clear();
+            return Ok(Response::new(OperationInitResponse::default()));
+        };
         self.seen.mechanisms.lock().unwrap().push(mechanism);
         Ok(Response::new(OperationInitResponse { output_length: 4, plus_input: true }))
     }
@@ -328,8 +357,10 @@ impl Token for Fake {
     /// Encrypt: the bytes inverted plus "TAG!"; verify: the signature must be the data reversed.
     async fn operation_one_shot(&self, request: Request<OperationDataRequest>) -> Answer<OutputResponse> {
         self.app(&request)?;
+        let Some(request) = self.whole(request.into_inner()) else {
+            return spend(None, vec![]);
+        };
         self.seen.one_shots.fetch_add(1, Ordering::SeqCst);
-        let request = request.into_inner();
         if request.kind == OperationKind::OperationVerify as i32 {
             let expected: Vec<u8> = request.data.iter().rev().copied().collect();
             if request.signature != expected {
@@ -344,7 +375,9 @@ impl Token for Fake {
 
     async fn operation_update(&self, request: Request<OperationDataRequest>) -> Answer<OutputResponse> {
         self.app(&request)?;
-        let request = request.into_inner();
+        let Some(request) = self.whole(request.into_inner()) else {
+            return spend(None, vec![]);
+        };
         spend(request.space, request.data)
     }
 

@@ -77,6 +77,11 @@ pub fn generation() -> Option<u64> {
     module().ok()?.generation()
 }
 
+/// How many bytes of operation input one request may carry (see [`Module::piece_bytes`]).
+pub fn piece_bytes() -> Result<usize, Error> {
+    Ok(module()?.piece_bytes())
+}
+
 /// Runs one RPC through the module (see [`Module::call`]).
 pub fn call<Req, Resp, F, Fut>(reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
 where

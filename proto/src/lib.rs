@@ -3,6 +3,7 @@
 
 pub mod attributes;
 mod endpoint;
+pub mod limits;
 
 pub use endpoint::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};
 

@@ -7,8 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use arca_proto::limits::MAX_PIN_BYTES;
 use arca_proto::v1 as pb;
 use arca_proto::v1::token_server::Token;
+use cryptoki_sys::CKR_PIN_LEN_RANGE;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
@@ -30,11 +32,13 @@ pub const APPLICATION_HEADER: &str = "x-arca-app";
 pub struct TokenApi {
     token: Arc<TokenService>,
     metrics: Arc<Metrics>,
+    /// The server's request cap, told to each application so it cuts its input to fit.
+    max_request_bytes: usize,
 }
 
 impl TokenApi {
-    pub fn new(token: Arc<TokenService>, metrics: Arc<Metrics>) -> Self {
-        Self { token, metrics }
+    pub fn new(token: Arc<TokenService>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Self {
+        Self { token, metrics, max_request_bytes }
     }
 
     pub(super) fn token(&self) -> &Arc<TokenService> {
@@ -90,6 +94,16 @@ impl Drop for AttachStream {
     }
 }
 
+/// A PIN from the wire. One longer than the token's `ulMaxPinLen` is CKR_PIN_LEN_RANGE before
+/// any Argon2id work and without counting as a wrong PIN.
+fn pin(bytes: Vec<u8>) -> Result<Zeroizing<Vec<u8>>> {
+    let pin = Zeroizing::new(bytes);
+    if pin.len() > MAX_PIN_BYTES {
+        return Err(Error::p11(CKR_PIN_LEN_RANGE, format!("a PIN has at most {MAX_PIN_BYTES} bytes")));
+    }
+    Ok(pin)
+}
+
 fn unit<T>(result: Result<T>) -> Result<pb::Empty> {
     result.map(|_| pb::Empty {})
 }
@@ -103,6 +117,7 @@ impl Token for TokenApi {
         request: Request<pb::AttachRequest>,
     ) -> std::result::Result<Response<AttachStream>, Status> {
         let token = Arc::clone(&self.token);
+        let max_request_bytes = self.max_request_bytes as u64;
         // The stream is made inside the call, so that an application registered by a call that
         // then fails (its audit record cannot be written) ends with the dropped stream.
         serve(&self.metrics, self.token.kms(), "Attach", request, |_, r| async move {
@@ -113,7 +128,7 @@ impl Token for TokenApi {
                 application: app.id.clone(),
                 token: Arc::clone(&token),
             };
-            let first = pb::AttachEvent { application_id: app.id.clone() };
+            let first = pb::AttachEvent { application_id: app.id.clone(), max_request_bytes };
             sender.try_send(Ok(first)).map_err(|_| Error::Storage("attach channel".into()))?;
             token.keep_until_closed(&app.id, sender);
             Ok(stream)
@@ -159,7 +174,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         serve(&self.metrics, self.token.kms(), "C_InitToken", request, |_, r| async move {
-            let so_pin = Zeroizing::new(r.so_pin);
+            let so_pin = pin(r.so_pin)?;
             unit(token.init_token(&so_pin, &r.label).await)
         })
         .await
@@ -171,7 +186,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call("C_InitPIN", request, |app, r| async move {
-            let pin = Zeroizing::new(r.pin);
+            let pin = pin(r.pin)?;
             unit(token.init_pin(&app, r.session, &pin).await)
         })
         .await
@@ -183,7 +198,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call("C_SetPIN", request, |app, r| async move {
-            let (old_pin, new_pin) = (Zeroizing::new(r.old_pin), Zeroizing::new(r.new_pin));
+            let (old_pin, new_pin) = (pin(r.old_pin)?, pin(r.new_pin)?);
             unit(token.set_pin(&app, r.session, &old_pin, &new_pin).await)
         })
         .await
@@ -195,7 +210,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call("C_Login", request, |app, r| async move {
-            let pin = Zeroizing::new(r.pin);
+            let pin = pin(r.pin)?;
             unit(token.login(&app, r.session, r.user_type, &pin).await)
         })
         .await
@@ -439,6 +454,10 @@ impl Token for TokenApi {
         let name = init_name(request.get_ref().kind);
         self.call(name, request, |app, r| async move {
             let kind = operation_kind(r.kind)?;
+            if r.mechanism.is_none() {
+                token.operation_cancel(&app, r.session, kind)?;
+                return Ok(pb::OperationInitResponse { output_length: 0, plus_input: false });
+            }
             let (output_length, plus_input) =
                 token.operation_init(&app, r.session, kind, &mechanism(r.mechanism)?, r.key)?;
             Ok(pb::OperationInitResponse { output_length: output_length as u64, plus_input })

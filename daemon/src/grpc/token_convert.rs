@@ -1,5 +1,6 @@
 //! Token messages to service types and back.
 
+use arca_proto::limits::{MAX_LABEL_BYTES, MAX_TEMPLATE_ATTRIBUTES, MAX_TEMPLATE_VALUE_BYTES};
 use arca_proto::v1 as pb;
 use cryptoki_sys::*;
 
@@ -8,7 +9,32 @@ use crate::service::token::attributes::Template;
 use crate::service::token::{Lookup, Mechanism, OperationKind, Output, Parameter, Space, TokenInfo};
 
 pub fn template(attributes: Vec<pb::Attribute>) -> Result<Template> {
+    check_template_size(&attributes)?;
     Template::parse(attributes.into_iter().map(|a| (a.r#type, a.value)))
+}
+
+/// The size limits of `arca_proto::limits`, which the module checks too.
+fn check_template_size(attributes: &[pb::Attribute]) -> Result<()> {
+    if attributes.len() > MAX_TEMPLATE_ATTRIBUTES {
+        return Err(Error::p11(
+            CKR_TEMPLATE_INCONSISTENT,
+            format!("a template has at most {MAX_TEMPLATE_ATTRIBUTES} attributes"),
+        ));
+    }
+    if attributes.iter().any(|a| a.r#type == CKA_LABEL && a.value.len() > MAX_LABEL_BYTES) {
+        return Err(Error::p11(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            format!("CKA_LABEL has at most {MAX_LABEL_BYTES} bytes"),
+        ));
+    }
+    let total = attributes.iter().fold(0usize, |sum, a| sum.saturating_add(a.value.len()));
+    if total > MAX_TEMPLATE_VALUE_BYTES {
+        return Err(Error::p11(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            format!("the values of a template add up to at most {MAX_TEMPLATE_VALUE_BYTES} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 pub fn mechanism(mechanism: Option<pb::Mechanism>) -> Result<Mechanism> {

@@ -1,13 +1,16 @@
 //! The data steps of PKCS#11 operations (single-part, update, final): one handler for the three
-//! RPCs, and the PKCS#11 function name each call is logged and audited under.
+//! RPCs, and the PKCS#11 function name each call is logged and audited under. A piece of a larger
+//! input (`more`) is held by the service until the call's last piece.
 
 use std::sync::Arc;
 
 use arca_proto::v1 as pb;
+use cryptoki_sys::CKR_ARGUMENTS_BAD;
 use tonic::{Request, Response, Status};
 
 use super::token::TokenApi;
 use super::token_convert::{operation_kind, output, space};
+use crate::error::Error;
 use crate::service::token::OperationKind;
 
 impl TokenApi {
@@ -21,6 +24,13 @@ impl TokenApi {
         let name = step_name(request.get_ref().kind, step);
         self.call(name, request, |app, r| async move {
             let kind = operation_kind(r.kind)?;
+            if r.more {
+                if matches!(step, Step::Final) {
+                    return Err(Error::p11(CKR_ARGUMENTS_BAD, "C_*Final takes its input in one request"));
+                }
+                token.operation_stage(&app, r.session, kind, &r.data)?;
+                return Ok(pb::OutputResponse { output: Vec::new(), length: 0, buffer_too_small: false });
+            }
             let space = space(r.space);
             let answer = match step {
                 Step::OneShot => {

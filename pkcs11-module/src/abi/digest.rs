@@ -3,8 +3,8 @@
 use arca_proto::v1::{DigestKeyRequest, OperationKind};
 use cryptoki_sys::*;
 
+use super::guard;
 use super::operation::{Step, consume, init, produce};
-use super::{guard, input};
 use crate::client::Reach;
 use crate::state::rpc;
 
@@ -34,11 +34,8 @@ pub unsafe extern "C" fn C_DigestUpdate(
     part: *mut CK_BYTE,
     part_len: CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        // SAFETY: the caller guarantees `part_len` readable bytes at `part`.
-        let part = unsafe { input(part, part_len) }?;
-        consume(Step::Update, session, DIGEST, part, &[])
-    })
+    // SAFETY: the caller guarantees `part_len` readable bytes at `part`.
+    guard(|| unsafe { consume(Step::Update, session, DIGEST, (part, part_len), (std::ptr::null(), 0)) })
 }
 
 #[unsafe(no_mangle)]

@@ -33,6 +33,7 @@ pub(crate) mod tests;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use arca_proto::limits::{MAX_LABEL_BYTES, MAX_PIN_BYTES, MAX_TEMPLATE_ATTRIBUTES, MAX_TEMPLATE_VALUE_BYTES};
 use arca_proto::v1::Attribute;
 use cryptoki_sys::*;
 
@@ -89,10 +90,14 @@ unsafe fn input<'a>(ptr: *const CK_BYTE, len: CK_ULONG) -> Result<&'a [u8], Erro
 }
 
 /// A PIN: NULL (which would mean a protected authentication path Arca does not have) is
-/// `CKR_ARGUMENTS_BAD` whatever the length.
+/// `CKR_ARGUMENTS_BAD` whatever the length; one longer than the token's `ulMaxPinLen` is
+/// `CKR_PIN_LEN_RANGE`, without a round trip.
 unsafe fn pin(ptr: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<Vec<u8>, Error> {
     if ptr.is_null() {
         return Err(Error::ArgumentsBad);
+    }
+    if usize::try_from(len).map_or(true, |len| len > MAX_PIN_BYTES) {
+        return Err(Error::PinLenRange);
     }
     // SAFETY: the caller guarantees `len` readable bytes at the non-NULL `ptr`.
     unsafe { input(ptr, len) }.map(<[u8]>::to_vec)
@@ -164,10 +169,22 @@ unsafe fn deliver<T: Copy>(buffer: *mut T, len_ptr: *mut CK_ULONG, settled: Sett
 }
 
 /// A template in wire form. NULL with `count > 0` is `CKR_ARGUMENTS_BAD`; an attribute whose
-/// `pValue` is NULL with a length is `CKR_ATTRIBUTE_VALUE_INVALID`.
+/// `pValue` is NULL with a length is `CKR_ATTRIBUTE_VALUE_INVALID`. The sizes of
+/// `arca_proto::limits` are checked here, before anything is copied or sent: more attributes than
+/// any object has is `CKR_TEMPLATE_INCONSISTENT`, a label or values too long for the token
+/// `CKR_ATTRIBUTE_VALUE_INVALID`.
 unsafe fn template(ptr: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Vec<Attribute>, Error> {
     // SAFETY: the caller guarantees `count` readable CK_ATTRIBUTEs at `ptr`.
     let entries = unsafe { slice(ptr, count, Error::ArgumentsBad) }?;
+    if entries.len() > MAX_TEMPLATE_ATTRIBUTES {
+        return Err(Error::TemplateInconsistent);
+    }
+    let value_len = |entry: &CK_ATTRIBUTE| usize::try_from(entry.ulValueLen).unwrap_or(usize::MAX);
+    let label_too_long = entries.iter().any(|e| e.type_ == CKA_LABEL && value_len(e) > MAX_LABEL_BYTES);
+    let total = entries.iter().fold(0usize, |sum, entry| sum.saturating_add(value_len(entry)));
+    if label_too_long || total > MAX_TEMPLATE_VALUE_BYTES {
+        return Err(Error::AttributeValueInvalid);
+    }
     entries
         .iter()
         .map(|entry| {

@@ -1,5 +1,6 @@
 //! Object management (PKCS#11 3.0 §5.7). Objects live in the daemon; handles pass through.
 
+use arca_proto::limits::MAX_TEMPLATE_ATTRIBUTES;
 use arca_proto::v1::attribute_result::Outcome;
 use arca_proto::v1::{
     AttributeResult, CopyObjectRequest, CreateObjectRequest, FindObjectsInitRequest, FindObjectsRequest,
@@ -83,8 +84,12 @@ pub unsafe extern "C" fn C_GetAttributeValue(
             .iter()
             .map(|entry| entry.type_)
             .collect::<Vec<_>>();
-        let request = GetAttributeValueRequest { session, object, types };
-        let results = rpc!(Reach::Existing, get_attribute_value, request)?.attributes;
+        // A long template is asked in batches, each of which fits in one request.
+        let mut results = Vec::with_capacity(types.len());
+        for batch in types.chunks(MAX_TEMPLATE_ATTRIBUTES) {
+            let request = GetAttributeValueRequest { session, object, types: batch.to_vec() };
+            results.extend(rpc!(Reach::Existing, get_attribute_value, request)?.attributes);
+        }
         if results.len() != length(count, 1)? {
             return Err(Error::Protocol);
         }

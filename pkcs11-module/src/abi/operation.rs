@@ -1,6 +1,9 @@
 //! What encryption, decryption, digesting, signing and verifying share: an `*Init` that sends the
 //! mechanism, and data steps (single-part, update, final) that follow the two-call convention.
+//! A step's input of up to 16 MiB travels in as many requests as the daemon's request cap needs;
+//! a step that fails here, before or between its requests, ends the daemon's operation too.
 
+use arca_proto::limits::MAX_OPERATION_DATA_BYTES;
 use arca_proto::v1::{OperationDataRequest, OperationInitRequest, OperationKind, OutputResponse};
 use cryptoki_sys::*;
 
@@ -62,8 +65,76 @@ fn send(step: Step, request: OperationDataRequest) -> Result<OutputResponse, Err
     }
 }
 
+/// Sends a step's input, in pieces when one request cannot carry it (`OperationDataRequest.more`:
+/// the daemon joins them), and returns the answer to the last piece, which carries the output
+/// space and the signature.
+fn send_data(step: Step, mut request: OperationDataRequest) -> Result<OutputResponse, Error> {
+    let piece = state::piece_bytes()?;
+    if step == Step::Final || request.data.len() <= piece {
+        return send(step, request);
+    }
+    let data = std::mem::take(&mut request.data);
+    let mut pieces = data.chunks(piece).peekable();
+    while let Some(chunk) = pieces.next() {
+        if pieces.peek().is_none() {
+            request.data = chunk.to_vec();
+            break;
+        }
+        let held = OperationDataRequest {
+            data: chunk.to_vec(),
+            signature: Vec::new(),
+            space: Some(output::no_output()),
+            more: true,
+            ..request.clone()
+        };
+        send(step, held)?;
+    }
+    send(step, request)
+}
+
+/// Ends the daemon's operation of `kind` after a failure the daemon did not rule on (a bad
+/// argument or an input too long found here, a piece lost on the way): PKCS#11 3.0 §5.2 ends an
+/// operation on any failure but a short buffer. Best effort: the caller gets the call's own error.
+fn end(session: CK_SESSION_HANDLE, kind: OperationKind) {
+    lengths::forget(session, kind as i32);
+    let request = OperationInitRequest { session, kind: kind as i32, mechanism: None, key: 0 };
+    let _ended = rpc!(Reach::Existing, operation_init, request);
+}
+
+/// The outcome of a data step, after ending the operation if the failure calls for it. A
+/// failure the daemon answered was ruled on there (it ended the operation, or there was none).
+fn settle(session: CK_SESSION_HANDLE, kind: OperationKind, result: Result<(), Error>) -> Result<(), Error> {
+    if let Err(error) = &result
+        && !matches!(error, Error::BufferTooSmall | Error::Daemon(_))
+    {
+        end(session, kind);
+    }
+    result
+}
+
+/// Fails with the length error of the operation's input when it is over the per-call limit.
+fn check_input_len(kind: OperationKind, len: usize) -> Result<(), Error> {
+    match kind {
+        _ if len <= MAX_OPERATION_DATA_BYTES => Ok(()),
+        OperationKind::OperationDecrypt => Err(Error::EncryptedDataLenRange),
+        _ => Err(Error::DataLenRange),
+    }
+}
+
 /// A step with input (`data`, `data_len`; none for finals) and a two-call output buffer.
 pub unsafe fn produce(
+    step: Step,
+    session: CK_SESSION_HANDLE,
+    kind: OperationKind,
+    data: (*const CK_BYTE, CK_ULONG),
+    out: (*mut CK_BYTE, *mut CK_ULONG),
+) -> Result<(), Error> {
+    // SAFETY: the caller's contract holds for both buffers and the length pointer.
+    let result = unsafe { try_produce(step, session, kind, data, out) };
+    settle(session, kind, result)
+}
+
+unsafe fn try_produce(
     step: Step,
     session: CK_SESSION_HANDLE,
     kind: OperationKind,
@@ -74,6 +145,7 @@ pub unsafe fn produce(
     unsafe {
         let space = capacity(out, out_len)?;
         let data = input(data, data_len)?;
+        check_input_len(kind, data.len())?;
         if step == Step::OneShot
             && space.is_none()
             && let Some(length) = state::generation()
@@ -89,8 +161,9 @@ pub unsafe fn produce(
             data,
             signature: Vec::new(),
             space: Some(output::space(space)),
+            more: false,
         };
-        let settled = send(step, request).and_then(|answer| settle_response(answer, space));
+        let settled = send_data(step, request).and_then(|answer| settle_response(answer, space));
         let keeps_rule = space.is_none() || matches!(&settled, Ok(s) if s.result.is_err());
         if !(keeps_rule && step == Step::OneShot) {
             lengths::forget(session, kind as i32);
@@ -101,20 +174,28 @@ pub unsafe fn produce(
 
 /// A step whose C function has no output: `C_DigestUpdate`, `C_SignUpdate`, `C_VerifyUpdate`,
 /// `C_VerifyFinal` (whose `data` is the signature) and `C_Verify` (with `signature`).
-pub fn consume(
+pub unsafe fn consume(
     step: Step,
     session: CK_SESSION_HANDLE,
     kind: OperationKind,
-    data: &[u8],
-    signature: &[u8],
+    (data, data_len): (*const CK_BYTE, CK_ULONG),
+    (signature, signature_len): (*const CK_BYTE, CK_ULONG),
 ) -> Result<(), Error> {
-    let request = OperationDataRequest {
-        session,
-        kind: kind as i32,
-        data: data.to_vec(),
-        signature: signature.to_vec(),
-        space: Some(output::no_output()),
-    };
-    lengths::forget(session, kind as i32);
-    send(step, request).map(drop)
+    // SAFETY: the caller guarantees the given number of readable bytes at both pointers.
+    let inputs =
+        unsafe { input(data, data_len).and_then(|data| Ok((data, input(signature, signature_len)?))) };
+    let result = inputs.and_then(|(data, signature)| {
+        check_input_len(kind, data.len())?;
+        let request = OperationDataRequest {
+            session,
+            kind: kind as i32,
+            data: data.to_vec(),
+            signature: signature.to_vec(),
+            space: Some(output::no_output()),
+            more: false,
+        };
+        lengths::forget(session, kind as i32);
+        send_data(step, request).map(drop)
+    });
+    settle(session, kind, result)
 }

@@ -4,8 +4,8 @@
 use arca_proto::v1::OperationKind;
 use cryptoki_sys::*;
 
+use super::guard;
 use super::operation::{Step, consume, init, produce};
-use super::{guard, input};
 use crate::error::Error;
 
 const SIGN: OperationKind = OperationKind::OperationSign;
@@ -39,11 +39,8 @@ pub unsafe extern "C" fn C_SignUpdate(
     part: *mut CK_BYTE,
     part_len: CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        // SAFETY: the caller guarantees `part_len` readable bytes at `part`.
-        let part = unsafe { input(part, part_len) }?;
-        consume(Step::Update, session, SIGN, part, &[])
-    })
+    // SAFETY: the caller guarantees `part_len` readable bytes at `part`.
+    guard(|| unsafe { consume(Step::Update, session, SIGN, (part, part_len), (std::ptr::null(), 0)) })
 }
 
 #[unsafe(no_mangle)]
@@ -97,11 +94,8 @@ pub unsafe extern "C" fn C_Verify(
     signature: *mut CK_BYTE,
     signature_len: CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        // SAFETY: the caller guarantees the given number of readable bytes at both pointers.
-        let (data, signature) = unsafe { (input(data, data_len)?, input(signature, signature_len)?) };
-        consume(Step::OneShot, session, VERIFY, data, signature)
-    })
+    // SAFETY: the caller guarantees the given number of readable bytes at both pointers.
+    guard(|| unsafe { consume(Step::OneShot, session, VERIFY, (data, data_len), (signature, signature_len)) })
 }
 
 #[unsafe(no_mangle)]
@@ -110,11 +104,8 @@ pub unsafe extern "C" fn C_VerifyUpdate(
     part: *mut CK_BYTE,
     part_len: CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        // SAFETY: the caller guarantees `part_len` readable bytes at `part`.
-        let part = unsafe { input(part, part_len) }?;
-        consume(Step::Update, session, VERIFY, part, &[])
-    })
+    // SAFETY: the caller guarantees `part_len` readable bytes at `part`.
+    guard(|| unsafe { consume(Step::Update, session, VERIFY, (part, part_len), (std::ptr::null(), 0)) })
 }
 
 /// `OperationFinal` with the signature in `data`.
@@ -124,10 +115,9 @@ pub unsafe extern "C" fn C_VerifyFinal(
     signature: *mut CK_BYTE,
     signature_len: CK_ULONG,
 ) -> CK_RV {
-    guard(|| {
-        // SAFETY: the caller guarantees `signature_len` readable bytes at `signature`.
-        let signature = unsafe { input(signature, signature_len) }?;
-        consume(Step::Final, session, VERIFY, signature, &[])
+    // SAFETY: the caller guarantees `signature_len` readable bytes at `signature`.
+    guard(|| unsafe {
+        consume(Step::Final, session, VERIFY, (signature, signature_len), (std::ptr::null(), 0))
     })
 }
 

@@ -6,6 +6,7 @@
 //! - `wrap`: CKM_AES_KEY_WRAP (RFC 3394) and CKM_AES_KEY_WRAP_PAD (RFC 5649).
 //! - `rsa`: PKCS#1 v1.5 and PSS signatures, PKCS#1 v1.5 and OAEP encryption, key generation.
 //! - `ec`: ECDSA over a caller's hash (raw `r || s` signatures), ECDH, key generation (P-256, P-384).
+//! - `certificate`: the fields of an X.509 certificate stored beside it (any DER date).
 //! - `der`: PKCS#11 attribute forms (CKA_MODULUS, CKA_EC_PARAMS, CKA_EC_POINT, …) to and from the
 //!   DER documents (SubjectPublicKeyInfo, PKCS#8) the rest of Arca stores.
 //!
@@ -17,6 +18,7 @@
 pub mod aes;
 mod aes_ctr;
 mod aes_gcm;
+pub mod certificate;
 pub mod der;
 mod der_io;
 pub mod ec;

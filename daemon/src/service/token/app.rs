@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cryptoki_sys::*;
+use zeroize::Zeroizing;
 
 use super::object::Object;
 use super::operation::Operation;
@@ -47,6 +48,33 @@ pub struct Session {
     pub rw: bool,
     pub search: Option<Search>,
     pub operations: HashMap<super::operation::Kind, Operation>,
+    /// The pieces of a data call's input received so far (see `OperationDataRequest.more`); the
+    /// input may be plaintext, so it is wiped when dropped.
+    pub staged: HashMap<super::operation::Kind, Staged>,
+}
+
+/// Input held for a data call until its last piece; wiped when dropped, shown by length only.
+#[derive(Default)]
+pub struct Staged(Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Staged({} bytes)", self.0.len())
+    }
+}
+
+impl std::ops::Deref for Staged {
+    type Target = Vec<u8>;
+
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Staged {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
 }
 
 #[derive(Debug, Default)]
@@ -116,7 +144,7 @@ impl App {
 
     pub fn open_session(&self, rw: bool) -> Result<u64> {
         let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
-        let session = Session { rw, search: None, operations: HashMap::new() };
+        let session = Session { rw, search: None, operations: HashMap::new(), staged: HashMap::new() };
         self.sessions.lock().map_err(|_| poisoned())?.insert(handle, Arc::new(Mutex::new(session)));
         Ok(handle)
     }
@@ -169,6 +197,7 @@ impl App {
         for session in self.sessions.lock().map_err(|_| poisoned())?.values() {
             if let Ok(mut session) = session.lock() {
                 session.operations.clear();
+                session.staged.clear();
                 session.search = None;
             }
         }
@@ -194,6 +223,18 @@ impl App {
         handles.by_token.insert(token, handle);
         handles.by_handle.insert(handle, Handle::Token(token));
         Ok(handle)
+    }
+
+    /// Makes the handle of `from` name `to` instead (the same object in a new place: the public
+    /// half of a key pair stored on its own once its private half is destroyed), so a handle
+    /// stays the same for the object's whole life.
+    pub fn rebind(&self, from: TokenRef, to: TokenRef) -> Result<()> {
+        let mut handles = self.handles()?;
+        if let Some(handle) = handles.by_token.remove(&from) {
+            handles.by_token.insert(to, handle);
+            handles.by_handle.insert(handle, Handle::Token(to));
+        }
+        Ok(())
     }
 
     pub fn add_session_object(&self, owner: u64, object: Object) -> Result<u64> {

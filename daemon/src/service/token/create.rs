@@ -28,6 +28,15 @@ pub(super) struct NewKey<'a> {
     pub policy: Option<crate::policy::Policy>,
 }
 
+/// A new key checked and ready for its material (see `TokenService::plan_key`).
+pub(super) struct PlannedKey {
+    id: KeyId,
+    spec: KeySpec,
+    halves: crate::keys::TokenAttributes,
+    token: bool,
+    provenance: Provenance,
+}
+
 /// Handles of a new key: (secret or private, public).
 pub(super) type NewHandles = (u64, Option<u64>);
 
@@ -55,28 +64,48 @@ impl TokenService {
 
     /// Makes a key of the keyring (CKA_TOKEN true) or of the session, and hands out its handles.
     pub(super) async fn add_key(&self, app: &App, session: u64, new: NewKey<'_>) -> Result<NewHandles> {
+        let planned =
+            self.plan_key(app, session, new.spec, (new.template, new.public_template), new.provenance)?;
+        self.commit_key(app, session, planned, new.material, new.policy).await
+    }
+
+    /// Checks everything about a new key that does not need its material: the templates of both
+    /// halves, the session, the login and the role. Key generation calls this first, so a bad
+    /// template never costs an RSA key pair.
+    pub(super) fn plan_key(
+        &self,
+        app: &App,
+        session: u64,
+        spec: KeySpec,
+        (template, public_template): (&Template, Option<&Template>),
+        provenance: Provenance,
+    ) -> Result<PlannedKey> {
         let id = KeyId::generate();
-        let pair = !new.spec.is_secret();
-        let kind = Kind::of_key(new.spec, false);
-        let mut object =
-            defaults::from_template(kind, Some(new.spec), new.template, id.as_bytes(), new.provenance)?;
+        let pair = !spec.is_secret();
+        let mut object = defaults::from_template(
+            Kind::of_key(spec, false),
+            Some(spec),
+            template,
+            id.as_bytes(),
+            provenance,
+        )?;
         let mut public = AttributeMap::new();
         if pair {
-            let template = new.public_template.cloned().unwrap_or_default();
+            let public_template = public_template.cloned().unwrap_or_default();
             // Both halves share CKA_ID unless the application set them apart.
             let shared_id =
-                new.template.get(CKA_ID).or(template.get(CKA_ID)).unwrap_or(id.as_bytes()).to_vec();
+                template.get(CKA_ID).or(public_template.get(CKA_ID)).unwrap_or(id.as_bytes()).to_vec();
             public = defaults::from_template(
-                Kind::of_key(new.spec, true),
-                Some(new.spec),
-                &template,
+                Kind::of_key(spec, true),
+                Some(spec),
+                &public_template,
                 &shared_id,
-                new.provenance,
+                provenance,
             )?;
             object.entry(CKA_ID).and_modify(|v| *v = shared_id.clone());
             public.insert(CKA_ID, shared_id);
         }
-        let token = new.template.bool(CKA_TOKEN).unwrap_or(false);
+        let token = template.bool(CKA_TOKEN).unwrap_or(false);
         let private = object.get(&CKA_PRIVATE).is_some_and(|v| v == &[1]);
         self.check_creation(app, session, token, private)?;
         if token {
@@ -86,12 +115,26 @@ impl TokenService {
             })?;
         }
         let halves = crate::keys::TokenAttributes { object, public, public_destroyed: false };
-        let key = self.key_from(id, new.spec, new.material, halves, new.provenance, new.policy)?;
+        Ok(PlannedKey { id, spec, halves, token, provenance })
+    }
+
+    /// Gives a planned key its material and makes it a keyring or a session key.
+    pub(super) async fn commit_key(
+        &self,
+        app: &App,
+        session: u64,
+        planned: PlannedKey,
+        material: SecretBuf,
+        policy: Option<crate::policy::Policy>,
+    ) -> Result<NewHandles> {
+        let PlannedKey { id, spec, halves, token, provenance } = planned;
+        let pair = !spec.is_secret();
+        let key = self.key_from(id, spec, material, halves, provenance, policy)?;
         if token {
             self.kms.keyring()?.insert(key).await?;
             let secret = app.token_handle(TokenRef::Key { id, public: false })?;
             let public = pair.then(|| app.token_handle(TokenRef::Key { id, public: true })).transpose()?;
-            tracing::info!(key_id = %id, spec = new.spec.name(), "token key created through PKCS#11");
+            tracing::info!(key_id = %id, spec = spec.name(), "token key created through PKCS#11");
             return Ok((secret, public));
         }
         let key = Arc::new(key);

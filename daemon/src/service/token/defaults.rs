@@ -4,7 +4,7 @@
 
 use cryptoki_sys::*;
 
-use super::attributes::{AttributeMap, Template, boolean, ulong};
+use super::attributes::{AttributeMap, Template, boolean, decode_bool, ulong};
 use super::schema::{Change, KeyKind, Kind, change_rule};
 use crate::error::{Error, Result};
 use crate::keys::{KeyMetadata, KeyOrigin, KeySpec, KeyUsage};
@@ -120,6 +120,18 @@ fn accept(kind: Kind, attribute: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Result<()> 
             format!("attribute 0x{attribute:08X} does not belong to this kind of object"),
         ));
     }
+    // PKCS#11 3.0 §4.4.1: the token assigns CKA_UNIQUE_ID; a template may not name it.
+    if attribute == CKA_UNIQUE_ID {
+        return Err(Error::p11(CKR_ATTRIBUTE_READ_ONLY, "CKA_UNIQUE_ID is assigned by the token"));
+    }
+    // A private key may say CKA_ALWAYS_AUTHENTICATE false (the default); true names a value the
+    // token does not offer (no per-operation login), not an attribute it cannot take.
+    if attribute == CKA_ALWAYS_AUTHENTICATE {
+        return match decode_bool(value) {
+            Some(false) => Ok(()),
+            _ => Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_ALWAYS_AUTHENTICATE is not supported")),
+        };
+    }
     let creation_parameter = is_computed(attribute)
         || matches!(attribute, CKA_CERTIFICATE_TYPE | CKA_SUBJECT | CKA_ISSUER | CKA_SERIAL_NUMBER)
         || matches!(kind, Kind::Certificate | Kind::Data);
@@ -128,9 +140,6 @@ fn accept(kind: Kind, attribute: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Result<()> 
             CKR_ATTRIBUTE_READ_ONLY,
             format!("attribute 0x{attribute:08X} is set by the token, not by the application"),
         ));
-    }
-    if attribute == CKA_ALWAYS_AUTHENTICATE && value == [1] {
-        return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_ALWAYS_AUTHENTICATE is not supported"));
     }
     if attribute == CKA_TRUSTED && value == [1] {
         return Err(Error::p11(CKR_ATTRIBUTE_READ_ONLY, "only the SO may mark an object trusted"));

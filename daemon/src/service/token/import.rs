@@ -7,6 +7,7 @@ use super::attributes::{AttributeMap, Template, boolean, ulong};
 use super::defaults::Provenance;
 use super::keygen::incomplete;
 use super::schema::Kind;
+use crate::crypto::token::certificate::certificate_fields;
 use crate::crypto::token::der;
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
@@ -74,20 +75,17 @@ fn base_plain(kind: Kind, template: &Template) -> Result<AttributeMap> {
 }
 
 pub(super) fn certificate_map(template: &Template) -> Result<AttributeMap> {
-    use x509_cert::der::{Decode, Encode};
     if template.ulong(CKA_CERTIFICATE_TYPE).unwrap_or(CKC_X_509) != CKC_X_509 {
         return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "only X.509 certificates are supported"));
     }
     let value = required(template, CKA_VALUE, "CKA_VALUE")?;
-    let invalid = |_| Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_VALUE is not a DER X.509 certificate");
-    let certificate = x509_cert::Certificate::from_der(value).map_err(invalid)?;
-    let tbs = certificate.tbs_certificate();
+    let fields = certificate_fields(value)?;
     let mut map = base_plain(Kind::Certificate, template)?;
     map.insert(CKA_CERTIFICATE_TYPE, ulong(CKC_X_509));
-    map.entry(CKA_SUBJECT).or_insert(tbs.subject().to_der().map_err(invalid)?);
-    map.entry(CKA_ISSUER).or_insert(tbs.issuer().to_der().map_err(invalid)?);
-    map.entry(CKA_SERIAL_NUMBER).or_insert(tbs.serial_number().to_der().map_err(invalid)?);
-    map.entry(CKA_PUBLIC_KEY_INFO).or_insert(tbs.subject_public_key_info().to_der().map_err(invalid)?);
+    map.entry(CKA_SUBJECT).or_insert(fields.subject.to_vec());
+    map.entry(CKA_ISSUER).or_insert(fields.issuer.to_vec());
+    map.entry(CKA_SERIAL_NUMBER).or_insert(fields.serial_number.to_vec());
+    map.entry(CKA_PUBLIC_KEY_INFO).or_insert(fields.subject_public_key_info.to_vec());
     for attribute in [
         CKA_ID,
         CKA_START_DATE,

@@ -123,25 +123,19 @@ impl TokenService {
         for template in [public, private] {
             template.require(CKA_KEY_TYPE, &ulong(key_type), "CKA_KEY_TYPE does not match the mechanism")?;
         }
+        let mut private = private.clone();
+        if let Some(token) = public.get(CKA_TOKEN).filter(|_| !private.contains(CKA_TOKEN)) {
+            private = private.with_default(CKA_TOKEN, token.to_vec());
+        }
+        let provenance = Provenance::Generated(generation_mechanism(spec));
+        let planned = self.plan_key(app, session, spec, (&private, Some(public)), provenance)?;
         let material = self
             .kms
             .off_reactor_with_deadline("key pair generation", move || {
                 if spec.is_rsa() { rsa::rsa_generate(rsa_bits(spec)) } else { ec::ec_generate(spec) }
             })
             .await?;
-        let mut private = private.clone();
-        if let Some(token) = public.get(CKA_TOKEN).filter(|_| !private.contains(CKA_TOKEN)) {
-            private = private.with_default(CKA_TOKEN, token.to_vec());
-        }
-        let new = NewKey {
-            spec,
-            material,
-            template: &private,
-            public_template: Some(public),
-            provenance: Provenance::Generated(generation_mechanism(spec)),
-            policy: None,
-        };
-        let (private, public) = self.add_key(app, session, new).await?;
+        let (private, public) = self.commit_key(app, session, planned, material, None).await?;
         let public = public.ok_or_else(|| Error::Crypto("a key pair without a public half".into()))?;
         Ok((public, private))
     }

@@ -201,15 +201,25 @@ impl TokenService {
             }
             Handle::Token(TokenRef::Key { id, public: false }) => {
                 let key = keyring.get(id)?;
-                if !key.metadata.spec.is_secret() && !key.metadata.token.public_destroyed {
+                let keeps_public = !key.metadata.spec.is_secret() && !key.metadata.token.public_destroyed;
+                if keeps_public {
                     // The public half outlives its private key as a stored public key.
                     let public =
                         Object { body: Body::Key { key: Arc::clone(&key), public: true }, token: true };
-                    keyring
-                        .put_object(*id.as_bytes(), super::keygen::public_key_attributes(&public)?)
-                        .await?;
+                    let mut map = super::keygen::public_key_attributes(&public)?;
+                    if let Lookup::Value(unique) = public.attribute(CKA_UNIQUE_ID) {
+                        map.insert(CKA_UNIQUE_ID, unique);
+                    }
+                    keyring.put_object(*id.as_bytes(), map).await?;
                 }
                 keyring.destroy(id).await?;
+                if keeps_public {
+                    // Every application keeps its handle of the public half.
+                    let (from, to) = (TokenRef::Key { id, public: true }, TokenRef::Stored(*id.as_bytes()));
+                    for other in self.all_apps()? {
+                        other.rebind(from, to)?;
+                    }
+                }
                 tracing::info!(key_id = %id, "key destroyed through PKCS#11");
             }
         }

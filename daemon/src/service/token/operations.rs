@@ -1,8 +1,11 @@
 //! C_*Init, single-part calls, C_*Update and C_*Final in a session, with the two-call convention:
 //! a length query or a short buffer leaves the operation as it was; any other failure ends it.
+//! A call's input may arrive in pieces (`operation_stage`), joined when its last piece comes.
 
+use arca_proto::limits::MAX_OPERATION_DATA_BYTES;
 use cryptoki_sys::*;
 
+use super::app::Staged;
 use super::mechanisms::{self, Mechanism};
 use super::operation::{Kind, Operation, Output, Space};
 use super::{App, TokenService};
@@ -38,6 +41,45 @@ fn note_operation_key(operation: &Operation) {
     if let Some((key, version)) = &operation.audit_key {
         super::super::authz::note_key(key);
         super::super::authz::note_key_version(*version);
+    }
+}
+
+/// Input past the per-call limit: PKCS#11's code for the operation's kind of input.
+fn too_long(kind: Kind) -> Error {
+    let rv = if kind == Kind::Decrypt { CKR_ENCRYPTED_DATA_LEN_RANGE } else { CKR_DATA_LEN_RANGE };
+    Error::p11(rv, format!("at most {MAX_OPERATION_DATA_BYTES} bytes of input per call"))
+}
+
+/// A call's whole input: the pieces held for it, then the last piece. Checked against the
+/// per-call limit, as the module cannot be trusted to have checked it.
+fn whole_input<'a>(kind: Kind, staged: Option<Staged>, last: &'a [u8]) -> Result<Input<'a>> {
+    let held = staged.as_ref().map_or(0, |staged| staged.len());
+    if held.saturating_add(last.len()) > MAX_OPERATION_DATA_BYTES {
+        return Err(too_long(kind));
+    }
+    Ok(match staged {
+        None => Input::Last(last),
+        Some(mut staged) => {
+            staged.extend_from_slice(last);
+            Input::Joined(staged)
+        }
+    })
+}
+
+/// The input of a data call, as it came or joined from its pieces (wiped when dropped).
+enum Input<'a> {
+    Last(&'a [u8]),
+    Joined(Staged),
+}
+
+impl std::ops::Deref for Input<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Last(data) => data,
+            Self::Joined(data) => data,
+        }
     }
 }
 
@@ -103,8 +145,10 @@ impl TokenService {
     ) -> Result<Output> {
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
+        let staged = session.staged.remove(&kind);
         let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
         note_operation_key(&operation);
+        let data = whole_input(kind, staged, data)?;
         if !operation.verifies()
             && !operation.was_updated()
             && let Some(answer) = fits(space, operation.one_shot_len(data.len()))
@@ -112,7 +156,36 @@ impl TokenService {
             session.operations.insert(kind, operation);
             return Ok(answer);
         }
-        operation.one_shot(data, signature).map(Output::Data)
+        operation.one_shot(&data, signature).map(Output::Data)
+    }
+
+    /// A piece of a data call's input that more pieces follow (`OperationDataRequest.more`):
+    /// held until the call's last piece. Input past the limit ends the operation.
+    pub fn operation_stage(&self, app: &App, session: u64, kind: Kind, data: &[u8]) -> Result<()> {
+        let session = app.session(session)?;
+        let mut session = session.lock().map_err(|_| super::poisoned())?;
+        if !session.operations.contains_key(&kind) {
+            session.staged.remove(&kind);
+            return Err(not_initialized());
+        }
+        let held = session.staged.get(&kind).map_or(0, |staged| staged.len());
+        if held.saturating_add(data.len()) > MAX_OPERATION_DATA_BYTES {
+            session.staged.remove(&kind);
+            session.operations.remove(&kind);
+            return Err(too_long(kind));
+        }
+        session.staged.entry(kind).or_default().extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Ends the session's operation of `kind`, if one is active (`OperationInit` without a
+    /// mechanism: the module ends an operation whose call failed on its side).
+    pub fn operation_cancel(&self, app: &App, session: u64, kind: Kind) -> Result<()> {
+        let session = app.session(session)?;
+        let mut session = session.lock().map_err(|_| super::poisoned())?;
+        session.staged.remove(&kind);
+        session.operations.remove(&kind);
+        Ok(())
     }
 
     pub fn operation_update(
@@ -125,6 +198,14 @@ impl TokenService {
     ) -> Result<Output> {
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
+        let staged = session.staged.remove(&kind);
+        let data = match whole_input(kind, staged, data) {
+            Ok(data) => data,
+            Err(error) => {
+                session.operations.remove(&kind);
+                return Err(error);
+            }
+        };
         let operation = session.operations.get_mut(&kind).ok_or_else(not_initialized)?;
         note_operation_key(operation);
         if matches!(kind, Kind::Encrypt | Kind::Decrypt)
@@ -132,7 +213,7 @@ impl TokenService {
         {
             return Ok(answer);
         }
-        match operation.update(data) {
+        match operation.update(&data) {
             Ok(output) => Ok(Output::Data(output)),
             Err(error) => {
                 session.operations.remove(&kind);
@@ -152,6 +233,7 @@ impl TokenService {
     ) -> Result<Output> {
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
+        session.staged.remove(&kind);
         let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
         note_operation_key(&operation);
         if operation.verifies() {

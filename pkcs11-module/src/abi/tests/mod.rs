@@ -5,6 +5,7 @@
 mod child;
 mod function_lists;
 mod no_daemon;
+mod pieces;
 mod with_daemon;
 
 use std::ptr::null_mut;

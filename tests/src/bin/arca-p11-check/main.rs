@@ -14,12 +14,14 @@
 mod arca;
 mod attributes;
 mod concurrency;
+mod creation;
 mod der;
 mod digest;
 mod ec;
 mod info;
 mod keys;
 mod lifecycle;
+mod limits;
 mod objects;
 mod openssl;
 mod rsa;
@@ -103,6 +105,10 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("copy_object", Scope::Both, objects::copy_object),
     ("destroy_object", Scope::Both, objects::destroy_object),
     ("find_objects", Scope::Both, objects::find_objects),
+    ("key_pair_halves_keep_their_handles", Scope::Both, creation::key_pair_halves_keep_their_handles),
+    ("certificate_dates_before_1970", Scope::Both, creation::certificate_dates_before_1970),
+    ("unique_id_is_token_assigned", Scope::Both, creation::unique_id_is_token_assigned),
+    ("always_authenticate", Scope::Both, creation::always_authenticate),
     ("key_defaults", Scope::Both, attributes::key_defaults),
     ("sensitive_value_unreadable", Scope::Both, attributes::sensitive_value_unreadable),
     ("attribute_type_invalid", Scope::Both, attributes::attribute_type_invalid),
@@ -146,6 +152,9 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("operation_active", Scope::Both, usage::operation_active),
     ("handle_invalid", Scope::Both, usage::handle_invalid),
     ("concurrency", Scope::Both, concurrency::concurrency),
+    ("large_data", Scope::Both, limits::large_data),
+    ("data_len_range", Scope::ArcaOnly, limits::data_len_range),
+    ("oversized_arguments", Scope::Both, limits::oversized_arguments),
     ("pkcs11_keys_in_list_keys", Scope::ArcaOnly, arca::pkcs11_keys_in_list_keys),
     ("grpc_aes_key_usable", Scope::ArcaOnly, arca::grpc_aes_key_usable),
     ("grpc_ec_key_usable", Scope::ArcaOnly, arca::grpc_ec_key_usable),
