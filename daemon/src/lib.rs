@@ -8,6 +8,8 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod grpc;
 pub mod keys;
 pub mod metrics;
