@@ -9,6 +9,8 @@ pub mod config;
 pub mod crypto;
 pub mod disk;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod grpc;
 pub mod keys;
 pub mod metrics;

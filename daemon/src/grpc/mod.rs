@@ -9,7 +9,7 @@ mod error_codes;
 mod kms;
 mod status;
 mod token;
-mod token_convert;
+pub(crate) mod token_convert;
 pub mod token_status;
 mod token_steps;
 

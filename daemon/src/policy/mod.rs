@@ -78,6 +78,13 @@ impl Policy {
         parse::parse_document(json)
     }
 
+    /// Reads back a policy as the store keeps it ([`Self::to_json`]), without the size limit of
+    /// `parse`: the canonical, pretty-printed form of a document near the limit is past it, and a
+    /// stored policy that did not read back would leave its key unusable.
+    pub fn from_stored(json: &str) -> Result<Self> {
+        parse::parse_any_size(json)
+    }
+
     /// The policy a new key gets when its creator supplies none: full control (`arca:*`) for the
     /// creator and for the configured administrators. Identities are escaped, so a certificate
     /// subject containing `*` names only itself.

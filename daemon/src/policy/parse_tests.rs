@@ -109,6 +109,20 @@ fn size_limit_is_32_kib() {
 }
 
 #[test]
+fn a_policy_near_the_size_limit_reads_back_from_its_stored_form() {
+    let actions: Vec<String> = (0..1500).map(|i| format!("\"arca:Op{i:04}\"")).collect();
+    let sent = doc(&format!(
+        r#"[{{"Effect":"Allow","Principal":"*","Action":[{}],"Resource":"*"}}]"#,
+        actions.join(",")
+    ));
+    assert!(sent.len() < MAX_POLICY_BYTES);
+    let policy = Policy::parse(&sent).unwrap();
+    let stored = policy.to_json();
+    assert!(stored.len() > MAX_POLICY_BYTES, "the stored form must be past the limit: {}", stored.len());
+    assert_eq!(Policy::from_stored(&stored).unwrap(), policy);
+}
+
+#[test]
 fn canonical_json_round_trips_and_keeps_aws_field_order() {
     let json = r#"{"Version":"2012-10-17","Id":"p1","Statement":[
         {"Sid":"Use","Effect":"Allow","Principal":{"Arca":["uid:1000","cert:CN=${*}.x"]},

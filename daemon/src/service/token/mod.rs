@@ -7,6 +7,8 @@ mod app;
 pub mod attributes;
 mod create;
 mod defaults;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod import;
 mod keygen;
 mod login;
