@@ -2,8 +2,10 @@
 
 use std::fmt;
 
-use tonic::transport::server::UdsConnectInfo;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo, UdsConnectInfo};
 use x509_cert::der::Decode;
+
+use crate::transport::Peer;
 
 /// The authenticated identity of a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,12 +39,15 @@ impl Caller {
     }
 }
 
-/// Identifies the caller of a request from what the transport recorded.
+/// Identifies the caller of a request from what the transport recorded (the listeners attach a
+/// [`Peer`] around the transport's own connect info).
 pub fn caller_of<T>(request: &tonic::Request<T>) -> Caller {
-    if let Some(info) = request.extensions().get::<UdsConnectInfo>() {
-        return info.peer_cred.map_or(Caller::Unknown, |cred| Caller::Unix { uid: cred.uid() });
+    let extensions = request.extensions();
+    if let Some(peer) = extensions.get::<Peer<UdsConnectInfo>>() {
+        return peer.transport.peer_cred.map_or(Caller::Unknown, |cred| Caller::Unix { uid: cred.uid() });
     }
-    let Some(certs) = request.peer_certs() else { return Caller::Unknown };
+    let tls = extensions.get::<TlsConnectInfo<Peer<TcpConnectInfo>>>();
+    let Some(certs) = tls.and_then(TlsConnectInfo::peer_certs) else { return Caller::Unknown };
     let Some(leaf) = certs.first() else { return Caller::Unknown };
     match x509_cert::Certificate::from_der(leaf.as_ref()) {
         Ok(cert) => Caller::Certificate { subject: cert.tbs_certificate().subject().to_string() },

@@ -11,6 +11,7 @@ use crate::quota::QuotaConfig;
 use crate::secure_mem::LockPolicy;
 use crate::service::ServiceOptions;
 use crate::store::{SealConfig, SealMode};
+use crate::transport::ConnectionSettings;
 
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// The audit log rotates when its current file reaches this size.
@@ -38,6 +39,8 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     /// The audit log's current file is rotated once it reaches this size; 0 never.
     pub audit_max_bytes: u64,
+    /// Limits on connections, streams and calls (`[connections]`).
+    pub connections: ConnectionSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -78,6 +81,7 @@ impl Settings {
             metrics_listen: None,
             config_file: None,
             audit_max_bytes: DEFAULT_AUDIT_MAX_BYTES,
+            connections: ConnectionSettings::default(),
         }
     }
 
@@ -127,6 +131,8 @@ struct ConfigFile {
     /// Refuse new work while the data directory's filesystem has less free space; 0 never.
     #[serde(default = "default_min_free_disk_bytes")]
     min_free_disk_bytes: u64,
+    #[serde(default)]
+    connections: ConnectionSettings,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +196,7 @@ impl ConfigFile {
         if self.max_request_bytes < 8 * 1024 {
             return Err(Error::Config("max_request_bytes must be at least 8192".into()));
         }
+        self.connections.validate()?;
         if argon2::Params::new(
             self.seal.argon2_memory_kib,
             self.seal.argon2_iterations,
@@ -227,6 +234,7 @@ impl ConfigFile {
             metrics_listen: self.metrics_listen,
             config_file: None,
             audit_max_bytes: self.audit_max_bytes,
+            connections: self.connections,
         })
     }
 }

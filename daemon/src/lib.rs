@@ -22,5 +22,6 @@ pub mod secure_mem;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod transport;
 
 pub use error::{Error, Result};

@@ -24,6 +24,10 @@ struct Counters {
     latency: BTreeMap<&'static str, Histogram>,
     /// Appending one audit record (synced or not).
     audit_writes: Histogram,
+    /// Connections closed at accept, by the cap that refused them.
+    connections_refused: BTreeMap<&'static str, u64>,
+    /// Calls ended with RESOURCE_EXHAUSTED before any work, by the cap that refused them.
+    calls_refused: BTreeMap<&'static str, u64>,
 }
 
 impl Histogram {
@@ -116,6 +120,20 @@ impl Metrics {
         }
     }
 
+    /// A connection closed at accept because `reason` (a connection cap) was reached.
+    pub fn record_connection_refused(&self, reason: &'static str) {
+        if let Ok(mut counters) = self.counters.lock() {
+            *counters.connections_refused.entry(reason).or_default() += 1;
+        }
+    }
+
+    /// A call refused before any work because `reason` (a call cap) was reached.
+    pub fn record_call_refused(&self, reason: &'static str) {
+        if let Ok(mut counters) = self.counters.lock() {
+            *counters.calls_refused.entry(reason).or_default() += 1;
+        }
+    }
+
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, gauges: Gauges) -> String {
         let mut out = String::new();
@@ -151,7 +169,29 @@ impl Metrics {
         let _ = writeln!(out, "# HELP arca_audit_write_duration_seconds Time to append one audit record.");
         let _ = writeln!(out, "# TYPE arca_audit_write_duration_seconds histogram");
         counters.audit_writes.render(&mut out, "arca_audit_write_duration_seconds", "");
+        render_refusals(&mut out, &counters);
         out
+    }
+}
+
+fn render_refusals(out: &mut String, counters: &Counters) {
+    let families = [
+        (
+            "arca_connections_refused_total",
+            "Connections closed at accept by a connection cap.",
+            &counters.connections_refused,
+        ),
+        (
+            "arca_calls_refused_total",
+            "Calls refused with RESOURCE_EXHAUSTED by a call cap.",
+            &counters.calls_refused,
+        ),
+    ];
+    for (name, help, by_reason) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (reason, count) in by_reason {
+            let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {count}");
+        }
     }
 }
 

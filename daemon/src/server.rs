@@ -13,10 +13,10 @@ use arca_proto::v1::key_management_server::KeyManagementServer;
 use arca_proto::v1::token_server::TokenServer;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::service::Routes;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::server::HealthReporter;
+use tower::layer::util::{Identity as NoLayer, Stack};
 
 use crate::audit::AuditLog;
 use crate::config::{Settings, TlsSettings};
@@ -28,10 +28,16 @@ use crate::secure_mem;
 use crate::service::KmsService;
 use crate::service::token::TokenService;
 use crate::store::{RedbBackend, SealMode};
+use crate::transport::{Admission, CallLimits, ConnectionSettings, Gate};
 
 /// How long in-flight calls get to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const KMS_SERVICE_NAME: &str = "arca.v1.KeyManagement";
+/// Streams a client may reset before the server has accepted them, and streams the server may
+/// reset for protocol errors, before the connection is ended (the HTTP/2 "rapid reset" defences;
+/// left unbounded by default in the gRPC server).
+const MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 
 /// Everything a listener needs, cloned per listener.
 #[derive(Clone)]
@@ -41,6 +47,9 @@ struct Shared {
     metrics: Arc<Metrics>,
     health: tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
     max_request_bytes: usize,
+    connections: ConnectionSettings,
+    admission: Admission,
+    call_limits: CallLimits,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -62,6 +71,19 @@ impl Shared {
             .add_service(reflection))
     }
 
+    /// A gRPC server with the HTTP/2 limits and the call caps of `[connections]`.
+    fn server(&self) -> Server<Stack<CallLimits, NoLayer>> {
+        let limits = &self.connections;
+        Server::builder()
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_max_header_list_size(limits.max_header_list_size)
+            .http2_keepalive_interval(limits.keepalive_interval())
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout()))
+            .http2_max_pending_accept_reset_streams(Some(MAX_PENDING_ACCEPT_RESET_STREAMS))
+            .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESET_STREAMS))
+            .layer(self.call_limits.clone())
+    }
+
     fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut shutdown = self.shutdown.clone();
         async move {
@@ -75,6 +97,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     // Before anything is announced, so a signal sent as soon as we listen is handled, not fatal.
     let signals = Signals::install()?;
     secure_mem::harden_process()?;
+    let open_files = secure_mem::raise_open_files_limit()?;
     secure_mem::init(settings.lock_policy)?;
     prepare_data_dir(&settings)?;
     let backend = RedbBackend::open(&settings.store_path())?;
@@ -101,12 +124,27 @@ pub async fn run(settings: Settings) -> Result<()> {
     reporter.set_service_status(KMS_SERVICE_NAME, serving_status(status.sealed)).await;
     let (stop, shutdown) = watch::channel(false);
     let token = Arc::new(TokenService::new(Arc::clone(&service))?);
+    let metrics = Arc::new(Metrics::default());
+    let limits = settings.connections.clone();
+    let admission = Admission {
+        gate: Gate::new(connection_cap(&limits, open_files), limits.admin_reserve, Arc::clone(&metrics)),
+        service: Arc::clone(&service),
+        idle_timeout: limits.idle_timeout(),
+        max_header_list_size: limits.max_header_list_size as usize,
+    };
     let shared = Shared {
         service: Arc::clone(&service),
         token: Arc::clone(&token),
-        metrics: Arc::new(Metrics::default()),
+        call_limits: CallLimits::new(
+            limits.max_requests,
+            limits.max_requests_per_connection,
+            Arc::clone(&metrics),
+        ),
+        metrics,
         health,
         max_request_bytes: settings.max_request_bytes,
+        connections: limits,
+        admission,
         shutdown,
     };
     let mut listeners = vec![serve_unix(&shared, &settings.socket).await?];
@@ -144,6 +182,22 @@ pub async fn run(settings: Settings) -> Result<()> {
     Ok(())
 }
 
+/// `connections.max_connections`, lowered (with a warning) when the open-files limit could not
+/// hold that many connections besides the administrators' reserve and the daemon's own files.
+fn connection_cap(limits: &ConnectionSettings, open_files: u64) -> usize {
+    let cap = limits.connections_within(open_files);
+    if cap < limits.max_connections {
+        tracing::warn!(
+            open_files,
+            configured = limits.max_connections,
+            cap,
+            "RLIMIT_NOFILE is too low for connections.max_connections; raise LimitNOFILE= (or \
+             `ulimit -n`) or lower the setting"
+        );
+    }
+    cap
+}
+
 fn prepare_data_dir(settings: &Settings) -> Result<()> {
     let dir = &settings.data_dir;
     std::fs::DirBuilder::new()
@@ -178,9 +232,10 @@ async fn serve_unix(shared: &Shared, socket: &Path) -> Result<JoinHandle<()>> {
     announce(&format!("unix:{}", socket.display()));
     let routes = shared.routes()?;
     let stopped = shared.stopped();
+    let incoming = shared.admission.clone().incoming_unix(listener);
+    let mut server = shared.server();
     Ok(tokio::spawn(async move {
-        let incoming = UnixListenerStream::new(listener);
-        let served = Server::builder().add_routes(routes).serve_with_incoming_shutdown(incoming, stopped);
+        let served = server.add_routes(routes).serve_with_incoming_shutdown(incoming, stopped);
         if let Err(error) = served.await {
             tracing::error!(%error, "the Unix socket listener stopped");
         }
@@ -195,14 +250,15 @@ fn serve_tls(shared: &Shared, tls: &TlsSettings) -> Result<JoinHandle<()>> {
         .client_ca_root(Certificate::from_pem(read(&tls.client_ca)?));
     let listener = bind_tcp(tls.listen)?;
     let local = listener.local_addr().map_err(Error::io("cannot read the TCP address"))?;
-    let mut server = Server::builder()
+    let mut server = shared
+        .server()
         .tls_config(config)
         .map_err(|e| Error::Config(format!("invalid TLS settings: {e}")))?;
     announce(&format!("https://{local}"));
     let routes = shared.routes()?;
     let stopped = shared.stopped();
+    let incoming = shared.admission.clone().incoming_tcp(listener);
     Ok(tokio::spawn(async move {
-        let incoming = TcpListenerStream::new(listener);
         if let Err(error) = server.add_routes(routes).serve_with_incoming_shutdown(incoming, stopped).await {
             tracing::error!(%error, "the TLS listener stopped");
         }

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod arcactl;
+pub mod pki;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

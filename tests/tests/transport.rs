@@ -2,92 +2,12 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Command;
 
 use arca_proto::{DaemonEndpoint, TlsClientFiles};
+use arca_tests::pki::make_pki;
 use arca_tests::{Daemon, Launch, pb};
 use pb::admin_client::AdminClient;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let status = Command::new("openssl").current_dir(dir).args(args).status().expect("run openssl");
-    assert!(status.success(), "openssl {args:?}");
-}
-
-fn new_key_and_csr(dir: &Path, name: &str, subject: &str) {
-    let key = format!("{name}.key");
-    let csr = format!("{name}.csr");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            subject,
-        ],
-    );
-}
-
-fn sign(dir: &Path, name: &str, extensions: &str) {
-    std::fs::write(dir.join(format!("{name}.ext")), extensions).unwrap();
-    let (csr, pem, ext) = (format!("{name}.csr"), format!("{name}.pem"), format!("{name}.ext"));
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-out",
-            &pem,
-            "-extfile",
-            &ext,
-        ],
-    );
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
-fn make_pki(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=Arca Test CA",
-        ],
-    );
-    new_key_and_csr(dir, "server", "/CN=arcad");
-    sign(dir, "server", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-    new_key_and_csr(dir, "client", "/O=Payments/CN=app-1");
-    sign(dir, "client", "extendedKeyUsage=clientAuth\n");
-}
 
 #[tokio::test]
 async fn mutual_tls_identifies_the_client_by_certificate_subject() {

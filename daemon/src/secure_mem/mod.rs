@@ -16,7 +16,7 @@ use zeroize::Zeroize;
 
 pub use crypto_alloc::route_crypto_library_allocations;
 pub use pool::{LockPolicy, init, locked_bytes};
-pub use process::{effective_uid, harden_process};
+pub use process::{effective_uid, harden_process, raise_open_files_limit};
 
 use crate::error::{Error, Result};
 

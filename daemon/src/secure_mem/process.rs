@@ -21,6 +21,29 @@ pub fn harden_process() -> Result<()> {
     Ok(())
 }
 
+/// Raises the soft limit on open files to the hard limit (each client connection is a
+/// descriptor; the usual soft limit of 1024 is far below what a busy daemon holds) and returns
+/// the soft limit in force afterwards. Failing to raise it is not fatal: the connection cap is
+/// fitted under whatever limit there is.
+pub fn raise_open_files_limit() -> Result<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `limit` is a valid, writable rlimit for the duration of the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(Error::io("getrlimit(RLIMIT_NOFILE)")(std::io::Error::last_os_error()));
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+        // SAFETY: `raised` is a valid rlimit that outlives the call.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        } else {
+            let cause = std::io::Error::last_os_error();
+            tracing::warn!(%cause, soft = limit.rlim_cur, "cannot raise RLIMIT_NOFILE to its hard limit");
+        }
+    }
+    Ok(limit.rlim_cur)
+}
+
 /// The user the process runs as.
 pub fn effective_uid() -> u32 {
     // SAFETY: geteuid cannot fail and touches no memory.

@@ -96,7 +96,9 @@ impl KmsService {
         merge(&self.options.administrators, &stored)
     }
 
-    pub(super) fn is_administrator(&self, principal: &str) -> bool {
+    /// Whether `principal` is an administrator now (the listeners keep connections in reserve
+    /// for them).
+    pub fn is_administrator(&self, principal: &str) -> bool {
         self.options.administrators.iter().any(|admin| admin == principal)
             || self
                 .stored_administrators

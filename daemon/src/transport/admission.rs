@@ -1,0 +1,216 @@
+//! Accepting connections under the connection cap. Every open connection holds a slot; past
+//! `max_connections` a new connection is closed at once (the client sees the refusal immediately
+//! instead of waiting in the listen backlog until its deadline), except an administrator's on the
+//! Unix socket (known by its peer uid), for whom `admin_reserve` more slots are kept. Refusals are
+//! counted in the metrics and logged at most once every few seconds.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::time::{Instant, Sleep};
+use tokio_stream::Stream;
+
+use super::authority::AuthorityRewrite;
+use super::connection::Connection;
+use crate::metrics::Metrics;
+use crate::service::KmsService;
+
+/// At most one log line about refused connections per this long.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// How long accepting pauses after the system refused (EMFILE, ENFILE, ENOMEM), instead of
+/// spinning on a listener whose backlog it cannot drain.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// The count of open connections against the cap.
+#[derive(Debug)]
+pub struct Gate {
+    open: AtomicUsize,
+    max_connections: usize,
+    admin_reserve: usize,
+    metrics: Arc<Metrics>,
+    refused_unlogged: AtomicU64,
+    last_log: Mutex<Option<Instant>>,
+}
+
+/// A connection's place under the cap, given back when dropped.
+#[derive(Debug)]
+pub struct Slot {
+    gate: Arc<Gate>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.gate.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Gate {
+    pub fn new(max_connections: usize, admin_reserve: usize, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Self {
+            open: AtomicUsize::new(0),
+            max_connections,
+            admin_reserve,
+            metrics,
+            refused_unlogged: AtomicU64::new(0),
+            last_log: Mutex::new(None),
+        })
+    }
+
+    /// A slot for a new connection, or `None` (counted and logged) when the cap is reached.
+    fn admit(self: &Arc<Self>, administrator: bool) -> Option<Slot> {
+        let limit = match administrator {
+            true => self.max_connections.saturating_add(self.admin_reserve),
+            false => self.max_connections,
+        };
+        let admitted = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < limit).then_some(open + 1));
+        match admitted {
+            Ok(_) => Some(Slot { gate: Arc::clone(self) }),
+            Err(open) => {
+                self.refused(administrator, open);
+                None
+            }
+        }
+    }
+
+    fn refused(&self, administrator: bool, open: usize) {
+        let reason = if administrator { "admin_reserve" } else { "max_connections" };
+        self.metrics.record_connection_refused(reason);
+        let unlogged = self.refused_unlogged.fetch_add(1, Ordering::AcqRel) + 1;
+        let Ok(mut last_log) = self.last_log.lock() else { return };
+        if last_log.is_some_and(|at| at.elapsed() < REFUSAL_LOG_INTERVAL) {
+            return;
+        }
+        *last_log = Some(Instant::now());
+        self.refused_unlogged.fetch_sub(unlogged, Ordering::AcqRel);
+        tracing::warn!(
+            refused = unlogged,
+            open,
+            max_connections = self.max_connections,
+            admin_reserve = self.admin_reserve,
+            "connections refused: the connection cap is reached (connections.max_connections)"
+        );
+    }
+}
+
+/// What the listeners need to admit a connection.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub gate: Arc<Gate>,
+    pub service: Arc<KmsService>,
+    pub idle_timeout: Option<Duration>,
+    pub max_header_list_size: usize,
+}
+
+impl Admission {
+    fn unix(&self, stream: UnixStream) -> Option<Connection<AuthorityRewrite<UnixStream>>> {
+        let administrator = stream
+            .peer_cred()
+            .is_ok_and(|cred| self.service.is_administrator(&format!("uid:{}", cred.uid())));
+        let slot = self.gate.admit(administrator)?;
+        let stream = AuthorityRewrite::new(stream, self.max_header_list_size);
+        Some(Connection::new(stream, slot, self.idle_timeout))
+    }
+
+    /// TLS clients are named only after the handshake, so none of them uses the reserve.
+    fn tcp(&self, stream: TcpStream) -> Option<Connection<TcpStream>> {
+        let slot = self.gate.admit(false)?;
+        let _ = stream.set_nodelay(true);
+        Some(Connection::new(stream, slot, self.idle_timeout))
+    }
+
+    pub fn incoming_unix(
+        self,
+        listener: UnixListener,
+    ) -> impl Stream<Item = io::Result<Connection<AuthorityRewrite<UnixStream>>>> {
+        Incoming::new(
+            move |cx: &mut Context<'_>| listener.poll_accept(cx).map_ok(|(s, _)| s),
+            move |s| self.unix(s),
+        )
+    }
+
+    pub fn incoming_tcp(
+        self,
+        listener: TcpListener,
+    ) -> impl Stream<Item = io::Result<Connection<TcpStream>>> {
+        Incoming::new(
+            move |cx: &mut Context<'_>| listener.poll_accept(cx).map_ok(|(s, _)| s),
+            move |s| self.tcp(s),
+        )
+    }
+}
+
+/// A listener as a stream of admitted connections; refused ones are dropped (closed) here.
+struct Incoming<A, F> {
+    accept: A,
+    admit: F,
+    pause: Option<Pin<Box<Sleep>>>,
+}
+
+impl<A, F> Incoming<A, F> {
+    fn new(accept: A, admit: F) -> Self {
+        Self { accept, admit, pause: None }
+    }
+}
+
+impl<A, F, S, C> Stream for Incoming<A, F>
+where
+    A: FnMut(&mut Context<'_>) -> Poll<io::Result<S>> + Unpin,
+    F: FnMut(S) -> Option<C> + Unpin,
+{
+    type Item = io::Result<C>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(pause) = &mut this.pause {
+                if pause.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.pause = None;
+            }
+            match (this.accept)(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(stream)) => {
+                    if let Some(connection) = (this.admit)(stream) {
+                        return Poll::Ready(Some(Ok(connection)));
+                    }
+                }
+                Poll::Ready(Err(error)) => {
+                    tracing::warn!(%error, "cannot accept a connection; pausing accepts briefly");
+                    this.pause = Some(Box::pin(tokio::time::sleep(ACCEPT_ERROR_PAUSE)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn administrators_keep_a_reserve_past_the_cap() {
+        let metrics = Arc::new(Metrics::default());
+        let gate = Gate::new(2, 1, Arc::clone(&metrics));
+        let first = gate.admit(false).unwrap();
+        let _second = gate.admit(false).unwrap();
+        assert!(gate.admit(false).is_none(), "past the cap");
+        let admin = gate.admit(true).unwrap();
+        assert!(gate.admit(true).is_none(), "past the reserve");
+        drop(first);
+        assert!(gate.admit(false).is_none(), "the administrator holds the freed place");
+        drop(admin);
+        let _third = gate.admit(false).unwrap();
+        let text = metrics.render(crate::metrics::Gauges { sealed: false, keys: 0, locked_bytes: 0 });
+        assert!(text.contains("arca_connections_refused_total{reason=\"max_connections\"} 2"), "{text}");
+        assert!(text.contains("arca_connections_refused_total{reason=\"admin_reserve\"} 1"), "{text}");
+    }
+}

@@ -1,0 +1,18 @@
+//! The connection layer between the listeners and the gRPC services: how many connections, streams
+//! and calls the daemon takes on and for how long (settings in `[connections]`), and, on the Unix
+//! socket, the `:authority` rewrite that lets grpc-core and grpc-java clients in.
+
+mod activity;
+mod admission;
+mod authority;
+mod connection;
+mod frames;
+mod settings;
+
+#[cfg(test)]
+mod authority_tests;
+
+pub use activity::CallLimits;
+pub use admission::{Admission, Gate};
+pub use connection::Peer;
+pub use settings::ConnectionSettings;
