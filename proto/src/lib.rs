@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attributes;
+pub mod codec;
 mod endpoint;
 
 pub use endpoint::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};
