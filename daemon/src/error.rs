@@ -20,13 +20,13 @@ pub enum Error {
     #[error("{0}")]
     WrongSealMode(&'static str),
 
-    #[error("key {0} not found")]
+    #[error("key {} not found", Echo(.0))]
     KeyNotFound(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
     #[error("key {key} is {state}: it cannot be used for {operation}")]
     KeyNotEnabled { key: KeyId, state: &'static str, operation: &'static str },
-    #[error("invalid key id {0:?}: expected a key UUID")]
+    #[error("invalid key id {:?}: expected a key UUID", Echo(.0))]
     InvalidKeyId(String),
     #[error("key {0} is unavailable: its stored record failed the integrity check")]
     KeyIntegrity(KeyId),
@@ -75,6 +75,53 @@ pub enum Error {
     Pkcs11 { rv: cryptoki_sys::CK_RV, message: String },
 }
 
+/// Caller input echoed into a message, bounded: at most [`Echo::MAX_CHARS`] characters, then an
+/// ellipsis and the input's full length, so that a huge key id or name is neither sent back whole
+/// nor written whole to the log. `{}` shows it plain, `{:?}` quoted and escaped.
+pub struct Echo<'a>(pub &'a str);
+
+impl Echo<'_> {
+    pub const MAX_CHARS: usize = 64;
+
+    /// The shown part and, when cut, the full length in bytes.
+    fn parts(&self) -> (&str, Option<usize>) {
+        match self.0.char_indices().nth(Self::MAX_CHARS) {
+            Some((cut, _)) => (self.0.get(..cut).unwrap_or_default(), Some(self.0.len())),
+            None => (self.0, None),
+        }
+    }
+}
+
+impl std::fmt::Display for Echo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.parts() {
+            (shown, Some(len)) => write!(f, "{shown}… ({len} bytes)"),
+            (shown, None) => f.write_str(shown),
+        }
+    }
+}
+
+impl std::fmt::Debug for Echo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.parts() {
+            (shown, Some(len)) => write!(f, "{shown:?}… ({len} bytes)"),
+            (shown, None) => write!(f, "{shown:?}"),
+        }
+    }
+}
+
+/// A whole error message, bounded before it leaves the daemon (status message, log line): the
+/// last guard for input echoed somewhere without [`Echo`].
+pub fn bounded_message(message: &str) -> std::borrow::Cow<'_, str> {
+    const MAX_MESSAGE_CHARS: usize = 1024;
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => {
+            format!("{}… ({} bytes)", message.get(..cut).unwrap_or_default(), message.len()).into()
+        }
+        None => message.into(),
+    }
+}
+
 impl Error {
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
@@ -89,5 +136,29 @@ impl Error {
     /// `Error::p11(CKR_DATA_LEN_RANGE, "CBC input is not a multiple of 16 bytes")`.
     pub fn p11(rv: cryptoki_sys::CK_RV, message: impl Into<String>) -> Self {
         Self::Pkcs11 { rv, message: message.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn echoed_input_is_bounded_with_its_length() {
+        let huge = "k".repeat(60_000);
+        let shown = Error::InvalidKeyId(huge.clone()).to_string();
+        assert!(shown.len() < 200, "{} bytes echoed", shown.len());
+        assert!(shown.contains("… (60000 bytes)"), "{shown}");
+        assert!(Error::KeyNotFound(huge).to_string().contains(&format!("{}… (60000 bytes)", "k".repeat(64))));
+        assert_eq!(Error::KeyNotFound("alias/short".into()).to_string(), "key alias/short not found");
+        assert_eq!(format!("{:?}", Echo("a\u{7}b")), "\"a\\u{7}b\"");
+    }
+
+    #[test]
+    fn whole_messages_are_bounded_too() {
+        let message = "x".repeat(5000);
+        let bounded = bounded_message(&message);
+        assert!(bounded.starts_with(&"x".repeat(1024)) && bounded.ends_with("… (5000 bytes)"), "{bounded}");
+        assert_eq!(bounded_message("short"), "short");
     }
 }

@@ -218,6 +218,10 @@ impl Token for Fake {
         self.empty(&request)
     }
 
+    async fn unlock_so_pin(&self, _: Request<UnlockSoPinRequest>) -> Answer<Empty> {
+        Err(Status::unimplemented("the module never unlocks the SO PIN"))
+    }
+
     async fn init_pin(&self, request: Request<InitPinRequest>) -> Answer<Empty> {
         self.empty(&request)
     }

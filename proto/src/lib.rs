@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attributes;
+pub mod codec;
 mod endpoint;
 pub mod limits;
 

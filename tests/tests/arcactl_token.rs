@@ -76,8 +76,20 @@ fn arcactl_sets_up_the_token_that_pkcs11_clients_use() {
     let (new, text) = pkcs11_tool(&daemon, "--login --pin 24681357 -O");
     assert!(new && text.contains("k1"), "{text}");
 
-    // Re-initialising needs the SO PIN and destroys every token object.
+    // Re-initialising needs the SO PIN. It takes no key's waiting period away: every key,
+    // made through PKCS#11 or the KMS API, is pending deletion, and cancelling brings it back.
+    let kms_key = ok(&daemon, &[], &["create-key", "--description", "kept"]);
+    let kms_key = kms_key["key_metadata"]["key_id"].as_str().unwrap().to_owned();
     ok(&daemon, &[("ARCA_SO_PIN", "87654321")], &["token", "init", "--label", "fresh"]);
     let keys = ok(&daemon, &[], &["list-keys"]);
-    assert_eq!(keys["keys"].as_array().map_or(0, Vec::len), 0, "{keys}");
+    let ids: Vec<&str> =
+        keys["keys"].as_array().unwrap().iter().map(|k| k["key_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{keys}");
+    for id in ids {
+        let described = ok(&daemon, &[], &["describe-key", id]);
+        assert_eq!(described["key_metadata"]["key_state"], "PENDING_DELETION", "{described}");
+    }
+    ok(&daemon, &[], &["cancel-key-deletion", &kms_key]);
+    let described = ok(&daemon, &[], &["describe-key", &kms_key]);
+    assert_eq!(described["key_metadata"]["key_state"], "DISABLED", "{described}");
 }

@@ -94,6 +94,22 @@ async fn passphrase_life_cycle() {
     assert!(!unsealed.sealed);
     let plaintext = kms.decrypt(decrypt).await.unwrap().into_inner().plaintext;
     assert_eq!(plaintext, b"secret");
+
+    // Unsealed already: the passphrase is still checked, a wrong one refused and audited.
+    assert_status(
+        admin.unseal(pb::UnsealRequest { passphrase: "open sesamE".into() }).await,
+        Code::PermissionDenied,
+        "wrong passphrase",
+    );
+    let again = admin.unseal(pb::UnsealRequest { passphrase: "open sesame".into() }).await.unwrap();
+    assert!(!again.into_inner().sealed);
+    let request = pb::ReadAuditRequest { limit: 1000, ..Default::default() };
+    let records = admin.read_audit(request).await.unwrap().into_inner().records;
+    let refused = records
+        .iter()
+        .filter(|line| line.contains("\"Unseal\"") && line.contains("PERMISSION_DENIED"))
+        .count();
+    assert_eq!(refused, 2, "both wrong passphrases are audited: {records:#?}");
 }
 
 #[test]

@@ -428,9 +428,15 @@ async fn quotas_and_the_seal_apply_to_token_calls() {
 #[tokio::test]
 async fn token_keys_need_an_administrator_and_session_keys_do_not() {
     let dir = tempfile::tempdir().unwrap();
+    // The token is set up by an administrator (the SO is one); then this uid is none.
+    let daemon = arca_tests::Launch::key_file_config(dir.path(), "").start();
+    drop(setup(&daemon).await);
+    daemon.shutdown().await;
     let launch = arca_tests::Launch::key_file_config(dir.path(), "administrators = [\"uid:4242\"]");
     let daemon = launch.start();
-    let (mut app, session) = setup(&daemon).await;
+    let mut app = App::attach(&daemon).await;
+    let open = pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION | CKF_RW_SESSION };
+    let session = app.client.open_session(app.request(open)).await.unwrap().into_inner().session;
     let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
     app.client.login(app.request(user)).await.unwrap();
     let keygen = |token: bool| pb::GenerateKeyRequest {

@@ -62,6 +62,7 @@ audited!(
     pb::GetMechanismListRequest,
     pb::GetMechanismInfoRequest,
     pb::InitTokenRequest,
+    pb::UnlockSoPinRequest,
     pb::InitPinRequest,
     pb::SetPinRequest,
     pb::LoginRequest,

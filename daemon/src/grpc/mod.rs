@@ -57,6 +57,7 @@ const STATE_CHANGES: &[&str] = &[
     "ImportKeyMaterial",
     "DeleteImportedKeyMaterial",
     "C_InitToken",
+    "UnlockSoPin",
     "C_InitPIN",
     "C_SetPIN",
     "C_Login",
@@ -212,7 +213,8 @@ where
         Err(error) => {
             let mut status = status::to_status(&error);
             metrics.record(operation, code_name(status.code()), elapsed);
-            tracing::info!(request_id, caller, operation, micros, code = ?status.code(), %error, "failed");
+            let error = status.message();
+            tracing::info!(request_id, caller, operation, micros, code = ?status.code(), error, "failed");
             if let Some(header) = header {
                 status.metadata_mut().insert(REQUEST_ID_HEADER, header);
             }

@@ -180,6 +180,19 @@ impl Token for TokenApi {
         .await
     }
 
+    async fn unlock_so_pin(
+        &self,
+        request: Request<pb::UnlockSoPinRequest>,
+    ) -> std::result::Result<Response<pb::Empty>, Status> {
+        let token = Arc::clone(&self.token);
+        serve(&self.metrics, self.token.kms(), "UnlockSoPin", request, |_, r| async move {
+            let new_so_pin = Zeroizing::new(r.new_so_pin);
+            let replacement = (!new_so_pin.is_empty()).then_some(new_so_pin.as_slice());
+            unit(token.unlock_so_pin(replacement).await)
+        })
+        .await
+    }
+
     async fn init_pin(
         &self,
         request: Request<pb::InitPinRequest>,

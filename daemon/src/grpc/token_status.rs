@@ -46,7 +46,8 @@ pub fn code_for(rv: CK_RV) -> Code {
         | CKR_KEY_UNEXTRACTABLE
         | CKR_KEY_NOT_WRAPPABLE
         | CKR_ATTRIBUTE_SENSITIVE
-        | CKR_ACTION_PROHIBITED => Code::PermissionDenied,
+        | CKR_ACTION_PROHIBITED
+        | CKR_TOKEN_WRITE_PROTECTED => Code::PermissionDenied,
         CKR_FUNCTION_NOT_SUPPORTED | CKR_STATE_UNSAVEABLE => Code::Unimplemented,
         CKR_DEVICE_MEMORY | CKR_HOST_MEMORY => Code::ResourceExhausted,
         CKR_DEVICE_ERROR | CKR_GENERAL_ERROR | CKR_FUNCTION_FAILED => Code::Internal,

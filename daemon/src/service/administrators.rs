@@ -17,7 +17,8 @@ pub const MAX_PRINCIPAL_BYTES: usize = 1024;
 pub fn parse_principal(text: &str) -> Result<String> {
     let refuse = |why: &str| {
         Error::invalid(format!(
-            "{text:?} is not a principal ({why}; expected \"uid:<number>\" or \"cert:<subject>\")"
+            "{:?} is not a principal ({why}; expected \"uid:<number>\" or \"cert:<subject>\")",
+            crate::error::Echo(text)
         ))
     };
     if text.len() > MAX_PRINCIPAL_BYTES {

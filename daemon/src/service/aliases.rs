@@ -3,7 +3,7 @@
 use super::KmsService;
 use super::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 use crate::crypto::context::EncryptionContext;
-use crate::error::{Error, Result};
+use crate::error::{Echo, Error, Result};
 use crate::keys::{KeyId, KeyState};
 
 const ALIAS_PREFIX: &str = "alias/";
@@ -16,14 +16,18 @@ const MAX_ALIAS_BYTES: usize = 256;
 
 fn check_alias_name(name: &str) -> Result<()> {
     let Some(rest) = name.strip_prefix(ALIAS_PREFIX) else {
-        return Err(Error::invalid(format!("alias name {name:?} must start with {ALIAS_PREFIX:?}")));
+        return Err(Error::invalid(format!("alias name {:?} must start with {ALIAS_PREFIX:?}", Echo(name))));
     };
     if rest.is_empty() || name.len() > MAX_ALIAS_BYTES {
-        return Err(Error::invalid(format!("alias name {name:?} must be 7 to {MAX_ALIAS_BYTES} bytes")));
+        return Err(Error::invalid(format!(
+            "alias name {:?} must be 7 to {MAX_ALIAS_BYTES} bytes",
+            Echo(name)
+        )));
     }
     if !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b)) {
         return Err(Error::invalid(format!(
-            "alias name {name:?} may only hold letters, digits, '/', '_' and '-'"
+            "alias name {:?} may only hold letters, digits, '/', '_' and '-'",
+            Echo(name)
         )));
     }
     if name.starts_with(RESERVED_PREFIX) {

@@ -50,6 +50,14 @@ impl KmsService {
         if request.description.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(Error::invalid(format!("description exceeds {MAX_DESCRIPTION_CHARS} characters")));
         }
+        super::limits::check_printable("description", &request.description)?;
+        for (key, value) in &request.tags {
+            super::limits::check_printable("tag key", key)?;
+            super::limits::check_printable(
+                &format!("the value of tag {:?}", crate::error::Echo(key)),
+                value,
+            )?;
+        }
         if request.tags.len() > MAX_TAGS {
             return Err(Error::invalid(format!(
                 "{} tags given, at most {MAX_TAGS} allowed",

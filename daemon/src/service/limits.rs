@@ -9,3 +9,15 @@ pub const DEFAULT_LIST_LIMIT: usize = 100;
 pub const MAX_LIST_LIMIT: usize = 1000;
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
 pub const MAX_TAGS: usize = 50;
+
+/// Free text a caller stores (a description, a tag key or value, the token label) is printable:
+/// control characters (C0, DEL and C1, newlines and tabs included) are refused with the field
+/// named, so that nothing stored can forge log lines or steer a terminal that shows it.
+pub fn check_printable(field: &str, text: &str) -> crate::error::Result<()> {
+    match text.chars().position(char::is_control) {
+        Some(at) => Err(crate::error::Error::invalid(format!(
+            "{field} holds a control character at position {at}; only printable characters are allowed"
+        ))),
+        None => Ok(()),
+    }
+}

@@ -220,9 +220,10 @@ impl KmsService {
     pub async fn unseal(&self, passphrase: Option<String>) -> Result<()> {
         let record = match &*self.state.read().map_err(|_| poisoned())? {
             SealState::Uninitialized => return Err(Error::NotInitialized),
-            SealState::Unsealed(_) => return Ok(()),
-            SealState::Sealed(record) => record.clone(),
+            SealState::Unsealed(_) => None,
+            SealState::Sealed(record) => Some(record.clone()),
         };
+        let Some(record) = record else { return self.check_passphrase(passphrase).await };
         let mode = self.seal_config.mode.clone();
         let master = blocking(move || record.unseal(&mode, passphrase.as_deref())).await?;
         self.check_stored_administrators(&master)?;
@@ -233,6 +234,19 @@ impl KmsService {
             tracing::info!("store unsealed");
         }
         Ok(())
+    }
+
+    /// Unseal on an unsealed store: nothing to do, but the passphrase is still checked against
+    /// the stored seal, so a wrong one is refused as when sealed rather than acknowledged.
+    async fn check_passphrase(&self, passphrase: Option<String>) -> Result<()> {
+        let bytes = self
+            .backend
+            .get(Table::Meta, SEAL_RECORD_KEY)?
+            .ok_or_else(|| Error::Integrity("the seal record of an unsealed store is missing".into()))?;
+        let record = <SealRecord as prost::Message>::decode(bytes.as_slice())
+            .map_err(|e| Error::Integrity(format!("the seal record is unreadable: {e}")))?;
+        let mode = self.seal_config.mode.clone();
+        blocking(move || record.unseal(&mode, passphrase.as_deref()).map(drop)).await
     }
 
     /// Checks the administrators record under the master key: one that was edited while sealed

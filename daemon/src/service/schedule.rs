@@ -129,6 +129,26 @@ impl KmsService {
         Ok(at)
     }
 
+    /// Every key not already pending deletion becomes PendingDeletion with the default window:
+    /// what `C_InitToken` does to the keyring, so that re-initialising the token never takes a
+    /// key's waiting period away (CancelKeyDeletion still brings a key back). No key policy is
+    /// consulted: the caller proved the SO PIN and is an administrator. Returns how many keys
+    /// were scheduled.
+    pub(super) async fn schedule_every_deletion(&self) -> Result<usize> {
+        let keyring = self.keyring()?;
+        let at = self.now() + i64::from(DEFAULT_DELETION_WINDOW_DAYS) * DAY;
+        let mut scheduled = 0;
+        for key in keyring.all()? {
+            if matches!(key.metadata.state, KeyState::PendingDeletion { .. }) {
+                continue;
+            }
+            keyring.replace(&key, key.with_state(KeyState::PendingDeletion { at })?).await?;
+            tracing::info!(key_id = %key.metadata.id, at, "key deletion scheduled by C_InitToken");
+            scheduled += 1;
+        }
+        Ok(scheduled)
+    }
+
     /// Back to Disabled, as KMS does: the owner enables it deliberately (PendingImport when the key
     /// has no material).
     pub async fn cancel_key_deletion(&self, key_ref: &str) -> Result<()> {

@@ -18,6 +18,9 @@ use crate::session::Session;
 /// Receives the archive into `FILE.partial` (mode 0600), flushes it to disk and renames it to
 /// FILE; on an error or Ctrl-C the partial file is removed and FILE is left as it was.
 pub async fn backup(session: &Session, args: BackupArgs) -> Result<Record, CliError> {
+    if is_special_file(&args.out) {
+        return backup_to_special_file(session, &args.out).await;
+    }
     let partial = partial_path(&args.out);
     let file = create_partial(&partial)?;
     let outcome = tokio::select! {
@@ -33,6 +36,22 @@ pub async fn backup(session: &Session, args: BackupArgs) -> Result<Record, CliEr
             Err(error)
         }
     }
+}
+
+/// An existing device, pipe or socket (`/dev/null`, `/dev/stdout`, a FIFO): no partial file can
+/// be renamed onto it, and fsync means nothing there.
+fn is_special_file(out: &Path) -> bool {
+    std::fs::metadata(out).is_ok_and(|meta| !meta.is_file() && !meta.is_dir())
+}
+
+/// Streams the archive straight into a special file.
+async fn backup_to_special_file(session: &Session, out: &Path) -> Result<Record, CliError> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(out)
+        .map_err(CliError::io(format!("cannot open {}", out.display())))?;
+    let bytes = stream_archive(session, file, out).await?.1;
+    Ok(Record::new().with("path", out.display().to_string()).with("bytes", bytes))
 }
 
 /// `FILE.partial`, beside FILE so that the rename stays within one file system.
@@ -61,12 +80,21 @@ fn create_partial(partial: &Path) -> Result<File, CliError> {
 }
 
 /// Streams the archive into `file`, then publishes it as `out`; returns its size.
-async fn receive(session: &Session, mut file: File, partial: &Path, out: &Path) -> Result<u64, CliError> {
+async fn receive(session: &Session, file: File, partial: &Path, out: &Path) -> Result<u64, CliError> {
+    let (file, bytes) = stream_archive(session, file, partial).await?;
+    file.sync_all().map_err(CliError::io(format!("cannot flush {}", partial.display())))?;
+    drop(file);
+    publish(partial, out)?;
+    Ok(bytes)
+}
+
+/// Writes the daemon's archive into `file` (named `path` in errors); returns it and the size.
+async fn stream_archive(session: &Session, mut file: File, path: &Path) -> Result<(File, u64), CliError> {
     let mut chunks = session.call(session.admin().backup(session.request(pb::BackupRequest {}))).await?;
     let mut progress = ByteCount::new("backup");
     let mut bytes: u64 = 0;
     while let Some(chunk) = session.next(&mut chunks).await? {
-        file.write_all(&chunk.data).map_err(CliError::io(format!("cannot write {}", partial.display())))?;
+        file.write_all(&chunk.data).map_err(CliError::io(format!("cannot write {}", path.display())))?;
         bytes += chunk.data.len() as u64;
         progress.update(bytes);
     }
@@ -74,10 +102,7 @@ async fn receive(session: &Session, mut file: File, partial: &Path, out: &Path) 
     if bytes == 0 {
         return Err(CliError::Input("the daemon sent an empty archive".to_owned()));
     }
-    file.sync_all().map_err(CliError::io(format!("cannot flush {}", partial.display())))?;
-    drop(file);
-    publish(partial, out)?;
-    Ok(bytes)
+    Ok((file, bytes))
 }
 
 /// Renames the complete archive into place and makes the rename durable.

@@ -22,7 +22,7 @@ pub use self::governance::{
     GetParametersForImportArgs, ImportKeyMaterialArgs, KeyIdArgs, ListAliasesArgs, ListRetirableGrantsArgs,
     PutKeyPolicyArgs, RetireGrantArgs, RevokeGrantArgs, ScheduleKeyDeletionArgs, WrappingArgs,
 };
-pub use self::token::{TokenCommand, TokenInitArgs, TokenInitPinArgs, TokenSetPinArgs};
+pub use self::token::{TokenCommand, TokenInitArgs, TokenInitPinArgs, TokenSetPinArgs, TokenUnlockSoArgs};
 use crate::input::{
     Bytes, parse_base64, parse_data_key_spec, parse_encryption_algorithm, parse_key_spec, parse_key_state,
     parse_key_usage, parse_origin, parse_pair, parse_request_id, parse_tag_filter,

@@ -218,6 +218,8 @@ pub fn mac(source: MacSource) -> Result<Vec<u8>, CliError> {
 }
 
 /// Writes secret or opaque output bytes to a new or truncated file readable only by its owner.
+/// A regular file is flushed to disk; anything else (`/dev/null`, a pipe, a terminal) is just
+/// written, as fsync means nothing there and fails on some devices.
 pub fn write_out(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let context = || format!("cannot write {}", path.display());
     let mut file = std::fs::OpenOptions::new()
@@ -227,7 +229,11 @@ pub fn write_out(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         .mode(0o600)
         .open(path)
         .map_err(CliError::io(context()))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(CliError::io(context()))
+    file.write_all(bytes).map_err(CliError::io(context()))?;
+    if file.metadata().map_err(CliError::io(context()))?.is_file() {
+        file.sync_all().map_err(CliError::io(context()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

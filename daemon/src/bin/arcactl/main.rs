@@ -126,5 +126,6 @@ async fn execute(session: &Session, command: Command) -> Result<Reply, CliError>
         Command::Token(TokenCommand::Init(args)) => token::init(session, args).await?.into(),
         Command::Token(TokenCommand::InitPin(args)) => token::init_pin(session, args).await?.into(),
         Command::Token(TokenCommand::SetPin(args)) => token::set_pin(session, args).await?.into(),
+        Command::Token(TokenCommand::UnlockSo(args)) => token::unlock_so(session, args).await?.into(),
     })
 }

@@ -6,7 +6,7 @@ use arca_proto::v1 as pb;
 use tonic::Request;
 use tonic::metadata::AsciiMetadataValue;
 
-use crate::cli::{TokenInitArgs, TokenInitPinArgs, TokenSetPinArgs};
+use crate::cli::{TokenInitArgs, TokenInitPinArgs, TokenSetPinArgs, TokenUnlockSoArgs};
 use crate::error::CliError;
 use crate::output::{Record, Value};
 use crate::passphrase::{Passphrase, SecretKind, read_secret};
@@ -87,6 +87,18 @@ pub async fn set_pin(session: &Session, args: TokenSetPinArgs) -> Result<Record,
     session.call(session.token().set_pin(request)).await?;
     app.close(handle).await?;
     Ok(Record::new().with("pin_changed", if args.so { "SO" } else { "user" }))
+}
+
+/// The administrators' recovery of the SO PIN: its lockout cleared, and with --new-so-pin a new
+/// SO PIN set (for a lost one).
+pub async fn unlock_so(session: &Session, args: TokenUnlockSoArgs) -> Result<Record, CliError> {
+    let replace = args.new_so_pin || args.new_so_pin_file.is_some();
+    let new_so_pin =
+        if replace { Some(read_secret(NEW_SO_PIN, args.new_so_pin_file.as_deref(), true)?) } else { None };
+    let bytes = new_so_pin.as_ref().map(|pin| pin.as_bytes().to_vec()).unwrap_or_default();
+    let request = pb::UnlockSoPinRequest { new_so_pin: bytes };
+    session.call(session.token().unlock_so_pin(session.request(request))).await?;
+    Ok(Record::new().with("so_pin_unlocked", true).with("so_pin_replaced", replace))
 }
 
 /// A PKCS#11 application of the daemon's, alive while `_events` is open.

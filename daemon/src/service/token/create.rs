@@ -179,7 +179,13 @@ impl TokenService {
         let version = KeyVersion::new(spec, usage, 1, now, material)?;
         let metadata = KeyMetadata {
             id,
-            description: label.chars().take(super::super::limits::MAX_DESCRIPTION_CHARS).collect(),
+            // The description is printable text, as CreateKey requires; a label's control
+            // characters stay in CKA_LABEL only.
+            description: label
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(super::super::limits::MAX_DESCRIPTION_CHARS)
+                .collect(),
             spec,
             usage,
             origin,

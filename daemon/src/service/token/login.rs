@@ -46,8 +46,11 @@ impl TokenService {
         super::super::blocking(move || pin::hash_pin(&pin)).await
     }
 
-    /// Sets up a new token, or re-initialises one (destroying every token object) with the SO PIN.
+    /// Sets up a new token, or re-initialises one with the SO PIN: stored objects are destroyed,
+    /// and every key becomes pending deletion with the default window, so that the PKCS#11 face
+    /// never takes away a key's waiting period. Administrators only, as the SO's other acts.
     pub async fn init_token(&self, so_pin: &[u8], label: &[u8]) -> Result<()> {
+        self.require_security_officer(CKR_TOKEN_WRITE_PROTECTED, "C_InitToken")?;
         let _change = self.changes.lock().await;
         let keyring = self.kms.keyring()?;
         for app in self.all_apps()? {
@@ -58,21 +61,60 @@ impl TokenService {
         let label = padded_label(label)?;
         let record = self.record()?;
         if record.initialized() {
-            self.kms.require_administrator("InitToken")?;
             self.check_pin(Role::SecurityOfficer, so_pin).await?;
-            for key in keyring.all()? {
-                keyring.destroy(key.metadata.id).await?;
-            }
+            let scheduled = self.kms.schedule_every_deletion().await?;
             for (id, _) in keyring.objects()? {
                 keyring.delete_object(id).await?;
             }
-            tracing::warn!("token re-initialised: every token object was destroyed");
+            tracing::warn!(
+                scheduled,
+                "token re-initialised: stored objects destroyed, keys pending deletion"
+            );
         }
         let so_hash = Self::hash(so_pin).await?;
         let serial = if record.serial.is_empty() { new_serial()? } else { record.serial.clone() };
         let mut fresh = TokenRecord { label, serial, ..TokenRecord::default() };
         fresh.set_hash(Role::SecurityOfficer, so_hash);
         self.put_record(fresh).await
+    }
+
+    /// The SO is a role of the daemon's administrators: anyone else is refused with `refusal`
+    /// before any PIN is looked at, so that no other caller can count towards the SO PIN's lockout.
+    fn require_security_officer(&self, refusal: CK_RV, function: &str) -> Result<()> {
+        self.kms.require_administrator(function).map_err(|_| {
+            Error::p11(
+                refusal,
+                format!("{function}: the SO role belongs to the daemon's administrators only"),
+            )
+        })
+    }
+
+    /// The administrators' way out of a locked or forgotten SO PIN: the SO PIN's failure count
+    /// is cleared and, when `new_so_pin` is given, the SO PIN is replaced. Being an administrator
+    /// on the socket is the appliance's root of trust (it already suffices to make, use and
+    /// delete every key), so no other proof is asked for. Token objects are left alone.
+    pub async fn unlock_so_pin(&self, new_so_pin: Option<&[u8]>) -> Result<()> {
+        self.kms.require_administrator("UnlockSoPin")?;
+        self.kms.keyring()?;
+        let hash = match new_so_pin {
+            Some(pin) => Some(Self::hash(pin).await?),
+            None => None,
+        };
+        let _change = self.changes.lock().await;
+        let mut record = self.record()?;
+        if !record.initialized() {
+            return Err(Error::p11(
+                CKR_USER_PIN_NOT_INITIALIZED,
+                "the token is not initialised (C_InitToken)",
+            ));
+        }
+        match hash {
+            Some(hash) => record.set_hash(Role::SecurityOfficer, hash),
+            None => *record.failures_mut(Role::SecurityOfficer) = 0,
+        }
+        self.put_record(record).await?;
+        tracing::warn!(replaced = new_so_pin.is_some(), "SO PIN unlocked by an administrator");
+        Ok(())
     }
 
     pub async fn init_pin(&self, app: &App, session: u64, pin: &[u8]) -> Result<()> {
@@ -144,6 +186,9 @@ impl TokenService {
         if role == Role::User && !record.user_pin_initialized() {
             return Err(Error::p11(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not set (C_InitPIN)"));
         }
+        if role == Role::SecurityOfficer {
+            self.require_security_officer(CKR_USER_TYPE_INVALID, "C_Login as the SO")?;
+        }
         if role == Role::SecurityOfficer && app.has_read_only_session()? {
             return Err(Error::p11(
                 CKR_SESSION_READ_ONLY_EXISTS,
@@ -167,6 +212,13 @@ impl TokenService {
 fn padded_label(label: &[u8]) -> Result<Vec<u8>> {
     if label.len() > 32 {
         return Err(Error::p11(CKR_ARGUMENTS_BAD, "a token label has at most 32 bytes"));
+    }
+    let printable = std::str::from_utf8(label).is_ok_and(|text| !text.chars().any(char::is_control));
+    if !printable {
+        return Err(Error::p11(
+            CKR_ARGUMENTS_BAD,
+            "the token label must be UTF-8 without control characters",
+        ));
     }
     let mut padded = label.to_vec();
     padded.resize(32, b' ');

@@ -9,13 +9,27 @@ use clap::{Args, Subcommand};
 pub enum TokenCommand {
     /// Show the token's label, serial number and flags (PIN state, lockout).
     Info,
-    /// Initialise the token with an SO PIN and a label (C_InitToken). On an initialised token the
-    /// SO PIN is required, and every token object — every key of the daemon — is destroyed.
+    /// Initialise the token with an SO PIN and a label (C_InitToken; administrators only). On an
+    /// initialised token the SO PIN is required: stored objects are destroyed and every key of the
+    /// daemon is scheduled for deletion (30 days; cancel-key-deletion brings one back).
     Init(TokenInitArgs),
     /// Set, reset or unlock the user PIN as the SO (C_InitPIN).
     InitPin(TokenInitPinArgs),
     /// Change the user PIN, or with --so the SO PIN, given the current one (C_SetPIN).
     SetPin(TokenSetPinArgs),
+    /// Administrators only: clear the SO PIN's lockout and, with --new-so-pin, replace a lost SO
+    /// PIN. Token objects are left alone; the call is audited as UnlockSoPin.
+    UnlockSo(TokenUnlockSoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenUnlockSoArgs {
+    /// Also set a new SO PIN (from --new-so-pin-file, else $ARCA_NEW_SO_PIN, else stdin).
+    #[arg(long)]
+    pub new_so_pin: bool,
+    /// Read the new SO PIN from this file (implies --new-so-pin).
+    #[arg(long, value_name = "FILE")]
+    pub new_so_pin_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
