@@ -171,7 +171,10 @@ impl StoreBackend for RedbBackend {
     }
 }
 
-fn scan_in(txn: &redb::ReadTransaction, table: Table) -> Result<Vec<(Vec<u8>, Vec<u8>)>, redb::Error> {
+/// A table's records, in key order.
+type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn scan_in(txn: &redb::ReadTransaction, table: Table) -> Result<Entries, redb::Error> {
     let opened = txn.open_table(definition(table))?;
     let mut rows = Vec::new();
     for entry in opened.iter()? {
