@@ -1,7 +1,6 @@
 //! The two transports and the caller identity each one establishes.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 
 use arca_proto::{DaemonEndpoint, TlsClientFiles};
 use arca_tests::pki::make_pki;

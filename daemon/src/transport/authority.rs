@@ -27,6 +27,9 @@ const HEADER_TABLE_SIZE: usize = 4096;
 /// Bytes read from the socket at a time.
 const READ_CHUNK: usize = 8 * 1024;
 
+/// A decoded header field: name and value.
+type Field = (Vec<u8>, Vec<u8>);
+
 /// Why a connection was ended: the client broke HTTP/2 framing or HPACK, or sent more header
 /// bytes than the limit allows.
 #[derive(Debug, thiserror::Error)]
@@ -171,12 +174,12 @@ impl AuthorityRewriter {
         if block.fragment.len() > self.max_header_list_size {
             return Err(RewriteError::HeadersTooLarge(self.max_header_list_size));
         }
-        if block.ended {
-            if let Some(block) = self.block.take() {
-                let fields = self.decode(&block.fragment)?;
-                let encoded = self.encoder.encode(fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
-                block.write_frames(&encoded, out);
-            }
+        if block.ended
+            && let Some(block) = self.block.take()
+        {
+            let fields = self.decode(&block.fragment)?;
+            let encoded = self.encoder.encode(fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+            block.write_frames(&encoded, out);
         }
         Ok(())
     }
@@ -184,7 +187,7 @@ impl AuthorityRewriter {
     /// The header list of a block, with an unusable `:authority` replaced. The list is bounded
     /// the way HTTP/2 counts it (name + value + 32 per field), so a small block referring many
     /// times to a large table entry cannot expand without limit.
-    fn decode(&mut self, fragment: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RewriteError> {
+    fn decode(&mut self, fragment: &[u8]) -> Result<Vec<Field>, RewriteError> {
         let limit = self.max_header_list_size;
         let (mut fields, mut size) = (Vec::new(), 0usize);
         self.decoder

@@ -44,8 +44,8 @@ fn server_view(bytes: &[u8]) -> ServerView {
     assert!(bytes.starts_with(PREFACE), "the preface passes first");
     let mut rest = &bytes[PREFACE.len()..];
     let mut decoder = loona_hpack::Decoder::new();
-    let (mut blocks, mut others, mut open): (Vec<_>, Vec<_>, Option<(u32, u8, Vec<u8>)>) =
-        (Vec::new(), Vec::new(), None);
+    let (mut blocks, mut others) = (Vec::new(), Vec::new());
+    let mut open: Option<(u32, u8, Vec<u8>)> = None;
     while !rest.is_empty() {
         let length = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
         let (kind, flags) = (rest[3], rest[4]);
@@ -61,11 +61,9 @@ fn server_view(bytes: &[u8]) -> ServerView {
             0x9 => open.as_mut().expect("CONTINUATION after HEADERS").2.extend_from_slice(payload),
             _ => others.push(rest[..9 + length].to_vec()),
         }
-        if kind == 0x1 || kind == 0x9 {
-            if flags & 0x4 != 0 {
-                let (stream, first_flags, block) = open.take().unwrap();
-                blocks.push((stream, first_flags, decoder.decode(&block).unwrap()));
-            }
+        if (kind == 0x1 || kind == 0x9) && flags & 0x4 != 0 {
+            let (stream, first_flags, block) = open.take().unwrap();
+            blocks.push((stream, first_flags, decoder.decode(&block).unwrap()));
         }
         rest = &rest[9 + length..];
     }
