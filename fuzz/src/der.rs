@@ -1,8 +1,8 @@
 //! DER as C_CreateObject, C_UnwrapKey and ImportKeyMaterial receive it. The first byte picks the
 //! document:
 //!
-//! - 0: a SubjectPublicKeyInfo. An accepted one yields its components, and the components
-//!   re-encode to a document of the same spec with the same components.
+//! - 0: a SubjectPublicKeyInfo. An accepted one yields its components, and components the
+//!   encoders accept re-encode to a document of the same spec with the same components.
 //! - 1: a PKCS#8 private key. One whose spec is known loads (or is refused) by every reader of
 //!   stored material; what `key_pair_material` accepts it re-encodes to a PKCS#8 that the same
 //!   function accepts with the same public key, and the keyring loads.
@@ -40,10 +40,13 @@ fn public_key(spki: &[u8]) {
             assert_eq!(der::rsa_public_components(&again).ok(), Some((modulus, exponent)));
         }
     } else {
+        // `spki_spec` names the curve without checking the point (every path that stores a
+        // public key builds it with `ec_spki`, which does): a point on the curve round-trips.
         let point = der::ec_point_from_spki(spki).expect("the point of an accepted key");
-        let again = der::ec_spki(spec, &point).expect("an accepted point re-encodes");
-        assert_eq!(der::spki_spec(&again).ok(), Some(spec));
-        assert_eq!(der::ec_point_from_spki(&again).ok(), Some(point));
+        if let Ok(again) = der::ec_spki(spec, &point) {
+            assert_eq!(der::spki_spec(&again).ok(), Some(spec));
+            assert_eq!(der::ec_point_from_spki(&again).ok(), Some(point));
+        }
     }
 }
 

@@ -44,7 +44,9 @@ fn import(algorithm: WrappingAlgorithm, wrapped: &[u8]) {
     let key = wrapping_key().expect("the fixed wrapping key loads");
     let Ok(material) = key.unwrap(algorithm, wrapped) else { return };
     assert!(!material.is_empty(), "empty material unwrapped");
-    for spec in [KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::Rsa4096, KeySpec::EccNistP256, KeySpec::EccNistP384] {
+    for spec in
+        [KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::Rsa4096, KeySpec::EccNistP256, KeySpec::EccNistP384]
+    {
         let _ = key_pair_material(spec, &material);
     }
 }

@@ -154,11 +154,18 @@ fn scan(file: &mut File) -> Result<Scanned> {
             )));
         }
         first_seq.get_or_insert(stored.body.seq);
-        next_seq = stored.body.seq + 1;
+        next_seq = seq_after(&stored)?;
         last_hash = hash_of(&stored)?;
         complete_len += read as u64;
     }
     Ok((first_seq, next_seq, last_hash, complete_len))
+}
+
+/// The sequence number of the record after `stored`; a (forged) last sequence number leaves none.
+fn seq_after(stored: &Stored) -> Result<u64> {
+    stored.body.seq.checked_add(1).ok_or_else(|| {
+        Error::Integrity(format!("audit log record {} has the last sequence number", stored.body.seq))
+    })
 }
 
 fn hash_of(stored: &Stored) -> Result<[u8; 32]> {
@@ -190,7 +197,7 @@ impl AuditLog {
             if let Some(newest) = segments::rotated(&dir, &base)?.pop()
                 && let Some(last) = segments::last_record(newest)?
             {
-                next_seq = last.body.seq + 1;
+                next_seq = seq_after(&last)?;
                 last_hash = hash_of(&last)?;
             }
         }

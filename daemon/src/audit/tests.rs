@@ -275,3 +275,22 @@ fn a_record_with_every_field_at_its_bound_fits_the_hard_cap() {
     assert!(!line.contains("digest"), "{line}");
     assert!(line.len() < MAX_RECORD_BYTES, "{} bytes", line.len());
 }
+
+#[test]
+fn a_record_with_the_last_sequence_number_is_refused_at_open_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    // The input the audit_log fuzz target found (fuzz/corpus/audit_log/seed-max-seq).
+    let line = format!(
+        r#"{{"seq":{},"time_ms":0,"request_id":"r","principal":"uid:0","operation":"Encrypt","key":"","encryption_context":{{}},"outcome":"OK","prev":"{}","hash":"{}","mac":""}}"#,
+        u64::MAX,
+        "0".repeat(64),
+        "1".repeat(64)
+    );
+    std::fs::write(&path, format!("{line}\n")).unwrap();
+    match AuditLog::open(&path, 0) {
+        Err(Error::Integrity(message)) => assert!(message.contains("last sequence number"), "{message}"),
+        Err(other) => panic!("expected an integrity error, got {other:?}"),
+        Ok(_) => panic!("a log whose last record leaves no next sequence number was opened"),
+    }
+}

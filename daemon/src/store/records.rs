@@ -190,7 +190,8 @@ impl KeyRecordCodec {
             state: state_from_record(&record.state, record.pending_deletion_at)?,
             created_at: record.created_at,
             tags: record.tags,
-            policy: crate::policy::Policy::from_stored(&record.policy).map_err(|_| Error::KeyIntegrity(id))?,
+            policy: crate::policy::Policy::from_stored(&record.policy)
+                .map_err(|_| Error::KeyIntegrity(id))?,
             imported: (!record.imported_digest.is_empty()).then(|| Imported {
                 digest: record.imported_digest.clone(),
                 expires_at: (record.imported_expires_at != 0).then_some(record.imported_expires_at),
