@@ -8,6 +8,11 @@ use arca_daemon::config::Settings;
 use arca_daemon::secure_mem::LockPolicy;
 use clap::{Parser, Subcommand};
 
+/// Every heap block is wiped when freed: key bytes pass through buffers of the gRPC stack that no
+/// code of ours can reach (see `secure_mem::WipingAllocator`).
+#[global_allocator]
+static ALLOCATOR: arca_daemon::secure_mem::WipingAllocator = arca_daemon::secure_mem::WipingAllocator;
+
 /// The Arca key management daemon.
 #[derive(Debug, Parser)]
 #[command(version, about)]

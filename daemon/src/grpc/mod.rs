@@ -154,7 +154,9 @@ where
     let mut key_version = None;
     let outcome = match admit(service, &caller, operation) {
         Ok(()) => {
-            let (outcome, used) = as_caller(caller.clone(), handler(context, message)).await;
+            // Key bytes the handler's frames moved through are wiped after each of its polls.
+            let handled = crate::secure_mem::wiping_stack(handler(context, message));
+            let (outcome, used) = as_caller(caller.clone(), handled).await;
             if key.is_empty() {
                 key = used.key.unwrap_or_default();
             }

@@ -4,10 +4,15 @@
 //!
 //! Small secrets come from a slab pool of locked chunks so that a data key costs no system call;
 //! larger ones get a region of their own.
+//!
+//! What secrets pass through on their way in or out is wiped as well: heap blocks when freed
+//! ([`WipingAllocator`]), the stack below a finished call ([`wipe_stack_below`]).
 
 mod crypto_alloc;
 mod pool;
 mod process;
+mod stack;
+mod wiping_alloc;
 
 use std::fmt;
 use std::ptr::NonNull;
@@ -17,6 +22,8 @@ use zeroize::Zeroize;
 pub use crypto_alloc::route_crypto_library_allocations;
 pub use pool::{LockPolicy, init, locked_bytes};
 pub use process::{effective_uid, harden_process, raise_open_files_limit};
+pub use stack::{StackWiping, wipe_stack_below, wiping_stack};
+pub use wiping_alloc::WipingAllocator;
 
 use crate::error::{Error, Result};
 
