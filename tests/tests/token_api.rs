@@ -145,6 +145,7 @@ async fn sessions_login_and_an_aes_gcm_round_trip() {
         data: data.to_vec(),
         signature: Vec::new(),
         space: Some(space),
+        more: false,
     };
     let query = pb::OutputSpace { length_only: true, capacity: 0 };
     let length = app
@@ -285,6 +286,7 @@ async fn disabled_keys_policies_and_audit_apply_to_token_calls() {
         data: b"audited".to_vec(),
         signature: Vec::new(),
         space: Some(pb::OutputSpace { length_only: false, capacity: 64 }),
+        more: false,
     };
     app.client.operation_one_shot(app.request(encrypt)).await.unwrap();
 

@@ -96,7 +96,7 @@ unsafe fn pin(ptr: *const CK_UTF8CHAR, len: CK_ULONG) -> Result<Vec<u8>, Error> 
     if ptr.is_null() {
         return Err(Error::ArgumentsBad);
     }
-    if usize::try_from(len).map_or(true, |len| len > MAX_PIN_BYTES) {
+    if usize::try_from(len).ok().is_none_or(|len| len > MAX_PIN_BYTES) {
         return Err(Error::PinLenRange);
     }
     // SAFETY: the caller guarantees `len` readable bytes at the non-NULL `ptr`.

@@ -171,7 +171,7 @@ mod tests {
         let modern = openssl.read("c.der");
         assert!(certificate_fields(&modern).is_ok());
         // Replace the validity with 0001-01-01 .. 1969-12-31 (GeneralizedTime, then UTCTime).
-        let old_validity: &[u8] = b"\x30\x1f\x18\x0f00010101000000Z\x17\x0c691231235959Z";
+        let old_validity: &[u8] = b"\x30\x20\x18\x0f00010101000000Z\x17\x0d691231235959Z";
         let start = find_validity(&modern);
         let end = start + 2 + usize::from(modern[start + 1]);
         let mut tbs_content = modern[tbs_content_start(&modern)..start].to_vec();

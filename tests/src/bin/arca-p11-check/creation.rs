@@ -75,10 +75,12 @@ fn certificate_from_year_one() -> Result<Vec<u8>, Fail> {
 pub fn certificate_dates_before_1970(ctx: &Ctx) -> Outcome {
     let s = ctx.s();
     let cert = certificate_from_year_one()?;
+    let Some(subject) = der::certificate_subject(&cert) else { return fail("no subject") };
     let template = [
         Attribute::Class(ObjectClass::CERTIFICATE),
         Attribute::CertificateType(CertificateType::X_509),
         Attribute::Token(false),
+        Attribute::Subject(subject),
         Attribute::Value(cert.clone()),
         Attribute::Label(label("year-one")),
     ];

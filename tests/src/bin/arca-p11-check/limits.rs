@@ -60,21 +60,22 @@ pub fn large_data(ctx: &Ctx) -> Outcome {
 pub fn data_len_range(ctx: &Ctx) -> Outcome {
     let s = ctx.s();
     let at_limit = vec![0x5A; MAX_CALL_BYTES];
-    let over = vec![0x5A; MAX_CALL_BYTES + 1];
+    let over_blocks = vec![0x5A; MAX_CALL_BYTES + 16];
+    let over = &over_blocks[..MAX_CALL_BYTES + 1];
     let expected = openssl::digest(256, &at_limit)?;
     ensure!(s.digest(&Mechanism::Sha256, &at_limit).at("C_Digest of 16 MiB")? == expected, "16 MiB");
-    expect_rv(s.digest(&Mechanism::Sha256, &over), &[RvError::DataLenRange], "C_Digest of 16 MiB + 1")?;
+    expect_rv(s.digest(&Mechanism::Sha256, over), &[RvError::DataLenRange], "C_Digest of 16 MiB + 1")?;
     s.digest_init(&Mechanism::Sha256).at("C_DigestInit after a refused C_Digest")?;
-    expect_rv(s.digest_update(&over), &[RvError::DataLenRange], "C_DigestUpdate of 16 MiB + 1")?;
+    expect_rv(s.digest_update(over), &[RvError::DataLenRange], "C_DigestUpdate of 16 MiB + 1")?;
     expect_rv(s.digest_final(), &[RvError::OperationNotInitialized], "C_DigestFinal after it")?;
 
     let key = keys::gen_aes(&s, 32, false, "len-range", &[])?;
     let ecb = Mechanism::AesEcb;
-    expect_rv(s.encrypt(&ecb, key, &over[..MAX_CALL_BYTES + 16]), &[RvError::DataLenRange], "C_Encrypt")?;
+    expect_rv(s.encrypt(&ecb, key, &over_blocks), &[RvError::DataLenRange], "C_Encrypt")?;
     s.encrypt_init(&ecb, key).at("C_EncryptInit after a refused C_Encrypt")?;
     s.encrypt_final().at("C_EncryptFinal")?;
     let what = "C_Decrypt of 16 MiB + 16";
-    expect_rv(s.decrypt(&ecb, key, &over[..MAX_CALL_BYTES + 16]), &[RvError::EncryptedDataLenRange], what)?;
+    expect_rv(s.decrypt(&ecb, key, &over_blocks), &[RvError::EncryptedDataLenRange], what)?;
     s.decrypt_init(&ecb, key).at("C_DecryptInit after a refused C_Decrypt")?;
     s.decrypt_final().at("C_DecryptFinal")?;
     Ok(())
