@@ -1,10 +1,15 @@
 //! Per-caller request quotas: a token bucket per principal and class of operation, refilled at the
 //! configured rate with one second of burst. An empty bucket answers RESOURCE_EXHAUSTED
-//! "throttled" (and the audit log records it, like every call).
+//! "throttled".
 //!
 //! Refused calls (denied, not found, invalid) also draw on a bucket of their own, whatever the
 //! operation: a caller who may use nothing cannot make the daemon work and audit without bound,
 //! since once that bucket is empty every call of theirs is throttled until it refills.
+//!
+//! Throttled calls are recorded at most `throttled_records_per_second` times a second per caller,
+//! each record counting the throttled calls left out before it (`unrecorded_throttled`): a flood
+//! that is refused at the quota costs the audit log a bounded number of bytes a second, not a
+//! record per call.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,6 +29,9 @@ pub struct QuotaConfig {
     pub key_pair_requests_per_second: u32,
     /// Refused calls of any operation (permission denied, not found, invalid argument, …).
     pub refused_requests_per_second: u32,
+    /// Audit records of throttled calls per caller; the others are counted in the next one.
+    /// 0 records every throttled call.
+    pub throttled_records_per_second: u32,
 }
 
 impl Default for QuotaConfig {
@@ -33,6 +41,7 @@ impl Default for QuotaConfig {
             crypto_requests_per_second: 50_000,
             key_pair_requests_per_second: 100,
             refused_requests_per_second: 100,
+            throttled_records_per_second: 1,
         }
     }
 }
@@ -123,11 +132,22 @@ pub struct Quotas {
     config: QuotaConfig,
     /// principal -> a bucket per class, in [`Class::index`] order
     buckets: Mutex<HashMap<String, [Bucket; 3]>>,
+    /// principal -> its throttled-record bucket and the throttled calls not recorded since the last
+    throttled_records: Mutex<HashMap<String, (Bucket, u64)>>,
+}
+
+/// Whether a throttled call gets its own audit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottledRecord {
+    /// Record it, with this many throttled calls of the caller left unrecorded before it.
+    Write { unrecorded_before: u64 },
+    /// Leave it out; the caller's next throttled record counts it.
+    Skip,
 }
 
 impl Quotas {
     pub fn new(config: QuotaConfig) -> Self {
-        Self { config, buckets: Mutex::new(HashMap::new()) }
+        Self { config, buckets: Mutex::new(HashMap::new()), throttled_records: Mutex::new(HashMap::new()) }
     }
 
     /// Refuses a caller whose refusals emptied their bucket; otherwise takes one token for
@@ -160,6 +180,28 @@ impl Quotas {
         self.with_bucket(principal, Class::Refused, |bucket| bucket.tokens = (bucket.tokens - 1.0).max(0.0))
     }
 
+    /// Decides whether the caller's throttled call is recorded: at most
+    /// `throttled_records_per_second` a second (with one second of burst), the rest counted.
+    pub fn throttled_record(&self, principal: &str) -> Result<ThrottledRecord> {
+        let rate = self.config.throttled_records_per_second;
+        if rate == 0 {
+            return Ok(ThrottledRecord::Write { unrecorded_before: 0 });
+        }
+        let now = Instant::now();
+        let mut records =
+            self.throttled_records.lock().map_err(|_| Error::Storage("quota lock poisoned".into()))?;
+        let (bucket, unrecorded) = records
+            .entry(principal.to_owned())
+            .or_insert_with(|| (Bucket { tokens: f64::MAX, refilled: now }, 0));
+        bucket.refill(f64::from(rate), now);
+        if bucket.tokens < 1.0 {
+            *unrecorded += 1;
+            return Ok(ThrottledRecord::Skip);
+        }
+        bucket.tokens -= 1.0;
+        Ok(ThrottledRecord::Write { unrecorded_before: std::mem::take(unrecorded) })
+    }
+
     /// Runs `work` on the caller's refilled bucket of `class`; a class whose rate is 0 is off
     /// (its bucket always holds a token).
     fn with_bucket<T>(
@@ -189,6 +231,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn throttled_calls_are_recorded_once_a_second_and_the_rest_counted() {
+        let quotas = Quotas::new(QuotaConfig { throttled_records_per_second: 1, ..QuotaConfig::default() });
+        assert_eq!(
+            quotas.throttled_record("uid:7").unwrap(),
+            ThrottledRecord::Write { unrecorded_before: 0 }
+        );
+        for _ in 0..500 {
+            assert_eq!(quotas.throttled_record("uid:7").unwrap(), ThrottledRecord::Skip);
+        }
+        // Another caller has a bucket of its own.
+        assert_eq!(
+            quotas.throttled_record("uid:8").unwrap(),
+            ThrottledRecord::Write { unrecorded_before: 0 }
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1_050));
+        assert_eq!(
+            quotas.throttled_record("uid:7").unwrap(),
+            ThrottledRecord::Write { unrecorded_before: 500 }
+        );
+        assert_eq!(quotas.throttled_record("uid:7").unwrap(), ThrottledRecord::Skip);
+    }
+
+    #[test]
+    fn zero_records_every_throttled_call() {
+        let quotas = Quotas::new(QuotaConfig { throttled_records_per_second: 0, ..QuotaConfig::default() });
+        for _ in 0..10 {
+            assert_eq!(
+                quotas.throttled_record("uid:7").unwrap(),
+                ThrottledRecord::Write { unrecorded_before: 0 }
+            );
+        }
+    }
+
+    #[test]
     fn a_burst_past_the_rate_is_throttled_per_caller_and_class() {
         let quotas = Quotas::new(QuotaConfig {
             crypto_requests_per_second: 5,
@@ -215,6 +291,7 @@ mod tests {
             crypto_requests_per_second: 0,
             key_pair_requests_per_second: 0,
             refused_requests_per_second: 0,
+            throttled_records_per_second: 0,
         });
         for _ in 0..1000 {
             quotas.admit("uid:1", "Encrypt").unwrap();

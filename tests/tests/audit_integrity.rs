@@ -141,6 +141,63 @@ async fn a_caller_allowed_nothing_is_throttled_and_grows_the_log_by_a_bounded_re
     daemon.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_flood_past_the_quota_is_recorded_once_a_second_with_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = Launch::key_file_config(
+        dir.path(),
+        "administrators = [\"uid:0\"]\n[quotas]\nrefused_requests_per_second = 4\n",
+    );
+    let daemon = launch.start();
+    let before = audit_lines(&launch.data_dir).len();
+    let mut kms = daemon.kms().await;
+    let calls = 400_u64;
+    let started = std::time::Instant::now();
+    let mut throttled = 0_u64;
+    for _ in 0..calls {
+        let request = pb::DescribeKeyRequest { key_id: "alias/missing".into() };
+        let status = kms.describe_key(request).await.unwrap_err();
+        if status.code() == tonic::Code::ResourceExhausted {
+            throttled += 1;
+        }
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    let records: Vec<serde_json::Value> = audit_lines(&launch.data_dir)[before..]
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|record: &serde_json::Value| record["operation"] == "DescribeKey")
+        .collect();
+    let throttled_records: Vec<_> = records.iter().filter(|r| r["error_code"] == "Throttled").collect();
+    let counted: u64 =
+        throttled_records.iter().map(|r| 1 + r["unrecorded_throttled"].as_u64().unwrap_or(0)).sum();
+    // Every throttled call is counted once: by its own record or by the next one's count (the
+    // calls after the last record are counted by the caller's next throttled record).
+    let last_unrecorded = throttled - counted;
+    assert!(throttled > calls / 2, "{throttled} of {calls} throttled");
+    assert!(
+        throttled_records.len() as u64 <= seconds + 1,
+        "{} records in {seconds} s",
+        throttled_records.len()
+    );
+    assert!(last_unrecorded < throttled, "{throttled} throttled, {counted} counted");
+    // The next throttled record, a second later, counts the rest.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    // (The refusal bucket refilled meanwhile: a few calls are answered before one is throttled.)
+    for _ in 0..20 {
+        let request = pb::DescribeKeyRequest { key_id: "alias/missing".into() };
+        if kms.describe_key(request).await.unwrap_err().code() == tonic::Code::ResourceExhausted {
+            break;
+        }
+    }
+    let last: serde_json::Value =
+        serde_json::from_str(audit_lines(&launch.data_dir).last().unwrap()).unwrap();
+    assert_eq!(last["error_code"], "Throttled", "{last}");
+    assert_eq!(last["unrecorded_throttled"].as_u64().unwrap_or(0), last_unrecorded, "{last}");
+    let verified = daemon.admin().await.verify_audit(pb::VerifyAuditRequest {}).await.unwrap().into_inner();
+    assert!(verified.intact, "{}", verified.reason);
+    daemon.shutdown().await;
+}
+
 /// A data directory written by the previous release (`arcad --dev`): a key, encryptions with a
 /// context, a refused call, a clean stop.
 const PREVIOUS_RELEASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/previous-release");

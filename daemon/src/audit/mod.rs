@@ -50,6 +50,9 @@ pub struct Event<'a> {
     pub outcome: &'a str,
     /// The precise error on failure (a CK_RV name, or the daemon's error kind); empty on success.
     pub error_code: &'a str,
+    /// For a throttled call: the caller's throttled calls left unrecorded since its previous
+    /// throttled record (see `quota`); 0 otherwise.
+    pub unrecorded_throttled: u64,
     /// Whether the call changed state (synced before it is acknowledged).
     pub durable: bool,
 }
@@ -296,6 +299,7 @@ impl AuditLog {
             encryption_context_digest,
             outcome: event.outcome.to_owned(),
             error_code: event.error_code.to_owned(),
+            unrecorded_throttled: event.unrecorded_throttled,
             prev: hex(&tail.last_hash),
         };
         let body_json =

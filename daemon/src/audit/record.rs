@@ -4,9 +4,9 @@
 //! `mac`; `mac = HMAC-SHA-256(audit key, hash)` once the daemon is unsealed (the key derives from
 //! the master key). Each MAC therefore vouches for every record before it.
 //!
-//! Fields added after the first release (`source`, `key_version`, `error_code`, the digests) are
-//! left out of the JSON when empty, so a record written before they existed serialises again byte
-//! for byte and its hash still checks.
+//! Fields added after the first release (`source`, `key_version`, `error_code`, the digests,
+//! `unrecorded_throttled`) are left out of the JSON when empty, so a record written before they
+//! existed serialises again byte for byte and its hash still checks.
 //!
 //! A record's size is bounded whatever the caller sends: a key name longer than
 //! [`MAX_FIELD_BYTES`] or an encryption context whose JSON is longer than [`MAX_CONTEXT_BYTES`] is
@@ -51,8 +51,16 @@ pub struct Body {
     /// daemon's error kind for the others (`AccessDenied`, `KeyNotEnabled`, `Throttled`, …).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error_code: String,
+    /// Throttled calls of this principal not recorded one by one since its previous throttled
+    /// record (they carry no more than this record would).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unrecorded_throttled: u64,
     /// Hex of the previous record's hash (64 zeros for the first).
     pub prev: String,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// A field too long to record, by its length in bytes and its SHA-256: enough to match it against
@@ -183,6 +191,7 @@ mod line_tests {
             encryption_context_digest: Some(FieldDigest::of(b"{}")),
             outcome: "PERMISSION_DENIED".into(),
             error_code: "CKR_PIN_INCORRECT".into(),
+            unrecorded_throttled: 0,
             prev: hex(&GENESIS),
         };
         let json = serde_json::to_vec(&body).unwrap();

@@ -16,6 +16,7 @@ pub(super) fn event(operation: &str) -> Event<'_> {
         encryption_context: [("tenant".to_string(), "7".to_string())].into_iter().collect(),
         outcome: "OK",
         error_code: "",
+        unrecorded_throttled: 0,
         durable: false,
     }
 }

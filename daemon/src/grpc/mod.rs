@@ -31,6 +31,7 @@ use crate::audit::Event;
 use crate::auth::{Caller, caller_of};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::quota::ThrottledRecord;
 use crate::service::{KmsService, as_caller};
 use audited::Audited;
 
@@ -152,6 +153,7 @@ where
     let message = request.into_inner();
     let (mut key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
     let mut key_version = None;
+    let mut record = ThrottledRecord::Write { unrecorded_before: 0 };
     let outcome = match admit(service, &caller, operation) {
         Ok(()) => {
             // Key bytes the handler's frames moved through are wiped after each of its polls.
@@ -163,7 +165,10 @@ where
             key_version = used.key_version;
             outcome
         }
-        Err(throttled) => Err(throttled),
+        Err(throttled) => {
+            record = service.quotas().throttled_record(&caller).unwrap_or(record);
+            Err(throttled)
+        }
     };
     let (code, error_code) = match &outcome {
         Ok(_) => (Code::Ok, Cow::Borrowed("")),
@@ -176,6 +181,10 @@ where
     {
         tracing::error!(%error, "cannot count a refusal against the caller's quota");
     }
+    let ThrottledRecord::Write { unrecorded_before: unrecorded_throttled } = record else {
+        // A throttled call left out of the log: the caller's next throttled record counts it.
+        return finish(metrics, operation, &request_id, &caller, started, outcome, false);
+    };
     let event = Event {
         request_id: &request_id,
         principal: &caller,
@@ -187,6 +196,7 @@ where
         outcome: code_name(code),
         error_code: &error_code,
         durable: STATE_CHANGES.contains(&operation),
+        unrecorded_throttled,
     };
     // Fail closed: a call whose record cannot be written does not succeed.
     let audit_started = Instant::now();
@@ -199,9 +209,23 @@ where
             Err(Error::AuditUnavailable(error.to_string()))
         }
     };
+    finish(metrics, operation, &request_id, &caller, started, outcome, true)
+}
+
+/// Answers a call: metrics, the log line (left out for a throttled call left out of the audit
+/// log, so a flood cannot fill the journal either), and the request id on success and failure.
+fn finish<Resp>(
+    metrics: &Metrics,
+    operation: &'static str,
+    request_id: &str,
+    caller: &str,
+    started: Instant,
+    outcome: Result<Resp, Error>,
+    logged: bool,
+) -> Result<Response<Resp>, Status> {
     let elapsed = started.elapsed();
     let micros = elapsed.as_micros() as u64;
-    let header = MetadataValue::try_from(request_id.as_str()).ok();
+    let header = MetadataValue::try_from(request_id).ok();
     match outcome {
         Ok(message) => {
             metrics.record(operation, code_name(Code::Ok), elapsed);
@@ -216,7 +240,9 @@ where
             let mut status = status::to_status(&error);
             metrics.record(operation, code_name(status.code()), elapsed);
             let error = status.message();
-            tracing::info!(request_id, caller, operation, micros, code = ?status.code(), error, "failed");
+            if logged {
+                tracing::info!(request_id, caller, operation, micros, code = ?status.code(), error, "failed");
+            }
             if let Some(header) = header {
                 status.metadata_mut().insert(REQUEST_ID_HEADER, header);
             }

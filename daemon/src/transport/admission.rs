@@ -209,7 +209,12 @@ mod tests {
         assert!(gate.admit(false).is_none(), "the administrator holds the freed place");
         drop(admin);
         let _third = gate.admit(false).unwrap();
-        let text = metrics.render(crate::metrics::Gauges { sealed: false, keys: 0, locked_bytes: 0 });
+        let text = metrics.render(crate::metrics::Gauges {
+            sealed: false,
+            keys: 0,
+            locked_bytes: 0,
+            disk: crate::metrics::DiskGauges::default(),
+        });
         assert!(text.contains("arca_connections_refused_total{reason=\"max_connections\"} 2"), "{text}");
         assert!(text.contains("arca_connections_refused_total{reason=\"admin_reserve\"} 1"), "{text}");
     }
