@@ -3,7 +3,7 @@
 //! A second user is `nobody` (uid 65534) through setpriv, so most of these tests need root.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use arca_tests::{Daemon, Launch, assert_status, binary, pb};
@@ -55,10 +55,6 @@ impl Host {
         let daemon = self.launch.start();
         std::fs::set_permissions(&daemon.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
         daemon
-    }
-
-    fn store(&self) -> PathBuf {
-        self.launch.data_dir.join("arca.redb")
     }
 }
 
@@ -144,12 +140,11 @@ async fn named_administrators_administer_the_store_across_restarts() {
     );
     fails(&socket, NOBODY - 1, &["create-key"], 1, "administrators only");
 
-    // A second Initialize is refused and changes nothing, however it asks.
-    let before = std::fs::read(host.store()).unwrap();
+    // A second Initialize is refused and changes nothing, however it asks. (The store file itself
+    // may change: it anchors the audit log's head, which these refusals extend.)
     assert_status(admin.initialize(initialize(&["uid:4242"])).await, Code::FailedPrecondition, "already");
     assert_status(admin.initialize(initialize(&[])).await, Code::FailedPrecondition, "already");
     fails(&socket, NOBODY, &["init", "--administrator", "uid:4242"], 1, "already initialized");
-    assert_eq!(std::fs::read(host.store()).unwrap(), before, "the store is untouched");
     assert_eq!(status(&daemon).await.administrators, ["uid:0", "uid:65534"]);
     daemon.shutdown().await;
 
