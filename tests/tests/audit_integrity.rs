@@ -193,6 +193,8 @@ async fn a_flood_past_the_quota_is_recorded_once_a_second_with_its_count() {
         serde_json::from_str(audit_lines(&launch.data_dir).last().unwrap()).unwrap();
     assert_eq!(last["error_code"], "Throttled", "{last}");
     assert_eq!(last["unrecorded_throttled"].as_u64().unwrap_or(0), last_unrecorded, "{last}");
+    // The caller's refusal bucket refills before it asks for anything else.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
     let verified = daemon.admin().await.verify_audit(pb::VerifyAuditRequest {}).await.unwrap().into_inner();
     assert!(verified.intact, "{}", verified.reason);
     daemon.shutdown().await;

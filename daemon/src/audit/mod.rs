@@ -250,8 +250,12 @@ impl AuditLog {
     }
 
     /// Anchors the head when due; records not yet synced are synced first, so the anchor never
-    /// names a record a crash could lose.
+    /// names a record a crash could lose. A sealed daemon (no MAC key yet) writes nothing to its
+    /// store: what it logged while sealed is anchored at the first anchoring after the unseal.
     fn anchor_if_due(&self, tail: &mut Tail, synced: bool) {
+        if !self.mac_key.lock().is_ok_and(|key| key.is_some()) {
+            return;
+        }
         let (Some(head), Ok(mut slot)) = (tail.head(), self.anchor.lock()) else { return };
         let Some(anchor) = slot.as_mut().filter(|anchor| anchor.due(head.seq, synced)) else { return };
         if !synced && let Some(Err(error)) = tail.file.as_ref().map(File::sync_data) {

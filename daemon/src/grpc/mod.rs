@@ -95,17 +95,39 @@ fn admit(service: &KmsService, caller: &str, operation: &str) -> Result<(), Erro
 
 /// The outcomes that refuse the caller's request as asked: they count against the caller's
 /// quota of refusals, so a caller allowed nothing cannot flood the daemon and its audit log.
-fn is_refusal(code: Code) -> bool {
-    matches!(
-        code,
-        Code::InvalidArgument
-            | Code::NotFound
-            | Code::AlreadyExists
-            | Code::PermissionDenied
-            | Code::FailedPrecondition
-            | Code::OutOfRange
-            | Code::Unauthenticated
-    )
+///
+/// A verdict on the caller's data is an answer, not a refusal: a ciphertext that does not open or
+/// a signature that does not verify (an application checking signatures, or the PKCS#11
+/// conformance suite's threads, meet them all the time). On the PKCS#11 face only the codes
+/// that mean "not yours, not there, not allowed" count: attribute probes such as
+/// `CKR_ATTRIBUTE_SENSITIVE` are how applications read templates.
+fn is_refusal(error: &Error, code: Code) -> bool {
+    use cryptoki_sys as p11;
+    match error {
+        Error::InvalidCiphertext(_) | Error::DecryptionFailed => false,
+        Error::Pkcs11 { rv, .. } => matches!(
+            *rv,
+            p11::CKR_USER_NOT_LOGGED_IN
+                | p11::CKR_USER_TYPE_INVALID
+                | p11::CKR_ACTION_PROHIBITED
+                | p11::CKR_TOKEN_WRITE_PROTECTED
+                | p11::CKR_KEY_FUNCTION_NOT_PERMITTED
+                | p11::CKR_KEY_HANDLE_INVALID
+                | p11::CKR_OBJECT_HANDLE_INVALID
+                | p11::CKR_SESSION_HANDLE_INVALID
+                | p11::CKR_PIN_INCORRECT
+        ),
+        _ => matches!(
+            code,
+            Code::InvalidArgument
+                | Code::NotFound
+                | Code::AlreadyExists
+                | Code::PermissionDenied
+                | Code::FailedPrecondition
+                | Code::OutOfRange
+                | Code::Unauthenticated
+        ),
+    }
 }
 
 /// What a handler knows about the call besides its message.
@@ -176,7 +198,7 @@ where
             (status::to_status(error).code(), error_codes::audit_error_code(error, is_pkcs11(operation)))
         }
     };
-    if is_refusal(code)
+    if outcome.as_ref().err().is_some_and(|error| is_refusal(error, code))
         && let Err(error) = service.quotas().charge_refusal(&caller)
     {
         tracing::error!(%error, "cannot count a refusal against the caller's quota");
