@@ -52,5 +52,6 @@ fn event() -> Event<'static> {
         outcome: "OK",
         error_code: "",
         durable: false,
+        unrecorded_throttled: 0,
     }
 }
