@@ -11,7 +11,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests run arcad, arcactl and libarca_pkcs11.so (a cdylib, which `--bins` would
 # skip), so build the whole workspace first.
 cargo build --workspace --locked
-cargo test --workspace --locked
 # The fuzz targets once over every committed input (every crash ever found is among them); see
 # docs/fuzzing.md. Stable toolchain, reusing the build above: no nightly or cargo-fuzz needed.
 scripts/fuzz.sh smoke
+cargo test --workspace --locked
