@@ -1,4 +1,5 @@
-//! The explicit limits of the API (DESIGN.md invariant 6).
+//! The explicit limits of the API: every size the KMS calls accept, in one place, each refused
+//! past its bound with a precise error.
 
 /// Largest plaintext Encrypt accepts, as KMS.
 pub const MAX_PLAINTEXT_BYTES: usize = 4096;
