@@ -15,6 +15,7 @@ pub mod grpc;
 pub mod keys;
 pub mod metrics;
 pub mod notify;
+pub mod operation;
 pub mod policy;
 pub mod quota;
 #[allow(unsafe_code)]

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::operation::Operation;
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0];
 
@@ -107,8 +109,9 @@ impl DiskGauges {
 }
 
 impl Metrics {
-    pub fn record(&self, operation: &'static str, code: &'static str, elapsed: Duration) {
+    pub fn record(&self, operation: Operation, code: &'static str, elapsed: Duration) {
         let Ok(mut counters) = self.counters.lock() else { return };
+        let operation = operation.name();
         *counters.requests.entry((operation, code)).or_default() += 1;
         counters.latency.entry(operation).or_default().observe(elapsed);
     }
@@ -202,9 +205,9 @@ mod tests {
     #[test]
     fn histograms_are_cumulative_and_counts_add_up() {
         let metrics = Metrics::default();
-        metrics.record("Encrypt", "Ok", Duration::from_micros(300));
-        metrics.record("Encrypt", "Ok", Duration::from_millis(20));
-        metrics.record("Encrypt", "NotFound", Duration::from_micros(50));
+        metrics.record(Operation::Encrypt, "Ok", Duration::from_micros(300));
+        metrics.record(Operation::Encrypt, "Ok", Duration::from_millis(20));
+        metrics.record(Operation::Encrypt, "NotFound", Duration::from_micros(50));
         let text = metrics.render(Gauges {
             sealed: false,
             keys: 3,

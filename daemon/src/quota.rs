@@ -18,6 +18,7 @@ use std::time::Instant;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::operation::{Operation, QuotaClass};
 
 /// Requests per second per caller; 0 turns a quota off.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -72,43 +73,12 @@ impl Class {
     }
 }
 
-const CRYPTO_OPERATIONS: &[&str] = &[
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateRandom",
-    "Sign",
-    "Verify",
-    "GenerateMac",
-    "VerifyMac",
-    // PKCS#11: each call that processes data (C_*Init only prepares).
-    "C_Encrypt",
-    "C_EncryptUpdate",
-    "C_EncryptFinal",
-    "C_Decrypt",
-    "C_DecryptUpdate",
-    "C_DecryptFinal",
-    "C_Sign",
-    "C_SignUpdate",
-    "C_SignFinal",
-    "C_Verify",
-    "C_VerifyUpdate",
-    "C_VerifyFinal",
-    "C_WrapKey",
-    "C_UnwrapKey",
-    "C_DeriveKey",
-    "C_GenerateRandom",
-];
-
-fn class_of(operation: &str) -> Option<Class> {
-    if CRYPTO_OPERATIONS.contains(&operation) {
-        Some(Class::Crypto)
-    } else if operation.starts_with("GenerateDataKeyPair") || operation == "C_GenerateKeyPair" {
-        Some(Class::KeyPair)
-    } else {
-        None
+/// The bucket an operation draws on, if any (the operation table says which).
+fn class_of(operation: Operation) -> Option<Class> {
+    match operation.quota_class() {
+        QuotaClass::Crypto => Some(Class::Crypto),
+        QuotaClass::KeyPair => Some(Class::KeyPair),
+        QuotaClass::Unmetered => None,
     }
 }
 
@@ -152,7 +122,7 @@ impl Quotas {
 
     /// Refuses a caller whose refusals emptied their bucket; otherwise takes one token for
     /// `operation` from the caller's bucket of its class, or refuses.
-    pub fn admit(&self, principal: &str, operation: &str) -> Result<()> {
+    pub fn admit(&self, principal: &str, operation: Operation) -> Result<()> {
         if !self.with_bucket(principal, Class::Refused, |bucket| bucket.tokens >= 1.0)? {
             return Err(Error::Throttled(format!(
                 "{principal} exceeded {} refused requests per second; retry with backoff",
@@ -272,17 +242,17 @@ mod tests {
             ..Default::default()
         });
         for _ in 0..5 {
-            quotas.admit("uid:1", "Encrypt").unwrap();
+            quotas.admit("uid:1", Operation::Encrypt).unwrap();
         }
-        assert!(matches!(quotas.admit("uid:1", "Decrypt"), Err(Error::Throttled(_))));
-        quotas.admit("uid:2", "Encrypt").unwrap();
-        quotas.admit("uid:1", "GenerateDataKeyPair").unwrap();
-        assert!(quotas.admit("uid:1", "GenerateDataKeyPairWithoutPlaintext").is_err());
-        quotas.admit("uid:1", "CreateKey").unwrap();
-        assert!(matches!(quotas.admit("uid:1", "C_Sign"), Err(Error::Throttled(_))));
-        quotas.admit("uid:1", "C_SignInit").unwrap();
+        assert!(matches!(quotas.admit("uid:1", Operation::Decrypt), Err(Error::Throttled(_))));
+        quotas.admit("uid:2", Operation::Encrypt).unwrap();
+        quotas.admit("uid:1", Operation::GenerateDataKeyPair).unwrap();
+        assert!(quotas.admit("uid:1", Operation::GenerateDataKeyPairWithoutPlaintext).is_err());
+        quotas.admit("uid:1", Operation::CreateKey).unwrap();
+        assert!(matches!(quotas.admit("uid:1", Operation::TokenSign), Err(Error::Throttled(_))));
+        quotas.admit("uid:1", Operation::SignInit).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(250));
-        quotas.admit("uid:1", "Encrypt").unwrap();
+        quotas.admit("uid:1", Operation::Encrypt).unwrap();
     }
 
     #[test]
@@ -294,7 +264,7 @@ mod tests {
             throttled_records_per_second: 0,
         });
         for _ in 0..1000 {
-            quotas.admit("uid:1", "Encrypt").unwrap();
+            quotas.admit("uid:1", Operation::Encrypt).unwrap();
             quotas.charge_refusal("uid:1").unwrap();
         }
     }
@@ -303,14 +273,14 @@ mod tests {
     fn refusals_empty_their_own_bucket_and_then_every_call_is_throttled() {
         let quotas = Quotas::new(QuotaConfig { refused_requests_per_second: 3, ..Default::default() });
         for _ in 0..3 {
-            quotas.admit("uid:1", "DescribeKey").unwrap();
+            quotas.admit("uid:1", Operation::DescribeKey).unwrap();
             quotas.charge_refusal("uid:1").unwrap();
         }
-        let Err(Error::Throttled(message)) = quotas.admit("uid:1", "DescribeKey") else { panic!("admitted") };
+        let Err(Error::Throttled(message)) = quotas.admit("uid:1", Operation::DescribeKey) else { panic!("admitted") };
         assert!(message.contains("3 refused requests per second"), "{message}");
-        assert!(quotas.admit("uid:1", "Encrypt").is_err(), "any operation of that caller");
-        quotas.admit("uid:2", "DescribeKey").unwrap();
+        assert!(quotas.admit("uid:1", Operation::Encrypt).is_err(), "any operation of that caller");
+        quotas.admit("uid:2", Operation::DescribeKey).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(400));
-        quotas.admit("uid:1", "DescribeKey").unwrap();
+        quotas.admit("uid:1", Operation::DescribeKey).unwrap();
     }
 }

@@ -10,6 +10,7 @@ use super::serve;
 use crate::audit::{BadRecord, Filter};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::operation::Operation;
 use crate::service::KmsService;
 use crate::store::SealMode;
 
@@ -44,7 +45,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        serve(&self.metrics, &self.service, "Status", request, |context, _| async move {
+        serve(&self.metrics, &self.service, Operation::Status, request, |context, _| async move {
             let status = self.service.status()?;
             Ok(pb::StatusResponse {
                 initialized: status.initialized,
@@ -69,7 +70,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::InitializeRequest>,
     ) -> Result<Response<pb::InitializeResponse>, Status> {
-        serve(&self.metrics, &self.service, "Initialize", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::Initialize, request, |_, r| async move {
             if !matches!(self.service.status()?.seal_mode, SealMode::Passphrase) {
                 return Err(Error::WrongSealMode(
                     "this store is sealed by a key file: it initializes itself",
@@ -86,7 +87,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::UnsealRequest>,
     ) -> Result<Response<pb::UnsealResponse>, Status> {
-        serve(&self.metrics, &self.service, "Unseal", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::Unseal, request, |_, r| async move {
             self.service.require_administrator("Unseal")?;
             self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
             // Deletions and rotations that fell due while sealed happen now.
@@ -99,7 +100,7 @@ impl Admin for AdminApi {
     type BackupStream = BackupStream;
 
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<BackupStream>, Status> {
-        serve(&self.metrics, &self.service, "Backup", request, |_, _| async move {
+        serve(&self.metrics, &self.service, Operation::Backup, request, |_, _| async move {
             self.service.require_administrator("Backup")?;
             let archive = self.service.backup().await?;
             let chunks: Vec<Result<pb::BackupChunk, Status>> = archive
@@ -115,7 +116,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::VerifyAuditRequest>,
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, "VerifyAudit", request, |_, _| async move {
+        serve(&self.metrics, &self.service, Operation::VerifyAudit, request, |_, _| async move {
             self.service.require_administrator("VerifyAudit")?;
             let outcome = self.service.audit().verify()?;
             let intact = outcome.first_bad.is_none();
@@ -138,7 +139,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::ReadAuditRequest>,
     ) -> Result<Response<pb::ReadAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, "ReadAudit", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ReadAudit, request, |_, r| async move {
             self.service.require_administrator("ReadAudit")?;
             let limit = match r.limit {
                 0 => 100,
@@ -155,7 +156,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::RotateAuditRequest>,
     ) -> Result<Response<pb::RotateAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, "RotateAudit", request, |_, _| async move {
+        serve(&self.metrics, &self.service, Operation::RotateAudit, request, |_, _| async move {
             self.service.require_administrator("RotateAudit")?;
             Ok(match self.service.audit().rotate()? {
                 Some(rotated) => pb::RotateAuditResponse {
@@ -174,7 +175,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::AdvanceClockRequest>,
     ) -> Result<Response<pb::AdvanceClockResponse>, Status> {
-        serve(&self.metrics, &self.service, "AdvanceClock", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::AdvanceClock, request, |_, r| async move {
             let (now, changed) = self.service.advance_clock(r.seconds).await?;
             Ok(pb::AdvanceClockResponse { now, keys_changed: u32::try_from(changed).unwrap_or(u32::MAX) })
         })

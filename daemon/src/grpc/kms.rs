@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::{asymmetric, convert, serve};
 use crate::metrics::Metrics;
+use crate::operation::Operation;
 use crate::service::{KmsService, NewGrant, NewKey};
 
 /// The gRPC face of [`KmsService`].
@@ -31,7 +32,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateKeyRequest>,
     ) -> Result<Response<pb::CreateKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, "CreateKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::CreateKey, request, |_, r| async move {
             let new_key = NewKey {
                 description: r.description,
                 spec: convert::key_spec(r.key_spec)?,
@@ -50,7 +51,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DescribeKeyRequest>,
     ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, "DescribeKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::DescribeKey, request, |_, r| async move {
             let info = self.service.describe_key(&r.key_id)?;
             Ok(pb::DescribeKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
         })
@@ -61,7 +62,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
-        serve(&self.metrics, &self.service, "ListKeys", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ListKeys, request, |_, r| async move {
             let filter = convert::key_filter(&r)?;
             let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token, &filter)?;
             Ok(pb::ListKeysResponse {
@@ -77,7 +78,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
-        serve(&self.metrics, &self.service, "Encrypt", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::Encrypt, request, |_, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, ciphertext) = self.service.encrypt_oaep(&r.key_id, hash, &r.plaintext)?;
                 return Ok(pb::EncryptResponse {
@@ -103,7 +104,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
-        serve(&self.metrics, &self.service, "Decrypt", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::Decrypt, request, |_, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, plaintext) = self.service.decrypt_oaep(&r.key_id, hash, &r.ciphertext_blob)?;
                 return Ok(pb::DecryptResponse {
@@ -130,7 +131,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ReEncryptRequest>,
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
-        serve(&self.metrics, &self.service, "ReEncrypt", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ReEncrypt, request, |_, r| async move {
             let (opened, sealed) = self.service.re_encrypt(
                 &r.ciphertext_blob,
                 &convert::context(r.source_encryption_context),
@@ -153,7 +154,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, "GenerateDataKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::GenerateDataKey, request, |_, r| async move {
             let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
             let (sealed, data_key) =
                 self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
@@ -171,7 +172,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
-        serve(&self.metrics, &self.service, "GenerateDataKeyWithoutPlaintext", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::GenerateDataKeyWithoutPlaintext, request, |_, r| async move {
             let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
             let (sealed, _data_key) =
                 self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
@@ -188,7 +189,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateRandomRequest>,
     ) -> Result<Response<pb::GenerateRandomResponse>, Status> {
-        serve(&self.metrics, &self.service, "GenerateRandom", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::GenerateRandom, request, |_, r| async move {
             Ok(pb::GenerateRandomResponse {
                 plaintext: self.service.generate_random(r.number_of_bytes as usize)?,
             })
@@ -197,14 +198,14 @@ impl KeyManagement for KmsApi {
     }
 
     async fn sign(&self, request: Request<pb::SignRequest>) -> Result<Response<pb::SignResponse>, Status> {
-        serve(&self.metrics, &self.service, "Sign", request, |_, r| asymmetric::sign(&self.service, r)).await
+        serve(&self.metrics, &self.service, Operation::Sign, request, |_, r| asymmetric::sign(&self.service, r)).await
     }
 
     async fn verify(
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        serve(&self.metrics, &self.service, "Verify", request, |_, r| asymmetric::verify(&self.service, r))
+        serve(&self.metrics, &self.service, Operation::Verify, request, |_, r| asymmetric::verify(&self.service, r))
             .await
     }
 
@@ -212,7 +213,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, "GetPublicKey", request, |_, r| {
+        serve(&self.metrics, &self.service, Operation::GetPublicKey, request, |_, r| {
             asymmetric::get_public_key(&self.service, r)
         })
         .await
@@ -222,7 +223,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateMacRequest>,
     ) -> Result<Response<pb::GenerateMacResponse>, Status> {
-        serve(&self.metrics, &self.service, "GenerateMac", request, |_, r| {
+        serve(&self.metrics, &self.service, Operation::GenerateMac, request, |_, r| {
             asymmetric::generate_mac(&self.service, r)
         })
         .await
@@ -232,7 +233,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::VerifyMacRequest>,
     ) -> Result<Response<pb::VerifyMacResponse>, Status> {
-        serve(&self.metrics, &self.service, "VerifyMac", request, |_, r| {
+        serve(&self.metrics, &self.service, Operation::VerifyMac, request, |_, r| {
             asymmetric::verify_mac(&self.service, r)
         })
         .await
@@ -242,7 +243,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairResponse>, Status> {
-        serve(&self.metrics, &self.service, "GenerateDataKeyPair", request, |_, r| {
+        serve(&self.metrics, &self.service, Operation::GenerateDataKeyPair, request, |_, r| {
             asymmetric::generate_data_key_pair(&self.service, r)
         })
         .await
@@ -252,7 +253,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairWithoutPlaintextResponse>, Status> {
-        serve(&self.metrics, &self.service, "GenerateDataKeyPairWithoutPlaintext", request, |_, r| {
+        serve(&self.metrics, &self.service, Operation::GenerateDataKeyPairWithoutPlaintext, request, |_, r| {
             asymmetric::generate_data_key_pair_without_plaintext(&self.service, r)
         })
         .await
@@ -262,7 +263,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRequest>,
     ) -> Result<Response<pb::EnableKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, "EnableKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::EnableKey, request, |_, r| async move {
             self.service.enable_key(&r.key_id).await?;
             Ok(pb::EnableKeyResponse {})
         })
@@ -273,7 +274,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRequest>,
     ) -> Result<Response<pb::DisableKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, "DisableKey", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::DisableKey, request, |_, r| async move {
             self.service.disable_key(&r.key_id).await?;
             Ok(pb::DisableKeyResponse {})
         })
@@ -284,7 +285,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateAliasRequest>,
     ) -> Result<Response<pb::CreateAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, "CreateAlias", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::CreateAlias, request, |_, r| async move {
             self.service.create_alias(&r.alias_name, &r.target_key_id).await?;
             Ok(pb::CreateAliasResponse {})
         })
@@ -295,7 +296,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::UpdateAliasRequest>,
     ) -> Result<Response<pb::UpdateAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, "UpdateAlias", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::UpdateAlias, request, |_, r| async move {
             self.service.update_alias(&r.alias_name, &r.target_key_id).await?;
             Ok(pb::UpdateAliasResponse {})
         })
@@ -306,7 +307,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DeleteAliasRequest>,
     ) -> Result<Response<pb::DeleteAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, "DeleteAlias", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::DeleteAlias, request, |_, r| async move {
             self.service.delete_alias(&r.alias_name).await?;
             Ok(pb::DeleteAliasResponse {})
         })
@@ -317,7 +318,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListAliasesRequest>,
     ) -> Result<Response<pb::ListAliasesResponse>, Status> {
-        serve(&self.metrics, &self.service, "ListAliases", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ListAliases, request, |_, r| async move {
             let (page, next) = self.service.list_aliases(&r.key_id, r.limit as usize, &r.page_token)?;
             Ok(pb::ListAliasesResponse {
                 aliases: page
@@ -335,7 +336,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RotateKeyOnDemandRequest>,
     ) -> Result<Response<pb::RotateKeyOnDemandResponse>, Status> {
-        serve(&self.metrics, &self.service, "RotateKeyOnDemand", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::RotateKeyOnDemand, request, |_, r| async move {
             let key_version = self.service.rotate_key_on_demand(&r.key_id).await?;
             let key_id = self.service.resolve(&r.key_id)?.to_string();
             Ok(pb::RotateKeyOnDemandResponse { key_id, key_version })
@@ -347,7 +348,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRotationRequest>,
     ) -> Result<Response<pb::EnableKeyRotationResponse>, Status> {
-        serve(&self.metrics, &self.service, "EnableKeyRotation", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::EnableKeyRotation, request, |_, r| async move {
             let period = (r.rotation_period_in_days != 0).then_some(r.rotation_period_in_days);
             self.service.enable_key_rotation(&r.key_id, period).await?;
             Ok(pb::EnableKeyRotationResponse {})
@@ -359,7 +360,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRotationRequest>,
     ) -> Result<Response<pb::DisableKeyRotationResponse>, Status> {
-        serve(&self.metrics, &self.service, "DisableKeyRotation", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::DisableKeyRotation, request, |_, r| async move {
             self.service.disable_key_rotation(&r.key_id).await?;
             Ok(pb::DisableKeyRotationResponse {})
         })
@@ -370,7 +371,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetKeyRotationStatusRequest>,
     ) -> Result<Response<pb::GetKeyRotationStatusResponse>, Status> {
-        serve(&self.metrics, &self.service, "GetKeyRotationStatus", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::GetKeyRotationStatus, request, |_, r| async move {
             let status = self.service.key_rotation_status(&r.key_id)?;
             Ok(pb::GetKeyRotationStatusResponse {
                 key_id: status.key_id.to_string(),
@@ -386,7 +387,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeyRotationsRequest>,
     ) -> Result<Response<pb::ListKeyRotationsResponse>, Status> {
-        serve(&self.metrics, &self.service, "ListKeyRotations", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ListKeyRotations, request, |_, r| async move {
             let rotations = self
                 .service
                 .list_key_rotations(&r.key_id)?
@@ -402,7 +403,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ScheduleKeyDeletionRequest>,
     ) -> Result<Response<pb::ScheduleKeyDeletionResponse>, Status> {
-        serve(&self.metrics, &self.service, "ScheduleKeyDeletion", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ScheduleKeyDeletion, request, |_, r| async move {
             let window = (r.pending_window_in_days != 0).then_some(r.pending_window_in_days);
             let deletion_date = self.service.schedule_key_deletion(&r.key_id, window).await?;
             let key_id = self.service.resolve(&r.key_id)?.to_string();
@@ -415,7 +416,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CancelKeyDeletionRequest>,
     ) -> Result<Response<pb::CancelKeyDeletionResponse>, Status> {
-        serve(&self.metrics, &self.service, "CancelKeyDeletion", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::CancelKeyDeletion, request, |_, r| async move {
             self.service.cancel_key_deletion(&r.key_id).await?;
             let key_id = self.service.resolve(&r.key_id)?.to_string();
             Ok(pb::CancelKeyDeletionResponse { key_id })
@@ -427,7 +428,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::PutKeyPolicyRequest>,
     ) -> Result<Response<pb::PutKeyPolicyResponse>, Status> {
-        serve(&self.metrics, &self.service, "PutKeyPolicy", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::PutKeyPolicy, request, |_, r| async move {
             self.service.put_key_policy(&r.key_id, &r.policy).await?;
             Ok(pb::PutKeyPolicyResponse {})
         })
@@ -438,7 +439,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetKeyPolicyRequest>,
     ) -> Result<Response<pb::GetKeyPolicyResponse>, Status> {
-        serve(&self.metrics, &self.service, "GetKeyPolicy", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::GetKeyPolicy, request, |_, r| async move {
             let (key_id, policy) = self.service.get_key_policy(&r.key_id)?;
             Ok(pb::GetKeyPolicyResponse { key_id: key_id.to_string(), policy })
         })
@@ -449,7 +450,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateGrantRequest>,
     ) -> Result<Response<pb::CreateGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, "CreateGrant", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::CreateGrant, request, |_, r| async move {
             let constraints = r.constraints.unwrap_or_default();
             let new = NewGrant {
                 grantee: r.grantee_principal,
@@ -469,7 +470,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        serve(&self.metrics, &self.service, "ListGrants", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ListGrants, request, |_, r| async move {
             let grants = self.service.list_grants(&r.key_id)?;
             Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
         })
@@ -480,7 +481,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListRetirableGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        serve(&self.metrics, &self.service, "ListRetirableGrants", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ListRetirableGrants, request, |_, r| async move {
             let grants = self.service.list_retirable_grants(&r.retiring_principal)?;
             Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
         })
@@ -491,7 +492,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RetireGrantRequest>,
     ) -> Result<Response<pb::RetireGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, "RetireGrant", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::RetireGrant, request, |_, r| async move {
             self.service.retire_grant(&r.grant_id).await?;
             Ok(pb::RetireGrantResponse {})
         })
@@ -502,7 +503,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::RevokeGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, "RevokeGrant", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::RevokeGrant, request, |_, r| async move {
             self.service.revoke_grant(&r.key_id, &r.grant_id).await?;
             Ok(pb::RevokeGrantResponse {})
         })
@@ -513,7 +514,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetParametersForImportRequest>,
     ) -> Result<Response<pb::GetParametersForImportResponse>, Status> {
-        serve(&self.metrics, &self.service, "GetParametersForImport", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::GetParametersForImport, request, |_, r| async move {
             let parameters = self
                 .service
                 .get_parameters_for_import(&r.key_id, &r.wrapping_algorithm, &r.wrapping_key_spec)
@@ -532,7 +533,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ImportKeyMaterialRequest>,
     ) -> Result<Response<pb::ImportKeyMaterialResponse>, Status> {
-        serve(&self.metrics, &self.service, "ImportKeyMaterial", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ImportKeyMaterial, request, |_, r| async move {
             let token = String::from_utf8(r.import_token).unwrap_or_default();
             let valid_to = (r.valid_to != 0).then_some(r.valid_to);
             self.service.import_key_material(&r.key_id, &token, &r.encrypted_key_material, valid_to).await?;
@@ -545,7 +546,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DeleteImportedKeyMaterialRequest>,
     ) -> Result<Response<pb::DeleteImportedKeyMaterialResponse>, Status> {
-        serve(&self.metrics, &self.service, "DeleteImportedKeyMaterial", request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::DeleteImportedKeyMaterial, request, |_, r| async move {
             self.service.delete_imported_key_material(&r.key_id).await?;
             Ok(pb::DeleteImportedKeyMaterialResponse {})
         })

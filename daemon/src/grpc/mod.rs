@@ -31,63 +31,20 @@ use crate::audit::Event;
 use crate::auth::{Caller, caller_of};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::operation::{Face, Operation};
 use crate::quota::ThrottledRecord;
 use crate::service::{KmsService, as_caller};
 use audited::Audited;
 
-/// Operations that change state: their audit record is synced before the caller hears back.
-const STATE_CHANGES: &[&str] = &[
-    "CreateKey",
-    "EnableKey",
-    "DisableKey",
-    "CreateAlias",
-    "UpdateAlias",
-    "DeleteAlias",
-    "Initialize",
-    "Unseal",
-    "RotateKeyOnDemand",
-    "EnableKeyRotation",
-    "DisableKeyRotation",
-    "ScheduleKeyDeletion",
-    "CancelKeyDeletion",
-    "AdvanceClock",
-    "PutKeyPolicy",
-    "CreateGrant",
-    "RetireGrant",
-    "RevokeGrant",
-    "ImportKeyMaterial",
-    "DeleteImportedKeyMaterial",
-    "C_InitToken",
-    "UnlockSoPin",
-    "C_InitPIN",
-    "C_SetPIN",
-    "C_Login",
-    "C_CreateObject",
-    "C_CopyObject",
-    "C_DestroyObject",
-    "C_SetAttributeValue",
-    "C_GenerateKey",
-    "C_GenerateKeyPair",
-    "C_UnwrapKey",
-    "C_DeriveKey",
-    "RotateAudit",
-];
-
-/// The Token service's calls (the PKCS#11 module's): the PKCS#11 functions, and Attach.
-fn is_pkcs11(operation: &str) -> bool {
-    operation.starts_with("C_") || operation == "Attach"
-}
-
 /// How a call came, for its audit record: the face and the transport (`grpc/unix`, `pkcs11/tls`).
-fn source_of(operation: &str, caller: &Caller) -> String {
-    let face = if is_pkcs11(operation) { "pkcs11" } else { "grpc" };
-    format!("{face}/{}", caller.transport())
+fn source_of(operation: Operation, caller: &Caller) -> String {
+    format!("{}/{}", operation.face().source_name(), caller.transport())
 }
 
 /// Whether the call may start: the data directory's free-space reserve (Status, which reports
 /// it, is always answered), then the caller's quotas.
-fn admit(service: &KmsService, caller: &str, operation: &str) -> Result<(), Error> {
-    if operation != "Status" {
+fn admit(service: &KmsService, caller: &str, operation: Operation) -> Result<(), Error> {
+    if operation != Operation::Status {
         service.disk_reserve().admit()?;
     }
     service.quotas().admit(caller, operation)
@@ -160,7 +117,7 @@ fn request_id_of<T>(request: &Request<T>) -> String {
 async fn serve<Req: Audited, Resp, Fut>(
     metrics: &Metrics,
     service: &KmsService,
-    operation: &'static str,
+    operation: Operation,
     request: Request<Req>,
     handler: impl FnOnce(CallContext, Req) -> Fut,
 ) -> Result<Response<Resp>, Status>
@@ -195,7 +152,7 @@ where
     let (code, error_code) = match &outcome {
         Ok(_) => (Code::Ok, Cow::Borrowed("")),
         Err(error) => {
-            (status::to_status(error).code(), error_codes::audit_error_code(error, is_pkcs11(operation)))
+            (status::to_status(error).code(), error_codes::audit_error_code(error, operation.face() == Face::Pkcs11))
         }
     };
     if outcome.as_ref().err().is_some_and(|error| is_refusal(error, code))
@@ -211,13 +168,13 @@ where
         request_id: &request_id,
         principal: &caller,
         source: &source,
-        operation,
+        operation: operation.name(),
         key: &key,
         key_version,
         encryption_context,
         outcome: code_name(code),
         error_code: &error_code,
-        durable: STATE_CHANGES.contains(&operation),
+        durable: operation.changes_state(),
         unrecorded_throttled,
     };
     // Fail closed: a call whose record cannot be written does not succeed.
@@ -238,7 +195,7 @@ where
 /// log, so a flood cannot fill the journal either), and the request id on success and failure.
 fn finish<Resp>(
     metrics: &Metrics,
-    operation: &'static str,
+    operation: Operation,
     request_id: &str,
     caller: &str,
     started: Instant,
@@ -251,7 +208,7 @@ fn finish<Resp>(
     match outcome {
         Ok(message) => {
             metrics.record(operation, code_name(Code::Ok), elapsed);
-            tracing::info!(request_id, caller, operation, micros, "ok");
+            tracing::info!(request_id, caller, operation = operation.name(), micros, "ok");
             let mut response = Response::new(message);
             if let Some(header) = header {
                 response.metadata_mut().insert(REQUEST_ID_HEADER, header);
@@ -263,7 +220,7 @@ fn finish<Resp>(
             metrics.record(operation, code_name(status.code()), elapsed);
             let error = status.message();
             if logged {
-                tracing::info!(request_id, caller, operation, micros, code = ?status.code(), error, "failed");
+                tracing::info!(request_id, caller, operation = operation.name(), micros, code = ?status.code(), error, "failed");
             }
             if let Some(header) = header {
                 status.metadata_mut().insert(REQUEST_ID_HEADER, header);

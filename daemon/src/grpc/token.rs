@@ -19,9 +19,10 @@ use super::serve;
 use super::token_convert::{
     attribute_results, mechanism, operation_kind, output, space, template, token_info,
 };
-use super::token_steps::{Step, init_name};
+use super::token_steps::{Step, init_operation};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::operation::Operation;
 use crate::service::token::{App, TokenService};
 
 /// Metadata entry naming the application a call belongs to.
@@ -48,7 +49,7 @@ impl TokenApi {
     /// Serves one call of an attached application.
     pub(super) async fn call<Req, Resp, Fut>(
         &self,
-        operation: &'static str,
+        operation: Operation,
         request: Request<Req>,
         handler: impl FnOnce(Arc<App>, Req) -> Fut,
     ) -> std::result::Result<Response<Resp>, Status>
@@ -120,7 +121,7 @@ impl Token for TokenApi {
         let max_request_bytes = self.max_request_bytes as u64;
         // The stream is made inside the call, so that an application registered by a call that
         // then fails (its audit record cannot be written) ends with the dropped stream.
-        serve(&self.metrics, self.token.kms(), "Attach", request, |_, r| async move {
+        serve(&self.metrics, self.token.kms(), Operation::Attach, request, |_, r| async move {
             let app = token.attach(&r.application_name)?;
             let (sender, events) = tokio::sync::mpsc::channel(1);
             let stream = AttachStream {
@@ -141,7 +142,7 @@ impl Token for TokenApi {
         request: Request<pb::GetTokenInfoRequest>,
     ) -> std::result::Result<Response<pb::TokenInfo>, Status> {
         let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), "C_GetTokenInfo", request, |_, _| async move {
+        serve(&self.metrics, self.token.kms(), Operation::GetTokenInfo, request, |_, _| async move {
             Ok(token_info(token.token_info()?))
         })
         .await
@@ -151,7 +152,7 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GetMechanismListRequest>,
     ) -> std::result::Result<Response<pb::GetMechanismListResponse>, Status> {
-        serve(&self.metrics, self.token.kms(), "C_GetMechanismList", request, |_, _| async move {
+        serve(&self.metrics, self.token.kms(), Operation::GetMechanismList, request, |_, _| async move {
             Ok(pb::GetMechanismListResponse { mechanisms: crate::service::token::mechanisms::list() })
         })
         .await
@@ -161,7 +162,7 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GetMechanismInfoRequest>,
     ) -> std::result::Result<Response<pb::MechanismInfo>, Status> {
-        serve(&self.metrics, self.token.kms(), "C_GetMechanismInfo", request, |_, r| async move {
+        serve(&self.metrics, self.token.kms(), Operation::GetMechanismInfo, request, |_, r| async move {
             let (min_key_size, max_key_size, flags) = crate::service::token::mechanisms::info(r.mechanism)?;
             Ok(pb::MechanismInfo { min_key_size, max_key_size, flags })
         })
@@ -173,7 +174,7 @@ impl Token for TokenApi {
         request: Request<pb::InitTokenRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), "C_InitToken", request, |_, r| async move {
+        serve(&self.metrics, self.token.kms(), Operation::InitToken, request, |_, r| async move {
             let so_pin = pin(r.so_pin)?;
             unit(token.init_token(&so_pin, &r.label).await)
         })
@@ -185,7 +186,7 @@ impl Token for TokenApi {
         request: Request<pb::UnlockSoPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), "UnlockSoPin", request, |_, r| async move {
+        serve(&self.metrics, self.token.kms(), Operation::UnlockSoPin, request, |_, r| async move {
             let new_so_pin = Zeroizing::new(r.new_so_pin);
             let replacement = (!new_so_pin.is_empty()).then_some(new_so_pin.as_slice());
             unit(token.unlock_so_pin(replacement).await)
@@ -198,7 +199,7 @@ impl Token for TokenApi {
         request: Request<pb::InitPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_InitPIN", request, |app, r| async move {
+        self.call(Operation::InitPin, request, |app, r| async move {
             let pin = pin(r.pin)?;
             unit(token.init_pin(&app, r.session, &pin).await)
         })
@@ -210,7 +211,7 @@ impl Token for TokenApi {
         request: Request<pb::SetPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_SetPIN", request, |app, r| async move {
+        self.call(Operation::SetPin, request, |app, r| async move {
             let (old_pin, new_pin) = (pin(r.old_pin)?, pin(r.new_pin)?);
             unit(token.set_pin(&app, r.session, &old_pin, &new_pin).await)
         })
@@ -222,7 +223,7 @@ impl Token for TokenApi {
         request: Request<pb::LoginRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_Login", request, |app, r| async move {
+        self.call(Operation::Login, request, |app, r| async move {
             let pin = pin(r.pin)?;
             unit(token.login(&app, r.session, r.user_type, &pin).await)
         })
@@ -234,7 +235,7 @@ impl Token for TokenApi {
         request: Request<pb::LogoutRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_Logout", request, |app, r| async move { unit(token.logout(&app, r.session)) }).await
+        self.call(Operation::Logout, request, |app, r| async move { unit(token.logout(&app, r.session)) }).await
     }
 
     async fn open_session(
@@ -242,7 +243,7 @@ impl Token for TokenApi {
         request: Request<pb::OpenSessionRequest>,
     ) -> std::result::Result<Response<pb::OpenSessionResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_OpenSession", request, |app, r| async move {
+        self.call(Operation::OpenSession, request, |app, r| async move {
             Ok(pb::OpenSessionResponse { session: token.open_session(&app, r.flags)? })
         })
         .await
@@ -252,14 +253,14 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        self.call("C_CloseSession", request, |app, r| async move { unit(app.close_session(r.session)) }).await
+        self.call(Operation::CloseSession, request, |app, r| async move { unit(app.close_session(r.session)) }).await
     }
 
     async fn close_all_sessions(
         &self,
         request: Request<pb::CloseAllSessionsRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        self.call("C_CloseAllSessions", request, |app, _| async move { unit(app.close_all_sessions()) }).await
+        self.call(Operation::CloseAllSessions, request, |app, _| async move { unit(app.close_all_sessions()) }).await
     }
 
     async fn get_session_info(
@@ -267,7 +268,7 @@ impl Token for TokenApi {
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::SessionInfo>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_GetSessionInfo", request, |app, r| async move {
+        self.call(Operation::GetSessionInfo, request, |app, r| async move {
             let (state, flags) = token.session_info(&app, r.session)?;
             Ok(pb::SessionInfo { state, flags, device_error: 0 })
         })
@@ -279,7 +280,7 @@ impl Token for TokenApi {
         request: Request<pb::CreateObjectRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_CreateObject", request, |app, r| async move {
+        self.call(Operation::CreateObject, request, |app, r| async move {
             let object = token.create_object(&app, r.session, &template(r.template)?).await?;
             Ok(pb::ObjectResponse { object })
         })
@@ -291,7 +292,7 @@ impl Token for TokenApi {
         request: Request<pb::CopyObjectRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_CopyObject", request, |app, r| async move {
+        self.call(Operation::CopyObject, request, |app, r| async move {
             let object = token.copy_object(&app, r.session, r.object, &template(r.template)?).await?;
             Ok(pb::ObjectResponse { object })
         })
@@ -303,7 +304,7 @@ impl Token for TokenApi {
         request: Request<pb::ObjectRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_DestroyObject", request, |app, r| async move {
+        self.call(Operation::DestroyObject, request, |app, r| async move {
             unit(token.destroy(&app, r.session, r.object).await)
         })
         .await
@@ -314,7 +315,7 @@ impl Token for TokenApi {
         request: Request<pb::ObjectRequest>,
     ) -> std::result::Result<Response<pb::GetObjectSizeResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_GetObjectSize", request, |app, r| async move {
+        self.call(Operation::GetObjectSize, request, |app, r| async move {
             Ok(pb::GetObjectSizeResponse { size: token.object_size(&app, r.session, r.object)? })
         })
         .await
@@ -325,7 +326,7 @@ impl Token for TokenApi {
         request: Request<pb::GetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::GetAttributeValueResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_GetAttributeValue", request, |app, r| async move {
+        self.call(Operation::GetAttributeValue, request, |app, r| async move {
             let found = token.get_attributes(&app, r.session, r.object, &r.types)?;
             Ok(pb::GetAttributeValueResponse { attributes: attribute_results(&r.types, found) })
         })
@@ -337,7 +338,7 @@ impl Token for TokenApi {
         request: Request<pb::SetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_SetAttributeValue", request, |app, r| async move {
+        self.call(Operation::SetAttributeValue, request, |app, r| async move {
             unit(token.set_attributes(&app, r.session, r.object, &template(r.template)?).await)
         })
         .await
@@ -348,7 +349,7 @@ impl Token for TokenApi {
         request: Request<pb::FindObjectsInitRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_FindObjectsInit", request, |app, r| async move {
+        self.call(Operation::FindObjectsInit, request, |app, r| async move {
             unit(token.find_init(&app, r.session, &template(r.template)?))
         })
         .await
@@ -359,7 +360,7 @@ impl Token for TokenApi {
         request: Request<pb::FindObjectsRequest>,
     ) -> std::result::Result<Response<pb::FindObjectsResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_FindObjects", request, |app, r| async move {
+        self.call(Operation::FindObjects, request, |app, r| async move {
             let max = usize::try_from(r.max_objects).unwrap_or(usize::MAX);
             Ok(pb::FindObjectsResponse { objects: token.find(&app, r.session, max)? })
         })
@@ -372,7 +373,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call(
-            "C_FindObjectsFinal",
+            Operation::FindObjectsFinal,
             request,
             |app, r| async move { unit(token.find_final(&app, r.session)) },
         )
@@ -384,7 +385,7 @@ impl Token for TokenApi {
         request: Request<pb::GenerateKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_GenerateKey", request, |app, r| async move {
+        self.call(Operation::GenerateKey, request, |app, r| async move {
             let object =
                 token.generate_key(&app, r.session, &mechanism(r.mechanism)?, &template(r.template)?).await?;
             Ok(pb::ObjectResponse { object })
@@ -397,7 +398,7 @@ impl Token for TokenApi {
         request: Request<pb::GenerateKeyPairRequest>,
     ) -> std::result::Result<Response<pb::GenerateKeyPairResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_GenerateKeyPair", request, |app, r| async move {
+        self.call(Operation::GenerateKeyPair, request, |app, r| async move {
             let (public, private) = (template(r.public_template)?, template(r.private_template)?);
             let (public_key, private_key) =
                 token.generate_key_pair(&app, r.session, &mechanism(r.mechanism)?, &public, &private).await?;
@@ -411,7 +412,7 @@ impl Token for TokenApi {
         request: Request<pb::WrapKeyRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_WrapKey", request, |app, r| async move {
+        self.call(Operation::WrapKey, request, |app, r| async move {
             let mechanism = mechanism(r.mechanism)?;
             output(token.wrap_key(&app, r.session, &mechanism, r.wrapping_key, r.key, space(r.space))?)
         })
@@ -423,7 +424,7 @@ impl Token for TokenApi {
         request: Request<pb::UnwrapKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_UnwrapKey", request, |app, r| async move {
+        self.call(Operation::UnwrapKey, request, |app, r| async move {
             let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
             let object = token
                 .unwrap_key(&app, r.session, &mechanism, r.unwrapping_key, &r.wrapped_key, &template)
@@ -438,7 +439,7 @@ impl Token for TokenApi {
         request: Request<pb::DeriveKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_DeriveKey", request, |app, r| async move {
+        self.call(Operation::DeriveKey, request, |app, r| async move {
             let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
             let object = token.derive_key(&app, r.session, &mechanism, r.base_key, &template).await?;
             Ok(pb::ObjectResponse { object })
@@ -451,7 +452,7 @@ impl Token for TokenApi {
         request: Request<pb::TokenRandomRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call("C_GenerateRandom", request, |app, r| async move {
+        self.call(Operation::TokenGenerateRandom, request, |app, r| async move {
             let len = usize::try_from(r.length).unwrap_or(usize::MAX);
             let random = token.generate_random(&app, r.session, len)?;
             Ok(pb::OutputResponse { length: random.len() as u64, output: random, buffer_too_small: false })
@@ -464,8 +465,8 @@ impl Token for TokenApi {
         request: Request<pb::OperationInitRequest>,
     ) -> std::result::Result<Response<pb::OperationInitResponse>, Status> {
         let token = Arc::clone(&self.token);
-        let name = init_name(request.get_ref().kind);
-        self.call(name, request, |app, r| async move {
+        let operation = init_operation(request.get_ref().kind);
+        self.call(operation, request, |app, r| async move {
             let kind = operation_kind(r.kind)?;
             if r.mechanism.is_none() {
                 token.operation_cancel(&app, r.session, kind)?;
@@ -498,7 +499,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call(
-            "C_DigestKey",
+            Operation::DigestKey,
             request,
             |app, r| async move { unit(token.digest_key(&app, r.session, r.key)) },
         )

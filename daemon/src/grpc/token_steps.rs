@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 use super::token::TokenApi;
 use super::token_convert::{operation_kind, output, space};
 use crate::error::Error;
+use crate::operation::Operation;
 use crate::service::token::OperationKind;
 
 impl TokenApi {
@@ -21,8 +22,8 @@ impl TokenApi {
         request: Request<pb::OperationDataRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
         let token = Arc::clone(self.token());
-        let name = step_name(request.get_ref().kind, step);
-        self.call(name, request, |app, r| async move {
+        let operation = step_operation(request.get_ref().kind, step);
+        self.call(operation, request, |app, r| async move {
             let kind = operation_kind(r.kind)?;
             if r.more {
                 if matches!(step, Step::Final) {
@@ -53,35 +54,35 @@ pub(super) enum Step {
     Final,
 }
 
-pub(super) fn init_name(kind: i32) -> &'static str {
+pub(super) fn init_operation(kind: i32) -> Operation {
     match pb::OperationKind::try_from(kind) {
-        Ok(pb::OperationKind::OperationEncrypt) => "C_EncryptInit",
-        Ok(pb::OperationKind::OperationDecrypt) => "C_DecryptInit",
-        Ok(pb::OperationKind::OperationSign) => "C_SignInit",
-        Ok(pb::OperationKind::OperationVerify) => "C_VerifyInit",
-        Ok(pb::OperationKind::OperationDigest) => "C_DigestInit",
-        _ => "C_OperationInit",
+        Ok(pb::OperationKind::OperationEncrypt) => Operation::EncryptInit,
+        Ok(pb::OperationKind::OperationDecrypt) => Operation::DecryptInit,
+        Ok(pb::OperationKind::OperationSign) => Operation::SignInit,
+        Ok(pb::OperationKind::OperationVerify) => Operation::VerifyInit,
+        Ok(pb::OperationKind::OperationDigest) => Operation::DigestInit,
+        _ => Operation::UnknownInit,
     }
 }
 
-fn step_name(kind: i32, step: Step) -> &'static str {
+fn step_operation(kind: i32, step: Step) -> Operation {
     use pb::OperationKind as K;
     match (pb::OperationKind::try_from(kind), step) {
-        (Ok(K::OperationEncrypt), Step::OneShot) => "C_Encrypt",
-        (Ok(K::OperationEncrypt), Step::Update) => "C_EncryptUpdate",
-        (Ok(K::OperationEncrypt), Step::Final) => "C_EncryptFinal",
-        (Ok(K::OperationDecrypt), Step::OneShot) => "C_Decrypt",
-        (Ok(K::OperationDecrypt), Step::Update) => "C_DecryptUpdate",
-        (Ok(K::OperationDecrypt), Step::Final) => "C_DecryptFinal",
-        (Ok(K::OperationSign), Step::OneShot) => "C_Sign",
-        (Ok(K::OperationSign), Step::Update) => "C_SignUpdate",
-        (Ok(K::OperationSign), Step::Final) => "C_SignFinal",
-        (Ok(K::OperationVerify), Step::OneShot) => "C_Verify",
-        (Ok(K::OperationVerify), Step::Update) => "C_VerifyUpdate",
-        (Ok(K::OperationVerify), Step::Final) => "C_VerifyFinal",
-        (Ok(K::OperationDigest), Step::OneShot) => "C_Digest",
-        (Ok(K::OperationDigest), Step::Update) => "C_DigestUpdate",
-        (Ok(K::OperationDigest), Step::Final) => "C_DigestFinal",
-        _ => "C_Operation",
+        (Ok(K::OperationEncrypt), Step::OneShot) => Operation::TokenEncrypt,
+        (Ok(K::OperationEncrypt), Step::Update) => Operation::EncryptUpdate,
+        (Ok(K::OperationEncrypt), Step::Final) => Operation::EncryptFinal,
+        (Ok(K::OperationDecrypt), Step::OneShot) => Operation::TokenDecrypt,
+        (Ok(K::OperationDecrypt), Step::Update) => Operation::DecryptUpdate,
+        (Ok(K::OperationDecrypt), Step::Final) => Operation::DecryptFinal,
+        (Ok(K::OperationSign), Step::OneShot) => Operation::TokenSign,
+        (Ok(K::OperationSign), Step::Update) => Operation::SignUpdate,
+        (Ok(K::OperationSign), Step::Final) => Operation::SignFinal,
+        (Ok(K::OperationVerify), Step::OneShot) => Operation::TokenVerify,
+        (Ok(K::OperationVerify), Step::Update) => Operation::VerifyUpdate,
+        (Ok(K::OperationVerify), Step::Final) => Operation::VerifyFinal,
+        (Ok(K::OperationDigest), Step::OneShot) => Operation::Digest,
+        (Ok(K::OperationDigest), Step::Update) => Operation::DigestUpdate,
+        (Ok(K::OperationDigest), Step::Final) => Operation::DigestFinal,
+        _ => Operation::UnknownStep,
     }
 }
