@@ -276,7 +276,9 @@ mod tests {
             quotas.admit("uid:1", Operation::DescribeKey).unwrap();
             quotas.charge_refusal("uid:1").unwrap();
         }
-        let Err(Error::Throttled(message)) = quotas.admit("uid:1", Operation::DescribeKey) else { panic!("admitted") };
+        let Err(Error::Throttled(message)) = quotas.admit("uid:1", Operation::DescribeKey) else {
+            panic!("admitted")
+        };
         assert!(message.contains("3 refused requests per second"), "{message}");
         assert!(quotas.admit("uid:1", Operation::Encrypt).is_err(), "any operation of that caller");
         quotas.admit("uid:2", Operation::DescribeKey).unwrap();

@@ -45,7 +45,7 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Status, request, |context, _| async move {
+        serve(&self.metrics, &self.service, Operation::Status, request, |call, _| async move {
             let status = self.service.status()?;
             Ok(pb::StatusResponse {
                 initialized: status.initialized,
@@ -57,7 +57,7 @@ impl Admin for AdminApi {
                     SealMode::KeyFile(_) => pb::SealMode::KeyFile,
                 }
                 .into(),
-                caller: context.caller.to_string(),
+                caller: call.principal().to_owned(),
                 administrators: self.service.administrators(),
                 disk_free_bytes: self.service.disk_reserve().free_bytes().unwrap_or_default(),
                 min_free_disk_bytes: self.service.disk_reserve().min_free_bytes(),
@@ -70,14 +70,13 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::InitializeRequest>,
     ) -> Result<Response<pb::InitializeResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Initialize, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::Initialize, request, |call, r| async move {
             if !matches!(self.service.status()?.seal_mode, SealMode::Passphrase) {
                 return Err(Error::WrongSealMode(
                     "this store is sealed by a key file: it initializes itself",
                 ));
             }
-            self.service.require_administrator("Initialize")?;
-            self.service.initialize(Some(passphrase(r.passphrase)?), &r.administrators).await?;
+            self.service.initialize(&call, Some(passphrase(r.passphrase)?), &r.administrators).await?;
             Ok(pb::InitializeResponse { administrators: self.service.administrators() })
         })
         .await
@@ -87,9 +86,8 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::UnsealRequest>,
     ) -> Result<Response<pb::UnsealResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Unseal, request, |_, r| async move {
-            self.service.require_administrator("Unseal")?;
-            self.service.unseal(Some(passphrase(r.passphrase)?)).await?;
+        serve(&self.metrics, &self.service, Operation::Unseal, request, |call, r| async move {
+            self.service.unseal(&call, Some(passphrase(r.passphrase)?)).await?;
             // Deletions and rotations that fell due while sealed happen now.
             self.service.run_due_work().await?;
             Ok(pb::UnsealResponse { sealed: self.service.status()?.sealed })
@@ -100,9 +98,8 @@ impl Admin for AdminApi {
     type BackupStream = BackupStream;
 
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<BackupStream>, Status> {
-        serve(&self.metrics, &self.service, Operation::Backup, request, |_, _| async move {
-            self.service.require_administrator("Backup")?;
-            let archive = self.service.backup().await?;
+        serve(&self.metrics, &self.service, Operation::Backup, request, |call, _| async move {
+            let archive = self.service.backup(&call).await?;
             let chunks: Vec<Result<pb::BackupChunk, Status>> = archive
                 .chunks(BACKUP_CHUNK_BYTES)
                 .map(|chunk| Ok(pb::BackupChunk { data: chunk.to_vec() }))
@@ -116,8 +113,8 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::VerifyAuditRequest>,
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::VerifyAudit, request, |_, _| async move {
-            self.service.require_administrator("VerifyAudit")?;
+        serve(&self.metrics, &self.service, Operation::VerifyAudit, request, |call, _| async move {
+            self.service.require_administrator(&call, Operation::VerifyAudit)?;
             let outcome = self.service.audit().verify()?;
             let intact = outcome.first_bad.is_none();
             let bad =
@@ -139,8 +136,8 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::ReadAuditRequest>,
     ) -> Result<Response<pb::ReadAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ReadAudit, request, |_, r| async move {
-            self.service.require_administrator("ReadAudit")?;
+        serve(&self.metrics, &self.service, Operation::ReadAudit, request, |call, r| async move {
+            self.service.require_administrator(&call, Operation::ReadAudit)?;
             let limit = match r.limit {
                 0 => 100,
                 n @ 1..=1000 => n as usize,
@@ -156,8 +153,8 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::RotateAuditRequest>,
     ) -> Result<Response<pb::RotateAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::RotateAudit, request, |_, _| async move {
-            self.service.require_administrator("RotateAudit")?;
+        serve(&self.metrics, &self.service, Operation::RotateAudit, request, |call, _| async move {
+            self.service.require_administrator(&call, Operation::RotateAudit)?;
             Ok(match self.service.audit().rotate()? {
                 Some(rotated) => pb::RotateAuditResponse {
                     rotated: true,
@@ -175,8 +172,8 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::AdvanceClockRequest>,
     ) -> Result<Response<pb::AdvanceClockResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::AdvanceClock, request, |_, r| async move {
-            let (now, changed) = self.service.advance_clock(r.seconds).await?;
+        serve(&self.metrics, &self.service, Operation::AdvanceClock, request, |call, r| async move {
+            let (now, changed) = self.service.advance_clock(&call, r.seconds).await?;
             Ok(pb::AdvanceClockResponse { now, keys_changed: u32::try_from(changed).unwrap_or(u32::MAX) })
         })
         .await

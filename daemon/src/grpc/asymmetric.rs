@@ -4,12 +4,12 @@ use arca_proto::v1 as pb;
 
 use super::convert;
 use crate::error::Result;
-use crate::service::KmsService;
+use crate::service::{Call, KmsService};
 
-pub async fn sign(service: &KmsService, r: pb::SignRequest) -> Result<pb::SignResponse> {
+pub async fn sign(service: &KmsService, call: &Call, r: pb::SignRequest) -> Result<pb::SignResponse> {
     let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
     let message = convert::message(r.message_type, &r.message)?;
-    let (key_id, signature) = service.sign(&r.key_id, algorithm, message)?;
+    let (key_id, signature) = service.sign(call, &r.key_id, algorithm, message)?;
     Ok(pb::SignResponse {
         key_id: key_id.to_string(),
         signature,
@@ -17,10 +17,10 @@ pub async fn sign(service: &KmsService, r: pb::SignRequest) -> Result<pb::SignRe
     })
 }
 
-pub async fn verify(service: &KmsService, r: pb::VerifyRequest) -> Result<pb::VerifyResponse> {
+pub async fn verify(service: &KmsService, call: &Call, r: pb::VerifyRequest) -> Result<pb::VerifyResponse> {
     let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
     let message = convert::message(r.message_type, &r.message)?;
-    let outcome = service.verify(&r.key_id, algorithm, message, &r.signature)?;
+    let outcome = service.verify(call, &r.key_id, algorithm, message, &r.signature)?;
     Ok(pb::VerifyResponse {
         key_id: outcome.key_id.to_string(),
         signature_valid: outcome.valid,
@@ -30,9 +30,10 @@ pub async fn verify(service: &KmsService, r: pb::VerifyRequest) -> Result<pb::Ve
 
 pub async fn get_public_key(
     service: &KmsService,
+    call: &Call,
     r: pb::GetPublicKeyRequest,
 ) -> Result<pb::GetPublicKeyResponse> {
-    let public = service.get_public_key(&r.key_id)?;
+    let public = service.get_public_key(call, &r.key_id)?;
     let (encryption_algorithms, signing_algorithms, _) = convert::algorithms(public.spec, public.usage);
     Ok(pb::GetPublicKeyResponse {
         key_id: public.key_id.to_string(),
@@ -46,10 +47,11 @@ pub async fn get_public_key(
 
 pub async fn generate_mac(
     service: &KmsService,
+    call: &Call,
     r: pb::GenerateMacRequest,
 ) -> Result<pb::GenerateMacResponse> {
     let algorithm = convert::mac_algorithm(r.mac_algorithm)?;
-    let (key_id, mac) = service.generate_mac(&r.key_id, algorithm, &r.message)?;
+    let (key_id, mac) = service.generate_mac(call, &r.key_id, algorithm, &r.message)?;
     Ok(pb::GenerateMacResponse {
         key_id: key_id.to_string(),
         mac,
@@ -57,9 +59,13 @@ pub async fn generate_mac(
     })
 }
 
-pub async fn verify_mac(service: &KmsService, r: pb::VerifyMacRequest) -> Result<pb::VerifyMacResponse> {
+pub async fn verify_mac(
+    service: &KmsService,
+    call: &Call,
+    r: pb::VerifyMacRequest,
+) -> Result<pb::VerifyMacResponse> {
     let algorithm = convert::mac_algorithm(r.mac_algorithm)?;
-    let outcome = service.verify_mac(&r.key_id, algorithm, &r.message, &r.mac)?;
+    let outcome = service.verify_mac(call, &r.key_id, algorithm, &r.message, &r.mac)?;
     Ok(pb::VerifyMacResponse {
         key_id: outcome.key_id.to_string(),
         mac_valid: outcome.valid,
@@ -69,11 +75,13 @@ pub async fn verify_mac(service: &KmsService, r: pb::VerifyMacRequest) -> Result
 
 pub async fn generate_data_key_pair(
     service: &KmsService,
+    call: &Call,
     r: pb::GenerateDataKeyPairRequest,
 ) -> Result<pb::GenerateDataKeyPairResponse> {
     let spec = convert::key_spec(r.key_pair_spec)?;
-    let pair =
-        service.generate_data_key_pair(&r.key_id, spec, &convert::context(r.encryption_context)).await?;
+    let pair = service
+        .generate_data_key_pair(call, &r.key_id, spec, &convert::context(r.encryption_context))
+        .await?;
     Ok(pb::GenerateDataKeyPairResponse {
         key_id: pair.key_id.to_string(),
         key_version: pair.key_version,
@@ -87,11 +95,13 @@ pub async fn generate_data_key_pair(
 
 pub async fn generate_data_key_pair_without_plaintext(
     service: &KmsService,
+    call: &Call,
     r: pb::GenerateDataKeyPairRequest,
 ) -> Result<pb::GenerateDataKeyPairWithoutPlaintextResponse> {
     let spec = convert::key_spec(r.key_pair_spec)?;
-    let pair =
-        service.generate_data_key_pair(&r.key_id, spec, &convert::context(r.encryption_context)).await?;
+    let pair = service
+        .generate_data_key_pair(call, &r.key_id, spec, &convert::context(r.encryption_context))
+        .await?;
     Ok(pb::GenerateDataKeyPairWithoutPlaintextResponse {
         key_id: pair.key_id.to_string(),
         key_version: pair.key_version,

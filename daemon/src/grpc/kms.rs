@@ -32,7 +32,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateKeyRequest>,
     ) -> Result<Response<pb::CreateKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::CreateKey, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::CreateKey, request, |call, r| async move {
             let new_key = NewKey {
                 description: r.description,
                 spec: convert::key_spec(r.key_spec)?,
@@ -41,7 +41,7 @@ impl KeyManagement for KmsApi {
                 policy: r.policy,
                 origin: convert::origin(r.origin)?,
             };
-            let info = self.service.create_key(new_key).await?;
+            let info = self.service.create_key(&call, new_key).await?;
             Ok(pb::CreateKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
         })
         .await
@@ -51,8 +51,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DescribeKeyRequest>,
     ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DescribeKey, request, |_, r| async move {
-            let info = self.service.describe_key(&r.key_id)?;
+        serve(&self.metrics, &self.service, Operation::DescribeKey, request, |call, r| async move {
+            let info = self.service.describe_key(&call, &r.key_id)?;
             Ok(pb::DescribeKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
         })
         .await
@@ -78,9 +78,9 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Encrypt, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::Encrypt, request, |call, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
-                let (key_id, ciphertext) = self.service.encrypt_oaep(&r.key_id, hash, &r.plaintext)?;
+                let (key_id, ciphertext) = self.service.encrypt_oaep(&call, &r.key_id, hash, &r.plaintext)?;
                 return Ok(pb::EncryptResponse {
                     key_id: key_id.to_string(),
                     ciphertext_blob: ciphertext,
@@ -88,8 +88,12 @@ impl KeyManagement for KmsApi {
                     encryption_algorithm: convert::encryption_algorithm_to_pb(Some(hash)),
                 });
             }
-            let sealed =
-                self.service.encrypt(&r.key_id, &r.plaintext, &convert::context(r.encryption_context))?;
+            let sealed = self.service.encrypt(
+                &call,
+                &r.key_id,
+                &r.plaintext,
+                &convert::context(r.encryption_context),
+            )?;
             Ok(pb::EncryptResponse {
                 key_id: sealed.key_id.to_string(),
                 ciphertext_blob: sealed.blob,
@@ -104,9 +108,10 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Decrypt, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::Decrypt, request, |call, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
-                let (key_id, plaintext) = self.service.decrypt_oaep(&r.key_id, hash, &r.ciphertext_blob)?;
+                let (key_id, plaintext) =
+                    self.service.decrypt_oaep(&call, &r.key_id, hash, &r.ciphertext_blob)?;
                 return Ok(pb::DecryptResponse {
                     key_id: key_id.to_string(),
                     plaintext: plaintext.as_slice().to_vec(),
@@ -115,7 +120,7 @@ impl KeyManagement for KmsApi {
                 });
             }
             let context = convert::context(r.encryption_context);
-            let opened = self.service.decrypt(&r.ciphertext_blob, &context, Some(&r.key_id))?;
+            let opened = self.service.decrypt(&call, &r.ciphertext_blob, &context, Some(&r.key_id))?;
             Ok(pb::DecryptResponse {
                 key_id: opened.key_id.to_string(),
                 // Handed out on purpose: the caller asked for its plaintext.
@@ -131,8 +136,9 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ReEncryptRequest>,
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ReEncrypt, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ReEncrypt, request, |call, r| async move {
             let (opened, sealed) = self.service.re_encrypt(
+                &call,
                 &r.ciphertext_blob,
                 &convert::context(r.source_encryption_context),
                 Some(&r.source_key_id),
@@ -154,10 +160,14 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateDataKey, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::GenerateDataKey, request, |call, r| async move {
             let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
-            let (sealed, data_key) =
-                self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
+            let (sealed, data_key) = self.service.generate_data_key(
+                &call,
+                &r.key_id,
+                size,
+                &convert::context(r.encryption_context),
+            )?;
             Ok(pb::GenerateDataKeyResponse {
                 key_id: sealed.key_id.to_string(),
                 key_version: sealed.key_version,
@@ -172,16 +182,26 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateDataKeyWithoutPlaintext, request, |_, r| async move {
-            let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
-            let (sealed, _data_key) =
-                self.service.generate_data_key(&r.key_id, size, &convert::context(r.encryption_context))?;
-            Ok(pb::GenerateDataKeyWithoutPlaintextResponse {
-                key_id: sealed.key_id.to_string(),
-                key_version: sealed.key_version,
-                ciphertext_blob: sealed.blob,
-            })
-        })
+        serve(
+            &self.metrics,
+            &self.service,
+            Operation::GenerateDataKeyWithoutPlaintext,
+            request,
+            |call, r| async move {
+                let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
+                let (sealed, _data_key) = self.service.generate_data_key(
+                    &call,
+                    &r.key_id,
+                    size,
+                    &convert::context(r.encryption_context),
+                )?;
+                Ok(pb::GenerateDataKeyWithoutPlaintextResponse {
+                    key_id: sealed.key_id.to_string(),
+                    key_version: sealed.key_version,
+                    ciphertext_blob: sealed.blob,
+                })
+            },
+        )
         .await
     }
 
@@ -198,23 +218,28 @@ impl KeyManagement for KmsApi {
     }
 
     async fn sign(&self, request: Request<pb::SignRequest>) -> Result<Response<pb::SignResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Sign, request, |_, r| asymmetric::sign(&self.service, r)).await
+        serve(&self.metrics, &self.service, Operation::Sign, request, |call, r| async move {
+            asymmetric::sign(&self.service, &call, r).await
+        })
+        .await
     }
 
     async fn verify(
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Verify, request, |_, r| asymmetric::verify(&self.service, r))
-            .await
+        serve(&self.metrics, &self.service, Operation::Verify, request, |call, r| async move {
+            asymmetric::verify(&self.service, &call, r).await
+        })
+        .await
     }
 
     async fn get_public_key(
         &self,
         request: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GetPublicKey, request, |_, r| {
-            asymmetric::get_public_key(&self.service, r)
+        serve(&self.metrics, &self.service, Operation::GetPublicKey, request, |call, r| async move {
+            asymmetric::get_public_key(&self.service, &call, r).await
         })
         .await
     }
@@ -223,8 +248,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateMacRequest>,
     ) -> Result<Response<pb::GenerateMacResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateMac, request, |_, r| {
-            asymmetric::generate_mac(&self.service, r)
+        serve(&self.metrics, &self.service, Operation::GenerateMac, request, |call, r| async move {
+            asymmetric::generate_mac(&self.service, &call, r).await
         })
         .await
     }
@@ -233,8 +258,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::VerifyMacRequest>,
     ) -> Result<Response<pb::VerifyMacResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::VerifyMac, request, |_, r| {
-            asymmetric::verify_mac(&self.service, r)
+        serve(&self.metrics, &self.service, Operation::VerifyMac, request, |call, r| async move {
+            asymmetric::verify_mac(&self.service, &call, r).await
         })
         .await
     }
@@ -243,8 +268,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateDataKeyPair, request, |_, r| {
-            asymmetric::generate_data_key_pair(&self.service, r)
+        serve(&self.metrics, &self.service, Operation::GenerateDataKeyPair, request, |call, r| async move {
+            asymmetric::generate_data_key_pair(&self.service, &call, r).await
         })
         .await
     }
@@ -253,9 +278,15 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairWithoutPlaintextResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateDataKeyPairWithoutPlaintext, request, |_, r| {
-            asymmetric::generate_data_key_pair_without_plaintext(&self.service, r)
-        })
+        serve(
+            &self.metrics,
+            &self.service,
+            Operation::GenerateDataKeyPairWithoutPlaintext,
+            request,
+            |call, r| async move {
+                asymmetric::generate_data_key_pair_without_plaintext(&self.service, &call, r).await
+            },
+        )
         .await
     }
 
@@ -263,8 +294,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRequest>,
     ) -> Result<Response<pb::EnableKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::EnableKey, request, |_, r| async move {
-            self.service.enable_key(&r.key_id).await?;
+        serve(&self.metrics, &self.service, Operation::EnableKey, request, |call, r| async move {
+            self.service.enable_key(&call, &r.key_id).await?;
             Ok(pb::EnableKeyResponse {})
         })
         .await
@@ -274,8 +305,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRequest>,
     ) -> Result<Response<pb::DisableKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DisableKey, request, |_, r| async move {
-            self.service.disable_key(&r.key_id).await?;
+        serve(&self.metrics, &self.service, Operation::DisableKey, request, |call, r| async move {
+            self.service.disable_key(&call, &r.key_id).await?;
             Ok(pb::DisableKeyResponse {})
         })
         .await
@@ -285,8 +316,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateAliasRequest>,
     ) -> Result<Response<pb::CreateAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::CreateAlias, request, |_, r| async move {
-            self.service.create_alias(&r.alias_name, &r.target_key_id).await?;
+        serve(&self.metrics, &self.service, Operation::CreateAlias, request, |call, r| async move {
+            self.service.create_alias(&call, &r.alias_name, &r.target_key_id).await?;
             Ok(pb::CreateAliasResponse {})
         })
         .await
@@ -296,8 +327,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::UpdateAliasRequest>,
     ) -> Result<Response<pb::UpdateAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::UpdateAlias, request, |_, r| async move {
-            self.service.update_alias(&r.alias_name, &r.target_key_id).await?;
+        serve(&self.metrics, &self.service, Operation::UpdateAlias, request, |call, r| async move {
+            self.service.update_alias(&call, &r.alias_name, &r.target_key_id).await?;
             Ok(pb::UpdateAliasResponse {})
         })
         .await
@@ -307,8 +338,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DeleteAliasRequest>,
     ) -> Result<Response<pb::DeleteAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DeleteAlias, request, |_, r| async move {
-            self.service.delete_alias(&r.alias_name).await?;
+        serve(&self.metrics, &self.service, Operation::DeleteAlias, request, |call, r| async move {
+            self.service.delete_alias(&call, &r.alias_name).await?;
             Ok(pb::DeleteAliasResponse {})
         })
         .await
@@ -318,8 +349,9 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListAliasesRequest>,
     ) -> Result<Response<pb::ListAliasesResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListAliases, request, |_, r| async move {
-            let (page, next) = self.service.list_aliases(&r.key_id, r.limit as usize, &r.page_token)?;
+        serve(&self.metrics, &self.service, Operation::ListAliases, request, |call, r| async move {
+            let (page, next) =
+                self.service.list_aliases(&call, &r.key_id, r.limit as usize, &r.page_token)?;
             Ok(pb::ListAliasesResponse {
                 aliases: page
                     .into_iter()
@@ -336,9 +368,9 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RotateKeyOnDemandRequest>,
     ) -> Result<Response<pb::RotateKeyOnDemandResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::RotateKeyOnDemand, request, |_, r| async move {
-            let key_version = self.service.rotate_key_on_demand(&r.key_id).await?;
-            let key_id = self.service.resolve(&r.key_id)?.to_string();
+        serve(&self.metrics, &self.service, Operation::RotateKeyOnDemand, request, |call, r| async move {
+            let key_version = self.service.rotate_key_on_demand(&call, &r.key_id).await?;
+            let key_id = self.service.resolve(&call, &r.key_id)?.to_string();
             Ok(pb::RotateKeyOnDemandResponse { key_id, key_version })
         })
         .await
@@ -348,9 +380,9 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRotationRequest>,
     ) -> Result<Response<pb::EnableKeyRotationResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::EnableKeyRotation, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::EnableKeyRotation, request, |call, r| async move {
             let period = (r.rotation_period_in_days != 0).then_some(r.rotation_period_in_days);
-            self.service.enable_key_rotation(&r.key_id, period).await?;
+            self.service.enable_key_rotation(&call, &r.key_id, period).await?;
             Ok(pb::EnableKeyRotationResponse {})
         })
         .await
@@ -360,8 +392,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRotationRequest>,
     ) -> Result<Response<pb::DisableKeyRotationResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DisableKeyRotation, request, |_, r| async move {
-            self.service.disable_key_rotation(&r.key_id).await?;
+        serve(&self.metrics, &self.service, Operation::DisableKeyRotation, request, |call, r| async move {
+            self.service.disable_key_rotation(&call, &r.key_id).await?;
             Ok(pb::DisableKeyRotationResponse {})
         })
         .await
@@ -371,8 +403,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetKeyRotationStatusRequest>,
     ) -> Result<Response<pb::GetKeyRotationStatusResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GetKeyRotationStatus, request, |_, r| async move {
-            let status = self.service.key_rotation_status(&r.key_id)?;
+        serve(&self.metrics, &self.service, Operation::GetKeyRotationStatus, request, |call, r| async move {
+            let status = self.service.key_rotation_status(&call, &r.key_id)?;
             Ok(pb::GetKeyRotationStatusResponse {
                 key_id: status.key_id.to_string(),
                 key_rotation_enabled: status.rotation.is_some(),
@@ -387,10 +419,10 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeyRotationsRequest>,
     ) -> Result<Response<pb::ListKeyRotationsResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListKeyRotations, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ListKeyRotations, request, |call, r| async move {
             let rotations = self
                 .service
-                .list_key_rotations(&r.key_id)?
+                .list_key_rotations(&call, &r.key_id)?
                 .into_iter()
                 .map(|(key_version, rotation_date)| pb::KeyRotation { key_version, rotation_date })
                 .collect();
@@ -403,10 +435,10 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ScheduleKeyDeletionRequest>,
     ) -> Result<Response<pb::ScheduleKeyDeletionResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ScheduleKeyDeletion, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ScheduleKeyDeletion, request, |call, r| async move {
             let window = (r.pending_window_in_days != 0).then_some(r.pending_window_in_days);
-            let deletion_date = self.service.schedule_key_deletion(&r.key_id, window).await?;
-            let key_id = self.service.resolve(&r.key_id)?.to_string();
+            let deletion_date = self.service.schedule_key_deletion(&call, &r.key_id, window).await?;
+            let key_id = self.service.resolve(&call, &r.key_id)?.to_string();
             Ok(pb::ScheduleKeyDeletionResponse { key_id, deletion_date })
         })
         .await
@@ -416,9 +448,9 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CancelKeyDeletionRequest>,
     ) -> Result<Response<pb::CancelKeyDeletionResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::CancelKeyDeletion, request, |_, r| async move {
-            self.service.cancel_key_deletion(&r.key_id).await?;
-            let key_id = self.service.resolve(&r.key_id)?.to_string();
+        serve(&self.metrics, &self.service, Operation::CancelKeyDeletion, request, |call, r| async move {
+            self.service.cancel_key_deletion(&call, &r.key_id).await?;
+            let key_id = self.service.resolve(&call, &r.key_id)?.to_string();
             Ok(pb::CancelKeyDeletionResponse { key_id })
         })
         .await
@@ -428,8 +460,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::PutKeyPolicyRequest>,
     ) -> Result<Response<pb::PutKeyPolicyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::PutKeyPolicy, request, |_, r| async move {
-            self.service.put_key_policy(&r.key_id, &r.policy).await?;
+        serve(&self.metrics, &self.service, Operation::PutKeyPolicy, request, |call, r| async move {
+            self.service.put_key_policy(&call, &r.key_id, &r.policy).await?;
             Ok(pb::PutKeyPolicyResponse {})
         })
         .await
@@ -439,8 +471,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetKeyPolicyRequest>,
     ) -> Result<Response<pb::GetKeyPolicyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GetKeyPolicy, request, |_, r| async move {
-            let (key_id, policy) = self.service.get_key_policy(&r.key_id)?;
+        serve(&self.metrics, &self.service, Operation::GetKeyPolicy, request, |call, r| async move {
+            let (key_id, policy) = self.service.get_key_policy(&call, &r.key_id)?;
             Ok(pb::GetKeyPolicyResponse { key_id: key_id.to_string(), policy })
         })
         .await
@@ -450,7 +482,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateGrantRequest>,
     ) -> Result<Response<pb::CreateGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::CreateGrant, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::CreateGrant, request, |call, r| async move {
             let constraints = r.constraints.unwrap_or_default();
             let new = NewGrant {
                 grantee: r.grantee_principal,
@@ -460,7 +492,7 @@ impl KeyManagement for KmsApi {
                 context_subset: constraints.encryption_context_subset.into_iter().collect(),
                 context_equals: constraints.encryption_context_equals.into_iter().collect(),
             };
-            let grant_id = self.service.create_grant(&r.key_id, new).await?;
+            let grant_id = self.service.create_grant(&call, &r.key_id, new).await?;
             Ok(pb::CreateGrantResponse { grant_token: grant_id.clone(), grant_id })
         })
         .await
@@ -470,8 +502,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListGrants, request, |_, r| async move {
-            let grants = self.service.list_grants(&r.key_id)?;
+        serve(&self.metrics, &self.service, Operation::ListGrants, request, |call, r| async move {
+            let grants = self.service.list_grants(&call, &r.key_id)?;
             Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
         })
         .await
@@ -481,8 +513,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListRetirableGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListRetirableGrants, request, |_, r| async move {
-            let grants = self.service.list_retirable_grants(&r.retiring_principal)?;
+        serve(&self.metrics, &self.service, Operation::ListRetirableGrants, request, |call, r| async move {
+            let grants = self.service.list_retirable_grants(&call, &r.retiring_principal)?;
             Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
         })
         .await
@@ -492,8 +524,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RetireGrantRequest>,
     ) -> Result<Response<pb::RetireGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::RetireGrant, request, |_, r| async move {
-            self.service.retire_grant(&r.grant_id).await?;
+        serve(&self.metrics, &self.service, Operation::RetireGrant, request, |call, r| async move {
+            self.service.retire_grant(&call, &r.grant_id).await?;
             Ok(pb::RetireGrantResponse {})
         })
         .await
@@ -503,8 +535,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::RevokeGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::RevokeGrant, request, |_, r| async move {
-            self.service.revoke_grant(&r.key_id, &r.grant_id).await?;
+        serve(&self.metrics, &self.service, Operation::RevokeGrant, request, |call, r| async move {
+            self.service.revoke_grant(&call, &r.key_id, &r.grant_id).await?;
             Ok(pb::RevokeGrantResponse {})
         })
         .await
@@ -514,18 +546,24 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetParametersForImportRequest>,
     ) -> Result<Response<pb::GetParametersForImportResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GetParametersForImport, request, |_, r| async move {
-            let parameters = self
-                .service
-                .get_parameters_for_import(&r.key_id, &r.wrapping_algorithm, &r.wrapping_key_spec)
-                .await?;
-            Ok(pb::GetParametersForImportResponse {
-                key_id: parameters.key_id.to_string(),
-                import_token: parameters.import_token.into_bytes(),
-                public_key: parameters.public_key,
-                parameters_valid_to: parameters.valid_to,
-            })
-        })
+        serve(
+            &self.metrics,
+            &self.service,
+            Operation::GetParametersForImport,
+            request,
+            |call, r| async move {
+                let parameters = self
+                    .service
+                    .get_parameters_for_import(&call, &r.key_id, &r.wrapping_algorithm, &r.wrapping_key_spec)
+                    .await?;
+                Ok(pb::GetParametersForImportResponse {
+                    key_id: parameters.key_id.to_string(),
+                    import_token: parameters.import_token.into_bytes(),
+                    public_key: parameters.public_key,
+                    parameters_valid_to: parameters.valid_to,
+                })
+            },
+        )
         .await
     }
 
@@ -533,10 +571,12 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ImportKeyMaterialRequest>,
     ) -> Result<Response<pb::ImportKeyMaterialResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ImportKeyMaterial, request, |_, r| async move {
+        serve(&self.metrics, &self.service, Operation::ImportKeyMaterial, request, |call, r| async move {
             let token = String::from_utf8(r.import_token).unwrap_or_default();
             let valid_to = (r.valid_to != 0).then_some(r.valid_to);
-            self.service.import_key_material(&r.key_id, &token, &r.encrypted_key_material, valid_to).await?;
+            self.service
+                .import_key_material(&call, &r.key_id, &token, &r.encrypted_key_material, valid_to)
+                .await?;
             Ok(pb::ImportKeyMaterialResponse {})
         })
         .await
@@ -546,10 +586,16 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DeleteImportedKeyMaterialRequest>,
     ) -> Result<Response<pb::DeleteImportedKeyMaterialResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DeleteImportedKeyMaterial, request, |_, r| async move {
-            self.service.delete_imported_key_material(&r.key_id).await?;
-            Ok(pb::DeleteImportedKeyMaterialResponse {})
-        })
+        serve(
+            &self.metrics,
+            &self.service,
+            Operation::DeleteImportedKeyMaterial,
+            request,
+            |call, r| async move {
+                self.service.delete_imported_key_material(&call, &r.key_id).await?;
+                Ok(pb::DeleteImportedKeyMaterialResponse {})
+            },
+        )
         .await
     }
 }

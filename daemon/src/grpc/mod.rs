@@ -15,8 +15,8 @@ mod token_steps;
 
 use std::borrow::Cow;
 use std::future::Future;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arca_proto::{REQUEST_ID_HEADER, code_name};
@@ -33,7 +33,7 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::operation::{Face, Operation};
 use crate::quota::ThrottledRecord;
-use crate::service::{KmsService, as_caller};
+use crate::service::{Call, KmsService};
 use audited::Audited;
 
 /// How a call came, for its audit record: the face and the transport (`grpc/unix`, `pkcs11/tls`).
@@ -87,13 +87,6 @@ fn is_refusal(error: &Error, code: Code) -> bool {
     }
 }
 
-/// What a handler knows about the call besides its message.
-#[derive(Debug, Clone)]
-pub struct CallContext {
-    pub request_id: String,
-    pub caller: Caller,
-}
-
 fn new_request_id() -> String {
     static PREFIX: OnceLock<u32> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -119,15 +112,15 @@ async fn serve<Req: Audited, Resp, Fut>(
     service: &KmsService,
     operation: Operation,
     request: Request<Req>,
-    handler: impl FnOnce(CallContext, Req) -> Fut,
+    handler: impl FnOnce(Arc<Call>, Req) -> Fut,
 ) -> Result<Response<Resp>, Status>
 where
     Fut: Future<Output = Result<Resp, Error>>,
 {
-    let context = CallContext { request_id: request_id_of(&request), caller: caller_of(&request) };
-    let request_id = context.request_id.clone();
-    let caller = context.caller.to_string();
-    let source = source_of(operation, &context.caller);
+    let request_id = request_id_of(&request);
+    let transport_caller = caller_of(&request);
+    let caller = transport_caller.to_string();
+    let source = source_of(operation, &transport_caller);
     let started = Instant::now();
     let message = request.into_inner();
     let (mut key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
@@ -135,9 +128,10 @@ where
     let mut record = ThrottledRecord::Write { unrecorded_before: 0 };
     let outcome = match admit(service, &caller, operation) {
         Ok(()) => {
+            let call = Arc::new(Call::new(caller.clone()));
             // Key bytes the handler's frames moved through are wiped after each of its polls.
-            let handled = crate::secure_mem::wiping_stack(handler(context, message));
-            let (outcome, used) = as_caller(caller.clone(), handled).await;
+            let outcome = crate::secure_mem::wiping_stack(handler(Arc::clone(&call), message)).await;
+            let used = call.used();
             if key.is_empty() {
                 key = used.key.unwrap_or_default();
             }
@@ -151,9 +145,10 @@ where
     };
     let (code, error_code) = match &outcome {
         Ok(_) => (Code::Ok, Cow::Borrowed("")),
-        Err(error) => {
-            (status::to_status(error).code(), error_codes::audit_error_code(error, operation.face() == Face::Pkcs11))
-        }
+        Err(error) => (
+            status::to_status(error).code(),
+            error_codes::audit_error_code(error, operation.face() == Face::Pkcs11),
+        ),
     };
     if outcome.as_ref().err().is_some_and(|error| is_refusal(error, code))
         && let Err(error) = service.quotas().charge_refusal(&caller)

@@ -23,6 +23,7 @@ use super::token_steps::{Step, init_operation};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::operation::Operation;
+use crate::service::Call;
 use crate::service::token::{App, TokenService};
 
 /// Metadata entry naming the application a call belongs to.
@@ -51,7 +52,7 @@ impl TokenApi {
         &self,
         operation: Operation,
         request: Request<Req>,
-        handler: impl FnOnce(Arc<App>, Req) -> Fut,
+        handler: impl FnOnce(Arc<App>, Arc<Call>, Req) -> Fut,
     ) -> std::result::Result<Response<Resp>, Status>
     where
         Req: super::audited::Audited,
@@ -64,9 +65,9 @@ impl TokenApi {
             .unwrap_or_default()
             .to_owned();
         let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), operation, request, |_, message| async move {
+        serve(&self.metrics, self.token.kms(), operation, request, |call, message| async move {
             let app = token.app(&application)?;
-            handler(app, message).await
+            handler(app, call, message).await
         })
         .await
     }
@@ -174,9 +175,9 @@ impl Token for TokenApi {
         request: Request<pb::InitTokenRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), Operation::InitToken, request, |_, r| async move {
+        serve(&self.metrics, self.token.kms(), Operation::InitToken, request, |call, r| async move {
             let so_pin = pin(r.so_pin)?;
-            unit(token.init_token(&so_pin, &r.label).await)
+            unit(token.init_token(&call, &so_pin, &r.label).await)
         })
         .await
     }
@@ -186,10 +187,10 @@ impl Token for TokenApi {
         request: Request<pb::UnlockSoPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), Operation::UnlockSoPin, request, |_, r| async move {
+        serve(&self.metrics, self.token.kms(), Operation::UnlockSoPin, request, |call, r| async move {
             let new_so_pin = Zeroizing::new(r.new_so_pin);
             let replacement = (!new_so_pin.is_empty()).then_some(new_so_pin.as_slice());
-            unit(token.unlock_so_pin(replacement).await)
+            unit(token.unlock_so_pin(&call, replacement).await)
         })
         .await
     }
@@ -199,7 +200,7 @@ impl Token for TokenApi {
         request: Request<pb::InitPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::InitPin, request, |app, r| async move {
+        self.call(Operation::InitPin, request, |app, _, r| async move {
             let pin = pin(r.pin)?;
             unit(token.init_pin(&app, r.session, &pin).await)
         })
@@ -211,7 +212,7 @@ impl Token for TokenApi {
         request: Request<pb::SetPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::SetPin, request, |app, r| async move {
+        self.call(Operation::SetPin, request, |app, _, r| async move {
             let (old_pin, new_pin) = (pin(r.old_pin)?, pin(r.new_pin)?);
             unit(token.set_pin(&app, r.session, &old_pin, &new_pin).await)
         })
@@ -223,9 +224,9 @@ impl Token for TokenApi {
         request: Request<pb::LoginRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::Login, request, |app, r| async move {
+        self.call(Operation::Login, request, |app, call, r| async move {
             let pin = pin(r.pin)?;
-            unit(token.login(&app, r.session, r.user_type, &pin).await)
+            unit(token.login(&app, &call, r.session, r.user_type, &pin).await)
         })
         .await
     }
@@ -235,7 +236,8 @@ impl Token for TokenApi {
         request: Request<pb::LogoutRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::Logout, request, |app, r| async move { unit(token.logout(&app, r.session)) }).await
+        self.call(Operation::Logout, request, |app, _, r| async move { unit(token.logout(&app, r.session)) })
+            .await
     }
 
     async fn open_session(
@@ -243,7 +245,7 @@ impl Token for TokenApi {
         request: Request<pb::OpenSessionRequest>,
     ) -> std::result::Result<Response<pb::OpenSessionResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::OpenSession, request, |app, r| async move {
+        self.call(Operation::OpenSession, request, |app, _, r| async move {
             Ok(pb::OpenSessionResponse { session: token.open_session(&app, r.flags)? })
         })
         .await
@@ -253,14 +255,24 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        self.call(Operation::CloseSession, request, |app, r| async move { unit(app.close_session(r.session)) }).await
+        self.call(
+            Operation::CloseSession,
+            request,
+            |app, _, r| async move { unit(app.close_session(r.session)) },
+        )
+        .await
     }
 
     async fn close_all_sessions(
         &self,
         request: Request<pb::CloseAllSessionsRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        self.call(Operation::CloseAllSessions, request, |app, _| async move { unit(app.close_all_sessions()) }).await
+        self.call(
+            Operation::CloseAllSessions,
+            request,
+            |app, _, _| async move { unit(app.close_all_sessions()) },
+        )
+        .await
     }
 
     async fn get_session_info(
@@ -268,7 +280,7 @@ impl Token for TokenApi {
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::SessionInfo>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::GetSessionInfo, request, |app, r| async move {
+        self.call(Operation::GetSessionInfo, request, |app, _, r| async move {
             let (state, flags) = token.session_info(&app, r.session)?;
             Ok(pb::SessionInfo { state, flags, device_error: 0 })
         })
@@ -280,8 +292,8 @@ impl Token for TokenApi {
         request: Request<pb::CreateObjectRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::CreateObject, request, |app, r| async move {
-            let object = token.create_object(&app, r.session, &template(r.template)?).await?;
+        self.call(Operation::CreateObject, request, |app, call, r| async move {
+            let object = token.create_object(&app, &call, r.session, &template(r.template)?).await?;
             Ok(pb::ObjectResponse { object })
         })
         .await
@@ -292,8 +304,8 @@ impl Token for TokenApi {
         request: Request<pb::CopyObjectRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::CopyObject, request, |app, r| async move {
-            let object = token.copy_object(&app, r.session, r.object, &template(r.template)?).await?;
+        self.call(Operation::CopyObject, request, |app, call, r| async move {
+            let object = token.copy_object(&app, &call, r.session, r.object, &template(r.template)?).await?;
             Ok(pb::ObjectResponse { object })
         })
         .await
@@ -304,8 +316,8 @@ impl Token for TokenApi {
         request: Request<pb::ObjectRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::DestroyObject, request, |app, r| async move {
-            unit(token.destroy(&app, r.session, r.object).await)
+        self.call(Operation::DestroyObject, request, |app, call, r| async move {
+            unit(token.destroy(&app, &call, r.session, r.object).await)
         })
         .await
     }
@@ -315,7 +327,7 @@ impl Token for TokenApi {
         request: Request<pb::ObjectRequest>,
     ) -> std::result::Result<Response<pb::GetObjectSizeResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::GetObjectSize, request, |app, r| async move {
+        self.call(Operation::GetObjectSize, request, |app, _, r| async move {
             Ok(pb::GetObjectSizeResponse { size: token.object_size(&app, r.session, r.object)? })
         })
         .await
@@ -326,8 +338,8 @@ impl Token for TokenApi {
         request: Request<pb::GetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::GetAttributeValueResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::GetAttributeValue, request, |app, r| async move {
-            let found = token.get_attributes(&app, r.session, r.object, &r.types)?;
+        self.call(Operation::GetAttributeValue, request, |app, call, r| async move {
+            let found = token.get_attributes(&app, &call, r.session, r.object, &r.types)?;
             Ok(pb::GetAttributeValueResponse { attributes: attribute_results(&r.types, found) })
         })
         .await
@@ -338,8 +350,8 @@ impl Token for TokenApi {
         request: Request<pb::SetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::SetAttributeValue, request, |app, r| async move {
-            unit(token.set_attributes(&app, r.session, r.object, &template(r.template)?).await)
+        self.call(Operation::SetAttributeValue, request, |app, call, r| async move {
+            unit(token.set_attributes(&app, &call, r.session, r.object, &template(r.template)?).await)
         })
         .await
     }
@@ -349,8 +361,8 @@ impl Token for TokenApi {
         request: Request<pb::FindObjectsInitRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::FindObjectsInit, request, |app, r| async move {
-            unit(token.find_init(&app, r.session, &template(r.template)?))
+        self.call(Operation::FindObjectsInit, request, |app, call, r| async move {
+            unit(token.find_init(&app, &call, r.session, &template(r.template)?))
         })
         .await
     }
@@ -360,7 +372,7 @@ impl Token for TokenApi {
         request: Request<pb::FindObjectsRequest>,
     ) -> std::result::Result<Response<pb::FindObjectsResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::FindObjects, request, |app, r| async move {
+        self.call(Operation::FindObjects, request, |app, _, r| async move {
             let max = usize::try_from(r.max_objects).unwrap_or(usize::MAX);
             Ok(pb::FindObjectsResponse { objects: token.find(&app, r.session, max)? })
         })
@@ -372,11 +384,9 @@ impl Token for TokenApi {
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(
-            Operation::FindObjectsFinal,
-            request,
-            |app, r| async move { unit(token.find_final(&app, r.session)) },
-        )
+        self.call(Operation::FindObjectsFinal, request, |app, _, r| async move {
+            unit(token.find_final(&app, r.session))
+        })
         .await
     }
 
@@ -385,9 +395,10 @@ impl Token for TokenApi {
         request: Request<pb::GenerateKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::GenerateKey, request, |app, r| async move {
-            let object =
-                token.generate_key(&app, r.session, &mechanism(r.mechanism)?, &template(r.template)?).await?;
+        self.call(Operation::GenerateKey, request, |app, call, r| async move {
+            let object = token
+                .generate_key(&app, &call, r.session, &mechanism(r.mechanism)?, &template(r.template)?)
+                .await?;
             Ok(pb::ObjectResponse { object })
         })
         .await
@@ -398,10 +409,11 @@ impl Token for TokenApi {
         request: Request<pb::GenerateKeyPairRequest>,
     ) -> std::result::Result<Response<pb::GenerateKeyPairResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::GenerateKeyPair, request, |app, r| async move {
+        self.call(Operation::GenerateKeyPair, request, |app, call, r| async move {
             let (public, private) = (template(r.public_template)?, template(r.private_template)?);
-            let (public_key, private_key) =
-                token.generate_key_pair(&app, r.session, &mechanism(r.mechanism)?, &public, &private).await?;
+            let (public_key, private_key) = token
+                .generate_key_pair(&app, &call, r.session, &mechanism(r.mechanism)?, &public, &private)
+                .await?;
             Ok(pb::GenerateKeyPairResponse { public_key, private_key })
         })
         .await
@@ -412,9 +424,17 @@ impl Token for TokenApi {
         request: Request<pb::WrapKeyRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::WrapKey, request, |app, r| async move {
+        self.call(Operation::WrapKey, request, |app, call, r| async move {
             let mechanism = mechanism(r.mechanism)?;
-            output(token.wrap_key(&app, r.session, &mechanism, r.wrapping_key, r.key, space(r.space))?)
+            output(token.wrap_key(
+                &app,
+                &call,
+                r.session,
+                &mechanism,
+                r.wrapping_key,
+                r.key,
+                space(r.space),
+            )?)
         })
         .await
     }
@@ -424,10 +444,10 @@ impl Token for TokenApi {
         request: Request<pb::UnwrapKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::UnwrapKey, request, |app, r| async move {
+        self.call(Operation::UnwrapKey, request, |app, call, r| async move {
             let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
             let object = token
-                .unwrap_key(&app, r.session, &mechanism, r.unwrapping_key, &r.wrapped_key, &template)
+                .unwrap_key(&app, &call, r.session, &mechanism, r.unwrapping_key, &r.wrapped_key, &template)
                 .await?;
             Ok(pb::ObjectResponse { object })
         })
@@ -439,9 +459,9 @@ impl Token for TokenApi {
         request: Request<pb::DeriveKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::DeriveKey, request, |app, r| async move {
+        self.call(Operation::DeriveKey, request, |app, call, r| async move {
             let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
-            let object = token.derive_key(&app, r.session, &mechanism, r.base_key, &template).await?;
+            let object = token.derive_key(&app, &call, r.session, &mechanism, r.base_key, &template).await?;
             Ok(pb::ObjectResponse { object })
         })
         .await
@@ -452,7 +472,7 @@ impl Token for TokenApi {
         request: Request<pb::TokenRandomRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(Operation::TokenGenerateRandom, request, |app, r| async move {
+        self.call(Operation::TokenGenerateRandom, request, |app, _, r| async move {
             let len = usize::try_from(r.length).unwrap_or(usize::MAX);
             let random = token.generate_random(&app, r.session, len)?;
             Ok(pb::OutputResponse { length: random.len() as u64, output: random, buffer_too_small: false })
@@ -466,14 +486,14 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::OperationInitResponse>, Status> {
         let token = Arc::clone(&self.token);
         let operation = init_operation(request.get_ref().kind);
-        self.call(operation, request, |app, r| async move {
+        self.call(operation, request, |app, call, r| async move {
             let kind = operation_kind(r.kind)?;
             if r.mechanism.is_none() {
                 token.operation_cancel(&app, r.session, kind)?;
                 return Ok(pb::OperationInitResponse { output_length: 0, plus_input: false });
             }
             let (output_length, plus_input) =
-                token.operation_init(&app, r.session, kind, &mechanism(r.mechanism)?, r.key)?;
+                token.operation_init(&app, &call, r.session, kind, &mechanism(r.mechanism)?, r.key)?;
             Ok(pb::OperationInitResponse { output_length: output_length as u64, plus_input })
         })
         .await
@@ -498,11 +518,9 @@ impl Token for TokenApi {
         request: Request<pb::DigestKeyRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
-        self.call(
-            Operation::DigestKey,
-            request,
-            |app, r| async move { unit(token.digest_key(&app, r.session, r.key)) },
-        )
+        self.call(Operation::DigestKey, request, |app, call, r| async move {
+            unit(token.digest_key(&app, &call, r.session, r.key))
+        })
         .await
     }
 

@@ -23,7 +23,7 @@ impl TokenApi {
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
         let token = Arc::clone(self.token());
         let operation = step_operation(request.get_ref().kind, step);
-        self.call(operation, request, |app, r| async move {
+        self.call(operation, request, |app, call, r| async move {
             let kind = operation_kind(r.kind)?;
             if r.more {
                 if matches!(step, Step::Final) {
@@ -36,10 +36,10 @@ impl TokenApi {
             let answer = match step {
                 Step::OneShot => {
                     let signature = (kind == OperationKind::Verify).then_some(r.signature.as_slice());
-                    token.operation_one_shot(&app, r.session, kind, &r.data, signature, space)?
+                    token.operation_one_shot(&app, &call, r.session, kind, &r.data, signature, space)?
                 }
-                Step::Update => token.operation_update(&app, r.session, kind, &r.data, space)?,
-                Step::Final => token.operation_final(&app, r.session, kind, &r.data, space)?,
+                Step::Update => token.operation_update(&app, &call, r.session, kind, &r.data, space)?,
+                Step::Final => token.operation_final(&app, &call, r.session, kind, &r.data, space)?,
             };
             output(answer)
         })

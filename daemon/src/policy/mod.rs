@@ -10,6 +10,7 @@
 //! Condition keys: `arca:CallerPrincipal`, `arca:RequestAlias` (absent when the request named the
 //! key by id), `arca:EncryptionContext:<key>` and the multivalued `arca:EncryptionContextKeys`.
 
+mod action;
 mod condition;
 mod document;
 mod parse;
@@ -22,6 +23,7 @@ mod parse_tests;
 
 use std::collections::BTreeMap;
 
+pub use action::Action;
 use document::{Effect, Principals, Statement};
 use pattern::Pattern;
 

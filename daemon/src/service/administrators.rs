@@ -2,8 +2,8 @@
 //! named when the store was initialised (Admin.Initialize; by default whoever called it), which
 //! the store keeps beside the sealed master key.
 
+use super::Call;
 use super::KmsService;
-use super::authz::current_principal;
 use crate::error::{Error, Result};
 
 /// At most this many administrators may be named at initialisation.
@@ -72,16 +72,13 @@ pub fn merge(configured: &[String], stored: &[String]) -> Vec<String> {
     merged
 }
 
-/// What Initialize stores: the requested principals, or else the caller; nothing when the daemon
-/// initialises a key-file store by itself (no caller).
-pub(super) fn initial_administrators(requested: &[String]) -> Result<Vec<String>> {
+/// What Initialize stores: the requested principals, or else the caller. (A key-file store the
+/// daemon initialises by itself stores none.)
+pub(super) fn initial_administrators(call: &Call, requested: &[String]) -> Result<Vec<String>> {
     if !requested.is_empty() {
         return parse_principals(requested);
     }
-    match current_principal() {
-        Some(caller) => Ok(vec![parse_principal(&caller)?]),
-        None => Ok(Vec::new()),
-    }
+    Ok(vec![parse_principal(call.principal())?])
 }
 
 impl KmsService {
@@ -175,15 +172,14 @@ mod tests {
 
     #[tokio::test]
     async fn initialize_defaults_to_its_caller() {
-        assert_eq!(initial_administrators(&[]).unwrap(), Vec::<String>::new(), "no caller: nothing stored");
-        let (chosen, _) = crate::service::as_caller("uid:0".into(), async {
-            (initial_administrators(&[]), initial_administrators(&strings(&["uid:1000", "uid:1000"])))
-        })
-        .await;
-        assert_eq!(chosen.0.unwrap(), strings(&["uid:0"]));
-        assert_eq!(chosen.1.unwrap(), strings(&["uid:1000"]));
-        let (unknown, _) =
-            crate::service::as_caller("unknown".into(), async { initial_administrators(&[]) }).await;
-        assert!(unknown.is_err(), "an unidentified caller cannot become an administrator");
+        let root = Call::new("uid:0");
+        assert_eq!(initial_administrators(&root, &[]).unwrap(), strings(&["uid:0"]));
+        let requested = strings(&["uid:1000", "uid:1000"]);
+        assert_eq!(initial_administrators(&root, &requested).unwrap(), strings(&["uid:1000"]));
+        let unknown = Call::new("unknown");
+        assert!(
+            initial_administrators(&unknown, &[]).is_err(),
+            "an unidentified caller cannot become an administrator"
+        );
     }
 }

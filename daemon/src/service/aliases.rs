@@ -1,12 +1,13 @@
 //! Key references (id or alias), aliases, and enabling or disabling keys.
 
-use super::KmsService;
 use super::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use super::{Call, KmsService};
 use crate::crypto::context::EncryptionContext;
 use crate::error::{Echo, Error, Result};
 use crate::keys::{KeyId, KeyState};
+use crate::policy::Action;
 
-const ALIAS_PREFIX: &str = "alias/";
+pub(super) const ALIAS_PREFIX: &str = "alias/";
 
 /// An alias name and the key it points at.
 pub type Alias = (String, KeyId);
@@ -37,35 +38,23 @@ fn check_alias_name(name: &str) -> Result<()> {
 }
 
 impl KmsService {
-    /// A key id from what a caller wrote: a key UUID or an alias (`alias/…`).
-    pub fn resolve(&self, key_ref: &str) -> Result<KeyId> {
-        if key_ref.is_empty() {
-            return Err(Error::invalid("key_id is required"));
-        }
-        if key_ref.starts_with(ALIAS_PREFIX) {
-            super::authz::note_alias(key_ref);
-            return self.keyring()?.alias(key_ref)?.ok_or_else(|| Error::KeyNotFound(key_ref.to_owned()));
-        }
-        key_ref.parse()
-    }
-
-    pub async fn create_alias(&self, name: &str, target: &str) -> Result<()> {
+    pub async fn create_alias(&self, call: &Call, name: &str, target: &str) -> Result<()> {
         check_alias_name(name)?;
-        let target = self.alias_target(target, "CreateAlias")?;
+        let target = self.alias_target(call, target, Action::CreateAlias)?;
         self.keyring()?.put_alias(name, target, true).await
     }
 
-    pub async fn update_alias(&self, name: &str, target: &str) -> Result<()> {
+    pub async fn update_alias(&self, call: &Call, name: &str, target: &str) -> Result<()> {
         check_alias_name(name)?;
-        let target = self.alias_target(target, "UpdateAlias")?;
+        let target = self.alias_target(call, target, Action::UpdateAlias)?;
         self.keyring()?.put_alias(name, target, false).await
     }
 
-    pub async fn delete_alias(&self, name: &str) -> Result<()> {
+    pub async fn delete_alias(&self, call: &Call, name: &str) -> Result<()> {
         check_alias_name(name)?;
         let keyring = self.keyring()?;
         if let Some(target) = keyring.alias(name)? {
-            self.authorize(&*keyring.get(target)?, "DeleteAlias", &EncryptionContext::new())?;
+            self.authorize(call, keyring.get(target)?, Action::DeleteAlias, &EncryptionContext::new())?;
         }
         keyring.delete_alias(name).await
     }
@@ -73,6 +62,7 @@ impl KmsService {
     /// One page of aliases, optionally of one key; the page token is the last name returned.
     pub fn list_aliases(
         &self,
+        call: &Call,
         key_ref: &str,
         limit: usize,
         page_token: &str,
@@ -82,7 +72,7 @@ impl KmsService {
             n if n <= MAX_LIST_LIMIT => n,
             n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to {MAX_LIST_LIMIT}"))),
         };
-        let target = if key_ref.is_empty() { None } else { Some(self.resolve(key_ref)?) };
+        let target = if key_ref.is_empty() { None } else { Some(self.resolve(call, key_ref)?) };
         let after = (!page_token.is_empty()).then_some(page_token);
         let (page, more) = self.keyring()?.list_aliases(target, after, limit)?;
         let next = if more { page.last().map(|(name, _)| name.clone()) } else { None };
@@ -90,27 +80,25 @@ impl KmsService {
     }
 
     /// An alias points at a key by id, never at another alias.
-    fn alias_target(&self, target: &str, operation: &str) -> Result<KeyId> {
+    fn alias_target(&self, call: &Call, target: &str, action: Action) -> Result<KeyId> {
         if target.starts_with(ALIAS_PREFIX) {
             return Err(Error::invalid("an alias must point at a key id, not at another alias"));
         }
-        let id = self.resolve(target)?;
-        self.authorize(&*self.keyring()?.get(id)?, operation, &EncryptionContext::new())?;
-        Ok(id)
+        Ok(self.authorized_key(call, target, action)?.metadata.id)
     }
 
-    pub async fn enable_key(&self, key_ref: &str) -> Result<()> {
-        self.set_state(key_ref, KeyState::Enabled, "EnableKey").await
+    pub async fn enable_key(&self, call: &Call, key_ref: &str) -> Result<()> {
+        self.set_state(call, key_ref, KeyState::Enabled, Action::EnableKey).await
     }
 
-    pub async fn disable_key(&self, key_ref: &str) -> Result<()> {
-        self.set_state(key_ref, KeyState::Disabled, "DisableKey").await
+    pub async fn disable_key(&self, call: &Call, key_ref: &str) -> Result<()> {
+        self.set_state(call, key_ref, KeyState::Disabled, Action::DisableKey).await
     }
 
-    async fn set_state(&self, key_ref: &str, state: KeyState, operation: &'static str) -> Result<()> {
+    async fn set_state(&self, call: &Call, key_ref: &str, state: KeyState, action: Action) -> Result<()> {
         let keyring = self.keyring()?;
-        let key = keyring.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, operation, &EncryptionContext::new())?;
+        let key = self.authorized_key(call, key_ref, action)?;
+        let operation = action.name();
         match key.metadata.state {
             current if current == state => return Ok(()),
             KeyState::Enabled | KeyState::Disabled => {}

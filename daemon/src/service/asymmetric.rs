@@ -1,17 +1,16 @@
 //! Key pairs and MAC keys: Sign/Verify, RSAES-OAEP Encrypt/Decrypt, GetPublicKey, GenerateMac/
 //! VerifyMac, and GenerateDataKeyPair.
 
-use std::sync::Arc;
-
-use super::KmsService;
 use super::symmetric::seal_with;
+use super::{Authorized, Call, KmsService};
 use crate::crypto::context::EncryptionContext;
 use crate::crypto::keypair::{self, KeyHandle};
 use crate::crypto::mac::{self, MacAlgorithm};
 use crate::crypto::oaep::{self, OaepHash};
 use crate::crypto::signing::{self, Message, SigningAlgorithm};
 use crate::error::{Error, Result};
-use crate::keys::{Key, KeyId, KeySpec, KeyUsage};
+use crate::keys::{KeyId, KeySpec, KeyUsage};
+use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
 
 /// The outcome of Verify and VerifyMac. A signature that does not match is `valid: false`,
@@ -46,11 +45,9 @@ pub struct DataKeyPair {
     pub public_key: Vec<u8>,
 }
 
-/// The current version's handle, noted for the audit record.
-fn current(key: &Key) -> Result<&KeyHandle> {
-    let version = key.current().ok_or(Error::KeyIntegrity(key.metadata.id))?;
-    super::authz::note_key_version(version.version);
-    Ok(&version.handle)
+/// The current version's handle, recorded in the call.
+fn current<'k>(call: &Call, key: &'k Authorized) -> Result<&'k KeyHandle> {
+    Ok(&key.current(call)?.handle)
 }
 
 fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> String {
@@ -60,12 +57,13 @@ fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str
 impl KmsService {
     fn signing_key(
         &self,
+        call: &Call,
         key_ref: &str,
-        operation: &'static str,
+        action: Action,
         algorithm: SigningAlgorithm,
-    ) -> Result<Arc<Key>> {
-        let key =
-            self.key_for(self.resolve(key_ref)?, operation, KeyUsage::SignVerify, &EncryptionContext::new())?;
+    ) -> Result<Authorized> {
+        let id = self.resolve(call, key_ref)?;
+        let key = self.usable_for(call, id, action, KeyUsage::SignVerify, &EncryptionContext::new())?;
         let allowed = SigningAlgorithm::for_spec(key.metadata.spec);
         if !allowed.contains(&algorithm) {
             return Err(Error::invalid(format!(
@@ -80,45 +78,47 @@ impl KmsService {
 
     pub fn sign(
         &self,
+        call: &Call,
         key_ref: &str,
         algorithm: SigningAlgorithm,
         message: Message<'_>,
     ) -> Result<(KeyId, Vec<u8>)> {
-        let key = self.signing_key(key_ref, "Sign", algorithm)?;
-        Ok((key.metadata.id, signing::sign(current(&key)?, algorithm, message)?))
+        let key = self.signing_key(call, key_ref, Action::Sign, algorithm)?;
+        Ok((key.metadata.id, signing::sign(current(call, &key)?, algorithm, message)?))
     }
 
     pub fn verify(
         &self,
+        call: &Call,
         key_ref: &str,
         algorithm: SigningAlgorithm,
         message: Message<'_>,
         signature: &[u8],
     ) -> Result<Verification> {
-        let key = self.signing_key(key_ref, "Verify", algorithm)?;
-        let public = current(&key)?.public_key_der().ok_or(Error::KeyIntegrity(key.metadata.id))?;
+        let key = self.signing_key(call, key_ref, Action::Verify, algorithm)?;
+        let public = current(call, &key)?.public_key_der().ok_or(Error::KeyIntegrity(key.metadata.id))?;
         let valid = signing::verify(public, key.metadata.spec, algorithm, message, signature)?;
         Ok(Verification { key_id: key.metadata.id, valid })
     }
 
-    pub fn get_public_key(&self, key_ref: &str) -> Result<PublicKey> {
-        let id = self.resolve(key_ref)?;
-        let key = self.keyring()?.get(id)?;
-        self.authorize(&key, "GetPublicKey", &EncryptionContext::new())?;
+    pub fn get_public_key(&self, call: &Call, key_ref: &str) -> Result<PublicKey> {
+        let key = self.authorized_key(call, key_ref, Action::GetPublicKey)?;
+        let id = key.metadata.id;
         if key.versions.is_empty() {
             let state = key.metadata.state.name();
             return Err(Error::KeyNotEnabled { key: id, state, operation: "GetPublicKey" });
         }
-        let der = current(&key)?.public_key_der().ok_or_else(|| {
+        let der = current(call, &key)?.public_key_der().ok_or_else(|| {
             Error::invalid(format!("key {id} is {}: it has no public key", key.metadata.spec.name()))
         })?;
         Ok(PublicKey { key_id: id, spec: key.metadata.spec, usage: key.metadata.usage, der: der.to_vec() })
     }
 
-    fn oaep_key(&self, key_ref: &str, operation: &'static str) -> Result<Arc<Key>> {
-        let key = self.key_for(
-            self.resolve(key_ref)?,
-            operation,
+    fn oaep_key(&self, call: &Call, key_ref: &str, action: Action) -> Result<Authorized> {
+        let key = self.usable_for(
+            call,
+            self.resolve(call, key_ref)?,
+            action,
             KeyUsage::EncryptDecrypt,
             &EncryptionContext::new(),
         )?;
@@ -132,14 +132,21 @@ impl KmsService {
         Ok(key)
     }
 
-    pub fn encrypt_oaep(&self, key_ref: &str, hash: OaepHash, plaintext: &[u8]) -> Result<(KeyId, Vec<u8>)> {
-        let key = self.oaep_key(key_ref, "Encrypt")?;
-        Ok((key.metadata.id, oaep::encrypt(current(&key)?, hash, plaintext)?))
+    pub fn encrypt_oaep(
+        &self,
+        call: &Call,
+        key_ref: &str,
+        hash: OaepHash,
+        plaintext: &[u8],
+    ) -> Result<(KeyId, Vec<u8>)> {
+        let key = self.oaep_key(call, key_ref, Action::Encrypt)?;
+        Ok((key.metadata.id, oaep::encrypt(current(call, &key)?, hash, plaintext)?))
     }
 
     /// An asymmetric ciphertext does not name its key, so the caller must.
     pub fn decrypt_oaep(
         &self,
+        call: &Call,
         key_ref: &str,
         hash: OaepHash,
         ciphertext: &[u8],
@@ -147,14 +154,21 @@ impl KmsService {
         if key_ref.is_empty() {
             return Err(Error::invalid("key_id is required to decrypt with an RSAES_OAEP algorithm"));
         }
-        let key = self.oaep_key(key_ref, "Decrypt")?;
-        Ok((key.metadata.id, oaep::decrypt(current(&key)?, hash, ciphertext)?))
+        let key = self.oaep_key(call, key_ref, Action::Decrypt)?;
+        Ok((key.metadata.id, oaep::decrypt(current(call, &key)?, hash, ciphertext)?))
     }
 
-    fn mac_key(&self, key_ref: &str, operation: &'static str, algorithm: MacAlgorithm) -> Result<Arc<Key>> {
-        let key = self.key_for(
-            self.resolve(key_ref)?,
-            operation,
+    fn mac_key(
+        &self,
+        call: &Call,
+        key_ref: &str,
+        action: Action,
+        algorithm: MacAlgorithm,
+    ) -> Result<Authorized> {
+        let key = self.usable_for(
+            call,
+            self.resolve(call, key_ref)?,
+            action,
             KeyUsage::GenerateVerifyMac,
             &EncryptionContext::new(),
         )?;
@@ -173,29 +187,32 @@ impl KmsService {
 
     pub fn generate_mac(
         &self,
+        call: &Call,
         key_ref: &str,
         algorithm: MacAlgorithm,
         message: &[u8],
     ) -> Result<(KeyId, Vec<u8>)> {
-        let key = self.mac_key(key_ref, "GenerateMac", algorithm)?;
-        Ok((key.metadata.id, mac::generate(current(&key)?, message)?))
+        let key = self.mac_key(call, key_ref, Action::GenerateMac, algorithm)?;
+        Ok((key.metadata.id, mac::generate(current(call, &key)?, message)?))
     }
 
     pub fn verify_mac(
         &self,
+        call: &Call,
         key_ref: &str,
         algorithm: MacAlgorithm,
         message: &[u8],
         tag: &[u8],
     ) -> Result<Verification> {
-        let key = self.mac_key(key_ref, "VerifyMac", algorithm)?;
-        let valid = mac::verify(current(&key)?, message, tag)?;
+        let key = self.mac_key(call, key_ref, Action::VerifyMac, algorithm)?;
+        let valid = mac::verify(current(call, &key)?, message, tag)?;
         Ok(Verification { key_id: key.metadata.id, valid })
     }
 
     /// A fresh key pair of `spec`, its private key sealed under the symmetric key `key_ref`.
     pub async fn generate_data_key_pair(
         &self,
+        call: &Call,
         key_ref: &str,
         spec: KeySpec,
         context: &EncryptionContext,
@@ -206,11 +223,12 @@ impl KmsService {
                 spec.name()
             )));
         }
-        let wrapping_key = self.usable_key(self.resolve(key_ref)?, "GenerateDataKeyPair", context)?;
+        let wrapping_key =
+            self.usable_key(call, self.resolve(call, key_ref)?, Action::GenerateDataKeyPair, context)?;
         let (private_key, public_key) = self
             .off_reactor_with_deadline("key pair generation", move || keypair::generate_pair(spec))
             .await?;
-        let sealed = seal_with(&wrapping_key, private_key.as_slice(), context)?;
+        let sealed = seal_with(call, &wrapping_key, private_key.as_slice(), context)?;
         Ok(DataKeyPair {
             key_id: sealed.key_id,
             key_version: sealed.key_version,

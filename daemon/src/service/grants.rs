@@ -4,29 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use super::KmsService;
+use super::{Call, KmsService};
 use crate::crypto::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
-
-/// Operations a grant may allow, as KMS.
-pub const GRANTABLE: &[&str] = &[
-    "Encrypt",
-    "Decrypt",
-    "ReEncrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "GenerateMac",
-    "VerifyMac",
-    "DescribeKey",
-    "CreateGrant",
-    "RetireGrant",
-];
+use crate::operation::Operation;
+use crate::policy::Action;
 
 /// A stored grant.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -60,10 +43,10 @@ impl Grant {
         self.id.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Whether this grant lets `principal` do `operation` with `context`.
-    pub fn allows(&self, principal: &str, operation: &str, context: &EncryptionContext) -> bool {
+    /// Whether this grant lets `principal` do `action` with `context`.
+    pub fn allows(&self, principal: &str, action: Action, context: &EncryptionContext) -> bool {
         self.grantee == principal
-            && self.operations.iter().any(|o| o == operation)
+            && self.operations.iter().any(|o| o == action.name())
             && self.context_subset.iter().all(|(k, v)| context.get(k) == Some(v))
             && (self.context_equals.is_empty() || self.context_equals == *context)
     }
@@ -87,10 +70,10 @@ fn check(new: &NewGrant) -> Result<()> {
     if new.operations.is_empty() {
         return Err(Error::invalid("a grant needs at least one operation"));
     }
-    if let Some(bad) = new.operations.iter().find(|o| !GRANTABLE.contains(&o.as_str())) {
+    if let Some(bad) = new.operations.iter().find(|o| Action::grantable_named(o).is_none()) {
         return Err(Error::invalid(format!(
             "operation {bad:?} cannot be granted; grantable: {}",
-            GRANTABLE.join(", ")
+            Action::grantable_names()
         )));
     }
     if !new.context_subset.is_empty() && !new.context_equals.is_empty() {
@@ -101,11 +84,10 @@ fn check(new: &NewGrant) -> Result<()> {
 
 impl KmsService {
     /// Returns the grant id (also its token).
-    pub async fn create_grant(&self, key_ref: &str, new: NewGrant) -> Result<String> {
+    pub async fn create_grant(&self, call: &Call, key_ref: &str, new: NewGrant) -> Result<String> {
         check(&new)?;
         let keyring = self.keyring()?;
-        let key = keyring.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "CreateGrant", &EncryptionContext::new())?;
+        let key = self.authorized_key(call, key_ref, Action::CreateGrant)?;
         let grant = Grant {
             id: KeyId::generate().as_bytes().to_vec(),
             key_id: key.metadata.id.as_bytes().to_vec(),
@@ -115,7 +97,7 @@ impl KmsService {
             name: new.name,
             context_subset: new.context_subset,
             context_equals: new.context_equals,
-            creator: super::authz::current_principal().unwrap_or_default(),
+            creator: call.principal().to_owned(),
             created_at: self.now(),
         };
         let id = grant.grant_id();
@@ -123,44 +105,39 @@ impl KmsService {
         Ok(id)
     }
 
-    pub fn list_grants(&self, key_ref: &str) -> Result<Vec<Grant>> {
+    pub fn list_grants(&self, call: &Call, key_ref: &str) -> Result<Vec<Grant>> {
         let keyring = self.keyring()?;
-        let key = keyring.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "ListGrants", &EncryptionContext::new())?;
+        let key = self.authorized_key(call, key_ref, Action::ListGrants)?;
         keyring.grants(|grant| grant.key_id == key.metadata.id.as_bytes())
     }
 
     /// Grants the given principal may retire.
-    pub fn list_retirable_grants(&self, retiring_principal: &str) -> Result<Vec<Grant>> {
-        let caller = super::authz::current_principal();
-        if caller.as_deref().is_some_and(|c| c != retiring_principal) {
-            self.require_administrator("ListRetirableGrants")?;
+    pub fn list_retirable_grants(&self, call: &Call, retiring_principal: &str) -> Result<Vec<Grant>> {
+        if call.principal() != retiring_principal {
+            self.require_administrator(call, Operation::ListRetirableGrants)?;
         }
         self.keyring()?.grants(|grant| grant.retiring_principal == retiring_principal)
     }
 
     /// By its retiring principal, its grantee when the grant allows RetireGrant, or anyone the key
     /// policy allows arca:RetireGrant.
-    pub async fn retire_grant(&self, grant_id: &str) -> Result<()> {
+    pub async fn retire_grant(&self, call: &Call, grant_id: &str) -> Result<()> {
         let keyring = self.keyring()?;
         let grant = keyring.grant(grant_id)?;
-        let caller = super::authz::current_principal();
-        let own = caller.as_deref().is_none_or(|c| {
-            c == grant.retiring_principal
-                || (c == grant.grantee && grant.operations.iter().any(|o| o == "RetireGrant"))
-        });
+        let caller = call.principal();
+        let own = caller == grant.retiring_principal
+            || (caller == grant.grantee && grant.operations.iter().any(|o| o == Action::RetireGrant.name()));
         if !own {
             let key = keyring.get(grant_key(&grant)?)?;
-            self.authorize(&key, "RetireGrant", &EncryptionContext::new())?;
+            self.authorize(call, key, Action::RetireGrant, &EncryptionContext::new())?;
         }
         keyring.delete_grant(&grant).await
     }
 
     /// By anyone the key policy allows arca:RevokeGrant.
-    pub async fn revoke_grant(&self, key_ref: &str, grant_id: &str) -> Result<()> {
+    pub async fn revoke_grant(&self, call: &Call, key_ref: &str, grant_id: &str) -> Result<()> {
         let keyring = self.keyring()?;
-        let key = keyring.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "RevokeGrant", &EncryptionContext::new())?;
+        let key = self.authorized_key(call, key_ref, Action::RevokeGrant)?;
         let grant = keyring.grant(grant_id)?;
         if grant.key_id != key.metadata.id.as_bytes() {
             return Err(Error::KeyNotFound(format!("grant {grant_id} of key {}", key.metadata.id)));

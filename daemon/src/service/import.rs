@@ -10,12 +10,12 @@ use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-use super::KmsService;
-use crate::crypto::context::EncryptionContext;
+use super::{Authorized, Call, KmsService};
 use crate::crypto::import::{WrappingAlgorithm, WrappingKey, WrappingKeySpec, key_pair_material};
 use crate::crypto::random_vec;
 use crate::error::{Error, Result};
 use crate::keys::{Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyVersion};
+use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
 
 const TOKEN_LIFETIME_SECONDS: i64 = 24 * 3600;
@@ -80,9 +80,9 @@ fn material_len(spec: KeySpec) -> usize {
 }
 
 impl KmsService {
-    fn external_key(&self, key_ref: &str, operation: &'static str) -> Result<std::sync::Arc<Key>> {
-        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, operation, &EncryptionContext::new())?;
+    fn external_key(&self, call: &Call, key_ref: &str, action: Action) -> Result<Authorized> {
+        let key = self.authorized_key(call, key_ref, action)?;
+        let operation = action.name();
         if key.metadata.origin != KeyOrigin::External {
             return Err(Error::invalid(format!(
                 "{operation}: key {} has Arca-generated material",
@@ -94,11 +94,12 @@ impl KmsService {
 
     pub async fn get_parameters_for_import(
         &self,
+        call: &Call,
         key_ref: &str,
         algorithm: &str,
         spec: &str,
     ) -> Result<ImportParameters> {
-        let key = self.external_key(key_ref, "GetParametersForImport")?;
+        let key = self.external_key(call, key_ref, Action::GetParametersForImport)?;
         let algorithm = WrappingAlgorithm::from_name(algorithm)?;
         algorithm.check_carries(key.metadata.spec)?;
         let spec = WrappingKeySpec::from_name(spec)?;
@@ -116,12 +117,13 @@ impl KmsService {
     /// `valid_to`: when the material expires (seconds since the Unix epoch), or `None`.
     pub async fn import_key_material(
         &self,
+        call: &Call,
         key_ref: &str,
         token: &str,
         wrapped: &[u8],
         valid_to: Option<i64>,
     ) -> Result<()> {
-        let key = self.external_key(key_ref, "ImportKeyMaterial")?;
+        let key = self.external_key(call, key_ref, Action::ImportKeyMaterial)?;
         let state = match key.metadata.state {
             KeyState::PendingDeletion { .. } => {
                 return Err(Error::KeyNotEnabled {
@@ -159,8 +161,8 @@ impl KmsService {
         Ok(())
     }
 
-    pub async fn delete_imported_key_material(&self, key_ref: &str) -> Result<()> {
-        let key = self.external_key(key_ref, "DeleteImportedKeyMaterial")?;
+    pub async fn delete_imported_key_material(&self, call: &Call, key_ref: &str) -> Result<()> {
+        let key = self.external_key(call, key_ref, Action::DeleteImportedKeyMaterial)?;
         self.forget_material(&key).await
     }
 

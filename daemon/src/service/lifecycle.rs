@@ -1,14 +1,14 @@
 //! Creating, describing and listing keys.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::limits::*;
-use super::{KeyInfo, KmsService};
-use crate::crypto::context::EncryptionContext;
+use super::{Call, KeyInfo, KmsService};
 use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
+use crate::operation::Operation;
+use crate::policy::Action;
 
 /// The parameters of CreateKey; `usage: None` takes the spec's default.
 #[derive(Debug, Clone)]
@@ -32,8 +32,8 @@ pub(super) fn info(key: &Key) -> KeyInfo {
 }
 
 impl KmsService {
-    pub async fn create_key(&self, request: NewKey) -> Result<KeyInfo> {
-        self.require_administrator("CreateKey")?;
+    pub async fn create_key(&self, call: &Call, request: NewKey) -> Result<KeyInfo> {
+        self.require_administrator(call, Operation::CreateKey)?;
         let spec = request.spec;
         let usage = request
             .usage
@@ -87,7 +87,7 @@ impl KmsService {
         };
         let id = KeyId::generate();
         let policy = match request.policy.as_str() {
-            "" => self.default_policy(),
+            "" => self.default_policy(call),
             document => self.check_policy_document(id, document)?,
         };
         let key = Key {
@@ -112,16 +112,14 @@ impl KmsService {
         Ok(info(&key))
     }
 
-    pub fn describe_key(&self, key_ref: &str) -> Result<KeyInfo> {
-        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "DescribeKey", &EncryptionContext::new())?;
+    pub fn describe_key(&self, call: &Call, key_ref: &str) -> Result<KeyInfo> {
+        let key = self.authorized_key(call, key_ref, Action::DescribeKey)?;
         Ok(info(&key))
     }
 
-    pub async fn put_key_policy(&self, key_ref: &str, document: &str) -> Result<()> {
+    pub async fn put_key_policy(&self, call: &Call, key_ref: &str, document: &str) -> Result<()> {
         let keyring = self.keyring()?;
-        let key = keyring.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "PutKeyPolicy", &EncryptionContext::new())?;
+        let key = self.authorized_key(call, key_ref, Action::PutKeyPolicy)?;
         let policy = self.check_policy_document(key.metadata.id, document)?;
         keyring
             .replace(&key, key.with_metadata(KeyMetadata { policy, ..key.metadata.clone() })?)
@@ -129,30 +127,9 @@ impl KmsService {
             .map(|_| ())
     }
 
-    pub fn get_key_policy(&self, key_ref: &str) -> Result<(KeyId, String)> {
-        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "GetKeyPolicy", &EncryptionContext::new())?;
+    pub fn get_key_policy(&self, call: &Call, key_ref: &str) -> Result<(KeyId, String)> {
+        let key = self.authorized_key(call, key_ref, Action::GetKeyPolicy)?;
         Ok((key.metadata.id, key.metadata.policy.to_json()))
-    }
-
-    /// A key that exists, that the caller may use for `operation`, that is enabled, and that has
-    /// the usage the operation needs.
-    pub(super) fn key_for(
-        &self,
-        id: KeyId,
-        operation: &'static str,
-        usage: KeyUsage,
-        context: &EncryptionContext,
-    ) -> Result<Arc<Key>> {
-        let key = self.keyring()?.get(id)?;
-        self.authorize(&key, operation, context)?;
-        if key.metadata.state != KeyState::Enabled {
-            return Err(Error::KeyNotEnabled { key: id, state: key.metadata.state.name(), operation });
-        }
-        if key.metadata.usage != usage {
-            return Err(Error::WrongKeyUsage { key: id, operation, usage: key.metadata.usage.name() });
-        }
-        Ok(key)
     }
 
     /// Runs slow CPU work (RSA key generation) on the blocking pool, so it never stalls other

@@ -1,10 +1,12 @@
 //! The key management operations as plain async Rust: no protobuf types, no transport.
 
+mod access;
 mod administrators;
 mod aliases;
 mod asymmetric;
 mod audit_anchor;
 mod authz;
+mod call;
 mod clock;
 mod grants;
 mod import;
@@ -20,7 +22,7 @@ use std::sync::{Arc, RwLock};
 
 pub use administrators::{parse_principal, parse_principals};
 pub use asymmetric::{DataKeyPair, PublicKey, Verification};
-pub use authz::{Used, as_caller};
+pub use call::{Authorized, Call, Used};
 pub use grants::{Grant, NewGrant};
 pub use import::ImportParameters;
 pub use keyring::KeyInfo;
@@ -33,6 +35,7 @@ pub use symmetric::{DataKeySize, Opened, Sealed};
 use crate::audit::AuditLog;
 use crate::disk::{DEFAULT_MIN_FREE_DISK_BYTES, DiskReserve};
 use crate::error::{Error, Result};
+use crate::operation::Operation;
 use crate::quota::{QuotaConfig, Quotas};
 use crate::secure_mem::SecretBuf;
 use crate::store::{
@@ -162,9 +165,9 @@ impl KmsService {
         };
         if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
             if !service.status()?.initialized {
-                service.initialize(None, &[]).await?;
+                service.initialize_store(None, Vec::new()).await?;
             } else {
-                service.unseal(None).await?;
+                service.unseal_store(None).await?;
             }
         }
         Ok(service)
@@ -183,11 +186,25 @@ impl KmsService {
     /// Creates and stores the master key of a new store, then unseals it. The `requested`
     /// administrators (default: the caller) are stored in the same transaction and administer the
     /// store from then on, beside the configured ones. A store that exists is left untouched.
-    pub async fn initialize(&self, passphrase: Option<String>, requested: &[String]) -> Result<()> {
+    pub async fn initialize(
+        &self,
+        call: &Call,
+        passphrase: Option<String>,
+        requested: &[String],
+    ) -> Result<()> {
+        self.require_administrator(call, Operation::Initialize)?;
         if !matches!(*self.state.read().map_err(|_| poisoned())?, SealState::Uninitialized) {
             return Err(Error::AlreadyInitialized);
         }
-        let administrators = administrators::initial_administrators(requested)?;
+        let administrators = administrators::initial_administrators(call, requested)?;
+        self.initialize_store(passphrase, administrators).await
+    }
+
+    /// Initialize's work, also done by the daemon itself for a new key-file store.
+    async fn initialize_store(&self, passphrase: Option<String>, administrators: Vec<String>) -> Result<()> {
+        if !matches!(*self.state.read().map_err(|_| poisoned())?, SealState::Uninitialized) {
+            return Err(Error::AlreadyInitialized);
+        }
         let stored = administrators.clone();
         let config = self.seal_config.clone();
         let backend = Arc::clone(&self.backend);
@@ -217,7 +234,13 @@ impl KmsService {
     }
 
     /// Unseals the master key and loads every key. A wrong passphrase changes nothing.
-    pub async fn unseal(&self, passphrase: Option<String>) -> Result<()> {
+    pub async fn unseal(&self, call: &Call, passphrase: Option<String>) -> Result<()> {
+        self.require_administrator(call, Operation::Unseal)?;
+        self.unseal_store(passphrase).await
+    }
+
+    /// Unseal's work, also done by the daemon itself for a key-file store.
+    async fn unseal_store(&self, passphrase: Option<String>) -> Result<()> {
         let record = match &*self.state.read().map_err(|_| poisoned())? {
             SealState::Uninitialized => return Err(Error::NotInitialized),
             SealState::Unsealed(_) => None,
@@ -283,7 +306,8 @@ impl KmsService {
     }
 
     /// A consistent archive of the sealed store (see `store::backup`).
-    pub async fn backup(&self) -> Result<Vec<u8>> {
+    pub async fn backup(&self, call: &Call) -> Result<Vec<u8>> {
+        self.require_administrator(call, Operation::Backup)?;
         let backend = Arc::clone(&self.backend);
         let now = self.now();
         blocking(move || crate::store::backup::create(backend.as_ref(), now)).await

@@ -2,11 +2,12 @@
 //! crypto-shredding. Each change is one store transaction, so a crash leaves the old state or the
 //! new, never a mix; due work runs at start-up, periodically, and when the test clock moves.
 
-use super::KmsService;
-use crate::crypto::context::EncryptionContext;
+use super::{Authorized, Call, KmsService};
 use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, Rotation};
+use crate::operation::Operation;
+use crate::policy::Action;
 
 const DAY: i64 = 86_400;
 pub const ROTATION_PERIOD_DAYS: std::ops::RangeInclusive<u32> = 90..=2560;
@@ -27,9 +28,9 @@ pub type RotationEntry = (u32, i64);
 impl KmsService {
     /// Only AES_256 keys with Arca-generated material rotate (as KMS: asymmetric, HMAC and
     /// imported keys are rotated by moving an alias).
-    fn rotatable(&self, key_ref: &str, operation: &'static str) -> Result<std::sync::Arc<crate::keys::Key>> {
-        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, operation, &EncryptionContext::new())?;
+    fn rotatable(&self, call: &Call, key_ref: &str, action: Action) -> Result<Authorized> {
+        let key = self.authorized_key(call, key_ref, action)?;
+        let operation = action.name();
         let meta = &key.metadata;
         if meta.state != KeyState::Enabled {
             return Err(Error::KeyNotEnabled { key: meta.id, state: meta.state.name(), operation });
@@ -54,11 +55,11 @@ impl KmsService {
     }
 
     /// Makes new material current; old versions stay for Decrypt. Returns the new version.
-    pub async fn rotate_key_on_demand(&self, key_ref: &str) -> Result<u32> {
-        let key = self.rotatable(key_ref, "RotateKeyOnDemand")?;
+    pub async fn rotate_key_on_demand(&self, call: &Call, key_ref: &str) -> Result<u32> {
+        let key = self.rotatable(call, key_ref, Action::RotateKeyOnDemand)?;
         let version = self.rotate(&key).await?;
         // The audit record names the version the rotation made.
-        super::authz::note_key_version(version);
+        call.use_version(version);
         Ok(version)
     }
 
@@ -73,7 +74,12 @@ impl KmsService {
         Ok(version)
     }
 
-    pub async fn enable_key_rotation(&self, key_ref: &str, period_days: Option<u32>) -> Result<()> {
+    pub async fn enable_key_rotation(
+        &self,
+        call: &Call,
+        key_ref: &str,
+        period_days: Option<u32>,
+    ) -> Result<()> {
         let period_days = period_days.unwrap_or(DEFAULT_ROTATION_PERIOD_DAYS);
         if !ROTATION_PERIOD_DAYS.contains(&period_days) {
             return Err(Error::invalid(format!(
@@ -82,33 +88,36 @@ impl KmsService {
                 ROTATION_PERIOD_DAYS.end()
             )));
         }
-        let key = self.rotatable(key_ref, "EnableKeyRotation")?;
+        let key = self.rotatable(call, key_ref, Action::EnableKeyRotation)?;
         let rotation = Some(Rotation { period_days, next_at: self.now() + i64::from(period_days) * DAY });
         let changed = key.with_metadata(crate::keys::KeyMetadata { rotation, ..key.metadata.clone() })?;
         self.keyring()?.replace(&key, changed).await.map(|_| ())
     }
 
-    pub async fn disable_key_rotation(&self, key_ref: &str) -> Result<()> {
-        let key = self.rotatable(key_ref, "DisableKeyRotation")?;
+    pub async fn disable_key_rotation(&self, call: &Call, key_ref: &str) -> Result<()> {
+        let key = self.rotatable(call, key_ref, Action::DisableKeyRotation)?;
         let changed =
             key.with_metadata(crate::keys::KeyMetadata { rotation: None, ..key.metadata.clone() })?;
         self.keyring()?.replace(&key, changed).await.map(|_| ())
     }
 
-    pub fn key_rotation_status(&self, key_ref: &str) -> Result<RotationStatus> {
-        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "GetKeyRotationStatus", &EncryptionContext::new())?;
+    pub fn key_rotation_status(&self, call: &Call, key_ref: &str) -> Result<RotationStatus> {
+        let key = self.authorized_key(call, key_ref, Action::GetKeyRotationStatus)?;
         Ok(RotationStatus { key_id: key.metadata.id, rotation: key.metadata.rotation })
     }
 
-    pub fn list_key_rotations(&self, key_ref: &str) -> Result<Vec<RotationEntry>> {
-        let key = self.keyring()?.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "ListKeyRotations", &EncryptionContext::new())?;
+    pub fn list_key_rotations(&self, call: &Call, key_ref: &str) -> Result<Vec<RotationEntry>> {
+        let key = self.authorized_key(call, key_ref, Action::ListKeyRotations)?;
         Ok(key.versions.iter().map(|v| (v.version, v.created_at)).collect())
     }
 
     /// PendingDeletion for `window_days` (7..=30, default 30); returns the deletion time.
-    pub async fn schedule_key_deletion(&self, key_ref: &str, window_days: Option<u32>) -> Result<i64> {
+    pub async fn schedule_key_deletion(
+        &self,
+        call: &Call,
+        key_ref: &str,
+        window_days: Option<u32>,
+    ) -> Result<i64> {
         let window_days = window_days.unwrap_or(DEFAULT_DELETION_WINDOW_DAYS);
         if !DELETION_WINDOW_DAYS.contains(&window_days) {
             return Err(Error::invalid(format!(
@@ -118,8 +127,7 @@ impl KmsService {
             )));
         }
         let keyring = self.keyring()?;
-        let key = keyring.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "ScheduleKeyDeletion", &EncryptionContext::new())?;
+        let key = self.authorized_key(call, key_ref, Action::ScheduleKeyDeletion)?;
         if let KeyState::PendingDeletion { at } = key.metadata.state {
             return Ok(at);
         }
@@ -151,10 +159,9 @@ impl KmsService {
 
     /// Back to Disabled, as KMS does: the owner enables it deliberately (PendingImport when the key
     /// has no material).
-    pub async fn cancel_key_deletion(&self, key_ref: &str) -> Result<()> {
+    pub async fn cancel_key_deletion(&self, call: &Call, key_ref: &str) -> Result<()> {
         let keyring = self.keyring()?;
-        let key = keyring.get(self.resolve(key_ref)?)?;
-        self.authorize(&key, "CancelKeyDeletion", &EncryptionContext::new())?;
+        let key = self.authorized_key(call, key_ref, Action::CancelKeyDeletion)?;
         if !matches!(key.metadata.state, KeyState::PendingDeletion { .. }) {
             return Err(Error::KeyNotEnabled {
                 key: key.metadata.id,
@@ -200,8 +207,8 @@ impl KmsService {
     }
 
     /// Test clock only: moves time forward, then runs whatever became due.
-    pub async fn advance_clock(&self, seconds: i64) -> Result<(i64, usize)> {
-        self.require_administrator("AdvanceClock")?;
+    pub async fn advance_clock(&self, call: &Call, seconds: i64) -> Result<(i64, usize)> {
+        self.require_administrator(call, Operation::AdvanceClock)?;
         let now = self.clock.advance(seconds)?;
         Ok((now, self.run_due_work().await?))
     }

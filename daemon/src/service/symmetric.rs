@@ -1,14 +1,13 @@
 //! Symmetric keys: creation, description, listing, Encrypt/Decrypt/ReEncrypt, data keys, random.
 
-use std::sync::Arc;
-
-use super::KmsService;
 use super::limits::*;
+use super::{Authorized, Call, KmsService};
 use crate::crypto::blob;
 use crate::crypto::context::EncryptionContext;
 use crate::crypto::random_vec;
 use crate::error::{Error, Result};
-use crate::keys::{Key, KeyId, KeySpec, KeyUsage};
+use crate::keys::{KeyId, KeySpec, KeyUsage};
+use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
 
 /// A ciphertext blob and the key version that made it.
@@ -49,7 +48,13 @@ impl DataKeySize {
 }
 
 impl KmsService {
-    pub fn encrypt(&self, key_ref: &str, plaintext: &[u8], context: &EncryptionContext) -> Result<Sealed> {
+    pub fn encrypt(
+        &self,
+        call: &Call,
+        key_ref: &str,
+        plaintext: &[u8],
+        context: &EncryptionContext,
+    ) -> Result<Sealed> {
         if plaintext.is_empty() {
             return Err(Error::invalid("plaintext is empty"));
         }
@@ -59,14 +64,20 @@ impl KmsService {
                 plaintext.len()
             )));
         }
-        let key = self.usable_key(self.resolve(key_ref)?, "Encrypt", context)?;
-        seal_with(&key, plaintext, context)
+        let key = self.usable_key(call, self.resolve(call, key_ref)?, Action::Encrypt, context)?;
+        seal_with(call, &key, plaintext, context)
     }
 
-    pub fn decrypt(&self, blob: &[u8], context: &EncryptionContext, key_ref: Option<&str>) -> Result<Opened> {
+    pub fn decrypt(
+        &self,
+        call: &Call,
+        blob: &[u8],
+        context: &EncryptionContext,
+        key_ref: Option<&str>,
+    ) -> Result<Opened> {
         let parsed = blob::parse(blob)?;
         if let Some(expected) = key_ref.filter(|r| !r.is_empty()) {
-            let expected = self.resolve(expected)?;
+            let expected = self.resolve(call, expected)?;
             if expected != parsed.key_id {
                 return Err(Error::InvalidCiphertext(format!(
                     "the blob was encrypted under key {}, not key {expected}",
@@ -74,7 +85,7 @@ impl KmsService {
                 )));
             }
         }
-        let key = match self.usable_key(parsed.key_id, "Decrypt", context) {
+        let key = match self.usable_key(call, parsed.key_id, Action::Decrypt, context) {
             Err(Error::KeyNotFound(_)) => {
                 return Err(Error::InvalidCiphertext(format!(
                     "the blob names key {}, which does not exist",
@@ -83,13 +94,12 @@ impl KmsService {
             }
             other => other?,
         };
-        let version = key.version(parsed.key_version).ok_or_else(|| {
+        let version = key.version(call, parsed.key_version).ok_or_else(|| {
             Error::InvalidCiphertext(format!(
                 "the blob names version {} of key {}, which does not exist",
                 parsed.key_version, parsed.key_id
             ))
         })?;
-        super::authz::note_key_version(version.version);
         let plaintext = parsed.open(&version.material, context)?;
         Ok(Opened { key_id: parsed.key_id, key_version: parsed.key_version, plaintext })
     }
@@ -97,30 +107,36 @@ impl KmsService {
     /// Decrypts and encrypts again inside the daemon; the plaintext never leaves locked memory.
     pub fn re_encrypt(
         &self,
+        call: &Call,
         blob: &[u8],
         source_context: &EncryptionContext,
         source_key_ref: Option<&str>,
         destination_key_ref: &str,
         destination_context: &EncryptionContext,
     ) -> Result<(Opened, Sealed)> {
-        let destination =
-            self.usable_key(self.resolve(destination_key_ref)?, "ReEncrypt", destination_context)?;
-        let opened = self.decrypt(blob, source_context, source_key_ref)?;
-        let sealed = seal_with(&destination, opened.plaintext.as_slice(), destination_context)?;
+        let destination = self.usable_key(
+            call,
+            self.resolve(call, destination_key_ref)?,
+            Action::ReEncrypt,
+            destination_context,
+        )?;
+        let opened = self.decrypt(call, blob, source_context, source_key_ref)?;
+        let sealed = seal_with(call, &destination, opened.plaintext.as_slice(), destination_context)?;
         Ok((opened, sealed))
     }
 
     /// A new data key in locked memory and its blob under `key_ref`.
     pub fn generate_data_key(
         &self,
+        call: &Call,
         key_ref: &str,
         size: DataKeySize,
         context: &EncryptionContext,
     ) -> Result<(Sealed, SecretBuf)> {
         let len = size.bytes()?;
-        let key = self.usable_key(self.resolve(key_ref)?, "GenerateDataKey", context)?;
+        let key = self.usable_key(call, self.resolve(call, key_ref)?, Action::GenerateDataKey, context)?;
         let data_key = SecretBuf::random(len)?;
-        let sealed = seal_with(&key, data_key.as_slice(), context)?;
+        let sealed = seal_with(call, &key, data_key.as_slice(), context)?;
         Ok((sealed, data_key))
     }
 
@@ -133,13 +149,16 @@ impl KmsService {
         random_vec(len)
     }
 
+    /// An AES_256 key for SYMMETRIC_DEFAULT.
     pub(super) fn usable_key(
         &self,
+        call: &Call,
         id: KeyId,
-        operation: &'static str,
+        action: Action,
         context: &EncryptionContext,
-    ) -> Result<Arc<Key>> {
-        let key = self.key_for(id, operation, KeyUsage::EncryptDecrypt, context)?;
+    ) -> Result<Authorized> {
+        let key = self.usable_for(call, id, action, KeyUsage::EncryptDecrypt, context)?;
+        let operation = action.name();
         if key.metadata.spec != KeySpec::Aes256 {
             return Err(Error::invalid(format!(
                 "{operation} with SYMMETRIC_DEFAULT needs an AES_256 key; key {id} is {} \
@@ -151,9 +170,13 @@ impl KmsService {
     }
 }
 
-pub(super) fn seal_with(key: &Key, plaintext: &[u8], context: &EncryptionContext) -> Result<Sealed> {
-    let current = key.current().ok_or(Error::KeyIntegrity(key.metadata.id))?;
-    super::authz::note_key_version(current.version);
+pub(super) fn seal_with(
+    call: &Call,
+    key: &Authorized,
+    plaintext: &[u8],
+    context: &EncryptionContext,
+) -> Result<Sealed> {
+    let current = key.current(call)?;
     let blob = blob::seal(key.metadata.id, current.version, &current.material, plaintext, context)?;
     Ok(Sealed { key_id: key.metadata.id, key_version: current.version, blob })
 }

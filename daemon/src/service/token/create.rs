@@ -14,7 +14,9 @@ use super::schema::Kind;
 use super::{App, Login, TokenService};
 use crate::error::{Error, Result};
 use crate::keys::{Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
+use crate::operation::Operation;
 use crate::secure_mem::SecretBuf;
+use crate::service::Call;
 
 /// A key about to exist: its material and the templates of its halves.
 pub(super) struct NewKey<'a> {
@@ -63,10 +65,16 @@ impl TokenService {
     }
 
     /// Makes a key of the keyring (CKA_TOKEN true) or of the session, and hands out its handles.
-    pub(super) async fn add_key(&self, app: &App, session: u64, new: NewKey<'_>) -> Result<NewHandles> {
+    pub(super) async fn add_key(
+        &self,
+        app: &App,
+        call: &Call,
+        session: u64,
+        new: NewKey<'_>,
+    ) -> Result<NewHandles> {
         let planned =
-            self.plan_key(app, session, new.spec, (new.template, new.public_template), new.provenance)?;
-        self.commit_key(app, session, planned, new.material, new.policy).await
+            self.plan_key(app, call, session, new.spec, (new.template, new.public_template), new.provenance)?;
+        self.commit_key(app, call, session, planned, new.material, new.policy).await
     }
 
     /// Checks everything about a new key that does not need its material: the templates of both
@@ -75,6 +83,7 @@ impl TokenService {
     pub(super) fn plan_key(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         spec: KeySpec,
         (template, public_template): (&Template, Option<&Template>),
@@ -110,7 +119,7 @@ impl TokenService {
         self.check_creation(app, session, token, private)?;
         if token {
             // A token key is a key of the keyring: made by the crypto-officer role, as CreateKey.
-            self.kms.require_administrator("CreateKey").map_err(|denied| {
+            self.kms.require_administrator(call, Operation::CreateKey).map_err(|denied| {
                 Error::p11(CKR_ACTION_PROHIBITED, format!("{denied}; session keys need no administrator"))
             })?;
         }
@@ -122,6 +131,7 @@ impl TokenService {
     pub(super) async fn commit_key(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         planned: PlannedKey,
         material: SecretBuf,
@@ -129,6 +139,7 @@ impl TokenService {
     ) -> Result<NewHandles> {
         let PlannedKey { id, spec, halves, token, provenance } = planned;
         let pair = !spec.is_secret();
+        let policy = policy.unwrap_or_else(|| self.kms.default_policy(call));
         let key = self.key_from(id, spec, material, halves, provenance, policy)?;
         if token {
             self.kms.keyring()?.insert(key).await?;
@@ -160,7 +171,7 @@ impl TokenService {
         material: SecretBuf,
         halves: crate::keys::TokenAttributes,
         provenance: Provenance,
-        policy: Option<crate::policy::Policy>,
+        policy: crate::policy::Policy,
     ) -> Result<Key> {
         let usage = usage_of(spec, &halves.object);
         let now = self.kms.now();
@@ -193,7 +204,7 @@ impl TokenService {
             created_at: now,
             tags: Default::default(),
             rotation: None,
-            policy: policy.unwrap_or_else(|| self.kms.default_policy()),
+            policy,
             imported,
             token: halves,
         };

@@ -15,7 +15,9 @@ use crate::crypto::keypair::MAX_GENERIC_SECRET_BYTES;
 use crate::crypto::token::{der, ec, rsa};
 use crate::error::{Error, Result};
 use crate::keys::KeySpec;
+use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
+use crate::service::Call;
 
 pub(super) fn incomplete(what: &str) -> Error {
     Error::p11(CKR_TEMPLATE_INCOMPLETE, what.to_owned())
@@ -68,6 +70,7 @@ impl TokenService {
     pub async fn generate_key(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         mechanism: &Mechanism,
         template: &Template,
@@ -95,12 +98,13 @@ impl TokenService {
             provenance: Provenance::Generated(mechanism.kind),
             policy: None,
         };
-        Ok(self.add_key(app, session, new).await?.0)
+        Ok(self.add_key(app, call, session, new).await?.0)
     }
 
     pub async fn generate_key_pair(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         mechanism: &Mechanism,
         public: &Template,
@@ -128,19 +132,25 @@ impl TokenService {
             private = private.with_default(CKA_TOKEN, token.to_vec());
         }
         let provenance = Provenance::Generated(generation_mechanism(spec));
-        let planned = self.plan_key(app, session, spec, (&private, Some(public)), provenance)?;
+        let planned = self.plan_key(app, call, session, spec, (&private, Some(public)), provenance)?;
         let material = self
             .kms
             .off_reactor_with_deadline("key pair generation", move || {
                 if spec.is_rsa() { rsa::rsa_generate(rsa_bits(spec)) } else { ec::ec_generate(spec) }
             })
             .await?;
-        let (private, public) = self.commit_key(app, session, planned, material, None).await?;
+        let (private, public) = self.commit_key(app, call, session, planned, material, None).await?;
         let public = public.ok_or_else(|| Error::Crypto("a key pair without a public half".into()))?;
         Ok((public, private))
     }
 
-    pub async fn create_object(&self, app: &App, session: u64, template: &Template) -> Result<u64> {
+    pub async fn create_object(
+        &self,
+        app: &App,
+        call: &Call,
+        session: u64,
+        template: &Template,
+    ) -> Result<u64> {
         app.session(session)?;
         let class = template.ulong(CKA_CLASS).ok_or_else(|| incomplete("CKA_CLASS is required"))?;
         let token = template.bool(CKA_TOKEN).unwrap_or(false);
@@ -160,7 +170,7 @@ impl TokenService {
                     provenance: Provenance::Supplied,
                     policy: None,
                 };
-                Ok(self.add_key(app, session, new).await?.0)
+                Ok(self.add_key(app, call, session, new).await?.0)
             }
             CKO_PRIVATE_KEY => {
                 let material = private_key_material(template)?;
@@ -173,7 +183,7 @@ impl TokenService {
                     provenance: Provenance::Supplied,
                     policy: None,
                 };
-                let (handle, _) = self.add_private_only(app, session, new).await?;
+                let (handle, _) = self.add_private_only(app, call, session, new).await?;
                 Ok(handle)
             }
             CKO_PUBLIC_KEY => {
@@ -198,14 +208,15 @@ impl TokenService {
     pub(super) async fn add_private_only(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         new: NewKey<'_>,
     ) -> Result<NewHandles> {
-        let handles = self.add_key(app, session, new).await?;
+        let handles = self.add_key(app, call, session, new).await?;
         if let Some(public) = handles.1 {
             let (object, _) = self.object(app, public)?;
             if object.token {
-                self.destroy(app, session, public).await?;
+                self.destroy(app, call, session, public).await?;
             } else {
                 app.forget(public)?;
             }
@@ -216,6 +227,7 @@ impl TokenService {
     pub async fn copy_object(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         handle: u64,
         template: &Template,
@@ -227,7 +239,7 @@ impl TokenService {
                 "the object is not copyable (CKA_COPYABLE is false)",
             ));
         }
-        self.authorize(&object, "CopyKey")?;
+        self.authorize(call, &object, Action::CopyKey)?;
         check_changes(&object, template, true)?;
         let kind = object.kind();
         let token = template.bool(CKA_TOKEN).unwrap_or(false);
@@ -252,9 +264,9 @@ impl TokenService {
                     policy: Some(key.metadata.policy.clone()),
                 };
                 if key.metadata.spec.is_secret() {
-                    Ok(self.add_key(app, session, new).await?.0)
+                    Ok(self.add_key(app, call, session, new).await?.0)
                 } else {
-                    Ok(self.add_private_only(app, session, new).await?.0)
+                    Ok(self.add_private_only(app, call, session, new).await?.0)
                 }
             }
             (_, Kind::Public(_)) => {

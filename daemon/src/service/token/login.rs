@@ -7,6 +7,8 @@ use zeroize::Zeroizing;
 use super::pin::{self, MAX_PIN_FAILURES, Role, TokenRecord};
 use super::{App, Login, TokenService};
 use crate::error::{Error, Result};
+use crate::operation::Operation;
+use crate::service::Call;
 
 fn locked(role: Role) -> Error {
     let who = if role == Role::User { "user" } else { "SO" };
@@ -49,8 +51,8 @@ impl TokenService {
     /// Sets up a new token, or re-initialises one with the SO PIN: stored objects are destroyed,
     /// and every key becomes pending deletion with the default window, so that the PKCS#11 face
     /// never takes away a key's waiting period. Administrators only, as the SO's other acts.
-    pub async fn init_token(&self, so_pin: &[u8], label: &[u8]) -> Result<()> {
-        self.require_security_officer(CKR_TOKEN_WRITE_PROTECTED, "C_InitToken")?;
+    pub async fn init_token(&self, call: &Call, so_pin: &[u8], label: &[u8]) -> Result<()> {
+        self.require_security_officer(call, CKR_TOKEN_WRITE_PROTECTED, Operation::InitToken, "C_InitToken")?;
         let _change = self.changes.lock().await;
         let keyring = self.kms.keyring()?;
         for app in self.all_apps()? {
@@ -80,8 +82,14 @@ impl TokenService {
 
     /// The SO is a role of the daemon's administrators: anyone else is refused with `refusal`
     /// before any PIN is looked at, so that no other caller can count towards the SO PIN's lockout.
-    fn require_security_officer(&self, refusal: CK_RV, function: &str) -> Result<()> {
-        self.kms.require_administrator(function).map_err(|_| {
+    fn require_security_officer(
+        &self,
+        call: &Call,
+        refusal: CK_RV,
+        operation: Operation,
+        function: &str,
+    ) -> Result<()> {
+        self.kms.require_administrator(call, operation).map_err(|_| {
             Error::p11(
                 refusal,
                 format!("{function}: the SO role belongs to the daemon's administrators only"),
@@ -93,8 +101,8 @@ impl TokenService {
     /// is cleared and, when `new_so_pin` is given, the SO PIN is replaced. Being an administrator
     /// on the socket is the appliance's root of trust (it already suffices to make, use and
     /// delete every key), so no other proof is asked for. Token objects are left alone.
-    pub async fn unlock_so_pin(&self, new_so_pin: Option<&[u8]>) -> Result<()> {
-        self.kms.require_administrator("UnlockSoPin")?;
+    pub async fn unlock_so_pin(&self, call: &Call, new_so_pin: Option<&[u8]>) -> Result<()> {
+        self.kms.require_administrator(call, Operation::UnlockSoPin)?;
         self.kms.keyring()?;
         let hash = match new_so_pin {
             Some(pin) => Some(Self::hash(pin).await?),
@@ -150,7 +158,14 @@ impl TokenService {
         self.put_record(record).await
     }
 
-    pub async fn login(&self, app: &App, session: u64, user_type: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+    pub async fn login(
+        &self,
+        app: &App,
+        call: &Call,
+        session: u64,
+        user_type: CK_USER_TYPE,
+        pin: &[u8],
+    ) -> Result<()> {
         app.session(session)?;
         self.kms.keyring()?;
         let (role, login) = match user_type {
@@ -187,7 +202,12 @@ impl TokenService {
             return Err(Error::p11(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not set (C_InitPIN)"));
         }
         if role == Role::SecurityOfficer {
-            self.require_security_officer(CKR_USER_TYPE_INVALID, "C_Login as the SO")?;
+            self.require_security_officer(
+                call,
+                CKR_USER_TYPE_INVALID,
+                Operation::Login,
+                "C_Login as the SO",
+            )?;
         }
         if role == Role::SecurityOfficer && app.has_read_only_session()? {
             return Err(Error::p11(

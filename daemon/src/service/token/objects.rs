@@ -12,6 +12,8 @@ use super::{App, Login, TokenService};
 use crate::crypto::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyMetadata};
+use crate::policy::Action;
+use crate::service::Call;
 
 fn handle_invalid(handle: u64) -> Error {
     Error::p11(CKR_OBJECT_HANDLE_INVALID, format!("no object {handle}"))
@@ -46,17 +48,26 @@ impl TokenService {
 
     /// Checks the key policy of a key for `action`. Session keys have one too: the default for
     /// the principal that made them, or the policy of the token key they were copied from.
-    pub(super) fn authorize(&self, object: &Object, action: &str) -> Result<()> {
+    pub(super) fn authorize(&self, call: &Call, object: &Object, action: Action) -> Result<()> {
         match &object.body {
-            Body::Key { key, .. } => self.kms.authorize(key, action, &EncryptionContext::new()),
+            Body::Key { key, .. } => {
+                self.kms.authorize(call, Arc::clone(key), action, &EncryptionContext::new()).map(drop)
+            }
             Body::Plain(_) => Ok(()),
         }
     }
 
-    pub fn get_attributes(&self, app: &App, session: u64, handle: u64, types: &[u64]) -> Result<Vec<Lookup>> {
+    pub fn get_attributes(
+        &self,
+        app: &App,
+        call: &Call,
+        session: u64,
+        handle: u64,
+        types: &[u64],
+    ) -> Result<Vec<Lookup>> {
         app.session(session)?;
         let (object, _) = self.object(app, handle)?;
-        self.authorize(&object, "DescribeKey")?;
+        self.authorize(call, &object, Action::DescribeKey)?;
         Ok(types.iter().map(|kind| object.attribute(*kind)).collect())
     }
 
@@ -65,7 +76,7 @@ impl TokenService {
         Ok(self.object(app, handle)?.0.size())
     }
 
-    pub fn find_init(&self, app: &App, session: u64, template: &Template) -> Result<()> {
+    pub fn find_init(&self, app: &App, call: &Call, session: u64, template: &Template) -> Result<()> {
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         if session.search.is_some() {
@@ -82,7 +93,7 @@ impl TokenService {
                         continue;
                     }
                     let object = Object { body: Body::Key { key: Arc::clone(&key), public }, token: true };
-                    if visible(&object) && self.kms.permits(&key, "DescribeKey") {
+                    if visible(&object) && self.kms.permits(call, &key, Action::DescribeKey) {
                         found.push_back(app.token_handle(TokenRef::Key { id: key.metadata.id, public })?);
                     }
                 }
@@ -135,6 +146,7 @@ impl TokenService {
     pub async fn set_attributes(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         handle: u64,
         template: &Template,
@@ -147,7 +159,7 @@ impl TokenService {
                 "the object is not modifiable (CKA_MODIFIABLE is false)",
             ));
         }
-        self.authorize(&object, "UpdateKeyDescription")?;
+        self.authorize(call, &object, Action::UpdateKeyDescription)?;
         check_changes(&object, template, false)?;
         match (&object.body, named) {
             (Body::Key { key, public }, named) => {
@@ -179,7 +191,7 @@ impl TokenService {
         }
     }
 
-    pub async fn destroy(&self, app: &App, session: u64, handle: u64) -> Result<()> {
+    pub async fn destroy(&self, app: &App, call: &Call, session: u64, handle: u64) -> Result<()> {
         let (object, named) = self.object(app, handle)?;
         self.require_writable(app, session, object.token)?;
         if !object.flag(CKA_DESTROYABLE) {
@@ -188,7 +200,7 @@ impl TokenService {
                 "the object is not destroyable (CKA_DESTROYABLE is false)",
             ));
         }
-        self.authorize(&object, "ScheduleKeyDeletion")?;
+        self.authorize(call, &object, Action::ScheduleKeyDeletion)?;
         let keyring = self.kms.keyring()?;
         match named {
             Handle::Session { .. } => {}

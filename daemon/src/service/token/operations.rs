@@ -10,13 +10,15 @@ use super::mechanisms::{self, Mechanism};
 use super::operation::{Kind, Operation, Output, Space};
 use super::{App, TokenService};
 use crate::error::{Error, Result};
+use crate::policy::Action;
+use crate::service::Call;
 
 fn not_initialized() -> Error {
     Error::p11(CKR_OPERATION_NOT_INITIALIZED, "no such operation is active in this session")
 }
 
 /// What each operation needs of the mechanism, of the key, and of the key policy.
-fn requirements(kind: Kind, mechanism: &Mechanism) -> (CK_FLAGS, CK_ATTRIBUTE_TYPE, &'static str) {
+fn requirements(kind: Kind, mechanism: &Mechanism) -> (CK_FLAGS, CK_ATTRIBUTE_TYPE, Action) {
     let mac = matches!(
         mechanism.kind,
         CKM_SHA256_HMAC
@@ -27,20 +29,21 @@ fn requirements(kind: Kind, mechanism: &Mechanism) -> (CK_FLAGS, CK_ATTRIBUTE_TY
             | CKM_SHA512_HMAC_GENERAL
     );
     match kind {
-        Kind::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT, "Encrypt"),
-        Kind::Decrypt => (CKF_DECRYPT, CKA_DECRYPT, "Decrypt"),
-        Kind::Sign if mac => (CKF_SIGN, CKA_SIGN, "GenerateMac"),
-        Kind::Sign => (CKF_SIGN, CKA_SIGN, "Sign"),
-        Kind::Verify if mac => (CKF_VERIFY, CKA_VERIFY, "VerifyMac"),
-        Kind::Verify => (CKF_VERIFY, CKA_VERIFY, "Verify"),
-        Kind::Digest => (CKF_DIGEST, 0, "Digest"),
+        Kind::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT, Action::Encrypt),
+        Kind::Decrypt => (CKF_DECRYPT, CKA_DECRYPT, Action::Decrypt),
+        Kind::Sign if mac => (CKF_SIGN, CKA_SIGN, Action::GenerateMac),
+        Kind::Sign => (CKF_SIGN, CKA_SIGN, Action::Sign),
+        Kind::Verify if mac => (CKF_VERIFY, CKA_VERIFY, Action::VerifyMac),
+        Kind::Verify => (CKF_VERIFY, CKA_VERIFY, Action::Verify),
+        Kind::Digest => (CKF_DIGEST, 0, Action::Digest),
     }
 }
 
-fn note_operation_key(operation: &Operation) {
+/// The key and version a multi-part operation uses, for the audit record of each of its calls.
+fn note_operation_key(call: &Call, operation: &Operation) {
     if let Some((key, version)) = &operation.audit_key {
-        super::super::authz::note_key(key);
-        super::super::authz::note_key_version(*version);
+        call.use_key(*key);
+        call.use_version(*version);
     }
 }
 
@@ -97,6 +100,7 @@ impl TokenService {
     pub fn operation_init(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         kind: Kind,
         mechanism: &Mechanism,
@@ -111,17 +115,15 @@ impl TokenService {
         let operation = if kind == Kind::Digest {
             Operation::digest(mechanism)?
         } else {
-            let object = self.usable_key(app, key, mechanism, capability, action)?;
+            let object = self.usable_key(app, call, key, mechanism, capability, action)?;
             let mut operation = match kind {
                 Kind::Encrypt => Operation::encrypt(mechanism, &object)?,
                 Kind::Decrypt => Operation::decrypt(mechanism, &object)?,
                 Kind::Sign => Operation::sign(mechanism, &object)?,
                 _ => Operation::verify(mechanism, &object)?,
             };
-            operation.audit_key = object
-                .key()
-                .filter(|_| object.token)
-                .map(|k| (k.metadata.id.to_string(), k.current_version()));
+            operation.audit_key =
+                object.key().filter(|_| object.token).map(|k| (k.metadata.id, k.current_version()));
             operation
         };
         let mut session = session.lock().map_err(|_| super::poisoned())?;
@@ -137,6 +139,7 @@ impl TokenService {
     pub fn operation_one_shot(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         kind: Kind,
         data: &[u8],
@@ -147,7 +150,7 @@ impl TokenService {
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         let staged = session.staged.remove(&kind);
         let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
-        note_operation_key(&operation);
+        note_operation_key(call, &operation);
         let data = whole_input(kind, staged, data)?;
         if !operation.verifies()
             && !operation.was_updated()
@@ -191,6 +194,7 @@ impl TokenService {
     pub fn operation_update(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         kind: Kind,
         data: &[u8],
@@ -207,7 +211,7 @@ impl TokenService {
             }
         };
         let operation = session.operations.get_mut(&kind).ok_or_else(not_initialized)?;
-        note_operation_key(operation);
+        note_operation_key(call, operation);
         if matches!(kind, Kind::Encrypt | Kind::Decrypt)
             && let Some(answer) = fits(space, operation.update_len(data.len()))
         {
@@ -226,6 +230,7 @@ impl TokenService {
     pub fn operation_final(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         kind: Kind,
         data: &[u8],
@@ -235,7 +240,7 @@ impl TokenService {
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         session.staged.remove(&kind);
         let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
-        note_operation_key(&operation);
+        note_operation_key(call, &operation);
         if operation.verifies() {
             return operation.finish(Some(data)).map(Output::Data);
         }
@@ -247,13 +252,13 @@ impl TokenService {
     }
 
     /// C_DigestKey: the value of a secret key joins an active digest.
-    pub fn digest_key(&self, app: &App, session_handle: u64, key: u64) -> Result<()> {
+    pub fn digest_key(&self, app: &App, call: &Call, session_handle: u64, key: u64) -> Result<()> {
         let (object, _) = self.object(app, key).map_err(super::wrap::key_handle_invalid)?;
         let secret = object
             .key()
             .filter(|k| k.metadata.spec.is_secret())
             .ok_or_else(|| Error::p11(CKR_KEY_INDIGESTIBLE, "only secret keys can be digested"))?;
-        self.authorize(&object, "Digest")?;
+        self.authorize(call, &object, Action::Digest)?;
         super::wrap::require_enabled(&object)?;
         let material = crate::secure_mem::SecretBuf::copy_from(super::operation::material(secret)?)?;
         let session = app.session(session_handle)?;

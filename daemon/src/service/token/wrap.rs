@@ -13,7 +13,9 @@ use super::{App, TokenService};
 use crate::crypto::token::{der, rsa, wrap};
 use crate::crypto::token_handle::TokenHandle;
 use crate::error::{Error, Result};
+use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
+use crate::service::Call;
 
 /// C_*Init, C_WrapKey, C_DigestKey …: a bad key handle is CKR_KEY_HANDLE_INVALID.
 pub(super) fn key_handle_invalid(error: Error) -> Error {
@@ -31,19 +33,20 @@ impl TokenService {
     pub(super) fn usable_key(
         &self,
         app: &App,
+        call: &Call,
         handle: u64,
         mechanism: &Mechanism,
         capability: CK_ATTRIBUTE_TYPE,
-        action: &str,
+        action: Action,
     ) -> Result<Object> {
         let (object, _) = self.object(app, handle).map_err(key_handle_invalid)?;
         // The policy first, as for KMS calls: the audit record then names the key (and the
         // version PKCS#11 uses, the current one).
-        self.authorize(&object, action)?;
+        self.authorize(call, &object, action)?;
         if let Some(key) = object.key().filter(|_| object.token)
             && let Some(current) = key.current()
         {
-            super::super::authz::note_key_version(current.version);
+            call.use_version(current.version);
         }
         mechanisms::check_key(&object, mechanism.kind, capability)?;
         require_enabled(&object)?;
@@ -53,6 +56,7 @@ impl TokenService {
     pub fn wrap_key(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         mechanism: &Mechanism,
         wrapping: u64,
@@ -61,9 +65,10 @@ impl TokenService {
     ) -> Result<Output> {
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_WRAP)?;
-        let wrapping = self.usable_key(app, wrapping, mechanism, CKA_WRAP, "WrapKey").map_err(|e| {
-            as_wrapping_error(e, CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
-        })?;
+        let wrapping =
+            self.usable_key(app, call, wrapping, mechanism, CKA_WRAP, Action::WrapKey).map_err(|e| {
+                as_wrapping_error(e, CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
+            })?;
         let (target, _) = self.object(app, handle).map_err(key_handle_invalid)?;
         let key = target.key().filter(|_| target.kind().is_key()).ok_or_else(|| {
             Error::p11(CKR_KEY_HANDLE_INVALID, "only secret and private keys can be wrapped")
@@ -77,7 +82,7 @@ impl TokenService {
         if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
             return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "the key may only be wrapped with a trusted key"));
         }
-        self.authorize(&target, "WrapKey")?;
+        self.authorize(call, &target, Action::WrapKey)?;
         require_enabled(&target)?;
         let secret = material(key)?;
         let needed = match mechanism.kind {
@@ -112,6 +117,7 @@ impl TokenService {
     pub async fn unwrap_key(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         mechanism: &Mechanism,
         unwrapping: u64,
@@ -120,8 +126,9 @@ impl TokenService {
     ) -> Result<u64> {
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_UNWRAP)?;
-        let unwrapping =
-            self.usable_key(app, unwrapping, mechanism, CKA_UNWRAP, "UnwrapKey").map_err(|e| {
+        let unwrapping = self
+            .usable_key(app, call, unwrapping, mechanism, CKA_UNWRAP, Action::UnwrapKey)
+            .map_err(|e| {
                 as_wrapping_error(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
             })?;
         let key =
@@ -148,13 +155,14 @@ impl TokenService {
                 }
             },
         };
-        self.add_supplied_key(app, session, material, template).await
+        self.add_supplied_key(app, call, session, material, template).await
     }
 
     /// A secret or private key from material that came out of an unwrap or a derivation.
     async fn add_supplied_key(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         material: SecretBuf,
         template: &Template,
@@ -188,12 +196,13 @@ impl TokenService {
             provenance: Provenance::Supplied,
             policy: None,
         };
-        Ok(self.add_private_only(app, session, new).await?.0)
+        Ok(self.add_private_only(app, call, session, new).await?.0)
     }
 
     pub async fn derive_key(
         &self,
         app: &App,
+        call: &Call,
         session: u64,
         mechanism: &Mechanism,
         base: u64,
@@ -201,7 +210,7 @@ impl TokenService {
     ) -> Result<u64> {
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_DERIVE)?;
-        let base = self.usable_key(app, base, mechanism, CKA_DERIVE, "DeriveKey")?;
+        let base = self.usable_key(app, call, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
         let Parameter::Ecdh { kdf, shared_data, public_data } = &mechanism.parameter else {
             return Err(Error::p11(
                 CKR_MECHANISM_PARAM_INVALID,
@@ -230,7 +239,7 @@ impl TokenService {
         })?;
         let material = SecretBuf::copy_from(truncated)?;
         let template = template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64));
-        self.add_supplied_key(app, session, material, &template).await
+        self.add_supplied_key(app, call, session, material, &template).await
     }
 }
 

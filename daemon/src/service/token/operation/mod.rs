@@ -81,7 +81,7 @@ enum State {
 pub struct Operation {
     state: State,
     /// The token key the operation uses and its version, named in the audit record of each call.
-    pub audit_key: Option<(String, u32)>,
+    pub audit_key: Option<(crate::keys::KeyId, u32)>,
     /// Output length of a signature, a MAC, a digest or an RSA block.
     fixed_len: usize,
     /// A multi-part call was made: single-part calls are no longer allowed.
