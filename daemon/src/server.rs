@@ -25,8 +25,7 @@ use crate::grpc::{AdminApi, KmsApi, TokenApi};
 use crate::metrics::{Gauges, Metrics};
 use crate::notify::{notify, status_line};
 use crate::secure_mem;
-use crate::service::KmsService;
-use crate::service::token::TokenService;
+use crate::service::{Keystore, Services};
 use crate::store::{RedbBackend, SealMode};
 use crate::transport::{Admission, CallLimits, ConnectionSettings, Gate};
 
@@ -42,8 +41,7 @@ const MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
 /// Everything a listener needs, cloned per listener.
 #[derive(Clone)]
 struct Shared {
-    service: Arc<KmsService>,
-    token: Arc<TokenService>,
+    services: Arc<Services>,
     metrics: Arc<Metrics>,
     health: tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService>,
     max_request_bytes: usize,
@@ -61,9 +59,9 @@ impl Shared {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .map_err(|e| Error::Config(format!("server reflection: {e}")))?;
-        let kms = KmsApi::new(Arc::clone(&self.service), Arc::clone(&self.metrics));
-        let admin = AdminApi::new(Arc::clone(&self.service), Arc::clone(&self.metrics));
-        let token = TokenApi::new(Arc::clone(&self.token), Arc::clone(&self.metrics), limit);
+        let kms = KmsApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics));
+        let admin = AdminApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics));
+        let token = TokenApi::new(Arc::clone(&self.services.token), Arc::clone(&self.metrics), limit);
         Ok(Routes::new(KeyManagementServer::new(kms).max_decoding_message_size(limit))
             .add_service(AdminServer::new(admin).max_decoding_message_size(limit))
             .add_service(TokenServer::new(token).max_decoding_message_size(limit))
@@ -103,7 +101,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     let backend = RedbBackend::open(&settings.store_path())?;
     let audit = Arc::new(AuditLog::open(&settings.audit_path(), settings.audit_max_bytes)?);
     let service = Arc::new(
-        KmsService::open(
+        Keystore::open(
             Arc::new(backend),
             Arc::clone(&audit),
             settings.seal.clone(),
@@ -123,7 +121,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     reporter.set_service_status("arca.v1.Admin", tonic_health::ServingStatus::Serving).await;
     reporter.set_service_status(KMS_SERVICE_NAME, serving_status(status.sealed)).await;
     let (stop, shutdown) = watch::channel(false);
-    let token = Arc::new(TokenService::new(Arc::clone(&service))?);
+    let services = Arc::new(Services::new(Arc::clone(&service))?);
     let metrics = Arc::new(Metrics::default());
     let limits = settings.connections.clone();
     let admission = Admission {
@@ -133,8 +131,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         max_header_list_size: limits.max_header_list_size as usize,
     };
     let shared = Shared {
-        service: Arc::clone(&service),
-        token: Arc::clone(&token),
+        services: Arc::clone(&services),
         call_limits: CallLimits::new(
             limits.max_requests,
             limits.max_requests_per_connection,
@@ -163,7 +160,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     notify("STOPPING=1");
     let _ = stop.send(true);
     // PKCS#11 applications hold an Attach stream open; end them so the drain can finish.
-    token.detach_all();
+    services.token.detach_all();
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         for listener in listeners {
             let _ = listener.await;
@@ -268,7 +265,7 @@ fn serve_tls(shared: &Shared, tls: &TlsSettings) -> Result<JoinHandle<()>> {
 async fn serve_metrics(shared: &Shared, address: std::net::SocketAddr) -> Result<JoinHandle<()>> {
     let listener = bind_tcp(address)?;
     let local = listener.local_addr().map_err(Error::io("cannot read the metrics address"))?;
-    let (service, metrics) = (Arc::clone(&shared.service), Arc::clone(&shared.metrics));
+    let (service, metrics) = (Arc::clone(&shared.services.keystore), Arc::clone(&shared.metrics));
     let scrape = move || {
         let (service, metrics) = (Arc::clone(&service), Arc::clone(&metrics));
         async move {
@@ -302,7 +299,7 @@ fn bind_tcp(address: std::net::SocketAddr) -> Result<tokio::net::TcpListener> {
 /// Keeps the health service and systemd's STATUS in step with the seal state: KeyManagement is
 /// SERVING only while unsealed.
 async fn report_seal_state(
-    service: Arc<KmsService>,
+    service: Arc<Keystore>,
     reporter: HealthReporter,
     stopped: impl Future<Output = ()>,
 ) {
@@ -328,7 +325,7 @@ async fn report_seal_state(
 
 /// Rotations and deletions fall due with time; checking once a minute is well within their
 /// day-granular schedules.
-async fn run_due_work_periodically(service: Arc<KmsService>, stopped: impl Future<Output = ()>) {
+async fn run_due_work_periodically(service: Arc<Keystore>, stopped: impl Future<Output = ()>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tokio::pin!(stopped);
     loop {

@@ -11,18 +11,18 @@ use crate::audit::{BadRecord, Filter};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::operation::Operation;
-use crate::service::KmsService;
+use crate::service::Services;
 use crate::store::SealMode;
 
 #[derive(Debug, Clone)]
 pub struct AdminApi {
-    service: Arc<KmsService>,
+    services: Arc<Services>,
     metrics: Arc<Metrics>,
 }
 
 impl AdminApi {
-    pub fn new(service: Arc<KmsService>, metrics: Arc<Metrics>) -> Self {
-        Self { service, metrics }
+    pub fn new(services: Arc<Services>, metrics: Arc<Metrics>) -> Self {
+        Self { services, metrics }
     }
 }
 
@@ -45,8 +45,8 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Status, request, |call, _| async move {
-            let status = self.service.status()?;
+        serve(&self.metrics, &self.services.keystore, Operation::Status, request, |call, _| async move {
+            let status = self.services.keystore.status()?;
             Ok(pb::StatusResponse {
                 initialized: status.initialized,
                 sealed: status.sealed,
@@ -58,9 +58,9 @@ impl Admin for AdminApi {
                 }
                 .into(),
                 caller: call.principal().to_owned(),
-                administrators: self.service.administrators(),
-                disk_free_bytes: self.service.disk_reserve().free_bytes().unwrap_or_default(),
-                min_free_disk_bytes: self.service.disk_reserve().min_free_bytes(),
+                administrators: self.services.keystore.administrators(),
+                disk_free_bytes: self.services.keystore.disk_reserve().free_bytes().unwrap_or_default(),
+                min_free_disk_bytes: self.services.keystore.disk_reserve().min_free_bytes(),
             })
         })
         .await
@@ -70,14 +70,17 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::InitializeRequest>,
     ) -> Result<Response<pb::InitializeResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Initialize, request, |call, r| async move {
-            if !matches!(self.service.status()?.seal_mode, SealMode::Passphrase) {
+        serve(&self.metrics, &self.services.keystore, Operation::Initialize, request, |call, r| async move {
+            if !matches!(self.services.keystore.status()?.seal_mode, SealMode::Passphrase) {
                 return Err(Error::WrongSealMode(
                     "this store is sealed by a key file: it initializes itself",
                 ));
             }
-            self.service.initialize(&call, Some(passphrase(r.passphrase)?), &r.administrators).await?;
-            Ok(pb::InitializeResponse { administrators: self.service.administrators() })
+            self.services
+                .keystore
+                .initialize(&call, Some(passphrase(r.passphrase)?), &r.administrators)
+                .await?;
+            Ok(pb::InitializeResponse { administrators: self.services.keystore.administrators() })
         })
         .await
     }
@@ -86,11 +89,11 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::UnsealRequest>,
     ) -> Result<Response<pb::UnsealResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Unseal, request, |call, r| async move {
-            self.service.unseal(&call, Some(passphrase(r.passphrase)?)).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::Unseal, request, |call, r| async move {
+            self.services.keystore.unseal(&call, Some(passphrase(r.passphrase)?)).await?;
             // Deletions and rotations that fell due while sealed happen now.
-            self.service.run_due_work().await?;
-            Ok(pb::UnsealResponse { sealed: self.service.status()?.sealed })
+            self.services.keystore.run_due_work().await?;
+            Ok(pb::UnsealResponse { sealed: self.services.keystore.status()?.sealed })
         })
         .await
     }
@@ -98,8 +101,8 @@ impl Admin for AdminApi {
     type BackupStream = BackupStream;
 
     async fn backup(&self, request: Request<pb::BackupRequest>) -> Result<Response<BackupStream>, Status> {
-        serve(&self.metrics, &self.service, Operation::Backup, request, |call, _| async move {
-            let archive = self.service.backup(&call).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::Backup, request, |call, _| async move {
+            let archive = self.services.keystore.backup(&call).await?;
             let chunks: Vec<Result<pb::BackupChunk, Status>> = archive
                 .chunks(BACKUP_CHUNK_BYTES)
                 .map(|chunk| Ok(pb::BackupChunk { data: chunk.to_vec() }))
@@ -113,9 +116,9 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::VerifyAuditRequest>,
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::VerifyAudit, request, |call, _| async move {
-            self.service.require_administrator(&call, Operation::VerifyAudit)?;
-            let outcome = self.service.audit().verify()?;
+        serve(&self.metrics, &self.services.keystore, Operation::VerifyAudit, request, |call, _| async move {
+            self.services.keystore.require_administrator(&call, Operation::VerifyAudit)?;
+            let outcome = self.services.keystore.audit().verify()?;
             let intact = outcome.first_bad.is_none();
             let bad =
                 outcome.first_bad.unwrap_or(BadRecord { seq: 0, file: String::new(), reason: String::new() });
@@ -136,15 +139,17 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::ReadAuditRequest>,
     ) -> Result<Response<pb::ReadAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ReadAudit, request, |call, r| async move {
-            self.service.require_administrator(&call, Operation::ReadAudit)?;
+        serve(&self.metrics, &self.services.keystore, Operation::ReadAudit, request, |call, r| async move {
+            self.services.keystore.require_administrator(&call, Operation::ReadAudit)?;
             let limit = match r.limit {
                 0 => 100,
                 n @ 1..=1000 => n as usize,
                 n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to 1000"))),
             };
             let filter = Filter { key: &r.key, principal: &r.principal, source: &r.source };
-            Ok(pb::ReadAuditResponse { records: self.service.audit().tail_records(limit, &filter)? })
+            Ok(pb::ReadAuditResponse {
+                records: self.services.keystore.audit().tail_records(limit, &filter)?,
+            })
         })
         .await
     }
@@ -153,9 +158,9 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::RotateAuditRequest>,
     ) -> Result<Response<pb::RotateAuditResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::RotateAudit, request, |call, _| async move {
-            self.service.require_administrator(&call, Operation::RotateAudit)?;
-            Ok(match self.service.audit().rotate()? {
+        serve(&self.metrics, &self.services.keystore, Operation::RotateAudit, request, |call, _| async move {
+            self.services.keystore.require_administrator(&call, Operation::RotateAudit)?;
+            Ok(match self.services.keystore.audit().rotate()? {
                 Some(rotated) => pb::RotateAuditResponse {
                     rotated: true,
                     file: rotated.file,
@@ -172,10 +177,16 @@ impl Admin for AdminApi {
         &self,
         request: Request<pb::AdvanceClockRequest>,
     ) -> Result<Response<pb::AdvanceClockResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::AdvanceClock, request, |call, r| async move {
-            let (now, changed) = self.service.advance_clock(&call, r.seconds).await?;
-            Ok(pb::AdvanceClockResponse { now, keys_changed: u32::try_from(changed).unwrap_or(u32::MAX) })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::AdvanceClock,
+            request,
+            |call, r| async move {
+                let (now, changed) = self.services.keystore.advance_clock(&call, r.seconds).await?;
+                Ok(pb::AdvanceClockResponse { now, keys_changed: u32::try_from(changed).unwrap_or(u32::MAX) })
+            },
+        )
         .await
     }
 }

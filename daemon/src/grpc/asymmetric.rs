@@ -4,9 +4,9 @@ use arca_proto::v1 as pb;
 
 use super::convert;
 use crate::error::Result;
-use crate::service::{Call, KmsService};
+use crate::service::{Call, CryptoService};
 
-pub async fn sign(service: &KmsService, call: &Call, r: pb::SignRequest) -> Result<pb::SignResponse> {
+pub async fn sign(service: &CryptoService, call: &Call, r: pb::SignRequest) -> Result<pb::SignResponse> {
     let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
     let message = convert::message(r.message_type, &r.message)?;
     let (key_id, signature) = service.sign(call, &r.key_id, algorithm, message)?;
@@ -17,7 +17,11 @@ pub async fn sign(service: &KmsService, call: &Call, r: pb::SignRequest) -> Resu
     })
 }
 
-pub async fn verify(service: &KmsService, call: &Call, r: pb::VerifyRequest) -> Result<pb::VerifyResponse> {
+pub async fn verify(
+    service: &CryptoService,
+    call: &Call,
+    r: pb::VerifyRequest,
+) -> Result<pb::VerifyResponse> {
     let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
     let message = convert::message(r.message_type, &r.message)?;
     let outcome = service.verify(call, &r.key_id, algorithm, message, &r.signature)?;
@@ -29,7 +33,7 @@ pub async fn verify(service: &KmsService, call: &Call, r: pb::VerifyRequest) -> 
 }
 
 pub async fn get_public_key(
-    service: &KmsService,
+    service: &CryptoService,
     call: &Call,
     r: pb::GetPublicKeyRequest,
 ) -> Result<pb::GetPublicKeyResponse> {
@@ -46,7 +50,7 @@ pub async fn get_public_key(
 }
 
 pub async fn generate_mac(
-    service: &KmsService,
+    service: &CryptoService,
     call: &Call,
     r: pb::GenerateMacRequest,
 ) -> Result<pb::GenerateMacResponse> {
@@ -60,7 +64,7 @@ pub async fn generate_mac(
 }
 
 pub async fn verify_mac(
-    service: &KmsService,
+    service: &CryptoService,
     call: &Call,
     r: pb::VerifyMacRequest,
 ) -> Result<pb::VerifyMacResponse> {
@@ -74,7 +78,7 @@ pub async fn verify_mac(
 }
 
 pub async fn generate_data_key_pair(
-    service: &KmsService,
+    service: &CryptoService,
     call: &Call,
     r: pb::GenerateDataKeyPairRequest,
 ) -> Result<pb::GenerateDataKeyPairResponse> {
@@ -94,7 +98,7 @@ pub async fn generate_data_key_pair(
 }
 
 pub async fn generate_data_key_pair_without_plaintext(
-    service: &KmsService,
+    service: &CryptoService,
     call: &Call,
     r: pb::GenerateDataKeyPairRequest,
 ) -> Result<pb::GenerateDataKeyPairWithoutPlaintextResponse> {

@@ -9,18 +9,18 @@ use tonic::{Request, Response, Status};
 use super::{asymmetric, convert, serve};
 use crate::metrics::Metrics;
 use crate::operation::Operation;
-use crate::service::{KmsService, NewGrant, NewKey};
+use crate::service::{NewGrant, NewKey, Services};
 
-/// The gRPC face of [`KmsService`].
+/// The gRPC face of [`Keystore`].
 #[derive(Debug, Clone)]
 pub struct KmsApi {
-    service: Arc<KmsService>,
+    services: Arc<Services>,
     metrics: Arc<Metrics>,
 }
 
 impl KmsApi {
-    pub fn new(service: Arc<KmsService>, metrics: Arc<Metrics>) -> Self {
-        Self { service, metrics }
+    pub fn new(services: Arc<Services>, metrics: Arc<Metrics>) -> Self {
+        Self { services, metrics }
     }
 }
 
@@ -32,7 +32,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateKeyRequest>,
     ) -> Result<Response<pb::CreateKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::CreateKey, request, |call, r| async move {
+        serve(&self.metrics, &self.services.keystore, Operation::CreateKey, request, |call, r| async move {
             let new_key = NewKey {
                 description: r.description,
                 spec: convert::key_spec(r.key_spec)?,
@@ -41,7 +41,7 @@ impl KeyManagement for KmsApi {
                 policy: r.policy,
                 origin: convert::origin(r.origin)?,
             };
-            let info = self.service.create_key(&call, new_key).await?;
+            let info = self.services.keys.create_key(&call, new_key).await?;
             Ok(pb::CreateKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
         })
         .await
@@ -51,8 +51,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DescribeKeyRequest>,
     ) -> Result<Response<pb::DescribeKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DescribeKey, request, |call, r| async move {
-            let info = self.service.describe_key(&call, &r.key_id)?;
+        serve(&self.metrics, &self.services.keystore, Operation::DescribeKey, request, |call, r| async move {
+            let info = self.services.keys.describe_key(&call, &r.key_id)?;
             Ok(pb::DescribeKeyResponse { key_metadata: Some(convert::key_metadata(&info)) })
         })
         .await
@@ -62,9 +62,9 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeysRequest>,
     ) -> Result<Response<pb::ListKeysResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListKeys, request, |_, r| async move {
+        serve(&self.metrics, &self.services.keystore, Operation::ListKeys, request, |_, r| async move {
             let filter = convert::key_filter(&r)?;
-            let (ids, next) = self.service.list_keys(r.limit as usize, &r.page_token, &filter)?;
+            let (ids, next) = self.services.keys.list_keys(r.limit as usize, &r.page_token, &filter)?;
             Ok(pb::ListKeysResponse {
                 keys: ids.iter().map(|id| pb::KeyListEntry { key_id: id.to_string() }).collect(),
                 truncated: next.is_some(),
@@ -78,9 +78,10 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::EncryptResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Encrypt, request, |call, r| async move {
+        serve(&self.metrics, &self.services.keystore, Operation::Encrypt, request, |call, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
-                let (key_id, ciphertext) = self.service.encrypt_oaep(&call, &r.key_id, hash, &r.plaintext)?;
+                let (key_id, ciphertext) =
+                    self.services.crypto.encrypt_oaep(&call, &r.key_id, hash, &r.plaintext)?;
                 return Ok(pb::EncryptResponse {
                     key_id: key_id.to_string(),
                     ciphertext_blob: ciphertext,
@@ -88,7 +89,7 @@ impl KeyManagement for KmsApi {
                     encryption_algorithm: convert::encryption_algorithm_to_pb(Some(hash)),
                 });
             }
-            let sealed = self.service.encrypt(
+            let sealed = self.services.crypto.encrypt(
                 &call,
                 &r.key_id,
                 &r.plaintext,
@@ -108,10 +109,10 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DecryptRequest>,
     ) -> Result<Response<pb::DecryptResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Decrypt, request, |call, r| async move {
+        serve(&self.metrics, &self.services.keystore, Operation::Decrypt, request, |call, r| async move {
             if let Some(hash) = convert::encryption_algorithm(r.encryption_algorithm)? {
                 let (key_id, plaintext) =
-                    self.service.decrypt_oaep(&call, &r.key_id, hash, &r.ciphertext_blob)?;
+                    self.services.crypto.decrypt_oaep(&call, &r.key_id, hash, &r.ciphertext_blob)?;
                 return Ok(pb::DecryptResponse {
                     key_id: key_id.to_string(),
                     plaintext: plaintext.as_slice().to_vec(),
@@ -120,7 +121,8 @@ impl KeyManagement for KmsApi {
                 });
             }
             let context = convert::context(r.encryption_context);
-            let opened = self.service.decrypt(&call, &r.ciphertext_blob, &context, Some(&r.key_id))?;
+            let opened =
+                self.services.crypto.decrypt(&call, &r.ciphertext_blob, &context, Some(&r.key_id))?;
             Ok(pb::DecryptResponse {
                 key_id: opened.key_id.to_string(),
                 // Handed out on purpose: the caller asked for its plaintext.
@@ -136,8 +138,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ReEncryptRequest>,
     ) -> Result<Response<pb::ReEncryptResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ReEncrypt, request, |call, r| async move {
-            let (opened, sealed) = self.service.re_encrypt(
+        serve(&self.metrics, &self.services.keystore, Operation::ReEncrypt, request, |call, r| async move {
+            let (opened, sealed) = self.services.crypto.re_encrypt(
                 &call,
                 &r.ciphertext_blob,
                 &convert::context(r.source_encryption_context),
@@ -160,21 +162,27 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyRequest>,
     ) -> Result<Response<pb::GenerateDataKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateDataKey, request, |call, r| async move {
-            let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
-            let (sealed, data_key) = self.service.generate_data_key(
-                &call,
-                &r.key_id,
-                size,
-                &convert::context(r.encryption_context),
-            )?;
-            Ok(pb::GenerateDataKeyResponse {
-                key_id: sealed.key_id.to_string(),
-                key_version: sealed.key_version,
-                ciphertext_blob: sealed.blob,
-                plaintext: data_key.as_slice().to_vec(),
-            })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::GenerateDataKey,
+            request,
+            |call, r| async move {
+                let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
+                let (sealed, data_key) = self.services.crypto.generate_data_key(
+                    &call,
+                    &r.key_id,
+                    size,
+                    &convert::context(r.encryption_context),
+                )?;
+                Ok(pb::GenerateDataKeyResponse {
+                    key_id: sealed.key_id.to_string(),
+                    key_version: sealed.key_version,
+                    ciphertext_blob: sealed.blob,
+                    plaintext: data_key.as_slice().to_vec(),
+                })
+            },
+        )
         .await
     }
 
@@ -184,12 +192,12 @@ impl KeyManagement for KmsApi {
     ) -> Result<Response<pb::GenerateDataKeyWithoutPlaintextResponse>, Status> {
         serve(
             &self.metrics,
-            &self.service,
+            &self.services.keystore,
             Operation::GenerateDataKeyWithoutPlaintext,
             request,
             |call, r| async move {
                 let size = convert::data_key_size(r.key_spec, r.number_of_bytes)?;
-                let (sealed, _data_key) = self.service.generate_data_key(
+                let (sealed, _data_key) = self.services.crypto.generate_data_key(
                     &call,
                     &r.key_id,
                     size,
@@ -209,17 +217,17 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateRandomRequest>,
     ) -> Result<Response<pb::GenerateRandomResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateRandom, request, |_, r| async move {
+        serve(&self.metrics, &self.services.keystore, Operation::GenerateRandom, request, |_, r| async move {
             Ok(pb::GenerateRandomResponse {
-                plaintext: self.service.generate_random(r.number_of_bytes as usize)?,
+                plaintext: self.services.crypto.generate_random(r.number_of_bytes as usize)?,
             })
         })
         .await
     }
 
     async fn sign(&self, request: Request<pb::SignRequest>) -> Result<Response<pb::SignResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Sign, request, |call, r| async move {
-            asymmetric::sign(&self.service, &call, r).await
+        serve(&self.metrics, &self.services.keystore, Operation::Sign, request, |call, r| async move {
+            asymmetric::sign(&self.services.crypto, &call, r).await
         })
         .await
     }
@@ -228,8 +236,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::Verify, request, |call, r| async move {
-            asymmetric::verify(&self.service, &call, r).await
+        serve(&self.metrics, &self.services.keystore, Operation::Verify, request, |call, r| async move {
+            asymmetric::verify(&self.services.crypto, &call, r).await
         })
         .await
     }
@@ -238,9 +246,13 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetPublicKeyRequest>,
     ) -> Result<Response<pb::GetPublicKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GetPublicKey, request, |call, r| async move {
-            asymmetric::get_public_key(&self.service, &call, r).await
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::GetPublicKey,
+            request,
+            |call, r| async move { asymmetric::get_public_key(&self.services.crypto, &call, r).await },
+        )
         .await
     }
 
@@ -248,8 +260,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateMacRequest>,
     ) -> Result<Response<pb::GenerateMacResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateMac, request, |call, r| async move {
-            asymmetric::generate_mac(&self.service, &call, r).await
+        serve(&self.metrics, &self.services.keystore, Operation::GenerateMac, request, |call, r| async move {
+            asymmetric::generate_mac(&self.services.crypto, &call, r).await
         })
         .await
     }
@@ -258,8 +270,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::VerifyMacRequest>,
     ) -> Result<Response<pb::VerifyMacResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::VerifyMac, request, |call, r| async move {
-            asymmetric::verify_mac(&self.service, &call, r).await
+        serve(&self.metrics, &self.services.keystore, Operation::VerifyMac, request, |call, r| async move {
+            asymmetric::verify_mac(&self.services.crypto, &call, r).await
         })
         .await
     }
@@ -268,8 +280,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GenerateDataKeyPairRequest>,
     ) -> Result<Response<pb::GenerateDataKeyPairResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GenerateDataKeyPair, request, |call, r| async move {
-            asymmetric::generate_data_key_pair(&self.service, &call, r).await
+        serve(&self.metrics, &self.services.keystore, Operation::GenerateDataKeyPair, request, |call, r| async move {
+            asymmetric::generate_data_key_pair(&self.services.crypto, &call, r).await
         })
         .await
     }
@@ -280,11 +292,11 @@ impl KeyManagement for KmsApi {
     ) -> Result<Response<pb::GenerateDataKeyPairWithoutPlaintextResponse>, Status> {
         serve(
             &self.metrics,
-            &self.service,
+            &self.services.keystore,
             Operation::GenerateDataKeyPairWithoutPlaintext,
             request,
             |call, r| async move {
-                asymmetric::generate_data_key_pair_without_plaintext(&self.service, &call, r).await
+                asymmetric::generate_data_key_pair_without_plaintext(&self.services.crypto, &call, r).await
             },
         )
         .await
@@ -294,8 +306,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRequest>,
     ) -> Result<Response<pb::EnableKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::EnableKey, request, |call, r| async move {
-            self.service.enable_key(&call, &r.key_id).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::EnableKey, request, |call, r| async move {
+            self.services.keys.enable_key(&call, &r.key_id).await?;
             Ok(pb::EnableKeyResponse {})
         })
         .await
@@ -305,8 +317,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRequest>,
     ) -> Result<Response<pb::DisableKeyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DisableKey, request, |call, r| async move {
-            self.service.disable_key(&call, &r.key_id).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::DisableKey, request, |call, r| async move {
+            self.services.keys.disable_key(&call, &r.key_id).await?;
             Ok(pb::DisableKeyResponse {})
         })
         .await
@@ -316,8 +328,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateAliasRequest>,
     ) -> Result<Response<pb::CreateAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::CreateAlias, request, |call, r| async move {
-            self.service.create_alias(&call, &r.alias_name, &r.target_key_id).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::CreateAlias, request, |call, r| async move {
+            self.services.keys.create_alias(&call, &r.alias_name, &r.target_key_id).await?;
             Ok(pb::CreateAliasResponse {})
         })
         .await
@@ -327,8 +339,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::UpdateAliasRequest>,
     ) -> Result<Response<pb::UpdateAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::UpdateAlias, request, |call, r| async move {
-            self.service.update_alias(&call, &r.alias_name, &r.target_key_id).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::UpdateAlias, request, |call, r| async move {
+            self.services.keys.update_alias(&call, &r.alias_name, &r.target_key_id).await?;
             Ok(pb::UpdateAliasResponse {})
         })
         .await
@@ -338,8 +350,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DeleteAliasRequest>,
     ) -> Result<Response<pb::DeleteAliasResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DeleteAlias, request, |call, r| async move {
-            self.service.delete_alias(&call, &r.alias_name).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::DeleteAlias, request, |call, r| async move {
+            self.services.keys.delete_alias(&call, &r.alias_name).await?;
             Ok(pb::DeleteAliasResponse {})
         })
         .await
@@ -349,9 +361,9 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListAliasesRequest>,
     ) -> Result<Response<pb::ListAliasesResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListAliases, request, |call, r| async move {
+        serve(&self.metrics, &self.services.keystore, Operation::ListAliases, request, |call, r| async move {
             let (page, next) =
-                self.service.list_aliases(&call, &r.key_id, r.limit as usize, &r.page_token)?;
+                self.services.keys.list_aliases(&call, &r.key_id, r.limit as usize, &r.page_token)?;
             Ok(pb::ListAliasesResponse {
                 aliases: page
                     .into_iter()
@@ -368,11 +380,17 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RotateKeyOnDemandRequest>,
     ) -> Result<Response<pb::RotateKeyOnDemandResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::RotateKeyOnDemand, request, |call, r| async move {
-            let key_version = self.service.rotate_key_on_demand(&call, &r.key_id).await?;
-            let key_id = self.service.resolve(&call, &r.key_id)?.to_string();
-            Ok(pb::RotateKeyOnDemandResponse { key_id, key_version })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::RotateKeyOnDemand,
+            request,
+            |call, r| async move {
+                let key_version = self.services.keys.rotate_key_on_demand(&call, &r.key_id).await?;
+                let key_id = self.services.keystore.resolve(&call, &r.key_id)?.to_string();
+                Ok(pb::RotateKeyOnDemandResponse { key_id, key_version })
+            },
+        )
         .await
     }
 
@@ -380,11 +398,17 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::EnableKeyRotationRequest>,
     ) -> Result<Response<pb::EnableKeyRotationResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::EnableKeyRotation, request, |call, r| async move {
-            let period = (r.rotation_period_in_days != 0).then_some(r.rotation_period_in_days);
-            self.service.enable_key_rotation(&call, &r.key_id, period).await?;
-            Ok(pb::EnableKeyRotationResponse {})
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::EnableKeyRotation,
+            request,
+            |call, r| async move {
+                let period = (r.rotation_period_in_days != 0).then_some(r.rotation_period_in_days);
+                self.services.keys.enable_key_rotation(&call, &r.key_id, period).await?;
+                Ok(pb::EnableKeyRotationResponse {})
+            },
+        )
         .await
     }
 
@@ -392,10 +416,16 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::DisableKeyRotationRequest>,
     ) -> Result<Response<pb::DisableKeyRotationResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::DisableKeyRotation, request, |call, r| async move {
-            self.service.disable_key_rotation(&call, &r.key_id).await?;
-            Ok(pb::DisableKeyRotationResponse {})
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::DisableKeyRotation,
+            request,
+            |call, r| async move {
+                self.services.keys.disable_key_rotation(&call, &r.key_id).await?;
+                Ok(pb::DisableKeyRotationResponse {})
+            },
+        )
         .await
     }
 
@@ -403,15 +433,21 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetKeyRotationStatusRequest>,
     ) -> Result<Response<pb::GetKeyRotationStatusResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GetKeyRotationStatus, request, |call, r| async move {
-            let status = self.service.key_rotation_status(&call, &r.key_id)?;
-            Ok(pb::GetKeyRotationStatusResponse {
-                key_id: status.key_id.to_string(),
-                key_rotation_enabled: status.rotation.is_some(),
-                rotation_period_in_days: status.rotation.map_or(0, |r| r.period_days),
-                next_rotation_date: status.rotation.map_or(0, |r| r.next_at),
-            })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::GetKeyRotationStatus,
+            request,
+            |call, r| async move {
+                let status = self.services.keys.key_rotation_status(&call, &r.key_id)?;
+                Ok(pb::GetKeyRotationStatusResponse {
+                    key_id: status.key_id.to_string(),
+                    key_rotation_enabled: status.rotation.is_some(),
+                    rotation_period_in_days: status.rotation.map_or(0, |r| r.period_days),
+                    next_rotation_date: status.rotation.map_or(0, |r| r.next_at),
+                })
+            },
+        )
         .await
     }
 
@@ -419,15 +455,22 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListKeyRotationsRequest>,
     ) -> Result<Response<pb::ListKeyRotationsResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListKeyRotations, request, |call, r| async move {
-            let rotations = self
-                .service
-                .list_key_rotations(&call, &r.key_id)?
-                .into_iter()
-                .map(|(key_version, rotation_date)| pb::KeyRotation { key_version, rotation_date })
-                .collect();
-            Ok(pb::ListKeyRotationsResponse { rotations })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::ListKeyRotations,
+            request,
+            |call, r| async move {
+                let rotations = self
+                    .services
+                    .keys
+                    .list_key_rotations(&call, &r.key_id)?
+                    .into_iter()
+                    .map(|(key_version, rotation_date)| pb::KeyRotation { key_version, rotation_date })
+                    .collect();
+                Ok(pb::ListKeyRotationsResponse { rotations })
+            },
+        )
         .await
     }
 
@@ -435,12 +478,19 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ScheduleKeyDeletionRequest>,
     ) -> Result<Response<pb::ScheduleKeyDeletionResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ScheduleKeyDeletion, request, |call, r| async move {
-            let window = (r.pending_window_in_days != 0).then_some(r.pending_window_in_days);
-            let deletion_date = self.service.schedule_key_deletion(&call, &r.key_id, window).await?;
-            let key_id = self.service.resolve(&call, &r.key_id)?.to_string();
-            Ok(pb::ScheduleKeyDeletionResponse { key_id, deletion_date })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::ScheduleKeyDeletion,
+            request,
+            |call, r| async move {
+                let window = (r.pending_window_in_days != 0).then_some(r.pending_window_in_days);
+                let deletion_date =
+                    self.services.keys.schedule_key_deletion(&call, &r.key_id, window).await?;
+                let key_id = self.services.keystore.resolve(&call, &r.key_id)?.to_string();
+                Ok(pb::ScheduleKeyDeletionResponse { key_id, deletion_date })
+            },
+        )
         .await
     }
 
@@ -448,11 +498,17 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CancelKeyDeletionRequest>,
     ) -> Result<Response<pb::CancelKeyDeletionResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::CancelKeyDeletion, request, |call, r| async move {
-            self.service.cancel_key_deletion(&call, &r.key_id).await?;
-            let key_id = self.service.resolve(&call, &r.key_id)?.to_string();
-            Ok(pb::CancelKeyDeletionResponse { key_id })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::CancelKeyDeletion,
+            request,
+            |call, r| async move {
+                self.services.keys.cancel_key_deletion(&call, &r.key_id).await?;
+                let key_id = self.services.keystore.resolve(&call, &r.key_id)?.to_string();
+                Ok(pb::CancelKeyDeletionResponse { key_id })
+            },
+        )
         .await
     }
 
@@ -460,10 +516,16 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::PutKeyPolicyRequest>,
     ) -> Result<Response<pb::PutKeyPolicyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::PutKeyPolicy, request, |call, r| async move {
-            self.service.put_key_policy(&call, &r.key_id, &r.policy).await?;
-            Ok(pb::PutKeyPolicyResponse {})
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::PutKeyPolicy,
+            request,
+            |call, r| async move {
+                self.services.keys.put_key_policy(&call, &r.key_id, &r.policy).await?;
+                Ok(pb::PutKeyPolicyResponse {})
+            },
+        )
         .await
     }
 
@@ -471,10 +533,16 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::GetKeyPolicyRequest>,
     ) -> Result<Response<pb::GetKeyPolicyResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::GetKeyPolicy, request, |call, r| async move {
-            let (key_id, policy) = self.service.get_key_policy(&call, &r.key_id)?;
-            Ok(pb::GetKeyPolicyResponse { key_id: key_id.to_string(), policy })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::GetKeyPolicy,
+            request,
+            |call, r| async move {
+                let (key_id, policy) = self.services.keys.get_key_policy(&call, &r.key_id)?;
+                Ok(pb::GetKeyPolicyResponse { key_id: key_id.to_string(), policy })
+            },
+        )
         .await
     }
 
@@ -482,7 +550,7 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::CreateGrantRequest>,
     ) -> Result<Response<pb::CreateGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::CreateGrant, request, |call, r| async move {
+        serve(&self.metrics, &self.services.keystore, Operation::CreateGrant, request, |call, r| async move {
             let constraints = r.constraints.unwrap_or_default();
             let new = NewGrant {
                 grantee: r.grantee_principal,
@@ -492,7 +560,7 @@ impl KeyManagement for KmsApi {
                 context_subset: constraints.encryption_context_subset.into_iter().collect(),
                 context_equals: constraints.encryption_context_equals.into_iter().collect(),
             };
-            let grant_id = self.service.create_grant(&call, &r.key_id, new).await?;
+            let grant_id = self.services.grants.create_grant(&call, &r.key_id, new).await?;
             Ok(pb::CreateGrantResponse { grant_token: grant_id.clone(), grant_id })
         })
         .await
@@ -502,8 +570,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListGrants, request, |call, r| async move {
-            let grants = self.service.list_grants(&call, &r.key_id)?;
+        serve(&self.metrics, &self.services.keystore, Operation::ListGrants, request, |call, r| async move {
+            let grants = self.services.grants.list_grants(&call, &r.key_id)?;
             Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
         })
         .await
@@ -513,10 +581,16 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ListRetirableGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ListRetirableGrants, request, |call, r| async move {
-            let grants = self.service.list_retirable_grants(&call, &r.retiring_principal)?;
-            Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::ListRetirableGrants,
+            request,
+            |call, r| async move {
+                let grants = self.services.grants.list_retirable_grants(&call, &r.retiring_principal)?;
+                Ok(pb::ListGrantsResponse { grants: grants.iter().map(convert::grant).collect() })
+            },
+        )
         .await
     }
 
@@ -524,8 +598,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RetireGrantRequest>,
     ) -> Result<Response<pb::RetireGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::RetireGrant, request, |call, r| async move {
-            self.service.retire_grant(&call, &r.grant_id).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::RetireGrant, request, |call, r| async move {
+            self.services.grants.retire_grant(&call, &r.grant_id).await?;
             Ok(pb::RetireGrantResponse {})
         })
         .await
@@ -535,8 +609,8 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::RevokeGrantResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::RevokeGrant, request, |call, r| async move {
-            self.service.revoke_grant(&call, &r.key_id, &r.grant_id).await?;
+        serve(&self.metrics, &self.services.keystore, Operation::RevokeGrant, request, |call, r| async move {
+            self.services.grants.revoke_grant(&call, &r.key_id, &r.grant_id).await?;
             Ok(pb::RevokeGrantResponse {})
         })
         .await
@@ -548,12 +622,13 @@ impl KeyManagement for KmsApi {
     ) -> Result<Response<pb::GetParametersForImportResponse>, Status> {
         serve(
             &self.metrics,
-            &self.service,
+            &self.services.keystore,
             Operation::GetParametersForImport,
             request,
             |call, r| async move {
                 let parameters = self
-                    .service
+                    .services
+                    .imports
                     .get_parameters_for_import(&call, &r.key_id, &r.wrapping_algorithm, &r.wrapping_key_spec)
                     .await?;
                 Ok(pb::GetParametersForImportResponse {
@@ -571,14 +646,21 @@ impl KeyManagement for KmsApi {
         &self,
         request: Request<pb::ImportKeyMaterialRequest>,
     ) -> Result<Response<pb::ImportKeyMaterialResponse>, Status> {
-        serve(&self.metrics, &self.service, Operation::ImportKeyMaterial, request, |call, r| async move {
-            let token = String::from_utf8(r.import_token).unwrap_or_default();
-            let valid_to = (r.valid_to != 0).then_some(r.valid_to);
-            self.service
-                .import_key_material(&call, &r.key_id, &token, &r.encrypted_key_material, valid_to)
-                .await?;
-            Ok(pb::ImportKeyMaterialResponse {})
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::ImportKeyMaterial,
+            request,
+            |call, r| async move {
+                let token = String::from_utf8(r.import_token).unwrap_or_default();
+                let valid_to = (r.valid_to != 0).then_some(r.valid_to);
+                self.services
+                    .imports
+                    .import_key_material(&call, &r.key_id, &token, &r.encrypted_key_material, valid_to)
+                    .await?;
+                Ok(pb::ImportKeyMaterialResponse {})
+            },
+        )
         .await
     }
 
@@ -588,11 +670,11 @@ impl KeyManagement for KmsApi {
     ) -> Result<Response<pb::DeleteImportedKeyMaterialResponse>, Status> {
         serve(
             &self.metrics,
-            &self.service,
+            &self.services.keystore,
             Operation::DeleteImportedKeyMaterial,
             request,
             |call, r| async move {
-                self.service.delete_imported_key_material(&call, &r.key_id).await?;
+                self.services.imports.delete_imported_key_material(&call, &r.key_id).await?;
                 Ok(pb::DeleteImportedKeyMaterialResponse {})
             },
         )

@@ -33,7 +33,7 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::operation::{Face, Operation};
 use crate::quota::ThrottledRecord;
-use crate::service::{Call, KmsService};
+use crate::service::{Call, Keystore};
 use audited::Audited;
 
 /// How a call came, for its audit record: the face and the transport (`grpc/unix`, `pkcs11/tls`).
@@ -43,7 +43,7 @@ fn source_of(operation: Operation, caller: &Caller) -> String {
 
 /// Whether the call may start: the data directory's free-space reserve (Status, which reports
 /// it, is always answered), then the caller's quotas.
-fn admit(service: &KmsService, caller: &str, operation: Operation) -> Result<(), Error> {
+fn admit(service: &Keystore, caller: &str, operation: Operation) -> Result<(), Error> {
     if operation != Operation::Status {
         service.disk_reserve().admit()?;
     }
@@ -109,7 +109,7 @@ fn request_id_of<T>(request: &Request<T>) -> String {
 /// Runs one call: context, handler, log line, metrics, request id echoed on success and failure.
 async fn serve<Req: Audited, Resp, Fut>(
     metrics: &Metrics,
-    service: &KmsService,
+    service: &Keystore,
     operation: Operation,
     request: Request<Req>,
     handler: impl FnOnce(Arc<Call>, Req) -> Fut,

@@ -2,21 +2,21 @@
 //! wrote (a key id or an alias), authorise the call for the action, then check the key's state
 //! and usage. Each step's refusal is the same whichever front the call came from.
 
-use super::KmsService;
+use super::Keystore;
 use super::call::{Authorized, Call};
 use crate::crypto::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyState, KeyUsage};
 use crate::policy::Action;
 
-impl KmsService {
+impl Keystore {
     /// A key id from what a caller wrote: a key UUID or an alias (`alias/…`), which the call
     /// then names for `arca:RequestAlias`.
     pub fn resolve(&self, call: &Call, key_ref: &str) -> Result<KeyId> {
         if key_ref.is_empty() {
             return Err(Error::invalid("key_id is required"));
         }
-        if key_ref.starts_with(super::aliases::ALIAS_PREFIX) {
+        if key_ref.starts_with(super::keys::ALIAS_PREFIX) {
             call.name_alias(key_ref);
             return self.keyring()?.alias(key_ref)?.ok_or_else(|| Error::KeyNotFound(key_ref.to_owned()));
         }

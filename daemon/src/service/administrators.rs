@@ -3,7 +3,7 @@
 //! the store keeps beside the sealed master key.
 
 use super::Call;
-use super::KmsService;
+use super::Keystore;
 use crate::error::{Error, Result};
 
 /// At most this many administrators may be named at initialisation.
@@ -81,7 +81,7 @@ pub(super) fn initial_administrators(call: &Call, requested: &[String]) -> Resul
     Ok(vec![parse_principal(call.principal())?])
 }
 
-impl KmsService {
+impl Keystore {
     /// The effective administrators (the crypto-officer role): the configuration's `administrators`
     /// and those stored at initialisation.
     pub fn administrators(&self) -> Vec<String> {
@@ -105,7 +105,7 @@ impl KmsService {
     }
 
     pub(super) fn set_stored_administrators(&self, principals: Vec<String>) -> Result<()> {
-        *self.stored_administrators.write().map_err(|_| super::poisoned())? = principals;
+        *self.stored_administrators.write().map_err(|_| super::keystore::poisoned())? = principals;
         Ok(())
     }
 }

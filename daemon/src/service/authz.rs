@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use super::KmsService;
+use super::Keystore;
 use super::call::{Authorized, Call};
 use crate::crypto::context::EncryptionContext;
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ fn denied(principal: &str, action: &str, what: &str) -> Error {
     Error::AccessDenied(format!("{principal} is not allowed {action} on {what}"))
 }
 
-impl KmsService {
+impl Keystore {
     /// The policy a new key gets: full control for its creator and the administrators.
     pub(super) fn default_policy(&self, call: &Call) -> Policy {
         Policy::default_for(call.principal(), &self.administrators())

@@ -1,13 +1,13 @@
 //! One request as the service sees it, and the proof that it may use a key.
 //!
 //! A front authenticates the caller, makes a [`Call`] and passes it to every service function it
-//! calls: there is no ambient caller, and no call without one. [`KmsService::authorize`] is the
+//! calls: there is no ambient caller, and no call without one. [`Keystore::authorize`] is the
 //! only maker of [`Authorized`], and the functions that use key material take one, so a code path
 //! that skipped the policy check does not compile. What the request used (the key, the version)
 //! is written into the `Call` by the proof as it is used, and the front reads it back with the
 //! outcome for the audit record.
 //!
-//! [`KmsService::authorize`]: super::KmsService::authorize
+//! [`Keystore::authorize`]: super::Keystore::authorize
 
 use std::sync::{Arc, Mutex};
 
@@ -72,7 +72,7 @@ impl Call {
 }
 
 /// Proof that a call's principal may do `action` with `key`: its policy or a grant allowed it.
-/// Made only by `KmsService::authorize`; key material is reached through it.
+/// Made only by `Keystore::authorize`; key material is reached through it.
 #[derive(Debug, Clone)]
 pub struct Authorized {
     key: Arc<Key>,

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Call, KmsService};
+use std::sync::Arc;
+
+use super::{Call, Keystore};
 use crate::crypto::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
@@ -82,12 +84,22 @@ fn check(new: &NewGrant) -> Result<()> {
     Ok(())
 }
 
-impl KmsService {
+/// The grant calls.
+#[derive(Debug)]
+pub struct GrantService {
+    keystore: Arc<Keystore>,
+}
+
+impl GrantService {
+    pub fn new(keystore: Arc<Keystore>) -> Self {
+        Self { keystore }
+    }
+
     /// Returns the grant id (also its token).
     pub async fn create_grant(&self, call: &Call, key_ref: &str, new: NewGrant) -> Result<String> {
         check(&new)?;
-        let keyring = self.keyring()?;
-        let key = self.authorized_key(call, key_ref, Action::CreateGrant)?;
+        let keyring = self.keystore.keyring()?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::CreateGrant)?;
         let grant = Grant {
             id: KeyId::generate().as_bytes().to_vec(),
             key_id: key.metadata.id.as_bytes().to_vec(),
@@ -98,7 +110,7 @@ impl KmsService {
             context_subset: new.context_subset,
             context_equals: new.context_equals,
             creator: call.principal().to_owned(),
-            created_at: self.now(),
+            created_at: self.keystore.now(),
         };
         let id = grant.grant_id();
         keyring.put_grant(grant).await?;
@@ -106,38 +118,38 @@ impl KmsService {
     }
 
     pub fn list_grants(&self, call: &Call, key_ref: &str) -> Result<Vec<Grant>> {
-        let keyring = self.keyring()?;
-        let key = self.authorized_key(call, key_ref, Action::ListGrants)?;
+        let keyring = self.keystore.keyring()?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::ListGrants)?;
         keyring.grants(|grant| grant.key_id == key.metadata.id.as_bytes())
     }
 
     /// Grants the given principal may retire.
     pub fn list_retirable_grants(&self, call: &Call, retiring_principal: &str) -> Result<Vec<Grant>> {
         if call.principal() != retiring_principal {
-            self.require_administrator(call, Operation::ListRetirableGrants)?;
+            self.keystore.require_administrator(call, Operation::ListRetirableGrants)?;
         }
-        self.keyring()?.grants(|grant| grant.retiring_principal == retiring_principal)
+        self.keystore.keyring()?.grants(|grant| grant.retiring_principal == retiring_principal)
     }
 
     /// By its retiring principal, its grantee when the grant allows RetireGrant, or anyone the key
     /// policy allows arca:RetireGrant.
     pub async fn retire_grant(&self, call: &Call, grant_id: &str) -> Result<()> {
-        let keyring = self.keyring()?;
+        let keyring = self.keystore.keyring()?;
         let grant = keyring.grant(grant_id)?;
         let caller = call.principal();
         let own = caller == grant.retiring_principal
             || (caller == grant.grantee && grant.operations.iter().any(|o| o == Action::RetireGrant.name()));
         if !own {
             let key = keyring.get(grant_key(&grant)?)?;
-            self.authorize(call, key, Action::RetireGrant, &EncryptionContext::new())?;
+            self.keystore.authorize(call, key, Action::RetireGrant, &EncryptionContext::new())?;
         }
         keyring.delete_grant(&grant).await
     }
 
     /// By anyone the key policy allows arca:RevokeGrant.
     pub async fn revoke_grant(&self, call: &Call, key_ref: &str, grant_id: &str) -> Result<()> {
-        let keyring = self.keyring()?;
-        let key = self.authorized_key(call, key_ref, Action::RevokeGrant)?;
+        let keyring = self.keystore.keyring()?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::RevokeGrant)?;
         let grant = keyring.grant(grant_id)?;
         if grant.key_id != key.metadata.id.as_bytes() {
             return Err(Error::KeyNotFound(format!("grant {grant_id} of key {}", key.metadata.id)));

@@ -6,11 +6,11 @@
 //! Import tokens live in memory: a restart invalidates them (ask for new parameters).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::{Authorized, Call, KmsService};
+use super::{Authorized, Call, Keystore};
 use crate::crypto::import::{WrappingAlgorithm, WrappingKey, WrappingKeySpec, key_pair_material};
 use crate::crypto::random_vec;
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ struct PendingImport {
 
 /// Outstanding import tokens.
 #[derive(Default)]
-pub struct ImportTokens(Mutex<HashMap<String, PendingImport>>);
+struct ImportTokens(Mutex<HashMap<String, PendingImport>>);
 
 impl std::fmt::Debug for ImportTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,9 +79,20 @@ fn material_len(spec: KeySpec) -> usize {
     }
 }
 
-impl KmsService {
+/// The import calls, and the import tokens handed out and not yet used.
+#[derive(Debug)]
+pub struct ImportService {
+    keystore: Arc<Keystore>,
+    imports: ImportTokens,
+}
+
+impl ImportService {
+    pub fn new(keystore: Arc<Keystore>) -> Self {
+        Self { keystore, imports: ImportTokens::default() }
+    }
+
     fn external_key(&self, call: &Call, key_ref: &str, action: Action) -> Result<Authorized> {
-        let key = self.authorized_key(call, key_ref, action)?;
+        let key = self.keystore.authorized_key(call, key_ref, action)?;
         let operation = action.name();
         if key.metadata.origin != KeyOrigin::External {
             return Err(Error::invalid(format!(
@@ -104,13 +115,14 @@ impl KmsService {
         algorithm.check_carries(key.metadata.spec)?;
         let spec = WrappingKeySpec::from_name(spec)?;
         let wrapping_key = self
+            .keystore
             .off_reactor_with_deadline("wrapping key generation", move || WrappingKey::generate(spec))
             .await?;
         let token = random_vec(32)?.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        let valid_to = self.now() + TOKEN_LIFETIME_SECONDS;
+        let valid_to = self.keystore.now() + TOKEN_LIFETIME_SECONDS;
         let public_key = wrapping_key.public_key_der().to_vec();
         let pending = PendingImport { key_id: key.metadata.id, wrapping_key, algorithm, valid_to };
-        self.imports.0.lock().map_err(|_| super::poisoned())?.insert(token.clone(), pending);
+        self.imports.0.lock().map_err(|_| super::keystore::poisoned())?.insert(token.clone(), pending);
         Ok(ImportParameters { key_id: key.metadata.id, import_token: token, public_key, valid_to })
     }
 
@@ -135,7 +147,7 @@ impl KmsService {
             KeyState::Disabled => KeyState::Disabled,
             KeyState::Enabled | KeyState::PendingImport => KeyState::Enabled,
         };
-        let now = self.now();
+        let now = self.keystore.now();
         if valid_to.is_some_and(|at| at <= now) {
             return Err(Error::invalid("valid_to is in the past"));
         }
@@ -143,7 +155,7 @@ impl KmsService {
             .imports
             .0
             .lock()
-            .map_err(|_| super::poisoned())?
+            .map_err(|_| super::keystore::poisoned())?
             .remove(token)
             .filter(|p| p.key_id == key.metadata.id && p.valid_to > now)
             .ok_or_else(|| Error::invalid("the import token is unknown, expired, or for another key"))?;
@@ -156,24 +168,13 @@ impl KmsService {
         let version = KeyVersion::new(meta.spec, meta.usage, 1, now, material)?;
         let metadata =
             KeyMetadata { state, imported: Some(Imported { digest, expires_at: valid_to }), ..meta.clone() };
-        self.keyring()?.replace(&key, Key { metadata, versions: vec![version] }).await?;
+        self.keystore.keyring()?.replace(&key, Key { metadata, versions: vec![version] }).await?;
         tracing::info!(key_id = %meta.id, "key material imported");
         Ok(())
     }
 
     pub async fn delete_imported_key_material(&self, call: &Call, key_ref: &str) -> Result<()> {
         let key = self.external_key(call, key_ref, Action::DeleteImportedKeyMaterial)?;
-        self.forget_material(&key).await
-    }
-
-    /// Back to PENDING_IMPORT without material (the digest stays, to recognise a re-import); a
-    /// key pending deletion stays so, as in KMS.
-    pub(super) async fn forget_material(&self, key: &Key) -> Result<()> {
-        let state = match key.metadata.state {
-            pending @ KeyState::PendingDeletion { .. } => pending,
-            _ => KeyState::PendingImport,
-        };
-        let metadata = KeyMetadata { state, ..key.metadata.clone() };
-        self.keyring()?.replace(key, Key { metadata, versions: Vec::new() }).await.map(|_| ())
+        self.keystore.forget_material(&key).await
     }
 }

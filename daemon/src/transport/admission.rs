@@ -19,7 +19,7 @@ use tokio_stream::Stream;
 use super::authority::AuthorityRewrite;
 use super::connection::Connection;
 use crate::metrics::Metrics;
-use crate::service::KmsService;
+use crate::service::Keystore;
 
 /// At most one log line about refused connections per this long.
 const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -104,7 +104,7 @@ impl Gate {
 #[derive(Debug, Clone)]
 pub struct Admission {
     pub gate: Arc<Gate>,
-    pub service: Arc<KmsService>,
+    pub service: Arc<Keystore>,
     pub idle_timeout: Option<Duration>,
     pub max_header_list_size: usize,
 }

@@ -31,7 +31,7 @@ pub use mechanisms::{Mechanism, Parameter};
 pub use object::Lookup;
 pub use operation::{Kind as OperationKind, Output, Space};
 
-use super::KmsService;
+use super::Keystore;
 use crate::error::{Error, Result};
 use crate::store::Table;
 use pin::{TOKEN_RECORD_KEY, TokenRecord};
@@ -48,7 +48,7 @@ pub struct TokenInfo {
 
 /// The token and its applications.
 pub struct TokenService {
-    kms: Arc<KmsService>,
+    kms: Arc<Keystore>,
     apps: Mutex<HashMap<String, Arc<App>>>,
     record: RwLock<TokenRecord>,
     /// Serialises PIN and token changes (each is a read, an Argon2id check and a durable write).
@@ -66,7 +66,7 @@ fn poisoned() -> Error {
 }
 
 impl TokenService {
-    pub fn new(kms: Arc<KmsService>) -> Result<Self> {
+    pub fn new(kms: Arc<Keystore>) -> Result<Self> {
         let record = match kms.backend.get(Table::Meta, TOKEN_RECORD_KEY)? {
             Some(bytes) => <TokenRecord as prost::Message>::decode(bytes.as_slice())
                 .map_err(|e| Error::Integrity(format!("the token record is unreadable: {e}")))?,
@@ -80,7 +80,7 @@ impl TokenService {
         })
     }
 
-    pub fn kms(&self) -> &KmsService {
+    pub fn kms(&self) -> &Keystore {
         &self.kms
     }
 
@@ -161,7 +161,7 @@ impl TokenService {
     async fn put_record(&self, record: TokenRecord) -> Result<()> {
         let bytes = prost::Message::encode_to_vec(&record);
         let backend = Arc::clone(&self.kms.backend);
-        super::blocking(move || {
+        super::keystore::blocking(move || {
             backend.commit(vec![crate::store::Write {
                 table: Table::Meta,
                 key: TOKEN_RECORD_KEY.to_vec(),

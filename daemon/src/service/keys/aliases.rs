@@ -1,13 +1,14 @@
 //! Key references (id or alias), aliases, and enabling or disabling keys.
 
-use super::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
-use super::{Call, KmsService};
+use super::KeyService;
 use crate::crypto::context::EncryptionContext;
 use crate::error::{Echo, Error, Result};
 use crate::keys::{KeyId, KeyState};
 use crate::policy::Action;
+use crate::service::Call;
+use crate::service::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 
-pub(super) const ALIAS_PREFIX: &str = "alias/";
+pub(crate) const ALIAS_PREFIX: &str = "alias/";
 
 /// An alias name and the key it points at.
 pub type Alias = (String, KeyId);
@@ -37,24 +38,29 @@ fn check_alias_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-impl KmsService {
+impl KeyService {
     pub async fn create_alias(&self, call: &Call, name: &str, target: &str) -> Result<()> {
         check_alias_name(name)?;
         let target = self.alias_target(call, target, Action::CreateAlias)?;
-        self.keyring()?.put_alias(name, target, true).await
+        self.keystore.keyring()?.put_alias(name, target, true).await
     }
 
     pub async fn update_alias(&self, call: &Call, name: &str, target: &str) -> Result<()> {
         check_alias_name(name)?;
         let target = self.alias_target(call, target, Action::UpdateAlias)?;
-        self.keyring()?.put_alias(name, target, false).await
+        self.keystore.keyring()?.put_alias(name, target, false).await
     }
 
     pub async fn delete_alias(&self, call: &Call, name: &str) -> Result<()> {
         check_alias_name(name)?;
-        let keyring = self.keyring()?;
+        let keyring = self.keystore.keyring()?;
         if let Some(target) = keyring.alias(name)? {
-            self.authorize(call, keyring.get(target)?, Action::DeleteAlias, &EncryptionContext::new())?;
+            self.keystore.authorize(
+                call,
+                keyring.get(target)?,
+                Action::DeleteAlias,
+                &EncryptionContext::new(),
+            )?;
         }
         keyring.delete_alias(name).await
     }
@@ -72,9 +78,9 @@ impl KmsService {
             n if n <= MAX_LIST_LIMIT => n,
             n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to {MAX_LIST_LIMIT}"))),
         };
-        let target = if key_ref.is_empty() { None } else { Some(self.resolve(call, key_ref)?) };
+        let target = if key_ref.is_empty() { None } else { Some(self.keystore.resolve(call, key_ref)?) };
         let after = (!page_token.is_empty()).then_some(page_token);
-        let (page, more) = self.keyring()?.list_aliases(target, after, limit)?;
+        let (page, more) = self.keystore.keyring()?.list_aliases(target, after, limit)?;
         let next = if more { page.last().map(|(name, _)| name.clone()) } else { None };
         Ok((page, next))
     }
@@ -84,7 +90,7 @@ impl KmsService {
         if target.starts_with(ALIAS_PREFIX) {
             return Err(Error::invalid("an alias must point at a key id, not at another alias"));
         }
-        Ok(self.authorized_key(call, target, action)?.metadata.id)
+        Ok(self.keystore.authorized_key(call, target, action)?.metadata.id)
     }
 
     pub async fn enable_key(&self, call: &Call, key_ref: &str) -> Result<()> {
@@ -96,8 +102,8 @@ impl KmsService {
     }
 
     async fn set_state(&self, call: &Call, key_ref: &str, state: KeyState, action: Action) -> Result<()> {
-        let keyring = self.keyring()?;
-        let key = self.authorized_key(call, key_ref, action)?;
+        let keyring = self.keystore.keyring()?;
+        let key = self.keystore.authorized_key(call, key_ref, action)?;
         let operation = action.name();
         match key.metadata.state {
             current if current == state => return Ok(()),

@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use super::limits::*;
-use super::{Call, KeyInfo, KmsService};
+use super::KeyService;
 use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
 use crate::operation::Operation;
 use crate::policy::Action;
+use crate::service::limits::*;
+use crate::service::{Call, KeyInfo};
 
 /// The parameters of CreateKey; `usage: None` takes the spec's default.
 #[derive(Debug, Clone)]
@@ -23,7 +24,7 @@ pub struct NewKey {
     pub origin: KeyOrigin,
 }
 
-pub(super) fn info(key: &Key) -> KeyInfo {
+fn info(key: &Key) -> KeyInfo {
     KeyInfo {
         metadata: key.metadata.clone(),
         current_version: key.current_version(),
@@ -31,9 +32,9 @@ pub(super) fn info(key: &Key) -> KeyInfo {
     }
 }
 
-impl KmsService {
+impl KeyService {
     pub async fn create_key(&self, call: &Call, request: NewKey) -> Result<KeyInfo> {
-        self.require_administrator(call, Operation::CreateKey)?;
+        self.keystore.require_administrator(call, Operation::CreateKey)?;
         let spec = request.spec;
         let usage = request
             .usage
@@ -50,10 +51,10 @@ impl KmsService {
         if request.description.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(Error::invalid(format!("description exceeds {MAX_DESCRIPTION_CHARS} characters")));
         }
-        super::limits::check_printable("description", &request.description)?;
+        crate::service::limits::check_printable("description", &request.description)?;
         for (key, value) in &request.tags {
-            super::limits::check_printable("tag key", key)?;
-            super::limits::check_printable(
+            crate::service::limits::check_printable("tag key", key)?;
+            crate::service::limits::check_printable(
                 &format!("the value of tag {:?}", crate::error::Echo(key)),
                 value,
             )?;
@@ -64,11 +65,12 @@ impl KmsService {
                 request.tags.len()
             )));
         }
-        let keyring = self.keyring()?;
-        let now = self.now();
+        let keyring = self.keystore.keyring()?;
+        let now = self.keystore.now();
         let (versions, state) = match request.origin {
             KeyOrigin::Arca => {
                 let version = self
+                    .keystore
                     .off_reactor_with_deadline("key generation", move || {
                         KeyVersion::new(spec, usage, 1, now, keypair::generate(spec)?)
                     })
@@ -87,8 +89,8 @@ impl KmsService {
         };
         let id = KeyId::generate();
         let policy = match request.policy.as_str() {
-            "" => self.default_policy(call),
-            document => self.check_policy_document(id, document)?,
+            "" => self.keystore.default_policy(call),
+            document => self.keystore.check_policy_document(id, document)?,
         };
         let key = Key {
             metadata: KeyMetadata {
@@ -113,14 +115,14 @@ impl KmsService {
     }
 
     pub fn describe_key(&self, call: &Call, key_ref: &str) -> Result<KeyInfo> {
-        let key = self.authorized_key(call, key_ref, Action::DescribeKey)?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::DescribeKey)?;
         Ok(info(&key))
     }
 
     pub async fn put_key_policy(&self, call: &Call, key_ref: &str, document: &str) -> Result<()> {
-        let keyring = self.keyring()?;
-        let key = self.authorized_key(call, key_ref, Action::PutKeyPolicy)?;
-        let policy = self.check_policy_document(key.metadata.id, document)?;
+        let keyring = self.keystore.keyring()?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::PutKeyPolicy)?;
+        let policy = self.keystore.check_policy_document(key.metadata.id, document)?;
         keyring
             .replace(&key, key.with_metadata(KeyMetadata { policy, ..key.metadata.clone() })?)
             .await
@@ -128,21 +130,7 @@ impl KmsService {
     }
 
     pub fn get_key_policy(&self, call: &Call, key_ref: &str) -> Result<(KeyId, String)> {
-        let key = self.authorized_key(call, key_ref, Action::GetKeyPolicy)?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::GetKeyPolicy)?;
         Ok((key.metadata.id, key.metadata.policy.to_json()))
-    }
-
-    /// Runs slow CPU work (RSA key generation) on the blocking pool, so it never stalls other
-    /// requests, and gives up waiting after the configured deadline.
-    pub(super) async fn off_reactor_with_deadline<T: Send + 'static>(
-        &self,
-        what: &'static str,
-        work: impl FnOnce() -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let deadline = self.options.key_generation_timeout;
-        match tokio::time::timeout(deadline, super::blocking(work)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Error::DeadlineExceeded(format!("{what} took longer than {deadline:?}"))),
-        }
     }
 }

@@ -2,10 +2,10 @@
 //! paging (a page holds only matching keys; the page token is the last id of the previous page,
 //! so tokens keep working as keys come and go).
 
-use super::KmsService;
-use super::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use super::KeyService;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage};
+use crate::service::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 
 /// A key state to list by; `Unavailable` is a key whose stored record failed its integrity check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,7 @@ impl KeyFilter {
     }
 }
 
-impl KmsService {
+impl KeyService {
     /// One page of the ids of matching keys, and the token of the next page when more match.
     pub fn list_keys(
         &self,
@@ -84,7 +84,7 @@ impl KmsService {
         if filter.tag.as_ref().is_some_and(|(key, _)| key.is_empty()) {
             return Err(Error::invalid("the tag filter needs a tag key"));
         }
-        let (ids, more) = self.keyring()?.list(after, limit, |metadata| filter.matches(metadata))?;
+        let (ids, more) = self.keystore.keyring()?.list(after, limit, |metadata| filter.matches(metadata))?;
         let next = if more { ids.last().map(ToString::to_string) } else { None };
         Ok((ids, next))
     }

@@ -1,8 +1,8 @@
 //! Key pairs and MAC keys: Sign/Verify, RSAES-OAEP Encrypt/Decrypt, GetPublicKey, GenerateMac/
 //! VerifyMac, and GenerateDataKeyPair.
 
+use super::CryptoService;
 use super::symmetric::seal_with;
-use super::{Authorized, Call, KmsService};
 use crate::crypto::context::EncryptionContext;
 use crate::crypto::keypair::{self, KeyHandle};
 use crate::crypto::mac::{self, MacAlgorithm};
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeySpec, KeyUsage};
 use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
+use crate::service::{Authorized, Call};
 
 /// The outcome of Verify and VerifyMac. A signature that does not match is `valid: false`,
 /// not an error; a malformed one is `INVALID_ARGUMENT`.
@@ -54,7 +55,7 @@ fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str
     items.into_iter().map(name).collect::<Vec<_>>().join(", ")
 }
 
-impl KmsService {
+impl CryptoService {
     fn signing_key(
         &self,
         call: &Call,
@@ -62,8 +63,9 @@ impl KmsService {
         action: Action,
         algorithm: SigningAlgorithm,
     ) -> Result<Authorized> {
-        let id = self.resolve(call, key_ref)?;
-        let key = self.usable_for(call, id, action, KeyUsage::SignVerify, &EncryptionContext::new())?;
+        let id = self.keystore.resolve(call, key_ref)?;
+        let key =
+            self.keystore.usable_for(call, id, action, KeyUsage::SignVerify, &EncryptionContext::new())?;
         let allowed = SigningAlgorithm::for_spec(key.metadata.spec);
         if !allowed.contains(&algorithm) {
             return Err(Error::invalid(format!(
@@ -102,7 +104,7 @@ impl KmsService {
     }
 
     pub fn get_public_key(&self, call: &Call, key_ref: &str) -> Result<PublicKey> {
-        let key = self.authorized_key(call, key_ref, Action::GetPublicKey)?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::GetPublicKey)?;
         let id = key.metadata.id;
         if key.versions.is_empty() {
             let state = key.metadata.state.name();
@@ -115,9 +117,9 @@ impl KmsService {
     }
 
     fn oaep_key(&self, call: &Call, key_ref: &str, action: Action) -> Result<Authorized> {
-        let key = self.usable_for(
+        let key = self.keystore.usable_for(
             call,
-            self.resolve(call, key_ref)?,
+            self.keystore.resolve(call, key_ref)?,
             action,
             KeyUsage::EncryptDecrypt,
             &EncryptionContext::new(),
@@ -165,9 +167,9 @@ impl KmsService {
         action: Action,
         algorithm: MacAlgorithm,
     ) -> Result<Authorized> {
-        let key = self.usable_for(
+        let key = self.keystore.usable_for(
             call,
-            self.resolve(call, key_ref)?,
+            self.keystore.resolve(call, key_ref)?,
             action,
             KeyUsage::GenerateVerifyMac,
             &EncryptionContext::new(),
@@ -223,9 +225,14 @@ impl KmsService {
                 spec.name()
             )));
         }
-        let wrapping_key =
-            self.usable_key(call, self.resolve(call, key_ref)?, Action::GenerateDataKeyPair, context)?;
+        let wrapping_key = self.usable_key(
+            call,
+            self.keystore.resolve(call, key_ref)?,
+            Action::GenerateDataKeyPair,
+            context,
+        )?;
         let (private_key, public_key) = self
+            .keystore
             .off_reactor_with_deadline("key pair generation", move || keypair::generate_pair(spec))
             .await?;
         let sealed = seal_with(call, &wrapping_key, private_key.as_slice(), context)?;

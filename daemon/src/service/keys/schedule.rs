@@ -2,14 +2,13 @@
 //! crypto-shredding. Each change is one store transaction, so a crash leaves the old state or the
 //! new, never a mix; due work runs at start-up, periodically, and when the test clock moves.
 
-use super::{Authorized, Call, KmsService};
-use crate::crypto::keypair;
+use super::KeyService;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, Rotation};
-use crate::operation::Operation;
 use crate::policy::Action;
+use crate::service::{Authorized, Call};
 
-const DAY: i64 = 86_400;
+pub(crate) const DAY: i64 = 86_400;
 pub const ROTATION_PERIOD_DAYS: std::ops::RangeInclusive<u32> = 90..=2560;
 pub const DEFAULT_ROTATION_PERIOD_DAYS: u32 = 365;
 pub const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
@@ -25,11 +24,11 @@ pub struct RotationStatus {
 /// One version in ListKeyRotations: its number and when it became current.
 pub type RotationEntry = (u32, i64);
 
-impl KmsService {
+impl KeyService {
     /// Only AES_256 keys with Arca-generated material rotate (as KMS: asymmetric, HMAC and
     /// imported keys are rotated by moving an alias).
     fn rotatable(&self, call: &Call, key_ref: &str, action: Action) -> Result<Authorized> {
-        let key = self.authorized_key(call, key_ref, action)?;
+        let key = self.keystore.authorized_key(call, key_ref, action)?;
         let operation = action.name();
         let meta = &key.metadata;
         if meta.state != KeyState::Enabled {
@@ -57,20 +56,9 @@ impl KmsService {
     /// Makes new material current; old versions stay for Decrypt. Returns the new version.
     pub async fn rotate_key_on_demand(&self, call: &Call, key_ref: &str) -> Result<u32> {
         let key = self.rotatable(call, key_ref, Action::RotateKeyOnDemand)?;
-        let version = self.rotate(&key).await?;
+        let version = self.keystore.rotate(&key).await?;
         // The audit record names the version the rotation made.
         call.use_version(version);
-        Ok(version)
-    }
-
-    async fn rotate(&self, key: &crate::keys::Key) -> Result<u32> {
-        let now = self.now();
-        let rotation =
-            key.metadata.rotation.map(|r| Rotation { next_at: now + i64::from(r.period_days) * DAY, ..r });
-        let rotated = key.with_new_version(keypair::generate(key.metadata.spec)?, now, rotation)?;
-        let version = rotated.current_version();
-        self.keyring()?.replace(key, rotated).await?;
-        tracing::info!(key_id = %key.metadata.id, version, "key rotated");
         Ok(version)
     }
 
@@ -89,25 +77,26 @@ impl KmsService {
             )));
         }
         let key = self.rotatable(call, key_ref, Action::EnableKeyRotation)?;
-        let rotation = Some(Rotation { period_days, next_at: self.now() + i64::from(period_days) * DAY });
+        let rotation =
+            Some(Rotation { period_days, next_at: self.keystore.now() + i64::from(period_days) * DAY });
         let changed = key.with_metadata(crate::keys::KeyMetadata { rotation, ..key.metadata.clone() })?;
-        self.keyring()?.replace(&key, changed).await.map(|_| ())
+        self.keystore.keyring()?.replace(&key, changed).await.map(|_| ())
     }
 
     pub async fn disable_key_rotation(&self, call: &Call, key_ref: &str) -> Result<()> {
         let key = self.rotatable(call, key_ref, Action::DisableKeyRotation)?;
         let changed =
             key.with_metadata(crate::keys::KeyMetadata { rotation: None, ..key.metadata.clone() })?;
-        self.keyring()?.replace(&key, changed).await.map(|_| ())
+        self.keystore.keyring()?.replace(&key, changed).await.map(|_| ())
     }
 
     pub fn key_rotation_status(&self, call: &Call, key_ref: &str) -> Result<RotationStatus> {
-        let key = self.authorized_key(call, key_ref, Action::GetKeyRotationStatus)?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::GetKeyRotationStatus)?;
         Ok(RotationStatus { key_id: key.metadata.id, rotation: key.metadata.rotation })
     }
 
     pub fn list_key_rotations(&self, call: &Call, key_ref: &str) -> Result<Vec<RotationEntry>> {
-        let key = self.authorized_key(call, key_ref, Action::ListKeyRotations)?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::ListKeyRotations)?;
         Ok(key.versions.iter().map(|v| (v.version, v.created_at)).collect())
     }
 
@@ -126,42 +115,22 @@ impl KmsService {
                 DELETION_WINDOW_DAYS.end()
             )));
         }
-        let keyring = self.keyring()?;
-        let key = self.authorized_key(call, key_ref, Action::ScheduleKeyDeletion)?;
+        let keyring = self.keystore.keyring()?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::ScheduleKeyDeletion)?;
         if let KeyState::PendingDeletion { at } = key.metadata.state {
             return Ok(at);
         }
-        let at = self.now() + i64::from(window_days) * DAY;
+        let at = self.keystore.now() + i64::from(window_days) * DAY;
         keyring.replace(&key, key.with_state(KeyState::PendingDeletion { at })?).await?;
         tracing::info!(key_id = %key.metadata.id, at, "key deletion scheduled");
         Ok(at)
     }
 
-    /// Every key not already pending deletion becomes PendingDeletion with the default window:
-    /// what `C_InitToken` does to the keyring, so that re-initialising the token never takes a
-    /// key's waiting period away (CancelKeyDeletion still brings a key back). No key policy is
-    /// consulted: the caller proved the SO PIN and is an administrator. Returns how many keys
-    /// were scheduled.
-    pub(super) async fn schedule_every_deletion(&self) -> Result<usize> {
-        let keyring = self.keyring()?;
-        let at = self.now() + i64::from(DEFAULT_DELETION_WINDOW_DAYS) * DAY;
-        let mut scheduled = 0;
-        for key in keyring.all()? {
-            if matches!(key.metadata.state, KeyState::PendingDeletion { .. }) {
-                continue;
-            }
-            keyring.replace(&key, key.with_state(KeyState::PendingDeletion { at })?).await?;
-            tracing::info!(key_id = %key.metadata.id, at, "key deletion scheduled by C_InitToken");
-            scheduled += 1;
-        }
-        Ok(scheduled)
-    }
-
     /// Back to Disabled, as KMS does: the owner enables it deliberately (PendingImport when the key
     /// has no material).
     pub async fn cancel_key_deletion(&self, call: &Call, key_ref: &str) -> Result<()> {
-        let keyring = self.keyring()?;
-        let key = self.authorized_key(call, key_ref, Action::CancelKeyDeletion)?;
+        let keyring = self.keystore.keyring()?;
+        let key = self.keystore.authorized_key(call, key_ref, Action::CancelKeyDeletion)?;
         if !matches!(key.metadata.state, KeyState::PendingDeletion { .. }) {
             return Err(Error::KeyNotEnabled {
                 key: key.metadata.id,
@@ -172,44 +141,5 @@ impl KmsService {
         // Imported material deleted or expired meanwhile: the key waits for it again.
         let state = if key.versions.is_empty() { KeyState::PendingImport } else { KeyState::Disabled };
         keyring.replace(&key, key.with_state(state)?).await.map(|_| ())
-    }
-
-    /// Rotates keys whose rotation is due and destroys keys whose deletion is due: the daemon's
-    /// own work, not subject to any caller's policy. Returns how many keys were changed. Sealed:
-    /// nothing to do until unsealed.
-    pub async fn run_due_work(&self) -> Result<usize> {
-        let Ok(keyring) = self.keyring() else { return Ok(0) };
-        let now = self.now();
-        let mut changed = 0;
-        for key in keyring.all()? {
-            let expired =
-                key.metadata.imported.as_ref().and_then(|i| i.expires_at).is_some_and(|at| at <= now);
-            if expired && !key.versions.is_empty() {
-                self.forget_material(&key).await?;
-                tracing::info!(key_id = %key.metadata.id, "imported key material expired and was deleted");
-                changed += 1;
-                continue;
-            }
-            match (key.metadata.state, key.metadata.rotation) {
-                (KeyState::PendingDeletion { at }, _) if at <= now => {
-                    keyring.destroy(key.metadata.id).await?;
-                    tracing::info!(key_id = %key.metadata.id, "key deleted: its material is destroyed");
-                    changed += 1;
-                }
-                (KeyState::Enabled, Some(rotation)) if rotation.next_at <= now => {
-                    self.rotate(&key).await?;
-                    changed += 1;
-                }
-                _ => {}
-            }
-        }
-        Ok(changed)
-    }
-
-    /// Test clock only: moves time forward, then runs whatever became due.
-    pub async fn advance_clock(&self, call: &Call, seconds: i64) -> Result<(i64, usize)> {
-        self.require_administrator(call, Operation::AdvanceClock)?;
-        let now = self.clock.advance(seconds)?;
-        Ok((now, self.run_due_work().await?))
     }
 }

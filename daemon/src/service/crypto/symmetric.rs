@@ -1,7 +1,6 @@
 //! Symmetric keys: creation, description, listing, Encrypt/Decrypt/ReEncrypt, data keys, random.
 
-use super::limits::*;
-use super::{Authorized, Call, KmsService};
+use super::CryptoService;
 use crate::crypto::blob;
 use crate::crypto::context::EncryptionContext;
 use crate::crypto::random_vec;
@@ -9,6 +8,8 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeySpec, KeyUsage};
 use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
+use crate::service::limits::*;
+use crate::service::{Authorized, Call};
 
 /// A ciphertext blob and the key version that made it.
 #[derive(Debug, Clone)]
@@ -47,7 +48,7 @@ impl DataKeySize {
     }
 }
 
-impl KmsService {
+impl CryptoService {
     pub fn encrypt(
         &self,
         call: &Call,
@@ -64,7 +65,7 @@ impl KmsService {
                 plaintext.len()
             )));
         }
-        let key = self.usable_key(call, self.resolve(call, key_ref)?, Action::Encrypt, context)?;
+        let key = self.usable_key(call, self.keystore.resolve(call, key_ref)?, Action::Encrypt, context)?;
         seal_with(call, &key, plaintext, context)
     }
 
@@ -77,7 +78,7 @@ impl KmsService {
     ) -> Result<Opened> {
         let parsed = blob::parse(blob)?;
         if let Some(expected) = key_ref.filter(|r| !r.is_empty()) {
-            let expected = self.resolve(call, expected)?;
+            let expected = self.keystore.resolve(call, expected)?;
             if expected != parsed.key_id {
                 return Err(Error::InvalidCiphertext(format!(
                     "the blob was encrypted under key {}, not key {expected}",
@@ -116,7 +117,7 @@ impl KmsService {
     ) -> Result<(Opened, Sealed)> {
         let destination = self.usable_key(
             call,
-            self.resolve(call, destination_key_ref)?,
+            self.keystore.resolve(call, destination_key_ref)?,
             Action::ReEncrypt,
             destination_context,
         )?;
@@ -134,7 +135,8 @@ impl KmsService {
         context: &EncryptionContext,
     ) -> Result<(Sealed, SecretBuf)> {
         let len = size.bytes()?;
-        let key = self.usable_key(call, self.resolve(call, key_ref)?, Action::GenerateDataKey, context)?;
+        let key =
+            self.usable_key(call, self.keystore.resolve(call, key_ref)?, Action::GenerateDataKey, context)?;
         let data_key = SecretBuf::random(len)?;
         let sealed = seal_with(call, &key, data_key.as_slice(), context)?;
         Ok((sealed, data_key))
@@ -157,7 +159,7 @@ impl KmsService {
         action: Action,
         context: &EncryptionContext,
     ) -> Result<Authorized> {
-        let key = self.usable_for(call, id, action, KeyUsage::EncryptDecrypt, context)?;
+        let key = self.keystore.usable_for(call, id, action, KeyUsage::EncryptDecrypt, context)?;
         let operation = action.name();
         if key.metadata.spec != KeySpec::Aes256 {
             return Err(Error::invalid(format!(
