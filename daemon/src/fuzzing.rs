@@ -7,7 +7,7 @@
 use arca_proto::v1 as pb;
 
 use crate::error::Result;
-use crate::grpc::token_convert;
+use crate::grpc::token::convert as token_convert;
 pub use crate::service::token::attributes::{AttributeMap, Template};
 pub use crate::service::token::{Mechanism, OperationKind};
 

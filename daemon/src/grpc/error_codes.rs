@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use cryptoki_sys::*;
 
-use super::token_status::ckr_for;
+use super::token::status::ckr_for;
 use crate::error::Error;
 
 macro_rules! names {

@@ -9,9 +9,6 @@ mod error_codes;
 mod kms;
 mod status;
 mod token;
-pub(crate) mod token_convert;
-pub mod token_status;
-mod token_steps;
 
 use std::borrow::Cow;
 use std::future::Future;

@@ -27,13 +27,13 @@ pub fn to_status(error: &Error) -> Status {
         Error::Storage(_) | Error::Io { .. } | Error::Random(_) | Error::Config(_) | Error::Crypto(_) => {
             Code::Internal
         }
-        Error::Pkcs11 { rv, .. } => super::token_status::code_for(*rv),
+        Error::Pkcs11 { rv, .. } => super::token::status::code_for(*rv),
     };
     // Bounded: a message never carries a caller's huge input back whole.
     let mut status = Status::new(code, crate::error::bounded_message(&error.to_string()));
-    let rv = format!("0x{:08X}", super::token_status::ckr_for(error));
+    let rv = format!("0x{:08X}", super::token::status::ckr_for(error));
     if let Ok(value) = tonic::metadata::MetadataValue::try_from(rv.as_str()) {
-        status.metadata_mut().insert(super::token_status::CKR_HEADER, value);
+        status.metadata_mut().insert(super::token::status::CKR_HEADER, value);
     }
     status
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::RequestContext;
-use super::parse::{fail, string_list};
+use super::json::{fail, one_or_many, string_list};
 use super::pattern::Pattern;
 use crate::error::Result;
 
@@ -259,7 +259,7 @@ pub(super) fn conditions_to_json(conditions: &[Condition]) -> Value {
         blocks
             .entry(condition.operator_name.as_str())
             .or_default()
-            .insert(condition.key.name(), super::document::one_or_many(values));
+            .insert(condition.key.name(), one_or_many(values));
     }
     Value::Object(blocks.into_iter().map(|(name, keys)| (name.to_owned(), Value::Object(keys))).collect())
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::condition::{Condition, conditions_to_json};
+use super::json::one_or_many;
 use super::pattern::Pattern;
 use super::{Policy, RequestContext};
 
@@ -63,12 +64,6 @@ impl Statement {
             && self.resources.iter().any(|resource| resource.matches(request.resource))
             && self.conditions.iter().all(|condition| condition.holds(request))
     }
-}
-
-/// A single value is written as a string and several as a list, the way AWS documents read.
-pub(super) fn one_or_many<'v>(values: impl IntoIterator<Item = &'v str>) -> Value {
-    let mut values: Vec<Value> = values.into_iter().map(|v| Value::String(v.to_owned())).collect();
-    if values.len() == 1 { values.pop().unwrap_or(Value::Null) } else { Value::Array(values) }
 }
 
 fn sources(patterns: &[Pattern]) -> Value {

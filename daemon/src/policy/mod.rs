@@ -13,6 +13,7 @@
 mod action;
 mod condition;
 mod document;
+mod json;
 mod parse;
 mod pattern;
 

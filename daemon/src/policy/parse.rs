@@ -8,39 +8,14 @@ use serde_json::{Map, Value};
 
 use super::condition::parse_conditions;
 use super::document::{Effect, Principals, Statement, VERSION};
+use super::json::{fail, kind, string_list};
 use super::pattern::Pattern;
 use super::{MAX_POLICY_BYTES, Policy};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 const TOP_FIELDS: [&str; 3] = ["Version", "Id", "Statement"];
 const STATEMENT_FIELDS: [&str; 6] = ["Sid", "Effect", "Principal", "Action", "Resource", "Condition"];
 const PRINCIPAL_TYPES: [&str; 1] = ["Arca"];
-
-/// The error for a problem at `at` (a statement label, or empty for the document itself).
-pub(super) fn fail(at: &str, problem: impl fmt::Display) -> Error {
-    if at.is_empty() {
-        Error::invalid(format!("key policy: {problem}"))
-    } else {
-        Error::invalid(format!("key policy: {at}: {problem}"))
-    }
-}
-
-/// Reads a string or a non-empty list of strings (AWS accepts either wherever a list is allowed).
-/// The error text completes a sentence that starts with the field name.
-pub(super) fn string_list(value: &Value) -> std::result::Result<Vec<String>, String> {
-    match value {
-        Value::String(single) => Ok(vec![single.clone()]),
-        Value::Array(items) if items.is_empty() => Err("must not be an empty list".to_owned()),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                Value::String(s) => Ok(s.clone()),
-                other => Err(format!("must list only strings, found {}", kind(other))),
-            })
-            .collect(),
-        other => Err(format!("must be a string or a list of strings, found {}", kind(other))),
-    }
-}
 
 /// A value for an error message: strings verbatim (quoted), anything else by kind, so that a
 /// misplaced object does not pour the whole document into the message.
@@ -48,17 +23,6 @@ fn shown(value: &Value) -> String {
     match value {
         Value::String(s) => format!("{s:?}"),
         other => kind(other).to_owned(),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -105,7 +105,7 @@ impl Keystore {
     }
 
     pub(super) fn set_stored_administrators(&self, principals: Vec<String>) -> Result<()> {
-        *self.stored_administrators.write().map_err(|_| super::keystore::poisoned())? = principals;
+        *self.stored_administrators.write().map_err(|_| super::threads::poisoned())? = principals;
         Ok(())
     }
 }

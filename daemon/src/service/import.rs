@@ -122,7 +122,7 @@ impl ImportService {
         let valid_to = self.keystore.now() + TOKEN_LIFETIME_SECONDS;
         let public_key = wrapping_key.public_key_der().to_vec();
         let pending = PendingImport { key_id: key.metadata.id, wrapping_key, algorithm, valid_to };
-        self.imports.0.lock().map_err(|_| super::keystore::poisoned())?.insert(token.clone(), pending);
+        self.imports.0.lock().map_err(|_| super::threads::poisoned())?.insert(token.clone(), pending);
         Ok(ImportParameters { key_id: key.metadata.id, import_token: token, public_key, valid_to })
     }
 
@@ -155,7 +155,7 @@ impl ImportService {
             .imports
             .0
             .lock()
-            .map_err(|_| super::keystore::poisoned())?
+            .map_err(|_| super::threads::poisoned())?
             .remove(token)
             .filter(|p| p.key_id == key.metadata.id && p.valid_to > now)
             .ok_or_else(|| Error::invalid("the import token is unknown, expired, or for another key"))?;

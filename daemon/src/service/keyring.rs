@@ -99,14 +99,14 @@ impl Keyring {
     }
 
     pub(super) fn object(&self, id: &[u8; 16]) -> Result<Option<Arc<StoredObject>>> {
-        Ok(self.objects.read().map_err(|_| super::keystore::poisoned())?.get(id).cloned())
+        Ok(self.objects.read().map_err(|_| super::threads::poisoned())?.get(id).cloned())
     }
 
     pub(super) fn objects(&self) -> Result<Vec<([u8; 16], Arc<StoredObject>)>> {
         Ok(self
             .objects
             .read()
-            .map_err(|_| super::keystore::poisoned())?
+            .map_err(|_| super::threads::poisoned())?
             .iter()
             .map(|(k, v)| (*k, Arc::clone(v)))
             .collect())
@@ -120,16 +120,16 @@ impl Keyring {
             value: Some(self.codec.encode_object(&id, &attributes)?),
         };
         let backend = Arc::clone(&self.backend);
-        super::keystore::blocking(move || backend.commit(vec![write])).await?;
-        self.objects.write().map_err(|_| super::keystore::poisoned())?.insert(id, Arc::new(attributes));
+        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        self.objects.write().map_err(|_| super::threads::poisoned())?.insert(id, Arc::new(attributes));
         Ok(())
     }
 
     pub(super) async fn delete_object(&self, id: [u8; 16]) -> Result<()> {
         let write = Write { table: Table::Objects, key: id.to_vec(), value: None };
         let backend = Arc::clone(&self.backend);
-        super::keystore::blocking(move || backend.commit(vec![write])).await?;
-        self.objects.write().map_err(|_| super::keystore::poisoned())?.remove(&id);
+        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        self.objects.write().map_err(|_| super::threads::poisoned())?.remove(&id);
         Ok(())
     }
 
@@ -169,14 +169,14 @@ impl Keyring {
         let write =
             Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: Some(self.codec.encode(&key)?) };
         let backend = Arc::clone(&self.backend);
-        super::keystore::blocking(move || backend.commit(vec![write])).await?;
+        super::threads::blocking(move || backend.commit(vec![write])).await?;
         let key = Arc::new(key);
         self.write()?.insert(id, Entry::Usable(Arc::clone(&key)));
         Ok(key)
     }
 
     pub(super) fn alias(&self, name: &str) -> Result<Option<KeyId>> {
-        Ok(self.aliases.read().map_err(|_| super::keystore::poisoned())?.get(name).copied())
+        Ok(self.aliases.read().map_err(|_| super::threads::poisoned())?.get(name).copied())
     }
 
     /// Points `name` at `target` durably. `create` refuses an existing name, otherwise a missing one.
@@ -189,7 +189,7 @@ impl Keyring {
         }
         let value = Some(target.as_bytes().to_vec());
         self.write_alias(name, value).await?;
-        self.aliases.write().map_err(|_| super::keystore::poisoned())?.insert(name.to_owned(), target);
+        self.aliases.write().map_err(|_| super::threads::poisoned())?.insert(name.to_owned(), target);
         Ok(())
     }
 
@@ -198,14 +198,14 @@ impl Keyring {
             return Err(Error::KeyNotFound(name.to_owned()));
         }
         self.write_alias(name, None).await?;
-        self.aliases.write().map_err(|_| super::keystore::poisoned())?.remove(name);
+        self.aliases.write().map_err(|_| super::threads::poisoned())?.remove(name);
         Ok(())
     }
 
     async fn write_alias(&self, name: &str, value: Option<Vec<u8>>) -> Result<()> {
         let write = Write { table: Table::Aliases, key: name.as_bytes().to_vec(), value };
         let backend = Arc::clone(&self.backend);
-        super::keystore::blocking(move || backend.commit(vec![write])).await
+        super::threads::blocking(move || backend.commit(vec![write])).await
     }
 
     /// Aliases in name order after `after`, optionally only those of one key, and whether more follow.
@@ -215,7 +215,7 @@ impl Keyring {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<super::keys::Alias>, bool)> {
-        let aliases = self.aliases.read().map_err(|_| super::keystore::poisoned())?;
+        let aliases = self.aliases.read().map_err(|_| super::threads::poisoned())?;
         let start = after.map_or(Bound::Unbounded, |name| Bound::Excluded(name.to_owned()));
         let mut matching = aliases
             .range((start, Bound::Unbounded))
@@ -244,15 +244,15 @@ impl Keyring {
             value: Some(prost::Message::encode_to_vec(&grant)),
         };
         let backend = Arc::clone(&self.backend);
-        super::keystore::blocking(move || backend.commit(vec![write])).await?;
-        self.grants.write().map_err(|_| super::keystore::poisoned())?.insert(grant.grant_id(), grant);
+        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        self.grants.write().map_err(|_| super::threads::poisoned())?.insert(grant.grant_id(), grant);
         Ok(())
     }
 
     pub(super) fn grant(&self, grant_id: &str) -> Result<Grant> {
         self.grants
             .read()
-            .map_err(|_| super::keystore::poisoned())?
+            .map_err(|_| super::threads::poisoned())?
             .get(grant_id)
             .cloned()
             .ok_or_else(|| Error::KeyNotFound(format!("grant {grant_id}")))
@@ -262,7 +262,7 @@ impl Keyring {
         Ok(self
             .grants
             .read()
-            .map_err(|_| super::keystore::poisoned())?
+            .map_err(|_| super::threads::poisoned())?
             .values()
             .filter(|g| keep(g))
             .cloned()
@@ -270,14 +270,14 @@ impl Keyring {
     }
 
     pub(super) fn any_grant(&self, allows: impl Fn(&Grant) -> bool) -> Result<bool> {
-        Ok(self.grants.read().map_err(|_| super::keystore::poisoned())?.values().any(allows))
+        Ok(self.grants.read().map_err(|_| super::threads::poisoned())?.values().any(allows))
     }
 
     pub(super) async fn delete_grant(&self, grant: &Grant) -> Result<()> {
         let write = Write { table: Table::Grants, key: grant.id.clone(), value: None };
         let backend = Arc::clone(&self.backend);
-        super::keystore::blocking(move || backend.commit(vec![write])).await?;
-        self.grants.write().map_err(|_| super::keystore::poisoned())?.remove(&grant.grant_id());
+        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        self.grants.write().map_err(|_| super::threads::poisoned())?.remove(&grant.grant_id());
         Ok(())
     }
 
@@ -287,7 +287,7 @@ impl Keyring {
         let _writes = self.writes.lock().await;
         let mut writes = vec![Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: None }];
         let names: Vec<String> = {
-            let aliases = self.aliases.read().map_err(|_| super::keystore::poisoned())?;
+            let aliases = self.aliases.read().map_err(|_| super::threads::poisoned())?;
             aliases.iter().filter(|(_, target)| **target == id).map(|(name, _)| name.clone()).collect()
         };
         writes.extend(names.iter().map(|name| Write {
@@ -302,13 +302,13 @@ impl Keyring {
             value: None,
         }));
         let backend = Arc::clone(&self.backend);
-        super::keystore::blocking(move || backend.commit(writes)).await?;
+        super::threads::blocking(move || backend.commit(writes)).await?;
         self.write()?.remove(&id);
-        let mut aliases = self.aliases.write().map_err(|_| super::keystore::poisoned())?;
+        let mut aliases = self.aliases.write().map_err(|_| super::threads::poisoned())?;
         for name in names {
             aliases.remove(&name);
         }
-        let mut live_grants = self.grants.write().map_err(|_| super::keystore::poisoned())?;
+        let mut live_grants = self.grants.write().map_err(|_| super::threads::poisoned())?;
         for grant in grants {
             live_grants.remove(&grant.grant_id());
         }
@@ -337,11 +337,11 @@ impl Keyring {
     }
 
     fn read(&self) -> Result<std::sync::RwLockReadGuard<'_, BTreeMap<KeyId, Entry>>> {
-        self.keys.read().map_err(|_| super::keystore::poisoned())
+        self.keys.read().map_err(|_| super::threads::poisoned())
     }
 
     fn write(&self) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<KeyId, Entry>>> {
-        self.keys.write().map_err(|_| super::keystore::poisoned())
+        self.keys.write().map_err(|_| super::threads::poisoned())
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use super::Call;
 use super::keyring::Keyring;
-use super::{administrators, audit_anchor, clock};
+use super::{administrators, audit_anchor, clock, threads};
 use crate::audit::AuditLog;
 use crate::disk::{DEFAULT_MIN_FREE_DISK_BYTES, DiskReserve};
 use crate::error::{Error, Result};
@@ -146,7 +146,7 @@ impl Keystore {
     }
 
     pub fn status(&self) -> Result<ServiceStatus> {
-        let state = self.state.read().map_err(|_| poisoned())?;
+        let state = self.state.read().map_err(|_| threads::poisoned())?;
         let (initialized, sealed, key_count) = match &*state {
             SealState::Uninitialized => (false, true, 0),
             SealState::Sealed(_) => (true, true, self.backend.scan(Table::Keys)?.len() as u64),
@@ -165,7 +165,7 @@ impl Keystore {
         requested: &[String],
     ) -> Result<()> {
         self.require_administrator(call, Operation::Initialize)?;
-        if !matches!(*self.state.read().map_err(|_| poisoned())?, SealState::Uninitialized) {
+        if !matches!(*self.state.read().map_err(|_| threads::poisoned())?, SealState::Uninitialized) {
             return Err(Error::AlreadyInitialized);
         }
         let administrators = administrators::initial_administrators(call, requested)?;
@@ -174,13 +174,13 @@ impl Keystore {
 
     /// Initialize's work, also done by the daemon itself for a new key-file store.
     async fn initialize_store(&self, passphrase: Option<String>, administrators: Vec<String>) -> Result<()> {
-        if !matches!(*self.state.read().map_err(|_| poisoned())?, SealState::Uninitialized) {
+        if !matches!(*self.state.read().map_err(|_| threads::poisoned())?, SealState::Uninitialized) {
             return Err(Error::AlreadyInitialized);
         }
         let stored = administrators.clone();
         let config = self.seal_config.clone();
         let backend = Arc::clone(&self.backend);
-        let master = blocking(move || {
+        let master = threads::blocking(move || {
             let (record, master) = SealRecord::create(&config, passphrase.as_deref())?;
             let seal = prost::Message::encode_to_vec(&record);
             let admins = if stored.is_empty() {
@@ -200,7 +200,7 @@ impl Keystore {
         .await?;
         self.set_stored_administrators(administrators)?;
         let keyring = self.load_keyring(master)?;
-        *self.state.write().map_err(|_| poisoned())? = SealState::Unsealed(Arc::new(keyring));
+        *self.state.write().map_err(|_| threads::poisoned())? = SealState::Unsealed(Arc::new(keyring));
         tracing::info!("store initialized and unsealed");
         Ok(())
     }
@@ -213,17 +213,17 @@ impl Keystore {
 
     /// Unseal's work, also done by the daemon itself for a key-file store.
     async fn unseal_store(&self, passphrase: Option<String>) -> Result<()> {
-        let record = match &*self.state.read().map_err(|_| poisoned())? {
+        let record = match &*self.state.read().map_err(|_| threads::poisoned())? {
             SealState::Uninitialized => return Err(Error::NotInitialized),
             SealState::Unsealed(_) => None,
             SealState::Sealed(record) => Some(record.clone()),
         };
         let Some(record) = record else { return self.check_passphrase(passphrase).await };
         let mode = self.seal_config.mode.clone();
-        let master = blocking(move || record.unseal(&mode, passphrase.as_deref())).await?;
+        let master = threads::blocking(move || record.unseal(&mode, passphrase.as_deref())).await?;
         self.check_stored_administrators(&master)?;
         let keyring = self.load_keyring(master)?;
-        let mut state = self.state.write().map_err(|_| poisoned())?;
+        let mut state = self.state.write().map_err(|_| threads::poisoned())?;
         if matches!(*state, SealState::Sealed(_)) {
             *state = SealState::Unsealed(Arc::new(keyring));
             tracing::info!("store unsealed");
@@ -241,7 +241,7 @@ impl Keystore {
         let record = <SealRecord as prost::Message>::decode(bytes.as_slice())
             .map_err(|e| Error::Integrity(format!("the seal record is unreadable: {e}")))?;
         let mode = self.seal_config.mode.clone();
-        blocking(move || record.unseal(&mode, passphrase.as_deref()).map(drop)).await
+        threads::blocking(move || record.unseal(&mode, passphrase.as_deref()).map(drop)).await
     }
 
     /// Checks the administrators record under the master key: one that was edited while sealed
@@ -285,7 +285,7 @@ impl Keystore {
         work: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let deadline = self.options.key_generation_timeout;
-        match tokio::time::timeout(deadline, blocking(work)).await {
+        match tokio::time::timeout(deadline, threads::blocking(work)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Error::DeadlineExceeded(format!("{what} took longer than {deadline:?}"))),
         }
@@ -296,27 +296,14 @@ impl Keystore {
         self.require_administrator(call, Operation::Backup)?;
         let backend = Arc::clone(&self.backend);
         let now = self.now();
-        blocking(move || crate::store::backup::create(backend.as_ref(), now)).await
+        threads::blocking(move || crate::store::backup::create(backend.as_ref(), now)).await
     }
 
     pub(super) fn keyring(&self) -> Result<Arc<Keyring>> {
-        match &*self.state.read().map_err(|_| poisoned())? {
+        match &*self.state.read().map_err(|_| threads::poisoned())? {
             SealState::Unsealed(keyring) => Ok(Arc::clone(keyring)),
             SealState::Uninitialized => Err(Error::NotInitialized),
             SealState::Sealed(_) => Err(Error::Sealed),
         }
     }
-}
-
-/// Runs blocking work (fsync, Argon2id) off the async reactor.
-pub(super) async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Storage(format!("a blocking task failed: {e}")))?
-}
-
-pub(super) fn poisoned() -> Error {
-    Error::Storage("service state lock poisoned".into())
 }

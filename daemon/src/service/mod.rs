@@ -22,6 +22,7 @@ mod keyring;
 mod keys;
 mod keystore;
 mod limits;
+mod threads;
 pub mod token;
 
 use std::sync::Arc;

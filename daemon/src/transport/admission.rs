@@ -7,98 +7,22 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tokio_stream::Stream;
 
 use super::authority::AuthorityRewrite;
 use super::connection::Connection;
-use crate::metrics::Metrics;
+pub use super::gate::Gate;
 use crate::service::Keystore;
 
-/// At most one log line about refused connections per this long.
-const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// How long accepting pauses after the system refused (EMFILE, ENFILE, ENOMEM), instead of
 /// spinning on a listener whose backlog it cannot drain.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
-
-/// The count of open connections against the cap.
-#[derive(Debug)]
-pub struct Gate {
-    open: AtomicUsize,
-    max_connections: usize,
-    admin_reserve: usize,
-    metrics: Arc<Metrics>,
-    refused_unlogged: AtomicU64,
-    last_log: Mutex<Option<Instant>>,
-}
-
-/// A connection's place under the cap, given back when dropped.
-#[derive(Debug)]
-pub struct Slot {
-    gate: Arc<Gate>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.gate.open.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Gate {
-    pub fn new(max_connections: usize, admin_reserve: usize, metrics: Arc<Metrics>) -> Arc<Self> {
-        Arc::new(Self {
-            open: AtomicUsize::new(0),
-            max_connections,
-            admin_reserve,
-            metrics,
-            refused_unlogged: AtomicU64::new(0),
-            last_log: Mutex::new(None),
-        })
-    }
-
-    /// A slot for a new connection, or `None` (counted and logged) when the cap is reached.
-    fn admit(self: &Arc<Self>, administrator: bool) -> Option<Slot> {
-        let limit = match administrator {
-            true => self.max_connections.saturating_add(self.admin_reserve),
-            false => self.max_connections,
-        };
-        let admitted = self
-            .open
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| (open < limit).then_some(open + 1));
-        match admitted {
-            Ok(_) => Some(Slot { gate: Arc::clone(self) }),
-            Err(open) => {
-                self.refused(administrator, open);
-                None
-            }
-        }
-    }
-
-    fn refused(&self, administrator: bool, open: usize) {
-        let reason = if administrator { "admin_reserve" } else { "max_connections" };
-        self.metrics.record_connection_refused(reason);
-        let unlogged = self.refused_unlogged.fetch_add(1, Ordering::AcqRel) + 1;
-        let Ok(mut last_log) = self.last_log.lock() else { return };
-        if last_log.is_some_and(|at| at.elapsed() < REFUSAL_LOG_INTERVAL) {
-            return;
-        }
-        *last_log = Some(Instant::now());
-        self.refused_unlogged.fetch_sub(unlogged, Ordering::AcqRel);
-        tracing::warn!(
-            refused = unlogged,
-            open,
-            max_connections = self.max_connections,
-            admin_reserve = self.admin_reserve,
-            "connections refused: the connection cap is reached (connections.max_connections)"
-        );
-    }
-}
 
 /// What the listeners need to admit a connection.
 #[derive(Debug, Clone)]

@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::Connected;
 
+pub use super::frames::RewriteError;
 use super::frames::{FrameHeader, FrameKind, HeaderBlock, PREFACE};
 
 /// What replaces an authority the server cannot parse.
@@ -29,18 +30,6 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// A decoded header field: name and value.
 type Field = (Vec<u8>, Vec<u8>);
-
-/// Why a connection was ended: the client broke HTTP/2 framing or HPACK, or sent more header
-/// bytes than the limit allows.
-#[derive(Debug, thiserror::Error)]
-pub enum RewriteError {
-    #[error("HTTP/2 framing error from the client: {0}")]
-    Framing(&'static str),
-    #[error("HPACK decoding error from the client: {0:?}")]
-    Hpack(loona_hpack::decoder::DecoderError),
-    #[error("request headers larger than {0} bytes")]
-    HeadersTooLarge(usize),
-}
 
 enum Stage {
     /// Matching the client connection preface; `usize` bytes of it seen so far.

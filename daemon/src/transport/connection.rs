@@ -16,7 +16,7 @@ use tokio::time::{Instant, Sleep};
 use tonic::transport::server::Connected;
 
 use super::activity::Activity;
-use super::admission::Slot;
+use super::gate::Slot;
 
 /// Time a call read just before the idle timeout expires has to reach the call counter.
 const DISPATCH_GRACE: Duration = Duration::from_secs(1);

@@ -2,7 +2,17 @@
 //! headers, and header blocks gathered from a HEADERS frame and its CONTINUATIONs and written back
 //! as frames of their own.
 
-use super::authority::RewriteError;
+/// Why a connection was ended: the client broke HTTP/2 framing or HPACK, or sent more header
+/// bytes than the limit allows.
+#[derive(Debug, thiserror::Error)]
+pub enum RewriteError {
+    #[error("HTTP/2 framing error from the client: {0}")]
+    Framing(&'static str),
+    #[error("HPACK decoding error from the client: {0:?}")]
+    Hpack(loona_hpack::decoder::DecoderError),
+    #[error("request headers larger than {0} bytes")]
+    HeadersTooLarge(usize),
+}
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

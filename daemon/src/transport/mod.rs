@@ -7,6 +7,7 @@ mod admission;
 mod authority;
 mod connection;
 mod frames;
+mod gate;
 mod settings;
 
 #[cfg(test)]

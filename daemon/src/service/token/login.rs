@@ -24,7 +24,7 @@ impl TokenService {
         }
         let hash = record.hash(role).to_owned();
         let candidate = Zeroizing::new(pin.to_vec());
-        let matches = super::super::keystore::blocking(move || pin::verify_pin(&candidate, &hash)).await?;
+        let matches = super::super::threads::blocking(move || pin::verify_pin(&candidate, &hash)).await?;
         let mut updated = self.record()?;
         if matches {
             if updated.failures(role) != 0 {
@@ -45,7 +45,7 @@ impl TokenService {
     async fn hash(pin: &[u8]) -> Result<String> {
         pin::check_pin_length(pin)?;
         let pin = Zeroizing::new(pin.to_vec());
-        super::super::keystore::blocking(move || pin::hash_pin(&pin)).await
+        super::super::threads::blocking(move || pin::hash_pin(&pin)).await
     }
 
     /// Sets up a new token, or re-initialises one with the SO PIN: stored objects are destroyed,

@@ -161,7 +161,7 @@ impl TokenService {
     async fn put_record(&self, record: TokenRecord) -> Result<()> {
         let bytes = prost::Message::encode_to_vec(&record);
         let backend = Arc::clone(&self.kms.backend);
-        super::keystore::blocking(move || {
+        super::threads::blocking(move || {
             backend.commit(vec![crate::store::Write {
                 table: Table::Meta,
                 key: TOKEN_RECORD_KEY.to_vec(),

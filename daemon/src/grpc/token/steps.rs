@@ -8,8 +8,8 @@ use arca_proto::v1 as pb;
 use cryptoki_sys::CKR_ARGUMENTS_BAD;
 use tonic::{Request, Response, Status};
 
-use super::token::TokenApi;
-use super::token_convert::{operation_kind, output, space};
+use super::TokenApi;
+use super::convert::{operation_kind, output, space};
 use crate::error::Error;
 use crate::operation::Operation;
 use crate::service::token::OperationKind;

@@ -2,6 +2,10 @@
 //! logged, measured and audited like the KMS calls (operation names are the PKCS#11 function
 //! names), and a failure carries its exact CK_RV in `x-arca-ckr`.
 
+pub(crate) mod convert;
+pub(super) mod status;
+mod steps;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,15 +20,13 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use super::serve;
-use super::token_convert::{
-    attribute_results, mechanism, operation_kind, output, space, template, token_info,
-};
-use super::token_steps::{Step, init_operation};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::operation::Operation;
 use crate::service::Call;
 use crate::service::token::{App, TokenService};
+use convert::{attribute_results, mechanism, operation_kind, output, space, template, token_info};
+use steps::{Step, init_operation};
 
 /// Metadata entry naming the application a call belongs to.
 pub const APPLICATION_HEADER: &str = "x-arca-app";
