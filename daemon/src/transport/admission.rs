@@ -115,31 +115,3 @@ where
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn administrators_keep_a_reserve_past_the_cap() {
-        let metrics = Arc::new(Metrics::default());
-        let gate = Gate::new(2, 1, Arc::clone(&metrics));
-        let first = gate.admit(false).unwrap();
-        let _second = gate.admit(false).unwrap();
-        assert!(gate.admit(false).is_none(), "past the cap");
-        let admin = gate.admit(true).unwrap();
-        assert!(gate.admit(true).is_none(), "past the reserve");
-        drop(first);
-        assert!(gate.admit(false).is_none(), "the administrator holds the freed place");
-        drop(admin);
-        let _third = gate.admit(false).unwrap();
-        let text = metrics.render(crate::metrics::Gauges {
-            sealed: false,
-            keys: 0,
-            locked_bytes: 0,
-            disk: crate::metrics::DiskGauges::default(),
-        });
-        assert!(text.contains("arca_connections_refused_total{reason=\"max_connections\"} 2"), "{text}");
-        assert!(text.contains("arca_connections_refused_total{reason=\"admin_reserve\"} 1"), "{text}");
-    }
-}
