@@ -141,7 +141,7 @@ impl ImportService {
                 return Err(Error::KeyNotEnabled {
                     key: key.metadata.id,
                     state: key.metadata.state.name(),
-                    operation: "ImportKeyMaterial",
+                    operation: Action::ImportKeyMaterial.name(),
                 });
             }
             KeyState::Disabled => KeyState::Disabled,

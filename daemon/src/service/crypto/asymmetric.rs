@@ -108,7 +108,7 @@ impl CryptoService {
         let id = key.metadata.id;
         if key.versions.is_empty() {
             let state = key.metadata.state.name();
-            return Err(Error::KeyNotEnabled { key: id, state, operation: "GetPublicKey" });
+            return Err(Error::KeyNotEnabled { key: id, state, operation: Action::GetPublicKey.name() });
         }
         let der = current(call, &key)?.public_key_der().ok_or_else(|| {
             Error::invalid(format!("key {id} is {}: it has no public key", key.metadata.spec.name()))

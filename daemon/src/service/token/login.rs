@@ -52,7 +52,7 @@ impl TokenService {
     /// and every key becomes pending deletion with the default window, so that the PKCS#11 face
     /// never takes away a key's waiting period. Administrators only, as the SO's other acts.
     pub async fn init_token(&self, call: &Call, so_pin: &[u8], label: &[u8]) -> Result<()> {
-        self.require_security_officer(call, CKR_TOKEN_WRITE_PROTECTED, Operation::InitToken, "C_InitToken")?;
+        self.require_security_officer(call, CKR_TOKEN_WRITE_PROTECTED, Operation::InitToken)?;
         let _change = self.changes.lock().await;
         let keyring = self.kms.keyring()?;
         for app in self.all_apps()? {
@@ -82,17 +82,11 @@ impl TokenService {
 
     /// The SO is a role of the daemon's administrators: anyone else is refused with `refusal`
     /// before any PIN is looked at, so that no other caller can count towards the SO PIN's lockout.
-    fn require_security_officer(
-        &self,
-        call: &Call,
-        refusal: CK_RV,
-        operation: Operation,
-        function: &str,
-    ) -> Result<()> {
+    fn require_security_officer(&self, call: &Call, refusal: CK_RV, operation: Operation) -> Result<()> {
         self.kms.require_administrator(call, operation).map_err(|_| {
             Error::p11(
                 refusal,
-                format!("{function}: the SO role belongs to the daemon's administrators only"),
+                format!("{operation}: the SO role belongs to the daemon's administrators only"),
             )
         })
     }
@@ -202,12 +196,7 @@ impl TokenService {
             return Err(Error::p11(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not set (C_InitPIN)"));
         }
         if role == Role::SecurityOfficer {
-            self.require_security_officer(
-                call,
-                CKR_USER_TYPE_INVALID,
-                Operation::Login,
-                "C_Login as the SO",
-            )?;
+            self.require_security_officer(call, CKR_USER_TYPE_INVALID, Operation::Login)?;
         }
         if role == Role::SecurityOfficer && app.has_read_only_session()? {
             return Err(Error::p11(
