@@ -11,8 +11,8 @@
 
 use arca_daemon::crypto::import::key_pair_material;
 use arca_daemon::crypto::keypair;
-use arca_daemon::crypto::token::der;
-use arca_daemon::crypto::token::rsa::rsa_modulus_bytes;
+use arca_daemon::crypto::der;
+use arca_daemon::crypto::rsa::rsa_modulus_bytes;
 use arca_daemon::crypto::token_handle::TokenHandle;
 use arca_daemon::fuzzing::{Template, new_object_attributes};
 use arca_daemon::keys::{KeySpec, KeyUsage};

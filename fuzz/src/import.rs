@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use arca_daemon::crypto::import::{WrappingAlgorithm, WrappingKey, WrappingKeySpec, key_pair_material};
-use arca_daemon::crypto::token::{aes_key_unwrap, aes_key_wrap};
+use arca_daemon::crypto::aes::wrap::{aes_key_unwrap, aes_key_wrap};
 use arca_daemon::keys::KeySpec;
 use arca_daemon::secure_mem::SecretBuf;
 

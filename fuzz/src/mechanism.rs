@@ -7,8 +7,8 @@
 
 use std::sync::OnceLock;
 
-use arca_daemon::crypto::token::ec::{EcPrivateKey, ec_generate};
-use arca_daemon::crypto::token::{AesCipher, AesMode};
+use arca_daemon::crypto::ec::{EcPrivateKey, ec_generate};
+use arca_daemon::crypto::aes::{AesCipher, AesMode};
 use arca_daemon::fuzzing::{Mechanism, operation_kind, token_mechanism};
 use arca_daemon::keys::KeySpec;
 use arca_daemon::service::token::Parameter;

@@ -275,7 +275,7 @@ impl fmt::Debug for KeyPairMaterial {
 /// AWS-LC encodes generated keys, so that every reader of stored material (KMS and PKCS#11) sees
 /// one form. A mismatch names both specs; material that is not such a key is INVALID_ARGUMENT.
 pub fn key_pair_material(spec: KeySpec, der: &SecretBuf) -> Result<KeyPairMaterial> {
-    let found = super::token::pkcs8_spec(der.as_slice()).map_err(|error| {
+    let found = super::der::pkcs8_spec(der.as_slice()).map_err(|error| {
         Error::invalid(format!("the key material is not a PKCS#8 {} private key: {error}", spec.name()))
     })?;
     if found != spec {

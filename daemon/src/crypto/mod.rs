@@ -1,14 +1,21 @@
 //! Cryptographic mechanisms over key bytes: pure functions, no I/O, no knowledge of the store.
 
 pub mod aead;
+pub mod aes;
 pub mod blob;
+pub mod certificate;
 pub mod context;
+pub mod der;
+pub mod digest;
+pub mod ec;
 pub mod import;
 pub mod keypair;
 pub mod mac;
 pub mod oaep;
+pub mod rsa;
 pub mod signing;
-pub mod token;
+#[cfg(test)]
+pub(crate) mod test_util;
 pub mod token_handle;
 #[cfg(test)]
 mod wycheproof_tests;
@@ -21,4 +28,9 @@ pub fn random_vec(len: usize) -> Result<Vec<u8>> {
     let mut bytes = vec![0; len];
     getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
     Ok(bytes)
+}
+
+/// An AWS-LC failure that the inputs cannot explain.
+fn failed(what: &str) -> Error {
+    Error::p11(cryptoki_sys::CKR_FUNCTION_FAILED, format!("{what} failed"))
 }

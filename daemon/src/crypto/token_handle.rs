@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use super::token::ec::EcPrivateKey;
-use super::token::rsa::RsaPrivateKey;
+use super::ec::EcPrivateKey;
+use super::rsa::RsaPrivateKey;
 use crate::error::{Error, Result};
 use crate::keys::KeySpec;
 

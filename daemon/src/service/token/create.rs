@@ -224,7 +224,7 @@ impl TokenService {
 
 /// The full attribute set of a public key given as SubjectPublicKeyInfo, over `template`.
 pub(super) fn public_key_map(spki: &[u8], template: &Template) -> Result<AttributeMap> {
-    use crate::crypto::token::der;
+    use crate::crypto::der;
     let spec = der::spki_spec(spki)?;
     let kind = Kind::of_key(spec, true);
     let mut map = defaults::from_template(kind, Some(spec), template, &[], Provenance::Supplied)?;

@@ -7,8 +7,8 @@ use super::attributes::{AttributeMap, Template, boolean, ulong};
 use super::defaults::Provenance;
 use super::keygen::incomplete;
 use super::schema::Kind;
-use crate::crypto::token::certificate::certificate_fields;
-use crate::crypto::token::der;
+use crate::crypto::certificate::certificate_fields;
+use crate::crypto::der;
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 

@@ -12,7 +12,7 @@ use super::objects::check_changes;
 use super::schema::Kind;
 use super::{App, TokenService};
 use crate::crypto::keypair::MAX_GENERIC_SECRET_BYTES;
-use crate::crypto::token::{der, ec, rsa};
+use crate::crypto::{der, ec, rsa};
 use crate::error::{Error, Result};
 use crate::keys::KeySpec;
 use crate::secure_mem::SecretBuf;

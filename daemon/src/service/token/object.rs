@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 use super::attributes::{AttributeMap, Template, boolean, decode_bool, decode_ulong, ulong};
 use super::defaults;
 use super::schema::{KeyKind, Kind, is_secret_value};
-use crate::crypto::token::der;
-use crate::crypto::token::hash::constant_time_eq;
+use crate::crypto::der;
+use crate::crypto::digest::constant_time_eq;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeySpec};
 

@@ -10,8 +10,9 @@ use super::mechanisms::{self, Mechanism, Parameter};
 use super::object::Object;
 use super::operation::{Output, Space, material, rsa_crypt_scheme, token_handle};
 use super::{App, TokenService};
-use crate::crypto::token::{der, rsa, wrap};
+use crate::crypto::aes::wrap;
 use crate::crypto::token_handle::TokenHandle;
+use crate::crypto::{der, rsa};
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 

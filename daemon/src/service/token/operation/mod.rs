@@ -8,10 +8,10 @@ use cryptoki_sys::*;
 
 use super::mechanisms::{Mechanism, Parameter};
 use super::object::Object;
-use crate::crypto::token::aes::{AesCipher, AesMode};
-use crate::crypto::token::ec::{ec_signature_len, ecdsa_verify_prehashed};
-use crate::crypto::token::hash::{HashAlg, Hasher, HmacContext};
-use crate::crypto::token::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
+use crate::crypto::aes::{AesCipher, AesMode};
+use crate::crypto::digest::{HashAlg, Hasher, HmacContext};
+use crate::crypto::ec::{ec_signature_len, ecdsa_verify_prehashed};
+use crate::crypto::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
 use crate::crypto::token_handle::TokenHandle;
 use crate::error::{Error, Result};
 use crate::keys::Key;

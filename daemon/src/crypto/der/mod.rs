@@ -5,6 +5,8 @@
 //! CKR_KEY_TYPE_INCONSISTENT, another curve CKR_CURVE_NOT_SUPPORTED, an RSA size other than
 //! 2048, 3072 or 4096 bits (where a spec is asked for) CKR_KEY_SIZE_RANGE.
 
+pub(crate) mod io;
+
 use aws_lc_rs::agreement;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self, UnparsedPublicKey};
@@ -12,16 +14,16 @@ use cryptoki_sys::{
     CKR_ATTRIBUTE_VALUE_INVALID, CKR_CURVE_NOT_SUPPORTED, CKR_KEY_SIZE_RANGE, CKR_KEY_TYPE_INCONSISTENT,
 };
 
-use super::der_io::{
-    BIT_STRING, INTEGER, NULL, OCTET_STRING, OID, Reader, SEQUENCE, Writer, encode, strip_leading_zeros,
-    tlv_len, uint_content_len,
-};
 use super::ec::{EcPrivateKey, coordinate_len};
 use super::failed;
 use super::rsa::RsaPrivateKey;
 use crate::error::{Error, Result};
 use crate::keys::KeySpec;
 use crate::secure_mem::SecretBuf;
+use io::{
+    BIT_STRING, INTEGER, NULL, OCTET_STRING, OID, Reader, SEQUENCE, Writer, encode, strip_leading_zeros,
+    tlv_len, uint_content_len,
+};
 
 /// OID contents: rsaEncryption, id-ecPublicKey, prime256v1, secp384r1.
 const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
@@ -313,5 +315,4 @@ pub fn spki_spec(spki: &[u8]) -> Result<KeySpec> {
 }
 
 #[cfg(test)]
-#[path = "der_tests.rs"]
 mod tests;

@@ -9,7 +9,7 @@
 
 use cryptoki_sys::CKR_ATTRIBUTE_VALUE_INVALID;
 
-use super::der_io::{BIT_STRING, INTEGER, Reader, SEQUENCE};
+use super::der::io::{BIT_STRING, INTEGER, Reader, SEQUENCE};
 use crate::error::{Error, Result};
 
 const UTC_TIME: u8 = 0x17;
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn a_certificate_from_before_1970_gives_its_fields() {
-        let openssl = crate::crypto::token::test_util::Openssl::new();
+        let openssl = crate::crypto::test_util::Openssl::new();
         openssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k.pem"]);
         openssl.run(&[
             "req", "-x509", "-new", "-key", "k.pem", "-subj", "/CN=old", "-days", "1", "-outform", "DER",

@@ -15,8 +15,8 @@ use cryptoki_sys::{
     CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID,
 };
 
-use super::aes::algorithm;
-use super::failed;
+use super::algorithm;
+use crate::crypto::failed;
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
@@ -217,5 +217,5 @@ impl SecretVec {
 }
 
 #[cfg(test)]
-#[path = "aes_gcm_tests.rs"]
+#[path = "gcm_tests.rs"]
 mod tests;

@@ -9,6 +9,8 @@
 //! SHA-224 cannot be signed (`RsaSignScheme::can_sign`), and of those only PKCS#1 v1.5 with SHA-1
 //! can be verified (`can_verify`). PSS salts equal the hash length.
 
+mod raw;
+
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -29,11 +31,11 @@ use cryptoki_sys::{
 };
 
 use super::der::rsa_public_components;
+use super::digest::HashAlg;
 use super::failed;
-use super::hash::HashAlg;
-use super::rsa_raw::{self, RawRsaKey, check_input_len};
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
+use raw::{RawRsaKey, check_input_len};
 
 /// Smallest and largest moduli AWS-LC accepts.
 const MIN_BITS: usize = 2048;
@@ -248,7 +250,7 @@ impl RsaPrivateKey {
     }
 
     /// The key for `rsa_raw`, parsed from AWS-LC's PKCS#8 export on first use (racing parses wiped).
-    pub(super) fn raw_key(&self) -> Result<&RawRsaKey> {
+    fn raw_key(&self) -> Result<&RawRsaKey> {
         if let Some(key) = self.raw.get() {
             return Ok(key);
         }
@@ -258,7 +260,7 @@ impl RsaPrivateKey {
     }
 
     #[cfg(test)]
-    pub(super) fn raw_key_is_parsed(&self) -> bool {
+    fn raw_key_is_parsed(&self) -> bool {
         self.raw.get().is_some()
     }
 
@@ -339,7 +341,7 @@ pub fn rsa_verify(spki: &[u8], scheme: RsaSignScheme, input: &[u8], signature: &
     }
     let Some((algorithm, digest)) = aws_lc else {
         let (modulus, exponent) = rsa_public_components(spki)?;
-        return rsa_raw::verify_pkcs1(&modulus, &exponent, input, signature);
+        return raw::verify_pkcs1(&modulus, &exponent, input, signature);
     };
     UnparsedPublicKey::new(algorithm, spki)
         .verify_digest(&digest, signature)
@@ -396,5 +398,4 @@ pub fn rsa_generate(bits: usize) -> Result<SecretBuf> {
 }
 
 #[cfg(test)]
-#[path = "rsa_tests.rs"]
 mod tests;

@@ -20,8 +20,8 @@ use crypto_bigint::{BoxedUint, CtEq as _, Odd};
 use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_SIGNATURE_INVALID};
 use zeroize::Zeroizing;
 
-use super::der_io::{INTEGER, OCTET_STRING, Reader, SEQUENCE};
-use super::failed;
+use crate::crypto::der::io::{INTEGER, OCTET_STRING, Reader, SEQUENCE};
+use crate::crypto::failed;
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
@@ -192,5 +192,5 @@ pub(super) fn verify_pkcs1(modulus: &[u8], exponent: &[u8], input: &[u8], signat
 }
 
 #[cfg(test)]
-#[path = "rsa_raw_tests.rs"]
+#[path = "raw_tests.rs"]
 mod tests;

@@ -11,8 +11,8 @@ use aws_lc_rs::iv::FixedLength;
 use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID};
 use zeroize::Zeroize;
 
-use super::aes::{BLOCK_LEN, unbound_key};
-use super::failed;
+use super::{BLOCK_LEN, unbound_key};
+use crate::crypto::failed;
 use crate::error::{Error, Result};
 
 pub(super) struct CtrEngine {
@@ -106,8 +106,8 @@ impl CtrEngine {
 
 #[cfg(test)]
 mod tests {
-    use crate::crypto::token::aes::{AesCipher, AesMode};
-    use crate::crypto::token::test_util::{hex, rv};
+    use crate::crypto::aes::{AesCipher, AesMode};
+    use crate::crypto::test_util::{hex, rv};
     use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID};
 
     fn ctr(key: &[u8], counter_block: [u8; 16], counter_bits: u32) -> AesCipher {

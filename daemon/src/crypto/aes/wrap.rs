@@ -6,7 +6,7 @@
 use aws_lc_rs::key_wrap::{AES_128, AES_256, AesBlockCipher, AesKek, KeyWrap, KeyWrapPadded};
 use cryptoki_sys::{CKR_KEY_SIZE_RANGE, CKR_WRAPPED_KEY_INVALID, CKR_WRAPPED_KEY_LEN_RANGE};
 
-use super::failed;
+use crate::crypto::failed;
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
@@ -97,7 +97,7 @@ pub fn aes_key_unwrap(kek_bytes: &[u8], wrapped: &[u8], pad: bool) -> Result<Sec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::token::test_util::{Openssl, hex, rv};
+    use crate::crypto::test_util::{Openssl, hex, rv};
 
     /// RFC 3394 section 4: (KEK, key data, ciphertext).
     const RFC_3394: [(&str, &str, &str); 4] = [

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::crypto::token::ec::{EcPrivateKey, ec_generate};
-use crate::crypto::token::hash::{HashAlg, Hasher};
-use crate::crypto::token::rsa::{RsaSignScheme, rsa_generate, rsa_verify};
-use crate::crypto::token::test_util::{Openssl, hex, rv};
+use crate::crypto::digest::{HashAlg, Hasher};
+use crate::crypto::ec::{EcPrivateKey, ec_generate};
+use crate::crypto::rsa::{RsaSignScheme, rsa_generate, rsa_verify};
+use crate::crypto::test_util::{Openssl, hex, rv};
 
 fn rsa_spki_of(pkcs8: &[u8]) -> Vec<u8> {
     RsaPrivateKey::from_pkcs8(pkcs8).unwrap().public_key_der().unwrap()

@@ -180,7 +180,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::token::test_util::{hex, rv};
+    use crate::crypto::test_util::{hex, rv};
 
     #[test]
     fn mechanisms_and_mgfs_map_to_algorithms() {

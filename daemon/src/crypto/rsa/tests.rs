@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 use cryptoki_sys::CKR_KEY_TYPE_INCONSISTENT;
 
 use super::*;
-use crate::crypto::token::hash::Hasher;
-use crate::crypto::token::test_util::{Openssl, rv};
+use crate::crypto::digest::Hasher;
+use crate::crypto::test_util::{Openssl, rv};
 use crate::keys::KeySpec;
 
 /// One RSA-2048 key (generation is slow) shared by the tests, as PKCS#8.
@@ -271,10 +271,10 @@ fn keys_of_other_types_and_sizes_are_refused() {
     let small_pub = ssl.read("small.pub");
     assert_eq!(rv(rsa_modulus_bytes(&small_pub)), CKR_KEY_SIZE_RANGE);
     assert_eq!(rv(rsa_encrypt(&small_pub, RsaCryptScheme::Pkcs1, b"x")), CKR_KEY_SIZE_RANGE);
-    let ec = crate::crypto::token::ec::ec_generate(KeySpec::EccNistP256).unwrap();
+    let ec = crate::crypto::ec::ec_generate(KeySpec::EccNistP256).unwrap();
     assert_eq!(rv(RsaPrivateKey::from_pkcs8(ec.as_slice())), CKR_KEY_TYPE_INCONSISTENT);
     let ec_pub =
-        crate::crypto::token::ec::EcPrivateKey::from_pkcs8(ec.as_slice()).unwrap().public_key_der().unwrap();
+        crate::crypto::ec::EcPrivateKey::from_pkcs8(ec.as_slice()).unwrap().public_key_der().unwrap();
     let d = digest(HashAlg::Sha256, b"");
     assert_eq!(
         rv(rsa_verify(&ec_pub, RsaSignScheme::Pkcs1(HashAlg::Sha256), &d, &[0; 256])),

@@ -3,10 +3,10 @@
 use cryptoki_sys::CKR_ATTRIBUTE_VALUE_INVALID;
 
 use super::*;
-use crate::crypto::token::der::ec_point_from_spki;
-use crate::crypto::token::der_io::{SEQUENCE, encode, tlv_len, uint_content_len};
-use crate::crypto::token::hash::{HashAlg, Hasher};
-use crate::crypto::token::test_util::{Openssl, rv};
+use crate::crypto::der::ec_point_from_spki;
+use crate::crypto::der::io::{SEQUENCE, encode, tlv_len, uint_content_len};
+use crate::crypto::digest::{HashAlg, Hasher};
+use crate::crypto::test_util::{Openssl, rv};
 
 const SPECS: [KeySpec; 2] = [KeySpec::EccNistP256, KeySpec::EccNistP384];
 
@@ -174,12 +174,10 @@ fn keys_load_from_openssl_and_wrong_keys_are_refused() {
     assert_eq!(rv(EcPrivateKey::from_pkcs8(&ssl.read("big.der"))), CKR_CURVE_NOT_SUPPORTED);
     ssl.run(&["genpkey", "-algorithm", "ED25519", "-outform", "DER", "-out", "ed.der"]);
     assert_eq!(rv(EcPrivateKey::from_pkcs8(&ssl.read("ed.der"))), CKR_KEY_TYPE_INCONSISTENT);
-    let rsa = crate::crypto::token::rsa::rsa_generate(2048).unwrap();
+    let rsa = crate::crypto::rsa::rsa_generate(2048).unwrap();
     assert_eq!(rv(EcPrivateKey::from_pkcs8(rsa.as_slice())), CKR_KEY_TYPE_INCONSISTENT);
-    let rsa_pub = crate::crypto::token::rsa::RsaPrivateKey::from_pkcs8(rsa.as_slice())
-        .unwrap()
-        .public_key_der()
-        .unwrap();
+    let rsa_pub =
+        crate::crypto::rsa::RsaPrivateKey::from_pkcs8(rsa.as_slice()).unwrap().public_key_der().unwrap();
     assert_eq!(rv(ecdsa_verify_prehashed(&rsa_pub, &[1; 32], &[0; 64])), CKR_KEY_TYPE_INCONSISTENT);
     for spec in [KeySpec::Aes256, KeySpec::Rsa2048, KeySpec::Hmac256] {
         assert_eq!(rv(ec_generate(spec)), CKR_CURVE_NOT_SUPPORTED);

@@ -8,10 +8,10 @@ use std::time::Instant;
 use cryptoki_sys::{CKR_FUNCTION_FAILED, CKR_SIGNATURE_LEN_RANGE};
 
 use super::*;
-use crate::crypto::token::der::rsa_public_components;
-use crate::crypto::token::hash::{HashAlg, Hasher};
-use crate::crypto::token::rsa::{RsaPrivateKey, RsaSignScheme, rsa_verify};
-use crate::crypto::token::test_util::{Openssl, hex, rv};
+use crate::crypto::der::rsa_public_components;
+use crate::crypto::digest::{HashAlg, Hasher};
+use crate::crypto::rsa::{RsaPrivateKey, RsaSignScheme, rsa_verify};
+use crate::crypto::test_util::{Openssl, hex, rv};
 
 const RAW: RsaSignScheme = RsaSignScheme::Pkcs1DigestInfo;
 
