@@ -1,13 +1,14 @@
-//! RSAES-OAEP encryption with RSA keys of usage ENCRYPT_DECRYPT (MGF1 with the same hash).
+//! The KMS vocabulary of RSAES-OAEP (MGF1 with the same hash) with RSA keys of usage
+//! ENCRYPT_DECRYPT: the algorithm names and the KMS limits over `rsa::RsaPrivateKey`.
 //!
 //! Decryption runs in AWS-LC, whose RSA private-key operation is blinded and constant-time and
 //! whose OAEP decoding does not reveal which check failed; Arca reports every failure with one
 //! message.
 
-use aws_lc_rs::rsa::{OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm};
-
-use super::keypair::KeyHandle;
-use crate::error::{Error, Result};
+use super::digest::HashAlg;
+use super::error::{Error, Result};
+use super::key::PrivateKey;
+use super::rsa::{RsaCryptScheme, RsaPrivateKey, rsa_encrypt};
 use crate::secure_mem::SecretBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,10 +25,10 @@ impl OaepHash {
         }
     }
 
-    fn algorithm(self) -> &'static OaepAlgorithm {
+    fn scheme(self) -> RsaCryptScheme {
         match self {
-            Self::Sha1 => &OAEP_SHA1_MGF1SHA1,
-            Self::Sha256 => &OAEP_SHA256_MGF1SHA256,
+            Self::Sha1 => RsaCryptScheme::Oaep(HashAlg::Sha1),
+            Self::Sha256 => RsaCryptScheme::Oaep(HashAlg::Sha256),
         }
     }
 
@@ -44,79 +45,68 @@ impl OaepHash {
     }
 }
 
-fn keys(
-    key: &KeyHandle,
-) -> Result<(&aws_lc_rs::rsa::OaepPrivateDecryptingKey, &aws_lc_rs::rsa::OaepPublicEncryptingKey)> {
+fn rsa_key(key: &PrivateKey) -> Result<&RsaPrivateKey> {
     match key {
-        KeyHandle::RsaDecrypt { private, public, .. } => Ok((private, public)),
-        _ => Err(Error::invalid("RSAES_OAEP needs an RSA key of usage ENCRYPT_DECRYPT")),
+        PrivateKey::Rsa(rsa) => Ok(rsa),
+        PrivateKey::Secret | PrivateKey::Hmac(_) | PrivateKey::Ec(_) => {
+            Err(Error::KeyType("RSAES_OAEP needs an RSA key of usage ENCRYPT_DECRYPT".into()))
+        }
     }
 }
 
-pub fn encrypt(key: &KeyHandle, hash: OaepHash, plaintext: &[u8]) -> Result<Vec<u8>> {
-    let (_, public) = keys(key)?;
-    let modulus_len = public.key_size_bytes();
+pub fn encrypt(key: &PrivateKey, hash: OaepHash, plaintext: &[u8]) -> Result<Vec<u8>> {
+    let rsa = rsa_key(key)?;
+    let modulus_len = rsa.modulus_bits() / 8;
     let limit = hash.max_plaintext(modulus_len);
     if plaintext.is_empty() {
-        return Err(Error::invalid("plaintext is empty"));
+        return Err(Error::DataLength("plaintext is empty".into()));
     }
     if plaintext.len() > limit {
-        return Err(Error::invalid(format!(
+        return Err(Error::DataLength(format!(
             "plaintext is {} bytes; {} with a {}-bit key takes at most {limit}",
             plaintext.len(),
             hash.name(),
             modulus_len * 8
         )));
     }
-    let mut ciphertext = vec![0; public.ciphertext_size()];
-    let written = public
-        .encrypt(hash.algorithm(), plaintext, &mut ciphertext, None)
-        .map_err(|_| Error::Crypto("OAEP encryption failed".into()))?
-        .len();
-    ciphertext.truncate(written);
-    Ok(ciphertext)
+    rsa_encrypt(rsa.public_der(), hash.scheme(), plaintext)
 }
 
-pub fn decrypt(key: &KeyHandle, hash: OaepHash, ciphertext: &[u8]) -> Result<SecretBuf> {
-    let (private, _) = keys(key)?;
-    let modulus_len = private.key_size_bytes();
+pub fn decrypt(key: &PrivateKey, hash: OaepHash, ciphertext: &[u8]) -> Result<SecretBuf> {
+    let rsa = rsa_key(key)?;
+    let modulus_len = rsa.modulus_bits() / 8;
     if ciphertext.len() != modulus_len {
-        return Err(Error::InvalidCiphertext(format!(
+        return Err(Error::CiphertextLength(format!(
             "an RSAES_OAEP ciphertext for a {}-bit key is {modulus_len} bytes, not {}",
             modulus_len * 8,
             ciphertext.len()
         )));
     }
-    let mut output = SecretBuf::zeroed(private.min_output_size())?;
-    let len = private
-        .decrypt(hash.algorithm(), ciphertext, output.as_mut_slice(), None)
-        .map_err(|_| Error::DecryptionFailed)?
-        .len();
-    SecretBuf::copy_from(output.as_slice().get(..len).unwrap_or_default())
+    rsa.decrypt(hash.scheme(), ciphertext)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::keypair;
-    use crate::keys::{KeySpec, KeyUsage};
+    use crate::crypto::PairSpec;
+    use crate::crypto::key::generate_pkcs8;
 
     #[test]
     fn round_trip_limits_and_tampering() {
-        let material = keypair::generate(KeySpec::Rsa2048).unwrap();
-        let key = keypair::load(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt, &material).unwrap();
+        let material = generate_pkcs8(PairSpec::Rsa2048).unwrap();
+        let key = PrivateKey::from_pkcs8(PairSpec::Rsa2048, material.as_slice()).unwrap();
         for (hash, limit) in [(OaepHash::Sha1, 214), (OaepHash::Sha256, 190)] {
             let plaintext = vec![0x42; limit];
             let ciphertext = encrypt(&key, hash, &plaintext).unwrap();
             assert_eq!(ciphertext.len(), 256);
             assert_eq!(decrypt(&key, hash, &ciphertext).unwrap().as_slice(), plaintext.as_slice());
             assert!(
-                matches!(encrypt(&key, hash, &vec![0; limit + 1]), Err(Error::InvalidArgument(m)) if m.contains(&limit.to_string()))
+                matches!(encrypt(&key, hash, &vec![0; limit + 1]), Err(Error::DataLength(m)) if m.contains(&limit.to_string()))
             );
             let mut tampered = ciphertext.clone();
             tampered[100] ^= 1;
-            assert!(matches!(decrypt(&key, hash, &tampered), Err(Error::DecryptionFailed)));
-            assert!(matches!(decrypt(&key, hash, &ciphertext[1..]), Err(Error::InvalidCiphertext(_))));
+            assert!(matches!(decrypt(&key, hash, &tampered), Err(Error::CiphertextInvalid(_))));
+            assert!(matches!(decrypt(&key, hash, &ciphertext[1..]), Err(Error::CiphertextLength(_))));
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Helpers for the crypto unit tests: hex literals, error codes, and a scratch directory in which
+//! Helpers for the crypto unit tests: hex literals, the error of a failed result, and a scratch directory in which
 //! to run the `openssl` command line as an independent implementation.
 
 use std::path::{Path, PathBuf};
@@ -9,10 +9,11 @@ pub fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
-pub fn rv(result: crate::error::Result<impl std::fmt::Debug>) -> cryptoki_sys::CK_RV {
+/// The error of a result that must have failed.
+pub fn err<T: std::fmt::Debug>(result: crate::crypto::Result<T>) -> crate::crypto::Error {
     match result {
-        Err(crate::error::Error::Pkcs11 { rv, .. }) => rv,
-        other => panic!("expected a PKCS#11 error, got {other:?}"),
+        Err(error) => error,
+        Ok(value) => panic!("expected an error, got {value:?}"),
     }
 }
 

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use super::KmsService;
 use super::symmetric::seal_with;
+use crate::crypto::PrivateKey;
 use crate::crypto::context::EncryptionContext;
-use crate::crypto::keypair::{self, KeyHandle};
-use crate::crypto::mac::{self, MacAlgorithm};
+use crate::crypto::hmac::{self, MacAlgorithm};
+use crate::crypto::key::generate_pair;
 use crate::crypto::oaep::{self, OaepHash};
 use crate::crypto::signing::{self, Message, SigningAlgorithm};
 use crate::error::{Error, Result};
@@ -46,11 +47,26 @@ pub struct DataKeyPair {
     pub public_key: Vec<u8>,
 }
 
-/// The current version's handle, noted for the audit record.
-fn current(key: &Key) -> Result<&KeyHandle> {
+/// The current version's parsed key, noted for the audit record.
+fn current(key: &Key) -> Result<&PrivateKey> {
     let version = key.current().ok_or(Error::KeyIntegrity(key.metadata.id))?;
     super::authz::note_key_version(version.version);
-    Ok(&version.handle)
+    Ok(&version.key)
+}
+
+/// The signing algorithms of a key spec (none for a spec that is not a key pair).
+pub fn signing_algorithms(spec: KeySpec) -> &'static [SigningAlgorithm] {
+    spec.pair().map_or(&[], SigningAlgorithm::for_spec)
+}
+
+/// The one MAC algorithm an HMAC key spec computes.
+pub fn mac_algorithm(spec: KeySpec) -> Option<MacAlgorithm> {
+    match spec {
+        KeySpec::Hmac256 => Some(MacAlgorithm::HmacSha256),
+        KeySpec::Hmac384 => Some(MacAlgorithm::HmacSha384),
+        KeySpec::Hmac512 => Some(MacAlgorithm::HmacSha512),
+        _ => None,
+    }
 }
 
 fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> String {
@@ -66,7 +82,7 @@ impl KmsService {
     ) -> Result<Arc<Key>> {
         let key =
             self.key_for(self.resolve(key_ref)?, operation, KeyUsage::SignVerify, &EncryptionContext::new())?;
-        let allowed = SigningAlgorithm::for_spec(key.metadata.spec);
+        let allowed = signing_algorithms(key.metadata.spec);
         if !allowed.contains(&algorithm) {
             return Err(Error::invalid(format!(
                 "signing algorithm {} is not valid for key spec {}; valid: {}",
@@ -85,7 +101,8 @@ impl KmsService {
         message: Message<'_>,
     ) -> Result<(KeyId, Vec<u8>)> {
         let key = self.signing_key(key_ref, "Sign", algorithm)?;
-        Ok((key.metadata.id, signing::sign(current(&key)?, algorithm, message)?))
+        let signature = signing::sign(current(&key)?, algorithm, message).map_err(Error::from_crypto)?;
+        Ok((key.metadata.id, signature))
     }
 
     pub fn verify(
@@ -97,7 +114,9 @@ impl KmsService {
     ) -> Result<Verification> {
         let key = self.signing_key(key_ref, "Verify", algorithm)?;
         let public = current(&key)?.public_key_der().ok_or(Error::KeyIntegrity(key.metadata.id))?;
-        let valid = signing::verify(public, key.metadata.spec, algorithm, message, signature)?;
+        let spec = key.metadata.spec.pair().ok_or(Error::KeyIntegrity(key.metadata.id))?;
+        let valid =
+            signing::verify(public, spec, algorithm, message, signature).map_err(Error::from_crypto)?;
         Ok(Verification { key_id: key.metadata.id, valid })
     }
 
@@ -134,7 +153,8 @@ impl KmsService {
 
     pub fn encrypt_oaep(&self, key_ref: &str, hash: OaepHash, plaintext: &[u8]) -> Result<(KeyId, Vec<u8>)> {
         let key = self.oaep_key(key_ref, "Encrypt")?;
-        Ok((key.metadata.id, oaep::encrypt(current(&key)?, hash, plaintext)?))
+        let ciphertext = oaep::encrypt(current(&key)?, hash, plaintext).map_err(Error::from_crypto)?;
+        Ok((key.metadata.id, ciphertext))
     }
 
     /// An asymmetric ciphertext does not name its key, so the caller must.
@@ -148,7 +168,8 @@ impl KmsService {
             return Err(Error::invalid("key_id is required to decrypt with an RSAES_OAEP algorithm"));
         }
         let key = self.oaep_key(key_ref, "Decrypt")?;
-        Ok((key.metadata.id, oaep::decrypt(current(&key)?, hash, ciphertext)?))
+        let plaintext = oaep::decrypt(current(&key)?, hash, ciphertext).map_err(Error::from_crypto)?;
+        Ok((key.metadata.id, plaintext))
     }
 
     fn mac_key(&self, key_ref: &str, operation: &'static str, algorithm: MacAlgorithm) -> Result<Arc<Key>> {
@@ -158,8 +179,7 @@ impl KmsService {
             KeyUsage::GenerateVerifyMac,
             &EncryptionContext::new(),
         )?;
-        let expected =
-            MacAlgorithm::for_spec(key.metadata.spec).ok_or(Error::KeyIntegrity(key.metadata.id))?;
+        let expected = mac_algorithm(key.metadata.spec).ok_or(Error::KeyIntegrity(key.metadata.id))?;
         if expected != algorithm {
             return Err(Error::invalid(format!(
                 "MAC algorithm {} is not valid for key spec {}; valid: {}",
@@ -178,7 +198,8 @@ impl KmsService {
         message: &[u8],
     ) -> Result<(KeyId, Vec<u8>)> {
         let key = self.mac_key(key_ref, "GenerateMac", algorithm)?;
-        Ok((key.metadata.id, mac::generate(current(&key)?, message)?))
+        let tag = hmac::generate(current(&key)?, message).map_err(Error::from_crypto)?;
+        Ok((key.metadata.id, tag))
     }
 
     pub fn verify_mac(
@@ -189,7 +210,7 @@ impl KmsService {
         tag: &[u8],
     ) -> Result<Verification> {
         let key = self.mac_key(key_ref, "VerifyMac", algorithm)?;
-        let valid = mac::verify(current(&key)?, message, tag)?;
+        let valid = hmac::verify(current(&key)?, message, tag).map_err(Error::from_crypto)?;
         Ok(Verification { key_id: key.metadata.id, valid })
     }
 
@@ -200,15 +221,17 @@ impl KmsService {
         spec: KeySpec,
         context: &EncryptionContext,
     ) -> Result<DataKeyPair> {
-        if !(spec.is_rsa() || spec.is_ecc()) {
+        let Some(pair) = spec.pair() else {
             return Err(Error::invalid(format!(
                 "key_pair_spec {} is not a key pair spec (RSA_2048/3072/4096, ECC_NIST_P256/P384)",
                 spec.name()
             )));
-        }
+        };
         let wrapping_key = self.usable_key(self.resolve(key_ref)?, "GenerateDataKeyPair", context)?;
         let (private_key, public_key) = self
-            .off_reactor_with_deadline("key pair generation", move || keypair::generate_pair(spec))
+            .off_reactor_with_deadline("key pair generation", move || {
+                generate_pair(pair).map_err(Error::from_crypto)
+            })
             .await?;
         let sealed = seal_with(&wrapping_key, private_key.as_slice(), context)?;
         Ok(DataKeyPair {

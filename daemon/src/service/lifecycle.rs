@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::limits::*;
 use super::{KeyInfo, KmsService};
 use crate::crypto::context::EncryptionContext;
-use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
 
@@ -70,7 +69,7 @@ impl KmsService {
             KeyOrigin::Arca => {
                 let version = self
                     .off_reactor_with_deadline("key generation", move || {
-                        KeyVersion::new(spec, usage, 1, now, keypair::generate(spec)?)
+                        KeyVersion::new(spec, 1, now, spec.generate()?)
                     })
                     .await?;
                 (vec![version], KeyState::Enabled)

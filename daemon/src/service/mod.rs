@@ -19,7 +19,7 @@ pub mod token;
 use std::sync::{Arc, RwLock};
 
 pub use administrators::{parse_principal, parse_principals};
-pub use asymmetric::{DataKeyPair, PublicKey, Verification};
+pub use asymmetric::{DataKeyPair, PublicKey, Verification, mac_algorithm, signing_algorithms};
 pub use authz::{Used, as_caller};
 pub use grants::{Grant, NewGrant};
 pub use import::ImportParameters;

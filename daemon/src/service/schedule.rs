@@ -4,7 +4,6 @@
 
 use super::KmsService;
 use crate::crypto::context::EncryptionContext;
-use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, Rotation};
 
@@ -66,7 +65,7 @@ impl KmsService {
         let now = self.now();
         let rotation =
             key.metadata.rotation.map(|r| Rotation { next_at: now + i64::from(r.period_days) * DAY, ..r });
-        let rotated = key.with_new_version(keypair::generate(key.metadata.spec)?, now, rotation)?;
+        let rotated = key.with_new_version(key.metadata.spec.generate()?, now, rotation)?;
         let version = rotated.current_version();
         self.keyring()?.replace(key, rotated).await?;
         tracing::info!(key_id = %key.metadata.id, version, "key rotated");

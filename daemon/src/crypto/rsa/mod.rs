@@ -24,16 +24,10 @@ use aws_lc_rs::rsa::{
 use aws_lc_rs::signature::{
     self, KeyPair as _, RsaEncoding, RsaKeyPair, UnparsedPublicKey, VerificationAlgorithm,
 };
-use cryptoki_sys::{
-    CKR_DATA_INVALID, CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE,
-    CKR_KEY_SIZE_RANGE, CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
-    CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE,
-};
 
-use super::der::rsa_public_components;
+use super::der::{RsaPrivateComponents, rsa_pkcs8_encode, rsa_public_components};
 use super::digest::HashAlg;
-use super::failed;
-use crate::error::{Error, Result};
+use super::error::{Error, Result, failed};
 use crate::secure_mem::SecretBuf;
 use raw::{RawRsaKey, check_input_len};
 
@@ -148,19 +142,20 @@ fn route(
         RsaSignScheme::Pss { hash, salt_len } if salt_len == hash.output_len() => {
             Ok(Route::Digest(hash, input))
         }
-        RsaSignScheme::Pss { hash, salt_len } => Err(Error::p11(
-            CKR_MECHANISM_PARAM_INVALID,
-            format!("RSA-PSS with {} needs a {}-byte salt, not {salt_len}", hash.name(), hash.output_len()),
-        )),
+        RsaSignScheme::Pss { hash, salt_len } => Err(Error::ParameterInvalid(format!(
+            "RSA-PSS with {} needs a {}-byte salt, not {salt_len}",
+            hash.name(),
+            hash.output_len()
+        ))),
     }
 }
 
 fn unsupported(scheme: RsaSignScheme, hash: HashAlg, what: &str) -> Error {
     let message = format!("RSA {what} with {} is not supported (SHA-256, SHA-384, SHA-512 are)", hash.name());
     match scheme {
-        RsaSignScheme::Pkcs1DigestInfo => Error::p11(CKR_DATA_INVALID, message),
-        RsaSignScheme::Pkcs1(_) => Error::p11(CKR_MECHANISM_INVALID, message),
-        RsaSignScheme::Pss { .. } => Error::p11(CKR_MECHANISM_PARAM_INVALID, message),
+        RsaSignScheme::Pkcs1DigestInfo => Error::DataInvalid(message.into()),
+        RsaSignScheme::Pkcs1(_) => Error::Unsupported(message.into()),
+        RsaSignScheme::Pss { .. } => Error::ParameterInvalid(message.into()),
     }
 }
 
@@ -197,25 +192,20 @@ fn oaep_algorithm(hash: HashAlg) -> Result<&'static OaepAlgorithm> {
         HashAlg::Sha256 => Ok(&OAEP_SHA256_MGF1SHA256),
         HashAlg::Sha384 => Ok(&OAEP_SHA384_MGF1SHA384),
         HashAlg::Sha512 => Ok(&OAEP_SHA512_MGF1SHA512),
-        HashAlg::Sha224 => {
-            Err(Error::p11(CKR_MECHANISM_PARAM_INVALID, "RSA-OAEP with SHA-224 is not supported"))
-        }
+        HashAlg::Sha224 => Err(Error::ParameterInvalid("RSA-OAEP with SHA-224 is not supported".into())),
     }
 }
 
 fn key_size_error(bits: usize) -> Error {
-    Error::p11(
-        CKR_KEY_SIZE_RANGE,
-        format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported, not {bits}"),
-    )
+    Error::KeySize(format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported, not {bits}"))
 }
 
 fn rejected(e: KeyRejected) -> Error {
     match e.description_() {
         "TooSmall" | "TooLarge" => {
-            Error::p11(CKR_KEY_SIZE_RANGE, format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported"))
+            Error::KeySize(format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported"))
         }
-        _ => Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a PKCS#8 RSA private key"),
+        _ => Error::KeyType("not a PKCS#8 RSA private key".into()),
     }
 }
 
@@ -273,6 +263,10 @@ impl RsaPrivateKey {
         Ok(self.public_der.clone())
     }
 
+    pub fn public_der(&self) -> &[u8] {
+        &self.public_der
+    }
+
     pub fn sign(&self, scheme: RsaSignScheme, input: &[u8]) -> Result<Vec<u8>> {
         let modulus_len = self.pair.public_modulus_len();
         let aws_lc_signs = |hash| signing_encoding(scheme, hash).is_ok();
@@ -291,10 +285,10 @@ impl RsaPrivateKey {
     pub fn decrypt(&self, scheme: RsaCryptScheme, ciphertext: &[u8]) -> Result<SecretBuf> {
         let modulus_len = self.pkcs1.key_size_bytes();
         if ciphertext.len() != modulus_len {
-            return Err(Error::p11(
-                CKR_ENCRYPTED_DATA_LEN_RANGE,
-                format!("an RSA ciphertext for this key is {modulus_len} bytes, not {}", ciphertext.len()),
-            ));
+            return Err(Error::CiphertextLength(format!(
+                "an RSA ciphertext for this key is {modulus_len} bytes, not {}",
+                ciphertext.len()
+            )));
         }
         let mut output = SecretBuf::zeroed(modulus_len)?;
         let written = match scheme {
@@ -304,8 +298,8 @@ impl RsaPrivateKey {
                 self.oaep.decrypt(algorithm, ciphertext, output.as_mut_slice(), None).map(|p| p.len())
             }
         }
-        .map_err(|_| Error::p11(CKR_ENCRYPTED_DATA_INVALID, "RSA decryption failed: invalid padding"))?;
-        SecretBuf::copy_from(output.as_slice().get(..written).unwrap_or_default())
+        .map_err(|_| Error::CiphertextInvalid("RSA decryption failed: invalid padding"))?;
+        Ok(SecretBuf::copy_from(output.as_slice().get(..written).unwrap_or_default())?)
     }
 }
 
@@ -334,10 +328,10 @@ pub fn rsa_verify(spki: &[u8], scheme: RsaSignScheme, input: &[u8], signature: &
         Route::Raw => None,
     };
     if signature.len() != modulus_len {
-        return Err(Error::p11(
-            CKR_SIGNATURE_LEN_RANGE,
-            format!("an RSA signature for this key is {modulus_len} bytes, not {}", signature.len()),
-        ));
+        return Err(Error::SignatureLength(format!(
+            "an RSA signature for this key is {modulus_len} bytes, not {}",
+            signature.len()
+        )));
     }
     let Some((algorithm, digest)) = aws_lc else {
         let (modulus, exponent) = rsa_public_components(spki)?;
@@ -345,17 +339,17 @@ pub fn rsa_verify(spki: &[u8], scheme: RsaSignScheme, input: &[u8], signature: &
     };
     UnparsedPublicKey::new(algorithm, spki)
         .verify_digest(&digest, signature)
-        .map_err(|_| Error::p11(CKR_SIGNATURE_INVALID, "RSA signature does not match"))
+        .map_err(|_| Error::SignatureInvalid("RSA signature does not match"))
 }
 
 pub fn rsa_encrypt(spki: &[u8], scheme: RsaCryptScheme, plaintext: &[u8]) -> Result<Vec<u8>> {
     let key = public_key(spki)?;
     let mut ciphertext = vec![0; key.key_size_bytes()];
     let too_long = |limit: usize| {
-        Error::p11(
-            CKR_DATA_LEN_RANGE,
-            format!("RSA plaintext is {} bytes; this key and padding take at most {limit}", plaintext.len()),
-        )
+        Error::DataLength(format!(
+            "RSA plaintext is {} bytes; this key and padding take at most {limit}",
+            plaintext.len()
+        ))
     };
     let written = match scheme {
         RsaCryptScheme::Pkcs1 => {
@@ -379,6 +373,19 @@ pub fn rsa_encrypt(spki: &[u8], scheme: RsaCryptScheme, plaintext: &[u8]) -> Res
     Ok(ciphertext)
 }
 
+/// A PKCS#8 RSA private key from CKA_* components, checked by AWS-LC (which verifies that the
+/// components agree).
+pub fn rsa_pkcs8_from_components(parts: &RsaPrivateComponents<'_>) -> Result<SecretBuf> {
+    let der = rsa_pkcs8_encode(parts)?;
+    match RsaPrivateKey::from_pkcs8(der.as_slice()) {
+        Ok(_) => Ok(der),
+        Err(Error::KeySize(message)) => Err(Error::KeySize(message)),
+        Err(_) => Err(Error::Encoding(
+            "RSA private key components are missing or do not form a consistent key".into(),
+        )),
+    }
+}
+
 /// PKCS#8 of a new key of 2048, 3072 or 4096 bits, public exponent 65537.
 pub fn rsa_generate(bits: usize) -> Result<SecretBuf> {
     let size = match bits {
@@ -386,15 +393,14 @@ pub fn rsa_generate(bits: usize) -> Result<SecretBuf> {
         3072 => KeySize::Rsa3072,
         4096 => KeySize::Rsa4096,
         _ => {
-            return Err(Error::p11(
-                CKR_KEY_SIZE_RANGE,
-                format!("RSA keys of 2048, 3072 or 4096 bits are generated, not {bits}"),
-            ));
+            return Err(Error::KeySize(format!(
+                "RSA keys of 2048, 3072 or 4096 bits are generated, not {bits}"
+            )));
         }
     };
     let pair = RsaKeyPair::generate(size).map_err(|_| failed("RSA key generation"))?;
     let der = pair.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
-    SecretBuf::copy_from(der.as_ref())
+    Ok(SecretBuf::copy_from(der.as_ref())?)
 }
 
 #[cfg(test)]
