@@ -4,7 +4,7 @@
 //! to k − 11 bytes (type-1 padding, then the raw private operation), as PKCS#11 defines it, but
 //! AWS-LC pads for SHA-256, SHA-384 and SHA-512 only and has no raw RSA operation. So a DigestInfo
 //! of those goes through AWS-LC, anything else (a SHA-1 or SHA-224 DigestInfo, TLS 1.0/1.1's
-//! MD5 || SHA-1, arbitrary data) through `rsa_raw`; verification likewise, with AWS-LC also
+//! MD5 || SHA-1, arbitrary data) through `raw`; verification likewise, with AWS-LC also
 //! taking a SHA-1 DigestInfo. For the hash-and-sign mechanisms AWS-LC's limits remain: SHA-1 and
 //! SHA-224 cannot be signed (`RsaSignScheme::can_sign`), and of those only PKCS#1 v1.5 with SHA-1
 //! can be verified (`can_verify`). PSS salts equal the hash length.
@@ -119,7 +119,7 @@ fn digest_info(input: &[u8]) -> Option<(HashAlg, &[u8])> {
 enum Route<'a> {
     /// AWS-LC, over this hash and digest.
     Digest(HashAlg, &'a [u8]),
-    /// `rsa_raw`: CKM_RSA_PKCS input that AWS-LC cannot take.
+    /// `raw`: CKM_RSA_PKCS input that AWS-LC cannot take.
     Raw,
 }
 
@@ -215,7 +215,7 @@ pub struct RsaPrivateKey {
     pkcs1: Pkcs1PrivateDecryptingKey,
     oaep: OaepPrivateDecryptingKey,
     public_der: Vec<u8>,
-    /// The components for `rsa_raw`, parsed on the first CKM_RSA_PKCS signature that needs them.
+    /// The components for `raw`, parsed on the first CKM_RSA_PKCS signature that needs them.
     raw: OnceLock<RawRsaKey>,
 }
 
@@ -239,7 +239,7 @@ impl RsaPrivateKey {
         })
     }
 
-    /// The key for `rsa_raw`, parsed from AWS-LC's PKCS#8 export on first use (racing parses wiped).
+    /// The key for `raw`, parsed from AWS-LC's PKCS#8 export on first use (racing parses wiped).
     fn raw_key(&self) -> Result<&RawRsaKey> {
         if let Some(key) = self.raw.get() {
             return Ok(key);

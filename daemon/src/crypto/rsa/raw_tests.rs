@@ -1,4 +1,4 @@
-//! Tests of `rsa_raw`: the crypto-bigint CKM_RSA_PKCS signature is the one AWS-LC and OpenSSL
+//! Tests of `rsa::raw`: the crypto-bigint CKM_RSA_PKCS signature is the one AWS-LC and OpenSSL
 //! make, over any input up to k − 11 bytes; OpenSSL verifies it; the fault check, blinding and
 //! the verifier's bounds; and the lazy parse.
 
@@ -257,7 +257,7 @@ fn rsa_3072_raw_signature_equals_openssl() {
     key.sign(RAW, &[0; 373]).unwrap();
 }
 
-/// `cargo test --release -p arca-daemon --lib rsa_raw -- --ignored --nocapture`
+/// `cargo test --release -p arca-daemon --lib rsa::raw -- --ignored --nocapture`
 #[test]
 #[ignore = "timing, not a check"]
 fn time_raw_and_aws_lc_signatures() {

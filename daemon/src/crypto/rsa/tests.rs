@@ -84,7 +84,7 @@ fn digest_info_signature_equals_hash_scheme_signature() {
 
 #[test]
 fn inputs_other_than_a_sha2_digest_info_are_signed_too() {
-    // CKM_RSA_PKCS signs any input up to k - 11 bytes; these take the `rsa_raw` path.
+    // CKM_RSA_PKCS signs any input up to k - 11 bytes; these take the `raw` path.
     let key = key();
     let spki = key.public_key_der().unwrap();
     let d = digest(HashAlg::Sha256, b"x");
