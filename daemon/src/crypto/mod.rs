@@ -10,7 +10,8 @@
 //! - `der`: attribute forms (modulus, EC parameters and points …) to and from SubjectPublicKeyInfo
 //!   and PKCS#8; `certificate`: the fields of an X.509 certificate.
 //! - `key`, `spec`: the parsed private key of a key version, and the key-pair specs.
-//! - `signing`, `oaep`, `hmac::MacAlgorithm`: the KMS names of algorithms, over the families.
+//! - `signing`, `rsa::OaepHash`, `hmac::MacAlgorithm`: the KMS names of algorithms, over the
+//!   families.
 //! - `aead`: the store's sealing AEAD; `blob`: the KMS ciphertext format; `context`: encryption
 //!   contexts; `import`: KMS key import (wrapping keys, unwrapping).
 //!
@@ -32,7 +33,6 @@ mod error;
 pub mod hmac;
 pub mod import;
 pub mod key;
-pub mod oaep;
 pub mod rsa;
 pub mod signing;
 pub mod spec;

@@ -6,7 +6,7 @@ use arca_proto::v1 as pb;
 
 use crate::crypto::context::EncryptionContext;
 use crate::crypto::hmac::MacAlgorithm;
-use crate::crypto::oaep::OaepHash;
+use crate::crypto::rsa::OaepHash;
 use crate::crypto::signing::{Message, SigningAlgorithm};
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, KeyUsage};

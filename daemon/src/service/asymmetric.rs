@@ -9,7 +9,7 @@ use crate::crypto::PrivateKey;
 use crate::crypto::context::EncryptionContext;
 use crate::crypto::hmac::{self, MacAlgorithm};
 use crate::crypto::key::generate_pair;
-use crate::crypto::oaep::{self, OaepHash};
+use crate::crypto::rsa::{OaepHash, RsaPrivateKey, oaep_decrypt, oaep_encrypt};
 use crate::crypto::signing::{self, Message, SigningAlgorithm};
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeySpec, KeyUsage};
@@ -52,6 +52,16 @@ fn current(key: &Key) -> Result<&PrivateKey> {
     let version = key.current().ok_or(Error::KeyIntegrity(key.metadata.id))?;
     super::authz::note_key_version(version.version);
     Ok(&version.key)
+}
+
+/// The current version's RSA key, for RSAES-OAEP.
+fn rsa(key: &Key) -> Result<&RsaPrivateKey> {
+    match current(key)? {
+        PrivateKey::Rsa(rsa) => Ok(rsa),
+        PrivateKey::Secret | PrivateKey::Hmac(_) | PrivateKey::Ec(_) => {
+            Err(Error::invalid("RSAES_OAEP needs an RSA key of usage ENCRYPT_DECRYPT"))
+        }
+    }
 }
 
 /// The signing algorithms of a key spec (none for a spec that is not a key pair).
@@ -153,7 +163,7 @@ impl KmsService {
 
     pub fn encrypt_oaep(&self, key_ref: &str, hash: OaepHash, plaintext: &[u8]) -> Result<(KeyId, Vec<u8>)> {
         let key = self.oaep_key(key_ref, "Encrypt")?;
-        let ciphertext = oaep::encrypt(current(&key)?, hash, plaintext).map_err(Error::from_crypto)?;
+        let ciphertext = oaep_encrypt(rsa(&key)?, hash, plaintext).map_err(Error::from_crypto)?;
         Ok((key.metadata.id, ciphertext))
     }
 
@@ -168,7 +178,7 @@ impl KmsService {
             return Err(Error::invalid("key_id is required to decrypt with an RSAES_OAEP algorithm"));
         }
         let key = self.oaep_key(key_ref, "Decrypt")?;
-        let plaintext = oaep::decrypt(current(&key)?, hash, ciphertext).map_err(Error::from_crypto)?;
+        let plaintext = oaep_decrypt(rsa(&key)?, hash, ciphertext).map_err(Error::from_crypto)?;
         Ok((key.metadata.id, plaintext))
     }
 

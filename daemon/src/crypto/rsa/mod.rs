@@ -1,4 +1,5 @@
-//! RSA for PKCS#11: CKM_RSA_PKCS (signatures and encryption), CKM_SHA*_RSA_PKCS,
+//! RSA: the key type, signatures (and, in `crypt`, encryption) for both faces: PKCS#11's
+//! CKM_RSA_PKCS (signatures and encryption), CKM_SHA*_RSA_PKCS,
 //! CKM_RSA_PKCS_PSS / CKM_SHA*_RSA_PKCS_PSS and CKM_RSA_PKCS_OAEP, in AWS-LC (blinded,
 //! constant-time private-key operations), with one exception: CKM_RSA_PKCS signs any input of up
 //! to k − 11 bytes (type-1 padding, then the raw private operation), as PKCS#11 defines it, but
@@ -9,6 +10,7 @@
 //! SHA-224 cannot be signed (`RsaSignScheme::can_sign`), and of those only PKCS#1 v1.5 with SHA-1
 //! can be verified (`can_verify`). PSS salts equal the hash length.
 
+mod crypt;
 mod raw;
 
 use std::fmt;
@@ -16,11 +18,7 @@ use std::sync::OnceLock;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::error::KeyRejected;
-use aws_lc_rs::rsa::{
-    KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
-    OaepAlgorithm, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey,
-    Pkcs1PublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
-};
+use aws_lc_rs::rsa::{KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
 use aws_lc_rs::signature::{
     self, KeyPair as _, RsaEncoding, RsaKeyPair, UnparsedPublicKey, VerificationAlgorithm,
 };
@@ -29,6 +27,7 @@ use super::der::{RsaPrivateComponents, rsa_pkcs8_encode, rsa_public_components};
 use super::digest::HashAlg;
 use super::error::{Error, Result, failed};
 use crate::secure_mem::SecretBuf;
+pub use crypt::{OaepHash, RsaCryptScheme, oaep_decrypt, oaep_encrypt, rsa_encrypt};
 use raw::{RawRsaKey, check_input_len};
 
 /// Smallest and largest moduli AWS-LC accepts.
@@ -44,13 +43,6 @@ pub enum RsaSignScheme {
     Pkcs1(HashAlg),
     /// RSASSA-PSS, MGF1 with the same hash, over a digest; the salt is as long as the digest.
     Pss { hash: HashAlg, salt_len: usize },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RsaCryptScheme {
-    Pkcs1,
-    /// MGF1 with the same hash, empty label.
-    Oaep(HashAlg),
 }
 
 impl RsaSignScheme {
@@ -186,16 +178,6 @@ fn verification(scheme: RsaSignScheme, hash: HashAlg) -> Result<&'static dyn Ver
     })
 }
 
-fn oaep_algorithm(hash: HashAlg) -> Result<&'static OaepAlgorithm> {
-    match hash {
-        HashAlg::Sha1 => Ok(&OAEP_SHA1_MGF1SHA1),
-        HashAlg::Sha256 => Ok(&OAEP_SHA256_MGF1SHA256),
-        HashAlg::Sha384 => Ok(&OAEP_SHA384_MGF1SHA384),
-        HashAlg::Sha512 => Ok(&OAEP_SHA512_MGF1SHA512),
-        HashAlg::Sha224 => Err(Error::ParameterInvalid("RSA-OAEP with SHA-224 is not supported".into())),
-    }
-}
-
 fn key_size_error(bits: usize) -> Error {
     Error::KeySize(format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported, not {bits}"))
 }
@@ -280,33 +262,6 @@ impl RsaPrivateKey {
         self.pair.sign_digest(encoding, &digest, &mut signature).map_err(|_| failed("RSA signing"))?;
         Ok(signature)
     }
-
-    /// The plaintext in locked memory.
-    pub fn decrypt(&self, scheme: RsaCryptScheme, ciphertext: &[u8]) -> Result<SecretBuf> {
-        let modulus_len = self.pkcs1.key_size_bytes();
-        if ciphertext.len() != modulus_len {
-            return Err(Error::CiphertextLength(format!(
-                "an RSA ciphertext for this key is {modulus_len} bytes, not {}",
-                ciphertext.len()
-            )));
-        }
-        let mut output = SecretBuf::zeroed(modulus_len)?;
-        let written = match scheme {
-            RsaCryptScheme::Pkcs1 => self.pkcs1.decrypt(ciphertext, output.as_mut_slice()).map(|p| p.len()),
-            RsaCryptScheme::Oaep(hash) => {
-                let algorithm = oaep_algorithm(hash)?;
-                self.oaep.decrypt(algorithm, ciphertext, output.as_mut_slice(), None).map(|p| p.len())
-            }
-        }
-        .map_err(|_| Error::CiphertextInvalid("RSA decryption failed: invalid padding"))?;
-        Ok(SecretBuf::copy_from(output.as_slice().get(..written).unwrap_or_default())?)
-    }
-}
-
-/// An RSA SubjectPublicKeyInfo's key, with its size checked.
-fn public_key(spki: &[u8]) -> Result<PublicEncryptingKey> {
-    let modulus_len = rsa_modulus_bytes(spki)?;
-    PublicEncryptingKey::from_der(spki).map_err(|_| key_size_error(modulus_len * 8))
 }
 
 /// The modulus length in bytes of an RSA SubjectPublicKeyInfo (2048 to 8192 bits).
@@ -340,37 +295,6 @@ pub fn rsa_verify(spki: &[u8], scheme: RsaSignScheme, input: &[u8], signature: &
     UnparsedPublicKey::new(algorithm, spki)
         .verify_digest(&digest, signature)
         .map_err(|_| Error::SignatureInvalid("RSA signature does not match"))
-}
-
-pub fn rsa_encrypt(spki: &[u8], scheme: RsaCryptScheme, plaintext: &[u8]) -> Result<Vec<u8>> {
-    let key = public_key(spki)?;
-    let mut ciphertext = vec![0; key.key_size_bytes()];
-    let too_long = |limit: usize| {
-        Error::DataLength(format!(
-            "RSA plaintext is {} bytes; this key and padding take at most {limit}",
-            plaintext.len()
-        ))
-    };
-    let written = match scheme {
-        RsaCryptScheme::Pkcs1 => {
-            let key = Pkcs1PublicEncryptingKey::new(key).map_err(|_| failed("RSA key setup"))?;
-            if plaintext.len() > key.max_plaintext_size() {
-                return Err(too_long(key.max_plaintext_size()));
-            }
-            key.encrypt(plaintext, &mut ciphertext).map(|c| c.len())
-        }
-        RsaCryptScheme::Oaep(hash) => {
-            let algorithm = oaep_algorithm(hash)?;
-            let key = OaepPublicEncryptingKey::new(key).map_err(|_| failed("RSA key setup"))?;
-            if plaintext.len() > key.max_plaintext_size(algorithm) {
-                return Err(too_long(key.max_plaintext_size(algorithm)));
-            }
-            key.encrypt(algorithm, plaintext, &mut ciphertext, None).map(|c| c.len())
-        }
-    }
-    .map_err(|_| failed("RSA encryption"))?;
-    ciphertext.truncate(written);
-    Ok(ciphertext)
 }
 
 /// A PKCS#8 RSA private key from CKA_* components, checked by AWS-LC (which verifies that the
