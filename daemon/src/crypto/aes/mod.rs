@@ -297,7 +297,7 @@ impl BlockEngine {
         let mut block = SecretBuf::copy_from(self.pending())?;
         self.transform(block.as_mut_slice())?;
         let kept = pkcs7_unpadded_len(block.as_slice())
-            .ok_or_else(|| Error::CiphertextInvalid("AES-CBC-PAD decryption found invalid padding"))?;
+            .ok_or(Error::CiphertextInvalid("AES-CBC-PAD decryption found invalid padding"))?;
         Ok(block.as_slice().get(..kept).unwrap_or_default().to_vec())
     }
 }

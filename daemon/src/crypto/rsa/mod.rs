@@ -145,9 +145,9 @@ fn route(
 fn unsupported(scheme: RsaSignScheme, hash: HashAlg, what: &str) -> Error {
     let message = format!("RSA {what} with {} is not supported (SHA-256, SHA-384, SHA-512 are)", hash.name());
     match scheme {
-        RsaSignScheme::Pkcs1DigestInfo => Error::DataInvalid(message.into()),
-        RsaSignScheme::Pkcs1(_) => Error::Unsupported(message.into()),
-        RsaSignScheme::Pss { .. } => Error::ParameterInvalid(message.into()),
+        RsaSignScheme::Pkcs1DigestInfo => Error::DataInvalid(message),
+        RsaSignScheme::Pkcs1(_) => Error::Unsupported(message),
+        RsaSignScheme::Pss { .. } => Error::ParameterInvalid(message),
     }
 }
 
