@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use crate::crypto::digest::HashAlg;
-use crate::crypto::key::generate_pkcs8;
-use crate::crypto::{PairSpec, PrivateKey};
+use crate::crypto::{HashAlg, PairSpec, PrivateKey, generate_pkcs8};
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 

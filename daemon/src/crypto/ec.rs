@@ -10,7 +10,7 @@ use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, EcdsaVerificationAlgorithm, KeyPair as _,
 };
 
-use super::der::io::{SEQUENCE, encode, strip_leading_zeros, tlv_len, uint_content_len};
+use super::der::io::{Reader, SEQUENCE, encode, strip_leading_zeros, tlv_len, uint_content_len};
 use super::der::{pkcs8_spec, spki_spec, uncompressed_point};
 use super::error::{Error, Result, failed};
 use super::spec::PairSpec;
@@ -190,6 +190,25 @@ pub fn ec_pkcs8_from_scalar(spec: PairSpec, scalar: &[u8]) -> Result<SecretBuf> 
     let der = SecretBuf::copy_from(der.as_ref())?;
     EcPrivateKey::from_pkcs8(der.as_slice()).map_err(|_| invalid())?;
     Ok(der)
+}
+
+/// Verifies a DER ECDSA-Sig-Value (the form KMS takes) over `hash` as `ecdsa_verify_prehashed`
+/// does; an encoding that is not strict DER, or integers too long for the curve, do not verify.
+pub fn ecdsa_verify_der(spki: &[u8], hash: &[u8], signature: &[u8]) -> Result<()> {
+    let coordinate_len =
+        spki_spec(spki)?.coordinate_len().ok_or_else(|| Error::KeyType("not an EC public key".into()))?;
+    let invalid = || Error::SignatureInvalid("ECDSA signature does not match");
+    let mut reader = Reader::new(Reader::single(signature, SEQUENCE).ok_or_else(invalid)?);
+    let mut fixed = vec![0u8; 2 * coordinate_len];
+    for half in fixed.chunks_mut(coordinate_len) {
+        let value = reader.unsigned().ok_or_else(invalid)?;
+        let start = coordinate_len.checked_sub(value.len()).ok_or_else(invalid)?;
+        half.get_mut(start..).ok_or_else(invalid)?.copy_from_slice(value);
+    }
+    if !reader.is_empty() {
+        return Err(invalid());
+    }
+    ecdsa_verify_prehashed(spki, hash, &fixed)
 }
 
 /// PKCS#8 of a new key of an EC spec.

@@ -41,9 +41,10 @@ pub(crate) mod test_util;
 #[cfg(test)]
 mod wycheproof_tests;
 
+pub use digest::HashAlg;
 use error::failed;
 pub use error::{Error, Result};
-pub use key::PrivateKey;
+pub use key::{PrivateKey, generate_pkcs8};
 pub use spec::PairSpec;
 
 /// Fills a fresh vector from the operating system's random number generator (for values that are

@@ -1,15 +1,16 @@
 //! The KMS signing vocabulary: RSASSA-PKCS1-v1_5, RSASSA-PSS (salt length = digest length) and
 //! ECDSA with DER signatures, over a raw message or a digest the caller computed. Signing is done
-//! by the key version's one parsed key (`rsa::RsaPrivateKey`, `ec::EcPrivateKey`); this module
-//! names the algorithms, checks the KMS limits and hashes raw messages.
+//! by the key version's one parsed key (`rsa::RsaPrivateKey`, `ec::EcPrivateKey`), verification
+//! by the same functions the token service uses (`rsa::rsa_verify`, `ec::ecdsa_verify_*`); this
+//! module names the algorithms, checks the KMS limits and hashes raw messages.
 
 use aws_lc_rs::digest::{self, Digest};
-use aws_lc_rs::signature::{self, VerificationAlgorithm};
 
 use super::digest::{HashAlg, Hasher};
+use super::ec::ecdsa_verify_der;
 use super::error::{Error, Result};
 use super::key::PrivateKey;
-use super::rsa::RsaSignScheme;
+use super::rsa::{RsaSignScheme, rsa_verify};
 use super::spec::PairSpec;
 
 /// Largest raw message Sign and Verify take, as KMS.
@@ -110,19 +111,6 @@ impl SigningAlgorithm {
         }
     }
 
-    fn verification(self) -> &'static dyn VerificationAlgorithm {
-        match self {
-            Self::RsaPkcs1Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Self::RsaPkcs1Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Self::RsaPkcs1Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Self::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Self::RsaPssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Self::RsaPssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
-            Self::EcdsaSha256 => &signature::ECDSA_P256_SHA256_ASN1,
-            Self::EcdsaSha384 => &signature::ECDSA_P384_SHA384_ASN1,
-        }
-    }
-
     fn digest_of(self, digest: &[u8]) -> Result<Digest> {
         let algorithm = self.digest_algorithm();
         if digest.len() != algorithm.output_len() {
@@ -187,11 +175,12 @@ pub fn verify(
 ) -> Result<bool> {
     check_message(message)?;
     check_signature_shape(spec, signature)?;
-    let verifier = algorithm.verification();
-    let outcome = match message {
-        Message::Raw(raw) => verifier.verify_sig(public_der, raw, signature),
-        Message::Digest(d) => verifier.verify_digest_sig(public_der, &algorithm.digest_of(d)?, signature),
+    let digest = digest_to_sign(algorithm, message)?;
+    let outcome = match algorithm.rsa_scheme() {
+        Some(scheme) => rsa_verify(public_der, scheme, &digest, signature),
+        None => ecdsa_verify_der(public_der, &digest, signature),
     };
+    // Any failure past the shape checks is a signature that does not verify.
     Ok(outcome.is_ok())
 }
 
