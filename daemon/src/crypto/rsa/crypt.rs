@@ -34,6 +34,11 @@ fn oaep_algorithm(hash: HashAlg) -> Result<&'static OaepAlgorithm> {
 }
 
 impl RsaPrivateKey {
+    /// Encrypts with this key's public half (kept parsed beside the private key).
+    pub fn encrypt(&self, scheme: RsaCryptScheme, plaintext: &[u8]) -> Result<Vec<u8>> {
+        encrypt_with(self.public.clone(), scheme, plaintext)
+    }
+
     /// The plaintext in locked memory.
     pub fn decrypt(&self, scheme: RsaCryptScheme, ciphertext: &[u8]) -> Result<SecretBuf> {
         let modulus_len = self.pkcs1.key_size_bytes();
@@ -62,8 +67,12 @@ fn public_key(spki: &[u8]) -> Result<PublicEncryptingKey> {
     PublicEncryptingKey::from_der(spki).map_err(|_| key_size_error(modulus_len * 8))
 }
 
+/// Encrypts with an RSA SubjectPublicKeyInfo (a PKCS#11 public key object).
 pub fn rsa_encrypt(spki: &[u8], scheme: RsaCryptScheme, plaintext: &[u8]) -> Result<Vec<u8>> {
-    let key = public_key(spki)?;
+    encrypt_with(public_key(spki)?, scheme, plaintext)
+}
+
+fn encrypt_with(key: PublicEncryptingKey, scheme: RsaCryptScheme, plaintext: &[u8]) -> Result<Vec<u8>> {
     let mut ciphertext = vec![0; key.key_size_bytes()];
     let too_long = |limit: usize| {
         Error::DataLength(format!(
@@ -142,7 +151,7 @@ pub fn oaep_encrypt(rsa: &RsaPrivateKey, hash: OaepHash, plaintext: &[u8]) -> Re
             modulus_len * 8
         )));
     }
-    rsa_encrypt(rsa.public_der(), hash.scheme(), plaintext)
+    rsa.encrypt(hash.scheme(), plaintext)
 }
 
 /// KMS Decrypt with an RSAES_OAEP algorithm.

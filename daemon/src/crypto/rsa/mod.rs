@@ -18,7 +18,9 @@ use std::sync::OnceLock;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::error::KeyRejected;
-use aws_lc_rs::rsa::{KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
+use aws_lc_rs::rsa::{
+    KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
+};
 use aws_lc_rs::signature::{
     self, KeyPair as _, RsaEncoding, RsaKeyPair, UnparsedPublicKey, VerificationAlgorithm,
 };
@@ -191,11 +193,14 @@ fn rejected(e: KeyRejected) -> Error {
     }
 }
 
-/// An RSA private key, parsed once for signing and decryption.
+/// An RSA private key, parsed once (from one PKCS#8 document) for signing, decryption and
+/// encryption: AWS-LC keeps a signing pair and a decrypting key apart, so both are held here.
 pub struct RsaPrivateKey {
     pair: RsaKeyPair,
     pkcs1: Pkcs1PrivateDecryptingKey,
     oaep: OaepPrivateDecryptingKey,
+    /// The public half for encryption, and as DER.
+    public: PublicEncryptingKey,
     public_der: Vec<u8>,
     /// The components for `raw`, parsed on the first CKM_RSA_PKCS signature that needs them.
     raw: OnceLock<RawRsaKey>,
@@ -214,6 +219,7 @@ impl RsaPrivateKey {
         let public_der = pair.public_key().as_der().map_err(|_| failed("RSA public key encoding"))?;
         Ok(Self {
             public_der: public_der.as_ref().to_vec(),
+            public: decrypting.public_key(),
             pkcs1: Pkcs1PrivateDecryptingKey::new(decrypting.clone()).map_err(|_| failed("RSA key setup"))?,
             oaep: OaepPrivateDecryptingKey::new(decrypting).map_err(|_| failed("RSA key setup"))?,
             pair,
