@@ -220,5 +220,4 @@ pub fn ec_generate(spec: PairSpec) -> Result<SecretBuf> {
 }
 
 #[cfg(test)]
-#[path = "ec_tests.rs"]
 mod tests;
