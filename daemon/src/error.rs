@@ -1,7 +1,7 @@
 //! The one error type of the daemon crate. Messages name the cause for the caller and never carry
 //! key material; the gRPC layer maps each variant to a status code in one place.
 
-use crate::keys::KeyId;
+use crate::key_id::KeyId;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -132,6 +132,33 @@ impl Error {
         Self::InvalidArgument(message.into())
     }
 
+    /// The one mapping of crypto failures for the KMS face (and the store): input errors are
+    /// INVALID_ARGUMENT with the crypto layer's message, a ciphertext of the wrong shape
+    /// `InvalidCiphertext`, every failed decryption or unwrap the one opaque `DecryptionFailed`,
+    /// a failure the inputs cannot explain `Crypto`. The token service maps to `CKR_*` instead
+    /// (`service::token::crypto_rv`).
+    pub fn from_crypto(error: crate::crypto::Error) -> Self {
+        use crate::crypto::Error as C;
+        match error {
+            C::DataLength(m)
+            | C::DataInvalid(m)
+            | C::SignatureLength(m)
+            | C::Unsupported(m)
+            | C::ParameterInvalid(m)
+            | C::KeySize(m)
+            | C::KeyType(m)
+            | C::CurveUnsupported(m)
+            | C::Encoding(m)
+            | C::WrappedKeyLength(m) => Self::InvalidArgument(m),
+            C::SignatureInvalid(m) => Self::InvalidArgument(m.into()),
+            C::CiphertextLength(m) | C::CiphertextMalformed(m) => Self::InvalidCiphertext(m),
+            C::CiphertextInvalid(_) | C::WrappedKeyInvalid(_) => Self::DecryptionFailed,
+            C::Failed(m) => Self::Crypto(m),
+            C::Random(m) => Self::Random(m),
+            C::LockedMemory(m) => Self::LockedMemory(m),
+        }
+    }
+
     /// A PKCS#11 failure with the return value the spec prescribes, e.g.
     /// `Error::p11(CKR_DATA_LEN_RANGE, "CBC input is not a multiple of 16 bytes")`.
     pub fn p11(rv: cryptoki_sys::CK_RV, message: impl Into<String>) -> Self {
@@ -152,6 +179,19 @@ mod tests {
         assert!(Error::KeyNotFound(huge).to_string().contains(&format!("{}… (60000 bytes)", "k".repeat(64))));
         assert_eq!(Error::KeyNotFound("alias/short".into()).to_string(), "key alias/short not found");
         assert_eq!(format!("{:?}", Echo("a\u{7}b")), "\"a\\u{7}b\"");
+    }
+
+    #[test]
+    fn crypto_failures_keep_their_kms_kinds() {
+        use crate::crypto::Error as C;
+        let invalid = Error::from_crypto(C::DataLength("message is empty".into()));
+        assert!(matches!(invalid, Error::InvalidArgument(ref m) if m == "message is empty"));
+        let shape = Error::from_crypto(C::CiphertextLength("blob is truncated".into()));
+        assert!(matches!(shape, Error::InvalidCiphertext(_)));
+        assert!(matches!(Error::from_crypto(C::CiphertextInvalid("bad tag")), Error::DecryptionFailed));
+        assert!(matches!(Error::from_crypto(C::WrappedKeyInvalid("bad")), Error::DecryptionFailed));
+        assert!(matches!(Error::from_crypto(C::Failed("x failed".into())), Error::Crypto(_)));
+        assert!(matches!(Error::from_crypto(C::LockedMemory("x".into())), Error::LockedMemory(_)));
     }
 
     #[test]

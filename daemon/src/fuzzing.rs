@@ -1,7 +1,7 @@
 //! Entry points for the fuzz targets in `fuzz/` (built only with the `fuzzing` feature, which no
 //! normal build enables): the parsers of hostile bytes that are not public API, reached exactly
 //! as the daemon reaches them. The parsers that are public (`Policy::parse`, `Settings::from_toml`,
-//! `crypto::blob::parse`, `crypto::token::der`, `crypto::import`, `AuditLog`) are fuzzed
+//! `crypto::blob::parse`, `crypto::der`, `crypto::import`, `AuditLog`) are fuzzed
 //! directly and need no door.
 
 use arca_proto::v1 as pb;

@@ -1,48 +1,19 @@
 //! The key model: what a key is, independent of how it is stored or served.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 
-use crate::crypto::keypair::KeyHandle;
+use crate::crypto::{HashAlg, PairSpec, PrivateKey, generate_pkcs8};
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
-/// A key's identity: a random UUID, shown in its hyphenated form.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KeyId(uuid::Uuid);
-
-impl KeyId {
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::new_v4())
-    }
-
-    pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(uuid::Uuid::from_bytes(bytes))
-    }
-
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        self.0.as_bytes()
-    }
-}
+pub use crate::key_id::KeyId;
 
 impl FromStr for KeyId {
     type Err = Error;
 
     fn from_str(text: &str) -> Result<Self> {
-        uuid::Uuid::try_parse(text).map(Self).map_err(|_| Error::InvalidKeyId(text.to_owned()))
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.hyphenated().fmt(f)
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({self})")
+        Self::parse(text).ok_or_else(|| Error::InvalidKeyId(text.to_owned()))
     }
 }
 
@@ -121,6 +92,67 @@ impl KeySpec {
         matches!(self, Self::Aes128 | Self::Aes192 | Self::Aes256)
     }
 
+    /// The crypto layer's spec of a key pair spec.
+    pub fn pair(self) -> Option<PairSpec> {
+        match self {
+            Self::Rsa2048 => Some(PairSpec::Rsa2048),
+            Self::Rsa3072 => Some(PairSpec::Rsa3072),
+            Self::Rsa4096 => Some(PairSpec::Rsa4096),
+            Self::EccNistP256 => Some(PairSpec::EccNistP256),
+            Self::EccNistP384 => Some(PairSpec::EccNistP384),
+            _ => None,
+        }
+    }
+
+    /// The hash and key length of an HMAC spec.
+    fn hmac(self) -> Option<(HashAlg, usize)> {
+        match self {
+            Self::Hmac256 => Some((HashAlg::Sha256, 32)),
+            Self::Hmac384 => Some((HashAlg::Sha384, 48)),
+            Self::Hmac512 => Some((HashAlg::Sha512, 64)),
+            _ => None,
+        }
+    }
+
+    /// The material length of AES specs, and the default length of a generic secret.
+    pub fn secret_len(self) -> Option<usize> {
+        match self {
+            Self::Aes128 => Some(16),
+            Self::Aes192 => Some(24),
+            Self::Aes256 | Self::GenericSecret => Some(32),
+            _ => None,
+        }
+    }
+
+    /// New key material: PKCS#8 for key pairs, random bytes otherwise. RSA generation takes from
+    /// milliseconds to seconds: callers run it off the async reactor.
+    pub fn generate(self) -> Result<SecretBuf> {
+        if let Some(pair) = self.pair() {
+            return generate_pkcs8(pair).map_err(Error::from_crypto);
+        }
+        let len = self.hmac().map(|(_, len)| len).or(self.secret_len()).unwrap_or(32);
+        Ok(SecretBuf::random(len)?)
+    }
+
+    /// Parses stored material once into the key both faces use.
+    pub fn parse(self, material: &SecretBuf) -> Result<PrivateKey> {
+        let bytes = material.as_slice();
+        let wrong_length =
+            || Error::Integrity(format!("stored {} material has the wrong length", self.name()));
+        if let Some(pair) = self.pair() {
+            return PrivateKey::from_pkcs8(pair, bytes)
+                .map_err(|_| Error::Integrity(format!("stored {} material does not parse", self.name())));
+        }
+        if let Some((hash, len)) = self.hmac() {
+            return PrivateKey::hmac(hash, len, bytes).map_err(|_| wrong_length());
+        }
+        let fits = match self {
+            Self::GenericSecret => (1..=MAX_GENERIC_SECRET_BYTES).contains(&bytes.len()),
+            _ => Some(bytes.len()) == self.secret_len(),
+        };
+        if fits { Ok(PrivateKey::Secret) } else { Err(wrong_length()) }
+    }
+
     /// Keys with no public half: AES, HMAC and generic secrets.
     pub fn is_secret(self) -> bool {
         !(self.is_rsa() || self.is_ecc())
@@ -140,6 +172,21 @@ impl KeySpec {
         }
     }
 }
+
+impl From<PairSpec> for KeySpec {
+    fn from(spec: PairSpec) -> Self {
+        match spec {
+            PairSpec::Rsa2048 => Self::Rsa2048,
+            PairSpec::Rsa3072 => Self::Rsa3072,
+            PairSpec::Rsa4096 => Self::Rsa4096,
+            PairSpec::EccNistP256 => Self::EccNistP256,
+            PairSpec::EccNistP384 => Self::EccNistP384,
+        }
+    }
+}
+
+/// Longest generic secret (PKCS#11 CKA_VALUE_LEN), in bytes.
+pub const MAX_GENERIC_SECRET_BYTES: usize = 512;
 
 /// What a key may be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,22 +305,14 @@ pub struct KeyVersion {
     pub created_at: i64,
     /// As stored: PKCS#8 DER for key pairs, raw bytes for AES and HMAC.
     pub material: SecretBuf,
-    /// The material parsed for use.
-    pub handle: KeyHandle,
-    /// The material parsed for PKCS#11 mechanisms, on first use.
-    pub token_handle: std::sync::OnceLock<crate::crypto::token_handle::TokenHandle>,
+    /// The material parsed once, for every use through either face.
+    pub key: PrivateKey,
 }
 
 impl KeyVersion {
-    pub fn new(
-        spec: KeySpec,
-        usage: KeyUsage,
-        version: u32,
-        created_at: i64,
-        material: SecretBuf,
-    ) -> Result<Self> {
-        let handle = crate::crypto::keypair::load(spec, usage, &material)?;
-        Ok(Self { version, created_at, material, handle, token_handle: std::sync::OnceLock::new() })
+    pub fn new(spec: KeySpec, version: u32, created_at: i64, material: SecretBuf) -> Result<Self> {
+        let key = spec.parse(&material)?;
+        Ok(Self { version, created_at, material, key })
     }
 }
 
@@ -305,7 +344,7 @@ impl Key {
             .iter()
             .map(|v| {
                 let material = SecretBuf::copy_from(v.material.as_slice())?;
-                KeyVersion::new(metadata.spec, metadata.usage, v.version, v.created_at, material)
+                KeyVersion::new(metadata.spec, v.version, v.created_at, material)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self { metadata, versions })
@@ -325,7 +364,7 @@ impl Key {
     ) -> Result<Self> {
         let mut key = self.with_metadata(KeyMetadata { rotation, ..self.metadata.clone() })?;
         let next = self.versions.iter().map(|v| v.version).max().unwrap_or(0) + 1;
-        let version = KeyVersion::new(key.metadata.spec, key.metadata.usage, next, created_at, material)?;
+        let version = KeyVersion::new(key.metadata.spec, next, created_at, material)?;
         key.versions.push(version);
         Ok(key)
     }

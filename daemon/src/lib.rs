@@ -12,6 +12,7 @@ pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod grpc;
+mod key_id;
 pub mod keys;
 pub mod metrics;
 pub mod notify;

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use arca_daemon::crypto::blob::{self, MIN_BLOB_LEN};
 use arca_daemon::crypto::context::EncryptionContext;
-use arca_daemon::keys::KeyId;
 use arca_daemon::secure_mem::SecretBuf;
 
 /// The key the seed blobs were sealed under (not a secret: it exists to make seeds that open).
@@ -31,7 +30,7 @@ fn parse_hostile(data: &[u8], key: &SecretBuf) {
         return;
     };
     assert!(data.len() >= MIN_BLOB_LEN);
-    assert_eq!(parsed.key_id.as_bytes().as_slice(), &data[1..17]);
+    assert_eq!(parsed.key_id.as_slice(), &data[1..17]);
     assert_eq!(parsed.key_version.to_be_bytes().as_slice(), &data[17..21]);
     if let Ok(plaintext) = parsed.open(key, &context()) {
         assert_eq!(plaintext.len(), data.len() - MIN_BLOB_LEN);
@@ -39,8 +38,8 @@ fn parse_hostile(data: &[u8], key: &SecretBuf) {
 }
 
 fn round_trip(plaintext: &[u8], key: &SecretBuf) {
-    let id = KeyId::from_bytes([7; 16]);
-    let sealed = blob::seal(id, 3, key, plaintext, &context()).expect("sealing works");
+    let id = [7; 16];
+    let sealed = blob::seal(&id, 3, key, plaintext, &context()).expect("sealing works");
     assert_eq!(sealed.len(), MIN_BLOB_LEN + plaintext.len());
     let parsed = blob::parse(&sealed).expect("a sealed blob parses");
     assert_eq!((parsed.key_id, parsed.key_version), (id, 3));

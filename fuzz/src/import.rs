@@ -9,8 +9,8 @@
 use std::sync::OnceLock;
 
 use arca_daemon::crypto::import::{WrappingAlgorithm, WrappingKey, WrappingKeySpec, key_pair_material};
-use arca_daemon::crypto::token::{aes_key_unwrap, aes_key_wrap};
-use arca_daemon::keys::KeySpec;
+use arca_daemon::crypto::aes::wrap::{aes_key_unwrap, aes_key_wrap};
+use arca_daemon::crypto::PairSpec;
 use arca_daemon::secure_mem::SecretBuf;
 
 /// A fixed RSA-2048 wrapping key, so that seeds wrapped under its public half reach the steps
@@ -45,7 +45,7 @@ fn import(algorithm: WrappingAlgorithm, wrapped: &[u8]) {
     let Ok(material) = key.unwrap(algorithm, wrapped) else { return };
     assert!(!material.is_empty(), "empty material unwrapped");
     for spec in
-        [KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::Rsa4096, KeySpec::EccNistP256, KeySpec::EccNistP384]
+        [PairSpec::Rsa2048, PairSpec::Rsa3072, PairSpec::Rsa4096, PairSpec::EccNistP256, PairSpec::EccNistP384]
     {
         let _ = key_pair_material(spec, &material);
     }

@@ -7,10 +7,10 @@
 
 use std::sync::OnceLock;
 
-use arca_daemon::crypto::token::ec::{EcPrivateKey, ec_generate};
-use arca_daemon::crypto::token::{AesCipher, AesMode};
+use arca_daemon::crypto::ec::{EcPrivateKey, ec_generate};
+use arca_daemon::crypto::aes::{AesCipher, AesMode};
 use arca_daemon::fuzzing::{Mechanism, operation_kind, token_mechanism};
-use arca_daemon::keys::KeySpec;
+use arca_daemon::crypto::PairSpec;
 use arca_daemon::service::token::Parameter;
 use arca_daemon::service::token::mechanisms;
 use arca_daemon::service::token::operation::{self, Operation};
@@ -66,7 +66,7 @@ fn ecdh(mechanism: &Mechanism) {
     static KEY: OnceLock<Option<EcPrivateKey>> = OnceLock::new();
     let Parameter::Ecdh { public_data, .. } = &mechanism.parameter else { return };
     let key = KEY.get_or_init(|| {
-        let material = ec_generate(KeySpec::EccNistP256).ok()?;
+        let material = ec_generate(PairSpec::EccNistP256).ok()?;
         EcPrivateKey::from_pkcs8(material.as_slice()).ok()
     });
     if let Some(key) = key

@@ -5,7 +5,7 @@
 //! of the object built from it is well encoded for its attribute type, and a public key's
 //! stored SubjectPublicKeyInfo is one the daemon reads back as the same key.
 
-use arca_daemon::crypto::token::der;
+use arca_daemon::crypto::der;
 use arca_daemon::fuzzing::{Template, new_object_attributes, token_template};
 use arca_daemon::service::token::attributes::{check_encoding, decode_ulong};
 use arca_proto::v1 as pb;

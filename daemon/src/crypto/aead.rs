@@ -3,7 +3,7 @@
 use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit, Nonce, Tag};
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
 pub const KEY_LEN: usize = 32;
@@ -13,7 +13,7 @@ pub const TAG_LEN: usize = 16;
 fn cipher(key: &[u8]) -> Result<Aes256Gcm> {
     // The expanded key schedule is zeroized on drop (aes-gcm's `zeroize` feature).
     Aes256Gcm::new_from_slice(key)
-        .map_err(|_| Error::Integrity(format!("an AES-256 key must be {KEY_LEN} bytes")))
+        .map_err(|_| Error::KeySize(format!("an AES-256 key must be {KEY_LEN} bytes")))
 }
 
 pub fn random_nonce() -> Result<[u8; NONCE_LEN]> {
@@ -31,7 +31,7 @@ pub fn encrypt_in_place(
 ) -> Result<[u8; TAG_LEN]> {
     let tag = cipher(key)?
         .encrypt_inout_detached(&Nonce::from(*nonce), aad, InOutBuf::from(buffer))
-        .map_err(|_| Error::invalid("message too long for AES-GCM"))?;
+        .map_err(|_| Error::DataLength("message too long for AES-GCM".into()))?;
     Ok(tag.into())
 }
 
@@ -46,7 +46,12 @@ pub fn decrypt_in_place(
 ) -> Result<()> {
     cipher(key)?
         .decrypt_inout_detached(&Nonce::from(*nonce), aad, InOutBuf::from(buffer), &Tag::from(*tag))
-        .map_err(|_| Error::DecryptionFailed)
+        .map_err(|_| decryption_failed())
+}
+
+/// A bad tag, or a sealed value too short to hold one (opaque).
+fn decryption_failed() -> Error {
+    Error::CiphertextInvalid("decryption failed: the ciphertext was altered or the context does not match")
 }
 
 /// Seals a secret as `nonce || ciphertext || tag` (used for key material at rest).
@@ -63,12 +68,12 @@ pub fn seal(key: &[u8], aad: &[u8], secret: &[u8]) -> Result<Vec<u8>> {
 /// Opens what `seal` produced into locked memory.
 pub fn open(key: &[u8], aad: &[u8], sealed: &[u8]) -> Result<SecretBuf> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
-        return Err(Error::DecryptionFailed);
+        return Err(decryption_failed());
     }
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
     let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::DecryptionFailed)?;
-    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::DecryptionFailed)?;
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| decryption_failed())?;
+    let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| decryption_failed())?;
     let mut secret = SecretBuf::copy_from(ciphertext)?;
     decrypt_in_place(key, &nonce, aad, secret.as_mut_slice(), &tag)?;
     Ok(secret)
@@ -83,9 +88,9 @@ mod tests {
         let key = [7u8; KEY_LEN];
         let sealed = seal(&key, b"aad", b"material").unwrap();
         assert_eq!(open(&key, b"aad", &sealed).unwrap().as_slice(), b"material");
-        assert!(matches!(open(&key, b"other", &sealed), Err(Error::DecryptionFailed)));
-        assert!(matches!(open(&[8u8; KEY_LEN], b"aad", &sealed), Err(Error::DecryptionFailed)));
-        assert!(matches!(open(&key, b"aad", &sealed[..20]), Err(Error::DecryptionFailed)));
+        assert!(matches!(open(&key, b"other", &sealed), Err(Error::CiphertextInvalid(_))));
+        assert!(matches!(open(&[8u8; KEY_LEN], b"aad", &sealed), Err(Error::CiphertextInvalid(_))));
+        assert!(matches!(open(&key, b"aad", &sealed[..20]), Err(Error::CiphertextInvalid(_))));
     }
 
     /// NIST GCM test vector (AES-256, 96-bit IV, with AAD): gcmEncryptExtIV256.rsp, Count 0 of

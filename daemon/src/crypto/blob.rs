@@ -15,8 +15,7 @@
 
 use super::aead::{self, NONCE_LEN, TAG_LEN};
 use super::context::{self, EncryptionContext};
-use crate::error::{Error, Result};
-use crate::keys::KeyId;
+use super::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
 pub const FORMAT_VERSION: u8 = 1;
@@ -26,7 +25,8 @@ pub const MIN_BLOB_LEN: usize = HEADER_LEN + TAG_LEN;
 /// A blob split into its fields; nothing is authenticated until `open`.
 #[derive(Debug)]
 pub struct ParsedBlob<'a> {
-    pub key_id: KeyId,
+    /// The key's UUID, as bytes.
+    pub key_id: [u8; 16],
     pub key_version: u32,
     header: &'a [u8],
     nonce: [u8; NONCE_LEN],
@@ -36,7 +36,7 @@ pub struct ParsedBlob<'a> {
 
 /// Encrypts `plaintext` under one version of a key.
 pub fn seal(
-    key_id: KeyId,
+    key_id: &[u8; 16],
     key_version: u32,
     material: &SecretBuf,
     plaintext: &[u8],
@@ -45,7 +45,7 @@ pub fn seal(
     let nonce = aead::random_nonce()?;
     let mut blob = Vec::with_capacity(MIN_BLOB_LEN + plaintext.len());
     blob.push(FORMAT_VERSION);
-    blob.extend_from_slice(key_id.as_bytes());
+    blob.extend_from_slice(key_id);
     blob.extend_from_slice(&key_version.to_be_bytes());
     blob.extend_from_slice(&nonce);
     let aad = aad(&blob, context)?;
@@ -59,7 +59,7 @@ pub fn seal(
 /// Splits a blob, refusing anything that is not a well-formed version-1 blob.
 pub fn parse(blob: &[u8]) -> Result<ParsedBlob<'_>> {
     if blob.len() < MIN_BLOB_LEN {
-        return Err(Error::InvalidCiphertext(format!(
+        return Err(Error::CiphertextLength(format!(
             "blob is truncated: {} bytes, a blob has at least {MIN_BLOB_LEN}",
             blob.len()
         )));
@@ -68,14 +68,14 @@ pub fn parse(blob: &[u8]) -> Result<ParsedBlob<'_>> {
     let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
     let format = header.first().copied().unwrap_or_default();
     if format != FORMAT_VERSION {
-        return Err(Error::InvalidCiphertext(format!(
+        return Err(Error::CiphertextMalformed(format!(
             "unsupported blob format version {format} (this daemon reads version {FORMAT_VERSION})"
         )));
     }
     let field = |range: std::ops::Range<usize>| header.get(range).unwrap_or_default();
-    let malformed = |_| Error::InvalidCiphertext("malformed header".into());
+    let malformed = |_| Error::CiphertextMalformed("malformed header".into());
     Ok(ParsedBlob {
-        key_id: KeyId::from_bytes(field(1..17).try_into().map_err(malformed)?),
+        key_id: field(1..17).try_into().map_err(malformed)?,
         key_version: u32::from_be_bytes(field(17..21).try_into().map_err(malformed)?),
         header,
         nonce: field(21..HEADER_LEN).try_into().map_err(malformed)?,
@@ -104,15 +104,15 @@ fn aad(header: &[u8], context: &EncryptionContext) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn setup() -> (KeyId, SecretBuf, EncryptionContext) {
+    fn setup() -> ([u8; 16], SecretBuf, EncryptionContext) {
         let context = [("purpose".to_string(), "test".to_string())].into_iter().collect();
-        (KeyId::generate(), SecretBuf::random(32).unwrap(), context)
+        (*uuid::Uuid::new_v4().as_bytes(), SecretBuf::random(32).unwrap(), context)
     }
 
     #[test]
     fn round_trip_names_key_and_version() {
         let (id, key, context) = setup();
-        let blob = seal(id, 7, &key, b"hello", &context).unwrap();
+        let blob = seal(&id, 7, &key, b"hello", &context).unwrap();
         assert_eq!(blob.len(), MIN_BLOB_LEN + 5);
         let parsed = parse(&blob).unwrap();
         assert_eq!((parsed.key_id, parsed.key_version), (id, 7));
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn every_flipped_byte_is_refused() {
         let (id, key, context) = setup();
-        let blob = seal(id, 1, &key, b"some plaintext", &context).unwrap();
+        let blob = seal(&id, 1, &key, b"some plaintext", &context).unwrap();
         for index in 0..blob.len() {
             let mut tampered = blob.clone();
             tampered[index] ^= 0x01;
@@ -134,11 +134,11 @@ mod tests {
     #[test]
     fn wrong_context_and_truncation_are_refused() {
         let (id, key, context) = setup();
-        let blob = seal(id, 1, &key, b"x", &context).unwrap();
+        let blob = seal(&id, 1, &key, b"x", &context).unwrap();
         let other = EncryptionContext::new();
-        assert!(matches!(parse(&blob).unwrap().open(&key, &other), Err(Error::DecryptionFailed)));
+        assert!(matches!(parse(&blob).unwrap().open(&key, &other), Err(Error::CiphertextInvalid(_))));
         for len in 0..MIN_BLOB_LEN {
-            assert!(matches!(parse(&blob[..len]), Err(Error::InvalidCiphertext(_))));
+            assert!(matches!(parse(&blob[..len]), Err(Error::CiphertextLength(_))));
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 
 /// Name-value pairs bound to a ciphertext; sorted, so the map order a client used is irrelevant.
 pub type EncryptionContext = BTreeMap<String, String>;
@@ -21,7 +21,7 @@ pub fn encode(context: &EncryptionContext) -> Result<Vec<u8>> {
         }
     }
     if out.len() > MAX_CONTEXT_BYTES {
-        return Err(Error::invalid(format!(
+        return Err(Error::DataLength(format!(
             "encryption context is {} bytes encoded, the limit is {MAX_CONTEXT_BYTES}",
             out.len()
         )));
@@ -30,7 +30,7 @@ pub fn encode(context: &EncryptionContext) -> Result<Vec<u8>> {
 }
 
 fn len_u32(len: usize) -> Result<u32> {
-    u32::try_from(len).map_err(|_| Error::invalid("encryption context is too large"))
+    u32::try_from(len).map_err(|_| Error::DataLength("encryption context is too large".into()))
 }
 
 #[cfg(test)]
@@ -54,6 +54,6 @@ mod tests {
     #[test]
     fn oversized_context_is_refused() {
         let big = "x".repeat(MAX_CONTEXT_BYTES);
-        assert!(matches!(encode(&context(&[("k", &big)])), Err(Error::InvalidArgument(_))));
+        assert!(matches!(encode(&context(&[("k", &big)])), Err(Error::DataLength(_))));
     }
 }

@@ -4,7 +4,7 @@
 //! RSAES_OAEP_SHA_* wrap the material itself with RSA-OAEP; RSA_AES_KEY_WRAP_SHA_256 wraps an
 //! ephemeral 256-bit AES key with RSA-OAEP-SHA-256 and the material with AES-KWP (RFC 5649) under
 //! that key, which carries material longer than one RSA block (RSA private keys). Every failure
-//! of the RSA or AES-KWP step is reported as one `DecryptionFailed`. Key pair material (PKCS#8)
+//! of the RSA or AES-KWP step is reported as one opaque `WrappedKeyInvalid`. Key pair material (PKCS#8)
 //! is checked against the key's spec and re-encoded by [`key_pair_material`].
 
 use std::fmt;
@@ -15,10 +15,10 @@ use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
     PrivateDecryptingKey,
 };
-use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, RsaKeyPair};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair as _, RsaKeyPair};
 
-use crate::error::{Error, Result};
-use crate::keys::KeySpec;
+use super::error::{Error, Result, failed};
+use super::spec::PairSpec;
 use crate::secure_mem::SecretBuf;
 
 /// Length of the ephemeral AES key of RSA_AES_KEY_WRAP_SHA_256.
@@ -47,7 +47,7 @@ impl WrappingAlgorithm {
 
     pub fn from_name(name: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|a| a.name() == name).ok_or_else(|| {
-            Error::invalid(format!(
+            Error::Unsupported(format!(
                 "unknown wrapping algorithm {name:?}: expected RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256 \
                  or RSA_AES_KEY_WRAP_SHA_256"
             ))
@@ -56,11 +56,11 @@ impl WrappingAlgorithm {
 
     /// Refuses what cannot carry `spec`'s material: a PKCS#8 private key is longer than one
     /// RSA-OAEP block, so key pairs are wrapped only with RSA_AES_KEY_WRAP_SHA_256 (AWS's rule).
-    pub fn check_carries(self, spec: KeySpec) -> Result<()> {
-        if spec.is_secret() || self == Self::RsaAesKeyWrapSha256 {
+    pub fn check_carries(self, pair: Option<PairSpec>) -> Result<()> {
+        let Some(spec) = pair.filter(|_| self != Self::RsaAesKeyWrapSha256) else {
             return Ok(());
-        }
-        Err(Error::invalid(format!(
+        };
+        Err(Error::Unsupported(format!(
             "wrapping algorithm {} cannot carry {} key material (a PKCS#8 private key is longer than \
              one RSA-OAEP block): use RSA_AES_KEY_WRAP_SHA_256",
             self.name(),
@@ -97,7 +97,7 @@ impl WrappingKeySpec {
 
     pub fn from_name(name: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|s| s.name() == name).ok_or_else(|| {
-            Error::invalid(format!(
+            Error::Unsupported(format!(
                 "unknown wrapping key spec {name:?}: expected RSA_2048, RSA_3072 or RSA_4096"
             ))
         })
@@ -139,15 +139,11 @@ impl fmt::Debug for WrappingKey {
     }
 }
 
-fn crypto_failure(what: &str) -> Error {
-    Error::Crypto(format!("{what} failed"))
-}
-
 impl WrappingKey {
     /// A fresh key pair. RSA generation takes up to seconds: callers run it off the async reactor.
     pub fn generate(spec: WrappingKeySpec) -> Result<Self> {
         let private = PrivateDecryptingKey::generate(spec.key_size())
-            .map_err(|_| crypto_failure("RSA wrapping key generation"))?;
+            .map_err(|_| failed("RSA wrapping key generation"))?;
         Self::from_private(spec, private)
     }
 
@@ -156,8 +152,8 @@ impl WrappingKey {
             .public_key()
             .as_der()
             .map(|der| der.as_ref().to_vec())
-            .map_err(|_| crypto_failure("public key encoding"))?;
-        let oaep = OaepPrivateDecryptingKey::new(private.clone()).map_err(|_| crypto_failure("OAEP key"))?;
+            .map_err(|_| failed("public key encoding"))?;
+        let oaep = OaepPrivateDecryptingKey::new(private.clone()).map_err(|_| failed("OAEP key"))?;
         Ok(Self { spec, private, oaep, public_der })
     }
 
@@ -172,17 +168,16 @@ impl WrappingKey {
 
     /// The private key as PKCS#8 DER, for the caller to keep sealed until the import token expires.
     pub fn private_pkcs8(&self) -> Result<SecretBuf> {
-        let der = self.private.as_der().map_err(|_| crypto_failure("PKCS#8 encoding"))?;
-        SecretBuf::copy_from(der.as_ref())
+        let der = self.private.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
+        Ok(SecretBuf::copy_from(der.as_ref())?)
     }
 
     /// Reloads a key kept by [`Self::private_pkcs8`]; the key size must match `spec`.
     pub fn from_pkcs8(spec: WrappingKeySpec, der: &SecretBuf) -> Result<Self> {
-        let private = PrivateDecryptingKey::from_pkcs8(der.as_slice()).map_err(|_| {
-            Error::Integrity("stored wrapping key does not parse as an RSA PKCS#8 key".into())
-        })?;
+        let private = PrivateDecryptingKey::from_pkcs8(der.as_slice())
+            .map_err(|_| Error::KeyType("stored wrapping key does not parse as an RSA PKCS#8 key".into()))?;
         if private.key_size_bits() != spec.bits() {
-            return Err(Error::Integrity(format!(
+            return Err(Error::KeySize(format!(
                 "stored wrapping key is {}-bit, its spec {} says {}",
                 private.key_size_bits(),
                 spec.name(),
@@ -201,7 +196,7 @@ impl WrappingKey {
             WrappingAlgorithm::RsaesOaepSha1 | WrappingAlgorithm::RsaesOaepSha256 => {
                 let modulus_len = self.spec.modulus_len();
                 if wrapped.len() != modulus_len {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::WrappedKeyLength(format!(
                         "{} wrapped key material for a {}-bit wrapping key is {modulus_len} bytes, not {}",
                         algorithm.name(),
                         self.spec.bits(),
@@ -213,7 +208,7 @@ impl WrappingKey {
             WrappingAlgorithm::RsaAesKeyWrapSha256 => self.unwrap_hybrid(wrapped)?,
         };
         if material.is_empty() {
-            return Err(Error::invalid("the unwrapped key material is empty"));
+            return Err(Error::DataLength("the unwrapped key material is empty".into()));
         }
         Ok(material)
     }
@@ -224,18 +219,18 @@ impl WrappingKey {
         // the same path and give the same answer.
         let (aes_key, rsa_ok) = match self.rsa_decrypt(&OAEP_SHA256_MGF1SHA256, rsa_part) {
             Ok(key) if key.len() == AES_KEY_LEN => (key, true),
-            Ok(_) | Err(Error::DecryptionFailed) => (SecretBuf::random(AES_KEY_LEN)?, false),
+            Ok(_) | Err(Error::WrappedKeyInvalid(_)) => (SecretBuf::random(AES_KEY_LEN)?, false),
             Err(other) => return Err(other),
         };
         let material = kwp_unwrap(&aes_key, kwp_part);
-        if rsa_ok { material } else { Err(Error::DecryptionFailed) }
+        if rsa_ok { material } else { Err(unwrap_failed()) }
     }
 
     fn split_hybrid<'a>(&self, wrapped: &'a [u8]) -> Result<(&'a [u8], &'a [u8])> {
         let modulus_len = self.spec.modulus_len();
         let kwp_len = wrapped.len().saturating_sub(modulus_len);
         if kwp_len < MIN_KWP_LEN || !kwp_len.is_multiple_of(KWP_BLOCK) {
-            return Err(Error::invalid(format!(
+            return Err(Error::WrappedKeyLength(format!(
                 "RSA_AES_KEY_WRAP_SHA_256 wrapped key material for a {}-bit wrapping key is {modulus_len} \
                  bytes of RSA-OAEP followed by at least {MIN_KWP_LEN} bytes of AES-KWP in a multiple of \
                  {KWP_BLOCK}; got {} bytes",
@@ -243,7 +238,7 @@ impl WrappingKey {
                 wrapped.len()
             )));
         }
-        wrapped.split_at_checked(modulus_len).ok_or_else(|| crypto_failure("splitting wrapped material"))
+        wrapped.split_at_checked(modulus_len).ok_or_else(|| failed("splitting wrapped material"))
     }
 
     fn rsa_decrypt(&self, algorithm: &'static OaepAlgorithm, ciphertext: &[u8]) -> Result<SecretBuf> {
@@ -251,9 +246,9 @@ impl WrappingKey {
         let len = self
             .oaep
             .decrypt(algorithm, ciphertext, output.as_mut_slice(), None)
-            .map_err(|_| Error::DecryptionFailed)?
+            .map_err(|_| unwrap_failed())?
             .len();
-        SecretBuf::copy_from(output.as_slice().get(..len).unwrap_or_default())
+        Ok(SecretBuf::copy_from(output.as_slice().get(..len).unwrap_or_default())?)
     }
 }
 
@@ -274,50 +269,62 @@ impl fmt::Debug for KeyPairMaterial {
 /// Checks that unwrapped material is a PKCS#8 private key of exactly `spec` and re-encodes it as
 /// AWS-LC encodes generated keys, so that every reader of stored material (KMS and PKCS#11) sees
 /// one form. A mismatch names both specs; material that is not such a key is INVALID_ARGUMENT.
-pub fn key_pair_material(spec: KeySpec, der: &SecretBuf) -> Result<KeyPairMaterial> {
-    let found = super::token::pkcs8_spec(der.as_slice()).map_err(|error| {
-        Error::invalid(format!("the key material is not a PKCS#8 {} private key: {error}", spec.name()))
+pub fn key_pair_material(spec: PairSpec, der: &SecretBuf) -> Result<KeyPairMaterial> {
+    let found = super::der::pkcs8_spec(der.as_slice()).map_err(|error| {
+        Error::Encoding(format!("the key material is not a PKCS#8 {} private key: {error}", spec.name()))
     })?;
     if found != spec {
-        return Err(Error::invalid(format!(
+        return Err(Error::KeyType(format!(
             "the key material is a {} private key; this key's spec is {}",
             found.name(),
             spec.name()
         )));
     }
-    let invalid = |_| Error::invalid(format!("the key material is not a valid {} private key", spec.name()));
-    let (private, public) = if let Some(algorithm) = super::keypair::ecdsa_signing(spec) {
+    let invalid = |_| Error::Encoding(format!("the key material is not a valid {} private key", spec.name()));
+    let (private, public) = if let Some(algorithm) = ecdsa_signing(spec) {
         let parsed = EcdsaKeyPair::from_pkcs8(algorithm, der.as_slice()).map_err(invalid)?;
         // Rebuilt from the scalar and the point: a PKCS#8 that left the optional public key out
         // is stored with it, as a generated key is.
         let scalar: EcPrivateKeyBin<'_> =
-            parsed.private_key().as_be_bytes().map_err(|_| crypto_failure("EC key encoding"))?;
+            parsed.private_key().as_be_bytes().map_err(|_| failed("EC key encoding"))?;
         let pair = EcdsaKeyPair::from_private_key_and_public_key(
             algorithm,
             scalar.as_ref(),
             parsed.public_key().as_ref(),
         )
         .map_err(invalid)?;
-        let private = pair.to_pkcs8v1().map_err(|_| crypto_failure("PKCS#8 encoding"))?;
-        let public = pair.public_key().as_der().map_err(|_| crypto_failure("public key encoding"))?;
+        let private = pair.to_pkcs8v1().map_err(|_| failed("PKCS#8 encoding"))?;
+        let public = pair.public_key().as_der().map_err(|_| failed("public key encoding"))?;
         (SecretBuf::copy_from(private.as_ref())?, public.as_ref().to_vec())
     } else {
         let pair = RsaKeyPair::from_pkcs8(der.as_slice()).map_err(invalid)?;
-        let private: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| crypto_failure("PKCS#8 encoding"))?;
-        let public = pair.public_key().as_der().map_err(|_| crypto_failure("public key encoding"))?;
+        let private: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
+        let public = pair.public_key().as_der().map_err(|_| failed("public key encoding"))?;
         (SecretBuf::copy_from(private.as_ref())?, public.as_ref().to_vec())
     };
     Ok(KeyPairMaterial { private_pkcs8: private, public_key_der: public })
 }
 
+fn ecdsa_signing(spec: PairSpec) -> Option<&'static EcdsaSigningAlgorithm> {
+    match spec {
+        PairSpec::EccNistP256 => Some(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
+        PairSpec::EccNistP384 => Some(&signature::ECDSA_P384_SHA384_ASN1_SIGNING),
+        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => None,
+    }
+}
+
+/// Every failure of the RSA or AES-KWP step, reported alike.
+fn unwrap_failed() -> Error {
+    Error::WrappedKeyInvalid("decryption failed: the wrapped key material does not unwrap")
+}
+
 /// AES-256 key wrap with padding (RFC 5649, NIST SP 800-38F KWP-AE) in reverse.
 fn kwp_unwrap(key: &SecretBuf, wrapped: &[u8]) -> Result<SecretBuf> {
     // AesKek keeps its own copy of the key, zeroized when dropped at the end of this function.
-    let kek = AesKek::new(&AES_256, key.as_slice()).map_err(|_| crypto_failure("AES key wrap key"))?;
+    let kek = AesKek::new(&AES_256, key.as_slice()).map_err(|_| failed("AES key wrap key"))?;
     let mut output = SecretBuf::zeroed(wrapped.len())?;
-    let len =
-        kek.unwrap_with_padding(wrapped, output.as_mut_slice()).map_err(|_| Error::DecryptionFailed)?.len();
-    SecretBuf::copy_from(output.as_slice().get(..len).unwrap_or_default())
+    let len = kek.unwrap_with_padding(wrapped, output.as_mut_slice()).map_err(|_| unwrap_failed())?.len();
+    Ok(SecretBuf::copy_from(output.as_slice().get(..len).unwrap_or_default())?)
 }
 
 #[cfg(test)]

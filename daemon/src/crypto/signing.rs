@@ -1,13 +1,17 @@
-//! Signatures: RSASSA-PKCS1-v1_5, RSASSA-PSS (salt length = digest length) and ECDSA with DER
-//! signatures, over a raw message or a digest the caller computed.
+//! The KMS signing vocabulary: RSASSA-PKCS1-v1_5, RSASSA-PSS (salt length = digest length) and
+//! ECDSA with DER signatures, over a raw message or a digest the caller computed. Signing is done
+//! by the key version's one parsed key (`rsa::RsaPrivateKey`, `ec::EcPrivateKey`), verification
+//! by the same functions the token service uses (`rsa::rsa_verify`, `ec::ecdsa_verify_*`); this
+//! module names the algorithms, checks the KMS limits and hashes raw messages.
 
 use aws_lc_rs::digest::{self, Digest};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{self, RsaEncoding, VerificationAlgorithm};
 
-use super::keypair::KeyHandle;
-use crate::error::{Error, Result};
-use crate::keys::KeySpec;
+use super::digest::{HashAlg, Hasher};
+use super::ec::ecdsa_verify_der;
+use super::error::{Error, Result};
+use super::key::PrivateKey;
+use super::rsa::{RsaSignScheme, rsa_verify};
+use super::spec::PairSpec;
 
 /// Largest raw message Sign and Verify take, as KMS.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
@@ -57,15 +61,14 @@ impl SigningAlgorithm {
     }
 
     /// The algorithms a key spec signs with.
-    pub fn for_spec(spec: KeySpec) -> &'static [Self] {
+    pub fn for_spec(spec: PairSpec) -> &'static [Self] {
         use SigningAlgorithm::*;
         match spec {
-            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+            PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => {
                 &[RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512, RsaPssSha256, RsaPssSha384, RsaPssSha512]
             }
-            KeySpec::EccNistP256 => &[EcdsaSha256],
-            KeySpec::EccNistP384 => &[EcdsaSha384],
-            _ => &[],
+            PairSpec::EccNistP256 => &[EcdsaSha256],
+            PairSpec::EccNistP384 => &[EcdsaSha384],
         }
     }
 
@@ -77,52 +80,58 @@ impl SigningAlgorithm {
         }
     }
 
-    fn rsa_padding(self) -> Option<&'static dyn RsaEncoding> {
+    fn hash(self) -> HashAlg {
         match self {
-            Self::RsaPkcs1Sha256 => Some(&signature::RSA_PKCS1_SHA256),
-            Self::RsaPkcs1Sha384 => Some(&signature::RSA_PKCS1_SHA384),
-            Self::RsaPkcs1Sha512 => Some(&signature::RSA_PKCS1_SHA512),
-            Self::RsaPssSha256 => Some(&signature::RSA_PSS_SHA256),
-            Self::RsaPssSha384 => Some(&signature::RSA_PSS_SHA384),
-            Self::RsaPssSha512 => Some(&signature::RSA_PSS_SHA512),
+            Self::RsaPkcs1Sha256 | Self::RsaPssSha256 | Self::EcdsaSha256 => HashAlg::Sha256,
+            Self::RsaPkcs1Sha384 | Self::RsaPssSha384 | Self::EcdsaSha384 => HashAlg::Sha384,
+            Self::RsaPkcs1Sha512 | Self::RsaPssSha512 => HashAlg::Sha512,
+        }
+    }
+
+    /// The RSA scheme of an RSA algorithm; `None` for ECDSA.
+    fn rsa_scheme(self) -> Option<RsaSignScheme> {
+        let hash = self.hash();
+        match self {
+            Self::RsaPkcs1Sha256 | Self::RsaPkcs1Sha384 | Self::RsaPkcs1Sha512 => {
+                Some(RsaSignScheme::Pkcs1(hash))
+            }
+            Self::RsaPssSha256 | Self::RsaPssSha384 | Self::RsaPssSha512 => {
+                Some(RsaSignScheme::Pss { hash, salt_len: hash.output_len() })
+            }
             Self::EcdsaSha256 | Self::EcdsaSha384 => None,
         }
     }
 
-    fn verification(self) -> &'static dyn VerificationAlgorithm {
+    /// The curve an ECDSA algorithm signs on.
+    fn ecdsa_spec(self) -> Option<PairSpec> {
         match self {
-            Self::RsaPkcs1Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Self::RsaPkcs1Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Self::RsaPkcs1Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Self::RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Self::RsaPssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Self::RsaPssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
-            Self::EcdsaSha256 => &signature::ECDSA_P256_SHA256_ASN1,
-            Self::EcdsaSha384 => &signature::ECDSA_P384_SHA384_ASN1,
+            Self::EcdsaSha256 => Some(PairSpec::EccNistP256),
+            Self::EcdsaSha384 => Some(PairSpec::EccNistP384),
+            _ => None,
         }
     }
 
     fn digest_of(self, digest: &[u8]) -> Result<Digest> {
         let algorithm = self.digest_algorithm();
         if digest.len() != algorithm.output_len() {
-            return Err(Error::invalid(format!(
+            return Err(Error::DataLength(format!(
                 "a DIGEST message for {} is {} bytes, not {}",
                 self.name(),
                 algorithm.output_len(),
                 digest.len()
             )));
         }
-        Digest::import_less_safe(digest, algorithm).map_err(|_| Error::invalid("digest rejected"))
+        Digest::import_less_safe(digest, algorithm).map_err(|_| Error::DataLength("digest rejected".into()))
     }
 }
 
 fn check_message(message: Message<'_>) -> Result<()> {
     if let Message::Raw(raw) = message {
         if raw.is_empty() {
-            return Err(Error::invalid("message is empty"));
+            return Err(Error::DataLength("message is empty".into()));
         }
         if raw.len() > MAX_MESSAGE_BYTES {
-            return Err(Error::invalid(format!(
+            return Err(Error::DataLength(format!(
                 "message is {} bytes; at most {MAX_MESSAGE_BYTES} (send a DIGEST for longer messages)",
                 raw.len()
             )));
@@ -131,31 +140,27 @@ fn check_message(message: Message<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Signs with a loaded key; the algorithm must suit the key (checked by the caller's spec lookup).
-pub fn sign(key: &KeyHandle, algorithm: SigningAlgorithm, message: Message<'_>) -> Result<Vec<u8>> {
+/// The digest to sign: the caller's, checked, or the hash of the raw message.
+fn digest_to_sign(algorithm: SigningAlgorithm, message: Message<'_>) -> Result<Vec<u8>> {
+    match message {
+        Message::Raw(raw) => {
+            let mut hasher = Hasher::new(algorithm.hash());
+            hasher.update(raw);
+            Ok(hasher.finish())
+        }
+        Message::Digest(d) => Ok(algorithm.digest_of(d)?.as_ref().to_vec()),
+    }
+}
+
+/// Signs with a key version's parsed key; the algorithm must suit the key (checked by the
+/// caller's spec lookup, and again here).
+pub fn sign(key: &PrivateKey, algorithm: SigningAlgorithm, message: Message<'_>) -> Result<Vec<u8>> {
     check_message(message)?;
-    let failed = |_| Error::Crypto("signing failed".into());
-    match (key, algorithm.rsa_padding()) {
-        (KeyHandle::RsaSign { pair, .. }, Some(padding)) => {
-            let mut signature = vec![0; pair.public_modulus_len()];
-            match message {
-                Message::Raw(raw) => {
-                    pair.sign(padding, &SystemRandom::new(), raw, &mut signature).map_err(failed)?
-                }
-                Message::Digest(d) => {
-                    pair.sign_digest(padding, &algorithm.digest_of(d)?, &mut signature).map_err(failed)?
-                }
-            }
-            Ok(signature)
-        }
-        (KeyHandle::Ecdsa { pair, .. }, None) => {
-            let signature = match message {
-                Message::Raw(raw) => pair.sign(&SystemRandom::new(), raw).map_err(failed)?,
-                Message::Digest(d) => pair.sign_digest(&algorithm.digest_of(d)?).map_err(failed)?,
-            };
-            Ok(signature.as_ref().to_vec())
-        }
-        _ => Err(Error::invalid(format!("{} does not apply to this key", algorithm.name()))),
+    let digest = digest_to_sign(algorithm, message)?;
+    match (key, algorithm.rsa_scheme(), algorithm.ecdsa_spec()) {
+        (PrivateKey::Rsa(rsa), Some(scheme), _) => rsa.sign(scheme, &digest),
+        (PrivateKey::Ec(ec), None, Some(spec)) if ec.spec() == spec => ec.sign_prehashed_der(&digest),
+        _ => Err(Error::KeyType(format!("{} does not apply to this key", algorithm.name()))),
     }
 }
 
@@ -163,31 +168,32 @@ pub fn sign(key: &KeyHandle, algorithm: SigningAlgorithm, message: Message<'_>) 
 /// `Ok(false)`; a signature that cannot be one for this key at all is an error naming why.
 pub fn verify(
     public_der: &[u8],
-    spec: KeySpec,
+    spec: PairSpec,
     algorithm: SigningAlgorithm,
     message: Message<'_>,
     signature: &[u8],
 ) -> Result<bool> {
     check_message(message)?;
     check_signature_shape(spec, signature)?;
-    let verifier = algorithm.verification();
-    let outcome = match message {
-        Message::Raw(raw) => verifier.verify_sig(public_der, raw, signature),
-        Message::Digest(d) => verifier.verify_digest_sig(public_der, &algorithm.digest_of(d)?, signature),
+    let digest = digest_to_sign(algorithm, message)?;
+    let outcome = match algorithm.rsa_scheme() {
+        Some(scheme) => rsa_verify(public_der, scheme, &digest, signature),
+        None => ecdsa_verify_der(public_der, &digest, signature),
     };
+    // Any failure past the shape checks is a signature that does not verify.
     Ok(outcome.is_ok())
 }
 
-fn check_signature_shape(spec: KeySpec, signature: &[u8]) -> Result<()> {
+fn check_signature_shape(spec: PairSpec, signature: &[u8]) -> Result<()> {
     let rsa_len = match spec {
-        KeySpec::Rsa2048 => Some(256),
-        KeySpec::Rsa3072 => Some(384),
-        KeySpec::Rsa4096 => Some(512),
+        PairSpec::Rsa2048 => Some(256),
+        PairSpec::Rsa3072 => Some(384),
+        PairSpec::Rsa4096 => Some(512),
         _ => None,
     };
     if let Some(expected) = rsa_len {
         if signature.len() != expected {
-            return Err(Error::invalid(format!(
+            return Err(Error::SignatureLength(format!(
                 "malformed signature: {} bytes, a {} signature is {expected}",
                 signature.len(),
                 spec.name()
@@ -195,9 +201,9 @@ fn check_signature_shape(spec: KeySpec, signature: &[u8]) -> Result<()> {
         }
         return Ok(());
     }
-    let scalar_len = if spec == KeySpec::EccNistP384 { 48 } else { 32 };
+    let scalar_len = if spec == PairSpec::EccNistP384 { 48 } else { 32 };
     if !is_der_ecdsa_signature(signature, scalar_len) {
-        return Err(Error::invalid(format!(
+        return Err(Error::SignatureLength(format!(
             "malformed signature: not a DER ECDSA-Sig-Value for {}",
             spec.name()
         )));
@@ -226,16 +232,15 @@ fn is_der_ecdsa_signature(der: &[u8], scalar_len: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::keypair;
-    use crate::keys::KeyUsage;
+    use crate::crypto::key::generate_pkcs8;
 
-    fn key(spec: KeySpec) -> KeyHandle {
-        keypair::load(spec, KeyUsage::SignVerify, &keypair::generate(spec).unwrap()).unwrap()
+    fn key(spec: PairSpec) -> PrivateKey {
+        PrivateKey::from_pkcs8(spec, generate_pkcs8(spec).unwrap().as_slice()).unwrap()
     }
 
     #[test]
     fn sign_verify_raw_and_digest_for_every_algorithm() {
-        for spec in [KeySpec::Rsa2048, KeySpec::EccNistP256, KeySpec::EccNistP384] {
+        for spec in [PairSpec::Rsa2048, PairSpec::EccNistP256, PairSpec::EccNistP384] {
             let handle = key(spec);
             let public = handle.public_key_der().unwrap().to_vec();
             for algorithm in SigningAlgorithm::for_spec(spec) {
@@ -257,22 +262,22 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_named() {
-        let handle = key(KeySpec::EccNistP256);
+        let handle = key(PairSpec::EccNistP256);
         let public = handle.public_key_der().unwrap().to_vec();
         let short_digest = Message::Digest(&[0; 31]);
         assert!(
-            matches!(sign(&handle, SigningAlgorithm::EcdsaSha256, short_digest), Err(Error::InvalidArgument(m)) if m.contains("32"))
+            matches!(sign(&handle, SigningAlgorithm::EcdsaSha256, short_digest), Err(Error::DataLength(m)) if m.contains("32"))
         );
         let big = vec![0; MAX_MESSAGE_BYTES + 1];
         assert!(sign(&handle, SigningAlgorithm::EcdsaSha256, Message::Raw(&big)).is_err());
         let garbage = verify(
             &public,
-            KeySpec::EccNistP256,
+            PairSpec::EccNistP256,
             SigningAlgorithm::EcdsaSha256,
             Message::Raw(b"m"),
             &[1, 2, 3],
         );
-        assert!(matches!(garbage, Err(Error::InvalidArgument(m)) if m.contains("malformed")));
+        assert!(matches!(garbage, Err(Error::SignatureLength(m)) if m.contains("malformed")));
         assert!(sign(&handle, SigningAlgorithm::RsaPssSha256, Message::Raw(b"m")).is_err());
     }
 
@@ -287,12 +292,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path();
         std::fs::write(path.join("msg"), b"signed by openssl").unwrap();
-        let cases: [(&str, KeySpec, SigningAlgorithm, &[&str]); 3] = [
-            ("EC", KeySpec::EccNistP256, SigningAlgorithm::EcdsaSha256, &[]),
-            ("RSA", KeySpec::Rsa2048, SigningAlgorithm::RsaPkcs1Sha256, &[]),
+        let cases: [(&str, PairSpec, SigningAlgorithm, &[&str]); 3] = [
+            ("EC", PairSpec::EccNistP256, SigningAlgorithm::EcdsaSha256, &[]),
+            ("RSA", PairSpec::Rsa2048, SigningAlgorithm::RsaPkcs1Sha256, &[]),
             (
                 "RSA",
-                KeySpec::Rsa2048,
+                PairSpec::Rsa2048,
                 SigningAlgorithm::RsaPssSha256,
                 &["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"],
             ),

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use arca_proto::v1 as pb;
 
 use crate::crypto::context::EncryptionContext;
-use crate::crypto::mac::MacAlgorithm;
-use crate::crypto::oaep::OaepHash;
+use crate::crypto::hmac::MacAlgorithm;
+use crate::crypto::rsa::OaepHash;
 use crate::crypto::signing::{Message, SigningAlgorithm};
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, KeyUsage};
@@ -164,11 +164,11 @@ pub fn algorithms(spec: KeySpec, usage: KeyUsage) -> (Vec<i32>, Vec<i32>, Vec<i3
     };
     let signing = match usage {
         KeyUsage::SignVerify => {
-            SigningAlgorithm::for_spec(spec).iter().map(|a| signing_algorithm_to_pb(*a)).collect()
+            crate::service::signing_algorithms(spec).iter().map(|a| signing_algorithm_to_pb(*a)).collect()
         }
         _ => Vec::new(),
     };
-    let mac = MacAlgorithm::for_spec(spec).map(mac_algorithm_to_pb).into_iter().collect();
+    let mac = crate::service::mac_algorithm(spec).map(mac_algorithm_to_pb).into_iter().collect();
     (encryption, signing, mac)
 }
 

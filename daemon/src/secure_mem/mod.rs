@@ -25,7 +25,26 @@ pub use process::{effective_uid, harden_process, raise_open_files_limit};
 pub use stack::{StackWiping, wipe_stack_below, wiping_stack};
 pub use wiping_alloc::WipingAllocator;
 
-use crate::error::{Error, Result};
+/// Why a secret could not be made: no locked memory, or no randomness. The daemon's error
+/// kinds and the crypto layer's both convert from it, so that neither depends on the other.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MemoryError {
+    #[error("locked memory exhausted: {0}")]
+    Exhausted(String),
+    #[error("random number generator failed: {0}")]
+    Random(String),
+}
+
+impl From<MemoryError> for crate::error::Error {
+    fn from(error: MemoryError) -> Self {
+        match error {
+            MemoryError::Exhausted(message) => Self::LockedMemory(message),
+            MemoryError::Random(message) => Self::Random(message),
+        }
+    }
+}
+
+type Result<T, E = MemoryError> = std::result::Result<T, E>;
 
 /// A fixed-length secret in locked, non-dumpable memory, zeroized on drop.
 pub struct SecretBuf {
@@ -56,7 +75,7 @@ impl SecretBuf {
     /// `len` bytes from the operating system's random number generator.
     pub fn random(len: usize) -> Result<Self> {
         let mut secret = Self::zeroed(len)?;
-        getrandom::fill(secret.as_mut_slice()).map_err(|e| Error::Random(e.to_string()))?;
+        getrandom::fill(secret.as_mut_slice()).map_err(|e| MemoryError::Random(e.to_string()))?;
         Ok(secret)
     }
 

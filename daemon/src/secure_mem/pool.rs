@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, OnceLock};
 
-use crate::error::{Error, Result};
+use super::MemoryError;
+use crate::error::Result;
 
 /// What to do when the kernel refuses to lock memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub(super) fn owns(address: usize) -> bool {
     pool.regions.range(..=address).next_back().is_some_and(|(start, len)| address < start + len)
 }
 
-pub(super) fn allocate(len: usize) -> Result<(NonNull<u8>, Slot)> {
+pub(super) fn allocate(len: usize) -> Result<(NonNull<u8>, Slot), MemoryError> {
     let mut pool = pool().lock().map_err(|_| poisoned())?;
     match class_of(len) {
         Some(class) => {
@@ -139,7 +140,7 @@ impl Pool {
         }
     }
 
-    fn grow(&mut self, class: usize) -> Result<()> {
+    fn grow(&mut self, class: usize) -> Result<(), MemoryError> {
         let base = self.map_region(CHUNK_BYTES)?.as_ptr() as usize;
         let size = class_bytes(class);
         let list = self.free.get_mut(class).ok_or_else(poisoned)?;
@@ -148,7 +149,7 @@ impl Pool {
         Ok(())
     }
 
-    fn map_region(&mut self, bytes: usize) -> Result<NonNull<u8>> {
+    fn map_region(&mut self, bytes: usize) -> Result<NonNull<u8>, MemoryError> {
         let ptr = super::process::map_private(bytes)?;
         self.regions.insert(ptr.as_ptr() as usize, bytes);
         match super::process::lock(ptr, bytes) {
@@ -162,7 +163,7 @@ impl Pool {
             Err(cause) => {
                 super::process::unmap(ptr, bytes);
                 self.regions.remove(&(ptr.as_ptr() as usize));
-                return Err(Error::LockedMemory(cause));
+                return Err(MemoryError::Exhausted(cause));
             }
         }
         Ok(ptr)
@@ -173,6 +174,6 @@ fn page_size() -> usize {
     super::process::page_size()
 }
 
-fn poisoned() -> Error {
-    Error::LockedMemory("the locked memory pool is unusable".into())
+fn poisoned() -> MemoryError {
+    MemoryError::Exhausted("the locked memory pool is unusable".into())
 }

@@ -57,7 +57,7 @@ pub(super) fn page_size() -> usize {
 }
 
 /// A fresh private anonymous mapping, excluded from core dumps and from children after fork.
-pub(super) fn map_private(bytes: usize) -> Result<NonNull<u8>> {
+pub(super) fn map_private(bytes: usize) -> Result<NonNull<u8>, super::MemoryError> {
     // SAFETY: an anonymous private mapping with a null hint aliases no existing memory.
     let address = unsafe {
         libc::mmap(
@@ -71,7 +71,7 @@ pub(super) fn map_private(bytes: usize) -> Result<NonNull<u8>> {
     };
     if address == libc::MAP_FAILED {
         let cause = std::io::Error::last_os_error();
-        return Err(Error::LockedMemory(format!("mmap of {bytes} bytes failed: {cause}")));
+        return Err(super::MemoryError::Exhausted(format!("mmap of {bytes} bytes failed: {cause}")));
     }
     for advice in [libc::MADV_DONTDUMP, libc::MADV_WIPEONFORK] {
         // SAFETY: `address` is the start of the mapping of `bytes` bytes made just above.
@@ -79,11 +79,11 @@ pub(super) fn map_private(bytes: usize) -> Result<NonNull<u8>> {
         if rc != 0 && advice == libc::MADV_DONTDUMP {
             let cause = std::io::Error::last_os_error();
             unmap_raw(address, bytes);
-            return Err(Error::LockedMemory(format!("madvise(MADV_DONTDUMP) failed: {cause}")));
+            return Err(super::MemoryError::Exhausted(format!("madvise(MADV_DONTDUMP) failed: {cause}")));
         }
     }
     NonNull::new(address.cast::<u8>())
-        .ok_or_else(|| Error::LockedMemory("mmap returned a null mapping".into()))
+        .ok_or_else(|| super::MemoryError::Exhausted("mmap returned a null mapping".into()))
 }
 
 /// Locks a mapping into RAM; the error names the limit an operator has to raise.

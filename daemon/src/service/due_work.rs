@@ -5,7 +5,6 @@
 use super::Call;
 use super::Keystore;
 use super::keys::{DAY, DEFAULT_DELETION_WINDOW_DAYS};
-use crate::crypto::keypair;
 use crate::error::Result;
 use crate::keys::{Key, KeyMetadata, KeyState, Rotation};
 use crate::operation::Operation;
@@ -54,7 +53,7 @@ impl Keystore {
         let now = self.now();
         let rotation =
             key.metadata.rotation.map(|r| Rotation { next_at: now + i64::from(r.period_days) * DAY, ..r });
-        let rotated = key.with_new_version(keypair::generate(key.metadata.spec)?, now, rotation)?;
+        let rotated = key.with_new_version(key.metadata.spec.generate()?, now, rotation)?;
         let version = rotated.current_version();
         self.keyring()?.replace(key, rotated).await?;
         tracing::info!(key_id = %key.metadata.id, version, "key rotated");

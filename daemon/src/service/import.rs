@@ -52,8 +52,8 @@ pub struct ImportParameters {
 /// key's spec, re-encoded canonically, and the SHA-256 of its public key (DER SubjectPublicKeyInfo)
 /// — the key pair's identity whatever PKCS#8 encoding carried it.
 fn checked_material(spec: KeySpec, unwrapped: SecretBuf) -> Result<(SecretBuf, Vec<u8>)> {
-    if !spec.is_secret() {
-        let pair = key_pair_material(spec, &unwrapped)?;
+    if let Some(pair_spec) = spec.pair() {
+        let pair = key_pair_material(pair_spec, &unwrapped).map_err(Error::from_crypto)?;
         let digest = Sha256::digest(&pair.public_key_der).to_vec();
         return Ok((pair.private_pkcs8, digest));
     }
@@ -111,14 +111,20 @@ impl ImportService {
         spec: &str,
     ) -> Result<ImportParameters> {
         let key = self.external_key(call, key_ref, Action::GetParametersForImport)?;
-        let algorithm = WrappingAlgorithm::from_name(algorithm)?;
-        algorithm.check_carries(key.metadata.spec)?;
-        let spec = WrappingKeySpec::from_name(spec)?;
+        let algorithm = WrappingAlgorithm::from_name(algorithm).map_err(Error::from_crypto)?;
+        algorithm.check_carries(key.metadata.spec.pair()).map_err(Error::from_crypto)?;
+        let spec = WrappingKeySpec::from_name(spec).map_err(Error::from_crypto)?;
         let wrapping_key = self
             .keystore
-            .off_reactor_with_deadline("wrapping key generation", move || WrappingKey::generate(spec))
+            .off_reactor_with_deadline("wrapping key generation", move || {
+                WrappingKey::generate(spec).map_err(Error::from_crypto)
+            })
             .await?;
-        let token = random_vec(32)?.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let token = random_vec(32)
+            .map_err(Error::from_crypto)?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
         let valid_to = self.keystore.now() + TOKEN_LIFETIME_SECONDS;
         let public_key = wrapping_key.public_key_der().to_vec();
         let pending = PendingImport { key_id: key.metadata.id, wrapping_key, algorithm, valid_to };
@@ -159,13 +165,14 @@ impl ImportService {
             .remove(token)
             .filter(|p| p.key_id == key.metadata.id && p.valid_to > now)
             .ok_or_else(|| Error::invalid("the import token is unknown, expired, or for another key"))?;
-        let unwrapped = pending.wrapping_key.unwrap(pending.algorithm, wrapped)?;
+        let unwrapped =
+            pending.wrapping_key.unwrap(pending.algorithm, wrapped).map_err(Error::from_crypto)?;
         let meta = &key.metadata;
         let (material, digest) = checked_material(meta.spec, unwrapped)?;
         if meta.imported.as_ref().is_some_and(|i| i.digest != digest) {
             return Err(Error::invalid("this key only accepts the key material imported into it before"));
         }
-        let version = KeyVersion::new(meta.spec, meta.usage, 1, now, material)?;
+        let version = KeyVersion::new(meta.spec, 1, now, material)?;
         let metadata =
             KeyMetadata { state, imported: Some(Imported { digest, expires_at: valid_to }), ..meta.clone() };
         self.keystore.keyring()?.replace(&key, Key { metadata, versions: vec![version] }).await?;

@@ -377,9 +377,7 @@ mod tests {
             imported: None,
             token: Default::default(),
         };
-        let version =
-            KeyVersion::new(KeySpec::Aes256, KeyUsage::EncryptDecrypt, 1, 0, SecretBuf::random(32).unwrap())
-                .unwrap();
+        let version = KeyVersion::new(KeySpec::Aes256, 1, 0, SecretBuf::random(32).unwrap()).unwrap();
         Key { metadata, versions: vec![version] }
     }
 

@@ -29,7 +29,10 @@ use std::sync::Arc;
 
 pub use administrators::{parse_principal, parse_principals};
 pub use call::{Authorized, Call, Used};
-pub use crypto::{CryptoService, DataKeyPair, DataKeySize, Opened, PublicKey, Sealed, Verification};
+pub use crypto::{
+    CryptoService, DataKeyPair, DataKeySize, Opened, PublicKey, Sealed, Verification, mac_algorithm,
+    signing_algorithms,
+};
 pub use grants::{Grant, GrantService, NewGrant};
 pub use import::{ImportParameters, ImportService};
 pub use keyring::KeyInfo;

@@ -122,7 +122,8 @@ impl KeyRecordCodec {
         let mut versions = Vec::with_capacity(key.versions.len());
         for version in &key.versions {
             let aad = material_aad(meta.id, version.version, meta.spec);
-            let sealed = aead::seal(self.master.material_key.as_slice(), &aad, version.material.as_slice())?;
+            let sealed = aead::seal(self.master.material_key.as_slice(), &aad, version.material.as_slice())
+                .map_err(super::seal::sealing_error)?;
             versions.push(SealedVersion {
                 version: version.version,
                 sealed_material: sealed,
@@ -177,7 +178,7 @@ impl KeyRecordCodec {
             let material = aead::open(self.master.material_key.as_slice(), &aad, &sealed.sealed_material)
                 .map_err(|_| Error::KeyIntegrity(id))?;
             versions.push(
-                KeyVersion::new(spec, usage, sealed.version, sealed.created_at, material)
+                KeyVersion::new(spec, sealed.version, sealed.created_at, material)
                     .map_err(|_| Error::KeyIntegrity(id))?,
             );
         }
@@ -306,7 +307,6 @@ mod tests {
             versions: vec![
                 KeyVersion::new(
                     KeySpec::Aes256,
-                    KeyUsage::EncryptDecrypt,
                     1,
                     1_700_000_000,
                     SecretBuf::copy_from(&[0x5A; 32]).unwrap(),

@@ -102,14 +102,15 @@ impl SealRecord {
             sealed_master_key: Vec::new(),
         };
         if config.mode == SealMode::Passphrase {
-            record.salt = random_vec(SALT_LEN)?;
+            record.salt = random_vec(SALT_LEN).map_err(Error::from_crypto)?;
             record.argon2_memory_kib = config.argon2_memory_kib;
             record.argon2_iterations = config.argon2_iterations;
             record.argon2_parallelism = config.argon2_parallelism;
         }
         let kek = record.key_encryption_key(&config.mode, passphrase)?;
         let root = SecretBuf::random(aead::KEY_LEN)?;
-        record.sealed_master_key = aead::seal(kek.as_slice(), &seal_aad(&record.mode), root.as_slice())?;
+        record.sealed_master_key =
+            aead::seal(kek.as_slice(), &seal_aad(&record.mode), root.as_slice()).map_err(sealing_error)?;
         Ok((record, MasterKey::from_root(root)?))
     }
 
@@ -181,7 +182,15 @@ pub fn read_key_file(path: &Path) -> Result<SecretBuf> {
             aead::KEY_LEN
         )));
     }
-    SecretBuf::copy_from(&bytes)
+    Ok(SecretBuf::copy_from(&bytes)?)
+}
+
+/// The store's sealing AEAD refuses a key of the wrong length only when stored data is damaged.
+pub(super) fn sealing_error(error: crate::crypto::Error) -> Error {
+    match error {
+        crate::crypto::Error::KeySize(message) => Error::Integrity(message),
+        other => Error::from_crypto(other),
+    }
 }
 
 /// Writes a new random key file readable by its owner only; refuses to overwrite one.

@@ -3,10 +3,11 @@
 
 use super::CryptoService;
 use super::symmetric::seal_with;
+use crate::crypto::PrivateKey;
 use crate::crypto::context::EncryptionContext;
-use crate::crypto::keypair::{self, KeyHandle};
-use crate::crypto::mac::{self, MacAlgorithm};
-use crate::crypto::oaep::{self, OaepHash};
+use crate::crypto::hmac::{self, MacAlgorithm};
+use crate::crypto::key::generate_pair;
+use crate::crypto::rsa::{OaepHash, RsaPrivateKey, oaep_decrypt, oaep_encrypt};
 use crate::crypto::signing::{self, Message, SigningAlgorithm};
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeySpec, KeyUsage};
@@ -46,9 +47,34 @@ pub struct DataKeyPair {
     pub public_key: Vec<u8>,
 }
 
-/// The current version's handle, recorded in the call.
-fn current<'k>(call: &Call, key: &'k Authorized) -> Result<&'k KeyHandle> {
-    Ok(&key.current(call)?.handle)
+/// The current version's parsed key, recorded in the call.
+fn current<'k>(call: &Call, key: &'k Authorized) -> Result<&'k PrivateKey> {
+    Ok(&key.current(call)?.key)
+}
+
+/// The current version's RSA key, for RSAES-OAEP.
+fn rsa<'k>(call: &Call, key: &'k Authorized) -> Result<&'k RsaPrivateKey> {
+    match current(call, key)? {
+        PrivateKey::Rsa(rsa) => Ok(rsa),
+        PrivateKey::Secret | PrivateKey::Hmac(_) | PrivateKey::Ec(_) => {
+            Err(Error::invalid("RSAES_OAEP needs an RSA key of usage ENCRYPT_DECRYPT"))
+        }
+    }
+}
+
+/// The signing algorithms of a key spec (none for a spec that is not a key pair).
+pub fn signing_algorithms(spec: KeySpec) -> &'static [SigningAlgorithm] {
+    spec.pair().map_or(&[], SigningAlgorithm::for_spec)
+}
+
+/// The one MAC algorithm an HMAC key spec computes.
+pub fn mac_algorithm(spec: KeySpec) -> Option<MacAlgorithm> {
+    match spec {
+        KeySpec::Hmac256 => Some(MacAlgorithm::HmacSha256),
+        KeySpec::Hmac384 => Some(MacAlgorithm::HmacSha384),
+        KeySpec::Hmac512 => Some(MacAlgorithm::HmacSha512),
+        _ => None,
+    }
 }
 
 fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> String {
@@ -66,7 +92,7 @@ impl CryptoService {
         let id = self.keystore.resolve(call, key_ref)?;
         let key =
             self.keystore.usable_for(call, id, action, KeyUsage::SignVerify, &EncryptionContext::new())?;
-        let allowed = SigningAlgorithm::for_spec(key.metadata.spec);
+        let allowed = signing_algorithms(key.metadata.spec);
         if !allowed.contains(&algorithm) {
             return Err(Error::invalid(format!(
                 "signing algorithm {} is not valid for key spec {}; valid: {}",
@@ -86,7 +112,9 @@ impl CryptoService {
         message: Message<'_>,
     ) -> Result<(KeyId, Vec<u8>)> {
         let key = self.signing_key(call, key_ref, Action::Sign, algorithm)?;
-        Ok((key.metadata.id, signing::sign(current(call, &key)?, algorithm, message)?))
+        let signature =
+            signing::sign(current(call, &key)?, algorithm, message).map_err(Error::from_crypto)?;
+        Ok((key.metadata.id, signature))
     }
 
     pub fn verify(
@@ -99,7 +127,9 @@ impl CryptoService {
     ) -> Result<Verification> {
         let key = self.signing_key(call, key_ref, Action::Verify, algorithm)?;
         let public = current(call, &key)?.public_key_der().ok_or(Error::KeyIntegrity(key.metadata.id))?;
-        let valid = signing::verify(public, key.metadata.spec, algorithm, message, signature)?;
+        let spec = key.metadata.spec.pair().ok_or(Error::KeyIntegrity(key.metadata.id))?;
+        let valid =
+            signing::verify(public, spec, algorithm, message, signature).map_err(Error::from_crypto)?;
         Ok(Verification { key_id: key.metadata.id, valid })
     }
 
@@ -142,7 +172,8 @@ impl CryptoService {
         plaintext: &[u8],
     ) -> Result<(KeyId, Vec<u8>)> {
         let key = self.oaep_key(call, key_ref, Action::Encrypt)?;
-        Ok((key.metadata.id, oaep::encrypt(current(call, &key)?, hash, plaintext)?))
+        let ciphertext = oaep_encrypt(rsa(call, &key)?, hash, plaintext).map_err(Error::from_crypto)?;
+        Ok((key.metadata.id, ciphertext))
     }
 
     /// An asymmetric ciphertext does not name its key, so the caller must.
@@ -157,7 +188,8 @@ impl CryptoService {
             return Err(Error::invalid("key_id is required to decrypt with an RSAES_OAEP algorithm"));
         }
         let key = self.oaep_key(call, key_ref, Action::Decrypt)?;
-        Ok((key.metadata.id, oaep::decrypt(current(call, &key)?, hash, ciphertext)?))
+        let plaintext = oaep_decrypt(rsa(call, &key)?, hash, ciphertext).map_err(Error::from_crypto)?;
+        Ok((key.metadata.id, plaintext))
     }
 
     fn mac_key(
@@ -174,8 +206,7 @@ impl CryptoService {
             KeyUsage::GenerateVerifyMac,
             &EncryptionContext::new(),
         )?;
-        let expected =
-            MacAlgorithm::for_spec(key.metadata.spec).ok_or(Error::KeyIntegrity(key.metadata.id))?;
+        let expected = mac_algorithm(key.metadata.spec).ok_or(Error::KeyIntegrity(key.metadata.id))?;
         if expected != algorithm {
             return Err(Error::invalid(format!(
                 "MAC algorithm {} is not valid for key spec {}; valid: {}",
@@ -195,7 +226,8 @@ impl CryptoService {
         message: &[u8],
     ) -> Result<(KeyId, Vec<u8>)> {
         let key = self.mac_key(call, key_ref, Action::GenerateMac, algorithm)?;
-        Ok((key.metadata.id, mac::generate(current(call, &key)?, message)?))
+        let tag = hmac::generate(current(call, &key)?, message).map_err(Error::from_crypto)?;
+        Ok((key.metadata.id, tag))
     }
 
     pub fn verify_mac(
@@ -207,7 +239,7 @@ impl CryptoService {
         tag: &[u8],
     ) -> Result<Verification> {
         let key = self.mac_key(call, key_ref, Action::VerifyMac, algorithm)?;
-        let valid = mac::verify(current(call, &key)?, message, tag)?;
+        let valid = hmac::verify(current(call, &key)?, message, tag).map_err(Error::from_crypto)?;
         Ok(Verification { key_id: key.metadata.id, valid })
     }
 
@@ -219,12 +251,12 @@ impl CryptoService {
         spec: KeySpec,
         context: &EncryptionContext,
     ) -> Result<DataKeyPair> {
-        if !(spec.is_rsa() || spec.is_ecc()) {
+        let Some(pair) = spec.pair() else {
             return Err(Error::invalid(format!(
                 "key_pair_spec {} is not a key pair spec (RSA_2048/3072/4096, ECC_NIST_P256/P384)",
                 spec.name()
             )));
-        }
+        };
         let wrapping_key = self.usable_key(
             call,
             self.keystore.resolve(call, key_ref)?,
@@ -233,7 +265,9 @@ impl CryptoService {
         )?;
         let (private_key, public_key) = self
             .keystore
-            .off_reactor_with_deadline("key pair generation", move || keypair::generate_pair(spec))
+            .off_reactor_with_deadline("key pair generation", move || {
+                generate_pair(pair).map_err(Error::from_crypto)
+            })
             .await?;
         let sealed = seal_with(call, &wrapping_key, private_key.as_slice(), context)?;
         Ok(DataKeyPair {

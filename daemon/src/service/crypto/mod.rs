@@ -8,7 +8,7 @@ mod symmetric;
 
 use std::sync::Arc;
 
-pub use asymmetric::{DataKeyPair, PublicKey, Verification};
+pub use asymmetric::{DataKeyPair, PublicKey, Verification, mac_algorithm, signing_algorithms};
 pub use symmetric::{DataKeySize, Opened, Sealed};
 
 use super::Keystore;

@@ -76,33 +76,32 @@ impl CryptoService {
         context: &EncryptionContext,
         key_ref: Option<&str>,
     ) -> Result<Opened> {
-        let parsed = blob::parse(blob)?;
+        let parsed = blob::parse(blob).map_err(Error::from_crypto)?;
+        let blob_key = KeyId::from_bytes(parsed.key_id);
         if let Some(expected) = key_ref.filter(|r| !r.is_empty()) {
             let expected = self.keystore.resolve(call, expected)?;
-            if expected != parsed.key_id {
+            if expected != blob_key {
                 return Err(Error::InvalidCiphertext(format!(
-                    "the blob was encrypted under key {}, not key {expected}",
-                    parsed.key_id
+                    "the blob was encrypted under key {blob_key}, not key {expected}"
                 )));
             }
         }
-        let key = match self.usable_key(call, parsed.key_id, Action::Decrypt, context) {
+        let key = match self.usable_key(call, blob_key, Action::Decrypt, context) {
             Err(Error::KeyNotFound(_)) => {
                 return Err(Error::InvalidCiphertext(format!(
-                    "the blob names key {}, which does not exist",
-                    parsed.key_id
+                    "the blob names key {blob_key}, which does not exist"
                 )));
             }
             other => other?,
         };
         let version = key.version(call, parsed.key_version).ok_or_else(|| {
             Error::InvalidCiphertext(format!(
-                "the blob names version {} of key {}, which does not exist",
-                parsed.key_version, parsed.key_id
+                "the blob names version {} of key {blob_key}, which does not exist",
+                parsed.key_version
             ))
         })?;
-        let plaintext = parsed.open(&version.material, context)?;
-        Ok(Opened { key_id: parsed.key_id, key_version: parsed.key_version, plaintext })
+        let plaintext = parsed.open(&version.material, context).map_err(Error::from_crypto)?;
+        Ok(Opened { key_id: blob_key, key_version: parsed.key_version, plaintext })
     }
 
     /// Decrypts and encrypts again inside the daemon; the plaintext never leaves locked memory.
@@ -148,7 +147,7 @@ impl CryptoService {
                 "number_of_bytes is {len}; it must be 1 to {MAX_RANDOM_BYTES}"
             )));
         }
-        random_vec(len)
+        random_vec(len).map_err(Error::from_crypto)
     }
 
     /// An AES_256 key for SYMMETRIC_DEFAULT.
@@ -179,6 +178,7 @@ pub(super) fn seal_with(
     context: &EncryptionContext,
 ) -> Result<Sealed> {
     let current = key.current(call)?;
-    let blob = blob::seal(key.metadata.id, current.version, &current.material, plaintext, context)?;
+    let blob = blob::seal(key.metadata.id.as_bytes(), current.version, &current.material, plaintext, context)
+        .map_err(Error::from_crypto)?;
     Ok(Sealed { key_id: key.metadata.id, key_version: current.version, blob })
 }

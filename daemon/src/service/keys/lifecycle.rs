@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use super::KeyService;
-use crate::crypto::keypair;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
 use crate::operation::Operation;
@@ -72,7 +71,7 @@ impl KeyService {
                 let version = self
                     .keystore
                     .off_reactor_with_deadline("key generation", move || {
-                        KeyVersion::new(spec, usage, 1, now, keypair::generate(spec)?)
+                        KeyVersion::new(spec, 1, now, spec.generate()?)
                     })
                     .await?;
                 (vec![version], KeyState::Enabled)

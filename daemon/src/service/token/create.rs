@@ -187,7 +187,7 @@ impl TokenService {
             .get(&CKA_LABEL)
             .map(|l| String::from_utf8_lossy(l).into_owned())
             .unwrap_or_default();
-        let version = KeyVersion::new(spec, usage, 1, now, material)?;
+        let version = KeyVersion::new(spec, 1, now, material)?;
         let metadata = KeyMetadata {
             id,
             // The description is printable text, as CreateKey requires; a label's control
@@ -235,23 +235,25 @@ impl TokenService {
 
 /// The full attribute set of a public key given as SubjectPublicKeyInfo, over `template`.
 pub(super) fn public_key_map(spki: &[u8], template: &Template) -> Result<AttributeMap> {
-    use crate::crypto::token::der;
-    let spec = der::spki_spec(spki)?;
+    use crate::crypto::der;
+    let spec = der::spki_spec(spki).map_err(super::crypto_rv::p11)?.into();
     let kind = Kind::of_key(spec, true);
     let mut map = defaults::from_template(kind, Some(spec), template, &[], Provenance::Supplied)?;
     map.insert(CKA_CLASS, ulong(CKO_PUBLIC_KEY));
     map.insert(CKA_KEY_TYPE, ulong(key_type(spec)));
     map.insert(CKA_PUBLIC_KEY_INFO, spki.to_vec());
     if spec.is_rsa() {
-        let (modulus, exponent) = der::rsa_public_components(spki)?;
+        let (modulus, exponent) = der::rsa_public_components(spki).map_err(super::crypto_rv::p11)?;
         map.insert(CKA_MODULUS_BITS, ulong(modulus_bits(&modulus)));
         map.insert(CKA_MODULUS, modulus);
         map.insert(CKA_PUBLIC_EXPONENT, exponent);
     } else {
-        let params =
-            der::ec_params(spec).ok_or_else(|| Error::p11(CKR_CURVE_NOT_SUPPORTED, "unknown curve"))?;
+        let params = spec
+            .pair()
+            .and_then(der::ec_params)
+            .ok_or_else(|| Error::p11(CKR_CURVE_NOT_SUPPORTED, "unknown curve"))?;
         map.insert(CKA_EC_PARAMS, params.to_vec());
-        map.insert(CKA_EC_POINT, der::ec_point_from_spki(spki)?);
+        map.insert(CKA_EC_POINT, der::ec_point_from_spki(spki).map_err(super::crypto_rv::p11)?);
     }
     map.entry(CKA_TRUSTED).or_insert_with(|| boolean(false));
     Ok(map)

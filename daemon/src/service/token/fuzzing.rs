@@ -7,14 +7,14 @@ use cryptoki_sys::*;
 
 use super::attributes::{AttributeMap, Template};
 use super::create::public_key_map;
+use super::crypto_rv::p11;
 use super::defaults::{self, Provenance};
 use super::import::{certificate_map, data_map, private_key_material, public_key_spki, without};
 use super::keygen::{incomplete, secret_spec};
 use super::schema::Kind;
-use crate::crypto::keypair;
-use crate::crypto::token::der;
+use crate::crypto::der;
 use crate::error::{Error, Result};
-use crate::keys::{KeySpec, KeyUsage};
+use crate::keys::KeySpec;
 use crate::secure_mem::SecretBuf;
 
 /// The CKA_ID a key made here gets when the template names none.
@@ -36,7 +36,7 @@ pub fn new_object_attributes(template: &Template) -> Result<AttributeMap> {
         }
         CKO_PRIVATE_KEY => {
             let material = private_key_material(template)?;
-            let spec = der::pkcs8_spec(material.as_slice())?;
+            let spec = der::pkcs8_spec(material.as_slice()).map_err(p11)?.into();
             key_attributes(spec, &material, template)
         }
         CKO_PUBLIC_KEY => {
@@ -56,13 +56,6 @@ pub fn new_object_attributes(template: &Template) -> Result<AttributeMap> {
 /// The stored attributes of a new key's secret or private half, once its material loads as the
 /// keyring would load it.
 fn key_attributes(spec: KeySpec, material: &SecretBuf, template: &Template) -> Result<AttributeMap> {
-    let usage = if spec.is_aes() {
-        KeyUsage::EncryptDecrypt
-    } else if spec.is_secret() {
-        KeyUsage::GenerateVerifyMac
-    } else {
-        KeyUsage::SignVerify
-    };
-    keypair::load(spec, usage, material)?;
+    spec.parse(material)?;
     defaults::from_template(Kind::of_key(spec, false), Some(spec), template, DEFAULT_ID, Provenance::Supplied)
 }

@@ -4,11 +4,12 @@
 use cryptoki_sys::*;
 
 use super::attributes::{AttributeMap, Template, boolean, ulong};
+use super::crypto_rv::p11;
 use super::defaults::Provenance;
 use super::keygen::incomplete;
 use super::schema::Kind;
-use crate::crypto::token::certificate::certificate_fields;
-use crate::crypto::token::der;
+use crate::crypto::certificate::certificate_fields;
+use crate::crypto::{der, ec, rsa};
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
@@ -28,7 +29,7 @@ fn required<'a>(template: &'a Template, attribute: CK_ATTRIBUTE_TYPE, name: &str
 
 pub(super) fn private_key_material(template: &Template) -> Result<SecretBuf> {
     match template.ulong(CKA_KEY_TYPE) {
-        Some(CKK_RSA) => der::rsa_pkcs8_from_components(&der::RsaPrivateComponents {
+        Some(CKK_RSA) => rsa::rsa_pkcs8_from_components(&der::RsaPrivateComponents {
             modulus: required(template, CKA_MODULUS, "CKA_MODULUS")?,
             public_exponent: required(template, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT")?,
             private_exponent: required(template, CKA_PRIVATE_EXPONENT, "CKA_PRIVATE_EXPONENT")?,
@@ -37,10 +38,12 @@ pub(super) fn private_key_material(template: &Template) -> Result<SecretBuf> {
             exponent_1: required(template, CKA_EXPONENT_1, "CKA_EXPONENT_1")?,
             exponent_2: required(template, CKA_EXPONENT_2, "CKA_EXPONENT_2")?,
             coefficient: required(template, CKA_COEFFICIENT, "CKA_COEFFICIENT")?,
-        }),
+        })
+        .map_err(p11),
         Some(CKK_EC) => {
-            let spec = der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?)?;
-            der::ec_pkcs8_from_scalar(spec, required(template, CKA_VALUE, "CKA_VALUE")?)
+            let spec =
+                der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?).map_err(p11)?;
+            ec::ec_pkcs8_from_scalar(spec, required(template, CKA_VALUE, "CKA_VALUE")?).map_err(p11)
         }
         Some(other) => Err(Error::p11(
             CKR_ATTRIBUTE_VALUE_INVALID,
@@ -55,10 +58,12 @@ pub(super) fn public_key_spki(template: &Template) -> Result<Vec<u8>> {
         Some(CKK_RSA) => der::rsa_spki(
             required(template, CKA_MODULUS, "CKA_MODULUS")?,
             required(template, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT")?,
-        ),
+        )
+        .map_err(p11),
         Some(CKK_EC) => {
-            let spec = der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?)?;
-            der::ec_spki(spec, required(template, CKA_EC_POINT, "CKA_EC_POINT")?)
+            let spec =
+                der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?).map_err(p11)?;
+            der::ec_spki(spec, required(template, CKA_EC_POINT, "CKA_EC_POINT")?).map_err(p11)
         }
         Some(other) => Err(Error::p11(
             CKR_ATTRIBUTE_VALUE_INVALID,
@@ -79,7 +84,7 @@ pub(super) fn certificate_map(template: &Template) -> Result<AttributeMap> {
         return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "only X.509 certificates are supported"));
     }
     let value = required(template, CKA_VALUE, "CKA_VALUE")?;
-    let fields = certificate_fields(value)?;
+    let fields = certificate_fields(value).map_err(p11)?;
     let mut map = base_plain(Kind::Certificate, template)?;
     map.insert(CKA_CERTIFICATE_TYPE, ulong(CKC_X_509));
     map.entry(CKA_SUBJECT).or_insert(fields.subject.to_vec());

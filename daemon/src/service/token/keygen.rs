@@ -4,6 +4,7 @@ use cryptoki_sys::*;
 
 use super::attributes::{AttributeMap, Template, boolean, ulong};
 use super::create::{NewHandles, NewKey, public_key_map};
+use super::crypto_rv::p11;
 use super::defaults::{Provenance, generation_mechanism};
 use super::import::{certificate_map, data_map, private_key_material, public_key_spki, without};
 use super::mechanisms::{self, Mechanism};
@@ -11,10 +12,10 @@ use super::object::{Body, Lookup, Object};
 use super::objects::check_changes;
 use super::schema::Kind;
 use super::{App, TokenService};
-use crate::crypto::keypair::MAX_GENERIC_SECRET_BYTES;
-use crate::crypto::token::{der, ec, rsa};
+use crate::crypto::der;
+use crate::crypto::key::generate_pkcs8;
 use crate::error::{Error, Result};
-use crate::keys::KeySpec;
+use crate::keys::{KeySpec, MAX_GENERIC_SECRET_BYTES};
 use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
 use crate::service::Call;
@@ -119,7 +120,9 @@ impl TokenService {
             _ => {
                 let params = public.get(CKA_EC_PARAMS).or(private.get(CKA_EC_PARAMS));
                 (
-                    der::ec_spec_from_params(params.ok_or_else(|| incomplete("CKA_EC_PARAMS is required"))?)?,
+                    der::ec_spec_from_params(params.ok_or_else(|| incomplete("CKA_EC_PARAMS is required"))?)
+                        .map_err(p11)?
+                        .into(),
                     CKK_EC,
                 )
             }
@@ -133,11 +136,10 @@ impl TokenService {
         }
         let provenance = Provenance::Generated(generation_mechanism(spec));
         let planned = self.plan_key(app, call, session, spec, (&private, Some(public)), provenance)?;
+        let pair = spec.pair().ok_or_else(|| Error::Crypto(format!("{} is not a key pair", spec.name())))?;
         let material = self
             .kms
-            .off_reactor_with_deadline("key pair generation", move || {
-                if spec.is_rsa() { rsa::rsa_generate(rsa_bits(spec)) } else { ec::ec_generate(spec) }
-            })
+            .off_reactor_with_deadline("key pair generation", move || generate_pkcs8(pair).map_err(p11))
             .await?;
         let (private, public) = self.commit_key(app, call, session, planned, material, None).await?;
         let public = public.ok_or_else(|| Error::Crypto("a key pair without a public half".into()))?;
@@ -174,7 +176,7 @@ impl TokenService {
             }
             CKO_PRIVATE_KEY => {
                 let material = private_key_material(template)?;
-                let spec = der::pkcs8_spec(material.as_slice())?;
+                let spec = der::pkcs8_spec(material.as_slice()).map_err(p11)?.into();
                 let new = NewKey {
                     spec,
                     material,
@@ -297,14 +299,6 @@ fn rsa_spec(public: &Template) -> Result<KeySpec> {
         3072 => Ok(KeySpec::Rsa3072),
         4096 => Ok(KeySpec::Rsa4096),
         _ => Err(Error::p11(CKR_KEY_SIZE_RANGE, format!("RSA keys of 2048, 3072 or 4096 bits, not {bits}"))),
-    }
-}
-
-fn rsa_bits(spec: KeySpec) -> usize {
-    match spec {
-        KeySpec::Rsa3072 => 3072,
-        KeySpec::Rsa4096 => 4096,
-        _ => 2048,
     }
 }
 

@@ -6,6 +6,7 @@
 mod app;
 pub mod attributes;
 mod create;
+mod crypto_rv;
 mod defaults;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -207,6 +208,6 @@ impl TokenService {
         if len > 1 << 20 {
             return Err(Error::p11(CKR_DATA_LEN_RANGE, "at most 1 MiB of random data per call"));
         }
-        crate::crypto::random_vec(len)
+        crate::crypto::random_vec(len).map_err(crypto_rv::p11)
     }
 }

@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 use super::attributes::{AttributeMap, Template, boolean, decode_bool, decode_ulong, ulong};
 use super::defaults;
 use super::schema::{KeyKind, Kind, is_secret_value};
-use crate::crypto::token::der;
-use crate::crypto::token::hash::constant_time_eq;
+use crate::crypto::der;
+use crate::crypto::digest::constant_time_eq;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeySpec};
 
@@ -160,7 +160,9 @@ impl Object {
     pub fn spec(&self) -> Option<KeySpec> {
         match &self.body {
             Body::Key { key, .. } => Some(key.metadata.spec),
-            Body::Plain(_) => self.public_key_der().ok().and_then(|spki| der::spki_spec(&spki).ok()),
+            Body::Plain(_) => {
+                self.public_key_der().ok().and_then(|spki| der::spki_spec(&spki).ok()).map(Into::into)
+            }
         }
     }
 
@@ -189,7 +191,7 @@ fn plain_kind(attributes: &AttributeMap) -> Kind {
 }
 
 fn spki_of(key: &Key) -> Option<&[u8]> {
-    key.current().and_then(|v| v.handle.public_key_der())
+    key.current().and_then(|v| v.key.public_key_der())
 }
 
 /// Attributes that follow from the key itself.
@@ -219,7 +221,7 @@ fn computed(
                 _ => ulong(modulus_bits(&modulus)),
             }
         }
-        CKA_EC_PARAMS => der::ec_params(spec)?.to_vec(),
+        CKA_EC_PARAMS => der::ec_params(spec.pair()?)?.to_vec(),
         CKA_EC_POINT => der::ec_point_from_spki(spki_of(key)?).ok()?,
         _ => return None,
     };

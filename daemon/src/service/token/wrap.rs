@@ -4,14 +4,15 @@ use cryptoki_sys::*;
 
 use super::attributes::{Template, ulong};
 use super::create::NewKey;
+use super::crypto_rv::{p11, unwrap_p11};
 use super::defaults::Provenance;
 use super::keygen::secret_spec;
 use super::mechanisms::{self, Mechanism, Parameter};
 use super::object::Object;
-use super::operation::{Output, Space, material, rsa_crypt_scheme, token_handle};
+use super::operation::{Output, Space, material, private_key, rsa_crypt_scheme};
 use super::{App, TokenService};
-use crate::crypto::token::{der, rsa, wrap};
-use crate::crypto::token_handle::TokenHandle;
+use crate::crypto::aes::wrap;
+use crate::crypto::{PrivateKey, der, rsa};
 use crate::error::{Error, Result};
 use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
@@ -96,7 +97,7 @@ impl TokenService {
                     return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "RSA wraps secret keys only"));
                 }
                 rsa_crypt_scheme(mechanism)?;
-                rsa::rsa_modulus_bytes(&wrapping.public_key_der()?)?
+                rsa::rsa_modulus_bytes(&wrapping.public_key_der()?).map_err(p11)?
             }
         };
         if space.length_only || space.capacity < needed {
@@ -107,9 +108,11 @@ impl TokenService {
                 let kek = wrapping
                     .key()
                     .ok_or_else(|| Error::p11(CKR_WRAPPING_KEY_TYPE_INCONSISTENT, "not an AES key"))?;
-                wrap::aes_key_wrap(material(kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)?
+                wrap::aes_key_wrap(material(kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
+                    .map_err(p11)?
             }
-            _ => rsa::rsa_encrypt(&wrapping.public_key_der()?, rsa_crypt_scheme(mechanism)?, secret)?,
+            _ => rsa::rsa_encrypt(&wrapping.public_key_der()?, rsa_crypt_scheme(mechanism)?, secret)
+                .map_err(p11)?,
         };
         Ok(Output::Data(wrapped))
     }
@@ -136,21 +139,14 @@ impl TokenService {
         let material = match mechanism.kind {
             CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
                 check_wrap_iv(mechanism)?;
-                wrap::aes_key_unwrap(material(key)?, wrapped, mechanism.kind == CKM_AES_KEY_WRAP_PAD)?
+                wrap::aes_key_unwrap(material(key)?, wrapped, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
+                    .map_err(unwrap_p11)?
             }
-            _ => match token_handle(key)? {
-                TokenHandle::Rsa(rsa) => {
-                    rsa.decrypt(rsa_crypt_scheme(mechanism)?, wrapped).map_err(|e| match e {
-                        Error::Pkcs11 { rv: CKR_ENCRYPTED_DATA_INVALID, message } => {
-                            Error::p11(CKR_WRAPPED_KEY_INVALID, message)
-                        }
-                        Error::Pkcs11 { rv: CKR_ENCRYPTED_DATA_LEN_RANGE, message } => {
-                            Error::p11(CKR_WRAPPED_KEY_LEN_RANGE, message)
-                        }
-                        other => other,
-                    })?
+            _ => match private_key(key)? {
+                PrivateKey::Rsa(rsa) => {
+                    rsa.decrypt(rsa_crypt_scheme(mechanism)?, wrapped).map_err(unwrap_p11)?
                 }
-                TokenHandle::Ec(_) => {
+                _ => {
                     return Err(Error::p11(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "not an RSA key"));
                 }
             },
@@ -180,7 +176,7 @@ impl TokenService {
                 }
                 secret_spec(template.ulong(CKA_KEY_TYPE), material.len())?
             }
-            CKO_PRIVATE_KEY => der::pkcs8_spec(material.as_slice())?,
+            CKO_PRIVATE_KEY => der::pkcs8_spec(material.as_slice()).map_err(p11)?.into(),
             _ => {
                 return Err(Error::p11(
                     CKR_TEMPLATE_INCONSISTENT,
@@ -224,9 +220,9 @@ impl TokenService {
             ));
         }
         let key = base.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key"))?;
-        let secret = match token_handle(key)? {
-            TokenHandle::Ec(ec) => ec.derive(public_data)?,
-            TokenHandle::Rsa(_) => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
+        let secret = match private_key(key)? {
+            PrivateKey::Ec(ec) => ec.derive(public_data).map_err(p11)?,
+            _ => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
         };
         let wanted = match (template.ulong(CKA_VALUE_LEN), template.ulong(CKA_KEY_TYPE)) {
             (Some(len), _) => len as usize,

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use cryptoki_sys::*;
 
+use super::crypto_rv::p11;
 use super::mechanisms::{Mechanism, Parameter};
 use super::object::Object;
-use crate::crypto::token::aes::{AesCipher, AesMode};
-use crate::crypto::token::ec::{ec_signature_len, ecdsa_verify_prehashed};
-use crate::crypto::token::hash::{HashAlg, Hasher, HmacContext};
-use crate::crypto::token::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
-use crate::crypto::token_handle::TokenHandle;
+use crate::crypto::PrivateKey;
+use crate::crypto::aes::{AesCipher, AesMode};
+use crate::crypto::digest::{HashAlg, Hasher};
+use crate::crypto::ec::{ec_signature_len, ecdsa_verify_prehashed};
+use crate::crypto::hmac::HmacContext;
+use crate::crypto::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
 use crate::error::{Error, Result};
 use crate::keys::Key;
 
@@ -139,17 +141,41 @@ pub fn material(key: &Key) -> Result<&[u8]> {
         .ok_or_else(|| Error::p11(CKR_KEY_FUNCTION_NOT_PERMITTED, "the key has no material (pending import)"))
 }
 
-/// The key's private-key handle for PKCS#11 mechanisms, parsed on first use.
-pub fn token_handle(key: &Key) -> Result<&TokenHandle> {
+/// The parsed private key of a key pair's current version (the one both faces use).
+pub fn private_key(key: &Key) -> Result<&PrivateKey> {
     let version = key.current().ok_or_else(|| {
         Error::p11(CKR_KEY_FUNCTION_NOT_PERMITTED, "the key has no material (pending import)")
     })?;
-    if let Some(handle) = version.token_handle.get() {
-        return Ok(handle);
+    match &version.key {
+        PrivateKey::Secret | PrivateKey::Hmac(_) => {
+            Err(Error::Integrity(format!("{} keys have no private-key handle", key.metadata.spec.name())))
+        }
+        pair @ (PrivateKey::Rsa(_) | PrivateKey::Ec(_)) => Ok(pair),
     }
-    let handle = TokenHandle::load(key.metadata.spec, version.material.as_slice())?;
-    let _ = version.token_handle.set(handle);
-    version.token_handle.get().ok_or_else(|| Error::Crypto("key handle cache".into()))
+}
+
+/// CKM_SHA_1 … CKM_SHA512 (also the hashAlg of OAEP and PSS parameters).
+pub fn hash_from_mechanism(mechanism: CK_MECHANISM_TYPE) -> Option<HashAlg> {
+    match mechanism {
+        CKM_SHA_1 => Some(HashAlg::Sha1),
+        CKM_SHA224 => Some(HashAlg::Sha224),
+        CKM_SHA256 => Some(HashAlg::Sha256),
+        CKM_SHA384 => Some(HashAlg::Sha384),
+        CKM_SHA512 => Some(HashAlg::Sha512),
+        _ => None,
+    }
+}
+
+/// CKG_MGF1_SHA1 … CKG_MGF1_SHA512.
+pub fn hash_from_mgf(mgf: CK_RSA_PKCS_MGF_TYPE) -> Option<HashAlg> {
+    match mgf {
+        CKG_MGF1_SHA1 => Some(HashAlg::Sha1),
+        CKG_MGF1_SHA224 => Some(HashAlg::Sha224),
+        CKG_MGF1_SHA256 => Some(HashAlg::Sha256),
+        CKG_MGF1_SHA384 => Some(HashAlg::Sha384),
+        CKG_MGF1_SHA512 => Some(HashAlg::Sha512),
+        _ => None,
+    }
 }
 
 pub fn aes_mode(mechanism: &Mechanism) -> Result<AesMode> {
@@ -181,9 +207,8 @@ pub fn rsa_crypt_scheme(mechanism: &Mechanism) -> Result<RsaCryptScheme> {
     match (mechanism.kind, &mechanism.parameter) {
         (CKM_RSA_PKCS, _) => no_parameter(mechanism).map(|()| RsaCryptScheme::Pkcs1),
         (CKM_RSA_PKCS_OAEP, Parameter::Oaep { hash, mgf, source, source_data }) => {
-            let hash_alg =
-                HashAlg::from_mechanism(*hash).ok_or_else(|| param_invalid("unknown OAEP hash"))?;
-            if HashAlg::from_mgf(*mgf) != Some(hash_alg) {
+            let hash_alg = hash_from_mechanism(*hash).ok_or_else(|| param_invalid("unknown OAEP hash"))?;
+            if hash_from_mgf(*mgf) != Some(hash_alg) {
                 return Err(param_invalid("OAEP: the MGF1 hash must be the OAEP hash"));
             }
             if !source_data.is_empty() || (*source != 0 && *source != CKZ_DATA_SPECIFIED) {
@@ -202,8 +227,8 @@ fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSig
     let Parameter::Pss { hash, mgf, salt_len } = &mechanism.parameter else {
         return Err(param_invalid("PSS mechanisms need CK_RSA_PKCS_PSS_PARAMS"));
     };
-    let hash = HashAlg::from_mechanism(*hash).ok_or_else(|| param_invalid("unknown PSS hash"))?;
-    if expected.is_some_and(|e| e != hash) || HashAlg::from_mgf(*mgf) != Some(hash) {
+    let hash = hash_from_mechanism(*hash).ok_or_else(|| param_invalid("unknown PSS hash"))?;
+    if expected.is_some_and(|e| e != hash) || hash_from_mgf(*mgf) != Some(hash) {
         return Err(param_invalid("PSS: hashAlg and MGF must match the mechanism's hash"));
     }
     if *salt_len != hash.output_len() as u64 {
@@ -220,22 +245,22 @@ impl Operation {
     pub fn encrypt(mechanism: &Mechanism, object: &Object) -> Result<Self> {
         if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
             let spki = object.public_key_der()?;
-            let modulus = rsa_modulus_bytes(&spki)?;
+            let modulus = rsa_modulus_bytes(&spki).map_err(p11)?;
             return Ok(Self::new(State::RsaEncrypt { spki, scheme: rsa_crypt_scheme(mechanism)? }, modulus));
         }
         let key = object.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a secret key"))?;
-        let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, true)?;
+        let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, true).map_err(p11)?;
         Ok(Self::new(State::Aes(Box::new(cipher)), 0))
     }
 
     pub fn decrypt(mechanism: &Mechanism, object: &Object) -> Result<Self> {
         let key = object.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
         if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
-            let modulus = rsa_modulus_bytes(&object.public_key_der()?)?;
+            let modulus = rsa_modulus_bytes(&object.public_key_der()?).map_err(p11)?;
             let state = State::RsaDecrypt { key: Arc::clone(key), scheme: rsa_crypt_scheme(mechanism)? };
             return Ok(Self::new(state, modulus));
         }
-        let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, false)?;
+        let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, false).map_err(p11)?;
         Ok(Self::new(State::Aes(Box::new(cipher)), 0))
     }
 
@@ -247,10 +272,11 @@ impl Operation {
         let spki = object.public_key_der()?;
         let (finisher, len) = if key.metadata.spec.is_rsa() {
             let scheme = rsa_sign_scheme(mechanism)?;
-            (Finisher::RsaSign { key: Arc::clone(key), scheme }, rsa_modulus_bytes(&spki)?)
+            (Finisher::RsaSign { key: Arc::clone(key), scheme }, rsa_modulus_bytes(&spki).map_err(p11)?)
         } else {
             no_parameter(mechanism)?;
-            (Finisher::EcSign { key: Arc::clone(key) }, ec_signature_len(key.metadata.spec))
+            let len = key.metadata.spec.pair().map_or(0, ec_signature_len);
+            (Finisher::EcSign { key: Arc::clone(key) }, len)
         };
         Ok(Self::signature(mechanism, finisher, len))
     }
@@ -265,11 +291,11 @@ impl Operation {
         let spec = object.spec().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a public key"))?;
         let (finisher, len) = if spec.is_rsa() {
             let scheme = rsa_sign_scheme(mechanism)?;
-            let len = rsa_modulus_bytes(&spki)?;
+            let len = rsa_modulus_bytes(&spki).map_err(p11)?;
             (Finisher::RsaVerify { spki, scheme }, len)
         } else {
             no_parameter(mechanism)?;
-            (Finisher::EcVerify { spki }, ec_signature_len(spec))
+            (Finisher::EcVerify { spki }, spec.pair().map_or(0, ec_signature_len))
         };
         Ok(Self::signature(mechanism, finisher, len))
     }
@@ -299,7 +325,7 @@ impl Operation {
                 hash.output_len()
             }
         };
-        let context = HmacContext::new(hash, material(key)?)?;
+        let context = HmacContext::new(hash, material(key)?).map_err(p11)?;
         Ok(Some(Self::new(State::Mac { context: Box::new(context), len, verify }, len)))
     }
 
@@ -332,22 +358,43 @@ impl Finisher {
     /// Signs `input` (a digest, or the application's prepared data), or checks `signature`.
     fn run(&self, input: &[u8], signature: Option<&[u8]>) -> Result<Vec<u8>> {
         match self {
-            Self::RsaSign { key, scheme } => match token_handle(key)? {
-                TokenHandle::Rsa(rsa) => rsa.sign(*scheme, input),
-                TokenHandle::Ec(_) => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an RSA key")),
+            Self::RsaSign { key, scheme } => match private_key(key)? {
+                PrivateKey::Rsa(rsa) => rsa.sign(*scheme, input).map_err(p11),
+                _ => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an RSA key")),
             },
-            Self::EcSign { key } => match token_handle(key)? {
-                TokenHandle::Ec(ec) => ec.sign_prehashed(input),
-                TokenHandle::Rsa(_) => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
+            Self::EcSign { key } => match private_key(key)? {
+                PrivateKey::Ec(ec) => ec.sign_prehashed(input).map_err(p11),
+                _ => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
             },
             Self::RsaVerify { spki, scheme } => {
-                rsa_verify(spki, *scheme, input, signature.unwrap_or_default()).map(|()| Vec::new())
+                rsa_verify(spki, *scheme, input, signature.unwrap_or_default())
+                    .map(|()| Vec::new())
+                    .map_err(p11)
             }
-            Self::EcVerify { spki } => {
-                ecdsa_verify_prehashed(spki, input, signature.unwrap_or_default()).map(|()| Vec::new())
-            }
+            Self::EcVerify { spki } => ecdsa_verify_prehashed(spki, input, signature.unwrap_or_default())
+                .map(|()| Vec::new())
+                .map_err(p11),
         }
     }
 }
 
 mod run;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mechanisms_and_mgfs_map_to_algorithms() {
+        let lens = [20, 28, 32, 48, 64];
+        let mechs = [CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512];
+        let mgfs = [CKG_MGF1_SHA1, CKG_MGF1_SHA224, CKG_MGF1_SHA256, CKG_MGF1_SHA384, CKG_MGF1_SHA512];
+        for (i, alg) in HashAlg::ALL.into_iter().enumerate() {
+            assert_eq!(hash_from_mechanism(mechs[i]), Some(alg));
+            assert_eq!(hash_from_mgf(mgfs[i]), Some(alg));
+            assert_eq!(alg.output_len(), lens[i]);
+        }
+        assert_eq!(hash_from_mechanism(CKM_MD5), None);
+        assert_eq!(hash_from_mgf(CKG_MGF1_SHA3_256), None);
+    }
+}

@@ -3,9 +3,11 @@
 
 use cryptoki_sys::*;
 
+use super::p11;
 use super::{Finisher, Operation, State};
-use crate::crypto::token::hash::constant_time_eq;
-use crate::crypto::token::rsa::rsa_encrypt;
+use crate::crypto::PrivateKey;
+use crate::crypto::digest::constant_time_eq;
+use crate::crypto::rsa::rsa_encrypt;
 use crate::error::{Error, Result};
 
 fn single_part_only() -> Error {
@@ -38,7 +40,7 @@ impl Operation {
     pub fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         self.updated = true;
         match &mut self.state {
-            State::Aes(cipher) => cipher.update(data),
+            State::Aes(cipher) => cipher.update(data).map_err(p11),
             State::Hashed { hasher, .. } | State::Digest(hasher) => {
                 hasher.update(data);
                 Ok(Vec::new())
@@ -82,7 +84,7 @@ impl Operation {
     /// C_*Final: the output, or for a verification the check of `signature`.
     pub fn finish(self, signature: Option<&[u8]>) -> Result<Vec<u8>> {
         match self.state {
-            State::Aes(cipher) => cipher.finish(),
+            State::Aes(cipher) => cipher.finish().map_err(p11),
             State::Hashed { hasher, finisher } => finisher.run(&hasher.finish(), signature),
             State::Digest(hasher) => Ok(hasher.finish()),
             State::Mac { context, len, verify } => {
@@ -108,16 +110,14 @@ impl Operation {
             ));
         }
         match self.state {
-            State::Aes(cipher) => cipher.one_shot(data),
-            State::RsaEncrypt { spki, scheme } => rsa_encrypt(&spki, scheme, data),
-            State::RsaDecrypt { key, scheme } => match super::token_handle(&key)? {
-                crate::crypto::token_handle::TokenHandle::Rsa(rsa) => {
+            State::Aes(cipher) => cipher.one_shot(data).map_err(p11),
+            State::RsaEncrypt { spki, scheme } => rsa_encrypt(&spki, scheme, data).map_err(p11),
+            State::RsaDecrypt { key, scheme } => match super::private_key(&key)? {
+                PrivateKey::Rsa(rsa) => {
                     // Handed out on purpose: the application asked for its plaintext.
-                    rsa.decrypt(scheme, data).map(|plain| plain.as_slice().to_vec())
+                    rsa.decrypt(scheme, data).map(|plain| plain.as_slice().to_vec()).map_err(p11)
                 }
-                crate::crypto::token_handle::TokenHandle::Ec(_) => {
-                    Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an RSA key"))
-                }
+                _ => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an RSA key")),
             },
             State::Raw { finisher } => finisher.run(data, signature),
             _ => {
@@ -144,7 +144,7 @@ fn check_mac(mac: &[u8], signature: &[u8]) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use crate::crypto::token::aes::{AesCipher, AesMode};
+    use crate::crypto::aes::{AesCipher, AesMode};
 
     /// The module answers length queries from `length_rule`: it must bound every real output.
     #[test]

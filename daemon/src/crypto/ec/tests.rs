@@ -1,14 +1,12 @@
 //! Tests of `ec`: signatures and their normalisation, ECDH, and interoperability with `openssl`.
 
-use cryptoki_sys::CKR_ATTRIBUTE_VALUE_INVALID;
-
 use super::*;
-use crate::crypto::token::der::ec_point_from_spki;
-use crate::crypto::token::der_io::{SEQUENCE, encode, tlv_len, uint_content_len};
-use crate::crypto::token::hash::{HashAlg, Hasher};
-use crate::crypto::token::test_util::{Openssl, rv};
+use crate::crypto::der::ec_point_from_spki;
+use crate::crypto::der::io::{SEQUENCE, encode, tlv_len, uint_content_len};
+use crate::crypto::digest::{HashAlg, Hasher};
+use crate::crypto::test_util::{Openssl, err};
 
-const SPECS: [KeySpec; 2] = [KeySpec::EccNistP256, KeySpec::EccNistP384];
+const SPECS: [PairSpec; 2] = [PairSpec::EccNistP256, PairSpec::EccNistP384];
 
 fn digest(hash: HashAlg, message: &[u8]) -> Vec<u8> {
     let mut hasher = Hasher::new(hash);
@@ -16,7 +14,7 @@ fn digest(hash: HashAlg, message: &[u8]) -> Vec<u8> {
     hasher.finish()
 }
 
-fn new_key(spec: KeySpec) -> EcPrivateKey {
+fn new_key(spec: PairSpec) -> EcPrivateKey {
     EcPrivateKey::from_pkcs8(ec_generate(spec).unwrap().as_slice()).unwrap()
 }
 
@@ -44,22 +42,25 @@ fn signatures_round_trip_and_fail_when_altered() {
         ecdsa_verify_prehashed(&spki, &d, &signature).unwrap();
         let mut bad = signature.clone();
         bad[3] ^= 1;
-        assert_eq!(rv(ecdsa_verify_prehashed(&spki, &d, &bad)), CKR_SIGNATURE_INVALID);
-        assert_eq!(
-            rv(ecdsa_verify_prehashed(&spki, &digest(hash, b"other"), &signature)),
-            CKR_SIGNATURE_INVALID
-        );
-        assert_eq!(rv(ecdsa_verify_prehashed(&spki, &d, &signature[1..])), CKR_SIGNATURE_LEN_RANGE);
-        assert_eq!(rv(ecdsa_verify_prehashed(&spki, &d, &to_der(&signature))), CKR_SIGNATURE_LEN_RANGE);
-        assert_eq!(rv(key.sign_prehashed(&[])), CKR_DATA_LEN_RANGE);
-        assert_eq!(rv(ecdsa_verify_prehashed(&spki, &[], &signature)), CKR_DATA_LEN_RANGE);
+        assert!(matches!(err(ecdsa_verify_prehashed(&spki, &d, &bad)), Error::SignatureInvalid(_)));
+        assert!(matches!(
+            err(ecdsa_verify_prehashed(&spki, &digest(hash, b"other"), &signature)),
+            Error::SignatureInvalid(_)
+        ));
+        assert!(matches!(err(ecdsa_verify_prehashed(&spki, &d, &signature[1..])), Error::SignatureLength(_)));
+        assert!(matches!(
+            err(ecdsa_verify_prehashed(&spki, &d, &to_der(&signature))),
+            Error::SignatureLength(_)
+        ));
+        assert!(matches!(err(key.sign_prehashed(&[])), Error::DataLength(_)));
+        assert!(matches!(err(ecdsa_verify_prehashed(&spki, &[], &signature)), Error::DataLength(_)));
     }
-    assert_eq!(ec_signature_len(KeySpec::Aes256), 0);
+    assert_eq!(ec_signature_len(PairSpec::Rsa3072), 0);
 }
 
 #[test]
 fn hashes_of_any_length_are_normalised_like_bits2int() {
-    let key = new_key(KeySpec::EccNistP256);
+    let key = new_key(PairSpec::EccNistP256);
     let spki = key.public_key_der().unwrap();
     // Longer than the order: the leftmost 32 bytes count.
     let long = digest(HashAlg::Sha512, b"m");
@@ -75,21 +76,21 @@ fn hashes_of_any_length_are_normalised_like_bits2int() {
     let signature = key.sign_prehashed(&short).unwrap();
     let padded = [&[0u8; 12][..], &short].concat();
     ecdsa_verify_prehashed(&spki, &padded, &signature).unwrap();
-    assert_eq!(
-        rv(ecdsa_verify_prehashed(&spki, &[&short[..], &[0; 12]].concat(), &signature)),
-        CKR_SIGNATURE_INVALID
-    );
+    assert!(matches!(
+        err(ecdsa_verify_prehashed(&spki, &[&short[..], &[0; 12]].concat(), &signature)),
+        Error::SignatureInvalid(_)
+    ));
 }
 
 #[test]
 fn openssl_verifies_raw_signatures_after_der_conversion() {
     let ssl = Openssl::new();
     for (spec, hash) in [
-        (KeySpec::EccNistP256, HashAlg::Sha256),
-        (KeySpec::EccNistP256, HashAlg::Sha512),
-        (KeySpec::EccNistP256, HashAlg::Sha1),
-        (KeySpec::EccNistP384, HashAlg::Sha384),
-        (KeySpec::EccNistP384, HashAlg::Sha256),
+        (PairSpec::EccNistP256, HashAlg::Sha256),
+        (PairSpec::EccNistP256, HashAlg::Sha512),
+        (PairSpec::EccNistP256, HashAlg::Sha1),
+        (PairSpec::EccNistP384, HashAlg::Sha384),
+        (PairSpec::EccNistP384, HashAlg::Sha256),
     ] {
         let key = new_key(spec);
         ssl.write("pub.der", &key.public_key_der().unwrap());
@@ -121,7 +122,7 @@ fn ecdh_agrees_both_ways_and_with_openssl() {
     let ssl = Openssl::new();
     ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "a.pem"]);
     ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "a.pem", "-outform", "DER", "-out", "a.der"]);
-    let ours = new_key(KeySpec::EccNistP384);
+    let ours = new_key(PairSpec::EccNistP384);
     ssl.write("b.der", &ours.public_key_der().unwrap());
     ssl.run(&["pkey", "-pubin", "-inform", "DER", "-in", "b.der", "-out", "b.pem"]);
     ssl.run(&["pkeyutl", "-derive", "-inkey", "a.pem", "-peerkey", "b.pem", "-out", "secret"]);
@@ -132,14 +133,14 @@ fn ecdh_agrees_both_ways_and_with_openssl() {
 
 #[test]
 fn bad_peer_points_are_parameter_errors() {
-    let key = new_key(KeySpec::EccNistP256);
-    let good = ec_point_from_spki(&new_key(KeySpec::EccNistP256).public_key_der().unwrap()).unwrap();
+    let key = new_key(PairSpec::EccNistP256);
+    let good = ec_point_from_spki(&new_key(PairSpec::EccNistP256).public_key_der().unwrap()).unwrap();
     let raw = &good[2..];
     let mut off_curve = raw.to_vec();
     off_curve[64] ^= 1;
     let mut compressed = raw[..33].to_vec();
     compressed[0] = 0x02;
-    let p384 = ec_point_from_spki(&new_key(KeySpec::EccNistP384).public_key_der().unwrap()).unwrap();
+    let p384 = ec_point_from_spki(&new_key(PairSpec::EccNistP384).public_key_der().unwrap()).unwrap();
     let mut infinity = vec![0u8; 65];
     infinity[0] = 4;
     for bad in [
@@ -153,7 +154,7 @@ fn bad_peer_points_are_parameter_errors() {
         &[0x04, 0x41],
         &good[1..],
     ] {
-        assert_eq!(rv(key.derive(bad)), CKR_MECHANISM_PARAM_INVALID, "{bad:02x?}");
+        assert!(matches!(err(key.derive(bad)), Error::ParameterInvalid(_)), "{bad:02x?}");
     }
 }
 
@@ -164,29 +165,27 @@ fn keys_load_from_openssl_and_wrong_keys_are_refused() {
     ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "k.pem", "-outform", "DER", "-out", "k.der"]);
     ssl.run(&["pkey", "-in", "k.pem", "-pubout", "-outform", "DER", "-out", "pub.der"]);
     let key = EcPrivateKey::from_pkcs8(&ssl.read("k.der")).unwrap();
-    assert_eq!(key.spec(), KeySpec::EccNistP256);
+    assert_eq!(key.spec(), PairSpec::EccNistP256);
     assert_eq!(key.public_key_der().unwrap(), ssl.read("pub.der"));
     let shown = format!("{key:?}");
     assert!(shown.contains("REDACTED") && shown.contains("P256"), "{shown}");
 
     ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521", "-out", "big.pem"]);
     ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "big.pem", "-outform", "DER", "-out", "big.der"]);
-    assert_eq!(rv(EcPrivateKey::from_pkcs8(&ssl.read("big.der"))), CKR_CURVE_NOT_SUPPORTED);
+    assert!(matches!(err(EcPrivateKey::from_pkcs8(&ssl.read("big.der"))), Error::CurveUnsupported(_)));
     ssl.run(&["genpkey", "-algorithm", "ED25519", "-outform", "DER", "-out", "ed.der"]);
-    assert_eq!(rv(EcPrivateKey::from_pkcs8(&ssl.read("ed.der"))), CKR_KEY_TYPE_INCONSISTENT);
-    let rsa = crate::crypto::token::rsa::rsa_generate(2048).unwrap();
-    assert_eq!(rv(EcPrivateKey::from_pkcs8(rsa.as_slice())), CKR_KEY_TYPE_INCONSISTENT);
-    let rsa_pub = crate::crypto::token::rsa::RsaPrivateKey::from_pkcs8(rsa.as_slice())
-        .unwrap()
-        .public_key_der()
-        .unwrap();
-    assert_eq!(rv(ecdsa_verify_prehashed(&rsa_pub, &[1; 32], &[0; 64])), CKR_KEY_TYPE_INCONSISTENT);
-    for spec in [KeySpec::Aes256, KeySpec::Rsa2048, KeySpec::Hmac256] {
-        assert_eq!(rv(ec_generate(spec)), CKR_CURVE_NOT_SUPPORTED);
+    assert!(matches!(err(EcPrivateKey::from_pkcs8(&ssl.read("ed.der"))), Error::KeyType(_)));
+    let rsa = crate::crypto::rsa::rsa_generate(2048).unwrap();
+    assert!(matches!(err(EcPrivateKey::from_pkcs8(rsa.as_slice())), Error::KeyType(_)));
+    let rsa_pub =
+        crate::crypto::rsa::RsaPrivateKey::from_pkcs8(rsa.as_slice()).unwrap().public_key_der().unwrap();
+    assert!(matches!(err(ecdsa_verify_prehashed(&rsa_pub, &[1; 32], &[0; 64])), Error::KeyType(_)));
+    for spec in [PairSpec::Rsa3072, PairSpec::Rsa2048, PairSpec::Rsa4096] {
+        assert!(matches!(err(ec_generate(spec)), Error::CurveUnsupported(_)));
     }
     let der = ssl.read("k.der");
     for cut in [0, 1, 10, der.len() / 2, der.len() - 1] {
         assert!(EcPrivateKey::from_pkcs8(&der[..cut]).is_err());
     }
-    assert_eq!(rv(EcPrivateKey::from_pkcs8(&[0x30, 0x03, 0x02, 0x01, 0x00])), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert!(matches!(err(EcPrivateKey::from_pkcs8(&[0x30, 0x03, 0x02, 0x01, 0x00])), Error::Encoding(_)));
 }

@@ -2,30 +2,30 @@
 //! definite minimal lengths, non-negative minimal INTEGERs. The writer fills a caller's buffer
 //! (a `SecretBuf` for private keys) after the caller computed its exact length.
 
-pub(super) const SEQUENCE: u8 = 0x30;
-pub(super) const INTEGER: u8 = 0x02;
-pub(super) const BIT_STRING: u8 = 0x03;
-pub(super) const OCTET_STRING: u8 = 0x04;
-pub(super) const NULL: u8 = 0x05;
-pub(super) const OID: u8 = 0x06;
+pub(in crate::crypto) const SEQUENCE: u8 = 0x30;
+pub(in crate::crypto) const INTEGER: u8 = 0x02;
+pub(in crate::crypto) const BIT_STRING: u8 = 0x03;
+pub(in crate::crypto) const OCTET_STRING: u8 = 0x04;
+pub(in crate::crypto) const NULL: u8 = 0x05;
+pub(in crate::crypto) const OID: u8 = 0x06;
 
 /// Reads consecutive TLVs from a byte string.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Reader<'a> {
+pub(in crate::crypto) struct Reader<'a> {
     data: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    pub(super) fn new(data: &'a [u8]) -> Self {
+    pub(in crate::crypto) fn new(data: &'a [u8]) -> Self {
         Self { data }
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub(in crate::crypto) fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
 
     /// The next TLV as (tag, content).
-    pub(super) fn any(&mut self) -> Option<(u8, &'a [u8])> {
+    pub(in crate::crypto) fn any(&mut self) -> Option<(u8, &'a [u8])> {
         let (&tag, rest) = self.data.split_first()?;
         if tag & 0x1f == 0x1f {
             return None; // high-tag-number form: not used by these structures
@@ -55,7 +55,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The content of the next TLV, which must have `tag`.
-    pub(super) fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
+    pub(in crate::crypto) fn expect(&mut self, tag: u8) -> Option<&'a [u8]> {
         match self.any()? {
             (found, content) if found == tag => Some(content),
             _ => None,
@@ -63,14 +63,14 @@ impl<'a> Reader<'a> {
     }
 
     /// The whole next TLV, header included.
-    pub(super) fn raw(&mut self) -> Option<&'a [u8]> {
+    pub(in crate::crypto) fn raw(&mut self) -> Option<&'a [u8]> {
         let before = self.data;
         self.any()?;
         before.get(..before.len() - self.data.len())
     }
 
     /// A non-negative INTEGER's magnitude without leading zero bytes (empty for zero).
-    pub(super) fn unsigned(&mut self) -> Option<&'a [u8]> {
+    pub(in crate::crypto) fn unsigned(&mut self) -> Option<&'a [u8]> {
         let content = self.expect(INTEGER)?;
         match content {
             [] => None,
@@ -82,20 +82,20 @@ impl<'a> Reader<'a> {
     }
 
     /// The content of the one TLV that makes up all of `data`.
-    pub(super) fn single(data: &'a [u8], tag: u8) -> Option<&'a [u8]> {
+    pub(in crate::crypto) fn single(data: &'a [u8], tag: u8) -> Option<&'a [u8]> {
         let mut reader = Reader::new(data);
         let content = reader.expect(tag)?;
         reader.is_empty().then_some(content)
     }
 }
 
-pub(super) fn strip_leading_zeros(value: &[u8]) -> &[u8] {
+pub(in crate::crypto) fn strip_leading_zeros(value: &[u8]) -> &[u8] {
     let start = value.iter().position(|b| *b != 0).unwrap_or(value.len());
     value.get(start..).unwrap_or_default()
 }
 
 /// The content length of an INTEGER holding the unsigned big-endian `value`.
-pub(super) fn uint_content_len(value: &[u8]) -> usize {
+pub(in crate::crypto) fn uint_content_len(value: &[u8]) -> usize {
     match strip_leading_zeros(value).first() {
         None => 1,
         Some(top) => strip_leading_zeros(value).len() + usize::from(top & 0x80 != 0),
@@ -103,7 +103,7 @@ pub(super) fn uint_content_len(value: &[u8]) -> usize {
 }
 
 /// The length of a TLV with `content_len` bytes of content.
-pub(super) fn tlv_len(content_len: usize) -> usize {
+pub(in crate::crypto) fn tlv_len(content_len: usize) -> usize {
     let len_octets = if content_len < 0x80 {
         1
     } else {
@@ -113,24 +113,24 @@ pub(super) fn tlv_len(content_len: usize) -> usize {
 }
 
 /// Writes DER into a buffer of exactly the right length.
-pub(super) struct Writer<'a> {
+pub(in crate::crypto) struct Writer<'a> {
     out: &'a mut [u8],
     pos: usize,
 }
 
 impl<'a> Writer<'a> {
-    pub(super) fn new(out: &'a mut [u8]) -> Self {
+    pub(in crate::crypto) fn new(out: &'a mut [u8]) -> Self {
         Self { out, pos: 0 }
     }
 
-    pub(super) fn bytes(&mut self, bytes: &[u8]) -> Option<()> {
+    pub(in crate::crypto) fn bytes(&mut self, bytes: &[u8]) -> Option<()> {
         let end = self.pos.checked_add(bytes.len())?;
         self.out.get_mut(self.pos..end)?.copy_from_slice(bytes);
         self.pos = end;
         Some(())
     }
 
-    pub(super) fn header(&mut self, tag: u8, content_len: usize) -> Option<()> {
+    pub(in crate::crypto) fn header(&mut self, tag: u8, content_len: usize) -> Option<()> {
         self.bytes(&[tag])?;
         if content_len < 0x80 {
             return self.bytes(&[content_len as u8]);
@@ -141,7 +141,7 @@ impl<'a> Writer<'a> {
         self.bytes(significant)
     }
 
-    pub(super) fn uint(&mut self, value: &[u8]) -> Option<()> {
+    pub(in crate::crypto) fn uint(&mut self, value: &[u8]) -> Option<()> {
         let value = strip_leading_zeros(value);
         self.header(INTEGER, uint_content_len(value))?;
         if value.first().is_none_or(|top| top & 0x80 != 0) {
@@ -150,19 +150,22 @@ impl<'a> Writer<'a> {
         self.bytes(value)
     }
 
-    pub(super) fn tlv(&mut self, tag: u8, content: &[u8]) -> Option<()> {
+    pub(in crate::crypto) fn tlv(&mut self, tag: u8, content: &[u8]) -> Option<()> {
         self.header(tag, content.len())?;
         self.bytes(content)
     }
 
     /// True once the buffer is exactly full.
-    pub(super) fn is_full(&self) -> bool {
+    pub(in crate::crypto) fn is_full(&self) -> bool {
         self.pos == self.out.len()
     }
 }
 
 /// Encodes public (non-secret) DER into a vector with `write`, which must fill `len` bytes.
-pub(super) fn encode(len: usize, write: impl FnOnce(&mut Writer<'_>) -> Option<()>) -> Option<Vec<u8>> {
+pub(in crate::crypto) fn encode(
+    len: usize,
+    write: impl FnOnce(&mut Writer<'_>) -> Option<()>,
+) -> Option<Vec<u8>> {
     let mut out = vec![0; len];
     let mut writer = Writer::new(&mut out);
     write(&mut writer)?;

@@ -4,13 +4,11 @@
 //! The `der` crate's time types stop at 1970 (they convert to Unix time), while certificates
 //! legitimately carry earlier dates: Go writes a `NotBefore` of 0001-01-01 by default, and
 //! UTCTime covers 1950–2049. So the validity is checked here as DER dates of any year from 0001
-//! to 9999 (UTCTime or GeneralizedTime) and never converted. Anything else malformed is
-//! CKR_ATTRIBUTE_VALUE_INVALID.
+//! to 9999 (UTCTime or GeneralizedTime) and never converted. Anything else malformed is an
+//! `Encoding` error.
 
-use cryptoki_sys::CKR_ATTRIBUTE_VALUE_INVALID;
-
-use super::der_io::{BIT_STRING, INTEGER, Reader, SEQUENCE};
-use crate::error::{Error, Result};
+use super::der::io::{BIT_STRING, INTEGER, Reader, SEQUENCE};
+use crate::crypto::{Error, Result};
 
 const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
@@ -28,8 +26,7 @@ pub struct CertificateFields<'a> {
 
 /// Reads a DER `Certificate` (RFC 5280 §4.1).
 pub fn certificate_fields(der: &[u8]) -> Result<CertificateFields<'_>> {
-    parse(der)
-        .ok_or_else(|| Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_VALUE is not a DER X.509 certificate"))
+    parse(der).ok_or_else(|| Error::Encoding("CKA_VALUE is not a DER X.509 certificate".into()))
 }
 
 fn parse(der: &[u8]) -> Option<CertificateFields<'_>> {
@@ -162,7 +159,7 @@ mod tests {
 
     #[test]
     fn a_certificate_from_before_1970_gives_its_fields() {
-        let openssl = crate::crypto::token::test_util::Openssl::new();
+        let openssl = crate::crypto::test_util::Openssl::new();
         openssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k.pem"]);
         openssl.run(&[
             "req", "-x509", "-new", "-key", "k.pem", "-subj", "/CN=old", "-days", "1", "-outform", "DER",

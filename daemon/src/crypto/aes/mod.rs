@@ -7,6 +7,10 @@
 //! CBC_PAD the last whole ciphertext block is held back until `finish`, since it may carry the
 //! padding.
 
+mod ctr;
+mod gcm;
+pub mod wrap;
+
 use std::fmt;
 
 use aws_lc_rs::cipher::{
@@ -14,16 +18,13 @@ use aws_lc_rs::cipher::{
     UnboundCipherKey,
 };
 use aws_lc_rs::iv::FixedLength;
-use cryptoki_sys::{
-    CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_KEY_SIZE_RANGE,
-};
 use subtle::{ConstantTimeEq, ConstantTimeGreater};
 
-use super::aes_ctr::CtrEngine;
-use super::aes_gcm::GcmEngine;
 use super::failed;
-use crate::error::{Error, Result};
+use crate::crypto::{Error, Result};
 use crate::secure_mem::SecretBuf;
+use ctr::CtrEngine;
+use gcm::GcmEngine;
 
 pub const BLOCK_LEN: usize = 16;
 
@@ -38,7 +39,7 @@ pub enum AesMode {
         iv: [u8; 16],
     },
     /// CK_AES_CTR_PARAMS: the low `counter_bits` bits of `counter_block` count blocks (1..=128);
-    /// running out of counter values is CKR_DATA_LEN_RANGE, never a reuse of keystream.
+    /// running out of counter values is a data-length error, never a reuse of keystream.
     Ctr {
         counter_block: [u8; 16],
         counter_bits: u32,
@@ -82,7 +83,7 @@ pub(super) fn algorithm(key: &[u8]) -> Result<&'static Algorithm> {
         16 => Ok(&AES_128),
         24 => Ok(&AES_192),
         32 => Ok(&AES_256),
-        n => Err(Error::p11(CKR_KEY_SIZE_RANGE, format!("an AES key is 16, 24 or 32 bytes, not {n}"))),
+        n => Err(Error::KeySize(format!("an AES key is 16, 24 or 32 bytes, not {n}"))),
     }
 }
 
@@ -91,8 +92,8 @@ pub(super) fn unbound_key(key: &[u8]) -> Result<UnboundCipherKey> {
 }
 
 impl AesCipher {
-    /// `key` is 16, 24 or 32 bytes (else CKR_KEY_SIZE_RANGE); bad mode parameters are
-    /// CKR_MECHANISM_PARAM_INVALID.
+    /// `key` is 16, 24 or 32 bytes (else `KeySize`); bad mode parameters are
+    /// `ParameterInvalid`.
     pub fn new(key: &[u8], mode: AesMode, encrypt: bool) -> Result<Self> {
         let engine = match mode {
             AesMode::Ecb => Engine::Block(BlockEngine::new(key, None, false, encrypt)?),
@@ -266,20 +267,14 @@ impl BlockEngine {
 
     fn finish(mut self) -> Result<Vec<u8>> {
         match (self.encrypting(), self.pad) {
-            (true, false) if self.pending_len != 0 => Err(Error::p11(
-                CKR_DATA_LEN_RANGE,
-                format!(
-                    "AES-ECB/CBC input must be whole 16-byte blocks ({} bytes left over)",
-                    self.pending_len
-                ),
-            )),
-            (false, false) if self.pending_len != 0 => Err(Error::p11(
-                CKR_ENCRYPTED_DATA_LEN_RANGE,
-                format!(
-                    "AES-ECB/CBC ciphertext must be whole 16-byte blocks ({} bytes left over)",
-                    self.pending_len
-                ),
-            )),
+            (true, false) if self.pending_len != 0 => Err(Error::DataLength(format!(
+                "AES-ECB/CBC input must be whole 16-byte blocks ({} bytes left over)",
+                self.pending_len
+            ))),
+            (false, false) if self.pending_len != 0 => Err(Error::CiphertextLength(format!(
+                "AES-ECB/CBC ciphertext must be whole 16-byte blocks ({} bytes left over)",
+                self.pending_len
+            ))),
             (_, false) => Ok(Vec::new()),
             (true, true) => {
                 // PKCS#7: 1 to 16 bytes, each holding the pad length.
@@ -295,16 +290,14 @@ impl BlockEngine {
 
     fn finish_unpad(mut self) -> Result<Vec<u8>> {
         if self.pending_len != BLOCK_LEN {
-            return Err(Error::p11(
-                CKR_ENCRYPTED_DATA_LEN_RANGE,
-                "AES-CBC-PAD ciphertext must be one or more whole 16-byte blocks",
+            return Err(Error::CiphertextLength(
+                "AES-CBC-PAD ciphertext must be one or more whole 16-byte blocks".into(),
             ));
         }
         let mut block = SecretBuf::copy_from(self.pending())?;
         self.transform(block.as_mut_slice())?;
-        let kept = pkcs7_unpadded_len(block.as_slice()).ok_or_else(|| {
-            Error::p11(CKR_ENCRYPTED_DATA_INVALID, "AES-CBC-PAD decryption found invalid padding")
-        })?;
+        let kept = pkcs7_unpadded_len(block.as_slice())
+            .ok_or(Error::CiphertextInvalid("AES-CBC-PAD decryption found invalid padding"))?;
         Ok(block.as_slice().get(..kept).unwrap_or_default().to_vec())
     }
 }
@@ -327,7 +320,7 @@ fn last_block(blocks: &[u8]) -> Option<[u8; BLOCK_LEN]> {
 }
 
 fn too_long() -> Error {
-    Error::p11(CKR_DATA_LEN_RANGE, "input too long")
+    Error::DataLength("input too long".into())
 }
 
 fn internal() -> Error {
@@ -335,5 +328,4 @@ fn internal() -> Error {
 }
 
 #[cfg(test)]
-#[path = "aes_tests.rs"]
 mod tests;

@@ -1,17 +1,15 @@
-//! Tests of `rsa_raw`: the crypto-bigint CKM_RSA_PKCS signature is the one AWS-LC and OpenSSL
+//! Tests of `rsa::raw`: the crypto-bigint CKM_RSA_PKCS signature is the one AWS-LC and OpenSSL
 //! make, over any input up to k − 11 bytes; OpenSSL verifies it; the fault check, blinding and
 //! the verifier's bounds; and the lazy parse.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use cryptoki_sys::{CKR_FUNCTION_FAILED, CKR_SIGNATURE_LEN_RANGE};
-
 use super::*;
-use crate::crypto::token::der::rsa_public_components;
-use crate::crypto::token::hash::{HashAlg, Hasher};
-use crate::crypto::token::rsa::{RsaPrivateKey, RsaSignScheme, rsa_verify};
-use crate::crypto::token::test_util::{Openssl, hex, rv};
+use crate::crypto::der::rsa_public_components;
+use crate::crypto::digest::{HashAlg, Hasher};
+use crate::crypto::rsa::{RsaPrivateKey, RsaSignScheme, rsa_verify};
+use crate::crypto::test_util::{Openssl, err, hex};
 
 const RAW: RsaSignScheme = RsaSignScheme::Pkcs1DigestInfo;
 
@@ -89,11 +87,11 @@ fn type1_block_is_laid_out_as_rfc_8017_says() {
     let block = type1_block(b"ab", 16).unwrap();
     assert_eq!(block, hex("0001 ffffffffffffffffffffff 00 6162"));
     assert_eq!(type1_block(&[], 11).unwrap(), hex("0001 ffffffffffffffff 00"));
-    assert_eq!(rv(type1_block(&[1], 11)), CKR_DATA_LEN_RANGE);
-    assert_eq!(rv(type1_block(&[], 10)), CKR_DATA_LEN_RANGE);
+    assert!(matches!(err(type1_block(&[1], 11)), Error::DataLength(_)));
+    assert!(matches!(err(type1_block(&[], 10)), Error::DataLength(_)));
     let full = type1_block(&[7; 245], 256).unwrap();
     assert_eq!((full.len(), &full[..11]), (256, &hex("0001 ffffffffffffffff 00")[..]));
-    assert_eq!(rv(type1_block(&[7; 246], 256)), CKR_DATA_LEN_RANGE);
+    assert!(matches!(err(type1_block(&[7; 246], 256)), Error::DataLength(_)));
 }
 
 #[test]
@@ -111,7 +109,7 @@ fn raw_path_matches_aws_lc_for_sha2_digest_infos() {
     // And the raw verifier accepts AWS-LC's signature.
     let (n, e) = rsa_public_components(&files.spki).unwrap();
     verify_pkcs1(&n, &e, &info, &by_aws_lc).unwrap();
-    assert_eq!(rv(verify_pkcs1(&n, &e, &info, &flip_bit(&by_aws_lc, 3))), CKR_SIGNATURE_INVALID);
+    assert!(matches!(err(verify_pkcs1(&n, &e, &info, &flip_bit(&by_aws_lc, 3))), Error::SignatureInvalid(_)));
 }
 
 #[test]
@@ -148,9 +146,15 @@ fn raw_signatures_equal_openssl_ones_and_openssl_verifies_them() {
         ssl.write("sig", &bad);
         assert!(!ssl.try_run(&[&recover[..], &pkcs1[..]].concat()).0, "{name}: OpenSSL took a bad signature");
         rsa_verify(&files.spki, RAW, &input, &signature).unwrap();
-        assert_eq!(rv(rsa_verify(&files.spki, RAW, &input, &bad)), CKR_SIGNATURE_INVALID, "{name}");
+        assert!(
+            matches!(err(rsa_verify(&files.spki, RAW, &input, &bad)), Error::SignatureInvalid(_)),
+            "{name}"
+        );
         let other = if input.is_empty() { vec![0] } else { flip_bit(&input, 0) };
-        assert_eq!(rv(rsa_verify(&files.spki, RAW, &other, &signature)), CKR_SIGNATURE_INVALID, "{name}");
+        assert!(
+            matches!(err(rsa_verify(&files.spki, RAW, &other, &signature)), Error::SignatureInvalid(_)),
+            "{name}"
+        );
     }
 }
 
@@ -158,12 +162,15 @@ fn raw_signatures_equal_openssl_ones_and_openssl_verifies_them() {
 fn inputs_over_k_minus_11_bytes_are_refused() {
     let files = files();
     let key = RsaPrivateKey::from_pkcs8(&files.der).unwrap();
-    assert_eq!(rv(key.sign(RAW, &[1; 246])), CKR_DATA_LEN_RANGE);
-    assert_eq!(rv(key.raw_key().unwrap().sign_pkcs1(&[1; 246])), CKR_DATA_LEN_RANGE);
-    assert_eq!(rv(rsa_verify(&files.spki, RAW, &[1; 246], &[1; 256])), CKR_DATA_LEN_RANGE);
+    assert!(matches!(err(key.sign(RAW, &[1; 246])), Error::DataLength(_)));
+    assert!(matches!(err(key.raw_key().unwrap().sign_pkcs1(&[1; 246])), Error::DataLength(_)));
+    assert!(matches!(err(rsa_verify(&files.spki, RAW, &[1; 246], &[1; 256])), Error::DataLength(_)));
     let signature = key.sign(RAW, &[1; 245]).unwrap();
     rsa_verify(&files.spki, RAW, &[1; 245], &signature).unwrap();
-    assert_eq!(rv(rsa_verify(&files.spki, RAW, &[1; 245], &signature[1..])), CKR_SIGNATURE_LEN_RANGE);
+    assert!(matches!(
+        err(rsa_verify(&files.spki, RAW, &[1; 245], &signature[1..])),
+        Error::SignatureLength(_)
+    ));
 }
 
 #[test]
@@ -179,7 +186,7 @@ fn a_faulty_private_operation_is_caught_by_the_public_exponent() {
         let component = tamper(&mut raw).as_mut_slice();
         let last = component.len() - 1;
         component[last] ^= 0x04;
-        assert_eq!(rv(raw.sign_pkcs1(&input)), CKR_FUNCTION_FAILED);
+        assert!(matches!(err(raw.sign_pkcs1(&input)), Error::Failed(_)));
     }
 }
 
@@ -190,13 +197,13 @@ fn the_verifier_refuses_out_of_range_values() {
     let input = b"x";
     // With e = 1 the encoded block would be its own signature.
     let block = type1_block(input, n.len()).unwrap();
-    assert_eq!(rv(verify_pkcs1(&n, &[1], input, &block)), CKR_SIGNATURE_INVALID);
-    assert_eq!(rv(verify_pkcs1(&n, &[4, 0, 0], input, &block)), CKR_SIGNATURE_INVALID);
-    assert_eq!(rv(verify_pkcs1(&n, &[3, 0, 0, 0, 1], input, &block)), CKR_SIGNATURE_INVALID);
+    assert!(matches!(err(verify_pkcs1(&n, &[1], input, &block)), Error::SignatureInvalid(_)));
+    assert!(matches!(err(verify_pkcs1(&n, &[4, 0, 0], input, &block)), Error::SignatureInvalid(_)));
+    assert!(matches!(err(verify_pkcs1(&n, &[3, 0, 0, 0, 1], input, &block)), Error::SignatureInvalid(_)));
     // Signatures at or above n.
-    assert_eq!(rv(verify_pkcs1(&n, &e, input, &n)), CKR_SIGNATURE_INVALID);
-    assert_eq!(rv(verify_pkcs1(&n, &e, input, &[0xff; 256])), CKR_SIGNATURE_INVALID);
-    assert_eq!(rv(verify_pkcs1(&n, &e, input, &[0; 256])), CKR_SIGNATURE_INVALID);
+    assert!(matches!(err(verify_pkcs1(&n, &e, input, &n)), Error::SignatureInvalid(_)));
+    assert!(matches!(err(verify_pkcs1(&n, &e, input, &[0xff; 256])), Error::SignatureInvalid(_)));
+    assert!(matches!(err(verify_pkcs1(&n, &e, input, &[0; 256])), Error::SignatureInvalid(_)));
 }
 
 #[test]
@@ -246,11 +253,11 @@ fn rsa_3072_raw_signature_equals_openssl() {
     ]);
     assert_eq!(ssl.read("osig"), signature);
     rsa_verify(&files.spki, RAW, &input, &signature).unwrap();
-    assert_eq!(rv(key.sign(RAW, &[0; 374])), CKR_DATA_LEN_RANGE);
+    assert!(matches!(err(key.sign(RAW, &[0; 374])), Error::DataLength(_)));
     key.sign(RAW, &[0; 373]).unwrap();
 }
 
-/// `cargo test --release -p arca-daemon --lib rsa_raw -- --ignored --nocapture`
+/// `cargo test --release -p arca-daemon --lib rsa::raw -- --ignored --nocapture`
 #[test]
 #[ignore = "timing, not a check"]
 fn time_raw_and_aws_lc_signatures() {

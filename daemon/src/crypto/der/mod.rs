@@ -1,27 +1,21 @@
 //! PKCS#11 attribute forms to and from the DER documents Arca keeps: SubjectPublicKeyInfo for
 //! public keys, PKCS#8 for private keys.
 //!
-//! Errors: malformed DER is CKR_ATTRIBUTE_VALUE_INVALID, a well-formed key of another algorithm
-//! CKR_KEY_TYPE_INCONSISTENT, another curve CKR_CURVE_NOT_SUPPORTED, an RSA size other than
-//! 2048, 3072 or 4096 bits (where a spec is asked for) CKR_KEY_SIZE_RANGE.
+//! Errors: malformed DER is `Encoding`, a well-formed key of another algorithm `KeyType`, another
+//! curve `CurveUnsupported`, an RSA size other than 2048, 3072 or 4096 bits (where a spec is
+//! asked for) `KeySize`.
 
-use aws_lc_rs::agreement;
-use aws_lc_rs::encoding::AsDer;
+pub(crate) mod io;
+
 use aws_lc_rs::signature::{self, UnparsedPublicKey};
-use cryptoki_sys::{
-    CKR_ATTRIBUTE_VALUE_INVALID, CKR_CURVE_NOT_SUPPORTED, CKR_KEY_SIZE_RANGE, CKR_KEY_TYPE_INCONSISTENT,
-};
 
-use super::der_io::{
+use super::error::{Error, Result, failed};
+use super::spec::PairSpec;
+use crate::secure_mem::SecretBuf;
+use io::{
     BIT_STRING, INTEGER, NULL, OCTET_STRING, OID, Reader, SEQUENCE, Writer, encode, strip_leading_zeros,
     tlv_len, uint_content_len,
 };
-use super::ec::{EcPrivateKey, coordinate_len};
-use super::failed;
-use super::rsa::RsaPrivateKey;
-use crate::error::{Error, Result};
-use crate::keys::KeySpec;
-use crate::secure_mem::SecretBuf;
 
 /// OID contents: rsaEncryption, id-ecPublicKey, prime256v1, secp384r1.
 const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
@@ -35,11 +29,11 @@ const RSA_ALGORITHM: &[u8] =
 const EC_PUBLIC_KEY_OID: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 
 fn malformed(what: &str) -> Error {
-    Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, format!("malformed {what}"))
+    Error::Encoding(format!("malformed {what}"))
 }
 
 fn not_rsa() -> Error {
-    Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an RSA key")
+    Error::KeyType("not an RSA key".into())
 }
 
 /// An AlgorithmIdentifier: the OID's content and the parameters' whole TLV, if any.
@@ -92,7 +86,7 @@ pub fn rsa_spki(modulus: &[u8], public_exponent: &[u8]) -> Result<Vec<u8>> {
     let (n, e) = (strip_leading_zeros(modulus), strip_leading_zeros(public_exponent));
     let odd = |v: &[u8]| v.last().is_some_and(|b| b & 1 == 1);
     if !odd(n) || n.len() < 64 || !odd(e) || e == [1] || e.len() > n.len() {
-        return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "not a valid RSA modulus and public exponent"));
+        return Err(Error::Encoding("not a valid RSA modulus and public exponent".into()));
     }
     let key_len = tlv_len(uint_content_len(n)) + tlv_len(uint_content_len(e));
     let bit_string_len = 1 + tlv_len(key_len);
@@ -128,9 +122,9 @@ impl std::fmt::Debug for RsaPrivateComponents<'_> {
     }
 }
 
-/// A PKCS#8 RSA private key (PKCS#1 RSAPrivateKey inside) built in locked memory, then checked
-/// by AWS-LC (which verifies that the components agree).
-pub fn rsa_pkcs8_from_components(parts: &RsaPrivateComponents<'_>) -> Result<SecretBuf> {
+/// A PKCS#8 RSA private key (PKCS#1 RSAPrivateKey inside) built in locked memory; the caller
+/// has AWS-LC check that the components agree (`rsa::rsa_pkcs8_from_components`).
+pub(super) fn rsa_pkcs8_encode(parts: &RsaPrivateComponents<'_>) -> Result<SecretBuf> {
     let fields = [
         parts.modulus,
         parts.public_exponent,
@@ -158,44 +152,35 @@ pub fn rsa_pkcs8_from_components(parts: &RsaPrivateComponents<'_>) -> Result<Sec
     if written.is_none() || !writer.is_full() {
         return Err(failed("RSA private key encoding"));
     }
-    match RsaPrivateKey::from_pkcs8(der.as_slice()) {
-        Ok(_) => Ok(der),
-        Err(Error::Pkcs11 { rv: CKR_KEY_SIZE_RANGE, message }) => {
-            Err(Error::p11(CKR_KEY_SIZE_RANGE, message))
-        }
-        Err(_) => Err(Error::p11(
-            CKR_ATTRIBUTE_VALUE_INVALID,
-            "RSA private key components are missing or do not form a consistent key",
-        )),
-    }
+    Ok(der)
 }
 
 /// CKA_EC_PARAMS (a namedCurve OID) of an EC spec.
-pub fn ec_params(spec: KeySpec) -> Option<&'static [u8]> {
+pub fn ec_params(spec: PairSpec) -> Option<&'static [u8]> {
     match spec {
-        KeySpec::EccNistP256 => Some(P256_PARAMS),
-        KeySpec::EccNistP384 => Some(P384_PARAMS),
+        PairSpec::EccNistP256 => Some(P256_PARAMS),
+        PairSpec::EccNistP384 => Some(P384_PARAMS),
         _ => None,
     }
 }
 
 /// The spec of CKA_EC_PARAMS: P-256 or P-384 named by OID.
-pub fn ec_spec_from_params(params: &[u8]) -> Result<KeySpec> {
+pub fn ec_spec_from_params(params: &[u8]) -> Result<PairSpec> {
     let mut reader = Reader::new(params);
     if reader.any().is_none() || !reader.is_empty() {
         return Err(malformed("EC parameters"));
     }
     match params {
-        P256_PARAMS => Ok(KeySpec::EccNistP256),
-        P384_PARAMS => Ok(KeySpec::EccNistP384),
-        _ => Err(Error::p11(CKR_CURVE_NOT_SUPPORTED, "only the named curves P-256 and P-384 are supported")),
+        P256_PARAMS => Ok(PairSpec::EccNistP256),
+        P384_PARAMS => Ok(PairSpec::EccNistP384),
+        _ => Err(Error::CurveUnsupported("only the named curves P-256 and P-384 are supported".into())),
     }
 }
 
-fn ec_spki_parts(spki: &[u8]) -> Result<(KeySpec, &[u8])> {
+fn ec_spki_parts(spki: &[u8]) -> Result<(PairSpec, &[u8])> {
     let (algorithm, point) = parse_spki(spki)?;
     if algorithm.oid != EC_PUBLIC_KEY {
-        return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC public key"));
+        return Err(Error::KeyType("not an EC public key".into()));
     }
     let spec = ec_spec_from_params(algorithm.params.unwrap_or_default())?;
     Ok((spec, point))
@@ -208,21 +193,20 @@ pub fn ec_point_from_spki(spki: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// The raw uncompressed point in CKA_EC_POINT (DER OCTET STRING, or the bare point).
-pub(super) fn uncompressed_point(spec: KeySpec, ec_point: &[u8]) -> Option<&[u8]> {
-    let len = 1 + 2 * coordinate_len(spec)?;
+pub(super) fn uncompressed_point(spec: PairSpec, ec_point: &[u8]) -> Option<&[u8]> {
+    let len = 1 + 2 * spec.coordinate_len()?;
     let point = if ec_point.len() == len { ec_point } else { Reader::single(ec_point, OCTET_STRING)? };
     (point.len() == len && point.first() == Some(&0x04)).then_some(point)
 }
 
 /// An EC SubjectPublicKeyInfo from a spec and CKA_EC_POINT, the point checked to be on the curve.
-pub fn ec_spki(spec: KeySpec, ec_point: &[u8]) -> Result<Vec<u8>> {
+pub fn ec_spki(spec: PairSpec, ec_point: &[u8]) -> Result<Vec<u8>> {
     let (params, verification): (_, &'static signature::EcdsaVerificationAlgorithm) = match spec {
-        KeySpec::EccNistP256 => (P256_PARAMS, &signature::ECDSA_P256_SHA256_FIXED),
-        KeySpec::EccNistP384 => (P384_PARAMS, &signature::ECDSA_P384_SHA384_FIXED),
-        _ => return Err(Error::p11(CKR_CURVE_NOT_SUPPORTED, format!("{} is not an EC spec", spec.name()))),
+        PairSpec::EccNistP256 => (P256_PARAMS, &signature::ECDSA_P256_SHA256_FIXED),
+        PairSpec::EccNistP384 => (P384_PARAMS, &signature::ECDSA_P384_SHA384_FIXED),
+        _ => return Err(Error::CurveUnsupported(format!("{} is not an EC spec", spec.name()))),
     };
-    let invalid =
-        || Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, format!("not an uncompressed {} point", spec.name()));
+    let invalid = || Error::Encoding(format!("not an uncompressed {} point", spec.name()));
     let point = uncompressed_point(spec, ec_point).ok_or_else(invalid)?;
     UnparsedPublicKey::new(verification, point).parse().map_err(|_| invalid())?;
     let algorithm_len = EC_PUBLIC_KEY_OID.len() + params.len();
@@ -239,46 +223,22 @@ pub fn ec_spki(spec: KeySpec, ec_point: &[u8]) -> Result<Vec<u8>> {
     .ok_or_else(|| failed("EC public key encoding"))
 }
 
-/// A PKCS#8 EC private key from CKA_VALUE (the big-endian scalar; short values are left-padded).
-pub fn ec_pkcs8_from_scalar(spec: KeySpec, scalar: &[u8]) -> Result<SecretBuf> {
-    let (algorithm, len) = match spec {
-        KeySpec::EccNistP256 => (&agreement::ECDH_P256, 32),
-        KeySpec::EccNistP384 => (&agreement::ECDH_P384, 48),
-        _ => return Err(Error::p11(CKR_CURVE_NOT_SUPPORTED, format!("{} is not an EC spec", spec.name()))),
-    };
-    let invalid = || {
-        Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, format!("not a {} private scalar (1 to n-1)", spec.name()))
-    };
-    let value = strip_leading_zeros(scalar);
-    let mut padded = SecretBuf::zeroed(len)?;
-    let start = len.checked_sub(value.len()).ok_or_else(invalid)?;
-    padded.as_mut_slice().get_mut(start..).ok_or_else(invalid)?.copy_from_slice(value);
-    let key = agreement::PrivateKey::from_private_key(algorithm, padded.as_slice()).map_err(|_| invalid())?;
-    let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = key.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
-    let der = SecretBuf::copy_from(der.as_ref())?;
-    EcPrivateKey::from_pkcs8(der.as_slice()).map_err(|_| invalid())?;
-    Ok(der)
-}
-
-fn rsa_spec(modulus: &[u8]) -> Result<KeySpec> {
+fn rsa_spec(modulus: &[u8]) -> Result<PairSpec> {
     let bits = modulus.first().map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
     match bits {
-        2048 => Ok(KeySpec::Rsa2048),
-        3072 => Ok(KeySpec::Rsa3072),
-        4096 => Ok(KeySpec::Rsa4096),
-        _ => Err(Error::p11(
-            CKR_KEY_SIZE_RANGE,
-            format!("RSA keys of 2048, 3072 or 4096 bits are supported, not {bits}"),
-        )),
+        2048 => Ok(PairSpec::Rsa2048),
+        3072 => Ok(PairSpec::Rsa3072),
+        4096 => Ok(PairSpec::Rsa4096),
+        _ => Err(Error::KeySize(format!("RSA keys of 2048, 3072 or 4096 bits are supported, not {bits}"))),
     }
 }
 
 fn unsupported_algorithm() -> Error {
-    Error::p11(CKR_KEY_TYPE_INCONSISTENT, "only RSA and EC (P-256, P-384) keys are supported")
+    Error::KeyType("only RSA and EC (P-256, P-384) keys are supported".into())
 }
 
 /// The spec of a PKCS#8 private key.
-pub fn pkcs8_spec(der: &[u8]) -> Result<KeySpec> {
+pub fn pkcs8_spec(der: &[u8]) -> Result<PairSpec> {
     let parse = || {
         let mut reader = Reader::new(Reader::single(der, SEQUENCE)?);
         let version = reader.unsigned()?;
@@ -303,7 +263,7 @@ pub fn pkcs8_spec(der: &[u8]) -> Result<KeySpec> {
 }
 
 /// The spec of a SubjectPublicKeyInfo.
-pub fn spki_spec(spki: &[u8]) -> Result<KeySpec> {
+pub fn spki_spec(spki: &[u8]) -> Result<PairSpec> {
     let (algorithm, _) = parse_spki(spki)?;
     match algorithm.oid {
         RSA_ENCRYPTION => rsa_spec(&rsa_public_components(spki)?.0),
@@ -313,5 +273,4 @@ pub fn spki_spec(spki: &[u8]) -> Result<KeySpec> {
 }
 
 #[cfg(test)]
-#[path = "der_tests.rs"]
 mod tests;

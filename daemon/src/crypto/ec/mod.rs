@@ -9,15 +9,11 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, EcdsaSigningAlgorithm, EcdsaVerificationAlgorithm, KeyPair as _,
 };
-use cryptoki_sys::{
-    CKR_CURVE_NOT_SUPPORTED, CKR_DATA_LEN_RANGE, CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_PARAM_INVALID,
-    CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE,
-};
 
+use super::der::io::{Reader, SEQUENCE, encode, strip_leading_zeros, tlv_len, uint_content_len};
 use super::der::{pkcs8_spec, spki_spec, uncompressed_point};
-use super::failed;
-use crate::error::{Error, Result};
-use crate::keys::KeySpec;
+use super::error::{Error, Result, failed};
+use super::spec::PairSpec;
 use crate::secure_mem::SecretBuf;
 
 /// What one curve needs: its coordinate length and the AWS-LC algorithms over it. The digest of
@@ -31,16 +27,16 @@ struct Curve {
     digest: &'static digest::Algorithm,
 }
 
-fn curve(spec: KeySpec) -> Option<Curve> {
+fn curve(spec: PairSpec) -> Option<Curve> {
     match spec {
-        KeySpec::EccNistP256 => Some(Curve {
+        PairSpec::EccNistP256 => Some(Curve {
             coordinate_len: 32,
             signing: &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
             verification: &signature::ECDSA_P256_SHA256_FIXED,
             agreement: &agreement::ECDH_P256,
             digest: &digest::SHA256,
         }),
-        KeySpec::EccNistP384 => Some(Curve {
+        PairSpec::EccNistP384 => Some(Curve {
             coordinate_len: 48,
             signing: &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
             verification: &signature::ECDSA_P384_SHA384_FIXED,
@@ -51,25 +47,32 @@ fn curve(spec: KeySpec) -> Option<Curve> {
     }
 }
 
-fn not_ec(spec: KeySpec) -> Error {
-    Error::p11(CKR_CURVE_NOT_SUPPORTED, format!("{} is not an EC key spec (P-256, P-384)", spec.name()))
-}
-
-/// The byte length of a coordinate (and of the scalar) of an EC spec.
-pub(super) fn coordinate_len(spec: KeySpec) -> Option<usize> {
-    curve(spec).map(|c| c.coordinate_len)
+fn not_ec(spec: PairSpec) -> Error {
+    Error::CurveUnsupported(format!("{} is not an EC key spec (P-256, P-384)", spec.name()))
 }
 
 /// The length of a raw `r || s` signature; 0 for a spec that is not EC.
-pub fn ec_signature_len(spec: KeySpec) -> usize {
-    coordinate_len(spec).map_or(0, |len| 2 * len)
+pub fn ec_signature_len(spec: PairSpec) -> usize {
+    spec.coordinate_len().map_or(0, |len| 2 * len)
+}
+
+/// A raw `r || s` signature as a DER ECDSA-Sig-Value (the form KMS hands out).
+fn der_signature(signature: &[u8]) -> Result<Vec<u8>> {
+    let (r, s) = signature.split_at(signature.len() / 2);
+    let content = tlv_len(uint_content_len(r)) + tlv_len(uint_content_len(s));
+    encode(tlv_len(content), |w| {
+        w.header(SEQUENCE, content)?;
+        w.uint(r)?;
+        w.uint(s)
+    })
+    .ok_or_else(|| failed("ECDSA signature encoding"))
 }
 
 /// A hash of any length as the digest ECDSA signs: the leftmost bytes when longer than the
 /// curve's order, left-padded with zeros when shorter (bits2int for orders of whole bytes).
 fn normalised_digest(curve: &Curve, hash: &[u8]) -> Result<Digest> {
     if hash.is_empty() {
-        return Err(Error::p11(CKR_DATA_LEN_RANGE, "CKM_ECDSA input (the hash) is empty"));
+        return Err(Error::DataLength("CKM_ECDSA input (the hash) is empty".into()));
     }
     let mut digest = vec![0u8; curve.coordinate_len];
     let take = hash.len().min(curve.coordinate_len);
@@ -80,7 +83,7 @@ fn normalised_digest(curve: &Curve, hash: &[u8]) -> Result<Digest> {
 
 /// An EC private key, parsed once for signing and key agreement.
 pub struct EcPrivateKey {
-    spec: KeySpec,
+    spec: PairSpec,
     signing: EcdsaKeyPair,
     agreement: agreement::PrivateKey,
     public_der: Vec<u8>,
@@ -96,10 +99,8 @@ impl EcPrivateKey {
     /// A PKCS#8 EC key; the curve is read from the document.
     pub fn from_pkcs8(der: &[u8]) -> Result<Self> {
         let spec = pkcs8_spec(der)?;
-        let curve =
-            curve(spec).ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key"))?;
-        let rejected =
-            |_| Error::p11(CKR_KEY_TYPE_INCONSISTENT, format!("not a valid {} private key", spec.name()));
+        let curve = curve(spec).ok_or_else(|| Error::KeyType("not an EC private key".into()))?;
+        let rejected = |_| Error::KeyType(format!("not a valid {} private key", spec.name()));
         let signing = EcdsaKeyPair::from_pkcs8(curve.signing, der).map_err(rejected)?;
         let agreement =
             agreement::PrivateKey::from_private_key_der(curve.agreement, der).map_err(rejected)?;
@@ -108,13 +109,17 @@ impl EcPrivateKey {
     }
 
     /// EccNistP256 or EccNistP384.
-    pub fn spec(&self) -> KeySpec {
+    pub fn spec(&self) -> PairSpec {
         self.spec
     }
 
     /// SubjectPublicKeyInfo DER.
     pub fn public_key_der(&self) -> Result<Vec<u8>> {
         Ok(self.public_der.clone())
+    }
+
+    pub fn public_der(&self) -> &[u8] {
+        &self.public_der
     }
 
     fn curve(&self) -> Result<Curve> {
@@ -128,19 +133,24 @@ impl EcPrivateKey {
         Ok(signature.as_ref().to_vec())
     }
 
+    /// ECDSA over `hash` as CKM_ECDSA signs it, as a DER ECDSA-Sig-Value.
+    pub fn sign_prehashed_der(&self, hash: &[u8]) -> Result<Vec<u8>> {
+        der_signature(&self.sign_prehashed(hash)?)
+    }
+
     /// CKM_ECDH1_DERIVE with CKD_NULL: the shared x-coordinate with the peer's uncompressed
     /// point, bare (04 || X || Y) or as a DER OCTET STRING.
     pub fn derive(&self, peer: &[u8]) -> Result<SecretBuf> {
         let curve = self.curve()?;
         let invalid = || {
-            Error::p11(
-                CKR_MECHANISM_PARAM_INVALID,
-                format!("the peer's public data is not an uncompressed {} point", self.spec.name()),
-            )
+            Error::ParameterInvalid(format!(
+                "the peer's public data is not an uncompressed {} point",
+                self.spec.name()
+            ))
         };
         let point = uncompressed_point(self.spec, peer).ok_or_else(invalid)?;
         let peer = agreement::UnparsedPublicKey::new(curve.agreement, point);
-        agreement::agree(&self.agreement, peer, invalid(), SecretBuf::copy_from)
+        agreement::agree(&self.agreement, peer, invalid(), |secret| Ok(SecretBuf::copy_from(secret)?))
     }
 }
 
@@ -148,32 +158,66 @@ impl EcPrivateKey {
 /// SubjectPublicKeyInfo.
 pub fn ecdsa_verify_prehashed(spki: &[u8], hash: &[u8], signature: &[u8]) -> Result<()> {
     let spec = spki_spec(spki)?;
-    let curve = curve(spec).ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC public key"))?;
+    let curve = curve(spec).ok_or_else(|| Error::KeyType("not an EC public key".into()))?;
     if signature.len() != 2 * curve.coordinate_len {
-        return Err(Error::p11(
-            CKR_SIGNATURE_LEN_RANGE,
-            format!(
-                "a {} signature is {} bytes, not {}",
-                spec.name(),
-                2 * curve.coordinate_len,
-                signature.len()
-            ),
-        ));
+        return Err(Error::SignatureLength(format!(
+            "a {} signature is {} bytes, not {}",
+            spec.name(),
+            2 * curve.coordinate_len,
+            signature.len()
+        )));
     }
     let digest = normalised_digest(&curve, hash)?;
     signature::UnparsedPublicKey::new(curve.verification, spki)
         .verify_digest(&digest, signature)
-        .map_err(|_| Error::p11(CKR_SIGNATURE_INVALID, "ECDSA signature does not match"))
+        .map_err(|_| Error::SignatureInvalid("ECDSA signature does not match"))
+}
+
+/// A PKCS#8 EC private key from CKA_VALUE (the big-endian scalar; short values are left-padded).
+pub fn ec_pkcs8_from_scalar(spec: PairSpec, scalar: &[u8]) -> Result<SecretBuf> {
+    let (algorithm, len) = match spec {
+        PairSpec::EccNistP256 => (&agreement::ECDH_P256, 32),
+        PairSpec::EccNistP384 => (&agreement::ECDH_P384, 48),
+        _ => return Err(Error::CurveUnsupported(format!("{} is not an EC spec", spec.name()))),
+    };
+    let invalid = || Error::Encoding(format!("not a {} private scalar (1 to n-1)", spec.name()));
+    let value = strip_leading_zeros(scalar);
+    let mut padded = SecretBuf::zeroed(len)?;
+    let start = len.checked_sub(value.len()).ok_or_else(invalid)?;
+    padded.as_mut_slice().get_mut(start..).ok_or_else(invalid)?.copy_from_slice(value);
+    let key = agreement::PrivateKey::from_private_key(algorithm, padded.as_slice()).map_err(|_| invalid())?;
+    let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = key.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
+    let der = SecretBuf::copy_from(der.as_ref())?;
+    EcPrivateKey::from_pkcs8(der.as_slice()).map_err(|_| invalid())?;
+    Ok(der)
+}
+
+/// Verifies a DER ECDSA-Sig-Value (the form KMS takes) over `hash` as `ecdsa_verify_prehashed`
+/// does; an encoding that is not strict DER, or integers too long for the curve, do not verify.
+pub fn ecdsa_verify_der(spki: &[u8], hash: &[u8], signature: &[u8]) -> Result<()> {
+    let coordinate_len =
+        spki_spec(spki)?.coordinate_len().ok_or_else(|| Error::KeyType("not an EC public key".into()))?;
+    let invalid = || Error::SignatureInvalid("ECDSA signature does not match");
+    let mut reader = Reader::new(Reader::single(signature, SEQUENCE).ok_or_else(invalid)?);
+    let mut fixed = vec![0u8; 2 * coordinate_len];
+    for half in fixed.chunks_mut(coordinate_len) {
+        let value = reader.unsigned().ok_or_else(invalid)?;
+        let start = coordinate_len.checked_sub(value.len()).ok_or_else(invalid)?;
+        half.get_mut(start..).ok_or_else(invalid)?.copy_from_slice(value);
+    }
+    if !reader.is_empty() {
+        return Err(invalid());
+    }
+    ecdsa_verify_prehashed(spki, hash, &fixed)
 }
 
 /// PKCS#8 of a new key of an EC spec.
-pub fn ec_generate(spec: KeySpec) -> Result<SecretBuf> {
+pub fn ec_generate(spec: PairSpec) -> Result<SecretBuf> {
     let curve = curve(spec).ok_or_else(|| not_ec(spec))?;
     let pair = EcdsaKeyPair::generate(curve.signing).map_err(|_| failed("EC key generation"))?;
     let der = pair.to_pkcs8v1().map_err(|_| failed("PKCS#8 encoding"))?;
-    SecretBuf::copy_from(der.as_ref())
+    Ok(SecretBuf::copy_from(der.as_ref())?)
 }
 
 #[cfg(test)]
-#[path = "ec_tests.rs"]
 mod tests;

@@ -1,13 +1,17 @@
-//! RSA for PKCS#11: CKM_RSA_PKCS (signatures and encryption), CKM_SHA*_RSA_PKCS,
+//! RSA: the key type, signatures (and, in `crypt`, encryption) for both faces: PKCS#11's
+//! CKM_RSA_PKCS (signatures and encryption), CKM_SHA*_RSA_PKCS,
 //! CKM_RSA_PKCS_PSS / CKM_SHA*_RSA_PKCS_PSS and CKM_RSA_PKCS_OAEP, in AWS-LC (blinded,
 //! constant-time private-key operations), with one exception: CKM_RSA_PKCS signs any input of up
 //! to k − 11 bytes (type-1 padding, then the raw private operation), as PKCS#11 defines it, but
 //! AWS-LC pads for SHA-256, SHA-384 and SHA-512 only and has no raw RSA operation. So a DigestInfo
 //! of those goes through AWS-LC, anything else (a SHA-1 or SHA-224 DigestInfo, TLS 1.0/1.1's
-//! MD5 || SHA-1, arbitrary data) through `rsa_raw`; verification likewise, with AWS-LC also
+//! MD5 || SHA-1, arbitrary data) through `raw`; verification likewise, with AWS-LC also
 //! taking a SHA-1 DigestInfo. For the hash-and-sign mechanisms AWS-LC's limits remain: SHA-1 and
 //! SHA-224 cannot be signed (`RsaSignScheme::can_sign`), and of those only PKCS#1 v1.5 with SHA-1
 //! can be verified (`can_verify`). PSS salts equal the hash length.
+
+mod crypt;
+mod raw;
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -15,25 +19,18 @@ use std::sync::OnceLock;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::error::KeyRejected;
 use aws_lc_rs::rsa::{
-    KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
-    OaepAlgorithm, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey,
-    Pkcs1PublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
+    KeySize, OaepPrivateDecryptingKey, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
 };
 use aws_lc_rs::signature::{
     self, KeyPair as _, RsaEncoding, RsaKeyPair, UnparsedPublicKey, VerificationAlgorithm,
 };
-use cryptoki_sys::{
-    CKR_DATA_INVALID, CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE,
-    CKR_KEY_SIZE_RANGE, CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
-    CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE,
-};
 
-use super::der::rsa_public_components;
-use super::failed;
-use super::hash::HashAlg;
-use super::rsa_raw::{self, RawRsaKey, check_input_len};
-use crate::error::{Error, Result};
+use super::der::{RsaPrivateComponents, rsa_pkcs8_encode, rsa_public_components};
+use super::digest::HashAlg;
+use super::error::{Error, Result, failed};
 use crate::secure_mem::SecretBuf;
+pub use crypt::{OaepHash, RsaCryptScheme, oaep_decrypt, oaep_encrypt, rsa_encrypt};
+use raw::{RawRsaKey, check_input_len};
 
 /// Smallest and largest moduli AWS-LC accepts.
 const MIN_BITS: usize = 2048;
@@ -48,13 +45,6 @@ pub enum RsaSignScheme {
     Pkcs1(HashAlg),
     /// RSASSA-PSS, MGF1 with the same hash, over a digest; the salt is as long as the digest.
     Pss { hash: HashAlg, salt_len: usize },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RsaCryptScheme {
-    Pkcs1,
-    /// MGF1 with the same hash, empty label.
-    Oaep(HashAlg),
 }
 
 impl RsaSignScheme {
@@ -123,7 +113,7 @@ fn digest_info(input: &[u8]) -> Option<(HashAlg, &[u8])> {
 enum Route<'a> {
     /// AWS-LC, over this hash and digest.
     Digest(HashAlg, &'a [u8]),
-    /// `rsa_raw`: CKM_RSA_PKCS input that AWS-LC cannot take.
+    /// `raw`: CKM_RSA_PKCS input that AWS-LC cannot take.
     Raw,
 }
 
@@ -146,19 +136,20 @@ fn route(
         RsaSignScheme::Pss { hash, salt_len } if salt_len == hash.output_len() => {
             Ok(Route::Digest(hash, input))
         }
-        RsaSignScheme::Pss { hash, salt_len } => Err(Error::p11(
-            CKR_MECHANISM_PARAM_INVALID,
-            format!("RSA-PSS with {} needs a {}-byte salt, not {salt_len}", hash.name(), hash.output_len()),
-        )),
+        RsaSignScheme::Pss { hash, salt_len } => Err(Error::ParameterInvalid(format!(
+            "RSA-PSS with {} needs a {}-byte salt, not {salt_len}",
+            hash.name(),
+            hash.output_len()
+        ))),
     }
 }
 
 fn unsupported(scheme: RsaSignScheme, hash: HashAlg, what: &str) -> Error {
     let message = format!("RSA {what} with {} is not supported (SHA-256, SHA-384, SHA-512 are)", hash.name());
     match scheme {
-        RsaSignScheme::Pkcs1DigestInfo => Error::p11(CKR_DATA_INVALID, message),
-        RsaSignScheme::Pkcs1(_) => Error::p11(CKR_MECHANISM_INVALID, message),
-        RsaSignScheme::Pss { .. } => Error::p11(CKR_MECHANISM_PARAM_INVALID, message),
+        RsaSignScheme::Pkcs1DigestInfo => Error::DataInvalid(message),
+        RsaSignScheme::Pkcs1(_) => Error::Unsupported(message),
+        RsaSignScheme::Pss { .. } => Error::ParameterInvalid(message),
     }
 }
 
@@ -189,41 +180,29 @@ fn verification(scheme: RsaSignScheme, hash: HashAlg) -> Result<&'static dyn Ver
     })
 }
 
-fn oaep_algorithm(hash: HashAlg) -> Result<&'static OaepAlgorithm> {
-    match hash {
-        HashAlg::Sha1 => Ok(&OAEP_SHA1_MGF1SHA1),
-        HashAlg::Sha256 => Ok(&OAEP_SHA256_MGF1SHA256),
-        HashAlg::Sha384 => Ok(&OAEP_SHA384_MGF1SHA384),
-        HashAlg::Sha512 => Ok(&OAEP_SHA512_MGF1SHA512),
-        HashAlg::Sha224 => {
-            Err(Error::p11(CKR_MECHANISM_PARAM_INVALID, "RSA-OAEP with SHA-224 is not supported"))
-        }
-    }
-}
-
 fn key_size_error(bits: usize) -> Error {
-    Error::p11(
-        CKR_KEY_SIZE_RANGE,
-        format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported, not {bits}"),
-    )
+    Error::KeySize(format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported, not {bits}"))
 }
 
 fn rejected(e: KeyRejected) -> Error {
     match e.description_() {
         "TooSmall" | "TooLarge" => {
-            Error::p11(CKR_KEY_SIZE_RANGE, format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported"))
+            Error::KeySize(format!("RSA keys of {MIN_BITS} to {MAX_BITS} bits are supported"))
         }
-        _ => Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a PKCS#8 RSA private key"),
+        _ => Error::KeyType("not a PKCS#8 RSA private key".into()),
     }
 }
 
-/// An RSA private key, parsed once for signing and decryption.
+/// An RSA private key, parsed once (from one PKCS#8 document) for signing, decryption and
+/// encryption: AWS-LC keeps a signing pair and a decrypting key apart, so both are held here.
 pub struct RsaPrivateKey {
     pair: RsaKeyPair,
     pkcs1: Pkcs1PrivateDecryptingKey,
     oaep: OaepPrivateDecryptingKey,
+    /// The public half for encryption, and as DER.
+    public: PublicEncryptingKey,
     public_der: Vec<u8>,
-    /// The components for `rsa_raw`, parsed on the first CKM_RSA_PKCS signature that needs them.
+    /// The components for `raw`, parsed on the first CKM_RSA_PKCS signature that needs them.
     raw: OnceLock<RawRsaKey>,
 }
 
@@ -240,6 +219,7 @@ impl RsaPrivateKey {
         let public_der = pair.public_key().as_der().map_err(|_| failed("RSA public key encoding"))?;
         Ok(Self {
             public_der: public_der.as_ref().to_vec(),
+            public: decrypting.public_key(),
             pkcs1: Pkcs1PrivateDecryptingKey::new(decrypting.clone()).map_err(|_| failed("RSA key setup"))?,
             oaep: OaepPrivateDecryptingKey::new(decrypting).map_err(|_| failed("RSA key setup"))?,
             pair,
@@ -247,8 +227,8 @@ impl RsaPrivateKey {
         })
     }
 
-    /// The key for `rsa_raw`, parsed from AWS-LC's PKCS#8 export on first use (racing parses wiped).
-    pub(super) fn raw_key(&self) -> Result<&RawRsaKey> {
+    /// The key for `raw`, parsed from AWS-LC's PKCS#8 export on first use (racing parses wiped).
+    fn raw_key(&self) -> Result<&RawRsaKey> {
         if let Some(key) = self.raw.get() {
             return Ok(key);
         }
@@ -258,7 +238,7 @@ impl RsaPrivateKey {
     }
 
     #[cfg(test)]
-    pub(super) fn raw_key_is_parsed(&self) -> bool {
+    fn raw_key_is_parsed(&self) -> bool {
         self.raw.get().is_some()
     }
 
@@ -269,6 +249,10 @@ impl RsaPrivateKey {
     /// SubjectPublicKeyInfo DER.
     pub fn public_key_der(&self) -> Result<Vec<u8>> {
         Ok(self.public_der.clone())
+    }
+
+    pub fn public_der(&self) -> &[u8] {
+        &self.public_der
     }
 
     pub fn sign(&self, scheme: RsaSignScheme, input: &[u8]) -> Result<Vec<u8>> {
@@ -284,33 +268,6 @@ impl RsaPrivateKey {
         self.pair.sign_digest(encoding, &digest, &mut signature).map_err(|_| failed("RSA signing"))?;
         Ok(signature)
     }
-
-    /// The plaintext in locked memory.
-    pub fn decrypt(&self, scheme: RsaCryptScheme, ciphertext: &[u8]) -> Result<SecretBuf> {
-        let modulus_len = self.pkcs1.key_size_bytes();
-        if ciphertext.len() != modulus_len {
-            return Err(Error::p11(
-                CKR_ENCRYPTED_DATA_LEN_RANGE,
-                format!("an RSA ciphertext for this key is {modulus_len} bytes, not {}", ciphertext.len()),
-            ));
-        }
-        let mut output = SecretBuf::zeroed(modulus_len)?;
-        let written = match scheme {
-            RsaCryptScheme::Pkcs1 => self.pkcs1.decrypt(ciphertext, output.as_mut_slice()).map(|p| p.len()),
-            RsaCryptScheme::Oaep(hash) => {
-                let algorithm = oaep_algorithm(hash)?;
-                self.oaep.decrypt(algorithm, ciphertext, output.as_mut_slice(), None).map(|p| p.len())
-            }
-        }
-        .map_err(|_| Error::p11(CKR_ENCRYPTED_DATA_INVALID, "RSA decryption failed: invalid padding"))?;
-        SecretBuf::copy_from(output.as_slice().get(..written).unwrap_or_default())
-    }
-}
-
-/// An RSA SubjectPublicKeyInfo's key, with its size checked.
-fn public_key(spki: &[u8]) -> Result<PublicEncryptingKey> {
-    let modulus_len = rsa_modulus_bytes(spki)?;
-    PublicEncryptingKey::from_der(spki).map_err(|_| key_size_error(modulus_len * 8))
 }
 
 /// The modulus length in bytes of an RSA SubjectPublicKeyInfo (2048 to 8192 bits).
@@ -332,49 +289,31 @@ pub fn rsa_verify(spki: &[u8], scheme: RsaSignScheme, input: &[u8], signature: &
         Route::Raw => None,
     };
     if signature.len() != modulus_len {
-        return Err(Error::p11(
-            CKR_SIGNATURE_LEN_RANGE,
-            format!("an RSA signature for this key is {modulus_len} bytes, not {}", signature.len()),
-        ));
+        return Err(Error::SignatureLength(format!(
+            "an RSA signature for this key is {modulus_len} bytes, not {}",
+            signature.len()
+        )));
     }
     let Some((algorithm, digest)) = aws_lc else {
         let (modulus, exponent) = rsa_public_components(spki)?;
-        return rsa_raw::verify_pkcs1(&modulus, &exponent, input, signature);
+        return raw::verify_pkcs1(&modulus, &exponent, input, signature);
     };
     UnparsedPublicKey::new(algorithm, spki)
         .verify_digest(&digest, signature)
-        .map_err(|_| Error::p11(CKR_SIGNATURE_INVALID, "RSA signature does not match"))
+        .map_err(|_| Error::SignatureInvalid("RSA signature does not match"))
 }
 
-pub fn rsa_encrypt(spki: &[u8], scheme: RsaCryptScheme, plaintext: &[u8]) -> Result<Vec<u8>> {
-    let key = public_key(spki)?;
-    let mut ciphertext = vec![0; key.key_size_bytes()];
-    let too_long = |limit: usize| {
-        Error::p11(
-            CKR_DATA_LEN_RANGE,
-            format!("RSA plaintext is {} bytes; this key and padding take at most {limit}", plaintext.len()),
-        )
-    };
-    let written = match scheme {
-        RsaCryptScheme::Pkcs1 => {
-            let key = Pkcs1PublicEncryptingKey::new(key).map_err(|_| failed("RSA key setup"))?;
-            if plaintext.len() > key.max_plaintext_size() {
-                return Err(too_long(key.max_plaintext_size()));
-            }
-            key.encrypt(plaintext, &mut ciphertext).map(|c| c.len())
-        }
-        RsaCryptScheme::Oaep(hash) => {
-            let algorithm = oaep_algorithm(hash)?;
-            let key = OaepPublicEncryptingKey::new(key).map_err(|_| failed("RSA key setup"))?;
-            if plaintext.len() > key.max_plaintext_size(algorithm) {
-                return Err(too_long(key.max_plaintext_size(algorithm)));
-            }
-            key.encrypt(algorithm, plaintext, &mut ciphertext, None).map(|c| c.len())
-        }
+/// A PKCS#8 RSA private key from CKA_* components, checked by AWS-LC (which verifies that the
+/// components agree).
+pub fn rsa_pkcs8_from_components(parts: &RsaPrivateComponents<'_>) -> Result<SecretBuf> {
+    let der = rsa_pkcs8_encode(parts)?;
+    match RsaPrivateKey::from_pkcs8(der.as_slice()) {
+        Ok(_) => Ok(der),
+        Err(Error::KeySize(message)) => Err(Error::KeySize(message)),
+        Err(_) => Err(Error::Encoding(
+            "RSA private key components are missing or do not form a consistent key".into(),
+        )),
     }
-    .map_err(|_| failed("RSA encryption"))?;
-    ciphertext.truncate(written);
-    Ok(ciphertext)
 }
 
 /// PKCS#8 of a new key of 2048, 3072 or 4096 bits, public exponent 65537.
@@ -384,17 +323,15 @@ pub fn rsa_generate(bits: usize) -> Result<SecretBuf> {
         3072 => KeySize::Rsa3072,
         4096 => KeySize::Rsa4096,
         _ => {
-            return Err(Error::p11(
-                CKR_KEY_SIZE_RANGE,
-                format!("RSA keys of 2048, 3072 or 4096 bits are generated, not {bits}"),
-            ));
+            return Err(Error::KeySize(format!(
+                "RSA keys of 2048, 3072 or 4096 bits are generated, not {bits}"
+            )));
         }
     };
     let pair = RsaKeyPair::generate(size).map_err(|_| failed("RSA key generation"))?;
     let der = pair.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
-    SecretBuf::copy_from(der.as_ref())
+    Ok(SecretBuf::copy_from(der.as_ref())?)
 }
 
 #[cfg(test)]
-#[path = "rsa_tests.rs"]
 mod tests;

@@ -3,12 +3,10 @@
 
 use std::sync::OnceLock;
 
-use cryptoki_sys::CKR_KEY_TYPE_INCONSISTENT;
-
 use super::*;
-use crate::crypto::token::hash::Hasher;
-use crate::crypto::token::test_util::{Openssl, rv};
-use crate::keys::KeySpec;
+use crate::crypto::PairSpec;
+use crate::crypto::digest::Hasher;
+use crate::crypto::test_util::{Openssl, err};
 
 /// One RSA-2048 key (generation is slow) shared by the tests, as PKCS#8.
 fn key_der() -> &'static [u8] {
@@ -54,13 +52,19 @@ fn every_supported_scheme_signs_and_verifies() {
             rsa_verify(&spki, scheme, input, &signature).unwrap();
             let mut bad = signature.clone();
             bad[17] ^= 4;
-            assert_eq!(rv(rsa_verify(&spki, scheme, input, &bad)), CKR_SIGNATURE_INVALID, "{scheme:?}");
+            assert!(
+                matches!(err(rsa_verify(&spki, scheme, input, &bad)), Error::SignatureInvalid(_)),
+                "{scheme:?}"
+            );
             let other = digest(hash, b"other");
             let other =
                 if scheme == RsaSignScheme::Pkcs1DigestInfo { digest_info_of(hash, &other) } else { other };
-            assert_eq!(rv(rsa_verify(&spki, scheme, &other, &signature)), CKR_SIGNATURE_INVALID);
-            assert_eq!(rv(rsa_verify(&spki, scheme, input, &signature[1..])), CKR_SIGNATURE_LEN_RANGE);
-            assert_eq!(rv(rsa_verify(&spki, scheme, input, &[])), CKR_SIGNATURE_LEN_RANGE);
+            assert!(matches!(err(rsa_verify(&spki, scheme, &other, &signature)), Error::SignatureInvalid(_)));
+            assert!(matches!(
+                err(rsa_verify(&spki, scheme, input, &signature[1..])),
+                Error::SignatureLength(_)
+            ));
+            assert!(matches!(err(rsa_verify(&spki, scheme, input, &[])), Error::SignatureLength(_)));
         }
     }
 }
@@ -80,7 +84,7 @@ fn digest_info_signature_equals_hash_scheme_signature() {
 
 #[test]
 fn inputs_other_than_a_sha2_digest_info_are_signed_too() {
-    // CKM_RSA_PKCS signs any input up to k - 11 bytes; these take the `rsa_raw` path.
+    // CKM_RSA_PKCS signs any input up to k - 11 bytes; these take the `raw` path.
     let key = key();
     let spki = key.public_key_der().unwrap();
     let d = digest(HashAlg::Sha256, b"x");
@@ -105,7 +109,7 @@ fn inputs_other_than_a_sha2_digest_info_are_signed_too() {
         let signature = key.sign(RsaSignScheme::Pkcs1DigestInfo, &input).unwrap();
         rsa_verify(&spki, RsaSignScheme::Pkcs1DigestInfo, &input, &signature).unwrap();
     }
-    assert_eq!(rv(key.sign(RsaSignScheme::Pkcs1DigestInfo, &[0; 246])), CKR_DATA_LEN_RANGE);
+    assert!(matches!(err(key.sign(RsaSignScheme::Pkcs1DigestInfo, &[0; 246])), Error::DataLength(_)));
 }
 
 #[test]
@@ -113,21 +117,24 @@ fn digest_lengths_salts_and_unsupported_hashes_are_refused() {
     let key = key();
     for hash in SIGNING_HASHES {
         for len in [0, hash.output_len() - 1, hash.output_len() + 1] {
-            assert_eq!(rv(key.sign(RsaSignScheme::Pkcs1(hash), &vec![1; len])), CKR_DATA_LEN_RANGE);
+            assert!(matches!(err(key.sign(RsaSignScheme::Pkcs1(hash), &vec![1; len])), Error::DataLength(_)));
             let pss = RsaSignScheme::Pss { hash, salt_len: hash.output_len() };
-            assert_eq!(rv(key.sign(pss, &vec![1; len])), CKR_DATA_LEN_RANGE);
+            assert!(matches!(err(key.sign(pss, &vec![1; len])), Error::DataLength(_)));
         }
         for salt_len in [0, 20, hash.output_len() + 1] {
             let pss = RsaSignScheme::Pss { hash, salt_len };
-            assert_eq!(rv(key.sign(pss, &digest(hash, b""))), CKR_MECHANISM_PARAM_INVALID);
+            assert!(matches!(err(key.sign(pss, &digest(hash, b""))), Error::ParameterInvalid(_)));
         }
     }
     for hash in [HashAlg::Sha1, HashAlg::Sha224] {
         assert!(!RsaSignScheme::Pkcs1(hash).can_sign());
-        assert_eq!(rv(key.sign(RsaSignScheme::Pkcs1(hash), &digest(hash, b""))), CKR_MECHANISM_INVALID);
+        assert!(matches!(
+            err(key.sign(RsaSignScheme::Pkcs1(hash), &digest(hash, b""))),
+            Error::Unsupported(_)
+        ));
         let pss = RsaSignScheme::Pss { hash, salt_len: hash.output_len() };
         assert!(!pss.can_sign() && !pss.can_verify());
-        assert_eq!(rv(key.sign(pss, &digest(hash, b""))), CKR_MECHANISM_PARAM_INVALID);
+        assert!(matches!(err(key.sign(pss, &digest(hash, b""))), Error::ParameterInvalid(_)));
     }
     assert!(RsaSignScheme::Pkcs1(HashAlg::Sha1).can_verify());
     assert!(!RsaSignScheme::Pkcs1(HashAlg::Sha224).can_verify());
@@ -150,23 +157,29 @@ fn encryption_round_trips_with_limits() {
             assert_eq!(ciphertext.len(), 256);
             assert_eq!(key.decrypt(scheme, &ciphertext).unwrap().as_slice(), plaintext.as_slice());
         }
-        assert_eq!(rv(rsa_encrypt(&spki, scheme, &vec![0; limit + 1])), CKR_DATA_LEN_RANGE, "{scheme:?}");
+        assert!(
+            matches!(err(rsa_encrypt(&spki, scheme, &vec![0; limit + 1])), Error::DataLength(_)),
+            "{scheme:?}"
+        );
         let ciphertext = rsa_encrypt(&spki, scheme, b"secret").unwrap();
-        assert_eq!(rv(key.decrypt(scheme, &ciphertext[1..])), CKR_ENCRYPTED_DATA_LEN_RANGE);
-        assert_eq!(rv(key.decrypt(scheme, &[])), CKR_ENCRYPTED_DATA_LEN_RANGE);
+        assert!(matches!(err(key.decrypt(scheme, &ciphertext[1..])), Error::CiphertextLength(_)));
+        assert!(matches!(err(key.decrypt(scheme, &[])), Error::CiphertextLength(_)));
         let mut tampered = ciphertext.clone();
         tampered[0] ^= 0x01;
         tampered[100] ^= 0x40;
-        assert_eq!(rv(key.decrypt(scheme, &tampered)), CKR_ENCRYPTED_DATA_INVALID, "{scheme:?}");
+        assert!(matches!(err(key.decrypt(scheme, &tampered)), Error::CiphertextInvalid(_)), "{scheme:?}");
         // A value above the modulus.
-        assert_eq!(rv(key.decrypt(scheme, &[0xff; 256])), CKR_ENCRYPTED_DATA_INVALID);
+        assert!(matches!(err(key.decrypt(scheme, &[0xff; 256])), Error::CiphertextInvalid(_)));
     }
     let oaep_224 = RsaCryptScheme::Oaep(HashAlg::Sha224);
-    assert_eq!(rv(rsa_encrypt(&spki, oaep_224, b"x")), CKR_MECHANISM_PARAM_INVALID);
-    assert_eq!(rv(key.decrypt(oaep_224, &[0; 256])), CKR_MECHANISM_PARAM_INVALID);
+    assert!(matches!(err(rsa_encrypt(&spki, oaep_224, b"x")), Error::ParameterInvalid(_)));
+    assert!(matches!(err(key.decrypt(oaep_224, &[0; 256])), Error::ParameterInvalid(_)));
     // The wrong scheme fails as invalid data, not with a panic.
     let ciphertext = rsa_encrypt(&spki, RsaCryptScheme::Pkcs1, b"secret").unwrap();
-    assert_eq!(rv(key.decrypt(RsaCryptScheme::Oaep(HashAlg::Sha1), &ciphertext)), CKR_ENCRYPTED_DATA_INVALID);
+    assert!(matches!(
+        err(key.decrypt(RsaCryptScheme::Oaep(HashAlg::Sha1), &ciphertext)),
+        Error::CiphertextInvalid(_)
+    ));
 }
 
 /// An OpenSSL-generated RSA-2048 key: (scratch dir holding k.pem, pub.der; PKCS#8 DER).
@@ -267,19 +280,19 @@ fn keys_of_other_types_and_sizes_are_refused() {
     ssl.run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "small.pem"]);
     ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "small.pem", "-outform", "DER", "-out", "small.der"]);
     ssl.run(&["pkey", "-in", "small.pem", "-pubout", "-outform", "DER", "-out", "small.pub"]);
-    assert_eq!(rv(RsaPrivateKey::from_pkcs8(&ssl.read("small.der"))), CKR_KEY_SIZE_RANGE);
+    assert!(matches!(err(RsaPrivateKey::from_pkcs8(&ssl.read("small.der"))), Error::KeySize(_)));
     let small_pub = ssl.read("small.pub");
-    assert_eq!(rv(rsa_modulus_bytes(&small_pub)), CKR_KEY_SIZE_RANGE);
-    assert_eq!(rv(rsa_encrypt(&small_pub, RsaCryptScheme::Pkcs1, b"x")), CKR_KEY_SIZE_RANGE);
-    let ec = crate::crypto::token::ec::ec_generate(KeySpec::EccNistP256).unwrap();
-    assert_eq!(rv(RsaPrivateKey::from_pkcs8(ec.as_slice())), CKR_KEY_TYPE_INCONSISTENT);
+    assert!(matches!(err(rsa_modulus_bytes(&small_pub)), Error::KeySize(_)));
+    assert!(matches!(err(rsa_encrypt(&small_pub, RsaCryptScheme::Pkcs1, b"x")), Error::KeySize(_)));
+    let ec = crate::crypto::ec::ec_generate(PairSpec::EccNistP256).unwrap();
+    assert!(matches!(err(RsaPrivateKey::from_pkcs8(ec.as_slice())), Error::KeyType(_)));
     let ec_pub =
-        crate::crypto::token::ec::EcPrivateKey::from_pkcs8(ec.as_slice()).unwrap().public_key_der().unwrap();
+        crate::crypto::ec::EcPrivateKey::from_pkcs8(ec.as_slice()).unwrap().public_key_der().unwrap();
     let d = digest(HashAlg::Sha256, b"");
-    assert_eq!(
-        rv(rsa_verify(&ec_pub, RsaSignScheme::Pkcs1(HashAlg::Sha256), &d, &[0; 256])),
-        CKR_KEY_TYPE_INCONSISTENT
-    );
+    assert!(matches!(
+        err(rsa_verify(&ec_pub, RsaSignScheme::Pkcs1(HashAlg::Sha256), &d, &[0; 256])),
+        Error::KeyType(_)
+    ));
     for garbage in [&[][..], &[0x30, 0x00], &[0xff; 40], &key_der()[..100]] {
         assert!(RsaPrivateKey::from_pkcs8(garbage).is_err());
         assert!(rsa_verify(garbage, RsaSignScheme::Pkcs1DigestInfo, &[], &[]).is_err());
@@ -287,7 +300,7 @@ fn keys_of_other_types_and_sizes_are_refused() {
         assert!(rsa_modulus_bytes(garbage).is_err());
     }
     for bits in [0, 1024, 2047, 2049, 8192] {
-        assert_eq!(rv(rsa_generate(bits)), CKR_KEY_SIZE_RANGE, "{bits}");
+        assert!(matches!(err(rsa_generate(bits)), Error::KeySize(_)), "{bits}");
     }
     let shown = format!("{:?}", key());
     assert!(shown.contains("REDACTED") && shown.contains("2048"), "{shown}");

@@ -11,13 +11,10 @@ use aes_gcm::aead::array::Array;
 use aes_gcm::aead::consts::{U12, U13, U14, U15, U16};
 use aes_gcm::aes::{Aes128, Aes192, Aes256};
 use aes_gcm::{AeadCore, AeadInOut, AesGcm, KeyInit};
-use cryptoki_sys::{
-    CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID,
-};
 
-use super::aes::algorithm;
-use super::failed;
-use crate::error::{Error, Result};
+use super::algorithm;
+use crate::crypto::failed;
+use crate::crypto::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
 /// Most input one GCM operation buffers (plaintext; ciphertext may add the tag).
@@ -100,16 +97,12 @@ impl GcmEngine {
     pub(super) fn new(key: &[u8], iv: &[u8], aad: Vec<u8>, tag_len: usize, encrypt: bool) -> Result<Self> {
         algorithm(key)?;
         let iv: [u8; GCM_IV_LEN] = iv.try_into().map_err(|_| {
-            Error::p11(
-                CKR_MECHANISM_PARAM_INVALID,
-                format!("AES-GCM takes a {GCM_IV_LEN}-byte IV, not {} bytes", iv.len()),
-            )
+            Error::ParameterInvalid(format!("AES-GCM takes a {GCM_IV_LEN}-byte IV, not {} bytes", iv.len()))
         })?;
         let (seal, open) = gcm_ops(key.len(), tag_len).ok_or_else(|| {
-            Error::p11(
-                CKR_MECHANISM_PARAM_INVALID,
-                format!("AES-GCM tags are 12 to 16 bytes (96 to 128 bits), not {tag_len} bytes"),
-            )
+            Error::ParameterInvalid(format!(
+                "AES-GCM tags are 12 to 16 bytes (96 to 128 bits), not {tag_len} bytes"
+            ))
         })?;
         let buffered =
             if encrypt { Buffered::Plaintext(SecretVec::new()?) } else { Buffered::Ciphertext(Vec::new()) };
@@ -135,12 +128,10 @@ impl GcmEngine {
     pub(super) fn update(&mut self, input: &[u8]) -> Result<()> {
         let total = self.buffered_len().saturating_add(input.len());
         match &mut self.buffered {
-            Buffered::Plaintext(_) if total > MAX_GCM_INPUT => Err(Error::p11(
-                CKR_DATA_LEN_RANGE,
-                format!("AES-GCM encrypts at most {MAX_GCM_INPUT} bytes per operation"),
-            )),
-            Buffered::Ciphertext(_) if total > MAX_GCM_INPUT + self.tag_len => Err(Error::p11(
-                CKR_ENCRYPTED_DATA_LEN_RANGE,
+            Buffered::Plaintext(_) if total > MAX_GCM_INPUT => Err(Error::DataLength(format!(
+                "AES-GCM encrypts at most {MAX_GCM_INPUT} bytes per operation"
+            ))),
+            Buffered::Ciphertext(_) if total > MAX_GCM_INPUT + self.tag_len => Err(Error::CiphertextLength(
                 format!("AES-GCM decrypts at most {MAX_GCM_INPUT} bytes plus the tag per operation"),
             )),
             Buffered::Plaintext(plaintext) => plaintext.extend(input),
@@ -164,16 +155,15 @@ impl GcmEngine {
             }
             Buffered::Ciphertext(input) => {
                 let at = input.len().checked_sub(self.tag_len).ok_or_else(|| {
-                    Error::p11(
-                        CKR_ENCRYPTED_DATA_LEN_RANGE,
-                        format!("AES-GCM ciphertext is shorter than its {}-byte tag", self.tag_len),
-                    )
+                    Error::CiphertextLength(format!(
+                        "AES-GCM ciphertext is shorter than its {}-byte tag",
+                        self.tag_len
+                    ))
                 })?;
                 let (ciphertext, tag) = input.split_at(at);
                 let mut plaintext = SecretBuf::copy_from(ciphertext)?;
                 if !(self.open)(key, iv, aad, plaintext.as_mut_slice(), tag) {
-                    return Err(Error::p11(
-                        CKR_ENCRYPTED_DATA_INVALID,
+                    return Err(Error::CiphertextInvalid(
                         "AES-GCM tag mismatch: wrong key, IV or AAD, or altered ciphertext",
                     ));
                 }
@@ -217,5 +207,5 @@ impl SecretVec {
 }
 
 #[cfg(test)]
-#[path = "aes_gcm_tests.rs"]
+#[path = "gcm_tests.rs"]
 mod tests;

@@ -4,7 +4,7 @@
 //!
 //! The private operation is `c^d mod n` with constant-time Montgomery arithmetic, blinded by a
 //! random r coprime to n (c' = c·r^e, s = s'·r⁻¹), and checked with the public exponent before
-//! the signature leaves (a mismatch is CKR_FUNCTION_FAILED). It does not use the CRT on purpose:
+//! the signature leaves (a mismatch is a failure). It does not use the CRT on purpose:
 //! Montgomery parameters of p and q would be copies of the primes that crypto-bigint keeps
 //! behind an `Arc` it never wipes, in unlocked memory. Modulo n, the parameters are public, the
 //! exponentiation's tables hold powers of the blinded message, and d lives in a `SecretBuf`
@@ -17,12 +17,11 @@ use std::fmt;
 
 use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
 use crypto_bigint::{BoxedUint, CtEq as _, Odd};
-use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_SIGNATURE_INVALID};
 use zeroize::Zeroizing;
 
-use super::der_io::{INTEGER, OCTET_STRING, Reader, SEQUENCE};
-use super::failed;
-use crate::error::{Error, Result};
+use crate::crypto::der::io::{INTEGER, OCTET_STRING, Reader, SEQUENCE};
+use crate::crypto::failed;
+use crate::crypto::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
 /// PKCS#1 v1.5 padding takes at least 11 bytes of the modulus.
@@ -35,10 +34,7 @@ const BLINDING_EXTRA: usize = 16;
 const TWO_PRIME: &[u8] = &[];
 
 fn too_long(len: usize, limit: usize) -> Error {
-    Error::p11(
-        CKR_DATA_LEN_RANGE,
-        format!("CKM_RSA_PKCS input is {len} bytes; this key takes at most {limit}"),
-    )
+    Error::DataLength(format!("CKM_RSA_PKCS input is {len} bytes; this key takes at most {limit}"))
 }
 
 /// Refuses CKM_RSA_PKCS input longer than k − 11 bytes.
@@ -161,7 +157,7 @@ impl RawRsaKey {
 }
 
 fn signature_invalid() -> Error {
-    Error::p11(CKR_SIGNATURE_INVALID, "RSA signature does not match")
+    Error::SignatureInvalid("RSA signature does not match")
 }
 
 /// Checks a CKM_RSA_PKCS signature by the public operation: `signature^e mod n` must be the
@@ -175,7 +171,7 @@ pub(super) fn verify_pkcs1(modulus: &[u8], exponent: &[u8], input: &[u8], signat
     // AWS-LC's bounds on e: odd, at least 3, at most 33 bits.
     let e_bits = e.bit_width_vartime();
     if exponent.last().is_none_or(|low| low & 1 == 0) || !(2..=33).contains(&e_bits) {
-        return Err(Error::p11(CKR_SIGNATURE_INVALID, "the RSA public exponent is out of range"));
+        return Err(Error::SignatureInvalid("the RSA public exponent is out of range"));
     }
     let s = BoxedUint::from_be_slice(signature, bits).map_err(|_| signature_invalid())?;
     if s.cmp_vartime(&n).is_ge() {
@@ -192,5 +188,5 @@ pub(super) fn verify_pkcs1(modulus: &[u8], exponent: &[u8], input: &[u8], signat
 }
 
 #[cfg(test)]
-#[path = "rsa_raw_tests.rs"]
+#[path = "raw_tests.rs"]
 mod tests;

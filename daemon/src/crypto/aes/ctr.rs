@@ -3,17 +3,16 @@
 //! CK_AES_CTR_PARAMS names how many low bits of the counter block count (1 to 128). AWS-LC
 //! increments the whole 128-bit block; the two agree as long as the counter never wraps within
 //! its bits, so an operation that would need more blocks than the counter has left is refused
-//! with CKR_DATA_LEN_RANGE before any of its output is produced. Output is exactly as long as
+//! with a data-length error before any of its output is produced. Output is exactly as long as
 //! the input: a call ending inside a block resumes the next call at the same keystream offset.
 
 use aws_lc_rs::cipher::{EncryptingKey, EncryptionContext};
 use aws_lc_rs::iv::FixedLength;
-use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID};
 use zeroize::Zeroize;
 
-use super::aes::{BLOCK_LEN, unbound_key};
-use super::failed;
-use crate::error::{Error, Result};
+use super::{BLOCK_LEN, unbound_key};
+use crate::crypto::failed;
+use crate::crypto::{Error, Result};
 
 pub(super) struct CtrEngine {
     key: EncryptingKey,
@@ -28,10 +27,9 @@ pub(super) struct CtrEngine {
 impl CtrEngine {
     pub(super) fn new(key: &[u8], counter_block: [u8; BLOCK_LEN], counter_bits: u32) -> Result<Self> {
         if !(1..=128).contains(&counter_bits) {
-            return Err(Error::p11(
-                CKR_MECHANISM_PARAM_INVALID,
-                format!("AES-CTR counter bits must be 1 to 128, not {counter_bits}"),
-            ));
+            return Err(Error::ParameterInvalid(format!(
+                "AES-CTR counter bits must be 1 to 128, not {counter_bits}"
+            )));
         }
         let key = EncryptingKey::ctr(unbound_key(key)?).map_err(|_| failed("AES-CTR key setup"))?;
         let initial = u128::from_be_bytes(counter_block);
@@ -93,22 +91,19 @@ impl CtrEngine {
 
     fn exhausted(&self) -> Error {
         let total = self.last_block.saturating_add(1).saturating_mul(BLOCK_LEN as u128);
-        Error::p11(
-            CKR_DATA_LEN_RANGE,
-            format!(
-                "AES-CTR: the {}-bit counter would wrap; {} more bytes can be processed",
-                self.counter_bits,
-                total.saturating_sub(self.position)
-            ),
-        )
+        Error::DataLength(format!(
+            "AES-CTR: the {}-bit counter would wrap; {} more bytes can be processed",
+            self.counter_bits,
+            total.saturating_sub(self.position)
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::crypto::token::aes::{AesCipher, AesMode};
-    use crate::crypto::token::test_util::{hex, rv};
-    use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID};
+    use crate::crypto::Error;
+    use crate::crypto::aes::{AesCipher, AesMode};
+    use crate::crypto::test_util::{err, hex};
 
     fn ctr(key: &[u8], counter_block: [u8; 16], counter_bits: u32) -> AesCipher {
         AesCipher::new(key, AesMode::Ctr { counter_block, counter_bits }, true).unwrap()
@@ -124,7 +119,7 @@ mod tests {
     fn counter_bits_out_of_range_are_parameter_errors() {
         for bits in [0, 129, u32::MAX] {
             let mode = AesMode::Ctr { counter_block: [0; 16], counter_bits: bits };
-            assert_eq!(rv(AesCipher::new(&[0; 16], mode, true)), CKR_MECHANISM_PARAM_INVALID);
+            assert!(matches!(err(AesCipher::new(&[0; 16], mode, true)), Error::ParameterInvalid(_)));
         }
     }
 
@@ -132,10 +127,10 @@ mod tests {
     fn one_bit_counter_allows_two_blocks_then_refuses() {
         let key = [7; 16];
         assert_eq!(ctr(&key, block(&[0x00]), 1).one_shot(&[0; 32]).unwrap().len(), 32);
-        assert_eq!(rv(ctr(&key, block(&[0x00]), 1).one_shot(&[0; 33])), CKR_DATA_LEN_RANGE);
+        assert!(matches!(err(ctr(&key, block(&[0x00]), 1).one_shot(&[0; 33])), Error::DataLength(_)));
         // Counter value 1 of a 1-bit counter: one block left.
         assert_eq!(ctr(&key, block(&[0x01]), 1).one_shot(&[0; 16]).unwrap().len(), 16);
-        assert_eq!(rv(ctr(&key, block(&[0x01]), 1).one_shot(&[0; 17])), CKR_DATA_LEN_RANGE);
+        assert!(matches!(err(ctr(&key, block(&[0x01]), 1).one_shot(&[0; 17])), Error::DataLength(_)));
     }
 
     #[test]
@@ -144,8 +139,8 @@ mod tests {
         let mut cipher = ctr(&key, block(&[0xfe]), 8);
         assert_eq!(cipher.update(&[1; 20]).unwrap().len(), 20);
         assert_eq!(cipher.update(&[1; 12]).unwrap().len(), 12);
-        let err = cipher.update(&[1; 1]);
-        assert_eq!(rv(err), CKR_DATA_LEN_RANGE);
+        let refused = cipher.update(&[1; 1]);
+        assert!(matches!(err(refused), Error::DataLength(_)));
         // The refusal consumed nothing: an empty update still works.
         assert!(cipher.update(&[]).unwrap().is_empty());
     }
@@ -154,7 +149,7 @@ mod tests {
     fn full_width_counter_stops_before_wrapping_128_bits() {
         let key = [3; 16];
         assert!(ctr(&key, [0xff; 16], 128).one_shot(&[0; 16]).is_ok());
-        assert_eq!(rv(ctr(&key, [0xff; 16], 128).one_shot(&[0; 17])), CKR_DATA_LEN_RANGE);
+        assert!(matches!(err(ctr(&key, [0xff; 16], 128).one_shot(&[0; 17])), Error::DataLength(_)));
     }
 
     /// A carry inside the counter bits is fine and matches AES-CTR over the full block: the second

@@ -1,13 +1,12 @@
 //! CKM_AES_KEY_WRAP (RFC 3394, default IV) and CKM_AES_KEY_WRAP_PAD (RFC 5649) over AWS-LC.
 //!
 //! AWS-LC's key-wrap interface takes AES-128 and AES-256 key-encryption keys only; a 24-byte
-//! (AES-192) KEK is refused with CKR_KEY_SIZE_RANGE.
+//! (AES-192) KEK is refused as a key-size error.
 
 use aws_lc_rs::key_wrap::{AES_128, AES_256, AesBlockCipher, AesKek, KeyWrap, KeyWrapPadded};
-use cryptoki_sys::{CKR_KEY_SIZE_RANGE, CKR_WRAPPED_KEY_INVALID, CKR_WRAPPED_KEY_LEN_RANGE};
 
-use super::failed;
-use crate::error::{Error, Result};
+use crate::crypto::failed;
+use crate::crypto::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
 /// The semiblock of both RFCs.
@@ -20,16 +19,13 @@ fn kek(key: &[u8]) -> Result<AesKek> {
         16 => &AES_128,
         32 => &AES_256,
         24 => {
-            return Err(Error::p11(
-                CKR_KEY_SIZE_RANGE,
-                "AES-192 key-encryption keys are not supported for AES key wrap (AES-128 and AES-256 are)",
+            return Err(Error::KeySize(
+                "AES-192 key-encryption keys are not supported for AES key wrap (AES-128 and AES-256 are)"
+                    .into(),
             ));
         }
         n => {
-            return Err(Error::p11(
-                CKR_KEY_SIZE_RANGE,
-                format!("an AES key-encryption key is 16 or 32 bytes, not {n}"),
-            ));
+            return Err(Error::KeySize(format!("an AES key-encryption key is 16 or 32 bytes, not {n}")));
         }
     };
     AesKek::new(cipher, key).map_err(|_| failed("AES key-wrap key setup"))
@@ -42,21 +38,20 @@ pub fn wrapped_len(key_len: usize, pad: bool) -> usize {
 }
 
 /// Wraps key material. RFC 3394 needs a multiple of 8 bytes, at least 16; RFC 5649 at least 1
-/// byte (else CKR_KEY_SIZE_RANGE).
+/// byte (else a key-size error).
 pub fn aes_key_wrap(kek_bytes: &[u8], key_material: &[u8], pad: bool) -> Result<Vec<u8>> {
     let kek = kek(kek_bytes)?;
     let len = key_material.len();
     if len > MAX_KEY_MATERIAL {
-        return Err(Error::p11(CKR_KEY_SIZE_RANGE, format!("at most {MAX_KEY_MATERIAL} bytes are wrapped")));
+        return Err(Error::KeySize(format!("at most {MAX_KEY_MATERIAL} bytes are wrapped")));
     }
     if pad && len == 0 {
-        return Err(Error::p11(CKR_KEY_SIZE_RANGE, "AES key wrap with padding needs at least 1 byte"));
+        return Err(Error::KeySize("AES key wrap with padding needs at least 1 byte".into()));
     }
     if !pad && (len < 2 * SEMIBLOCK || !len.is_multiple_of(SEMIBLOCK)) {
-        return Err(Error::p11(
-            CKR_KEY_SIZE_RANGE,
-            format!("AES key wrap (RFC 3394) takes a multiple of 8 bytes, at least 16, not {len}"),
-        ));
+        return Err(Error::KeySize(format!(
+            "AES key wrap (RFC 3394) takes a multiple of 8 bytes, at least 16, not {len}"
+        )));
     }
     let mut output = vec![0; wrapped_len(len, pad)];
     let written = if pad {
@@ -69,17 +64,16 @@ pub fn aes_key_wrap(kek_bytes: &[u8], key_material: &[u8], pad: bool) -> Result<
     Ok(output)
 }
 
-/// Unwraps into locked memory: a length no wrap can have is CKR_WRAPPED_KEY_LEN_RANGE, a failed
-/// integrity check CKR_WRAPPED_KEY_INVALID.
+/// Unwraps into locked memory: a length no wrap can have is `WrappedKeyLength`, a failed
+/// integrity check `WrappedKeyInvalid`.
 pub fn aes_key_unwrap(kek_bytes: &[u8], wrapped: &[u8], pad: bool) -> Result<SecretBuf> {
     let kek = kek(kek_bytes)?;
     let len = wrapped.len();
     let shortest = if pad { 2 * SEMIBLOCK } else { 3 * SEMIBLOCK };
     if len < shortest || !len.is_multiple_of(SEMIBLOCK) || len > wrapped_len(MAX_KEY_MATERIAL, pad) {
-        return Err(Error::p11(
-            CKR_WRAPPED_KEY_LEN_RANGE,
-            format!("a wrapped key is a multiple of 8 bytes, at least {shortest}, not {len}"),
-        ));
+        return Err(Error::WrappedKeyLength(format!(
+            "a wrapped key is a multiple of 8 bytes, at least {shortest}, not {len}"
+        )));
     }
     let mut output = SecretBuf::zeroed(len - SEMIBLOCK)?;
     let written = if pad {
@@ -87,17 +81,17 @@ pub fn aes_key_unwrap(kek_bytes: &[u8], wrapped: &[u8], pad: bool) -> Result<Sec
     } else {
         kek.unwrap(wrapped, output.as_mut_slice()).map(|w| w.len())
     }
-    .map_err(|_| Error::p11(CKR_WRAPPED_KEY_INVALID, "AES key unwrap failed its integrity check"))?;
+    .map_err(|_| Error::WrappedKeyInvalid("AES key unwrap failed its integrity check"))?;
     if written == output.len() {
         return Ok(output);
     }
-    SecretBuf::copy_from(output.as_slice().get(..written).unwrap_or_default())
+    Ok(SecretBuf::copy_from(output.as_slice().get(..written).unwrap_or_default())?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::token::test_util::{Openssl, hex, rv};
+    use crate::crypto::test_util::{Openssl, err, hex};
 
     /// RFC 3394 section 4: (KEK, key data, ciphertext).
     const RFC_3394: [(&str, &str, &str); 4] = [
@@ -189,12 +183,12 @@ mod tests {
     fn aes_192_keks_are_refused_clearly() {
         let kek = hex("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8");
         let wrapped = hex("138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a");
-        let err = aes_key_unwrap(&kek, &wrapped, true).unwrap_err();
-        assert!(err.to_string().contains("AES-192"), "{err}");
-        assert_eq!(rv(aes_key_wrap(&kek, &[0; 16], false)), CKR_KEY_SIZE_RANGE);
+        let refused = aes_key_unwrap(&kek, &wrapped, true).unwrap_err();
+        assert!(refused.to_string().contains("AES-192"), "{refused}");
+        assert!(matches!(err(aes_key_wrap(&kek, &[0; 16], false)), Error::KeySize(_)));
         for len in [0, 8, 15, 17, 33] {
-            assert_eq!(rv(aes_key_wrap(&vec![0; len], &[0; 16], false)), CKR_KEY_SIZE_RANGE);
-            assert_eq!(rv(aes_key_unwrap(&vec![0; len], &[0; 24], true)), CKR_KEY_SIZE_RANGE);
+            assert!(matches!(err(aes_key_wrap(&vec![0; len], &[0; 16], false)), Error::KeySize(_)));
+            assert!(matches!(err(aes_key_unwrap(&vec![0; len], &[0; 24], true)), Error::KeySize(_)));
         }
     }
 
@@ -202,19 +196,25 @@ mod tests {
     fn lengths_are_checked() {
         let kek = [7u8; 16];
         for len in [0, 8, 15, 17, 23] {
-            assert_eq!(rv(aes_key_wrap(&kek, &vec![1; len], false)), CKR_KEY_SIZE_RANGE, "{len}");
+            assert!(matches!(err(aes_key_wrap(&kek, &vec![1; len], false)), Error::KeySize(_)), "{len}");
         }
-        assert_eq!(rv(aes_key_wrap(&kek, &[], true)), CKR_KEY_SIZE_RANGE);
+        assert!(matches!(err(aes_key_wrap(&kek, &[], true)), Error::KeySize(_)));
         for len in [1usize, 7, 8, 9, 31, 32, 33] {
             let wrapped = aes_key_wrap(&kek, &vec![2; len], true).unwrap();
             assert_eq!(wrapped.len(), wrapped_len(len, true), "{len}");
             assert_eq!(aes_key_unwrap(&kek, &wrapped, true).unwrap().as_slice(), vec![2; len].as_slice());
         }
         for len in [0, 8, 16, 25, 31] {
-            assert_eq!(rv(aes_key_unwrap(&kek, &vec![0; len], false)), CKR_WRAPPED_KEY_LEN_RANGE, "{len}");
+            assert!(
+                matches!(err(aes_key_unwrap(&kek, &vec![0; len], false)), Error::WrappedKeyLength(_)),
+                "{len}"
+            );
         }
         for len in [0, 8, 15, 17] {
-            assert_eq!(rv(aes_key_unwrap(&kek, &vec![0; len], true)), CKR_WRAPPED_KEY_LEN_RANGE, "{len}");
+            assert!(
+                matches!(err(aes_key_unwrap(&kek, &vec![0; len], true)), Error::WrappedKeyLength(_)),
+                "{len}"
+            );
         }
     }
 
@@ -225,10 +225,10 @@ mod tests {
             let wrapped = aes_key_wrap(&kek, &[0x33; 32], pad).unwrap();
             let mut tampered = wrapped.clone();
             tampered[5] ^= 0x80;
-            assert_eq!(rv(aes_key_unwrap(&kek, &tampered, pad)), CKR_WRAPPED_KEY_INVALID);
-            assert_eq!(rv(aes_key_unwrap(&[8u8; 32], &wrapped, pad)), CKR_WRAPPED_KEY_INVALID);
+            assert!(matches!(err(aes_key_unwrap(&kek, &tampered, pad)), Error::WrappedKeyInvalid(_)));
+            assert!(matches!(err(aes_key_unwrap(&[8u8; 32], &wrapped, pad)), Error::WrappedKeyInvalid(_)));
             // A KW blob is not a KWP blob and vice versa.
-            assert_eq!(rv(aes_key_unwrap(&kek, &wrapped, !pad)), CKR_WRAPPED_KEY_INVALID);
+            assert!(matches!(err(aes_key_unwrap(&kek, &wrapped, !pad)), Error::WrappedKeyInvalid(_)));
         }
     }
 }
