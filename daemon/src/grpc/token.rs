@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::service::token::{App, TokenService};
 
 /// Metadata entry naming the application a call belongs to.
-pub const APPLICATION_HEADER: &str = "x-arca-app";
+pub use arca_proto::APPLICATION_HEADER;
 
 /// The gRPC face of [`TokenService`].
 #[derive(Debug, Clone)]
