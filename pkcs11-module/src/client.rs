@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use arca_proto::DaemonEndpoint;
 use arca_proto::limits::PIECE_OVERHEAD_BYTES;
 use arca_proto::v1::token_client::TokenClient;
 use arca_proto::v1::{AttachEvent, AttachRequest};
+use arca_proto::{APPLICATION_HEADER, DaemonEndpoint};
 use tokio::task::JoinHandle;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
@@ -33,8 +33,6 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::error::Error;
 use crate::runtime::{Bridge, Flavor};
 
-/// Metadata entry carrying the application id on every call but `Attach`.
-pub const APP_HEADER: &str = "x-arca-app";
 /// The deadline of one RPC (RSA-4096 generation takes seconds; nothing should take minutes).
 pub const DEADLINE: Duration = Duration::from_secs(120);
 /// The largest answer accepted (tonic's default of 4 MiB would be below some outputs the
@@ -266,7 +264,7 @@ where
     Fut: Future<Output = Result<Response<Resp>, Status>>,
 {
     let mut request = Request::new(request);
-    request.metadata_mut().insert(APP_HEADER, connection.app.clone());
+    request.metadata_mut().insert(APPLICATION_HEADER, connection.app.clone());
     request.set_timeout(DEADLINE);
     let client = TokenClient::new(connection.channel.clone()).max_decoding_message_size(MAX_MESSAGE);
     // The deadline travels as `grpc-timeout`; this local one also covers a silent peer.

@@ -4,11 +4,9 @@
 //! the exhaustive `From<Error> for CK_RV`. A failed daemon call carries the exact `CK_RV` in the
 //! `x-arca-ckr` metadata entry ([`Error::from_status`]); without it the gRPC code decides.
 
+use arca_proto::CKR_HEADER;
 use cryptoki_sys::*;
 use tonic::{Code, Status};
-
-/// The metadata entry in which the daemon puts the `CK_RV` of a failed call, as `0x%08X`.
-pub const CKR_HEADER: &str = "x-arca-ckr";
 
 /// Why a PKCS#11 call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use arca_proto::v1::attribute_result::Outcome;
 use arca_proto::v1::token_server::{Token, TokenServer};
 use arca_proto::v1::*;
+use arca_proto::{APPLICATION_HEADER, CKR_HEADER};
 use cryptoki_sys::*;
 use prost::Message;
 use tokio::runtime::Runtime;
@@ -20,11 +21,11 @@ use tonic::{Request, Response, Status};
 type Answer<T> = Result<Response<T>, Status>;
 
 /// The request cap the fake announces: the smallest a daemon may have, so tests see pieces.
-pub const FAKE_REQUEST_CAP: u64 = 8 * 1024;
+pub(crate) const FAKE_REQUEST_CAP: u64 = 8 * 1024;
 
 /// What the fake saw.
 #[derive(Debug, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub attached: Mutex<Vec<String>>,
     pub detached: Mutex<Vec<String>>,
     pub connections: AtomicU64,
@@ -41,7 +42,7 @@ pub struct Seen {
 
 /// A running fake daemon; dropping it (or [`FakeDaemon::stop`]) kills it like a crash.
 #[derive(Debug)]
-pub struct FakeDaemon {
+pub(crate) struct FakeDaemon {
     runtime: Option<Runtime>,
     socket: PathBuf,
     pub seen: Arc<Seen>,
@@ -49,7 +50,7 @@ pub struct FakeDaemon {
 
 impl FakeDaemon {
     /// Listens on `socket`; application ids are `app-{generation}-{n}`.
-    pub fn start(socket: &Path, generation: u32) -> Self {
+    pub(crate) fn start(socket: &Path, generation: u32) -> Self {
         let _ = std::fs::remove_file(socket);
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
@@ -73,7 +74,7 @@ impl FakeDaemon {
     }
 
     /// Kills the server: every connection and stream drops at once.
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.kill();
     }
 
@@ -84,11 +85,11 @@ impl FakeDaemon {
         let _ = std::fs::remove_file(&self.socket);
     }
 
-    pub fn attached(&self) -> Vec<String> {
+    pub(crate) fn attached(&self) -> Vec<String> {
         self.seen.attached.lock().unwrap().clone()
     }
 
-    pub fn detached(&self) -> Vec<String> {
+    pub(crate) fn detached(&self) -> Vec<String> {
         self.seen.detached.lock().unwrap().clone()
     }
 }
@@ -106,9 +107,9 @@ struct Fake {
 }
 
 /// A refusal carrying `x-arca-ckr`.
-pub fn refuse(code: tonic::Code, rv: CK_RV) -> Status {
+pub(crate) fn refuse(code: tonic::Code, rv: CK_RV) -> Status {
     let mut status = Status::new(code, "refused");
-    status.metadata_mut().insert("x-arca-ckr", format!("0x{rv:08X}").parse().unwrap());
+    status.metadata_mut().insert(CKR_HEADER, format!("0x{rv:08X}").parse().unwrap());
     status
 }
 
@@ -129,7 +130,7 @@ fn spend(space: Option<OutputSpace>, output: Vec<u8>) -> Answer<OutputResponse> 
 impl Fake {
     /// Checks `x-arca-app` like the daemon: an unknown id is CKR_SESSION_HANDLE_INVALID.
     fn app<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let id = request.metadata().get("x-arca-app").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let id = request.metadata().get(APPLICATION_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if self.seen.attached.lock().unwrap().iter().any(|known| known == id) {
             Ok(())
         } else {

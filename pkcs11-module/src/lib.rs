@@ -21,6 +21,8 @@
 //! The module never writes to stdout or stderr.
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+// `pub` is for what another crate uses (the fuzz targets link the rlib).
+#![warn(unreachable_pub)]
 
 #[allow(unsafe_code)]
 pub mod abi;

@@ -1,10 +1,13 @@
 //! The Arca gRPC API (`arca.v1`) and the helpers every client uses to reach a daemon.
 #![forbid(unsafe_code)]
+// `pub` is for what another crate uses.
+#![warn(unreachable_pub)]
 
 pub mod attributes;
 pub mod codec;
 mod endpoint;
 pub mod limits;
+pub mod principal;
 
 pub use endpoint::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};
 
@@ -19,6 +22,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 
 /// Metadata key carrying the request id of a call.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Metadata key naming the PKCS#11 application (`Token.Attach`'s answer) a Token call belongs to.
+pub const APPLICATION_HEADER: &str = "x-arca-app";
+/// Metadata key in which the daemon puts the `CK_RV` of a failed Token call, as `0x%08X`.
+pub const CKR_HEADER: &str = "x-arca-ckr";
 
 /// The canonical gRPC name of a status code, as in the gRPC specification.
 pub fn code_name(code: tonic::Code) -> &'static str {
@@ -40,5 +47,16 @@ pub fn code_name(code: tonic::Code) -> &'static str {
         tonic::Code::Unavailable => "UNAVAILABLE",
         tonic::Code::DataLoss => "DATA_LOSS",
         tonic::Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The metadata names are wire protocol: clients built from other versions send these.
+    #[test]
+    fn metadata_names_are_the_wire_names() {
+        assert_eq!(super::REQUEST_ID_HEADER, "x-request-id");
+        assert_eq!(super::APPLICATION_HEADER, "x-arca-app");
+        assert_eq!(super::CKR_HEADER, "x-arca-ckr");
     }
 }

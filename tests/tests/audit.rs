@@ -1,5 +1,6 @@
 //! Every call leaves one authenticated, hash-chained audit record, without payloads.
 
+use arca_proto::{APPLICATION_HEADER, CKR_HEADER};
 use arca_tests::{Launch, context, create_key, pb};
 
 async fn read_audit(daemon: &arca_tests::Daemon, key: &str) -> Vec<serde_json::Value> {
@@ -80,7 +81,7 @@ async fn calls_are_recorded_verified_and_tampering_is_named() {
 /// A Token service request of the attached application `app`.
 fn with_app<T>(app: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("x-arca-app", app.parse().unwrap());
+    request.metadata_mut().insert(APPLICATION_HEADER, app.parse().unwrap());
     request
 }
 
@@ -101,7 +102,7 @@ async fn records_name_source_key_version_and_error_code() {
     let session = token.open_session(with_app(&app, open)).await.unwrap().into_inner().session;
     let wrong = pb::LoginRequest { session, user_type: 0, pin: b"00000000".to_vec() };
     let refused = token.login(with_app(&app, wrong)).await.unwrap_err();
-    assert_eq!(refused.metadata().get("x-arca-ckr").unwrap(), "0x000000A0", "{refused:?}");
+    assert_eq!(refused.metadata().get(CKR_HEADER).unwrap(), "0x000000A0", "{refused:?}");
 
     let mut kms = daemon.kms().await;
     let key = create_key(&mut kms, "versioned").await;

@@ -9,6 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
+use arca_proto::APPLICATION_HEADER;
 use arca_tests::{Daemon, create_key, pb};
 use tonic::Request;
 use tonic::transport::Channel;
@@ -149,7 +150,7 @@ impl App {
 
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        request.metadata_mut().insert("x-arca-app", self.id.parse().unwrap());
+        request.metadata_mut().insert(APPLICATION_HEADER, self.id.parse().unwrap());
         request
     }
 

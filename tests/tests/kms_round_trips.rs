@@ -1,5 +1,6 @@
 //! Every symmetric RPC, round trip, against a real arcad.
 
+use arca_proto::REQUEST_ID_HEADER;
 use arca_tests::{Daemon, context, create_key, pb};
 use tonic::Request;
 
@@ -194,12 +195,12 @@ async fn request_ids_are_echoed_or_generated() {
     let (daemon, _dir) = Daemon::start_dev();
     let mut kms = daemon.kms().await;
     let mut request = Request::new(pb::GenerateRandomRequest { number_of_bytes: 8 });
-    request.metadata_mut().insert("x-request-id", "trace-1234".parse().unwrap());
+    request.metadata_mut().insert(REQUEST_ID_HEADER, "trace-1234".parse().unwrap());
     let response = kms.generate_random(request).await.unwrap();
-    assert_eq!(response.metadata().get("x-request-id").unwrap(), "trace-1234");
+    assert_eq!(response.metadata().get(REQUEST_ID_HEADER).unwrap(), "trace-1234");
 
     let failed = kms.describe_key(pb::DescribeKeyRequest { key_id: uuid_like() }).await.unwrap_err();
-    let generated = failed.metadata().get("x-request-id").expect("a generated request id");
+    let generated = failed.metadata().get(REQUEST_ID_HEADER).expect("a generated request id");
     assert!(!generated.is_empty());
 }
 

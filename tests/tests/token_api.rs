@@ -1,6 +1,7 @@
 //! The daemon's Token service driven over gRPC without the PKCS#11 module: sessions, login, PIN
 //! lockout, objects and operations, with the exact CK_RV of each failure in `x-arca-ckr`.
 
+use arca_proto::{APPLICATION_HEADER, CKR_HEADER};
 use arca_tests::{Daemon, pb};
 use tonic::Request;
 use tonic::transport::Channel;
@@ -46,13 +47,13 @@ impl App {
 
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        request.metadata_mut().insert("x-arca-app", self.id.parse().unwrap());
+        request.metadata_mut().insert(APPLICATION_HEADER, self.id.parse().unwrap());
         request
     }
 }
 
 fn ckr(status: &tonic::Status) -> u64 {
-    let text = status.metadata().get("x-arca-ckr").and_then(|v| v.to_str().ok()).expect("x-arca-ckr");
+    let text = status.metadata().get(CKR_HEADER).and_then(|v| v.to_str().ok()).expect(CKR_HEADER);
     u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
 }
 
@@ -232,7 +233,7 @@ async fn an_unknown_application_answers_session_handle_invalid() {
     let (daemon, _dir) = Daemon::start_dev();
     let mut client = Client::new(daemon.channel().await);
     let mut request = Request::new(pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION });
-    request.metadata_mut().insert("x-arca-app", "feedface".parse().unwrap());
+    request.metadata_mut().insert(APPLICATION_HEADER, "feedface".parse().unwrap());
     let status = client.open_session(request).await.unwrap_err();
     assert_eq!(ckr(&status), 0xB3, "CKR_SESSION_HANDLE_INVALID");
     assert_eq!(status.code(), tonic::Code::NotFound);

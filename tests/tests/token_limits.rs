@@ -3,6 +3,7 @@
 //! labels and templates past their sizes, and template checks that come before any key
 //! generation.
 
+use arca_proto::{APPLICATION_HEADER, CKR_HEADER};
 use arca_tests::{Daemon, Launch, pb};
 use tonic::Request;
 use tonic::transport::Channel;
@@ -67,7 +68,7 @@ impl App {
 
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        request.metadata_mut().insert("x-arca-app", self.id.parse().unwrap());
+        request.metadata_mut().insert(APPLICATION_HEADER, self.id.parse().unwrap());
         request
     }
 
@@ -120,7 +121,7 @@ impl App {
 }
 
 fn ckr(status: &tonic::Status) -> u64 {
-    let text = status.metadata().get("x-arca-ckr").and_then(|v| v.to_str().ok()).expect("x-arca-ckr");
+    let text = status.metadata().get(CKR_HEADER).and_then(|v| v.to_str().ok()).expect(CKR_HEADER);
     u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
 }
 

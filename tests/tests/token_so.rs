@@ -6,6 +6,7 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Command, Output};
 
+use arca_proto::{APPLICATION_HEADER, CKR_HEADER};
 use arca_tests::arcactl::describe;
 use arca_tests::{Daemon, Launch, assert_status, bin_dir, binary, pb};
 use serde_json::Value;
@@ -22,7 +23,7 @@ const CKR_TOKEN_WRITE_PROTECTED: &str = "0x000000E2";
 
 fn with_app<T>(app: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
-    request.metadata_mut().insert("x-arca-app", app.parse().unwrap());
+    request.metadata_mut().insert(APPLICATION_HEADER, app.parse().unwrap());
     request
 }
 
@@ -91,7 +92,7 @@ async fn non_administrators_neither_log_in_as_so_nor_count_towards_its_lockout()
     for pin in ["00000000"; 11].into_iter().chain([SO_PIN]) {
         let login = pb::LoginRequest { session, user_type: CKU_SO, pin: pin.into() };
         let refused = token.login(with_app(&app, login)).await.unwrap_err();
-        assert_eq!(refused.metadata().get("x-arca-ckr").unwrap(), CKR_USER_TYPE_INVALID, "{refused:?}");
+        assert_eq!(refused.metadata().get(CKR_HEADER).unwrap(), CKR_USER_TYPE_INVALID, "{refused:?}");
         assert!(refused.message().contains("administrators"), "{refused:?}");
     }
     let info = token.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap().into_inner();
@@ -99,7 +100,7 @@ async fn non_administrators_neither_log_in_as_so_nor_count_towards_its_lockout()
     drop(events);
     let init = pb::InitTokenRequest { so_pin: SO_PIN.into(), label: b"taken".to_vec() };
     let refused = token.init_token(init).await.unwrap_err();
-    assert_eq!(refused.metadata().get("x-arca-ckr").unwrap(), CKR_TOKEN_WRITE_PROTECTED, "{refused:?}");
+    assert_eq!(refused.metadata().get(CKR_HEADER).unwrap(), CKR_TOKEN_WRITE_PROTECTED, "{refused:?}");
     let unlock = token.unlock_so_pin(pb::UnlockSoPinRequest { new_so_pin: b"11112222".to_vec() }).await;
     assert_status(unlock, Code::PermissionDenied, "administrators only");
     daemon.shutdown().await;

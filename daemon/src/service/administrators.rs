@@ -8,39 +8,13 @@ use crate::error::{Error, Result};
 
 /// At most this many administrators may be named at initialisation.
 pub const MAX_INITIAL_ADMINISTRATORS: usize = 32;
-/// A principal longer than this is refused (certificate subjects are far shorter in practice).
-pub const MAX_PRINCIPAL_BYTES: usize = 1024;
 
-/// Checks that `text` is a principal as the daemon identifies callers: `uid:<n>` (decimal, no
-/// leading zeros, as SO_PEERCRED's uid is displayed) or `cert:<subject>` (a certificate subject in
-/// RFC 4514 form). Anything else could never match a caller, so it is refused rather than kept.
+/// Checks that `text` is a principal as the daemon identifies callers (`arca_proto::principal`);
+/// a refusal is an invalid argument that echoes the text bounded.
 pub fn parse_principal(text: &str) -> Result<String> {
-    let refuse = |why: &str| {
-        Error::invalid(format!(
-            "{:?} is not a principal ({why}; expected \"uid:<number>\" or \"cert:<subject>\")",
-            crate::error::Echo(text)
-        ))
-    };
-    if text.len() > MAX_PRINCIPAL_BYTES {
-        return Err(Error::invalid(format!("a principal is longer than {MAX_PRINCIPAL_BYTES} bytes")));
-    }
-    if let Some(uid) = text.strip_prefix("uid:") {
-        let number: u32 = uid.parse().map_err(|_| refuse("the uid is not a number from 0 to 4294967295"))?;
-        if number.to_string() != uid {
-            return Err(refuse("write the uid in decimal without a sign or leading zeros"));
-        }
-        return Ok(text.to_owned());
-    }
-    if let Some(subject) = text.strip_prefix("cert:") {
-        if subject.trim().is_empty() {
-            return Err(refuse("the certificate subject is empty"));
-        }
-        if subject.chars().any(char::is_control) {
-            return Err(refuse("the certificate subject holds control characters"));
-        }
-        return Ok(text.to_owned());
-    }
-    Err(refuse("unknown kind"))
+    arca_proto::principal::parse_principal(text)
+        .map(str::to_owned)
+        .map_err(|error| Error::invalid(error.describe(&crate::error::Echo(text))))
 }
 
 /// Checks every principal and drops repeats, keeping the first occurrence's place.
@@ -112,6 +86,8 @@ impl Keystore {
 
 #[cfg(test)]
 mod tests {
+    use arca_proto::principal::MAX_PRINCIPAL_BYTES;
+
     use super::*;
 
     fn strings(list: &[&str]) -> Vec<String> {

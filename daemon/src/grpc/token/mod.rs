@@ -29,7 +29,7 @@ use convert::{attribute_results, mechanism, operation_kind, output, space, templ
 use steps::{Step, init_operation};
 
 /// Metadata entry naming the application a call belongs to.
-pub const APPLICATION_HEADER: &str = "x-arca-app";
+pub use arca_proto::APPLICATION_HEADER;
 
 /// The gRPC face of [`TokenService`].
 #[derive(Debug, Clone)]

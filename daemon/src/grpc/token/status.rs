@@ -7,7 +7,7 @@ use tonic::Code;
 use crate::error::Error;
 
 /// Metadata entry holding the CK_RV of a failed Token call, as `0x%08X`.
-pub const CKR_HEADER: &str = "x-arca-ckr";
+pub use arca_proto::CKR_HEADER;
 
 /// The gRPC code for a PKCS#11 return value.
 pub fn code_for(rv: CK_RV) -> Code {

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 /// The help text of init and unseal on where the passphrase comes from.
-pub const PASSPHRASE_SOURCES: &str = "The passphrase comes from --passphrase-file, else $ARCA_PASSPHRASE, \
+pub(super) const PASSPHRASE_SOURCES: &str = "The passphrase comes from --passphrase-file, else $ARCA_PASSPHRASE, \
      else stdin: typed without echo when stdin is a terminal (twice for init), otherwise the first \
      line of stdin.";
 
 /// The help text of unseal: the passphrase, or custodians' shares of it.
-pub const UNSEAL_SOURCES: &str = "The passphrase comes from --passphrase-file, else $ARCA_PASSPHRASE, \
+pub(super) const UNSEAL_SOURCES: &str = "The passphrase comes from --passphrase-file, else $ARCA_PASSPHRASE, \
      else stdin: typed without echo when stdin is a terminal, otherwise the first line of stdin. \
      With --shares it is rebuilt from custodians' shares (`arcactl init --shares N --threshold M`): \
      at least M distinct shares of one split, from --share-file FILEs, else one share per line on \
@@ -20,14 +20,14 @@ pub const UNSEAL_SOURCES: &str = "The passphrase comes from --passphrase-file, e
 /// The passphrase comes from --passphrase-file, else $ARCA_PASSPHRASE, else stdin: typed without
 /// echo when stdin is a terminal, otherwise its first line.
 #[derive(Debug, Args)]
-pub struct PassphraseArgs {
+pub(crate) struct PassphraseArgs {
     /// Read the passphrase from this file (one trailing newline is ignored).
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
     /// Generate a strong random passphrase (about 148 bits) and print it once, instead of reading
@@ -56,7 +56,7 @@ pub struct InitArgs {
 
 impl InitArgs {
     /// --threshold at most --shares.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         match (self.threshold, self.shares) {
             (Some(threshold), Some(count)) if threshold > count => Err(format!(
                 "--threshold {threshold} is more than --shares {count}: the store could never be unsealed"
@@ -66,21 +66,18 @@ impl InitArgs {
     }
 
     /// (threshold, count) when the generated passphrase is to be split into shares.
-    pub fn custody(&self) -> Option<(u8, u8)> {
+    pub(crate) fn custody(&self) -> Option<(u8, u8)> {
         self.threshold.zip(self.shares)
     }
 }
 
 /// Checks a principal's form as the daemon will, before any passphrase is asked for.
 fn principal(text: &str) -> Result<String, String> {
-    arca_daemon::service::parse_principal(text).map_err(|error| match error {
-        arca_daemon::Error::InvalidArgument(message) => message,
-        other => other.to_string(),
-    })
+    arca_proto::principal::parse_principal(text).map(str::to_owned).map_err(|error| error.describe(&text))
 }
 
 #[derive(Debug, Args)]
-pub struct UnsealArgs {
+pub(crate) struct UnsealArgs {
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
     /// Rebuild the passphrase from custodians' shares (see `arcactl init --shares`) read from
@@ -94,7 +91,7 @@ pub struct UnsealArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct BackupArgs {
+pub(crate) struct BackupArgs {
     /// Write the archive here (mode 0600). It is received into FILE.partial and renamed to FILE
     /// only once complete, so a failed or interrupted backup never leaves a truncated FILE.
     /// --timeout bounds the wait for each part of the archive, not the whole transfer.

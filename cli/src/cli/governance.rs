@@ -10,18 +10,18 @@ use super::Pair;
 use crate::input::{parse_pair, parse_valid_to};
 
 /// The help text of `audit verify` on its exit status.
-pub const EXIT_STATUS_AUDIT: &str = "Exit status: 0 when the audit log is intact, 3 when it is not \
+pub(super) const EXIT_STATUS_AUDIT: &str = "Exit status: 0 when the audit log is intact, 3 when it is not \
      (the first bad record's sequence number, its file and the reason are printed), 1 on any error.";
 
 /// A command that takes one key and nothing else.
 #[derive(Debug, Args)]
-pub struct KeyIdArgs {
+pub(crate) struct KeyIdArgs {
     /// The key's id (a UUID).
     pub key_id: String,
 }
 
 #[derive(Debug, Args)]
-pub struct AliasArgs {
+pub(crate) struct AliasArgs {
     /// The alias name (`alias/...`).
     pub alias_name: String,
     /// The key id the alias points to (not another alias).
@@ -29,13 +29,13 @@ pub struct AliasArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DeleteAliasArgs {
+pub(crate) struct DeleteAliasArgs {
     /// The alias name (`alias/...`).
     pub alias_name: String,
 }
 
 #[derive(Debug, Args)]
-pub struct ListAliasesArgs {
+pub(crate) struct ListAliasesArgs {
     /// Only the aliases of this key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: Option<String>,
@@ -51,7 +51,7 @@ pub struct ListAliasesArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EnableKeyRotationArgs {
+pub(crate) struct EnableKeyRotationArgs {
     /// The key's id (a UUID).
     pub key_id: String,
     /// Rotate every N days, 90..2560 [default: the daemon's, 365].
@@ -60,7 +60,7 @@ pub struct EnableKeyRotationArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ScheduleKeyDeletionArgs {
+pub(crate) struct ScheduleKeyDeletionArgs {
     /// The key's id (a UUID).
     pub key_id: String,
     /// Delete the key after N days, 7..30 [default: the daemon's, 30].
@@ -69,7 +69,7 @@ pub struct ScheduleKeyDeletionArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PutKeyPolicyArgs {
+pub(crate) struct PutKeyPolicyArgs {
     /// The key's id (a UUID).
     pub key_id: String,
     /// Read the JSON policy document from this file.
@@ -78,7 +78,7 @@ pub struct PutKeyPolicyArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum AuditCommand {
+pub(crate) enum AuditCommand {
     /// Check the audit log's hash chain and MACs.
     #[command(after_help = EXIT_STATUS_AUDIT)]
     Verify,
@@ -91,7 +91,7 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct AuditTailArgs {
+pub(crate) struct AuditTailArgs {
     /// How many records, 1..1000 [default: the daemon's, 100].
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
@@ -110,14 +110,14 @@ pub struct AuditTailArgs {
 const AUDIT_SOURCES: [&str; 4] = ["grpc/unix", "grpc/tls", "pkcs11/unix", "pkcs11/tls"];
 
 /// The wrapping algorithms GetParametersForImport offers.
-pub const WRAPPING_ALGORITHMS: [&str; 3] =
+pub(super) const WRAPPING_ALGORITHMS: [&str; 3] =
     ["RSA_AES_KEY_WRAP_SHA_256", "RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"];
 /// The wrapping key specs GetParametersForImport offers.
-pub const WRAPPING_KEY_SPECS: [&str; 3] = ["RSA_2048", "RSA_3072", "RSA_4096"];
+pub(super) const WRAPPING_KEY_SPECS: [&str; 3] = ["RSA_2048", "RSA_3072", "RSA_4096"];
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("constraint").multiple(false)))]
-pub struct CreateGrantArgs {
+pub(crate) struct CreateGrantArgs {
     /// The key the grant is for (id or alias).
     pub key_id: String,
     /// Who receives the permissions: `uid:N` or `cert:SUBJECT`.
@@ -142,20 +142,20 @@ pub struct CreateGrantArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ListRetirableGrantsArgs {
+pub(crate) struct ListRetirableGrantsArgs {
     /// The retiring principal whose grants to list (`uid:N` or `cert:SUBJECT`).
     #[arg(long, value_name = "PRINCIPAL")]
     pub retiring_principal: String,
 }
 
 #[derive(Debug, Args)]
-pub struct RetireGrantArgs {
+pub(crate) struct RetireGrantArgs {
     /// The grant id (or its token, which is the same).
     pub grant_id: String,
 }
 
 #[derive(Debug, Args)]
-pub struct RevokeGrantArgs {
+pub(crate) struct RevokeGrantArgs {
     /// The key the grant is for (id or alias).
     pub key_id: String,
     /// The grant id.
@@ -164,7 +164,7 @@ pub struct RevokeGrantArgs {
 
 /// Which wrapping key and algorithm to ask for.
 #[derive(Debug, Args)]
-pub struct WrappingArgs {
+pub(crate) struct WrappingArgs {
     /// RSA_AES_KEY_WRAP_SHA_256 (any key; the only one for RSA and ECC keys), RSAES_OAEP_SHA_256 or
     /// RSAES_OAEP_SHA_1 (AES and HMAC keys).
     #[arg(long, value_name = "ALG", default_value = "RSA_AES_KEY_WRAP_SHA_256",
@@ -177,7 +177,7 @@ pub struct WrappingArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GetParametersForImportArgs {
+pub(crate) struct GetParametersForImportArgs {
     /// A key of origin EXTERNAL.
     pub key_id: String,
     #[command(flatten)]
@@ -192,7 +192,7 @@ pub struct GetParametersForImportArgs {
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("material").required(true)))]
-pub struct ImportKeyMaterialArgs {
+pub(crate) struct ImportKeyMaterialArgs {
     /// A key of origin EXTERNAL.
     pub key_id: String,
     /// The plaintext key material: raw bytes for AES_256 and HMAC keys, a PKCS#8 private key (DER,

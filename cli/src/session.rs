@@ -15,14 +15,14 @@ use crate::error::CliError;
 use crate::input::request_id_value;
 
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     channel: Channel,
     request_id: Option<AsciiMetadataValue>,
     timeout: Duration,
 }
 
 impl Session {
-    pub async fn connect(global: &Global) -> Result<Self, CliError> {
+    pub(crate) async fn connect(global: &Global) -> Result<Self, CliError> {
         let endpoint = endpoint(global)?;
         let timeout = Duration::from_secs(global.timeout);
         let channel = tokio::time::timeout(timeout, endpoint.connect())
@@ -31,20 +31,20 @@ impl Session {
         Ok(Self { channel, request_id: request_id_value(global.request_id.as_deref())?, timeout })
     }
 
-    pub fn kms(&self) -> KeyManagementClient<Channel> {
+    pub(crate) fn kms(&self) -> KeyManagementClient<Channel> {
         KeyManagementClient::new(self.channel.clone())
     }
 
-    pub fn admin(&self) -> AdminClient<Channel> {
+    pub(crate) fn admin(&self) -> AdminClient<Channel> {
         AdminClient::new(self.channel.clone())
     }
 
-    pub fn token(&self) -> arca_proto::v1::token_client::TokenClient<Channel> {
+    pub(crate) fn token(&self) -> arca_proto::v1::token_client::TokenClient<Channel> {
         arca_proto::v1::token_client::TokenClient::new(self.channel.clone())
     }
 
     /// Wraps a message, adding the `x-request-id` metadata when one was given.
-    pub fn request<T>(&self, message: T) -> Request<T> {
+    pub(crate) fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         if let Some(id) = &self.request_id {
             request.metadata_mut().insert(REQUEST_ID_HEADER, id.clone());
@@ -53,7 +53,7 @@ impl Session {
     }
 
     /// Awaits a call for at most --timeout and unwraps its message.
-    pub async fn call<T>(
+    pub(crate) async fn call<T>(
         &self,
         call: impl Future<Output = Result<Response<T>, Status>>,
     ) -> Result<T, CliError> {
@@ -64,7 +64,7 @@ impl Session {
     }
 
     /// The next message of a server stream, waiting at most --timeout for it; `None` at the end.
-    pub async fn next<T>(&self, stream: &mut Streaming<T>) -> Result<Option<T>, CliError> {
+    pub(crate) async fn next<T>(&self, stream: &mut Streaming<T>) -> Result<Option<T>, CliError> {
         match tokio::time::timeout(self.timeout, stream.message()).await {
             Ok(outcome) => Ok(outcome?),
             Err(_) => Err(CliError::Timeout(self.timeout.as_secs())),

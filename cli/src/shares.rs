@@ -13,16 +13,16 @@ use crate::error::CliError;
 use crate::shamir::{self, RawShare, ShamirError};
 
 /// Every share starts with this.
-pub const PREFIX: &str = "arca-share-";
+pub(crate) const PREFIX: &str = "arca-share-";
 /// The split id's length in bytes.
-pub const SPLIT_ID_LEN: usize = 4;
+pub(crate) const SPLIT_ID_LEN: usize = 4;
 /// The checksum's length in bytes.
 const CHECK_LEN: usize = 4;
 /// Hashed first into the checksum, to version the format.
 const CHECK_DOMAIN: &[u8] = b"arca-share v1\0";
 
 /// One custodian's share.
-pub struct Share {
+pub(crate) struct Share {
     pub index: u8,
     pub threshold: u8,
     pub split: [u8; SPLIT_ID_LEN],
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Share {
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     #[error("not an Arca share ({0}; expected arca-share-N-M-SPLIT-DIGITS)")]
     Malformed(&'static str),
     #[error("share {index} is mistyped or damaged: its checksum does not match")]
@@ -50,7 +50,7 @@ pub enum ParseError {
 
 /// Splits a passphrase into `count` shares, any `threshold` of which rebuild it, and checks that
 /// they do before handing them out.
-pub fn split_passphrase(
+pub(crate) fn split_passphrase(
     passphrase: &str,
     threshold: u8,
     count: u8,
@@ -84,7 +84,7 @@ fn split_error(error: ShamirError) -> CliError {
 }
 
 /// `arca-share-N-M-SPLIT-DIGITS`.
-pub fn encode(share: &Share) -> Zeroizing<String> {
+pub(crate) fn encode(share: &Share) -> Zeroizing<String> {
     let check = checksum(share.index, share.threshold, &share.split, &share.y);
     let head = format!("{PREFIX}{}-{}-{}-", share.index, share.threshold, split_name(&share.split));
     let mut text = Zeroizing::new(String::with_capacity(head.len() + 2 * (share.y.len() + CHECK_LEN)));
@@ -97,7 +97,7 @@ pub fn encode(share: &Share) -> Zeroizing<String> {
 }
 
 /// Parses one share; whitespace anywhere in it is ignored, and so is case.
-pub fn parse(text: &str) -> Result<Share, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Share, ParseError> {
     let mut compact = Zeroizing::new(String::with_capacity(text.len()));
     compact.extend(text.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_lowercase()));
     let rest = compact.strip_prefix(PREFIX).ok_or(ParseError::Malformed("no arca-share- prefix"))?;
@@ -123,7 +123,7 @@ pub fn parse(text: &str) -> Result<Share, ParseError> {
 }
 
 /// A split id as it is printed: 8 hex digits.
-pub fn split_name(split: &[u8; SPLIT_ID_LEN]) -> String {
+pub(crate) fn split_name(split: &[u8; SPLIT_ID_LEN]) -> String {
     split.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 

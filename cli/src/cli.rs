@@ -12,17 +12,19 @@ use arca_proto::DEFAULT_SOCKET;
 use arca_proto::v1 as pb;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
-pub use self::admin::{BackupArgs, InitArgs, UnsealArgs};
-pub use self::asymmetric::{
+pub(crate) use self::admin::{BackupArgs, InitArgs, UnsealArgs};
+pub(crate) use self::asymmetric::{
     DataKeyPairArgs, GenerateMacArgs, GetPublicKeyArgs, MacSource, MessageSource, PrivateDataKeyPairArgs,
     SignArgs, SignatureSource, VerifyArgs, VerifyMacArgs,
 };
-pub use self::governance::{
+pub(crate) use self::governance::{
     AliasArgs, AuditCommand, AuditTailArgs, CreateGrantArgs, DeleteAliasArgs, EnableKeyRotationArgs,
     GetParametersForImportArgs, ImportKeyMaterialArgs, KeyIdArgs, ListAliasesArgs, ListRetirableGrantsArgs,
     PutKeyPolicyArgs, RetireGrantArgs, RevokeGrantArgs, ScheduleKeyDeletionArgs, WrappingArgs,
 };
-pub use self::token::{TokenCommand, TokenInitArgs, TokenInitPinArgs, TokenSetPinArgs, TokenUnlockSoArgs};
+pub(crate) use self::token::{
+    TokenCommand, TokenInitArgs, TokenInitPinArgs, TokenSetPinArgs, TokenUnlockSoArgs,
+};
 use crate::input::{
     Bytes, parse_base64, parse_data_key_spec, parse_encryption_algorithm, parse_key_spec, parse_key_state,
     parse_key_usage, parse_origin, parse_pair, parse_request_id, parse_tag_filter,
@@ -32,12 +34,12 @@ use crate::input::{
 const DEFAULT_ALG: &str = "SYMMETRIC_DEFAULT";
 
 /// A `key=value` pair given on the command line.
-pub type Pair = (String, String);
+pub(crate) type Pair = (String, String);
 
 /// Administer an Arca key daemon over its gRPC API.
 #[derive(Debug, Parser)]
 #[command(name = "arcactl", version, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     pub global: Global,
     #[command(subcommand)]
@@ -47,7 +49,7 @@ pub struct Cli {
 /// Where the daemon is and how to talk to it.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
-pub struct Global {
+pub(crate) struct Global {
     /// The daemon's Unix socket [default: /run/arca/arca.sock].
     #[arg(long, global = true, env = "ARCA_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
@@ -75,13 +77,13 @@ pub struct Global {
 }
 
 impl Global {
-    pub fn socket(&self) -> PathBuf {
+    pub(crate) fn socket(&self) -> PathBuf {
         self.socket.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+pub(crate) enum Output {
     /// One JSON object: proto field names, bytes in base64, enums by name.
     Json,
     /// Aligned `field  value` lines.
@@ -89,7 +91,7 @@ pub enum Output {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Show whether the store is initialized and sealed, who the daemon sees calling, and who
     /// administers it.
     Status,
@@ -192,7 +194,7 @@ pub enum Command {
 
 impl Command {
     /// What clap cannot check alone (it exits with status 2 like clap's own refusals).
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         match self {
             Self::Init(args) => args.check(),
             _ => Ok(()),
@@ -201,7 +203,7 @@ impl Command {
 }
 
 #[derive(Debug, Args)]
-pub struct CreateKeyArgs {
+pub(crate) struct CreateKeyArgs {
     /// Free text about the key.
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
@@ -223,13 +225,13 @@ pub struct CreateKeyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DescribeKeyArgs {
+pub(crate) struct DescribeKeyArgs {
     /// The key's id (a UUID).
     pub key_id: String,
 }
 
 #[derive(Debug, Args)]
-pub struct ListKeysArgs {
+pub(crate) struct ListKeysArgs {
     /// Page size, 1..1000 (the daemon's default is 100).
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
@@ -258,7 +260,7 @@ pub struct ListKeysArgs {
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("plaintext_source").required(true)))]
-pub struct EncryptArgs {
+pub(crate) struct EncryptArgs {
     /// The key to encrypt under.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
@@ -285,7 +287,7 @@ pub struct EncryptArgs {
 /// A ciphertext blob given inline or as a file.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct CiphertextSource {
+pub(crate) struct CiphertextSource {
     /// The ciphertext blob, base64.
     #[arg(long, value_name = "B64", value_parser = parse_base64)]
     pub ciphertext_base64: Option<Bytes>,
@@ -295,7 +297,7 @@ pub struct CiphertextSource {
 }
 
 #[derive(Debug, Args)]
-pub struct DecryptArgs {
+pub(crate) struct DecryptArgs {
     #[command(flatten)]
     pub ciphertext: CiphertextSource,
     /// Fail unless the blob was made under this key (required with RSAES_OAEP algorithms).
@@ -313,7 +315,7 @@ pub struct DecryptArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ReEncryptArgs {
+pub(crate) struct ReEncryptArgs {
     #[command(flatten)]
     pub ciphertext: CiphertextSource,
     /// The key to encrypt the plaintext under again.
@@ -335,7 +337,7 @@ pub struct ReEncryptArgs {
 
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("size").required(true).args(["key_spec", "number_of_bytes"])))]
-pub struct DataKeyArgs {
+pub(crate) struct DataKeyArgs {
     /// The key that encrypts the data key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
@@ -351,7 +353,7 @@ pub struct DataKeyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RandomArgs {
+pub(crate) struct RandomArgs {
     /// How many bytes, 1..1024.
     #[arg(long, value_name = "N")]
     pub number_of_bytes: u32,

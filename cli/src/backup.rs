@@ -17,7 +17,7 @@ use crate::session::Session;
 
 /// Receives the archive into `FILE.partial` (mode 0600), flushes it to disk and renames it to
 /// FILE; on an error or Ctrl-C the partial file is removed and FILE is left as it was.
-pub async fn backup(session: &Session, args: BackupArgs) -> Result<Record, CliError> {
+pub(crate) async fn backup(session: &Session, args: BackupArgs) -> Result<Record, CliError> {
     if is_special_file(&args.out) {
         return backup_to_special_file(session, &args.out).await;
     }

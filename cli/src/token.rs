@@ -2,6 +2,7 @@
 //! do it, through the same Token service the PKCS#11 module uses: one application (Attach), one
 //! R/W session, the PKCS#11 login rules.
 
+use arca_proto::APPLICATION_HEADER;
 use arca_proto::v1 as pb;
 use tonic::Request;
 use tonic::metadata::AsciiMetadataValue;
@@ -34,7 +35,7 @@ const FLAGS: &[(u64, &str)] = &[
     (0x400000, "SO_PIN_LOCKED"),
 ];
 
-pub async fn info(session: &Session) -> Result<Record, CliError> {
+pub(crate) async fn info(session: &Session) -> Result<Record, CliError> {
     let info =
         session.call(session.token().get_token_info(session.request(pb::GetTokenInfoRequest {}))).await?;
     let flags = FLAGS.iter().filter(|(bit, _)| info.flags & bit != 0).map(|(_, name)| Value::Enum(name));
@@ -48,7 +49,7 @@ pub async fn info(session: &Session) -> Result<Record, CliError> {
 
 /// C_InitToken: a new token's SO PIN and label, or (with the SO PIN) a re-initialisation that
 /// destroys every token object.
-pub async fn init(session: &Session, args: TokenInitArgs) -> Result<Record, CliError> {
+pub(crate) async fn init(session: &Session, args: TokenInitArgs) -> Result<Record, CliError> {
     let so_pin = read_secret(SO_PIN, args.so_pin_file.as_deref(), true)?;
     let request =
         pb::InitTokenRequest { so_pin: so_pin.as_bytes().to_vec(), label: args.label.clone().into_bytes() };
@@ -57,7 +58,7 @@ pub async fn init(session: &Session, args: TokenInitArgs) -> Result<Record, CliE
 }
 
 /// C_InitPIN: the SO logs in and sets (or resets and unlocks) the user PIN.
-pub async fn init_pin(session: &Session, args: TokenInitPinArgs) -> Result<Record, CliError> {
+pub(crate) async fn init_pin(session: &Session, args: TokenInitPinArgs) -> Result<Record, CliError> {
     let so_pin = read_secret(SO_PIN, args.so_pin_file.as_deref(), false)?;
     let pin = read_secret(USER_PIN, args.pin_file.as_deref(), true)?;
     let app = Application::attach(session).await?;
@@ -70,7 +71,7 @@ pub async fn init_pin(session: &Session, args: TokenInitPinArgs) -> Result<Recor
 }
 
 /// C_SetPIN: the user PIN (or with --so the SO PIN) changes, given the old one.
-pub async fn set_pin(session: &Session, args: TokenSetPinArgs) -> Result<Record, CliError> {
+pub(crate) async fn set_pin(session: &Session, args: TokenSetPinArgs) -> Result<Record, CliError> {
     let (old_kind, new_kind) = if args.so { (SO_PIN, NEW_SO_PIN) } else { (USER_PIN, NEW_USER_PIN) };
     let old = read_secret(old_kind, args.old_pin_file.as_deref(), false)?;
     let new = read_secret(new_kind, args.new_pin_file.as_deref(), true)?;
@@ -91,7 +92,7 @@ pub async fn set_pin(session: &Session, args: TokenSetPinArgs) -> Result<Record,
 
 /// The administrators' recovery of the SO PIN: its lockout cleared, and with --new-so-pin a new
 /// SO PIN set (for a lost one).
-pub async fn unlock_so(session: &Session, args: TokenUnlockSoArgs) -> Result<Record, CliError> {
+pub(crate) async fn unlock_so(session: &Session, args: TokenUnlockSoArgs) -> Result<Record, CliError> {
     let replace = args.new_so_pin || args.new_so_pin_file.is_some();
     let new_so_pin =
         if replace { Some(read_secret(NEW_SO_PIN, args.new_so_pin_file.as_deref(), true)?) } else { None };
@@ -121,7 +122,7 @@ impl<'a> Application<'a> {
 
     fn request<T>(&self, message: T) -> Request<T> {
         let mut request = self.session.request(message);
-        request.metadata_mut().insert("x-arca-app", self.id.clone());
+        request.metadata_mut().insert(APPLICATION_HEADER, self.id.clone());
         request
     }
 

@@ -12,7 +12,7 @@ use crate::output::{Record, Value};
 use crate::session::Session;
 
 /// Adds `bytes` as field `name`, or writes them to `out` and leaves the field out.
-pub fn bytes_field(
+pub(crate) fn bytes_field(
     record: Record,
     name: &'static str,
     bytes: Vec<u8>,
@@ -39,7 +39,7 @@ fn plaintext(args: &EncryptArgs) -> Result<Vec<u8>, CliError> {
     }
 }
 
-pub async fn encrypt(session: &Session, args: EncryptArgs) -> Result<Record, CliError> {
+pub(crate) async fn encrypt(session: &Session, args: EncryptArgs) -> Result<Record, CliError> {
     let plaintext = plaintext(&args)?;
     let request = pb::EncryptRequest {
         key_id: args.key_id,
@@ -54,7 +54,7 @@ pub async fn encrypt(session: &Session, args: EncryptArgs) -> Result<Record, Cli
         .with("encryption_algorithm", algorithm(response.encryption_algorithm)))
 }
 
-pub async fn decrypt(session: &Session, args: DecryptArgs) -> Result<Record, CliError> {
+pub(crate) async fn decrypt(session: &Session, args: DecryptArgs) -> Result<Record, CliError> {
     let request = pb::DecryptRequest {
         ciphertext_blob: ciphertext(args.ciphertext)?,
         encryption_context: pairs_to_map(args.context, "context")?,
@@ -68,7 +68,7 @@ pub async fn decrypt(session: &Session, args: DecryptArgs) -> Result<Record, Cli
         .with("encryption_algorithm", algorithm(response.encryption_algorithm)))
 }
 
-pub async fn re_encrypt(session: &Session, args: ReEncryptArgs) -> Result<Record, CliError> {
+pub(crate) async fn re_encrypt(session: &Session, args: ReEncryptArgs) -> Result<Record, CliError> {
     let request = pb::ReEncryptRequest {
         ciphertext_blob: ciphertext(args.ciphertext)?,
         source_encryption_context: pairs_to_map(args.source_context, "source context")?,
@@ -94,7 +94,7 @@ fn data_key_request(args: DataKeyArgs) -> Result<pb::GenerateDataKeyRequest, Cli
     })
 }
 
-pub async fn generate_data_key(session: &Session, args: DataKeyArgs) -> Result<Record, CliError> {
+pub(crate) async fn generate_data_key(session: &Session, args: DataKeyArgs) -> Result<Record, CliError> {
     let request = session.request(data_key_request(args)?);
     let response = session.call(session.kms().generate_data_key(request)).await?;
     Ok(Record::new()
@@ -104,7 +104,7 @@ pub async fn generate_data_key(session: &Session, args: DataKeyArgs) -> Result<R
         .with("plaintext", Value::Bytes(response.plaintext)))
 }
 
-pub async fn generate_data_key_without_plaintext(
+pub(crate) async fn generate_data_key_without_plaintext(
     session: &Session,
     args: DataKeyArgs,
 ) -> Result<Record, CliError> {
@@ -116,7 +116,7 @@ pub async fn generate_data_key_without_plaintext(
         .with("ciphertext_blob", Value::Bytes(response.ciphertext_blob)))
 }
 
-pub async fn generate_random(session: &Session, args: RandomArgs) -> Result<Record, CliError> {
+pub(crate) async fn generate_random(session: &Session, args: RandomArgs) -> Result<Record, CliError> {
     let request = session.request(pb::GenerateRandomRequest { number_of_bytes: args.number_of_bytes });
     let response = session.call(session.kms().generate_random(request)).await?;
     bytes_field(Record::new(), "plaintext", response.plaintext, args.out.as_deref())

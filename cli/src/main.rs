@@ -3,6 +3,8 @@
 //! Exit status: 0 on success, 1 on any error, 2 on a command line clap refuses, 3 when verify or
 //! verify-mac finds the signature or MAC not valid, or audit verify finds the audit log not intact.
 #![forbid(unsafe_code)]
+// `pub` is for what another crate uses, and no crate uses a binary: items here are pub(crate).
+#![warn(unreachable_pub)]
 
 mod admin;
 mod asymmetric;

@@ -49,7 +49,7 @@ fn pem(label: &str, der: &[u8]) -> String {
     text
 }
 
-pub async fn sign(session: &Session, args: SignArgs) -> Result<Record, CliError> {
+pub(crate) async fn sign(session: &Session, args: SignArgs) -> Result<Record, CliError> {
     let request = pb::SignRequest {
         key_id: args.key_id,
         message: message(args.message)?,
@@ -63,7 +63,7 @@ pub async fn sign(session: &Session, args: SignArgs) -> Result<Record, CliError>
 }
 
 /// Exits 3 (through [`Verdict::NotValid`]) when the signature does not match.
-pub async fn verify(session: &Session, args: VerifyArgs) -> Result<Reply, CliError> {
+pub(crate) async fn verify(session: &Session, args: VerifyArgs) -> Result<Reply, CliError> {
     let request = pb::VerifyRequest {
         key_id: args.key_id,
         message: message(args.message)?,
@@ -81,7 +81,7 @@ pub async fn verify(session: &Session, args: VerifyArgs) -> Result<Reply, CliErr
 
 /// The key as base64 DER or (--pem) PEM text, or written to --out; with --pem and no --out, table
 /// output is the PEM document alone.
-pub async fn get_public_key(session: &Session, args: GetPublicKeyArgs) -> Result<Reply, CliError> {
+pub(crate) async fn get_public_key(session: &Session, args: GetPublicKeyArgs) -> Result<Reply, CliError> {
     let request = session.request(pb::GetPublicKeyRequest { key_id: args.key_id });
     let response = session.call(session.kms().get_public_key(request)).await?;
     let record = Record::new().with("key_id", response.key_id);
@@ -111,7 +111,7 @@ pub async fn get_public_key(session: &Session, args: GetPublicKeyArgs) -> Result
     Ok(Reply { record, table_text, verdict: Verdict::Done })
 }
 
-pub async fn generate_mac(session: &Session, args: GenerateMacArgs) -> Result<Record, CliError> {
+pub(crate) async fn generate_mac(session: &Session, args: GenerateMacArgs) -> Result<Record, CliError> {
     let request = pb::GenerateMacRequest {
         key_id: args.key_id,
         message: message(args.message)?,
@@ -124,7 +124,7 @@ pub async fn generate_mac(session: &Session, args: GenerateMacArgs) -> Result<Re
 }
 
 /// Exits 3 (through [`Verdict::NotValid`]) when the MAC does not match.
-pub async fn verify_mac(session: &Session, args: VerifyMacArgs) -> Result<Reply, CliError> {
+pub(crate) async fn verify_mac(session: &Session, args: VerifyMacArgs) -> Result<Reply, CliError> {
     let request = pb::VerifyMacRequest {
         key_id: args.key_id,
         message: message(args.message)?,
@@ -147,7 +147,7 @@ fn data_key_pair_request(args: DataKeyPairArgs) -> Result<pb::GenerateDataKeyPai
     })
 }
 
-pub async fn generate_data_key_pair(
+pub(crate) async fn generate_data_key_pair(
     session: &Session,
     args: PrivateDataKeyPairArgs,
 ) -> Result<Record, CliError> {
@@ -164,7 +164,7 @@ pub async fn generate_data_key_pair(
         .with("public_key", Value::Bytes(response.public_key)))
 }
 
-pub async fn generate_data_key_pair_without_plaintext(
+pub(crate) async fn generate_data_key_pair_without_plaintext(
     session: &Session,
     args: DataKeyPairArgs,
 ) -> Result<Record, CliError> {

@@ -12,13 +12,13 @@ use crate::input::{pairs_to_map, read_file};
 use crate::output::{Record, Reply, Value};
 use crate::session::Session;
 
-pub async fn enable_key(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn enable_key(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
     let request = session.request(pb::EnableKeyRequest { key_id: args.key_id.clone() });
     session.call(session.kms().enable_key(request)).await?;
     Ok(Record::new().with("key_id", args.key_id).with("enabled", true))
 }
 
-pub async fn disable_key(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn disable_key(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
     let request = session.request(pb::DisableKeyRequest { key_id: args.key_id.clone() });
     session.call(session.kms().disable_key(request)).await?;
     Ok(Record::new().with("key_id", args.key_id).with("enabled", false))
@@ -28,7 +28,7 @@ fn alias(alias_name: String, target_key_id: String) -> Record {
     Record::new().with("alias_name", alias_name).with("target_key_id", target_key_id)
 }
 
-pub async fn create_alias(session: &Session, args: AliasArgs) -> Result<Record, CliError> {
+pub(crate) async fn create_alias(session: &Session, args: AliasArgs) -> Result<Record, CliError> {
     let AliasArgs { alias_name, target_key_id } = args;
     let request =
         pb::CreateAliasRequest { alias_name: alias_name.clone(), target_key_id: target_key_id.clone() };
@@ -36,7 +36,7 @@ pub async fn create_alias(session: &Session, args: AliasArgs) -> Result<Record, 
     Ok(alias(alias_name, target_key_id))
 }
 
-pub async fn update_alias(session: &Session, args: AliasArgs) -> Result<Record, CliError> {
+pub(crate) async fn update_alias(session: &Session, args: AliasArgs) -> Result<Record, CliError> {
     let AliasArgs { alias_name, target_key_id } = args;
     let request =
         pb::UpdateAliasRequest { alias_name: alias_name.clone(), target_key_id: target_key_id.clone() };
@@ -44,14 +44,14 @@ pub async fn update_alias(session: &Session, args: AliasArgs) -> Result<Record, 
     Ok(alias(alias_name, target_key_id))
 }
 
-pub async fn delete_alias(session: &Session, args: DeleteAliasArgs) -> Result<Record, CliError> {
+pub(crate) async fn delete_alias(session: &Session, args: DeleteAliasArgs) -> Result<Record, CliError> {
     let request = session.request(pb::DeleteAliasRequest { alias_name: args.alias_name.clone() });
     session.call(session.kms().delete_alias(request)).await?;
     Ok(Record::new().with("alias_name", args.alias_name).with("deleted", true))
 }
 
 /// One page, or with --all every page from --page-token on, merged into one answer.
-pub async fn list_aliases(session: &Session, args: ListAliasesArgs) -> Result<Record, CliError> {
+pub(crate) async fn list_aliases(session: &Session, args: ListAliasesArgs) -> Result<Record, CliError> {
     let key_id = args.key_id.unwrap_or_default();
     let mut token = args.page_token.unwrap_or_default();
     let mut aliases = Vec::new();
@@ -76,13 +76,16 @@ pub async fn list_aliases(session: &Session, args: ListAliasesArgs) -> Result<Re
     }
 }
 
-pub async fn rotate_key(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn rotate_key(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
     let request = session.request(pb::RotateKeyOnDemandRequest { key_id: args.key_id });
     let response = session.call(session.kms().rotate_key_on_demand(request)).await?;
     Ok(Record::new().with("key_id", response.key_id).with("key_version", response.key_version))
 }
 
-pub async fn enable_key_rotation(session: &Session, args: EnableKeyRotationArgs) -> Result<Record, CliError> {
+pub(crate) async fn enable_key_rotation(
+    session: &Session,
+    args: EnableKeyRotationArgs,
+) -> Result<Record, CliError> {
     let request = pb::EnableKeyRotationRequest {
         key_id: args.key_id.clone(),
         rotation_period_in_days: args.period_days.unwrap_or(0),
@@ -91,13 +94,13 @@ pub async fn enable_key_rotation(session: &Session, args: EnableKeyRotationArgs)
     Ok(Record::new().with("key_id", args.key_id).with("key_rotation_enabled", true))
 }
 
-pub async fn disable_key_rotation(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn disable_key_rotation(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
     let request = session.request(pb::DisableKeyRotationRequest { key_id: args.key_id.clone() });
     session.call(session.kms().disable_key_rotation(request)).await?;
     Ok(Record::new().with("key_id", args.key_id).with("key_rotation_enabled", false))
 }
 
-pub async fn get_key_rotation_status(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn get_key_rotation_status(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
     let request = session.request(pb::GetKeyRotationStatusRequest { key_id: args.key_id });
     let response = session.call(session.kms().get_key_rotation_status(request)).await?;
     let next = if response.key_rotation_enabled {
@@ -112,7 +115,7 @@ pub async fn get_key_rotation_status(session: &Session, args: KeyIdArgs) -> Resu
         .with("next_rotation_date", next))
 }
 
-pub async fn list_key_rotations(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn list_key_rotations(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
     let request = session.request(pb::ListKeyRotationsRequest { key_id: args.key_id });
     let response = session.call(session.kms().list_key_rotations(request)).await?;
     let rotations = response.rotations.into_iter().map(|r| {
@@ -125,7 +128,7 @@ pub async fn list_key_rotations(session: &Session, args: KeyIdArgs) -> Result<Re
     Ok(Record::new().with("rotations", Value::List(rotations.collect())))
 }
 
-pub async fn schedule_key_deletion(
+pub(crate) async fn schedule_key_deletion(
     session: &Session,
     args: ScheduleKeyDeletionArgs,
 ) -> Result<Record, CliError> {
@@ -139,13 +142,13 @@ pub async fn schedule_key_deletion(
         .with("deletion_date", Value::Timestamp(response.deletion_date)))
 }
 
-pub async fn cancel_key_deletion(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn cancel_key_deletion(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
     let request = session.request(pb::CancelKeyDeletionRequest { key_id: args.key_id });
     let response = session.call(session.kms().cancel_key_deletion(request)).await?;
     Ok(Record::new().with("key_id", response.key_id).with("deletion_cancelled", true))
 }
 
-pub async fn put_key_policy(session: &Session, args: PutKeyPolicyArgs) -> Result<Record, CliError> {
+pub(crate) async fn put_key_policy(session: &Session, args: PutKeyPolicyArgs) -> Result<Record, CliError> {
     let policy = String::from_utf8(read_file(&args.policy_file)?)
         .map_err(|_| CliError::Input(format!("{} is not UTF-8 text", args.policy_file.display())))?;
     let request = pb::PutKeyPolicyRequest { key_id: args.key_id.clone(), policy };
@@ -154,7 +157,7 @@ pub async fn put_key_policy(session: &Session, args: PutKeyPolicyArgs) -> Result
 }
 
 /// In table output the policy document itself, as the daemon holds it, ending in a newline.
-pub async fn get_key_policy(session: &Session, args: KeyIdArgs) -> Result<Reply, CliError> {
+pub(crate) async fn get_key_policy(session: &Session, args: KeyIdArgs) -> Result<Reply, CliError> {
     let request = session.request(pb::GetKeyPolicyRequest { key_id: args.key_id });
     let response = session.call(session.kms().get_key_policy(request)).await?;
     let mut text = response.policy.clone();
@@ -196,7 +199,7 @@ fn grants(response: pb::ListGrantsResponse) -> Record {
     Record::new().with("grants", Value::List(response.grants.into_iter().map(grant).collect()))
 }
 
-pub async fn create_grant(session: &Session, args: CreateGrantArgs) -> Result<Record, CliError> {
+pub(crate) async fn create_grant(session: &Session, args: CreateGrantArgs) -> Result<Record, CliError> {
     let constraints = pb::GrantConstraints {
         encryption_context_subset: pairs_to_map(args.context_subset, "encryption context")?,
         encryption_context_equals: pairs_to_map(args.context_equals, "encryption context")?,
@@ -213,12 +216,12 @@ pub async fn create_grant(session: &Session, args: CreateGrantArgs) -> Result<Re
     Ok(Record::new().with("grant_id", response.grant_id).with("grant_token", response.grant_token))
 }
 
-pub async fn list_grants(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn list_grants(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
     let request = session.request(pb::ListGrantsRequest { key_id: args.key_id });
     Ok(grants(session.call(session.kms().list_grants(request)).await?))
 }
 
-pub async fn list_retirable_grants(
+pub(crate) async fn list_retirable_grants(
     session: &Session,
     args: ListRetirableGrantsArgs,
 ) -> Result<Record, CliError> {
@@ -227,13 +230,13 @@ pub async fn list_retirable_grants(
     Ok(grants(session.call(session.kms().list_retirable_grants(request)).await?))
 }
 
-pub async fn retire_grant(session: &Session, args: RetireGrantArgs) -> Result<Record, CliError> {
+pub(crate) async fn retire_grant(session: &Session, args: RetireGrantArgs) -> Result<Record, CliError> {
     let request = session.request(pb::RetireGrantRequest { grant_id: args.grant_id.clone() });
     session.call(session.kms().retire_grant(request)).await?;
     Ok(Record::new().with("grant_id", args.grant_id).with("retired", true))
 }
 
-pub async fn revoke_grant(session: &Session, args: RevokeGrantArgs) -> Result<Record, CliError> {
+pub(crate) async fn revoke_grant(session: &Session, args: RevokeGrantArgs) -> Result<Record, CliError> {
     let RevokeGrantArgs { key_id, grant_id } = args;
     let request = pb::RevokeGrantRequest { key_id: key_id.clone(), grant_id: grant_id.clone() };
     session.call(session.kms().revoke_grant(session.request(request))).await?;

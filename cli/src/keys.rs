@@ -10,12 +10,12 @@ use crate::progress::{rsa_generation, spin};
 use crate::session::Session;
 
 /// An enum field by its proto name, or its number when this build does not know it.
-pub fn enum_name<E: TryFrom<i32>>(raw: i32, name: fn(&E) -> &'static str) -> Value {
+pub(crate) fn enum_name<E: TryFrom<i32>>(raw: i32, name: fn(&E) -> &'static str) -> Value {
     E::try_from(raw).map_or(Value::Int(raw.into()), |known| Value::Enum(name(&known)))
 }
 
 /// A repeated enum field by names.
-pub fn enum_list<E: TryFrom<i32>>(raw: &[i32], name: fn(&E) -> &'static str) -> Value {
+pub(crate) fn enum_list<E: TryFrom<i32>>(raw: &[i32], name: fn(&E) -> &'static str) -> Value {
     Value::List(raw.iter().map(|value| enum_name(*value, name)).collect())
 }
 
@@ -41,7 +41,7 @@ fn metadata(metadata: Option<pb::KeyMetadata>) -> Value {
     )
 }
 
-pub async fn create_key(session: &Session, args: CreateKeyArgs) -> Result<Record, CliError> {
+pub(crate) async fn create_key(session: &Session, args: CreateKeyArgs) -> Result<Record, CliError> {
     let label = rsa_generation(args.key_spec, 3072).filter(|_| args.origin == pb::KeyOrigin::Arca);
     let request = pb::CreateKeyRequest {
         description: args.description.unwrap_or_default(),
@@ -55,14 +55,14 @@ pub async fn create_key(session: &Session, args: CreateKeyArgs) -> Result<Record
     Ok(Record::new().with("key_metadata", metadata(response.key_metadata)))
 }
 
-pub async fn describe_key(session: &Session, args: DescribeKeyArgs) -> Result<Record, CliError> {
+pub(crate) async fn describe_key(session: &Session, args: DescribeKeyArgs) -> Result<Record, CliError> {
     let request = session.request(pb::DescribeKeyRequest { key_id: args.key_id });
     let response = session.call(session.kms().describe_key(request)).await?;
     Ok(Record::new().with("key_metadata", metadata(response.key_metadata)))
 }
 
 /// One page, or with --all every page from --page-token on, merged into one answer.
-pub async fn list_keys(session: &Session, args: ListKeysArgs) -> Result<Record, CliError> {
+pub(crate) async fn list_keys(session: &Session, args: ListKeysArgs) -> Result<Record, CliError> {
     let mut token = args.page_token.unwrap_or_default();
     let mut keys = Vec::new();
     loop {

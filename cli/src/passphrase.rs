@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::error::CliError;
 
 /// A passphrase, wiped from memory when dropped.
-pub type Passphrase = Zeroizing<String>;
+pub(crate) type Passphrase = Zeroizing<String>;
 
 /// The characters of a generated passphrase: digits and lowercase letters without 0/o, 1/l/i,
 /// which are easily misread.
@@ -24,24 +24,28 @@ const UNBIASED_LIMIT: usize = 256 - 256 % ALPHABET.len();
 
 /// Which secret is read, and from where besides a file and stdin.
 #[derive(Debug, Clone, Copy)]
-pub struct SecretKind {
+pub(crate) struct SecretKind {
     /// The environment variable that may hold it.
     pub env: &'static str,
     /// How it is named in prompts and errors ("passphrase", "SO PIN" …).
     pub name: &'static str,
 }
 
-pub const PASSPHRASE: SecretKind = SecretKind { env: "ARCA_PASSPHRASE", name: "passphrase" };
+pub(crate) const PASSPHRASE: SecretKind = SecretKind { env: "ARCA_PASSPHRASE", name: "passphrase" };
 
 /// --passphrase-file, else $ARCA_PASSPHRASE, else stdin (asked twice when `confirm` and stdin is a
 /// terminal).
-pub fn read(file: Option<&Path>, confirm: bool) -> Result<Passphrase, CliError> {
+pub(crate) fn read(file: Option<&Path>, confirm: bool) -> Result<Passphrase, CliError> {
     read_secret(PASSPHRASE, file, confirm)
 }
 
 /// A secret from `file`, else the kind's environment variable, else stdin (without echo on a
 /// terminal, twice when `confirm`).
-pub fn read_secret(kind: SecretKind, file: Option<&Path>, confirm: bool) -> Result<Passphrase, CliError> {
+pub(crate) fn read_secret(
+    kind: SecretKind,
+    file: Option<&Path>,
+    confirm: bool,
+) -> Result<Passphrase, CliError> {
     let text = if let Some(path) = file {
         let text =
             std::fs::read_to_string(path).map_err(CliError::io(format!("cannot read {}", path.display())))?;
@@ -106,7 +110,7 @@ fn strip_newline(mut text: Passphrase) -> Passphrase {
 
 /// A new random passphrase: [`GROUPS`] groups of [`GROUP_LEN`] characters of [`ALPHABET`], e.g.
 /// `k7wq2-…`, drawn from the OS random number generator without bias.
-pub fn generate() -> Result<Passphrase, CliError> {
+pub(crate) fn generate() -> Result<Passphrase, CliError> {
     let mut text = Zeroizing::new(String::with_capacity(GROUPS * (GROUP_LEN + 1)));
     for group in 0..GROUPS {
         if group > 0 {
@@ -135,7 +139,7 @@ fn random_character() -> Result<char, CliError> {
 
 /// Whether `bytes` has the form of a generated passphrase. Only the length and the positions
 /// decide branches: each character is compared with every allowed one, in constant time.
-pub fn is_generated(bytes: &[u8]) -> bool {
+pub(crate) fn is_generated(bytes: &[u8]) -> bool {
     if bytes.len() != GROUPS * (GROUP_LEN + 1) - 1 {
         return false;
     }

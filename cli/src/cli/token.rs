@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 
 /// The token's setup, as pkcs11-tool does it through the module.
 #[derive(Debug, Subcommand)]
-pub enum TokenCommand {
+pub(crate) enum TokenCommand {
     /// Show the token's label, serial number and flags (PIN state, lockout).
     Info,
     /// Initialise the token with an SO PIN and a label (C_InitToken; administrators only). On an
@@ -23,7 +23,7 @@ pub enum TokenCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct TokenUnlockSoArgs {
+pub(crate) struct TokenUnlockSoArgs {
     /// Also set a new SO PIN (from --new-so-pin-file, else $ARCA_NEW_SO_PIN, else stdin).
     #[arg(long)]
     pub new_so_pin: bool,
@@ -33,7 +33,7 @@ pub struct TokenUnlockSoArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct TokenInitArgs {
+pub(crate) struct TokenInitArgs {
     /// The token label (at most 32 bytes).
     #[arg(long, value_name = "TEXT")]
     pub label: String,
@@ -43,7 +43,7 @@ pub struct TokenInitArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct TokenInitPinArgs {
+pub(crate) struct TokenInitPinArgs {
     /// Read the SO PIN from this file, else $ARCA_SO_PIN, else stdin.
     #[arg(long, value_name = "FILE")]
     pub so_pin_file: Option<PathBuf>,
@@ -53,7 +53,7 @@ pub struct TokenInitPinArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct TokenSetPinArgs {
+pub(crate) struct TokenSetPinArgs {
     /// Change the SO PIN instead of the user PIN.
     #[arg(long)]
     pub so: bool,

@@ -50,7 +50,7 @@ impl Drop for Line {
 
 /// Awaits `work`, showing `label` after a spinner while it runs when there is a label and stderr
 /// is a terminal.
-pub async fn spin<F: Future>(label: Option<String>, work: F) -> F::Output {
+pub(crate) async fn spin<F: Future>(label: Option<String>, work: F) -> F::Output {
     let mut line = Line::new();
     let Some(label) = label.filter(|_| line.enabled) else { return work.await };
     let mut work = std::pin::pin!(work);
@@ -71,7 +71,7 @@ pub async fn spin<F: Future>(label: Option<String>, work: F) -> F::Output {
 
 /// What the spinner says while the daemon generates a key of `spec`: RSA keys of `min_bits` bits
 /// or more are slow enough to deserve one.
-pub fn rsa_generation(spec: pb::KeySpec, min_bits: u32) -> Option<String> {
+pub(crate) fn rsa_generation(spec: pb::KeySpec, min_bits: u32) -> Option<String> {
     let bits = match spec {
         pb::KeySpec::Rsa2048 => 2048,
         pb::KeySpec::Rsa3072 => 3072,
@@ -83,18 +83,18 @@ pub fn rsa_generation(spec: pb::KeySpec, min_bits: u32) -> Option<String> {
 
 /// A running count of bytes received.
 #[derive(Debug)]
-pub struct ByteCount {
+pub(crate) struct ByteCount {
     line: Line,
     label: &'static str,
     next_draw: Instant,
 }
 
 impl ByteCount {
-    pub fn new(label: &'static str) -> Self {
+    pub(crate) fn new(label: &'static str) -> Self {
         Self { line: Line::new(), label, next_draw: Instant::now() + DELAY }
     }
 
-    pub fn update(&mut self, total: u64) {
+    pub(crate) fn update(&mut self, total: u64) {
         let now = Instant::now();
         if self.line.enabled && now >= self.next_draw {
             self.next_draw = now + PERIOD;

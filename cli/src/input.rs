@@ -15,20 +15,20 @@ use crate::error::CliError;
 
 /// Bytes decoded from a base64 argument.
 #[derive(Debug, Clone)]
-pub struct Bytes(pub Vec<u8>);
+pub(crate) struct Bytes(pub Vec<u8>);
 
-pub fn parse_base64(text: &str) -> Result<Bytes, String> {
+pub(crate) fn parse_base64(text: &str) -> Result<Bytes, String> {
     STANDARD.decode(text.trim()).map(Bytes).map_err(|e| format!("not base64 (standard alphabet): {e}"))
 }
 
-pub fn parse_pair(text: &str) -> Result<Pair, String> {
+pub(crate) fn parse_pair(text: &str) -> Result<Pair, String> {
     match text.split_once('=') {
         Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got {text:?}")),
     }
 }
 
-pub fn parse_request_id(text: &str) -> Result<String, String> {
+pub(crate) fn parse_request_id(text: &str) -> Result<String, String> {
     let valid = !text.is_empty() && text.len() <= 128 && AsciiMetadataValue::try_from(text).is_ok();
     if valid { Ok(text.to_owned()) } else { Err("expected 1..128 visible ASCII characters".to_owned()) }
 }
@@ -50,24 +50,24 @@ where
     })
 }
 
-pub fn parse_key_spec(text: &str) -> Result<pb::KeySpec, String> {
+pub(crate) fn parse_key_spec(text: &str) -> Result<pb::KeySpec, String> {
     proto_enum(text, "key spec", pb::KeySpec::from_str_name, pb::KeySpec::as_str_name)
 }
 
-pub fn parse_key_usage(text: &str) -> Result<pb::KeyUsage, String> {
+pub(crate) fn parse_key_usage(text: &str) -> Result<pb::KeyUsage, String> {
     proto_enum(text, "key usage", pb::KeyUsage::from_str_name, pb::KeyUsage::as_str_name)
 }
 
-pub fn parse_key_state(text: &str) -> Result<pb::KeyState, String> {
+pub(crate) fn parse_key_state(text: &str) -> Result<pb::KeyState, String> {
     proto_enum(text, "key state", pb::KeyState::from_str_name, pb::KeyState::as_str_name)
 }
 
-pub fn parse_origin(text: &str) -> Result<pb::KeyOrigin, String> {
+pub(crate) fn parse_origin(text: &str) -> Result<pb::KeyOrigin, String> {
     proto_enum(text, "key origin", pb::KeyOrigin::from_str_name, pb::KeyOrigin::as_str_name)
 }
 
 /// `K=V`: the tag with this value; `K`: the tag with any value.
-pub fn parse_tag_filter(text: &str) -> Result<pb::TagFilter, String> {
+pub(crate) fn parse_tag_filter(text: &str) -> Result<pb::TagFilter, String> {
     let (tag_key, tag_value) = match text.split_once('=') {
         Some((key, value)) => (key, Some(value.to_owned())),
         None => (text, None),
@@ -79,7 +79,7 @@ pub fn parse_tag_filter(text: &str) -> Result<pb::TagFilter, String> {
 }
 
 /// Seconds since the Unix epoch, or a UTC date `YYYY-MM-DD` or time `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn parse_valid_to(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_valid_to(text: &str) -> Result<i64, String> {
     let invalid =
         || format!("expected seconds since the epoch, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, got {text:?}");
     if let Ok(seconds) = text.parse::<i64>() {
@@ -122,7 +122,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 }
 
 /// An RSA or ECC spec, the ones GenerateDataKeyPair takes.
-pub fn parse_key_pair_spec(text: &str) -> Result<pb::KeySpec, String> {
+pub(crate) fn parse_key_pair_spec(text: &str) -> Result<pb::KeySpec, String> {
     use pb::KeySpec::{EccNistP256, EccNistP384, Rsa2048, Rsa3072, Rsa4096};
     const PAIR_SPECS: [pb::KeySpec; 5] = [Rsa2048, Rsa3072, Rsa4096, EccNistP256, EccNistP384];
     parse_key_spec(text).ok().filter(|spec| PAIR_SPECS.contains(spec)).ok_or_else(|| {
@@ -131,26 +131,26 @@ pub fn parse_key_pair_spec(text: &str) -> Result<pb::KeySpec, String> {
     })
 }
 
-pub fn parse_encryption_algorithm(text: &str) -> Result<pb::EncryptionAlgorithm, String> {
+pub(crate) fn parse_encryption_algorithm(text: &str) -> Result<pb::EncryptionAlgorithm, String> {
     let (from_name, name) = (pb::EncryptionAlgorithm::from_str_name, pb::EncryptionAlgorithm::as_str_name);
     proto_enum(text, "encryption algorithm", from_name, name)
 }
 
-pub fn parse_signing_algorithm(text: &str) -> Result<pb::SigningAlgorithm, String> {
+pub(crate) fn parse_signing_algorithm(text: &str) -> Result<pb::SigningAlgorithm, String> {
     let (from_name, name) = (pb::SigningAlgorithm::from_str_name, pb::SigningAlgorithm::as_str_name);
     proto_enum(text, "signing algorithm", from_name, name)
 }
 
-pub fn parse_message_type(text: &str) -> Result<pb::MessageType, String> {
+pub(crate) fn parse_message_type(text: &str) -> Result<pb::MessageType, String> {
     proto_enum(text, "message type", pb::MessageType::from_str_name, pb::MessageType::as_str_name)
 }
 
-pub fn parse_mac_algorithm(text: &str) -> Result<pb::MacAlgorithm, String> {
+pub(crate) fn parse_mac_algorithm(text: &str) -> Result<pb::MacAlgorithm, String> {
     proto_enum(text, "MAC algorithm", pb::MacAlgorithm::from_str_name, pb::MacAlgorithm::as_str_name)
 }
 
 /// `AES_128`/`AES_256`, or the full proto names `DATA_KEY_SPEC_AES_128`/`DATA_KEY_SPEC_AES_256`.
-pub fn parse_data_key_spec(text: &str) -> Result<pb::DataKeySpec, String> {
+pub(crate) fn parse_data_key_spec(text: &str) -> Result<pb::DataKeySpec, String> {
     let full =
         if text.starts_with("DATA_KEY_SPEC_") { text.to_owned() } else { format!("DATA_KEY_SPEC_{text}") };
     pb::DataKeySpec::from_str_name(&full)
@@ -159,7 +159,7 @@ pub fn parse_data_key_spec(text: &str) -> Result<pb::DataKeySpec, String> {
 }
 
 /// The request id as a metadata value (validated by clap already).
-pub fn request_id_value(text: Option<&str>) -> Result<Option<AsciiMetadataValue>, CliError> {
+pub(crate) fn request_id_value(text: Option<&str>) -> Result<Option<AsciiMetadataValue>, CliError> {
     text.map(|id| {
         MetadataValue::try_from(id).map_err(|_| CliError::Input(format!("invalid request id {id:?}")))
     })
@@ -167,7 +167,7 @@ pub fn request_id_value(text: Option<&str>) -> Result<Option<AsciiMetadataValue>
 }
 
 /// Builds a proto map, refusing a key given twice.
-pub fn pairs_to_map(pairs: Vec<Pair>, what: &str) -> Result<HashMap<String, String>, CliError> {
+pub(crate) fn pairs_to_map(pairs: Vec<Pair>, what: &str) -> Result<HashMap<String, String>, CliError> {
     let mut map = HashMap::with_capacity(pairs.len());
     for (key, value) in pairs {
         if map.contains_key(&key) {
@@ -178,11 +178,11 @@ pub fn pairs_to_map(pairs: Vec<Pair>, what: &str) -> Result<HashMap<String, Stri
     Ok(map)
 }
 
-pub fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(CliError::io(format!("cannot read {}", path.display())))
 }
 
-pub fn ciphertext(source: CiphertextSource) -> Result<Vec<u8>, CliError> {
+pub(crate) fn ciphertext(source: CiphertextSource) -> Result<Vec<u8>, CliError> {
     match (source.ciphertext_base64, source.ciphertext_file) {
         (Some(Bytes(blob)), _) => Ok(blob),
         (None, Some(path)) => read_file(&path),
@@ -190,7 +190,7 @@ pub fn ciphertext(source: CiphertextSource) -> Result<Vec<u8>, CliError> {
     }
 }
 
-pub fn message(source: MessageSource) -> Result<Vec<u8>, CliError> {
+pub(crate) fn message(source: MessageSource) -> Result<Vec<u8>, CliError> {
     match (source.message, source.message_base64, source.message_file) {
         (Some(text), _, _) => Ok(text.into_bytes()),
         (None, Some(Bytes(bytes)), _) => Ok(bytes),
@@ -201,7 +201,7 @@ pub fn message(source: MessageSource) -> Result<Vec<u8>, CliError> {
     }
 }
 
-pub fn signature(source: SignatureSource) -> Result<Vec<u8>, CliError> {
+pub(crate) fn signature(source: SignatureSource) -> Result<Vec<u8>, CliError> {
     match (source.signature_base64, source.signature_file) {
         (Some(Bytes(signature)), _) => Ok(signature),
         (None, Some(path)) => read_file(&path),
@@ -209,7 +209,7 @@ pub fn signature(source: SignatureSource) -> Result<Vec<u8>, CliError> {
     }
 }
 
-pub fn mac(source: MacSource) -> Result<Vec<u8>, CliError> {
+pub(crate) fn mac(source: MacSource) -> Result<Vec<u8>, CliError> {
     match (source.mac_base64, source.mac_file) {
         (Some(Bytes(mac)), _) => Ok(mac),
         (None, Some(path)) => read_file(&path),
@@ -220,7 +220,7 @@ pub fn mac(source: MacSource) -> Result<Vec<u8>, CliError> {
 /// Writes secret or opaque output bytes to a new or truncated file readable only by its owner.
 /// A regular file is flushed to disk; anything else (`/dev/null`, a pipe, a terminal) is just
 /// written, as fsync means nothing there and fails on some devices.
-pub fn write_out(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+pub(crate) fn write_out(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     let context = || format!("cannot write {}", path.display());
     let mut file = std::fs::OpenOptions::new()
         .write(true)

@@ -45,7 +45,7 @@ async fn parameters(
     spin(label, session.call(session.kms().get_parameters_for_import(session.request(request)))).await
 }
 
-pub async fn get_parameters_for_import(
+pub(crate) async fn get_parameters_for_import(
     session: &Session,
     args: GetParametersForImportArgs,
 ) -> Result<Record, CliError> {
@@ -63,7 +63,10 @@ pub async fn get_parameters_for_import(
         .with("parameters_valid_to", Value::Timestamp(response.parameters_valid_to)))
 }
 
-pub async fn import_key_material(session: &Session, args: ImportKeyMaterialArgs) -> Result<Record, CliError> {
+pub(crate) async fn import_key_material(
+    session: &Session,
+    args: ImportKeyMaterialArgs,
+) -> Result<Record, CliError> {
     let (key_id, import_token, encrypted_key_material) =
         match (&args.material_file, &args.encrypted_material_file) {
             (Some(path), _) => {
@@ -93,7 +96,10 @@ pub async fn import_key_material(session: &Session, args: ImportKeyMaterialArgs)
         .with("valid_to", args.valid_to.map_or(Value::Null, Value::Timestamp)))
 }
 
-pub async fn delete_imported_key_material(session: &Session, args: KeyIdArgs) -> Result<Record, CliError> {
+pub(crate) async fn delete_imported_key_material(
+    session: &Session,
+    args: KeyIdArgs,
+) -> Result<Record, CliError> {
     let request = session.request(pb::DeleteImportedKeyMaterialRequest { key_id: args.key_id.clone() });
     session.call(session.kms().delete_imported_key_material(request)).await?;
     Ok(Record::new().with("key_id", args.key_id).with("key_material_deleted", true))

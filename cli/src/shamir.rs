@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 const REDUCTION: u8 = 0x1b;
 
 /// One share: the polynomials' values at `x`.
-pub struct RawShare {
+pub(crate) struct RawShare {
     pub x: u8,
     pub y: Zeroizing<Vec<u8>>,
 }
@@ -26,7 +26,7 @@ impl std::fmt::Debug for RawShare {
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ShamirError {
+pub(crate) enum ShamirError {
     #[error("the threshold must be at least 2 and at most the number of shares (2 to 255)")]
     Bounds,
     #[error("the secret is empty")]
@@ -38,7 +38,7 @@ pub enum ShamirError {
 }
 
 /// The product of `a` and `b` in GF(2^8), in constant time.
-pub fn mul(a: u8, b: u8) -> u8 {
+pub(crate) fn mul(a: u8, b: u8) -> u8 {
     let (mut a, mut b, mut product) = (a, b, 0u8);
     for _ in 0..8 {
         product ^= a & (b & 1).wrapping_neg();
@@ -50,7 +50,7 @@ pub fn mul(a: u8, b: u8) -> u8 {
 }
 
 /// `a`^254, which is `a`^-1 for `a` ≠ 0 (and 0 for 0), in constant time.
-pub fn inverse(a: u8) -> u8 {
+pub(crate) fn inverse(a: u8) -> u8 {
     let mut power = a;
     for _ in 0..6 {
         power = mul(mul(power, power), a);
@@ -60,7 +60,7 @@ pub fn inverse(a: u8) -> u8 {
 
 /// Splits `secret` into `count` shares numbered 1..=count, any `threshold` of which rebuild it.
 /// The coefficients are drawn uniformly from the whole field (zero included, also the highest).
-pub fn split(secret: &[u8], threshold: u8, count: u8) -> Result<Vec<RawShare>, ShamirError> {
+pub(crate) fn split(secret: &[u8], threshold: u8, count: u8) -> Result<Vec<RawShare>, ShamirError> {
     check_bounds(threshold, count)?;
     if secret.is_empty() {
         return Err(ShamirError::Empty);
@@ -72,7 +72,7 @@ pub fn split(secret: &[u8], threshold: u8, count: u8) -> Result<Vec<RawShare>, S
 }
 
 /// 2 ≤ `threshold` ≤ `count` (≤ 255 as a `u8`).
-pub fn check_bounds(threshold: u8, count: u8) -> Result<(), ShamirError> {
+pub(crate) fn check_bounds(threshold: u8, count: u8) -> Result<(), ShamirError> {
     if threshold < 2 || threshold > count {
         return Err(ShamirError::Bounds);
     }
@@ -97,7 +97,7 @@ fn split_with(secret: &[u8], count: u8, coefficients: &[u8], per_byte: usize) ->
 /// The secret behind `shares` (which must number at least the threshold they were made with:
 /// fewer give a wrong secret, not an error). Refuses no shares, shares of different lengths and
 /// repeated or zero share numbers.
-pub fn combine(shares: &[RawShare]) -> Result<Zeroizing<Vec<u8>>, ShamirError> {
+pub(crate) fn combine(shares: &[RawShare]) -> Result<Zeroizing<Vec<u8>>, ShamirError> {
     let Some(first) = shares.first() else {
         return Err(ShamirError::Inconsistent);
     };

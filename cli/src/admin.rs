@@ -25,7 +25,7 @@ const SHARES_WARNING: &str = "of these shares unseal the store; fewer reveal not
      custodian one share now: they are shown only this once, the passphrase itself is never shown, \
      and with fewer shares left than needed every key in the store is lost.";
 
-pub async fn status(session: &Session) -> Result<Record, CliError> {
+pub(crate) async fn status(session: &Session) -> Result<Record, CliError> {
     let response = session.call(session.admin().status(session.request(pb::StatusRequest {}))).await?;
     let seal_mode = pb::SealMode::try_from(response.seal_mode)
         .map_or(Value::Int(response.seal_mode.into()), |mode| Value::Enum(mode.as_str_name()));
@@ -51,7 +51,7 @@ fn principals(list: Vec<String>) -> Value {
 /// instead. The output names the effective administrators. An initialized store is refused
 /// before any passphrase is asked for, and again by the daemon if another caller got there first.
 /// The shares are made and checked before the store is, so a failure leaves no store behind.
-pub async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError> {
+pub(crate) async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError> {
     let status = session.call(session.admin().status(session.request(pb::StatusRequest {}))).await?;
     if status.initialized {
         let refusal = Status::failed_precondition("already initialized: the store already has a master key");
@@ -97,7 +97,7 @@ pub async fn init(session: &Session, args: InitArgs) -> Result<Record, CliError>
 }
 
 /// Unseals with the passphrase, or with the passphrase rebuilt from custodians' shares.
-pub async fn unseal(session: &Session, args: UnsealArgs) -> Result<Record, CliError> {
+pub(crate) async fn unseal(session: &Session, args: UnsealArgs) -> Result<Record, CliError> {
     let passphrase: Passphrase = if args.shares || !args.share_files.is_empty() {
         share_set::read(&args.share_files)?
     } else {

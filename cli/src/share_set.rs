@@ -18,14 +18,14 @@ const MAX_INPUT: usize = 256 * 1024;
 
 /// The shares given so far, each with where it came from.
 #[derive(Debug, Default)]
-pub struct ShareSet {
+pub(crate) struct ShareSet {
     entries: Vec<(Share, String)>,
 }
 
 impl ShareSet {
     /// Adds the share written in `text`; `source` names where it came from in errors. Refuses a
     /// malformed or mistyped share, a share of another split, and a share number given twice.
-    pub fn add(&mut self, text: &str, source: String) -> Result<(), CliError> {
+    pub(crate) fn add(&mut self, text: &str, source: String) -> Result<(), CliError> {
         let share = shares::parse(text).map_err(|error| CliError::Input(format!("{source}: {error}")))?;
         let number = share.index;
         if let Some((first, first_source)) = self.entries.first()
@@ -50,16 +50,16 @@ impl ShareSet {
     }
 
     /// How many shares unseal, once one share is known.
-    pub fn threshold(&self) -> Option<u8> {
+    pub(crate) fn threshold(&self) -> Option<u8> {
         self.entries.first().map(|(share, _)| share.threshold)
     }
 
-    pub fn is_complete(&self) -> bool {
+    pub(crate) fn is_complete(&self) -> bool {
         self.threshold().is_some_and(|threshold| self.entries.len() >= usize::from(threshold))
     }
 
     /// The passphrase, from all the shares given (which must be at least the threshold).
-    pub fn rebuild(self) -> Result<Passphrase, CliError> {
+    pub(crate) fn rebuild(self) -> Result<Passphrase, CliError> {
         let Some((first, _)) = self.entries.first() else {
             return Err(CliError::Input(
                 "no share given: one share per line on stdin, or --share-file FILE per share".into(),
@@ -100,7 +100,7 @@ fn split_label(share: &Share) -> String {
 
 /// The passphrase from the shares in `files` (one or more per file), else on stdin: one per line
 /// when piped, typed without echo on a terminal until enough are given (an empty line stops).
-pub fn read(files: &[PathBuf]) -> Result<Passphrase, CliError> {
+pub(crate) fn read(files: &[PathBuf]) -> Result<Passphrase, CliError> {
     let mut set = ShareSet::default();
     if !files.is_empty() {
         for path in files {

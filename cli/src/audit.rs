@@ -8,7 +8,7 @@ use crate::output::{Record, Reply, Value};
 use crate::session::Session;
 
 /// The counts, and when the log is not intact the first bad record and why (exit status 3).
-pub async fn verify(session: &Session) -> Result<Reply, CliError> {
+pub(crate) async fn verify(session: &Session) -> Result<Reply, CliError> {
     let request = session.request(pb::VerifyAuditRequest {});
     let response = session.call(session.admin().verify_audit(request)).await?;
     let mut record = Record::new()
@@ -26,7 +26,7 @@ pub async fn verify(session: &Session) -> Result<Reply, CliError> {
 }
 
 /// In table output the JSON lines exactly as the daemon returns them, oldest first as given.
-pub async fn tail(session: &Session, args: AuditTailArgs) -> Result<Reply, CliError> {
+pub(crate) async fn tail(session: &Session, args: AuditTailArgs) -> Result<Reply, CliError> {
     let request = pb::ReadAuditRequest {
         limit: args.limit.unwrap_or(0),
         key: args.key.unwrap_or_default(),
@@ -41,7 +41,7 @@ pub async fn tail(session: &Session, args: AuditTailArgs) -> Result<Reply, CliEr
 }
 
 /// The name the current file got and the records it holds; `rotated: false` when it held none.
-pub async fn rotate(session: &Session) -> Result<Record, CliError> {
+pub(crate) async fn rotate(session: &Session) -> Result<Record, CliError> {
     let request = session.request(pb::RotateAuditRequest {});
     let response = session.call(session.admin().rotate_audit(request)).await?;
     let record = Record::new().with("rotated", response.rotated);

@@ -12,7 +12,7 @@ use crate::cli::Output;
 
 /// One field value, typed enough to render it both ways.
 #[derive(Debug, Clone)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
@@ -31,7 +31,7 @@ pub enum Value {
 }
 
 impl Value {
-    pub fn map(map: &HashMap<String, String>) -> Self {
+    pub(crate) fn map(map: &HashMap<String, String>) -> Self {
         Self::Map(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
     }
 }
@@ -68,15 +68,15 @@ impl From<&str> for Value {
 
 /// Named fields in proto order.
 #[derive(Debug, Clone, Default)]
-pub struct Record(Vec<(&'static str, Value)>);
+pub(crate) struct Record(Vec<(&'static str, Value)>);
 
 impl Record {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     #[must_use]
-    pub fn with(mut self, name: &'static str, value: impl Into<Value>) -> Self {
+    pub(crate) fn with(mut self, name: &'static str, value: impl Into<Value>) -> Self {
         self.0.push((name, value.into()));
         self
     }
@@ -111,7 +111,7 @@ impl Serialize for Value {
 
 /// Whether a command that checks something (a signature, a MAC) found that it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The command did what it was asked (and what it checked holds).
     Done,
     /// The command worked, but the signature or MAC it checked is not valid.
@@ -120,7 +120,7 @@ pub enum Verdict {
 
 /// What a command hands back.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub record: Record,
     /// In table output, printed verbatim instead of the table (a PEM document).
     pub table_text: Option<String>,
@@ -135,13 +135,13 @@ impl From<Record> for Reply {
 
 impl Reply {
     /// The answer of a check: `valid` false makes the verdict [`Verdict::NotValid`].
-    pub fn check(record: Record, valid: bool) -> Self {
+    pub(crate) fn check(record: Record, valid: bool) -> Self {
         Self { verdict: if valid { Verdict::Done } else { Verdict::NotValid }, ..Self::from(record) }
     }
 }
 
 /// Prints the reply to stdout; a closed pipe is not an error worth reporting.
-pub fn print(reply: &Reply, format: Output) -> std::io::Result<()> {
+pub(crate) fn print(reply: &Reply, format: Output) -> std::io::Result<()> {
     let text = match (format, &reply.table_text) {
         (Output::Json, _) => serde_json::to_string(&reply.record).map_err(std::io::Error::other)? + "\n",
         (Output::Table, Some(text)) => text.clone(),
@@ -156,7 +156,7 @@ pub fn print(reply: &Reply, format: Output) -> std::io::Result<()> {
 
 /// `field  value` lines aligned on the longest field name; lists and maps continue on the
 /// following lines, nested messages are flattened.
-pub fn table(record: &Record) -> String {
+pub(crate) fn table(record: &Record) -> String {
     let mut rows = Vec::new();
     table_rows(record, &mut rows);
     let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);

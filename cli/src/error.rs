@@ -4,7 +4,7 @@ use arca_proto::{ConnectError, REQUEST_ID_HEADER};
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub(crate) enum CliError {
     #[error("{}", chain(.0))]
     Connect(#[from] ConnectError),
     #[error("{}: {}{}", arca_proto::code_name(.0.code()), .0.message(), request_id_note(.0))]
@@ -32,11 +32,11 @@ pub enum CliError {
 
 impl CliError {
     #[must_use]
-    pub fn hint(self, hint: &'static str) -> Self {
+    pub(crate) fn hint(self, hint: &'static str) -> Self {
         Self::Hint { source: Box::new(self), hint }
     }
 
-    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
         move |source| Self::Io { context, source }
     }

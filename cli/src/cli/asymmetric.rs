@@ -12,14 +12,15 @@ use crate::input::{
     parse_signing_algorithm,
 };
 
-pub const EXIT_STATUS_SIGNATURE: &str =
+pub(super) const EXIT_STATUS_SIGNATURE: &str =
     "Exit status: 0 when the signature is valid, 3 when it is not, 1 on any error.";
-pub const EXIT_STATUS_MAC: &str = "Exit status: 0 when the MAC is valid, 3 when it is not, 1 on any error.";
+pub(super) const EXIT_STATUS_MAC: &str =
+    "Exit status: 0 when the MAC is valid, 3 when it is not, 1 on any error.";
 
 /// The message given as text, base64 or a file.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct MessageSource {
+pub(crate) struct MessageSource {
     /// The message as text (its UTF-8 bytes).
     #[arg(long, value_name = "TEXT")]
     pub message: Option<String>,
@@ -34,7 +35,7 @@ pub struct MessageSource {
 /// A signature given inline or as a file.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct SignatureSource {
+pub(crate) struct SignatureSource {
     /// The signature, base64.
     #[arg(long, value_name = "B64", value_parser = parse_base64)]
     pub signature_base64: Option<Bytes>,
@@ -46,7 +47,7 @@ pub struct SignatureSource {
 /// A MAC given inline or as a file.
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
-pub struct MacSource {
+pub(crate) struct MacSource {
     /// The MAC, base64.
     #[arg(long, value_name = "B64", value_parser = parse_base64)]
     pub mac_base64: Option<Bytes>,
@@ -56,7 +57,7 @@ pub struct MacSource {
 }
 
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub(crate) struct SignArgs {
     /// The signing key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
@@ -75,7 +76,7 @@ pub struct SignArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// The key that made the signature.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
@@ -92,7 +93,7 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GetPublicKeyArgs {
+pub(crate) struct GetPublicKeyArgs {
     /// The key's id (a UUID).
     pub key_id: String,
     /// Give the key as PEM (`-----BEGIN PUBLIC KEY-----`) instead of base64 DER; in table output,
@@ -105,7 +106,7 @@ pub struct GetPublicKeyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct GenerateMacArgs {
+pub(crate) struct GenerateMacArgs {
     /// The HMAC key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
@@ -120,7 +121,7 @@ pub struct GenerateMacArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyMacArgs {
+pub(crate) struct VerifyMacArgs {
     /// The HMAC key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
@@ -134,7 +135,7 @@ pub struct VerifyMacArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DataKeyPairArgs {
+pub(crate) struct DataKeyPairArgs {
     /// The AES_256 key that encrypts the private key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
@@ -147,7 +148,7 @@ pub struct DataKeyPairArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PrivateDataKeyPairArgs {
+pub(crate) struct PrivateDataKeyPairArgs {
     #[command(flatten)]
     pub pair: DataKeyPairArgs,
     /// Write the private key (PKCS#8 DER) here (mode 0600) instead of printing it.
