@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::operation::Operation;
 use crate::service::Call;
-use crate::service::token::{App, TokenService};
+use crate::service::token::{App, AppCall, TokenService};
 use convert::{attribute_results, mechanism, operation_kind, output, space, template, token_info};
 use steps::{Step, init_operation};
 
@@ -228,7 +228,7 @@ impl Token for TokenApi {
         let token = Arc::clone(&self.token);
         self.call(Operation::Login, request, |app, call, r| async move {
             let pin = pin(r.pin)?;
-            unit(token.login(&app, &call, r.session, r.user_type, &pin).await)
+            unit(token.login(AppCall { app: &app, call: &call }, r.session, r.user_type, &pin).await)
         })
         .await
     }
@@ -295,7 +295,9 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
         self.call(Operation::CreateObject, request, |app, call, r| async move {
-            let object = token.create_object(&app, &call, r.session, &template(r.template)?).await?;
+            let object = token
+                .create_object(AppCall { app: &app, call: &call }, r.session, &template(r.template)?)
+                .await?;
             Ok(pb::ObjectResponse { object })
         })
         .await
@@ -307,7 +309,9 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
         let token = Arc::clone(&self.token);
         self.call(Operation::CopyObject, request, |app, call, r| async move {
-            let object = token.copy_object(&app, &call, r.session, r.object, &template(r.template)?).await?;
+            let object = token
+                .copy_object(AppCall { app: &app, call: &call }, r.session, r.object, &template(r.template)?)
+                .await?;
             Ok(pb::ObjectResponse { object })
         })
         .await
@@ -319,7 +323,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call(Operation::DestroyObject, request, |app, call, r| async move {
-            unit(token.destroy(&app, &call, r.session, r.object).await)
+            unit(token.destroy(AppCall { app: &app, call: &call }, r.session, r.object).await)
         })
         .await
     }
@@ -341,7 +345,8 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::GetAttributeValueResponse>, Status> {
         let token = Arc::clone(&self.token);
         self.call(Operation::GetAttributeValue, request, |app, call, r| async move {
-            let found = token.get_attributes(&app, &call, r.session, r.object, &r.types)?;
+            let found =
+                token.get_attributes(AppCall { app: &app, call: &call }, r.session, r.object, &r.types)?;
             Ok(pb::GetAttributeValueResponse { attributes: attribute_results(&r.types, found) })
         })
         .await
@@ -353,7 +358,16 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call(Operation::SetAttributeValue, request, |app, call, r| async move {
-            unit(token.set_attributes(&app, &call, r.session, r.object, &template(r.template)?).await)
+            unit(
+                token
+                    .set_attributes(
+                        AppCall { app: &app, call: &call },
+                        r.session,
+                        r.object,
+                        &template(r.template)?,
+                    )
+                    .await,
+            )
         })
         .await
     }
@@ -364,7 +378,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call(Operation::FindObjectsInit, request, |app, call, r| async move {
-            unit(token.find_init(&app, &call, r.session, &template(r.template)?))
+            unit(token.find_init(AppCall { app: &app, call: &call }, r.session, &template(r.template)?))
         })
         .await
     }
@@ -399,7 +413,12 @@ impl Token for TokenApi {
         let token = Arc::clone(&self.token);
         self.call(Operation::GenerateKey, request, |app, call, r| async move {
             let object = token
-                .generate_key(&app, &call, r.session, &mechanism(r.mechanism)?, &template(r.template)?)
+                .generate_key(
+                    AppCall { app: &app, call: &call },
+                    r.session,
+                    &mechanism(r.mechanism)?,
+                    &template(r.template)?,
+                )
                 .await?;
             Ok(pb::ObjectResponse { object })
         })
@@ -414,7 +433,13 @@ impl Token for TokenApi {
         self.call(Operation::GenerateKeyPair, request, |app, call, r| async move {
             let (public, private) = (template(r.public_template)?, template(r.private_template)?);
             let (public_key, private_key) = token
-                .generate_key_pair(&app, &call, r.session, &mechanism(r.mechanism)?, &public, &private)
+                .generate_key_pair(
+                    AppCall { app: &app, call: &call },
+                    r.session,
+                    &mechanism(r.mechanism)?,
+                    &public,
+                    &private,
+                )
                 .await?;
             Ok(pb::GenerateKeyPairResponse { public_key, private_key })
         })
@@ -429,8 +454,7 @@ impl Token for TokenApi {
         self.call(Operation::WrapKey, request, |app, call, r| async move {
             let mechanism = mechanism(r.mechanism)?;
             output(token.wrap_key(
-                &app,
-                &call,
+                AppCall { app: &app, call: &call },
                 r.session,
                 &mechanism,
                 r.wrapping_key,
@@ -449,7 +473,14 @@ impl Token for TokenApi {
         self.call(Operation::UnwrapKey, request, |app, call, r| async move {
             let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
             let object = token
-                .unwrap_key(&app, &call, r.session, &mechanism, r.unwrapping_key, &r.wrapped_key, &template)
+                .unwrap_key(
+                    AppCall { app: &app, call: &call },
+                    r.session,
+                    &mechanism,
+                    r.unwrapping_key,
+                    &r.wrapped_key,
+                    &template,
+                )
                 .await?;
             Ok(pb::ObjectResponse { object })
         })
@@ -463,7 +494,9 @@ impl Token for TokenApi {
         let token = Arc::clone(&self.token);
         self.call(Operation::DeriveKey, request, |app, call, r| async move {
             let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
-            let object = token.derive_key(&app, &call, r.session, &mechanism, r.base_key, &template).await?;
+            let object = token
+                .derive_key(AppCall { app: &app, call: &call }, r.session, &mechanism, r.base_key, &template)
+                .await?;
             Ok(pb::ObjectResponse { object })
         })
         .await
@@ -494,8 +527,13 @@ impl Token for TokenApi {
                 token.operation_cancel(&app, r.session, kind)?;
                 return Ok(pb::OperationInitResponse { output_length: 0, plus_input: false });
             }
-            let (output_length, plus_input) =
-                token.operation_init(&app, &call, r.session, kind, &mechanism(r.mechanism)?, r.key)?;
+            let (output_length, plus_input) = token.operation_init(
+                AppCall { app: &app, call: &call },
+                r.session,
+                kind,
+                &mechanism(r.mechanism)?,
+                r.key,
+            )?;
             Ok(pb::OperationInitResponse { output_length: output_length as u64, plus_input })
         })
         .await
@@ -521,7 +559,7 @@ impl Token for TokenApi {
     ) -> std::result::Result<Response<pb::Empty>, Status> {
         let token = Arc::clone(&self.token);
         self.call(Operation::DigestKey, request, |app, call, r| async move {
-            unit(token.digest_key(&app, &call, r.session, r.key))
+            unit(token.digest_key(AppCall { app: &app, call: &call }, r.session, r.key))
         })
         .await
     }

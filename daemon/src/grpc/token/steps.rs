@@ -12,7 +12,7 @@ use super::TokenApi;
 use super::convert::{operation_kind, output, space};
 use crate::error::Error;
 use crate::operation::Operation;
-use crate::service::token::OperationKind;
+use crate::service::token::{AppCall, OperationKind};
 
 impl TokenApi {
     /// C_Encrypt / C_EncryptUpdate / C_EncryptFinal and their kin.
@@ -36,10 +36,29 @@ impl TokenApi {
             let answer = match step {
                 Step::OneShot => {
                     let signature = (kind == OperationKind::Verify).then_some(r.signature.as_slice());
-                    token.operation_one_shot(&app, &call, r.session, kind, &r.data, signature, space)?
+                    token.operation_one_shot(
+                        AppCall { app: &app, call: &call },
+                        r.session,
+                        kind,
+                        &r.data,
+                        signature,
+                        space,
+                    )?
                 }
-                Step::Update => token.operation_update(&app, &call, r.session, kind, &r.data, space)?,
-                Step::Final => token.operation_final(&app, &call, r.session, kind, &r.data, space)?,
+                Step::Update => token.operation_update(
+                    AppCall { app: &app, call: &call },
+                    r.session,
+                    kind,
+                    &r.data,
+                    space,
+                )?,
+                Step::Final => token.operation_final(
+                    AppCall { app: &app, call: &call },
+                    r.session,
+                    kind,
+                    &r.data,
+                    space,
+                )?,
             };
             output(answer)
         })

@@ -13,6 +13,15 @@ use super::object::Object;
 use super::operation::Operation;
 use crate::error::{Error, Result};
 use crate::keys::KeyId;
+use crate::service::Call;
+
+/// One PKCS#11 call as the token sees it: the application it comes from, and the front's
+/// [`Call`] (who is calling, and what the call used, for its audit record).
+#[derive(Debug, Clone, Copy)]
+pub struct AppCall<'a> {
+    pub app: &'a App,
+    pub call: &'a Call,
+}
 
 /// Who is logged in, for the whole application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

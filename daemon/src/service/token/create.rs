@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use sha2::Digest;
 
+use super::app::AppCall;
 use super::app::TokenRef;
 use super::attributes::{AttributeMap, Template, boolean, ulong};
 use super::defaults::{self, Provenance};
@@ -16,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::keys::{Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
 use crate::operation::Operation;
 use crate::secure_mem::SecretBuf;
-use crate::service::Call;
 
 /// A key about to exist: its material and the templates of its halves.
 pub(super) struct NewKey<'a> {
@@ -65,16 +65,16 @@ impl TokenService {
     }
 
     /// Makes a key of the keyring (CKA_TOKEN true) or of the session, and hands out its handles.
-    pub(super) async fn add_key(
-        &self,
-        app: &App,
-        call: &Call,
-        session: u64,
-        new: NewKey<'_>,
-    ) -> Result<NewHandles> {
-        let planned =
-            self.plan_key(app, call, session, new.spec, (new.template, new.public_template), new.provenance)?;
-        self.commit_key(app, call, session, planned, new.material, new.policy).await
+    pub(super) async fn add_key(&self, at: AppCall<'_>, session: u64, new: NewKey<'_>) -> Result<NewHandles> {
+        let AppCall { app, call } = at;
+        let planned = self.plan_key(
+            AppCall { app, call },
+            session,
+            new.spec,
+            (new.template, new.public_template),
+            new.provenance,
+        )?;
+        self.commit_key(AppCall { app, call }, session, planned, new.material, new.policy).await
     }
 
     /// Checks everything about a new key that does not need its material: the templates of both
@@ -82,13 +82,13 @@ impl TokenService {
     /// template never costs an RSA key pair.
     pub(super) fn plan_key(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         spec: KeySpec,
         (template, public_template): (&Template, Option<&Template>),
         provenance: Provenance,
     ) -> Result<PlannedKey> {
+        let AppCall { app, call } = at;
         let id = KeyId::generate();
         let pair = !spec.is_secret();
         let mut object = defaults::from_template(
@@ -130,13 +130,13 @@ impl TokenService {
     /// Gives a planned key its material and makes it a keyring or a session key.
     pub(super) async fn commit_key(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         planned: PlannedKey,
         material: SecretBuf,
         policy: Option<crate::policy::Policy>,
     ) -> Result<NewHandles> {
+        let AppCall { app, call } = at;
         let PlannedKey { id, spec, halves, token, provenance } = planned;
         let pair = !spec.is_secret();
         let policy = policy.unwrap_or_else(|| self.kms.default_policy(call));

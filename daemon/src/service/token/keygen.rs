@@ -2,6 +2,8 @@
 
 use cryptoki_sys::*;
 
+use super::TokenService;
+use super::app::AppCall;
 use super::attributes::{AttributeMap, Template, boolean, ulong};
 use super::create::{NewHandles, NewKey, public_key_map};
 use super::crypto_rv::p11;
@@ -11,14 +13,12 @@ use super::mechanisms::{self, Mechanism};
 use super::object::{Body, Lookup, Object};
 use super::objects::check_changes;
 use super::schema::Kind;
-use super::{App, TokenService};
 use crate::crypto::der;
 use crate::crypto::key::generate_pkcs8;
 use crate::error::{Error, Result};
 use crate::keys::{KeySpec, MAX_GENERIC_SECRET_BYTES};
 use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
-use crate::service::Call;
 
 pub(super) fn incomplete(what: &str) -> Error {
     Error::p11(CKR_TEMPLATE_INCOMPLETE, what.to_owned())
@@ -70,12 +70,12 @@ fn value_len(template: &Template) -> Result<usize> {
 impl TokenService {
     pub async fn generate_key(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         mechanism: &Mechanism,
         template: &Template,
     ) -> Result<u64> {
+        let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_GENERATE)?;
         check_class(template, CKO_SECRET_KEY)?;
@@ -99,18 +99,18 @@ impl TokenService {
             provenance: Provenance::Generated(mechanism.kind),
             policy: None,
         };
-        Ok(self.add_key(app, call, session, new).await?.0)
+        Ok(self.add_key(AppCall { app, call }, session, new).await?.0)
     }
 
     pub async fn generate_key_pair(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         mechanism: &Mechanism,
         public: &Template,
         private: &Template,
     ) -> Result<(u64, u64)> {
+        let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_GENERATE_KEY_PAIR)?;
         check_class(public, CKO_PUBLIC_KEY)?;
@@ -135,24 +135,21 @@ impl TokenService {
             private = private.with_default(CKA_TOKEN, token.to_vec());
         }
         let provenance = Provenance::Generated(generation_mechanism(spec));
-        let planned = self.plan_key(app, call, session, spec, (&private, Some(public)), provenance)?;
+        let planned =
+            self.plan_key(AppCall { app, call }, session, spec, (&private, Some(public)), provenance)?;
         let pair = spec.pair().ok_or_else(|| Error::Crypto(format!("{} is not a key pair", spec.name())))?;
         let material = self
             .kms
             .off_reactor_with_deadline("key pair generation", move || generate_pkcs8(pair).map_err(p11))
             .await?;
-        let (private, public) = self.commit_key(app, call, session, planned, material, None).await?;
+        let (private, public) =
+            self.commit_key(AppCall { app, call }, session, planned, material, None).await?;
         let public = public.ok_or_else(|| Error::Crypto("a key pair without a public half".into()))?;
         Ok((public, private))
     }
 
-    pub async fn create_object(
-        &self,
-        app: &App,
-        call: &Call,
-        session: u64,
-        template: &Template,
-    ) -> Result<u64> {
+    pub async fn create_object(&self, at: AppCall<'_>, session: u64, template: &Template) -> Result<u64> {
+        let AppCall { app, call } = at;
         app.session(session)?;
         let class = template.ulong(CKA_CLASS).ok_or_else(|| incomplete("CKA_CLASS is required"))?;
         let token = template.bool(CKA_TOKEN).unwrap_or(false);
@@ -172,7 +169,7 @@ impl TokenService {
                     provenance: Provenance::Supplied,
                     policy: None,
                 };
-                Ok(self.add_key(app, call, session, new).await?.0)
+                Ok(self.add_key(AppCall { app, call }, session, new).await?.0)
             }
             CKO_PRIVATE_KEY => {
                 let material = private_key_material(template)?;
@@ -185,7 +182,7 @@ impl TokenService {
                     provenance: Provenance::Supplied,
                     policy: None,
                 };
-                let (handle, _) = self.add_private_only(app, call, session, new).await?;
+                let (handle, _) = self.add_private_only(AppCall { app, call }, session, new).await?;
                 Ok(handle)
             }
             CKO_PUBLIC_KEY => {
@@ -209,16 +206,16 @@ impl TokenService {
     /// of its own.
     pub(super) async fn add_private_only(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         new: NewKey<'_>,
     ) -> Result<NewHandles> {
-        let handles = self.add_key(app, call, session, new).await?;
+        let AppCall { app, call } = at;
+        let handles = self.add_key(AppCall { app, call }, session, new).await?;
         if let Some(public) = handles.1 {
             let (object, _) = self.object(app, public)?;
             if object.token {
-                self.destroy(app, call, session, public).await?;
+                self.destroy(AppCall { app, call }, session, public).await?;
             } else {
                 app.forget(public)?;
             }
@@ -228,12 +225,12 @@ impl TokenService {
 
     pub async fn copy_object(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         handle: u64,
         template: &Template,
     ) -> Result<u64> {
+        let AppCall { app, call } = at;
         let (object, _) = self.object(app, handle)?;
         if !object.flag(CKA_COPYABLE) {
             return Err(Error::p11(
@@ -266,9 +263,9 @@ impl TokenService {
                     policy: Some(key.metadata.policy.clone()),
                 };
                 if key.metadata.spec.is_secret() {
-                    Ok(self.add_key(app, call, session, new).await?.0)
+                    Ok(self.add_key(AppCall { app, call }, session, new).await?.0)
                 } else {
-                    Ok(self.add_private_only(app, call, session, new).await?.0)
+                    Ok(self.add_private_only(AppCall { app, call }, session, new).await?.0)
                 }
             }
             (_, Kind::Public(_)) => {

@@ -4,6 +4,7 @@
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
+use super::app::AppCall;
 use super::pin::{self, MAX_PIN_FAILURES, Role, TokenRecord};
 use super::{App, Login, TokenService};
 use crate::error::{Error, Result};
@@ -154,12 +155,12 @@ impl TokenService {
 
     pub async fn login(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         user_type: CK_USER_TYPE,
         pin: &[u8],
     ) -> Result<()> {
+        let AppCall { app, call } = at;
         app.session(session)?;
         self.kms.keyring()?;
         let (role, login) = match user_type {

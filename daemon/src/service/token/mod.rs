@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use cryptoki_sys::*;
 
-pub use app::{App, Login};
+pub use app::{App, AppCall, Login};
 pub use mechanisms::{Mechanism, Parameter};
 pub use object::Lookup;
 pub use operation::{Kind as OperationKind, Output, Space};

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use cryptoki_sys::*;
 
+use super::app::AppCall;
 use super::app::{Handle, TokenRef};
 use super::attributes::{AttributeMap, Template, decode_bool};
 use super::object::{Body, Lookup, Object};
@@ -59,12 +60,12 @@ impl TokenService {
 
     pub fn get_attributes(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         handle: u64,
         types: &[u64],
     ) -> Result<Vec<Lookup>> {
+        let AppCall { app, call } = at;
         app.session(session)?;
         let (object, _) = self.object(app, handle)?;
         self.authorize(call, &object, Action::DescribeKey)?;
@@ -76,7 +77,8 @@ impl TokenService {
         Ok(self.object(app, handle)?.0.size())
     }
 
-    pub fn find_init(&self, app: &App, call: &Call, session: u64, template: &Template) -> Result<()> {
+    pub fn find_init(&self, at: AppCall<'_>, session: u64, template: &Template) -> Result<()> {
+        let AppCall { app, call } = at;
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         if session.search.is_some() {
@@ -145,12 +147,12 @@ impl TokenService {
 
     pub async fn set_attributes(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         handle: u64,
         template: &Template,
     ) -> Result<()> {
+        let AppCall { app, call } = at;
         let (object, named) = self.object(app, handle)?;
         self.require_writable(app, session, object.token)?;
         if !object.flag(CKA_MODIFIABLE) {
@@ -191,7 +193,8 @@ impl TokenService {
         }
     }
 
-    pub async fn destroy(&self, app: &App, call: &Call, session: u64, handle: u64) -> Result<()> {
+    pub async fn destroy(&self, at: AppCall<'_>, session: u64, handle: u64) -> Result<()> {
+        let AppCall { app, call } = at;
         let (object, named) = self.object(app, handle)?;
         self.require_writable(app, session, object.token)?;
         if !object.flag(CKA_DESTROYABLE) {

@@ -5,6 +5,7 @@
 use arca_proto::limits::MAX_OPERATION_DATA_BYTES;
 use cryptoki_sys::*;
 
+use super::app::AppCall;
 use super::app::Staged;
 use super::mechanisms::{self, Mechanism};
 use super::operation::{Kind, Operation, Output, Space};
@@ -99,13 +100,13 @@ impl TokenService {
     /// input's length).
     pub fn operation_init(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         kind: Kind,
         mechanism: &Mechanism,
         key: u64,
     ) -> Result<(usize, bool)> {
+        let AppCall { app, call } = at;
         let session = app.session(session)?;
         if session.lock().map_err(|_| super::poisoned())?.operations.contains_key(&kind) {
             return Err(Error::p11(CKR_OPERATION_ACTIVE, "this operation is already active in the session"));
@@ -115,7 +116,7 @@ impl TokenService {
         let operation = if kind == Kind::Digest {
             Operation::digest(mechanism)?
         } else {
-            let object = self.usable_key(app, call, key, mechanism, capability, action)?;
+            let object = self.usable_key(AppCall { app, call }, key, mechanism, capability, action)?;
             let mut operation = match kind {
                 Kind::Encrypt => Operation::encrypt(mechanism, &object)?,
                 Kind::Decrypt => Operation::decrypt(mechanism, &object)?,
@@ -138,14 +139,14 @@ impl TokenService {
     /// C_Encrypt, C_Decrypt, C_Sign, C_Verify (with `signature`), C_Digest.
     pub fn operation_one_shot(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         kind: Kind,
         data: &[u8],
         signature: Option<&[u8]>,
         space: Space,
     ) -> Result<Output> {
+        let AppCall { app, call } = at;
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         let staged = session.staged.remove(&kind);
@@ -193,13 +194,13 @@ impl TokenService {
 
     pub fn operation_update(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         kind: Kind,
         data: &[u8],
         space: Space,
     ) -> Result<Output> {
+        let AppCall { app, call } = at;
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         let staged = session.staged.remove(&kind);
@@ -229,13 +230,13 @@ impl TokenService {
     /// C_*Final; for C_VerifyFinal `data` is the signature.
     pub fn operation_final(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         kind: Kind,
         data: &[u8],
         space: Space,
     ) -> Result<Output> {
+        let AppCall { app, call } = at;
         let session = app.session(session)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         session.staged.remove(&kind);
@@ -252,7 +253,8 @@ impl TokenService {
     }
 
     /// C_DigestKey: the value of a secret key joins an active digest.
-    pub fn digest_key(&self, app: &App, call: &Call, session_handle: u64, key: u64) -> Result<()> {
+    pub fn digest_key(&self, at: AppCall<'_>, session_handle: u64, key: u64) -> Result<()> {
+        let AppCall { app, call } = at;
         let (object, _) = self.object(app, key).map_err(super::wrap::key_handle_invalid)?;
         let secret = object
             .key()

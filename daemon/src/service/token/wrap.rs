@@ -2,6 +2,8 @@
 
 use cryptoki_sys::*;
 
+use super::TokenService;
+use super::app::AppCall;
 use super::attributes::{Template, ulong};
 use super::create::NewKey;
 use super::crypto_rv::{p11, unwrap_p11};
@@ -10,13 +12,11 @@ use super::keygen::secret_spec;
 use super::mechanisms::{self, Mechanism, Parameter};
 use super::object::Object;
 use super::operation::{Output, Space, material, private_key, rsa_crypt_scheme};
-use super::{App, TokenService};
 use crate::crypto::aes::wrap;
 use crate::crypto::{PrivateKey, der, rsa};
 use crate::error::{Error, Result};
 use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
-use crate::service::Call;
 
 /// C_*Init, C_WrapKey, C_DigestKey …: a bad key handle is CKR_KEY_HANDLE_INVALID.
 pub(super) fn key_handle_invalid(error: Error) -> Error {
@@ -33,13 +33,13 @@ impl TokenService {
     /// mechanisms, state and key policy.
     pub(super) fn usable_key(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         handle: u64,
         mechanism: &Mechanism,
         capability: CK_ATTRIBUTE_TYPE,
         action: Action,
     ) -> Result<Object> {
+        let AppCall { app, call } = at;
         let (object, _) = self.object(app, handle).map_err(key_handle_invalid)?;
         // The policy first, as for KMS calls: the audit record then names the key (and the
         // version PKCS#11 uses, the current one).
@@ -56,20 +56,20 @@ impl TokenService {
 
     pub fn wrap_key(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         mechanism: &Mechanism,
         wrapping: u64,
         handle: u64,
         space: Space,
     ) -> Result<Output> {
+        let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_WRAP)?;
         let wrapping =
-            self.usable_key(app, call, wrapping, mechanism, CKA_WRAP, Action::WrapKey).map_err(|e| {
-                as_wrapping_error(e, CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
-            })?;
+            self.usable_key(AppCall { app, call }, wrapping, mechanism, CKA_WRAP, Action::WrapKey).map_err(
+                |e| as_wrapping_error(e, CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_TYPE_INCONSISTENT),
+            )?;
         let (target, _) = self.object(app, handle).map_err(key_handle_invalid)?;
         let key = target.key().filter(|_| target.kind().is_key()).ok_or_else(|| {
             Error::p11(CKR_KEY_HANDLE_INVALID, "only secret and private keys can be wrapped")
@@ -119,18 +119,18 @@ impl TokenService {
 
     pub async fn unwrap_key(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         mechanism: &Mechanism,
         unwrapping: u64,
         wrapped: &[u8],
         template: &Template,
     ) -> Result<u64> {
+        let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_UNWRAP)?;
         let unwrapping = self
-            .usable_key(app, call, unwrapping, mechanism, CKA_UNWRAP, Action::UnwrapKey)
+            .usable_key(AppCall { app, call }, unwrapping, mechanism, CKA_UNWRAP, Action::UnwrapKey)
             .map_err(|e| {
                 as_wrapping_error(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
             })?;
@@ -151,18 +151,18 @@ impl TokenService {
                 }
             },
         };
-        self.add_supplied_key(app, call, session, material, template).await
+        self.add_supplied_key(AppCall { app, call }, session, material, template).await
     }
 
     /// A secret or private key from material that came out of an unwrap or a derivation.
     async fn add_supplied_key(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         material: SecretBuf,
         template: &Template,
     ) -> Result<u64> {
+        let AppCall { app, call } = at;
         let class = template
             .ulong(CKA_CLASS)
             .ok_or_else(|| Error::p11(CKR_TEMPLATE_INCOMPLETE, "CKA_CLASS is required"))?;
@@ -192,21 +192,21 @@ impl TokenService {
             provenance: Provenance::Supplied,
             policy: None,
         };
-        Ok(self.add_private_only(app, call, session, new).await?.0)
+        Ok(self.add_private_only(AppCall { app, call }, session, new).await?.0)
     }
 
     pub async fn derive_key(
         &self,
-        app: &App,
-        call: &Call,
+        at: AppCall<'_>,
         session: u64,
         mechanism: &Mechanism,
         base: u64,
         template: &Template,
     ) -> Result<u64> {
+        let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_DERIVE)?;
-        let base = self.usable_key(app, call, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
+        let base = self.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
         let Parameter::Ecdh { kdf, shared_data, public_data } = &mechanism.parameter else {
             return Err(Error::p11(
                 CKR_MECHANISM_PARAM_INVALID,
@@ -235,7 +235,7 @@ impl TokenService {
         })?;
         let material = SecretBuf::copy_from(truncated)?;
         let template = template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64));
-        self.add_supplied_key(app, call, session, material, &template).await
+        self.add_supplied_key(AppCall { app, call }, session, material, &template).await
     }
 }
 
