@@ -61,7 +61,7 @@ impl Shared {
             .map_err(|e| Error::Config(format!("server reflection: {e}")))?;
         let kms = KmsApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics));
         let admin = AdminApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics));
-        let token = TokenApi::new(Arc::clone(&self.services.token), Arc::clone(&self.metrics), limit);
+        let token = TokenApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics), limit);
         Ok(Routes::new(KeyManagementServer::new(kms).max_decoding_message_size(limit))
             .add_service(AdminServer::new(admin).max_decoding_message_size(limit))
             .add_service(TokenServer::new(token).max_decoding_message_size(limit))

@@ -8,7 +8,7 @@ mod convert;
 mod error_codes;
 mod kms;
 mod status;
-mod token;
+pub(crate) mod token;
 
 use std::borrow::Cow;
 use std::future::Future;

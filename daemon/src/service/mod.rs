@@ -51,16 +51,25 @@ pub struct Services {
     pub grants: GrantService,
     pub imports: ImportService,
     pub token: Arc<token::TokenService>,
+    pub token_login: token::TokenLogin,
+    pub token_objects: token::TokenObjects,
+    pub token_keys: token::TokenKeys,
+    pub token_operations: token::TokenOperations,
 }
 
 impl Services {
     pub fn new(keystore: Arc<Keystore>) -> Result<Self> {
+        let token = Arc::new(token::TokenService::new(Arc::clone(&keystore))?);
         Ok(Self {
             crypto: CryptoService::new(Arc::clone(&keystore)),
             keys: KeyService::new(Arc::clone(&keystore)),
             grants: GrantService::new(Arc::clone(&keystore)),
             imports: ImportService::new(Arc::clone(&keystore)),
-            token: Arc::new(token::TokenService::new(Arc::clone(&keystore))?),
+            token_login: token::TokenLogin::new(Arc::clone(&token)),
+            token_objects: token::TokenObjects::new(Arc::clone(&token)),
+            token_keys: token::TokenKeys::new(Arc::clone(&token)),
+            token_operations: token::TokenOperations::new(Arc::clone(&token)),
+            token,
             keystore,
         })
     }

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::operation::Operation;
 use crate::service::Call;
+use crate::service::Services;
 use crate::service::token::{App, AppCall, TokenService};
 use convert::{attribute_results, mechanism, operation_kind, output, space, template, token_info};
 use steps::{Step, init_operation};
@@ -34,19 +35,19 @@ pub use arca_proto::APPLICATION_HEADER;
 /// The gRPC face of [`TokenService`].
 #[derive(Debug, Clone)]
 pub struct TokenApi {
-    token: Arc<TokenService>,
+    services: Arc<Services>,
     metrics: Arc<Metrics>,
     /// The server's request cap, told to each application so it cuts its input to fit.
     max_request_bytes: usize,
 }
 
 impl TokenApi {
-    pub fn new(token: Arc<TokenService>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Self {
-        Self { token, metrics, max_request_bytes }
+    pub fn new(services: Arc<Services>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Self {
+        Self { services, metrics, max_request_bytes }
     }
 
-    pub(super) fn token(&self) -> &Arc<TokenService> {
-        &self.token
+    pub(super) fn services(&self) -> &Arc<Services> {
+        &self.services
     }
 
     /// Serves one call of an attached application.
@@ -66,9 +67,9 @@ impl TokenApi {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), operation, request, |call, message| async move {
-            let app = token.app(&application)?;
+        let services = Arc::clone(&self.services);
+        serve(&self.metrics, &self.services.keystore, operation, request, |call, message| async move {
+            let app = services.token.app(&application)?;
             handler(app, call, message).await
         })
         .await
@@ -120,21 +121,21 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::AttachRequest>,
     ) -> std::result::Result<Response<AttachStream>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         let max_request_bytes = self.max_request_bytes as u64;
         // The stream is made inside the call, so that an application registered by a call that
         // then fails (its audit record cannot be written) ends with the dropped stream.
-        serve(&self.metrics, self.token.kms(), Operation::Attach, request, |_, r| async move {
-            let app = token.attach(&r.application_name)?;
+        serve(&self.metrics, &self.services.keystore, Operation::Attach, request, |_, r| async move {
+            let app = services.token.attach(&r.application_name)?;
             let (sender, events) = tokio::sync::mpsc::channel(1);
             let stream = AttachStream {
                 events: tokio_stream::wrappers::ReceiverStream::new(events),
                 application: app.id.clone(),
-                token: Arc::clone(&token),
+                token: Arc::clone(&services.token),
             };
             let first = pb::AttachEvent { application_id: app.id.clone(), max_request_bytes };
             sender.try_send(Ok(first)).map_err(|_| Error::Storage("attach channel".into()))?;
-            token.keep_until_closed(&app.id, sender);
+            services.token.keep_until_closed(&app.id, sender);
             Ok(stream)
         })
         .await
@@ -144,9 +145,9 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GetTokenInfoRequest>,
     ) -> std::result::Result<Response<pb::TokenInfo>, Status> {
-        let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), Operation::GetTokenInfo, request, |_, _| async move {
-            Ok(token_info(token.token_info()?))
+        let services = Arc::clone(&self.services);
+        serve(&self.metrics, &self.services.keystore, Operation::GetTokenInfo, request, |_, _| async move {
+            Ok(token_info(services.token.token_info()?))
         })
         .await
     }
@@ -155,9 +156,15 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GetMechanismListRequest>,
     ) -> std::result::Result<Response<pb::GetMechanismListResponse>, Status> {
-        serve(&self.metrics, self.token.kms(), Operation::GetMechanismList, request, |_, _| async move {
-            Ok(pb::GetMechanismListResponse { mechanisms: crate::service::token::mechanisms::list() })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::GetMechanismList,
+            request,
+            |_, _| async move {
+                Ok(pb::GetMechanismListResponse { mechanisms: crate::service::token::mechanisms::list() })
+            },
+        )
         .await
     }
 
@@ -165,10 +172,17 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GetMechanismInfoRequest>,
     ) -> std::result::Result<Response<pb::MechanismInfo>, Status> {
-        serve(&self.metrics, self.token.kms(), Operation::GetMechanismInfo, request, |_, r| async move {
-            let (min_key_size, max_key_size, flags) = crate::service::token::mechanisms::info(r.mechanism)?;
-            Ok(pb::MechanismInfo { min_key_size, max_key_size, flags })
-        })
+        serve(
+            &self.metrics,
+            &self.services.keystore,
+            Operation::GetMechanismInfo,
+            request,
+            |_, r| async move {
+                let (min_key_size, max_key_size, flags) =
+                    crate::service::token::mechanisms::info(r.mechanism)?;
+                Ok(pb::MechanismInfo { min_key_size, max_key_size, flags })
+            },
+        )
         .await
     }
 
@@ -176,10 +190,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::InitTokenRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), Operation::InitToken, request, |call, r| async move {
+        let services = Arc::clone(&self.services);
+        serve(&self.metrics, &self.services.keystore, Operation::InitToken, request, |call, r| async move {
             let so_pin = pin(r.so_pin)?;
-            unit(token.init_token(&call, &so_pin, &r.label).await)
+            unit(services.token_login.init_token(&call, &so_pin, &r.label).await)
         })
         .await
     }
@@ -188,11 +202,11 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::UnlockSoPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
-        serve(&self.metrics, self.token.kms(), Operation::UnlockSoPin, request, |call, r| async move {
+        let services = Arc::clone(&self.services);
+        serve(&self.metrics, &self.services.keystore, Operation::UnlockSoPin, request, |call, r| async move {
             let new_so_pin = Zeroizing::new(r.new_so_pin);
             let replacement = (!new_so_pin.is_empty()).then_some(new_so_pin.as_slice());
-            unit(token.unlock_so_pin(&call, replacement).await)
+            unit(services.token_login.unlock_so_pin(&call, replacement).await)
         })
         .await
     }
@@ -201,10 +215,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::InitPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::InitPin, request, |app, _, r| async move {
             let pin = pin(r.pin)?;
-            unit(token.init_pin(&app, r.session, &pin).await)
+            unit(services.token_login.init_pin(&app, r.session, &pin).await)
         })
         .await
     }
@@ -213,10 +227,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::SetPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::SetPin, request, |app, _, r| async move {
             let (old_pin, new_pin) = (pin(r.old_pin)?, pin(r.new_pin)?);
-            unit(token.set_pin(&app, r.session, &old_pin, &new_pin).await)
+            unit(services.token_login.set_pin(&app, r.session, &old_pin, &new_pin).await)
         })
         .await
     }
@@ -225,10 +239,15 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::LoginRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::Login, request, |app, call, r| async move {
             let pin = pin(r.pin)?;
-            unit(token.login(AppCall { app: &app, call: &call }, r.session, r.user_type, &pin).await)
+            unit(
+                services
+                    .token_login
+                    .login(AppCall { app: &app, call: &call }, r.session, r.user_type, &pin)
+                    .await,
+            )
         })
         .await
     }
@@ -237,18 +256,20 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::LogoutRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
-        self.call(Operation::Logout, request, |app, _, r| async move { unit(token.logout(&app, r.session)) })
-            .await
+        let services = Arc::clone(&self.services);
+        self.call(Operation::Logout, request, |app, _, r| async move {
+            unit(services.token_login.logout(&app, r.session))
+        })
+        .await
     }
 
     async fn open_session(
         &self,
         request: Request<pb::OpenSessionRequest>,
     ) -> std::result::Result<Response<pb::OpenSessionResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::OpenSession, request, |app, _, r| async move {
-            Ok(pb::OpenSessionResponse { session: token.open_session(&app, r.flags)? })
+            Ok(pb::OpenSessionResponse { session: services.token.open_session(&app, r.flags)? })
         })
         .await
     }
@@ -281,9 +302,9 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::SessionInfo>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::GetSessionInfo, request, |app, _, r| async move {
-            let (state, flags) = token.session_info(&app, r.session)?;
+            let (state, flags) = services.token.session_info(&app, r.session)?;
             Ok(pb::SessionInfo { state, flags, device_error: 0 })
         })
         .await
@@ -293,9 +314,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::CreateObjectRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::CreateObject, request, |app, call, r| async move {
-            let object = token
+            let object = services
+                .token_objects
                 .create_object(AppCall { app: &app, call: &call }, r.session, &template(r.template)?)
                 .await?;
             Ok(pb::ObjectResponse { object })
@@ -307,9 +329,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::CopyObjectRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::CopyObject, request, |app, call, r| async move {
-            let object = token
+            let object = services
+                .token_objects
                 .copy_object(AppCall { app: &app, call: &call }, r.session, r.object, &template(r.template)?)
                 .await?;
             Ok(pb::ObjectResponse { object })
@@ -321,9 +344,11 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::ObjectRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::DestroyObject, request, |app, call, r| async move {
-            unit(token.destroy(AppCall { app: &app, call: &call }, r.session, r.object).await)
+            unit(
+                services.token_objects.destroy(AppCall { app: &app, call: &call }, r.session, r.object).await,
+            )
         })
         .await
     }
@@ -332,9 +357,11 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::ObjectRequest>,
     ) -> std::result::Result<Response<pb::GetObjectSizeResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::GetObjectSize, request, |app, _, r| async move {
-            Ok(pb::GetObjectSizeResponse { size: token.object_size(&app, r.session, r.object)? })
+            Ok(pb::GetObjectSizeResponse {
+                size: services.token_objects.object_size(&app, r.session, r.object)?,
+            })
         })
         .await
     }
@@ -343,10 +370,14 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::GetAttributeValueResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::GetAttributeValue, request, |app, call, r| async move {
-            let found =
-                token.get_attributes(AppCall { app: &app, call: &call }, r.session, r.object, &r.types)?;
+            let found = services.token_objects.get_attributes(
+                AppCall { app: &app, call: &call },
+                r.session,
+                r.object,
+                &r.types,
+            )?;
             Ok(pb::GetAttributeValueResponse { attributes: attribute_results(&r.types, found) })
         })
         .await
@@ -356,10 +387,11 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::SetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::SetAttributeValue, request, |app, call, r| async move {
             unit(
-                token
+                services
+                    .token_objects
                     .set_attributes(
                         AppCall { app: &app, call: &call },
                         r.session,
@@ -376,9 +408,13 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::FindObjectsInitRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::FindObjectsInit, request, |app, call, r| async move {
-            unit(token.find_init(AppCall { app: &app, call: &call }, r.session, &template(r.template)?))
+            unit(services.token_objects.find_init(
+                AppCall { app: &app, call: &call },
+                r.session,
+                &template(r.template)?,
+            ))
         })
         .await
     }
@@ -387,10 +423,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::FindObjectsRequest>,
     ) -> std::result::Result<Response<pb::FindObjectsResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::FindObjects, request, |app, _, r| async move {
             let max = usize::try_from(r.max_objects).unwrap_or(usize::MAX);
-            Ok(pb::FindObjectsResponse { objects: token.find(&app, r.session, max)? })
+            Ok(pb::FindObjectsResponse { objects: services.token_objects.find(&app, r.session, max)? })
         })
         .await
     }
@@ -399,9 +435,9 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::FindObjectsFinal, request, |app, _, r| async move {
-            unit(token.find_final(&app, r.session))
+            unit(services.token_objects.find_final(&app, r.session))
         })
         .await
     }
@@ -410,9 +446,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GenerateKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::GenerateKey, request, |app, call, r| async move {
-            let object = token
+            let object = services
+                .token_keys
                 .generate_key(
                     AppCall { app: &app, call: &call },
                     r.session,
@@ -429,10 +466,11 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::GenerateKeyPairRequest>,
     ) -> std::result::Result<Response<pb::GenerateKeyPairResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::GenerateKeyPair, request, |app, call, r| async move {
             let (public, private) = (template(r.public_template)?, template(r.private_template)?);
-            let (public_key, private_key) = token
+            let (public_key, private_key) = services
+                .token_keys
                 .generate_key_pair(
                     AppCall { app: &app, call: &call },
                     r.session,
@@ -450,10 +488,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::WrapKeyRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::WrapKey, request, |app, call, r| async move {
             let mechanism = mechanism(r.mechanism)?;
-            output(token.wrap_key(
+            output(services.token_keys.wrap_key(
                 AppCall { app: &app, call: &call },
                 r.session,
                 &mechanism,
@@ -469,10 +507,11 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::UnwrapKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::UnwrapKey, request, |app, call, r| async move {
             let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
-            let object = token
+            let object = services
+                .token_keys
                 .unwrap_key(
                     AppCall { app: &app, call: &call },
                     r.session,
@@ -491,10 +530,11 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::DeriveKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::DeriveKey, request, |app, call, r| async move {
             let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
-            let object = token
+            let object = services
+                .token_keys
                 .derive_key(AppCall { app: &app, call: &call }, r.session, &mechanism, r.base_key, &template)
                 .await?;
             Ok(pb::ObjectResponse { object })
@@ -506,10 +546,10 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::TokenRandomRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::TokenGenerateRandom, request, |app, _, r| async move {
             let len = usize::try_from(r.length).unwrap_or(usize::MAX);
-            let random = token.generate_random(&app, r.session, len)?;
+            let random = services.token.generate_random(&app, r.session, len)?;
             Ok(pb::OutputResponse { length: random.len() as u64, output: random, buffer_too_small: false })
         })
         .await
@@ -519,15 +559,15 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::OperationInitRequest>,
     ) -> std::result::Result<Response<pb::OperationInitResponse>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         let operation = init_operation(request.get_ref().kind);
         self.call(operation, request, |app, call, r| async move {
             let kind = operation_kind(r.kind)?;
             if r.mechanism.is_none() {
-                token.operation_cancel(&app, r.session, kind)?;
+                services.token_operations.operation_cancel(&app, r.session, kind)?;
                 return Ok(pb::OperationInitResponse { output_length: 0, plus_input: false });
             }
-            let (output_length, plus_input) = token.operation_init(
+            let (output_length, plus_input) = services.token_operations.operation_init(
                 AppCall { app: &app, call: &call },
                 r.session,
                 kind,
@@ -557,9 +597,9 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::DigestKeyRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let token = Arc::clone(&self.token);
+        let services = Arc::clone(&self.services);
         self.call(Operation::DigestKey, request, |app, call, r| async move {
-            unit(token.digest_key(AppCall { app: &app, call: &call }, r.session, r.key))
+            unit(services.token_operations.digest_key(AppCall { app: &app, call: &call }, r.session, r.key))
         })
         .await
     }

@@ -21,7 +21,7 @@ impl TokenApi {
         step: Step,
         request: Request<pb::OperationDataRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let token = Arc::clone(self.token());
+        let services = Arc::clone(self.services());
         let operation = step_operation(request.get_ref().kind, step);
         self.call(operation, request, |app, call, r| async move {
             let kind = operation_kind(r.kind)?;
@@ -29,14 +29,14 @@ impl TokenApi {
                 if matches!(step, Step::Final) {
                     return Err(Error::p11(CKR_ARGUMENTS_BAD, "C_*Final takes its input in one request"));
                 }
-                token.operation_stage(&app, r.session, kind, &r.data)?;
+                services.token_operations.operation_stage(&app, r.session, kind, &r.data)?;
                 return Ok(pb::OutputResponse { output: Vec::new(), length: 0, buffer_too_small: false });
             }
             let space = space(r.space);
             let answer = match step {
                 Step::OneShot => {
                     let signature = (kind == OperationKind::Verify).then_some(r.signature.as_slice());
-                    token.operation_one_shot(
+                    services.token_operations.operation_one_shot(
                         AppCall { app: &app, call: &call },
                         r.session,
                         kind,
@@ -45,14 +45,14 @@ impl TokenApi {
                         space,
                     )?
                 }
-                Step::Update => token.operation_update(
+                Step::Update => services.token_operations.operation_update(
                     AppCall { app: &app, call: &call },
                     r.session,
                     kind,
                     &r.data,
                     space,
                 )?,
-                Step::Final => token.operation_final(
+                Step::Final => services.token_operations.operation_final(
                     AppCall { app: &app, call: &call },
                     r.session,
                     kind,

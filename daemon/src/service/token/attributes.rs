@@ -150,6 +150,14 @@ impl Template {
     }
 }
 
+pub(super) fn incomplete(what: &str) -> Error {
+    Error::p11(CKR_TEMPLATE_INCOMPLETE, what.to_owned())
+}
+
+pub(super) fn inconsistent(what: &str) -> Error {
+    Error::p11(CKR_TEMPLATE_INCONSISTENT, what.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,16 +6,19 @@ use std::sync::Arc;
 use cryptoki_sys::*;
 use sha2::Digest;
 
-use super::app::AppCall;
-use super::app::TokenRef;
+use super::app::{AppCall, Handle, TokenRef};
 use super::attributes::{AttributeMap, Template, boolean, ulong};
+use super::crypto_rv::p11;
 use super::defaults::{self, Provenance};
-use super::object::{Body, Object, key_type, modulus_bits};
+use super::object::{Body, Lookup, Object, key_type, modulus_bits, public_key_attributes};
 use super::schema::Kind;
+use super::stored_forms::secret_spec;
 use super::{App, Login, TokenService};
+use crate::crypto::der;
 use crate::error::{Error, Result};
 use crate::keys::{Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
 use crate::operation::Operation;
+use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
 
 /// A key about to exist: its material and the templates of its halves.
@@ -119,7 +122,7 @@ impl TokenService {
         self.check_creation(app, session, token, private)?;
         if token {
             // A token key is a key of the keyring: made by the crypto-officer role, as CreateKey.
-            self.kms.require_administrator(call, Operation::CreateKey).map_err(|denied| {
+            self.keystore.require_administrator(call, Operation::CreateKey).map_err(|denied| {
                 Error::p11(CKR_ACTION_PROHIBITED, format!("{denied}; session keys need no administrator"))
             })?;
         }
@@ -139,10 +142,10 @@ impl TokenService {
         let AppCall { app, call } = at;
         let PlannedKey { id, spec, halves, token, provenance } = planned;
         let pair = !spec.is_secret();
-        let policy = policy.unwrap_or_else(|| self.kms.default_policy(call));
+        let policy = policy.unwrap_or_else(|| self.keystore.default_policy(call));
         let key = self.key_from(id, spec, material, halves, provenance, policy)?;
         if token {
-            self.kms.keyring()?.insert(key).await?;
+            self.keystore.keyring()?.insert(key).await?;
             let secret = app.token_handle(TokenRef::Key { id, public: false })?;
             let public = pair.then(|| app.token_handle(TokenRef::Key { id, public: true })).transpose()?;
             tracing::info!(key_id = %id, spec = spec.name(), "token key created through PKCS#11");
@@ -174,7 +177,7 @@ impl TokenService {
         policy: crate::policy::Policy,
     ) -> Result<Key> {
         let usage = usage_of(spec, &halves.object);
-        let now = self.kms.now();
+        let now = self.keystore.now();
         let (origin, imported) = match provenance {
             Provenance::Generated(_) => (KeyOrigin::Arca, None),
             Provenance::Supplied => {
@@ -225,11 +228,121 @@ impl TokenService {
         if token {
             let id = *KeyId::generate().as_bytes();
             map.insert(CKA_UNIQUE_ID, KeyId::from_bytes(id).to_string().into_bytes());
-            self.kms.keyring()?.put_object(id, map).await?;
+            self.keystore.keyring()?.put_object(id, map).await?;
             return app.token_handle(TokenRef::Stored(id));
         }
         map.insert(CKA_UNIQUE_ID, KeyId::generate().to_string().into_bytes());
         app.add_session_object(session, Object { body: Body::Plain(Arc::new(map)), token: false })
+    }
+
+    /// An imported, unwrapped or copied key: the public half of a private key is not an object
+    /// of its own.
+    pub(super) async fn add_private_only(
+        &self,
+        at: AppCall<'_>,
+        session: u64,
+        new: NewKey<'_>,
+    ) -> Result<NewHandles> {
+        let AppCall { app, call } = at;
+        let handles = self.add_key(AppCall { app, call }, session, new).await?;
+        if let Some(public) = handles.1 {
+            let (object, _) = self.object(app, public)?;
+            if object.token {
+                self.destroy(AppCall { app, call }, session, public).await?;
+            } else {
+                app.forget(public)?;
+            }
+        }
+        Ok((handles.0, None))
+    }
+
+    /// A secret or private key from material that came out of an unwrap or a derivation.
+    pub(super) async fn add_supplied_key(
+        &self,
+        at: AppCall<'_>,
+        session: u64,
+        material: SecretBuf,
+        template: &Template,
+    ) -> Result<u64> {
+        let AppCall { app, call } = at;
+        let class = template
+            .ulong(CKA_CLASS)
+            .ok_or_else(|| Error::p11(CKR_TEMPLATE_INCOMPLETE, "CKA_CLASS is required"))?;
+        let spec = match class {
+            CKO_SECRET_KEY => {
+                if template.ulong(CKA_VALUE_LEN).is_some_and(|len| len as usize != material.len()) {
+                    return Err(Error::p11(
+                        CKR_TEMPLATE_INCONSISTENT,
+                        "CKA_VALUE_LEN does not match the key",
+                    ));
+                }
+                secret_spec(template.ulong(CKA_KEY_TYPE), material.len())?
+            }
+            CKO_PRIVATE_KEY => der::pkcs8_spec(material.as_slice()).map_err(p11)?.into(),
+            _ => {
+                return Err(Error::p11(
+                    CKR_TEMPLATE_INCONSISTENT,
+                    "only secret and private keys can be unwrapped",
+                ));
+            }
+        };
+        let new = NewKey {
+            spec,
+            material,
+            template,
+            public_template: None,
+            provenance: Provenance::Supplied,
+            policy: None,
+        };
+        Ok(self.add_private_only(AppCall { app, call }, session, new).await?.0)
+    }
+
+    pub async fn destroy(&self, at: AppCall<'_>, session: u64, handle: u64) -> Result<()> {
+        let AppCall { app, call } = at;
+        let (object, named) = self.object(app, handle)?;
+        self.require_writable(app, session, object.token)?;
+        if !object.flag(CKA_DESTROYABLE) {
+            return Err(Error::p11(
+                CKR_ACTION_PROHIBITED,
+                "the object is not destroyable (CKA_DESTROYABLE is false)",
+            ));
+        }
+        self.authorize(call, &object, Action::ScheduleKeyDeletion)?;
+        let keyring = self.keystore.keyring()?;
+        match named {
+            Handle::Session { .. } => {}
+            Handle::Token(TokenRef::Stored(id)) => keyring.delete_object(id).await?,
+            Handle::Token(TokenRef::Key { id, public: true }) => {
+                let key = keyring.get(id)?;
+                let mut metadata = key.metadata.clone();
+                metadata.token.public_destroyed = true;
+                keyring.replace(&key, key.with_metadata(metadata)?).await?;
+            }
+            Handle::Token(TokenRef::Key { id, public: false }) => {
+                let key = keyring.get(id)?;
+                let keeps_public = !key.metadata.spec.is_secret() && !key.metadata.token.public_destroyed;
+                if keeps_public {
+                    // The public half outlives its private key as a stored public key.
+                    let public =
+                        Object { body: Body::Key { key: Arc::clone(&key), public: true }, token: true };
+                    let mut map = public_key_attributes(&public)?;
+                    if let Lookup::Value(unique) = public.attribute(CKA_UNIQUE_ID) {
+                        map.insert(CKA_UNIQUE_ID, unique);
+                    }
+                    keyring.put_object(*id.as_bytes(), map).await?;
+                }
+                keyring.destroy(id).await?;
+                if keeps_public {
+                    // Every application keeps its handle of the public half.
+                    let (from, to) = (TokenRef::Key { id, public: true }, TokenRef::Stored(*id.as_bytes()));
+                    for other in self.all_apps()? {
+                        other.rebind(from, to)?;
+                    }
+                }
+                tracing::info!(key_id = %id, "key destroyed through PKCS#11");
+            }
+        }
+        app.forget(handle)
     }
 }
 

@@ -5,13 +5,15 @@
 
 use cryptoki_sys::*;
 
+use super::attributes::incomplete;
 use super::attributes::{AttributeMap, Template};
 use super::create::public_key_map;
 use super::crypto_rv::p11;
 use super::defaults::{self, Provenance};
-use super::import::{certificate_map, data_map, private_key_material, public_key_spki, without};
-use super::keygen::{incomplete, secret_spec};
 use super::schema::Kind;
+use super::stored_forms::{
+    certificate_map, data_map, private_key_material, public_key_spki, secret_spec, without,
+};
 use crate::crypto::der;
 use crate::error::{Error, Result};
 use crate::keys::KeySpec;

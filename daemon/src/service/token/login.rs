@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use super::app::AppCall;
 use super::pin::{self, MAX_PIN_FAILURES, Role, TokenRecord};
-use super::{App, Login, TokenService};
+use super::{App, Login, TokenLogin};
 use crate::error::{Error, Result};
 use crate::operation::Operation;
 use crate::service::Call;
@@ -16,27 +16,27 @@ fn locked(role: Role) -> Error {
     Error::p11(CKR_PIN_LOCKED, format!("the {who} PIN is locked after {MAX_PIN_FAILURES} wrong attempts"))
 }
 
-impl TokenService {
+impl TokenLogin {
     /// Checks `pin` against the stored hash, counting a failure durably.
     async fn check_pin(&self, role: Role, pin: &[u8]) -> Result<()> {
-        let record = self.record()?;
+        let record = self.token.record()?;
         if record.failures(role) >= MAX_PIN_FAILURES {
             return Err(locked(role));
         }
         let hash = record.hash(role).to_owned();
         let candidate = Zeroizing::new(pin.to_vec());
         let matches = super::super::threads::blocking(move || pin::verify_pin(&candidate, &hash)).await?;
-        let mut updated = self.record()?;
+        let mut updated = self.token.record()?;
         if matches {
             if updated.failures(role) != 0 {
                 *updated.failures_mut(role) = 0;
-                self.put_record(updated).await?;
+                self.token.put_record(updated).await?;
             }
             return Ok(());
         }
         *updated.failures_mut(role) += 1;
         let now_locked = updated.failures(role) >= MAX_PIN_FAILURES;
-        self.put_record(updated).await?;
+        self.token.put_record(updated).await?;
         if now_locked {
             return Err(locked(role));
         }
@@ -54,18 +54,18 @@ impl TokenService {
     /// never takes away a key's waiting period. Administrators only, as the SO's other acts.
     pub async fn init_token(&self, call: &Call, so_pin: &[u8], label: &[u8]) -> Result<()> {
         self.require_security_officer(call, CKR_TOKEN_WRITE_PROTECTED, Operation::InitToken)?;
-        let _change = self.changes.lock().await;
-        let keyring = self.kms.keyring()?;
-        for app in self.all_apps()? {
+        let _change = self.token.changes.lock().await;
+        let keyring = self.token.keystore.keyring()?;
+        for app in self.token.all_apps()? {
             if app.session_counts()?.0 > 0 {
                 return Err(Error::p11(CKR_SESSION_EXISTS, "close every session before C_InitToken"));
             }
         }
         let label = padded_label(label)?;
-        let record = self.record()?;
+        let record = self.token.record()?;
         if record.initialized() {
             self.check_pin(Role::SecurityOfficer, so_pin).await?;
-            let scheduled = self.kms.schedule_every_deletion().await?;
+            let scheduled = self.token.keystore.schedule_every_deletion().await?;
             for (id, _) in keyring.objects()? {
                 keyring.delete_object(id).await?;
             }
@@ -78,13 +78,13 @@ impl TokenService {
         let serial = if record.serial.is_empty() { new_serial()? } else { record.serial.clone() };
         let mut fresh = TokenRecord { label, serial, ..TokenRecord::default() };
         fresh.set_hash(Role::SecurityOfficer, so_hash);
-        self.put_record(fresh).await
+        self.token.put_record(fresh).await
     }
 
     /// The SO is a role of the daemon's administrators: anyone else is refused with `refusal`
     /// before any PIN is looked at, so that no other caller can count towards the SO PIN's lockout.
     fn require_security_officer(&self, call: &Call, refusal: CK_RV, operation: Operation) -> Result<()> {
-        self.kms.require_administrator(call, operation).map_err(|_| {
+        self.token.keystore.require_administrator(call, operation).map_err(|_| {
             Error::p11(
                 refusal,
                 format!("{operation}: the SO role belongs to the daemon's administrators only"),
@@ -97,14 +97,14 @@ impl TokenService {
     /// on the socket is the appliance's root of trust (it already suffices to make, use and
     /// delete every key), so no other proof is asked for. Token objects are left alone.
     pub async fn unlock_so_pin(&self, call: &Call, new_so_pin: Option<&[u8]>) -> Result<()> {
-        self.kms.require_administrator(call, Operation::UnlockSoPin)?;
-        self.kms.keyring()?;
+        self.token.keystore.require_administrator(call, Operation::UnlockSoPin)?;
+        self.token.keystore.keyring()?;
         let hash = match new_so_pin {
             Some(pin) => Some(Self::hash(pin).await?),
             None => None,
         };
-        let _change = self.changes.lock().await;
-        let mut record = self.record()?;
+        let _change = self.token.changes.lock().await;
+        let mut record = self.token.record()?;
         if !record.initialized() {
             return Err(Error::p11(
                 CKR_USER_PIN_NOT_INITIALIZED,
@@ -115,13 +115,13 @@ impl TokenService {
             Some(hash) => record.set_hash(Role::SecurityOfficer, hash),
             None => *record.failures_mut(Role::SecurityOfficer) = 0,
         }
-        self.put_record(record).await?;
+        self.token.put_record(record).await?;
         tracing::warn!(replaced = new_so_pin.is_some(), "SO PIN unlocked by an administrator");
         Ok(())
     }
 
     pub async fn init_pin(&self, app: &App, session: u64, pin: &[u8]) -> Result<()> {
-        let _change = self.changes.lock().await;
+        let _change = self.token.changes.lock().await;
         let rw = app.session(session)?.lock().map_err(|_| super::poisoned())?.rw;
         if app.login()? != Login::SecurityOfficer || !rw {
             return Err(Error::p11(
@@ -130,27 +130,27 @@ impl TokenService {
             ));
         }
         let hash = Self::hash(pin).await?;
-        let mut record = self.record()?;
+        let mut record = self.token.record()?;
         record.set_hash(Role::User, hash);
-        self.put_record(record).await
+        self.token.put_record(record).await
     }
 
     pub async fn set_pin(&self, app: &App, session: u64, old: &[u8], new: &[u8]) -> Result<()> {
-        let _change = self.changes.lock().await;
+        let _change = self.token.changes.lock().await;
         let rw = app.session(session)?.lock().map_err(|_| super::poisoned())?.rw;
         if !rw {
             return Err(Error::p11(CKR_SESSION_READ_ONLY, "C_SetPIN needs a R/W session"));
         }
         let role = if app.login()? == Login::SecurityOfficer { Role::SecurityOfficer } else { Role::User };
-        if role == Role::User && !self.record()?.user_pin_initialized() {
+        if role == Role::User && !self.token.record()?.user_pin_initialized() {
             return Err(Error::p11(CKR_USER_PIN_NOT_INITIALIZED, "the user PIN is not set (C_InitPIN)"));
         }
         pin::check_pin_length(new)?;
         self.check_pin(role, old).await?;
         let hash = Self::hash(new).await?;
-        let mut record = self.record()?;
+        let mut record = self.token.record()?;
         record.set_hash(role, hash);
-        self.put_record(record).await
+        self.token.put_record(record).await
     }
 
     pub async fn login(
@@ -162,7 +162,7 @@ impl TokenService {
     ) -> Result<()> {
         let AppCall { app, call } = at;
         app.session(session)?;
-        self.kms.keyring()?;
+        self.token.keystore.keyring()?;
         let (role, login) = match user_type {
             CKU_SO => (Role::SecurityOfficer, Login::SecurityOfficer),
             CKU_USER => (Role::User, Login::User),
@@ -178,7 +178,7 @@ impl TokenService {
         };
         // One login or PIN check at a time: the state checks below and the PIN check then see
         // the same login state, and concurrent wrong PINs all count.
-        let _change = self.changes.lock().await;
+        let _change = self.token.changes.lock().await;
         match (app.login()?, login) {
             (Login::Public, _) => {}
             (current, wanted) if current == wanted => {
@@ -186,7 +186,7 @@ impl TokenService {
             }
             _ => return Err(Error::p11(CKR_USER_ANOTHER_ALREADY_LOGGED_IN, "another user is logged in")),
         }
-        let record = self.record()?;
+        let record = self.token.record()?;
         if !record.initialized() {
             return Err(Error::p11(
                 CKR_USER_PIN_NOT_INITIALIZED,

@@ -10,16 +10,18 @@ mod crypto_rv;
 mod defaults;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod import;
+mod key_access;
 mod keygen;
 mod login;
 pub mod mechanisms;
 mod object;
-mod objects;
+mod object_calls;
+mod object_creation;
 pub mod operation;
-mod operations;
+mod operation_calls;
 mod pin;
 mod schema;
+mod stored_forms;
 mod wrap;
 
 use std::collections::HashMap;
@@ -47,9 +49,11 @@ pub struct TokenInfo {
     pub rw_sessions: u64,
 }
 
-/// The token and its applications.
+/// The token and its applications: what the PKCS#11 calls share (the keystore, the attached
+/// applications with their sessions, the token record), with key access (`key_access.rs`) and
+/// object creation (`create.rs`). The calls themselves are the feature services below.
 pub struct TokenService {
-    kms: Arc<Keystore>,
+    keystore: Arc<Keystore>,
     apps: Mutex<HashMap<String, Arc<App>>>,
     record: RwLock<TokenRecord>,
     /// Serialises PIN and token changes (each is a read, an Argon2id check and a durable write).
@@ -67,22 +71,22 @@ fn poisoned() -> Error {
 }
 
 impl TokenService {
-    pub fn new(kms: Arc<Keystore>) -> Result<Self> {
-        let record = match kms.backend.get(Table::Meta, TOKEN_RECORD_KEY)? {
+    pub fn new(keystore: Arc<Keystore>) -> Result<Self> {
+        let record = match keystore.backend.get(Table::Meta, TOKEN_RECORD_KEY)? {
             Some(bytes) => <TokenRecord as prost::Message>::decode(bytes.as_slice())
                 .map_err(|e| Error::Integrity(format!("the token record is unreadable: {e}")))?,
             None => TokenRecord::default(),
         };
         Ok(Self {
-            kms,
+            keystore,
             apps: Mutex::new(HashMap::new()),
             record: RwLock::new(record),
             changes: tokio::sync::Mutex::new(()),
         })
     }
 
-    pub fn kms(&self) -> &Keystore {
-        &self.kms
+    pub fn keystore(&self) -> &Keystore {
+        &self.keystore
     }
 
     /// Registers an application; it lives until `detach`.
@@ -137,7 +141,7 @@ impl TokenService {
     }
 
     pub fn token_info(&self) -> Result<TokenInfo> {
-        self.kms.keyring()?;
+        self.keystore.keyring()?;
         let record = self.record.read().map_err(|_| poisoned())?;
         let (mut sessions, mut rw_sessions) = (0, 0);
         for app in self.all_apps()? {
@@ -161,7 +165,7 @@ impl TokenService {
     /// Stores the token record durably, then makes it current.
     async fn put_record(&self, record: TokenRecord) -> Result<()> {
         let bytes = prost::Message::encode_to_vec(&record);
-        let backend = Arc::clone(&self.kms.backend);
+        let backend = Arc::clone(&self.keystore.backend);
         super::threads::blocking(move || {
             backend.commit(vec![crate::store::Write {
                 table: Table::Meta,
@@ -175,7 +179,7 @@ impl TokenService {
     }
 
     pub fn open_session(&self, app: &App, flags: CK_FLAGS) -> Result<u64> {
-        self.kms.keyring()?;
+        self.keystore.keyring()?;
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(Error::p11(CKR_SESSION_PARALLEL_NOT_SUPPORTED, "CKF_SERIAL_SESSION must be set"));
         }
@@ -210,4 +214,33 @@ impl TokenService {
         }
         crate::crypto::random_vec(len).map_err(crypto_rv::p11)
     }
+}
+
+macro_rules! token_feature {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name {
+            token: Arc<TokenService>,
+        }
+
+        impl $name {
+            pub fn new(token: Arc<TokenService>) -> Self {
+                Self { token }
+            }
+        }
+    )*};
+}
+
+token_feature! {
+    /// C_InitToken, C_InitPIN, C_SetPIN, C_Login, C_Logout, and the SO PIN's unlock (`login.rs`).
+    TokenLogin;
+    /// C_FindObjects*, C_GetAttributeValue, C_SetAttributeValue, C_DestroyObject (`object_calls.rs`),
+    /// C_CreateObject and C_CopyObject (`object_creation.rs`).
+    TokenObjects;
+    /// C_GenerateKey, C_GenerateKeyPair (`keygen.rs`), C_WrapKey, C_UnwrapKey, C_DeriveKey
+    /// (`wrap.rs`).
+    TokenKeys;
+    /// C_*Init, C_Encrypt … C_VerifyFinal, C_Digest*, C_DigestKey (`operation_calls.rs`).
+    TokenOperations;
 }

@@ -233,6 +233,26 @@ pub(super) fn modulus_bits(modulus: &[u8]) -> u64 {
     (rest.len() as u64) * 8 + u64::from(8 - first.leading_zeros().min(8))
 }
 
+/// Every attribute of a plain object, or of a key half as a plain public key.
+pub(super) fn public_plain_attributes(object: &Object) -> AttributeMap {
+    super::schema::all_attributes(object.kind())
+        .filter(|a| *a != CKA_TOKEN && *a != CKA_UNIQUE_ID)
+        .filter_map(|a| match object.attribute(a) {
+            Lookup::Value(v) => Some((a, v)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The public half of a key pair as a stored public key (when its private half goes).
+pub(super) fn public_key_attributes(public: &Object) -> Result<AttributeMap> {
+    let mut map = public_plain_attributes(public);
+    map.insert(CKA_LOCAL, boolean(false));
+    let spki = public.public_key_der()?;
+    map.insert(CKA_PUBLIC_KEY_INFO, spki);
+    Ok(map)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

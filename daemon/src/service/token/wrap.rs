@@ -2,58 +2,20 @@
 
 use cryptoki_sys::*;
 
-use super::TokenService;
+use super::TokenKeys;
 use super::app::AppCall;
 use super::attributes::{Template, ulong};
-use super::create::NewKey;
 use super::crypto_rv::{p11, unwrap_p11};
-use super::defaults::Provenance;
-use super::keygen::secret_spec;
+use super::key_access::{key_handle_invalid, require_enabled};
 use super::mechanisms::{self, Mechanism, Parameter};
-use super::object::Object;
 use super::operation::{Output, Space, material, private_key, rsa_crypt_scheme};
 use crate::crypto::aes::wrap;
-use crate::crypto::{PrivateKey, der, rsa};
+use crate::crypto::{PrivateKey, rsa};
 use crate::error::{Error, Result};
 use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
 
-/// C_*Init, C_WrapKey, C_DigestKey …: a bad key handle is CKR_KEY_HANDLE_INVALID.
-pub(super) fn key_handle_invalid(error: Error) -> Error {
-    match error {
-        Error::Pkcs11 { rv: CKR_OBJECT_HANDLE_INVALID, message } => {
-            Error::p11(CKR_KEY_HANDLE_INVALID, message)
-        }
-        other => other,
-    }
-}
-
-impl TokenService {
-    /// A key for a mechanism and a use, with every check: login, type, capability, allowed
-    /// mechanisms, state and key policy.
-    pub(super) fn usable_key(
-        &self,
-        at: AppCall<'_>,
-        handle: u64,
-        mechanism: &Mechanism,
-        capability: CK_ATTRIBUTE_TYPE,
-        action: Action,
-    ) -> Result<Object> {
-        let AppCall { app, call } = at;
-        let (object, _) = self.object(app, handle).map_err(key_handle_invalid)?;
-        // The policy first, as for KMS calls: the audit record then names the key (and the
-        // version PKCS#11 uses, the current one).
-        self.authorize(call, &object, action)?;
-        if let Some(key) = object.key().filter(|_| object.token)
-            && let Some(current) = key.current()
-        {
-            call.use_version(current.version);
-        }
-        mechanisms::check_key(&object, mechanism.kind, capability)?;
-        require_enabled(&object)?;
-        Ok(object)
-    }
-
+impl TokenKeys {
     pub fn wrap_key(
         &self,
         at: AppCall<'_>,
@@ -66,11 +28,13 @@ impl TokenService {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_WRAP)?;
-        let wrapping =
-            self.usable_key(AppCall { app, call }, wrapping, mechanism, CKA_WRAP, Action::WrapKey).map_err(
-                |e| as_wrapping_error(e, CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_TYPE_INCONSISTENT),
-            )?;
-        let (target, _) = self.object(app, handle).map_err(key_handle_invalid)?;
+        let wrapping = self
+            .token
+            .usable_key(AppCall { app, call }, wrapping, mechanism, CKA_WRAP, Action::WrapKey)
+            .map_err(|e| {
+                as_wrapping_error(e, CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
+            })?;
+        let (target, _) = self.token.object(app, handle).map_err(key_handle_invalid)?;
         let key = target.key().filter(|_| target.kind().is_key()).ok_or_else(|| {
             Error::p11(CKR_KEY_HANDLE_INVALID, "only secret and private keys can be wrapped")
         })?;
@@ -83,7 +47,7 @@ impl TokenService {
         if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
             return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "the key may only be wrapped with a trusted key"));
         }
-        self.authorize(call, &target, Action::WrapKey)?;
+        self.token.authorize(call, &target, Action::WrapKey)?;
         require_enabled(&target)?;
         let secret = material(key)?;
         let needed = match mechanism.kind {
@@ -130,6 +94,7 @@ impl TokenService {
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_UNWRAP)?;
         let unwrapping = self
+            .token
             .usable_key(AppCall { app, call }, unwrapping, mechanism, CKA_UNWRAP, Action::UnwrapKey)
             .map_err(|e| {
                 as_wrapping_error(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
@@ -151,48 +116,7 @@ impl TokenService {
                 }
             },
         };
-        self.add_supplied_key(AppCall { app, call }, session, material, template).await
-    }
-
-    /// A secret or private key from material that came out of an unwrap or a derivation.
-    async fn add_supplied_key(
-        &self,
-        at: AppCall<'_>,
-        session: u64,
-        material: SecretBuf,
-        template: &Template,
-    ) -> Result<u64> {
-        let AppCall { app, call } = at;
-        let class = template
-            .ulong(CKA_CLASS)
-            .ok_or_else(|| Error::p11(CKR_TEMPLATE_INCOMPLETE, "CKA_CLASS is required"))?;
-        let spec = match class {
-            CKO_SECRET_KEY => {
-                if template.ulong(CKA_VALUE_LEN).is_some_and(|len| len as usize != material.len()) {
-                    return Err(Error::p11(
-                        CKR_TEMPLATE_INCONSISTENT,
-                        "CKA_VALUE_LEN does not match the key",
-                    ));
-                }
-                secret_spec(template.ulong(CKA_KEY_TYPE), material.len())?
-            }
-            CKO_PRIVATE_KEY => der::pkcs8_spec(material.as_slice()).map_err(p11)?.into(),
-            _ => {
-                return Err(Error::p11(
-                    CKR_TEMPLATE_INCONSISTENT,
-                    "only secret and private keys can be unwrapped",
-                ));
-            }
-        };
-        let new = NewKey {
-            spec,
-            material,
-            template,
-            public_template: None,
-            provenance: Provenance::Supplied,
-            policy: None,
-        };
-        Ok(self.add_private_only(AppCall { app, call }, session, new).await?.0)
+        self.token.add_supplied_key(AppCall { app, call }, session, material, template).await
     }
 
     pub async fn derive_key(
@@ -206,7 +130,8 @@ impl TokenService {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_DERIVE)?;
-        let base = self.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
+        let base =
+            self.token.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
         let Parameter::Ecdh { kdf, shared_data, public_data } = &mechanism.parameter else {
             return Err(Error::p11(
                 CKR_MECHANISM_PARAM_INVALID,
@@ -235,22 +160,8 @@ impl TokenService {
         })?;
         let material = SecretBuf::copy_from(truncated)?;
         let template = template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64));
-        self.add_supplied_key(AppCall { app, call }, session, material, &template).await
+        self.token.add_supplied_key(AppCall { app, call }, session, material, &template).await
     }
-}
-
-/// A token key that is disabled or pending deletion does no PKCS#11 work, nor leaves wrapped,
-/// digested or copied.
-pub(super) fn require_enabled(object: &Object) -> Result<()> {
-    if let Some(key) = object.key().filter(|_| object.token)
-        && key.metadata.state != crate::keys::KeyState::Enabled
-    {
-        return Err(Error::p11(
-            CKR_KEY_FUNCTION_NOT_PERMITTED,
-            format!("key {} is {}", key.metadata.id, key.metadata.state.name()),
-        ));
-    }
-    Ok(())
 }
 
 /// The wrapping-key codes PKCS#11 prescribes for C_WrapKey and C_UnwrapKey.

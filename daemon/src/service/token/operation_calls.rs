@@ -9,7 +9,7 @@ use super::app::AppCall;
 use super::app::Staged;
 use super::mechanisms::{self, Mechanism};
 use super::operation::{Kind, Operation, Output, Space};
-use super::{App, TokenService};
+use super::{App, TokenOperations};
 use crate::error::{Error, Result};
 use crate::policy::Action;
 use crate::service::Call;
@@ -95,7 +95,7 @@ fn fits(space: Space, needed: usize) -> Option<Output> {
     (space.capacity < needed).then_some(Output::Length { needed, too_small: true })
 }
 
-impl TokenService {
+impl TokenOperations {
     /// Starts an operation; returns what its single-part call outputs at most: (bytes, plus the
     /// input's length).
     pub fn operation_init(
@@ -116,7 +116,7 @@ impl TokenService {
         let operation = if kind == Kind::Digest {
             Operation::digest(mechanism)?
         } else {
-            let object = self.usable_key(AppCall { app, call }, key, mechanism, capability, action)?;
+            let object = self.token.usable_key(AppCall { app, call }, key, mechanism, capability, action)?;
             let mut operation = match kind {
                 Kind::Encrypt => Operation::encrypt(mechanism, &object)?,
                 Kind::Decrypt => Operation::decrypt(mechanism, &object)?,
@@ -255,13 +255,13 @@ impl TokenService {
     /// C_DigestKey: the value of a secret key joins an active digest.
     pub fn digest_key(&self, at: AppCall<'_>, session_handle: u64, key: u64) -> Result<()> {
         let AppCall { app, call } = at;
-        let (object, _) = self.object(app, key).map_err(super::wrap::key_handle_invalid)?;
+        let (object, _) = self.token.object(app, key).map_err(super::key_access::key_handle_invalid)?;
         let secret = object
             .key()
             .filter(|k| k.metadata.spec.is_secret())
             .ok_or_else(|| Error::p11(CKR_KEY_INDIGESTIBLE, "only secret keys can be digested"))?;
-        self.authorize(call, &object, Action::Digest)?;
-        super::wrap::require_enabled(&object)?;
+        self.token.authorize(call, &object, Action::Digest)?;
+        super::key_access::require_enabled(&object)?;
         let material = crate::secure_mem::SecretBuf::copy_from(super::operation::material(secret)?)?;
         let session = app.session(session_handle)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;

@@ -3,14 +3,15 @@
 
 use cryptoki_sys::*;
 
+use super::attributes::incomplete;
 use super::attributes::{AttributeMap, Template, boolean, ulong};
 use super::crypto_rv::p11;
 use super::defaults::Provenance;
-use super::keygen::incomplete;
 use super::schema::Kind;
 use crate::crypto::certificate::certificate_fields;
 use crate::crypto::{der, ec, rsa};
 use crate::error::{Error, Result};
+use crate::keys::{KeySpec, MAX_GENERIC_SECRET_BYTES};
 use crate::secure_mem::SecretBuf;
 
 pub(super) fn without(template: &Template, drop: &[CK_ATTRIBUTE_TYPE]) -> Template {
@@ -115,4 +116,32 @@ pub(super) fn data_map(template: &Template) -> Result<AttributeMap> {
         map.entry(attribute).or_default();
     }
     Ok(map)
+}
+
+/// The spec of a secret key from its CKA_KEY_TYPE and length.
+pub(super) fn secret_spec(key_type: Option<u64>, len: usize) -> Result<KeySpec> {
+    match key_type {
+        Some(CKK_AES) => match len {
+            16 => Ok(KeySpec::Aes128),
+            24 => Ok(KeySpec::Aes192),
+            32 => Ok(KeySpec::Aes256),
+            _ => Err(Error::p11(
+                CKR_ATTRIBUTE_VALUE_INVALID,
+                format!("an AES key is 16, 24 or 32 bytes, not {len}"),
+            )),
+        },
+        Some(CKK_GENERIC_SECRET | CKK_SHA256_HMAC | CKK_SHA384_HMAC | CKK_SHA512_HMAC) => {
+            if !(1..=MAX_GENERIC_SECRET_BYTES).contains(&len) {
+                return Err(Error::p11(
+                    CKR_ATTRIBUTE_VALUE_INVALID,
+                    format!("a generic secret is 1 to {MAX_GENERIC_SECRET_BYTES} bytes, not {len}"),
+                ));
+            }
+            Ok(KeySpec::GenericSecret)
+        }
+        Some(other) => {
+            Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, format!("key type 0x{other:X} is not supported")))
+        }
+        None => Err(incomplete("CKA_KEY_TYPE is required")),
+    }
 }

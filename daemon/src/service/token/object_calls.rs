@@ -9,53 +9,15 @@ use super::app::{Handle, TokenRef};
 use super::attributes::{AttributeMap, Template, decode_bool};
 use super::object::{Body, Lookup, Object};
 use super::schema::{Change, change_rule};
-use super::{App, Login, TokenService};
-use crate::crypto::context::EncryptionContext;
+use super::{App, Login, TokenObjects};
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyMetadata};
 use crate::policy::Action;
-use crate::service::Call;
 
-fn handle_invalid(handle: u64) -> Error {
-    Error::p11(CKR_OBJECT_HANDLE_INVALID, format!("no object {handle}"))
-}
-
-impl TokenService {
-    /// The object a handle names, if the application may use it now.
-    pub(super) fn object(&self, app: &App, handle: u64) -> Result<(Object, Handle)> {
-        let named = app.handle(handle)?;
-        let object = match &named {
-            Handle::Session { object, .. } => object.clone(),
-            Handle::Token(TokenRef::Key { id, public }) => {
-                let key = match self.kms.keyring()?.get(*id) {
-                    Err(Error::KeyNotFound(_)) => return Err(handle_invalid(handle)),
-                    other => other?,
-                };
-                if *public && (key.metadata.spec.is_secret() || key.metadata.token.public_destroyed) {
-                    return Err(handle_invalid(handle));
-                }
-                Object { body: Body::Key { key, public: *public }, token: true }
-            }
-            Handle::Token(TokenRef::Stored(id)) => {
-                let attributes = self.kms.keyring()?.object(id)?.ok_or_else(|| handle_invalid(handle))?;
-                Object { body: Body::Plain(attributes), token: true }
-            }
-        };
-        if object.is_private() && app.login()? != Login::User {
-            return Err(Error::p11(CKR_USER_NOT_LOGGED_IN, "private objects need the user logged in"));
-        }
-        Ok((object, named))
-    }
-
-    /// Checks the key policy of a key for `action`. Session keys have one too: the default for
-    /// the principal that made them, or the policy of the token key they were copied from.
-    pub(super) fn authorize(&self, call: &Call, object: &Object, action: Action) -> Result<()> {
-        match &object.body {
-            Body::Key { key, .. } => {
-                self.kms.authorize(call, Arc::clone(key), action, &EncryptionContext::new()).map(drop)
-            }
-            Body::Plain(_) => Ok(()),
-        }
+impl TokenObjects {
+    /// C_DestroyObject.
+    pub async fn destroy(&self, at: AppCall<'_>, session: u64, handle: u64) -> Result<()> {
+        self.token.destroy(at, session, handle).await
     }
 
     pub fn get_attributes(
@@ -67,14 +29,14 @@ impl TokenService {
     ) -> Result<Vec<Lookup>> {
         let AppCall { app, call } = at;
         app.session(session)?;
-        let (object, _) = self.object(app, handle)?;
-        self.authorize(call, &object, Action::DescribeKey)?;
+        let (object, _) = self.token.object(app, handle)?;
+        self.token.authorize(call, &object, Action::DescribeKey)?;
         Ok(types.iter().map(|kind| object.attribute(*kind)).collect())
     }
 
     pub fn object_size(&self, app: &App, session: u64, handle: u64) -> Result<u64> {
         app.session(session)?;
-        Ok(self.object(app, handle)?.0.size())
+        Ok(self.token.object(app, handle)?.0.size())
     }
 
     pub fn find_init(&self, at: AppCall<'_>, session: u64, template: &Template) -> Result<()> {
@@ -88,14 +50,14 @@ impl TokenService {
         let visible = |object: &Object| (user || !object.is_private()) && object.matches(template);
         let mut found = std::collections::VecDeque::new();
         if template.bool(CKA_TOKEN) != Some(false) {
-            let keyring = self.kms.keyring()?;
+            let keyring = self.token.keystore.keyring()?;
             for key in keyring.all()? {
                 for public in [false, true] {
                     if public && (key.metadata.spec.is_secret() || key.metadata.token.public_destroyed) {
                         continue;
                     }
                     let object = Object { body: Body::Key { key: Arc::clone(&key), public }, token: true };
-                    if visible(&object) && self.kms.permits(call, &key, Action::DescribeKey) {
+                    if visible(&object) && self.token.keystore.permits(call, &key, Action::DescribeKey) {
                         found.push_back(app.token_handle(TokenRef::Key { id: key.metadata.id, public })?);
                     }
                 }
@@ -136,15 +98,6 @@ impl TokenService {
         }
     }
 
-    /// Token objects may only change in a R/W session.
-    pub(super) fn require_writable(&self, app: &App, session: u64, token: bool) -> Result<()> {
-        let rw = app.session(session)?.lock().map_err(|_| super::poisoned())?.rw;
-        if token && !rw {
-            return Err(Error::p11(CKR_SESSION_READ_ONLY, "token objects change only in a R/W session"));
-        }
-        Ok(())
-    }
-
     pub async fn set_attributes(
         &self,
         at: AppCall<'_>,
@@ -153,21 +106,23 @@ impl TokenService {
         template: &Template,
     ) -> Result<()> {
         let AppCall { app, call } = at;
-        let (object, named) = self.object(app, handle)?;
-        self.require_writable(app, session, object.token)?;
+        let (object, named) = self.token.object(app, handle)?;
+        self.token.require_writable(app, session, object.token)?;
         if !object.flag(CKA_MODIFIABLE) {
             return Err(Error::p11(
                 CKR_ACTION_PROHIBITED,
                 "the object is not modifiable (CKA_MODIFIABLE is false)",
             ));
         }
-        self.authorize(call, &object, Action::UpdateKeyDescription)?;
+        self.token.authorize(call, &object, Action::UpdateKeyDescription)?;
         check_changes(&object, template, false)?;
         match (&object.body, named) {
             (Body::Key { key, public }, named) => {
                 let changed = with_token_attributes(key, *public, template)?;
                 match named {
-                    Handle::Token(_) => self.kms.keyring()?.replace(key, changed).await.map(|_| ()),
+                    Handle::Token(_) => {
+                        self.token.keystore.keyring()?.replace(key, changed).await.map(|_| ())
+                    }
                     Handle::Session { .. } => {
                         let object = Object {
                             body: Body::Key { key: Arc::new(changed), public: *public },
@@ -183,7 +138,9 @@ impl TokenService {
                     map.insert(attribute, value.to_vec());
                 }
                 match named {
-                    Handle::Token(TokenRef::Stored(id)) => self.kms.keyring()?.put_object(id, map).await,
+                    Handle::Token(TokenRef::Stored(id)) => {
+                        self.token.keystore.keyring()?.put_object(id, map).await
+                    }
                     _ => app.replace_session_object(
                         handle,
                         Object { body: Body::Plain(Arc::new(map)), token: false },
@@ -191,54 +148,6 @@ impl TokenService {
                 }
             }
         }
-    }
-
-    pub async fn destroy(&self, at: AppCall<'_>, session: u64, handle: u64) -> Result<()> {
-        let AppCall { app, call } = at;
-        let (object, named) = self.object(app, handle)?;
-        self.require_writable(app, session, object.token)?;
-        if !object.flag(CKA_DESTROYABLE) {
-            return Err(Error::p11(
-                CKR_ACTION_PROHIBITED,
-                "the object is not destroyable (CKA_DESTROYABLE is false)",
-            ));
-        }
-        self.authorize(call, &object, Action::ScheduleKeyDeletion)?;
-        let keyring = self.kms.keyring()?;
-        match named {
-            Handle::Session { .. } => {}
-            Handle::Token(TokenRef::Stored(id)) => keyring.delete_object(id).await?,
-            Handle::Token(TokenRef::Key { id, public: true }) => {
-                let key = keyring.get(id)?;
-                let mut metadata = key.metadata.clone();
-                metadata.token.public_destroyed = true;
-                keyring.replace(&key, key.with_metadata(metadata)?).await?;
-            }
-            Handle::Token(TokenRef::Key { id, public: false }) => {
-                let key = keyring.get(id)?;
-                let keeps_public = !key.metadata.spec.is_secret() && !key.metadata.token.public_destroyed;
-                if keeps_public {
-                    // The public half outlives its private key as a stored public key.
-                    let public =
-                        Object { body: Body::Key { key: Arc::clone(&key), public: true }, token: true };
-                    let mut map = super::keygen::public_key_attributes(&public)?;
-                    if let Lookup::Value(unique) = public.attribute(CKA_UNIQUE_ID) {
-                        map.insert(CKA_UNIQUE_ID, unique);
-                    }
-                    keyring.put_object(*id.as_bytes(), map).await?;
-                }
-                keyring.destroy(id).await?;
-                if keeps_public {
-                    // Every application keeps its handle of the public half.
-                    let (from, to) = (TokenRef::Key { id, public: true }, TokenRef::Stored(*id.as_bytes()));
-                    for other in self.all_apps()? {
-                        other.rebind(from, to)?;
-                    }
-                }
-                tracing::info!(key_id = %id, "key destroyed through PKCS#11");
-            }
-        }
-        app.forget(handle)
     }
 }
 
