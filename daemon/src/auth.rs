@@ -9,7 +9,7 @@ use crate::transport::Peer;
 
 /// The authenticated identity of a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
+pub(crate) enum Caller {
     /// A local process, identified by SO_PEERCRED.
     Unix { uid: u32 },
     /// A TLS client, identified by its verified certificate's subject (RFC 4514 form).
@@ -30,7 +30,7 @@ impl fmt::Display for Caller {
 
 impl Caller {
     /// The transport the call came over, as the audit record's source names it.
-    pub fn transport(&self) -> &'static str {
+    pub(crate) fn transport(&self) -> &'static str {
         match self {
             Self::Unix { .. } => "unix",
             Self::Certificate { .. } => "tls",
@@ -41,7 +41,7 @@ impl Caller {
 
 /// Identifies the caller of a request from what the transport recorded (the listeners attach a
 /// [`Peer`] around the transport's own connect info).
-pub fn caller_of<T>(request: &tonic::Request<T>) -> Caller {
+pub(crate) fn caller_of<T>(request: &tonic::Request<T>) -> Caller {
     let extensions = request.extensions();
     if let Some(peer) = extensions.get::<Peer<UdsConnectInfo>>() {
         return peer.transport.peer_cred.map_or(Caller::Unknown, |cred| Caller::Unix { uid: cred.uid() });

@@ -13,10 +13,10 @@ use crate::error::{Error, Result};
 use crate::metrics::DiskGauges;
 
 /// How long a reading of the free space is trusted.
-pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The default reserve: room for the store's copy-on-write commits and many audit records.
-pub const DEFAULT_MIN_FREE_DISK_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_MIN_FREE_DISK_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct Reading {

@@ -61,13 +61,13 @@ impl Histogram {
 
 /// Request counters and latency histograms, shared by every listener.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     counters: Mutex<Counters>,
 }
 
 /// Point-in-time values read when a scrape happens.
 #[derive(Debug, Clone, Copy)]
-pub struct Gauges {
+pub(crate) struct Gauges {
     pub sealed: bool,
     pub keys: u64,
     pub locked_bytes: usize,
@@ -109,7 +109,7 @@ impl DiskGauges {
 }
 
 impl Metrics {
-    pub fn record(&self, operation: Operation, code: &'static str, elapsed: Duration) {
+    pub(crate) fn record(&self, operation: Operation, code: &'static str, elapsed: Duration) {
         let Ok(mut counters) = self.counters.lock() else { return };
         let operation = operation.name();
         *counters.requests.entry((operation, code)).or_default() += 1;
@@ -117,28 +117,28 @@ impl Metrics {
     }
 
     /// How long appending one audit record took.
-    pub fn record_audit_write(&self, elapsed: Duration) {
+    pub(crate) fn record_audit_write(&self, elapsed: Duration) {
         if let Ok(mut counters) = self.counters.lock() {
             counters.audit_writes.observe(elapsed);
         }
     }
 
     /// A connection closed at accept because `reason` (a connection cap) was reached.
-    pub fn record_connection_refused(&self, reason: &'static str) {
+    pub(crate) fn record_connection_refused(&self, reason: &'static str) {
         if let Ok(mut counters) = self.counters.lock() {
             *counters.connections_refused.entry(reason).or_default() += 1;
         }
     }
 
     /// A call refused before any work because `reason` (a call cap) was reached.
-    pub fn record_call_refused(&self, reason: &'static str) {
+    pub(crate) fn record_call_refused(&self, reason: &'static str) {
         if let Ok(mut counters) = self.counters.lock() {
             *counters.calls_refused.entry(reason).or_default() += 1;
         }
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
-    pub fn render(&self, gauges: Gauges) -> String {
+    pub(crate) fn render(&self, gauges: Gauges) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP arca_sealed 1 while the store is sealed.\n# TYPE arca_sealed gauge");
         let _ = writeln!(out, "arca_sealed {}", u8::from(gauges.sealed));

@@ -5,7 +5,7 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 
 /// Sends one notification; failures are logged, never fatal (the daemon works without systemd).
-pub fn notify(state: &str) {
+pub(crate) fn notify(state: &str) {
     let Some(target) = std::env::var_os("NOTIFY_SOCKET") else { return };
     let target = target.to_string_lossy().into_owned();
     let address = match target.strip_prefix('@') {
@@ -19,7 +19,7 @@ pub fn notify(state: &str) {
 }
 
 /// The STATUS line for a seal state.
-pub fn status_line(sealed: bool, key_count: u64) -> String {
+pub(crate) fn status_line(sealed: bool, key_count: u64) -> String {
     if sealed {
         "STATUS=sealed: waiting for `arcactl unseal`".to_owned()
     } else {

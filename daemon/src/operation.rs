@@ -42,7 +42,7 @@ pub enum QuotaClass {
 
 /// What a call does to the daemon's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Reads or computes; its audit record may be buffered.
     Reads,
     /// Changes keys, tokens, policies or the audit log: its audit record is synced before the

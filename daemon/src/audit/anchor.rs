@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 
 /// How often, at most, records that did not change state get anchored.
-pub const ANCHOR_INTERVAL: Duration = Duration::from_secs(1);
+pub(super) const ANCHOR_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A record of the chain, by sequence number and hash (hex).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,14 +43,14 @@ pub(super) struct Anchor {
 impl Anchor {
     /// Whether `head` should be written now: always after a synced state change, otherwise once
     /// the interval has passed since the last write.
-    pub fn due(&self, head_seq: u64, synced: bool) -> bool {
+    pub(super) fn due(&self, head_seq: u64, synced: bool) -> bool {
         let moved = self.anchored.as_ref().is_none_or(|anchored| anchored.seq < head_seq);
         moved && (synced || self.saved_at.elapsed() >= ANCHOR_INTERVAL)
     }
 
     /// Writes `head`; a failure leaves the anchor behind (safe: it is only a lower bound) and is
     /// logged, the records themselves being durable already.
-    pub fn save(&mut self, head: Head) {
+    pub(super) fn save(&mut self, head: Head) {
         self.saved_at = Instant::now();
         match self.store.save(&head) {
             Ok(()) => self.anchored = Some(head),

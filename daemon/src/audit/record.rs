@@ -78,14 +78,14 @@ impl FieldDigest {
 }
 
 /// Key names up to this many bytes are recorded as given; longer ones by their digest.
-pub const MAX_FIELD_BYTES: usize = 256;
+pub(super) const MAX_FIELD_BYTES: usize = 256;
 /// Encryption contexts whose JSON is up to this many bytes are recorded as given.
-pub const MAX_CONTEXT_BYTES: usize = 1024;
+pub(super) const MAX_CONTEXT_BYTES: usize = 1024;
 /// No stored line is longer (the bounded fields, the daemon's own fields and the chain's).
 pub const MAX_RECORD_BYTES: usize = 4096;
 
 /// A key name as recorded: itself, or (too long) empty and its digest.
-pub fn bounded_key(key: &str) -> (String, Option<FieldDigest>) {
+pub(super) fn bounded_key(key: &str) -> (String, Option<FieldDigest>) {
     if key.len() <= MAX_FIELD_BYTES {
         (key.to_owned(), None)
     } else {
@@ -94,7 +94,9 @@ pub fn bounded_key(key: &str) -> (String, Option<FieldDigest>) {
 }
 
 /// An encryption context as recorded: itself, or (too long) empty and the digest of its JSON.
-pub fn bounded_context(context: BTreeMap<String, String>) -> (BTreeMap<String, String>, Option<FieldDigest>) {
+pub(super) fn bounded_context(
+    context: BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Option<FieldDigest>) {
     let json = serde_json::to_vec(&context).unwrap_or_default();
     if json.len() <= MAX_CONTEXT_BYTES {
         (context, None)
@@ -105,7 +107,7 @@ pub fn bounded_context(context: BTreeMap<String, String>) -> (BTreeMap<String, S
 
 /// A record as stored: one JSON line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Stored {
+pub(super) struct Stored {
     #[serde(flatten)]
     pub body: Body,
     pub hash: String,
@@ -113,9 +115,9 @@ pub struct Stored {
     pub mac: String,
 }
 
-pub const GENESIS: [u8; 32] = [0; 32];
+pub(super) const GENESIS: [u8; 32] = [0; 32];
 
-pub fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
@@ -126,7 +128,7 @@ pub fn hex(bytes: &[u8]) -> String {
     text
 }
 
-pub fn unhex(text: &str) -> Option<Vec<u8>> {
+pub(super) fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }
@@ -136,12 +138,12 @@ pub fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-pub fn chain_hash(previous: &[u8], body: &Body) -> [u8; 32] {
+pub(super) fn chain_hash(previous: &[u8], body: &Body) -> [u8; 32] {
     chain_hash_of_json(previous, &serde_json::to_vec(body).unwrap_or_default())
 }
 
 /// The chain hash over a body already serialised (`serde_json::to_vec(body)`).
-pub fn chain_hash_of_json(previous: &[u8], body_json: &[u8]) -> [u8; 32] {
+pub(super) fn chain_hash_of_json(previous: &[u8], body_json: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(previous);
     hasher.update(body_json);
@@ -150,7 +152,7 @@ pub fn chain_hash_of_json(previous: &[u8], body_json: &[u8]) -> [u8; 32] {
 
 /// The stored line of a record from its serialised body: the body's fields, then `hash` and
 /// `mac`, exactly as serialising [`Stored`] gives (the body is serialised once per record).
-pub fn stored_line(body_json: &[u8], hash: &str, mac: &str) -> Option<Vec<u8>> {
+pub(super) fn stored_line(body_json: &[u8], hash: &str, mac: &str) -> Option<Vec<u8>> {
     let (close, fields) = body_json.split_last()?;
     if *close != b'}' {
         return None;
@@ -165,7 +167,7 @@ pub fn stored_line(body_json: &[u8], hash: &str, mac: &str) -> Option<Vec<u8>> {
     Some(line)
 }
 
-pub fn mac(key: &[u8], hash: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn mac(key: &[u8], hash: &[u8]) -> Option<Vec<u8>> {
     let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key).ok()?;
     mac.update(hash);
     Some(mac.finalize().into_bytes().to_vec())

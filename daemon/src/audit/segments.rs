@@ -73,7 +73,7 @@ enum Source {
 
 impl Segment {
     /// The file's complete lines; a rotated file that cannot be opened is reported with its name.
-    pub fn lines(self) -> Result<CompleteLines> {
+    pub(super) fn lines(self) -> Result<CompleteLines> {
         let reader: Box<dyn Read> = match self.source {
             Source::Rotated(path) => Box::new(
                 File::open(&path)

@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub fn hex(s: &str) -> Vec<u8> {
+pub(crate) fn hex(s: &str) -> Vec<u8> {
     let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 /// The error of a result that must have failed.
-pub fn err<T: std::fmt::Debug>(result: crate::crypto::Result<T>) -> crate::crypto::Error {
+pub(crate) fn err<T: std::fmt::Debug>(result: crate::crypto::Result<T>) -> crate::crypto::Error {
     match result {
         Err(error) => error,
         Ok(value) => panic!("expected an error, got {value:?}"),
@@ -18,40 +18,40 @@ pub fn err<T: std::fmt::Debug>(result: crate::crypto::Result<T>) -> crate::crypt
 }
 
 /// A scratch directory in which to run the `openssl` command line.
-pub struct Openssl {
+pub(crate) struct Openssl {
     dir: tempfile::TempDir,
 }
 
 impl Openssl {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { dir: tempfile::tempdir().unwrap() }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn write(&self, name: &str, bytes: &[u8]) {
+    pub(crate) fn write(&self, name: &str, bytes: &[u8]) {
         std::fs::write(self.path(name), bytes).unwrap();
     }
 
-    pub fn read(&self, name: &str) -> Vec<u8> {
+    pub(crate) fn read(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.path(name)).unwrap()
     }
 
     /// Runs openssl and returns whether it succeeded, with its stdout.
-    pub fn try_run(&self, args: &[&str]) -> (bool, String) {
+    pub(crate) fn try_run(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new("openssl").current_dir(self.dir()).args(args).output().unwrap();
         let text =
             format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         (out.status.success(), text)
     }
 
-    pub fn run(&self, args: &[&str]) -> String {
+    pub(crate) fn run(&self, args: &[&str]) -> String {
         let (ok, text) = self.try_run(args);
         assert!(ok, "openssl {args:?}: {text}");
         text

@@ -15,13 +15,13 @@ use crate::service::Services;
 use crate::store::SealMode;
 
 #[derive(Debug, Clone)]
-pub struct AdminApi {
+pub(crate) struct AdminApi {
     services: Arc<Services>,
     metrics: Arc<Metrics>,
 }
 
 impl AdminApi {
-    pub fn new(services: Arc<Services>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(services: Arc<Services>, metrics: Arc<Metrics>) -> Self {
         Self { services, metrics }
     }
 }

@@ -6,7 +6,11 @@ use super::convert;
 use crate::error::Result;
 use crate::service::{Call, CryptoService};
 
-pub async fn sign(service: &CryptoService, call: &Call, r: pb::SignRequest) -> Result<pb::SignResponse> {
+pub(super) async fn sign(
+    service: &CryptoService,
+    call: &Call,
+    r: pb::SignRequest,
+) -> Result<pb::SignResponse> {
     let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
     let message = convert::message(r.message_type, &r.message)?;
     let (key_id, signature) = service.sign(call, &r.key_id, algorithm, message)?;
@@ -17,7 +21,7 @@ pub async fn sign(service: &CryptoService, call: &Call, r: pb::SignRequest) -> R
     })
 }
 
-pub async fn verify(
+pub(super) async fn verify(
     service: &CryptoService,
     call: &Call,
     r: pb::VerifyRequest,
@@ -32,7 +36,7 @@ pub async fn verify(
     })
 }
 
-pub async fn get_public_key(
+pub(super) async fn get_public_key(
     service: &CryptoService,
     call: &Call,
     r: pb::GetPublicKeyRequest,
@@ -49,7 +53,7 @@ pub async fn get_public_key(
     })
 }
 
-pub async fn generate_mac(
+pub(super) async fn generate_mac(
     service: &CryptoService,
     call: &Call,
     r: pb::GenerateMacRequest,
@@ -63,7 +67,7 @@ pub async fn generate_mac(
     })
 }
 
-pub async fn verify_mac(
+pub(super) async fn verify_mac(
     service: &CryptoService,
     call: &Call,
     r: pb::VerifyMacRequest,
@@ -77,7 +81,7 @@ pub async fn verify_mac(
     })
 }
 
-pub async fn generate_data_key_pair(
+pub(super) async fn generate_data_key_pair(
     service: &CryptoService,
     call: &Call,
     r: pb::GenerateDataKeyPairRequest,
@@ -97,7 +101,7 @@ pub async fn generate_data_key_pair(
     })
 }
 
-pub async fn generate_data_key_pair_without_plaintext(
+pub(super) async fn generate_data_key_pair_without_plaintext(
     service: &CryptoService,
     call: &Call,
     r: pb::GenerateDataKeyPairRequest,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use arca_proto::v1 as pb;
 
-pub trait Audited {
+pub(super) trait Audited {
     /// The key as the caller named it, if the call names one.
     fn key_ref(&self) -> &str {
         ""

@@ -12,12 +12,12 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyId, KeyOrigin, KeySpec, KeyState, KeyUsage};
 use crate::service::{DataKeySize, Grant, KeyFilter, KeyInfo, StateFilter};
 
-pub fn context(map: HashMap<String, String>) -> EncryptionContext {
+pub(super) fn context(map: HashMap<String, String>) -> EncryptionContext {
     map.into_iter().collect::<BTreeMap<_, _>>()
 }
 
 /// A key spec from the wire; unspecified means AES_256, as KMS's SYMMETRIC_DEFAULT.
-pub fn key_spec(value: i32) -> Result<KeySpec> {
+pub(super) fn key_spec(value: i32) -> Result<KeySpec> {
     let spec = pb::KeySpec::try_from(value)
         .map_err(|_| Error::invalid(format!("key_spec {value} is not a known key spec")))?;
     Ok(match spec {
@@ -37,7 +37,7 @@ pub fn key_spec(value: i32) -> Result<KeySpec> {
 }
 
 /// A key usage from the wire; unspecified means the spec's default.
-pub fn key_usage(value: i32) -> Result<Option<KeyUsage>> {
+pub(super) fn key_usage(value: i32) -> Result<Option<KeyUsage>> {
     match pb::KeyUsage::try_from(value) {
         Ok(pb::KeyUsage::Unspecified) => Ok(None),
         Ok(pb::KeyUsage::EncryptDecrypt) => Ok(Some(KeyUsage::EncryptDecrypt)),
@@ -47,7 +47,7 @@ pub fn key_usage(value: i32) -> Result<Option<KeyUsage>> {
     }
 }
 
-pub fn origin(value: i32) -> Result<KeyOrigin> {
+pub(super) fn origin(value: i32) -> Result<KeyOrigin> {
     match pb::KeyOrigin::try_from(value) {
         Ok(pb::KeyOrigin::Unspecified | pb::KeyOrigin::Arca) => Ok(KeyOrigin::Arca),
         Ok(pb::KeyOrigin::External) => Ok(KeyOrigin::External),
@@ -56,7 +56,7 @@ pub fn origin(value: i32) -> Result<KeyOrigin> {
 }
 
 /// ListKeys's filters; unspecified enums match any key.
-pub fn key_filter(request: &pb::ListKeysRequest) -> Result<KeyFilter> {
+pub(super) fn key_filter(request: &pb::ListKeysRequest) -> Result<KeyFilter> {
     let spec = match request.key_spec {
         0 => None,
         value => Some(key_spec(value)?),
@@ -78,7 +78,7 @@ pub fn key_filter(request: &pb::ListKeysRequest) -> Result<KeyFilter> {
     Ok(KeyFilter { spec, usage: key_usage(request.key_usage)?, state, origin, tag })
 }
 
-pub fn signing_algorithm(value: i32) -> Result<SigningAlgorithm> {
+pub(super) fn signing_algorithm(value: i32) -> Result<SigningAlgorithm> {
     match pb::SigningAlgorithm::try_from(value) {
         Ok(pb::SigningAlgorithm::Unspecified) => Err(Error::invalid("signing_algorithm is required")),
         Ok(known) => {
@@ -90,11 +90,11 @@ pub fn signing_algorithm(value: i32) -> Result<SigningAlgorithm> {
     }
 }
 
-pub fn signing_algorithm_to_pb(algorithm: SigningAlgorithm) -> i32 {
+pub(super) fn signing_algorithm_to_pb(algorithm: SigningAlgorithm) -> i32 {
     pb::SigningAlgorithm::from_str_name(algorithm.name()).map_or(0, Into::into)
 }
 
-pub fn message<'a>(message_type: i32, bytes: &'a [u8]) -> Result<Message<'a>> {
+pub(super) fn message<'a>(message_type: i32, bytes: &'a [u8]) -> Result<Message<'a>> {
     match pb::MessageType::try_from(message_type) {
         Ok(pb::MessageType::Unspecified | pb::MessageType::Raw) => Ok(Message::Raw(bytes)),
         Ok(pb::MessageType::Digest) => Ok(Message::Digest(bytes)),
@@ -102,7 +102,7 @@ pub fn message<'a>(message_type: i32, bytes: &'a [u8]) -> Result<Message<'a>> {
     }
 }
 
-pub fn mac_algorithm(value: i32) -> Result<MacAlgorithm> {
+pub(super) fn mac_algorithm(value: i32) -> Result<MacAlgorithm> {
     match pb::MacAlgorithm::try_from(value) {
         Ok(pb::MacAlgorithm::Unspecified) => Err(Error::invalid("mac_algorithm is required")),
         Ok(pb::MacAlgorithm::HmacSha256) => Ok(MacAlgorithm::HmacSha256),
@@ -112,11 +112,11 @@ pub fn mac_algorithm(value: i32) -> Result<MacAlgorithm> {
     }
 }
 
-pub fn mac_algorithm_to_pb(algorithm: MacAlgorithm) -> i32 {
+pub(super) fn mac_algorithm_to_pb(algorithm: MacAlgorithm) -> i32 {
     pb::MacAlgorithm::from_str_name(algorithm.name()).map_or(0, Into::into)
 }
 
-pub fn data_key_size(spec: i32, number_of_bytes: u32) -> Result<DataKeySize> {
+pub(super) fn data_key_size(spec: i32, number_of_bytes: u32) -> Result<DataKeySize> {
     let spec = pb::DataKeySpec::try_from(spec)
         .map_err(|_| Error::invalid(format!("key_spec {spec} is not a known data key spec")))?;
     match (spec, number_of_bytes) {
@@ -131,7 +131,7 @@ pub fn data_key_size(spec: i32, number_of_bytes: u32) -> Result<DataKeySize> {
 }
 
 /// `None` is SYMMETRIC_DEFAULT (also when unspecified).
-pub fn encryption_algorithm(value: i32) -> Result<Option<OaepHash>> {
+pub(super) fn encryption_algorithm(value: i32) -> Result<Option<OaepHash>> {
     match pb::EncryptionAlgorithm::try_from(value) {
         Ok(pb::EncryptionAlgorithm::Unspecified | pb::EncryptionAlgorithm::SymmetricDefault) => Ok(None),
         Ok(pb::EncryptionAlgorithm::RsaesOaepSha1) => Ok(Some(OaepHash::Sha1)),
@@ -140,7 +140,7 @@ pub fn encryption_algorithm(value: i32) -> Result<Option<OaepHash>> {
     }
 }
 
-pub fn encryption_algorithm_to_pb(hash: Option<OaepHash>) -> i32 {
+pub(super) fn encryption_algorithm_to_pb(hash: Option<OaepHash>) -> i32 {
     match hash {
         None => pb::EncryptionAlgorithm::SymmetricDefault.into(),
         Some(OaepHash::Sha1) => pb::EncryptionAlgorithm::RsaesOaepSha1.into(),
@@ -148,12 +148,12 @@ pub fn encryption_algorithm_to_pb(hash: Option<OaepHash>) -> i32 {
     }
 }
 
-pub fn spec_to_pb(spec: KeySpec) -> i32 {
+pub(super) fn spec_to_pb(spec: KeySpec) -> i32 {
     pb::KeySpec::from_str_name(spec.name()).map_or(0, Into::into)
 }
 
 /// The algorithms a key of this spec and usage serves, as KMS lists them in its metadata.
-pub fn algorithms(spec: KeySpec, usage: KeyUsage) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
+pub(super) fn algorithms(spec: KeySpec, usage: KeyUsage) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
     let encryption = match (usage, spec.is_rsa()) {
         (KeyUsage::EncryptDecrypt, true) => vec![
             encryption_algorithm_to_pb(Some(OaepHash::Sha1)),
@@ -172,7 +172,7 @@ pub fn algorithms(spec: KeySpec, usage: KeyUsage) -> (Vec<i32>, Vec<i32>, Vec<i3
     (encryption, signing, mac)
 }
 
-pub fn usage_to_pb(usage: KeyUsage) -> i32 {
+pub(super) fn usage_to_pb(usage: KeyUsage) -> i32 {
     pb::KeyUsage::from_str_name(usage.name()).map_or(0, Into::into)
 }
 
@@ -185,7 +185,7 @@ fn state_to_pb(state: KeyState) -> pb::KeyState {
     }
 }
 
-pub fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
+pub(super) fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
     let meta = &info.metadata;
     let (encryption_algorithms, signing_algorithms, mac_algorithms) = algorithms(meta.spec, meta.usage);
     pb::KeyMetadata {
@@ -216,7 +216,7 @@ pub fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
     }
 }
 
-pub fn grant(grant: &Grant) -> pb::GrantListEntry {
+pub(super) fn grant(grant: &Grant) -> pb::GrantListEntry {
     let key_id =
         <[u8; 16]>::try_from(grant.key_id.as_slice()).map(KeyId::from_bytes).map(|id| id.to_string());
     pb::GrantListEntry {

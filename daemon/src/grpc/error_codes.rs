@@ -84,7 +84,7 @@ names!(
 );
 
 /// The spec name of a CK_RV (`CKR_PIN_INCORRECT`); one outside the table as `CKR_0x%08X`.
-pub fn ckr_name(rv: CK_RV) -> Cow<'static, str> {
+pub(super) fn ckr_name(rv: CK_RV) -> Cow<'static, str> {
     match NAMES.iter().find(|(value, _)| *value == rv) {
         Some((_, name)) => Cow::Borrowed(name),
         None => Cow::Owned(format!("CKR_0x{rv:08X}")),
@@ -92,7 +92,7 @@ pub fn ckr_name(rv: CK_RV) -> Cow<'static, str> {
 }
 
 /// The daemon's error kind: the `Error` variant's name.
-pub fn error_name(error: &Error) -> &'static str {
+pub(super) fn error_name(error: &Error) -> &'static str {
     match error {
         Error::Sealed => "Sealed",
         Error::NotInitialized => "NotInitialized",
@@ -128,7 +128,7 @@ pub fn error_name(error: &Error) -> &'static str {
 
 /// The `error_code` of an audit record: the CK_RV name for a PKCS#11 call, the error kind for
 /// the others.
-pub fn audit_error_code(error: &Error, pkcs11: bool) -> Cow<'static, str> {
+pub(super) fn audit_error_code(error: &Error, pkcs11: bool) -> Cow<'static, str> {
     match error {
         _ if pkcs11 => ckr_name(ckr_for(error)),
         Error::Pkcs11 { rv, .. } => ckr_name(*rv),

@@ -13,13 +13,13 @@ use crate::service::{NewGrant, NewKey, Services};
 
 /// The gRPC face of [`Keystore`].
 #[derive(Debug, Clone)]
-pub struct KmsApi {
+pub(crate) struct KmsApi {
     services: Arc<Services>,
     metrics: Arc<Metrics>,
 }
 
 impl KmsApi {
-    pub fn new(services: Arc<Services>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(services: Arc<Services>, metrics: Arc<Metrics>) -> Self {
         Self { services, metrics }
     }
 }

@@ -20,9 +20,9 @@ use arca_proto::{REQUEST_ID_HEADER, code_name};
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Request, Response, Status};
 
-pub use admin::AdminApi;
-pub use kms::KmsApi;
-pub use token::TokenApi;
+pub(crate) use admin::AdminApi;
+pub(crate) use kms::KmsApi;
+pub(crate) use token::TokenApi;
 
 use crate::audit::Event;
 use crate::auth::{Caller, caller_of};

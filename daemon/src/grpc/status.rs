@@ -4,7 +4,7 @@ use tonic::{Code, Status};
 
 use crate::error::Error;
 
-pub fn to_status(error: &Error) -> Status {
+pub(super) fn to_status(error: &Error) -> Status {
     let code = match error {
         Error::Sealed | Error::NotInitialized | Error::AlreadyInitialized | Error::WrongKeyUsage { .. } => {
             Code::FailedPrecondition

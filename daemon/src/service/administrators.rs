@@ -7,7 +7,7 @@ use super::Keystore;
 use crate::error::{Error, Result};
 
 /// At most this many administrators may be named at initialisation.
-pub const MAX_INITIAL_ADMINISTRATORS: usize = 32;
+pub(super) const MAX_INITIAL_ADMINISTRATORS: usize = 32;
 
 /// Checks that `text` is a principal as the daemon identifies callers (`arca_proto::principal`);
 /// a refusal is an invalid argument that echoes the text bounded.
@@ -36,7 +36,7 @@ pub fn parse_principals(list: &[String]) -> Result<Vec<String>> {
 }
 
 /// The effective administrators: the configuration's, then the stored ones it does not name.
-pub fn merge(configured: &[String], stored: &[String]) -> Vec<String> {
+pub(super) fn merge(configured: &[String], stored: &[String]) -> Vec<String> {
     let mut merged = configured.to_vec();
     for principal in stored {
         if !merged.contains(principal) {

@@ -6,19 +6,19 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Default)]
-pub struct Clock {
+pub(super) struct Clock {
     offset_seconds: AtomicI64,
     adjustable: bool,
 }
 
 impl Clock {
-    pub fn new(adjustable: bool, offset_seconds: i64) -> Self {
+    pub(super) fn new(adjustable: bool, offset_seconds: i64) -> Self {
         let offset_seconds = if adjustable { offset_seconds } else { 0 };
         Self { offset_seconds: AtomicI64::new(offset_seconds), adjustable }
     }
 
     /// Seconds since the Unix epoch.
-    pub fn now(&self) -> i64 {
+    pub(super) fn now(&self) -> i64 {
         let system = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
@@ -26,7 +26,7 @@ impl Clock {
     }
 
     /// Moves the clock forward; only on a daemon started with the test clock.
-    pub fn advance(&self, seconds: i64) -> Result<i64> {
+    pub(super) fn advance(&self, seconds: i64) -> Result<i64> {
         if !self.adjustable {
             return Err(Error::WrongSealMode(
                 "the clock can only be moved on a daemon started with --test-clock",

@@ -21,7 +21,7 @@ use crate::metrics::Metrics;
 
 /// What one connection is doing, shared by its I/O wrapper and the calls made on it.
 #[derive(Debug)]
-pub struct Activity {
+pub(super) struct Activity {
     in_progress: AtomicUsize,
     /// When the connection last became quiet (opened, or its last call ended), in milliseconds
     /// after `opened`.
@@ -91,14 +91,14 @@ impl Drop for CallSlot {
 
 /// The tower layer that admits calls against the caps.
 #[derive(Debug, Clone)]
-pub struct CallLimits {
+pub(crate) struct CallLimits {
     global: Arc<Semaphore>,
     per_connection: usize,
     metrics: Arc<Metrics>,
 }
 
 impl CallLimits {
-    pub fn new(max_requests: usize, per_connection: usize, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(max_requests: usize, per_connection: usize, metrics: Arc<Metrics>) -> Self {
         Self { global: Arc::new(Semaphore::new(max_requests)), per_connection, metrics }
     }
 
@@ -139,7 +139,7 @@ impl<S> tower::Layer<S> for CallLimits {
 
 /// The service [`CallLimits`] wraps around the routes.
 #[derive(Debug, Clone)]
-pub struct LimitCalls<S> {
+pub(crate) struct LimitCalls<S> {
     inner: S,
     limits: CallLimits,
 }

@@ -17,7 +17,7 @@ use tokio_stream::Stream;
 
 use super::authority::AuthorityRewrite;
 use super::connection::Connection;
-pub use super::gate::Gate;
+pub(crate) use super::gate::Gate;
 use crate::service::Keystore;
 
 /// How long accepting pauses after the system refused (EMFILE, ENFILE, ENOMEM), instead of
@@ -26,7 +26,7 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// What the listeners need to admit a connection.
 #[derive(Debug, Clone)]
-pub struct Admission {
+pub(crate) struct Admission {
     pub gate: Arc<Gate>,
     pub service: Arc<Keystore>,
     pub idle_timeout: Option<Duration>,
@@ -50,7 +50,7 @@ impl Admission {
         Some(Connection::new(stream, slot, self.idle_timeout))
     }
 
-    pub fn incoming_unix(
+    pub(crate) fn incoming_unix(
         self,
         listener: UnixListener,
     ) -> impl Stream<Item = io::Result<Connection<AuthorityRewrite<UnixStream>>>> {
@@ -60,7 +60,7 @@ impl Admission {
         )
     }
 
-    pub fn incoming_tcp(
+    pub(crate) fn incoming_tcp(
         self,
         listener: TcpListener,
     ) -> impl Stream<Item = io::Result<Connection<TcpStream>>> {

@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::Connected;
 
-pub use super::frames::RewriteError;
+pub(super) use super::frames::RewriteError;
 use super::frames::{FrameHeader, FrameKind, HeaderBlock, PREFACE};
 
 /// What replaces an authority the server cannot parse.
@@ -41,7 +41,7 @@ enum Stage {
 }
 
 /// The client-to-server half of an HTTP/2 connection, rewritten frame by frame.
-pub struct AuthorityRewriter {
+pub(super) struct AuthorityRewriter {
     stage: Stage,
     /// A frame header, or a whole HEADERS/CONTINUATION frame, still being gathered.
     partial: Vec<u8>,
@@ -60,7 +60,7 @@ impl std::fmt::Debug for AuthorityRewriter {
 }
 
 impl AuthorityRewriter {
-    pub fn new(max_header_list_size: usize) -> Self {
+    pub(super) fn new(max_header_list_size: usize) -> Self {
         let mut decoder = loona_hpack::Decoder::new();
         decoder.set_max_allowed_table_size(HEADER_TABLE_SIZE);
         Self {
@@ -75,7 +75,7 @@ impl AuthorityRewriter {
     }
 
     /// Consumes bytes the client sent and appends what the server should read to `out`.
-    pub fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), RewriteError> {
+    pub(super) fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), RewriteError> {
         while !input.is_empty() {
             input = match self.stage {
                 Stage::Preface(seen) => self.match_preface(seen, input, out),
@@ -208,7 +208,7 @@ fn usable_authority(value: &[u8]) -> bool {
 
 /// A Unix socket whose client-to-server bytes go through an [`AuthorityRewriter`].
 #[derive(Debug)]
-pub struct AuthorityRewrite<S> {
+pub(crate) struct AuthorityRewrite<S> {
     inner: S,
     rewriter: AuthorityRewriter,
     chunk: Vec<u8>,
@@ -217,7 +217,7 @@ pub struct AuthorityRewrite<S> {
 }
 
 impl<S> AuthorityRewrite<S> {
-    pub fn new(inner: S, max_header_list_size: usize) -> Self {
+    pub(crate) fn new(inner: S, max_header_list_size: usize) -> Self {
         Self {
             inner,
             rewriter: AuthorityRewriter::new(max_header_list_size),

@@ -24,14 +24,14 @@ const DISPATCH_GRACE: Duration = Duration::from_secs(1);
 /// The connect info of a connection: what the transport knows about the peer, and what the
 /// connection is doing (for the per-connection call cap and the idle timeout).
 #[derive(Debug, Clone)]
-pub struct Peer<T> {
+pub(crate) struct Peer<T> {
     pub transport: T,
     pub(super) activity: Arc<Activity>,
 }
 
 /// An admitted connection.
 #[derive(Debug)]
-pub struct Connection<S> {
+pub(crate) struct Connection<S> {
     inner: S,
     activity: Arc<Activity>,
     idle_timeout: Option<Duration>,

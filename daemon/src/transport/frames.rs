@@ -5,7 +5,7 @@
 /// Why a connection was ended: the client broke HTTP/2 framing or HPACK, or sent more header
 /// bytes than the limit allows.
 #[derive(Debug, thiserror::Error)]
-pub enum RewriteError {
+pub(super) enum RewriteError {
     #[error("HTTP/2 framing error from the client: {0}")]
     Framing(&'static str),
     #[error("HPACK decoding error from the client: {0:?}")]
@@ -15,10 +15,10 @@ pub enum RewriteError {
 }
 
 /// The client connection preface (RFC 9113 §3.4).
-pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub(super) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// The largest frame payload the server accepts: SETTINGS_MAX_FRAME_SIZE, which the server
 /// leaves at the protocol's initial value.
-pub const MAX_FRAME_SIZE: usize = 16_384;
+pub(super) const MAX_FRAME_SIZE: usize = 16_384;
 
 const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
@@ -27,7 +27,7 @@ const PRIORITY: u8 = 0x20;
 const PRIORITY_FIELDS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameKind {
+pub(super) enum FrameKind {
     Headers,
     Continuation,
     Other,
@@ -42,14 +42,14 @@ impl FrameKind {
         }
     }
 
-    pub fn carries_headers(self) -> bool {
+    pub(super) fn carries_headers(self) -> bool {
         self != Self::Other
     }
 }
 
 /// The nine bytes before every frame's payload.
 #[derive(Debug, Clone, Copy)]
-pub struct FrameHeader {
+pub(super) struct FrameHeader {
     pub length: usize,
     pub kind: FrameKind,
     flags: u8,
@@ -57,10 +57,10 @@ pub struct FrameHeader {
 }
 
 impl FrameHeader {
-    pub const LENGTH: usize = 9;
+    pub(super) const LENGTH: usize = 9;
 
     /// The header at the start of `bytes`, when all nine bytes are there.
-    pub fn parse(bytes: &[u8]) -> Option<Self> {
+    pub(super) fn parse(bytes: &[u8]) -> Option<Self> {
         let &[l0, l1, l2, kind, flags, s0, s1, s2, s3] = bytes.get(..Self::LENGTH)? else { return None };
         Some(Self {
             length: (usize::from(l0) << 16) | (usize::from(l1) << 8) | usize::from(l2),
@@ -80,7 +80,7 @@ impl FrameHeader {
 
 /// A header block being gathered: HEADERS, then CONTINUATIONs until END_HEADERS.
 #[derive(Debug)]
-pub struct HeaderBlock {
+pub(super) struct HeaderBlock {
     stream: u32,
     end_stream: bool,
     priority: Option<[u8; PRIORITY_FIELDS]>,
@@ -90,7 +90,7 @@ pub struct HeaderBlock {
 
 impl HeaderBlock {
     /// Reads a HEADERS frame: drops its padding and keeps its priority fields.
-    pub fn start(header: &FrameHeader, payload: &[u8]) -> Result<Self, RewriteError> {
+    pub(super) fn start(header: &FrameHeader, payload: &[u8]) -> Result<Self, RewriteError> {
         let malformed = || RewriteError::Framing("malformed HEADERS frame");
         let (padding, rest) = match header.flags & PADDED {
             0 => (0, payload),
@@ -116,7 +116,7 @@ impl HeaderBlock {
         })
     }
 
-    pub fn continue_with(&mut self, header: &FrameHeader, payload: &[u8]) -> Result<(), RewriteError> {
+    pub(super) fn continue_with(&mut self, header: &FrameHeader, payload: &[u8]) -> Result<(), RewriteError> {
         if header.stream != self.stream {
             return Err(RewriteError::Framing("CONTINUATION on another stream"));
         }
@@ -127,7 +127,7 @@ impl HeaderBlock {
 
     /// Writes `encoded` (the re-encoded block) as a HEADERS frame with this block's stream,
     /// END_STREAM and priority, followed by CONTINUATIONs when it does not fit in one frame.
-    pub fn write_frames(&self, encoded: &[u8], out: &mut Vec<u8>) {
+    pub(super) fn write_frames(&self, encoded: &[u8], out: &mut Vec<u8>) {
         let priority = self.priority.as_ref().map_or(&[][..], |p| p.as_slice());
         let first_room = MAX_FRAME_SIZE - priority.len();
         let (first, mut rest) = encoded.split_at(first_room.min(encoded.len()));

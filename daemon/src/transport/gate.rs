@@ -15,7 +15,7 @@ const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The count of open connections against the cap.
 #[derive(Debug)]
-pub struct Gate {
+pub(crate) struct Gate {
     open: AtomicUsize,
     max_connections: usize,
     admin_reserve: usize,
@@ -26,7 +26,7 @@ pub struct Gate {
 
 /// A connection's place under the cap, given back when dropped.
 #[derive(Debug)]
-pub struct Slot {
+pub(super) struct Slot {
     gate: Arc<Gate>,
 }
 
@@ -37,7 +37,7 @@ impl Drop for Slot {
 }
 
 impl Gate {
-    pub fn new(max_connections: usize, admin_reserve: usize, metrics: Arc<Metrics>) -> Arc<Self> {
+    pub(crate) fn new(max_connections: usize, admin_reserve: usize, metrics: Arc<Metrics>) -> Arc<Self> {
         Arc::new(Self {
             open: AtomicUsize::new(0),
             max_connections,

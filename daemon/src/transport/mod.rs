@@ -13,7 +13,7 @@ mod settings;
 #[cfg(test)]
 mod authority_tests;
 
-pub use activity::CallLimits;
-pub use admission::{Admission, Gate};
-pub use connection::Peer;
-pub use settings::ConnectionSettings;
+pub(crate) use activity::CallLimits;
+pub(crate) use admission::{Admission, Gate};
+pub(crate) use connection::Peer;
+pub(crate) use settings::ConnectionSettings;

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Descriptors the daemon needs besides its connections: the store, the audit log and its
 /// rotations, the listeners, the metrics endpoint, stdio and the runtime's own.
-pub const DESCRIPTORS_FOR_THE_DAEMON: u64 = 64;
+pub(super) const DESCRIPTORS_FOR_THE_DAEMON: u64 = 64;
 
 /// The `[connections]` section of the configuration file.
 #[derive(Debug, Clone, Deserialize)]

@@ -18,8 +18,8 @@ use crate::crypto::{Error, Result};
 use crate::secure_mem::SecretBuf;
 
 /// Most input one GCM operation buffers (plaintext; ciphertext may add the tag).
-pub const MAX_GCM_INPUT: usize = 1 << 20;
-pub const GCM_IV_LEN: usize = 12;
+pub(super) const MAX_GCM_INPUT: usize = 1 << 20;
+pub(super) const GCM_IV_LEN: usize = 12;
 
 /// Encrypts in place and returns the tag.
 type SealFn = fn(&[u8], &[u8; GCM_IV_LEN], &[u8], &mut [u8]) -> Option<Vec<u8>>;

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::service::token::attributes::Template;
 use crate::service::token::{Lookup, Mechanism, OperationKind, Output, Parameter, Space, TokenInfo};
 
-pub fn template(attributes: Vec<pb::Attribute>) -> Result<Template> {
+pub(crate) fn template(attributes: Vec<pb::Attribute>) -> Result<Template> {
     check_template_size(&attributes)?;
     Template::parse(attributes.into_iter().map(|a| (a.r#type, a.value)))
 }
@@ -37,7 +37,7 @@ fn check_template_size(attributes: &[pb::Attribute]) -> Result<()> {
     Ok(())
 }
 
-pub fn mechanism(mechanism: Option<pb::Mechanism>) -> Result<Mechanism> {
+pub(crate) fn mechanism(mechanism: Option<pb::Mechanism>) -> Result<Mechanism> {
     use pb::mechanism::Parameter as P;
     let mechanism = mechanism.ok_or_else(|| Error::p11(CKR_ARGUMENTS_BAD, "a mechanism is required"))?;
     let parameter = match mechanism.parameter {
@@ -58,7 +58,7 @@ pub fn mechanism(mechanism: Option<pb::Mechanism>) -> Result<Mechanism> {
     Ok(Mechanism { kind: mechanism.r#type, parameter })
 }
 
-pub fn operation_kind(kind: i32) -> Result<OperationKind> {
+pub(crate) fn operation_kind(kind: i32) -> Result<OperationKind> {
     match pb::OperationKind::try_from(kind) {
         Ok(pb::OperationKind::OperationEncrypt) => Ok(OperationKind::Encrypt),
         Ok(pb::OperationKind::OperationDecrypt) => Ok(OperationKind::Decrypt),
@@ -69,12 +69,12 @@ pub fn operation_kind(kind: i32) -> Result<OperationKind> {
     }
 }
 
-pub fn space(space: Option<pb::OutputSpace>) -> Space {
+pub(crate) fn space(space: Option<pb::OutputSpace>) -> Space {
     let space = space.unwrap_or_default();
     Space { length_only: space.length_only, capacity: usize::try_from(space.capacity).unwrap_or(usize::MAX) }
 }
 
-pub fn output(output: Output) -> Result<pb::OutputResponse> {
+pub(crate) fn output(output: Output) -> Result<pb::OutputResponse> {
     Ok(match output {
         Output::Data(data) => {
             pb::OutputResponse { length: data.len() as u64, output: data, buffer_too_small: false }
@@ -86,7 +86,7 @@ pub fn output(output: Output) -> Result<pb::OutputResponse> {
 }
 
 /// C_GetTokenInfo's answer; the module fills in what is fixed (manufacturer, model, versions).
-pub fn token_info(info: TokenInfo) -> pb::TokenInfo {
+pub(crate) fn token_info(info: TokenInfo) -> pb::TokenInfo {
     pb::TokenInfo {
         label: String::from_utf8_lossy(&info.label).into_owned(),
         serial_number: info.serial,
@@ -103,7 +103,7 @@ pub fn token_info(info: TokenInfo) -> pb::TokenInfo {
 }
 
 /// One result per requested attribute type, in request order.
-pub fn attribute_results(types: &[u64], found: Vec<Lookup>) -> Vec<pb::AttributeResult> {
+pub(crate) fn attribute_results(types: &[u64], found: Vec<Lookup>) -> Vec<pb::AttributeResult> {
     use pb::attribute_result::Outcome;
     types
         .iter()

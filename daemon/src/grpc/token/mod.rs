@@ -30,11 +30,11 @@ use convert::{attribute_results, mechanism, operation_kind, output, space, templ
 use steps::{Step, init_operation};
 
 /// Metadata entry naming the application a call belongs to.
-pub use arca_proto::APPLICATION_HEADER;
+pub(crate) use arca_proto::APPLICATION_HEADER;
 
 /// The gRPC face of [`TokenService`].
 #[derive(Debug, Clone)]
-pub struct TokenApi {
+pub(crate) struct TokenApi {
     services: Arc<Services>,
     metrics: Arc<Metrics>,
     /// The server's request cap, told to each application so it cuts its input to fit.
@@ -42,7 +42,7 @@ pub struct TokenApi {
 }
 
 impl TokenApi {
-    pub fn new(services: Arc<Services>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Self {
+    pub(crate) fn new(services: Arc<Services>, metrics: Arc<Metrics>, max_request_bytes: usize) -> Self {
         Self { services, metrics, max_request_bytes }
     }
 
@@ -79,7 +79,7 @@ impl TokenApi {
 /// The Attach stream: one event, then open until the client goes or the daemon stops; when it
 /// is dropped, the application ends.
 #[derive(Debug)]
-pub struct AttachStream {
+pub(crate) struct AttachStream {
     events: tokio_stream::wrappers::ReceiverStream<std::result::Result<pb::AttachEvent, Status>>,
     application: String,
     token: Arc<TokenService>,

@@ -7,10 +7,10 @@ use tonic::Code;
 use crate::error::Error;
 
 /// Metadata entry holding the CK_RV of a failed Token call, as `0x%08X`.
-pub use arca_proto::CKR_HEADER;
+pub(crate) use arca_proto::CKR_HEADER;
 
 /// The gRPC code for a PKCS#11 return value.
-pub fn code_for(rv: CK_RV) -> Code {
+pub(crate) fn code_for(rv: CK_RV) -> Code {
     match rv {
         CKR_ARGUMENTS_BAD
         | CKR_ATTRIBUTE_VALUE_INVALID
@@ -58,7 +58,7 @@ pub fn code_for(rv: CK_RV) -> Code {
 
 /// The PKCS#11 return value for any daemon error (errors of the KMS model included), as the
 /// module reports it to the application.
-pub fn ckr_for(error: &Error) -> CK_RV {
+pub(crate) fn ckr_for(error: &Error) -> CK_RV {
     match error {
         Error::Pkcs11 { rv, .. } => *rv,
         Error::Sealed | Error::NotInitialized => CKR_TOKEN_NOT_PRESENT,

@@ -11,7 +11,7 @@ use crate::service::limits::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 pub(crate) const ALIAS_PREFIX: &str = "alias/";
 
 /// An alias name and the key it points at.
-pub type Alias = (String, KeyId);
+pub(crate) type Alias = (String, KeyId);
 /// Names under this prefix are Arca's own.
 const RESERVED_PREFIX: &str = "alias/arca/";
 const MAX_ALIAS_BYTES: usize = 256;

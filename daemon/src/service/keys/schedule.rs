@@ -9,10 +9,10 @@ use crate::policy::Action;
 use crate::service::{Authorized, Call};
 
 pub(crate) const DAY: i64 = 86_400;
-pub const ROTATION_PERIOD_DAYS: std::ops::RangeInclusive<u32> = 90..=2560;
-pub const DEFAULT_ROTATION_PERIOD_DAYS: u32 = 365;
-pub const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
-pub const DEFAULT_DELETION_WINDOW_DAYS: u32 = 30;
+pub(super) const ROTATION_PERIOD_DAYS: std::ops::RangeInclusive<u32> = 90..=2560;
+pub(super) const DEFAULT_ROTATION_PERIOD_DAYS: u32 = 365;
+pub(super) const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=30;
+pub(crate) const DEFAULT_DELETION_WINDOW_DAYS: u32 = 30;
 
 /// GetKeyRotationStatus's answer.
 #[derive(Debug, Clone, Copy)]

@@ -50,7 +50,7 @@ pub enum Handle {
 }
 
 /// An active C_FindObjects search: the handles still to hand out.
-pub type Search = std::collections::VecDeque<u64>;
+pub(super) type Search = std::collections::VecDeque<u64>;
 
 #[derive(Debug)]
 pub struct Session {

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyMetadata, KeyOrigin, KeySpec, KeyUsage};
 
 /// Attributes that come from the key itself and are never stored.
-pub fn is_computed(attribute: CK_ATTRIBUTE_TYPE) -> bool {
+pub(super) fn is_computed(attribute: CK_ATTRIBUTE_TYPE) -> bool {
     matches!(
         attribute,
         CKA_CLASS
@@ -35,7 +35,7 @@ pub fn is_computed(attribute: CK_ATTRIBUTE_TYPE) -> bool {
 }
 
 /// The value an attribute of the object's schema has when nothing set it.
-pub fn absent_value(attribute: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
+pub(super) fn absent_value(attribute: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
     if super::attributes::is_bool(attribute) {
         boolean(false)
     } else if attribute == CKA_KEY_GEN_MECHANISM {
@@ -63,14 +63,14 @@ fn capabilities(kind: Kind, spec: Option<KeySpec>) -> &'static [CK_ATTRIBUTE_TYP
 /// How a key came to be, for CKA_LOCAL, CKA_KEY_GEN_MECHANISM, CKA_ALWAYS_SENSITIVE and
 /// CKA_NEVER_EXTRACTABLE.
 #[derive(Debug, Clone, Copy)]
-pub enum Provenance {
+pub(super) enum Provenance {
     Generated(CK_MECHANISM_TYPE),
     /// Imported in the clear, unwrapped or derived.
     Supplied,
 }
 
 /// The stored attributes of a new key half or plain object, from a template.
-pub fn from_template(
+pub(super) fn from_template(
     kind: Kind,
     spec: Option<KeySpec>,
     template: &Template,
@@ -164,7 +164,7 @@ fn finish_key(map: &mut AttributeMap, kind: Kind, provenance: Provenance) {
 
 /// What a key made through the KMS API looks like through PKCS#11: CKA_ID is its UUID, the
 /// label its description, the capability flags follow its usage, and it never leaves the daemon.
-pub fn for_kms_key(metadata: &KeyMetadata, public: bool) -> AttributeMap {
+pub(super) fn for_kms_key(metadata: &KeyMetadata, public: bool) -> AttributeMap {
     let kind = Kind::of_key(metadata.spec, public);
     let mut map = AttributeMap::new();
     map.insert(CKA_PRIVATE, boolean(!public));
@@ -201,7 +201,7 @@ pub fn for_kms_key(metadata: &KeyMetadata, public: bool) -> AttributeMap {
 }
 
 /// The mechanism that makes keys of a spec.
-pub fn generation_mechanism(spec: KeySpec) -> CK_MECHANISM_TYPE {
+pub(super) fn generation_mechanism(spec: KeySpec) -> CK_MECHANISM_TYPE {
     match spec {
         KeySpec::Aes128 | KeySpec::Aes192 | KeySpec::Aes256 => CKM_AES_KEY_GEN,
         KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => CKM_RSA_PKCS_KEY_PAIR_GEN,

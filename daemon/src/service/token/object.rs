@@ -38,7 +38,7 @@ pub struct Object {
     pub token: bool,
 }
 
-pub fn key_type(spec: KeySpec) -> CK_KEY_TYPE {
+pub(super) fn key_type(spec: KeySpec) -> CK_KEY_TYPE {
     match spec {
         KeySpec::Aes128 | KeySpec::Aes192 | KeySpec::Aes256 => CKK_AES,
         KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => CKK_RSA,

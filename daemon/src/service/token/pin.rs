@@ -7,15 +7,15 @@ use cryptoki_sys::*;
 use crate::error::{Error, Result};
 
 /// Consecutive wrong PINs after which a PIN is locked.
-pub const MAX_PIN_FAILURES: u32 = 10;
-pub const MIN_PIN_LEN: usize = 4;
-pub const MAX_PIN_LEN: usize = 255;
+pub(super) const MAX_PIN_FAILURES: u32 = 10;
+pub(super) const MIN_PIN_LEN: usize = 4;
+pub(super) const MAX_PIN_LEN: usize = 255;
 
-pub const TOKEN_RECORD_KEY: &[u8] = b"token";
+pub(super) const TOKEN_RECORD_KEY: &[u8] = b"token";
 
 /// As stored.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct TokenRecord {
+pub(super) struct TokenRecord {
     /// 32 bytes, blank padded; empty until C_InitToken.
     #[prost(bytes = "vec", tag = "1")]
     pub label: Vec<u8>,
@@ -35,42 +35,42 @@ pub struct TokenRecord {
 
 /// Which PIN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(super) enum Role {
     SecurityOfficer,
     User,
 }
 
 impl TokenRecord {
-    pub fn initialized(&self) -> bool {
+    pub(super) fn initialized(&self) -> bool {
         !self.so_pin_hash.is_empty()
     }
 
-    pub fn user_pin_initialized(&self) -> bool {
+    pub(super) fn user_pin_initialized(&self) -> bool {
         !self.user_pin_hash.is_empty()
     }
 
-    pub fn failures(&self, role: Role) -> u32 {
+    pub(super) fn failures(&self, role: Role) -> u32 {
         match role {
             Role::SecurityOfficer => self.so_failures,
             Role::User => self.user_failures,
         }
     }
 
-    pub fn failures_mut(&mut self, role: Role) -> &mut u32 {
+    pub(super) fn failures_mut(&mut self, role: Role) -> &mut u32 {
         match role {
             Role::SecurityOfficer => &mut self.so_failures,
             Role::User => &mut self.user_failures,
         }
     }
 
-    pub fn hash(&self, role: Role) -> &str {
+    pub(super) fn hash(&self, role: Role) -> &str {
         match role {
             Role::SecurityOfficer => &self.so_pin_hash,
             Role::User => &self.user_pin_hash,
         }
     }
 
-    pub fn set_hash(&mut self, role: Role, hash: String) {
+    pub(super) fn set_hash(&mut self, role: Role, hash: String) {
         match role {
             Role::SecurityOfficer => self.so_pin_hash = hash,
             Role::User => self.user_pin_hash = hash,
@@ -79,7 +79,7 @@ impl TokenRecord {
     }
 
     /// CK_TOKEN_INFO flags.
-    pub fn flags(&self) -> CK_FLAGS {
+    pub(super) fn flags(&self) -> CK_FLAGS {
         let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED;
         if self.initialized() {
             flags |= CKF_TOKEN_INITIALIZED;
@@ -107,7 +107,7 @@ fn pin_flags(failures: u32, low: CK_FLAGS, final_try: CK_FLAGS, locked: CK_FLAGS
     }
 }
 
-pub fn check_pin_length(pin: &[u8]) -> Result<()> {
+pub(super) fn check_pin_length(pin: &[u8]) -> Result<()> {
     if !(MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len()) {
         return Err(Error::p11(
             CKR_PIN_LEN_RANGE,
@@ -118,7 +118,7 @@ pub fn check_pin_length(pin: &[u8]) -> Result<()> {
 }
 
 /// An Argon2id PHC string for a PIN (run off the reactor: it costs tens of milliseconds).
-pub fn hash_pin(pin: &[u8]) -> Result<String> {
+pub(super) fn hash_pin(pin: &[u8]) -> Result<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| Error::Random(e.to_string()))?;
     argon2::Argon2::default()
@@ -128,7 +128,7 @@ pub fn hash_pin(pin: &[u8]) -> Result<String> {
 }
 
 /// Whether `pin` matches a PHC string (constant time inside argon2).
-pub fn verify_pin(pin: &[u8], phc: &str) -> Result<bool> {
+pub(super) fn verify_pin(pin: &[u8], phc: &str) -> Result<bool> {
     let parsed =
         PasswordHash::new(phc).map_err(|_| Error::Integrity("a stored PIN hash is malformed".into()))?;
     Ok(argon2::Argon2::default().verify_password(pin, &parsed).is_ok())

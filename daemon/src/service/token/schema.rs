@@ -166,12 +166,12 @@ impl Kind {
 }
 
 /// Every attribute objects of a kind have.
-pub fn all_attributes(kind: Kind) -> impl Iterator<Item = CK_ATTRIBUTE_TYPE> {
+pub(super) fn all_attributes(kind: Kind) -> impl Iterator<Item = CK_ATTRIBUTE_TYPE> {
     kind.lists().iter().flat_map(|list| list.iter().copied())
 }
 
 /// Attributes whose value is secret when the object is sensitive or not extractable.
-pub fn is_secret_value(kind: Kind, attribute: CK_ATTRIBUTE_TYPE) -> bool {
+pub(super) fn is_secret_value(kind: Kind, attribute: CK_ATTRIBUTE_TYPE) -> bool {
     match kind {
         Kind::Secret => attribute == CKA_VALUE,
         Kind::Private(KeyKind::Ec) => attribute == CKA_VALUE,
@@ -190,7 +190,7 @@ pub fn is_secret_value(kind: Kind, attribute: CK_ATTRIBUTE_TYPE) -> bool {
 
 /// How an application may change an attribute after the object exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub(super) enum Change {
     /// Any value (label, id, capability flags …).
     Free,
     /// Only from false to true (CKA_SENSITIVE, CKA_WRAP_WITH_TRUSTED).
@@ -203,7 +203,7 @@ pub enum Change {
     Never,
 }
 
-pub fn change_rule(attribute: CK_ATTRIBUTE_TYPE) -> Change {
+pub(super) fn change_rule(attribute: CK_ATTRIBUTE_TYPE) -> Change {
     match attribute {
         CKA_LABEL
         | CKA_ID
