@@ -13,7 +13,7 @@ use super::{App, Login, TokenService};
 use crate::crypto::context::EncryptionContext;
 use crate::error::{Error, Result};
 use crate::policy::Action;
-use crate::service::Call;
+use crate::service::{Authorized, Call};
 
 fn handle_invalid(handle: u64) -> Error {
     Error::p11(CKR_OBJECT_HANDLE_INVALID, format!("no object {handle}"))
@@ -73,12 +73,19 @@ impl TokenService {
 
     /// Checks the key policy of a key for `action`. Session keys have one too: the default for
     /// the principal that made them, or the policy of the token key they were copied from.
-    pub(super) fn authorize(&self, call: &Call, object: &Object, action: Action) -> Result<()> {
+    /// The proof is `None` for a plain object (certificate, data, stored public key), which has
+    /// no key policy and no key material.
+    pub(super) fn authorize(
+        &self,
+        call: &Call,
+        object: &Object,
+        action: Action,
+    ) -> Result<Option<Authorized>> {
         match &object.body {
             Body::Key { key, .. } => {
-                self.keystore.authorize(call, Arc::clone(key), action, &EncryptionContext::new()).map(drop)
+                self.keystore.authorize(call, Arc::clone(key), action, &EncryptionContext::new()).map(Some)
             }
-            Body::Plain(_) => Ok(()),
+            Body::Plain(_) => Ok(None),
         }
     }
 
@@ -91,12 +98,12 @@ impl TokenService {
         mechanism: &Mechanism,
         capability: CK_ATTRIBUTE_TYPE,
         action: Action,
-    ) -> Result<Object> {
+    ) -> Result<(Object, Authorized)> {
         let AppCall { app, call } = at;
         let (object, _) = self.object(app, handle).map_err(key_handle_invalid)?;
         // The policy first, as for KMS calls: the audit record then names the key (and the
         // version PKCS#11 uses, the current one).
-        self.authorize(call, &object, action)?;
+        let authorized = self.authorize(call, &object, action)?;
         if let Some(key) = object.key().filter(|_| object.token)
             && let Some(current) = key.current()
         {
@@ -104,7 +111,9 @@ impl TokenService {
         }
         mechanisms::check_key(&object, mechanism.kind, capability)?;
         require_enabled(&object)?;
-        Ok(object)
+        // A plain object is not a key: `check_key` refused it above.
+        let authorized = authorized.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
+        Ok((object, authorized))
     }
 
     /// Token objects may only change in a R/W session.

@@ -91,15 +91,16 @@ impl TokenObjects {
                 "the object is not copyable (CKA_COPYABLE is false)",
             ));
         }
-        self.token.authorize(call, &object, Action::CopyKey)?;
+        let authorized = self.token.authorize(call, &object, Action::CopyKey)?;
         check_changes(&object, template, true)?;
         let kind = object.kind();
         let token = template.bool(CKA_TOKEN).unwrap_or(false);
         match (&object.body, kind) {
             (Body::Key { key, public: false }, _) => {
                 require_enabled(&object)?;
+                let authorized = authorized.ok_or_else(|| Error::p11(CKR_KEY_HANDLE_INVALID, "not a key"))?;
                 let merged = merge_plain(&object, template)?.with_default(CKA_TOKEN, boolean(token));
-                let material = SecretBuf::copy_from(super::operation::material(key)?)?;
+                let material = SecretBuf::copy_from(super::operation::material(&authorized)?)?;
                 let provenance = match object.attribute(CKA_KEY_GEN_MECHANISM) {
                     Lookup::Value(v) if object.flag(CKA_LOCAL) => Provenance::Generated(
                         super::attributes::decode_ulong(&v).unwrap_or(CK_UNAVAILABLE_INFORMATION),

@@ -116,12 +116,13 @@ impl TokenOperations {
         let operation = if kind == Kind::Digest {
             Operation::digest(mechanism)?
         } else {
-            let object = self.token.usable_key(AppCall { app, call }, key, mechanism, capability, action)?;
+            let (object, key) =
+                self.token.usable_key(AppCall { app, call }, key, mechanism, capability, action)?;
             let mut operation = match kind {
-                Kind::Encrypt => Operation::encrypt(mechanism, &object)?,
-                Kind::Decrypt => Operation::decrypt(mechanism, &object)?,
-                Kind::Sign => Operation::sign(mechanism, &object)?,
-                _ => Operation::verify(mechanism, &object)?,
+                Kind::Encrypt => Operation::encrypt(mechanism, &object, &key)?,
+                Kind::Decrypt => Operation::decrypt(mechanism, &object, &key)?,
+                Kind::Sign => Operation::sign(mechanism, &object, &key)?,
+                _ => Operation::verify(mechanism, &object, &key)?,
             };
             operation.audit_key =
                 object.key().filter(|_| object.token).map(|k| (k.metadata.id, k.current_version()));
@@ -256,13 +257,15 @@ impl TokenOperations {
     pub fn digest_key(&self, at: AppCall<'_>, session_handle: u64, key: u64) -> Result<()> {
         let AppCall { app, call } = at;
         let (object, _) = self.token.object(app, key).map_err(super::key_access::key_handle_invalid)?;
-        let secret = object
-            .key()
-            .filter(|k| k.metadata.spec.is_secret())
+        if !object.key().is_some_and(|k| k.metadata.spec.is_secret()) {
+            return Err(Error::p11(CKR_KEY_INDIGESTIBLE, "only secret keys can be digested"));
+        }
+        let secret = self
+            .token
+            .authorize(call, &object, Action::Digest)?
             .ok_or_else(|| Error::p11(CKR_KEY_INDIGESTIBLE, "only secret keys can be digested"))?;
-        self.token.authorize(call, &object, Action::Digest)?;
         super::key_access::require_enabled(&object)?;
-        let material = crate::secure_mem::SecretBuf::copy_from(super::operation::material(secret)?)?;
+        let material = crate::secure_mem::SecretBuf::copy_from(super::operation::material(&secret)?)?;
         let session = app.session(session_handle)?;
         let mut session = session.lock().map_err(|_| super::poisoned())?;
         let operation = session.operations.get_mut(&Kind::Digest).ok_or_else(not_initialized)?;

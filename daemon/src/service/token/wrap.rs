@@ -28,16 +28,16 @@ impl TokenKeys {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_WRAP)?;
-        let wrapping = self
+        let (wrapping, kek) = self
             .token
             .usable_key(AppCall { app, call }, wrapping, mechanism, CKA_WRAP, Action::WrapKey)
             .map_err(|e| {
                 as_wrapping_error(e, CKR_WRAPPING_KEY_HANDLE_INVALID, CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
             })?;
         let (target, _) = self.token.object(app, handle).map_err(key_handle_invalid)?;
-        let key = target.key().filter(|_| target.kind().is_key()).ok_or_else(|| {
-            Error::p11(CKR_KEY_HANDLE_INVALID, "only secret and private keys can be wrapped")
-        })?;
+        if !target.kind().is_key() || target.key().is_none() {
+            return Err(Error::p11(CKR_KEY_HANDLE_INVALID, "only secret and private keys can be wrapped"));
+        }
         if !target.flag(CKA_EXTRACTABLE) {
             return Err(Error::p11(
                 CKR_KEY_UNEXTRACTABLE,
@@ -47,9 +47,11 @@ impl TokenKeys {
         if target.flag(CKA_WRAP_WITH_TRUSTED) && !wrapping.flag(CKA_TRUSTED) {
             return Err(Error::p11(CKR_KEY_NOT_WRAPPABLE, "the key may only be wrapped with a trusted key"));
         }
-        self.token.authorize(call, &target, Action::WrapKey)?;
+        let key = self.token.authorize(call, &target, Action::WrapKey)?.ok_or_else(|| {
+            Error::p11(CKR_KEY_HANDLE_INVALID, "only secret and private keys can be wrapped")
+        })?;
         require_enabled(&target)?;
-        let secret = material(key)?;
+        let secret = material(&key)?;
         let needed = match mechanism.kind {
             CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
                 check_wrap_iv(mechanism)?;
@@ -69,10 +71,7 @@ impl TokenKeys {
         }
         let wrapped = match mechanism.kind {
             CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
-                let kek = wrapping
-                    .key()
-                    .ok_or_else(|| Error::p11(CKR_WRAPPING_KEY_TYPE_INCONSISTENT, "not an AES key"))?;
-                wrap::aes_key_wrap(material(kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
+                wrap::aes_key_wrap(material(&kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
                     .map_err(p11)?
             }
             _ => rsa::rsa_encrypt(&wrapping.public_key_der()?, rsa_crypt_scheme(mechanism)?, secret)
@@ -93,21 +92,19 @@ impl TokenKeys {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_UNWRAP)?;
-        let unwrapping = self
+        let (_, key) = self
             .token
             .usable_key(AppCall { app, call }, unwrapping, mechanism, CKA_UNWRAP, Action::UnwrapKey)
             .map_err(|e| {
                 as_wrapping_error(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
             })?;
-        let key =
-            unwrapping.key().ok_or_else(|| Error::p11(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "not a key"))?;
         let material = match mechanism.kind {
             CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
                 check_wrap_iv(mechanism)?;
-                wrap::aes_key_unwrap(material(key)?, wrapped, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
+                wrap::aes_key_unwrap(material(&key)?, wrapped, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
                     .map_err(unwrap_p11)?
             }
-            _ => match private_key(key)? {
+            _ => match private_key(&key)? {
                 PrivateKey::Rsa(rsa) => {
                     rsa.decrypt(rsa_crypt_scheme(mechanism)?, wrapped).map_err(unwrap_p11)?
                 }
@@ -130,7 +127,7 @@ impl TokenKeys {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_DERIVE)?;
-        let base =
+        let (_, key) =
             self.token.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
         let Parameter::Ecdh { kdf, shared_data, public_data } = &mechanism.parameter else {
             return Err(Error::p11(
@@ -144,8 +141,7 @@ impl TokenKeys {
                 "only CKD_NULL without shared data is supported",
             ));
         }
-        let key = base.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key"))?;
-        let secret = match private_key(key)? {
+        let secret = match private_key(&key)? {
             PrivateKey::Ec(ec) => ec.derive(public_data).map_err(p11)?,
             _ => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
         };

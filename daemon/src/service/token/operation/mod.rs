@@ -2,8 +2,6 @@
 //! Hash-then-sign mechanisms and HMAC run multi-part; raw RSA, raw ECDSA and RSA encryption are
 //! single-part, as PKCS#11 defines them.
 
-use std::sync::Arc;
-
 use cryptoki_sys::*;
 
 use super::crypto_rv::p11;
@@ -16,7 +14,7 @@ use crate::crypto::ec::{ec_signature_len, ecdsa_verify_prehashed};
 use crate::crypto::hmac::HmacContext;
 use crate::crypto::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
 use crate::error::{Error, Result};
-use crate::keys::Key;
+use crate::service::Authorized;
 
 /// The five operations a session can run, one of each at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,8 +45,8 @@ pub enum Output {
 }
 
 enum Finisher {
-    RsaSign { key: Arc<Key>, scheme: RsaSignScheme },
-    EcSign { key: Arc<Key> },
+    RsaSign { key: Authorized, scheme: RsaSignScheme },
+    EcSign { key: Authorized },
     RsaVerify { spki: Vec<u8>, scheme: RsaSignScheme },
     EcVerify { spki: Vec<u8> },
 }
@@ -60,7 +58,7 @@ enum State {
         scheme: RsaCryptScheme,
     },
     RsaDecrypt {
-        key: Arc<Key>,
+        key: Authorized,
         scheme: RsaCryptScheme,
     },
     /// Sign or verify with a mechanism that hashes the data itself.
@@ -135,15 +133,16 @@ fn hash_of(mechanism: CK_MECHANISM_TYPE) -> Option<HashAlg> {
 }
 
 /// The material of a key's current version.
-pub fn material(key: &Key) -> Result<&[u8]> {
-    key.current()
+pub fn material(key: &Authorized) -> Result<&[u8]> {
+    key.shared_key()
+        .current()
         .map(|v| v.material.as_slice())
         .ok_or_else(|| Error::p11(CKR_KEY_FUNCTION_NOT_PERMITTED, "the key has no material (pending import)"))
 }
 
 /// The parsed private key of a key pair's current version (the one both faces use).
-pub fn private_key(key: &Key) -> Result<&PrivateKey> {
-    let version = key.current().ok_or_else(|| {
+pub fn private_key(key: &Authorized) -> Result<&PrivateKey> {
+    let version = key.shared_key().current().ok_or_else(|| {
         Error::p11(CKR_KEY_FUNCTION_NOT_PERMITTED, "the key has no material (pending import)")
     })?;
     match &version.key {
@@ -242,47 +241,44 @@ impl Operation {
         Self { state, fixed_len, updated: false, audit_key: None }
     }
 
-    pub fn encrypt(mechanism: &Mechanism, object: &Object) -> Result<Self> {
+    pub fn encrypt(mechanism: &Mechanism, object: &Object, key: &Authorized) -> Result<Self> {
         if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
             let spki = object.public_key_der()?;
             let modulus = rsa_modulus_bytes(&spki).map_err(p11)?;
             return Ok(Self::new(State::RsaEncrypt { spki, scheme: rsa_crypt_scheme(mechanism)? }, modulus));
         }
-        let key = object.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a secret key"))?;
         let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, true).map_err(p11)?;
         Ok(Self::new(State::Aes(Box::new(cipher)), 0))
     }
 
-    pub fn decrypt(mechanism: &Mechanism, object: &Object) -> Result<Self> {
-        let key = object.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
+    pub fn decrypt(mechanism: &Mechanism, object: &Object, key: &Authorized) -> Result<Self> {
         if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
             let modulus = rsa_modulus_bytes(&object.public_key_der()?).map_err(p11)?;
-            let state = State::RsaDecrypt { key: Arc::clone(key), scheme: rsa_crypt_scheme(mechanism)? };
+            let state = State::RsaDecrypt { key: key.clone(), scheme: rsa_crypt_scheme(mechanism)? };
             return Ok(Self::new(state, modulus));
         }
         let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, false).map_err(p11)?;
         Ok(Self::new(State::Aes(Box::new(cipher)), 0))
     }
 
-    pub fn sign(mechanism: &Mechanism, object: &Object) -> Result<Self> {
-        let key = object.key().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
+    pub fn sign(mechanism: &Mechanism, object: &Object, key: &Authorized) -> Result<Self> {
         if let Some(mac) = Self::mac(mechanism, key, false)? {
             return Ok(mac);
         }
         let spki = object.public_key_der()?;
         let (finisher, len) = if key.metadata.spec.is_rsa() {
             let scheme = rsa_sign_scheme(mechanism)?;
-            (Finisher::RsaSign { key: Arc::clone(key), scheme }, rsa_modulus_bytes(&spki).map_err(p11)?)
+            (Finisher::RsaSign { key: key.clone(), scheme }, rsa_modulus_bytes(&spki).map_err(p11)?)
         } else {
             no_parameter(mechanism)?;
             let len = key.metadata.spec.pair().map_or(0, ec_signature_len);
-            (Finisher::EcSign { key: Arc::clone(key) }, len)
+            (Finisher::EcSign { key: key.clone() }, len)
         };
         Ok(Self::signature(mechanism, finisher, len))
     }
 
-    pub fn verify(mechanism: &Mechanism, object: &Object) -> Result<Self> {
-        if let Some(key) = object.key().filter(|k| k.metadata.spec.is_secret())
+    pub fn verify(mechanism: &Mechanism, object: &Object, key: &Authorized) -> Result<Self> {
+        if key.metadata.spec.is_secret()
             && let Some(mac) = Self::mac(mechanism, key, true)?
         {
             return Ok(mac);
@@ -307,7 +303,7 @@ impl Operation {
         }
     }
 
-    fn mac(mechanism: &Mechanism, key: &Key, verify: bool) -> Result<Option<Self>> {
+    fn mac(mechanism: &Mechanism, key: &Authorized, verify: bool) -> Result<Option<Self>> {
         let general = matches!(
             mechanism.kind,
             CKM_SHA256_HMAC_GENERAL | CKM_SHA384_HMAC_GENERAL | CKM_SHA512_HMAC_GENERAL
