@@ -98,7 +98,7 @@ impl TokenService {
         mechanism: &Mechanism,
         capability: CK_ATTRIBUTE_TYPE,
         action: Action,
-    ) -> Result<(Object, Authorized)> {
+    ) -> Result<(Object, Option<Authorized>)> {
         let AppCall { app, call } = at;
         let (object, _) = self.object(app, handle).map_err(key_handle_invalid)?;
         // The policy first, as for KMS calls: the audit record then names the key (and the
@@ -111,8 +111,7 @@ impl TokenService {
         }
         mechanisms::check_key(&object, mechanism.kind, capability)?;
         require_enabled(&object)?;
-        // A plain object is not a key: `check_key` refused it above.
-        let authorized = authorized.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
+        // `None` for a stored public key, which verifies and encrypts from its public half alone.
         Ok((object, authorized))
     }
 

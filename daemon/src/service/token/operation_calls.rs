@@ -119,10 +119,10 @@ impl TokenOperations {
             let (object, key) =
                 self.token.usable_key(AppCall { app, call }, key, mechanism, capability, action)?;
             let mut operation = match kind {
-                Kind::Encrypt => Operation::encrypt(mechanism, &object, &key)?,
-                Kind::Decrypt => Operation::decrypt(mechanism, &object, &key)?,
-                Kind::Sign => Operation::sign(mechanism, &object, &key)?,
-                _ => Operation::verify(mechanism, &object, &key)?,
+                Kind::Encrypt => Operation::encrypt(mechanism, &object, key.as_ref())?,
+                Kind::Decrypt => Operation::decrypt(mechanism, &object, key.as_ref())?,
+                Kind::Sign => Operation::sign(mechanism, &object, key.as_ref())?,
+                _ => Operation::verify(mechanism, &object, key.as_ref())?,
             };
             operation.audit_key =
                 object.key().filter(|_| object.token).map(|k| (k.metadata.id, k.current_version()));

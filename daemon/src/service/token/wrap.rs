@@ -71,7 +71,10 @@ impl TokenKeys {
         }
         let wrapped = match mechanism.kind {
             CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
-                wrap::aes_key_wrap(material(&kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
+                let kek = kek
+                    .as_ref()
+                    .ok_or_else(|| Error::p11(CKR_WRAPPING_KEY_TYPE_INCONSISTENT, "not an AES key"))?;
+                wrap::aes_key_wrap(material(kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
                     .map_err(p11)?
             }
             _ => rsa::rsa_encrypt(&wrapping.public_key_der()?, rsa_crypt_scheme(mechanism)?, secret)
@@ -92,12 +95,13 @@ impl TokenKeys {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_UNWRAP)?;
-        let (_, key) = self
+        let (_, unwrapping) = self
             .token
             .usable_key(AppCall { app, call }, unwrapping, mechanism, CKA_UNWRAP, Action::UnwrapKey)
             .map_err(|e| {
                 as_wrapping_error(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
             })?;
+        let key = unwrapping.ok_or_else(|| Error::p11(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "not a key"))?;
         let material = match mechanism.kind {
             CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
                 check_wrap_iv(mechanism)?;
@@ -127,7 +131,7 @@ impl TokenKeys {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_DERIVE)?;
-        let (_, key) =
+        let (_, base) =
             self.token.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
         let Parameter::Ecdh { kdf, shared_data, public_data } = &mechanism.parameter else {
             return Err(Error::p11(
@@ -141,6 +145,7 @@ impl TokenKeys {
                 "only CKD_NULL without shared data is supported",
             ));
         }
+        let key = base.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key"))?;
         let secret = match private_key(&key)? {
             PrivateKey::Ec(ec) => ec.derive(public_data).map_err(p11)?,
             _ => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),

@@ -241,17 +241,19 @@ impl Operation {
         Self { state, fixed_len, updated: false, audit_key: None }
     }
 
-    pub fn encrypt(mechanism: &Mechanism, object: &Object, key: &Authorized) -> Result<Self> {
+    pub fn encrypt(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
         if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
             let spki = object.public_key_der()?;
             let modulus = rsa_modulus_bytes(&spki).map_err(p11)?;
             return Ok(Self::new(State::RsaEncrypt { spki, scheme: rsa_crypt_scheme(mechanism)? }, modulus));
         }
+        let key = key.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a secret key"))?;
         let cipher = AesCipher::new(material(key)?, aes_mode(mechanism)?, true).map_err(p11)?;
         Ok(Self::new(State::Aes(Box::new(cipher)), 0))
     }
 
-    pub fn decrypt(mechanism: &Mechanism, object: &Object, key: &Authorized) -> Result<Self> {
+    pub fn decrypt(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
+        let key = key.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
         if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
             let modulus = rsa_modulus_bytes(&object.public_key_der()?).map_err(p11)?;
             let state = State::RsaDecrypt { key: key.clone(), scheme: rsa_crypt_scheme(mechanism)? };
@@ -261,7 +263,8 @@ impl Operation {
         Ok(Self::new(State::Aes(Box::new(cipher)), 0))
     }
 
-    pub fn sign(mechanism: &Mechanism, object: &Object, key: &Authorized) -> Result<Self> {
+    pub fn sign(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
+        let key = key.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
         if let Some(mac) = Self::mac(mechanism, key, false)? {
             return Ok(mac);
         }
@@ -277,8 +280,8 @@ impl Operation {
         Ok(Self::signature(mechanism, finisher, len))
     }
 
-    pub fn verify(mechanism: &Mechanism, object: &Object, key: &Authorized) -> Result<Self> {
-        if key.metadata.spec.is_secret()
+    pub fn verify(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
+        if let Some(key) = key.filter(|k| k.metadata.spec.is_secret())
             && let Some(mac) = Self::mac(mechanism, key, true)?
         {
             return Ok(mac);
