@@ -33,6 +33,21 @@ pub(super) struct NewKey<'a> {
     pub policy: Option<crate::policy::Policy>,
 }
 
+impl<'a> NewKey<'a> {
+    /// A key from material the caller supplied (C_CreateObject, C_UnwrapKey, C_DeriveKey), with
+    /// the default policy.
+    pub(super) fn supplied(spec: KeySpec, material: SecretBuf, template: &'a Template) -> Self {
+        Self {
+            spec,
+            material,
+            template,
+            public_template: None,
+            provenance: Provenance::Supplied,
+            policy: None,
+        }
+    }
+}
+
 /// A new key checked and ready for its material (see `TokenService::plan_key`).
 pub(super) struct PlannedKey {
     id: KeyId,
@@ -286,14 +301,7 @@ impl TokenService {
                 ));
             }
         };
-        let new = NewKey {
-            spec,
-            material,
-            template,
-            public_template: None,
-            provenance: Provenance::Supplied,
-            policy: None,
-        };
+        let new = NewKey::supplied(spec, material, template);
         Ok(self.add_private_only(AppCall { app, call }, session, new).await?.0)
     }
 

@@ -35,27 +35,13 @@ impl TokenObjects {
                     return Err(inconsistent("CKA_VALUE_LEN does not match CKA_VALUE"));
                 }
                 let material = SecretBuf::copy_from(value)?;
-                let new = NewKey {
-                    spec,
-                    material,
-                    template,
-                    public_template: None,
-                    provenance: Provenance::Supplied,
-                    policy: None,
-                };
+                let new = NewKey::supplied(spec, material, template);
                 Ok(self.token.add_key(AppCall { app, call }, session, new).await?.0)
             }
             CKO_PRIVATE_KEY => {
                 let material = private_key_material(template)?;
                 let spec = der::pkcs8_spec(material.as_slice()).map_err(p11)?.into();
-                let new = NewKey {
-                    spec,
-                    material,
-                    template,
-                    public_template: None,
-                    provenance: Provenance::Supplied,
-                    policy: None,
-                };
+                let new = NewKey::supplied(spec, material, template);
                 let (handle, _) = self.token.add_private_only(AppCall { app, call }, session, new).await?;
                 Ok(handle)
             }
