@@ -51,8 +51,18 @@ cmin() {
     nice -n 10 cargo +nightly fuzz cmin "$target" "corpus/$target" -- -use_counters=0
 }
 
+# The module's rlib carries no hash in its file name (the crate is a cdylib too), so the fuzz
+# workspace and the main one, sharing target/, would each link the other's build of it, made
+# against another build of arca-proto (their feature sets differ). Forgetting its fingerprints on
+# both sides of the fuzz build makes cargo rebuild it for each.
+forget_module_build() {
+    rm -rf target/debug/.fingerprint/arca-pkcs11-*
+}
+
 smoke() {
+    forget_module_build
     CARGO_TARGET_DIR="$PWD/target" cargo build --locked --manifest-path fuzz/Cargo.toml --bins
+    forget_module_build
     local target inputs log
     log=$(mktemp)
     trap 'rm -f "$log"' RETURN
