@@ -2,7 +2,6 @@
 //! place (`status.rs`); every call gets a request id and one log line without secrets.
 
 mod admin;
-mod asymmetric;
 mod audited;
 mod convert;
 mod error_codes;

@@ -1,19 +1,21 @@
-//! Handler bodies for the key pair and MAC operations of the KeyManagement service.
+//! Handler bodies for the key pair and MAC operations of the KeyManagement services.crypto.
+
+use std::sync::Arc;
 
 use arca_proto::v1 as pb;
 
-use super::convert;
+use super::super::convert;
 use crate::error::Result;
-use crate::service::{Call, CryptoService};
+use crate::service::{Call, Services};
 
 pub(super) async fn sign(
-    service: &CryptoService,
-    call: &Call,
+    services: Arc<Services>,
+    call: Arc<Call>,
     r: pb::SignRequest,
 ) -> Result<pb::SignResponse> {
     let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
     let message = convert::message(r.message_type, &r.message)?;
-    let (key_id, signature) = service.sign(call, &r.key_id, algorithm, message)?;
+    let (key_id, signature) = services.crypto.sign(&call, &r.key_id, algorithm, message)?;
     Ok(pb::SignResponse {
         key_id: key_id.to_string(),
         signature,
@@ -22,13 +24,13 @@ pub(super) async fn sign(
 }
 
 pub(super) async fn verify(
-    service: &CryptoService,
-    call: &Call,
+    services: Arc<Services>,
+    call: Arc<Call>,
     r: pb::VerifyRequest,
 ) -> Result<pb::VerifyResponse> {
     let algorithm = convert::signing_algorithm(r.signing_algorithm)?;
     let message = convert::message(r.message_type, &r.message)?;
-    let outcome = service.verify(call, &r.key_id, algorithm, message, &r.signature)?;
+    let outcome = services.crypto.verify(&call, &r.key_id, algorithm, message, &r.signature)?;
     Ok(pb::VerifyResponse {
         key_id: outcome.key_id.to_string(),
         signature_valid: outcome.valid,
@@ -37,11 +39,11 @@ pub(super) async fn verify(
 }
 
 pub(super) async fn get_public_key(
-    service: &CryptoService,
-    call: &Call,
+    services: Arc<Services>,
+    call: Arc<Call>,
     r: pb::GetPublicKeyRequest,
 ) -> Result<pb::GetPublicKeyResponse> {
-    let public = service.get_public_key(call, &r.key_id)?;
+    let public = services.crypto.get_public_key(&call, &r.key_id)?;
     let (encryption_algorithms, signing_algorithms, _) = convert::algorithms(public.spec, public.usage);
     Ok(pb::GetPublicKeyResponse {
         key_id: public.key_id.to_string(),
@@ -54,12 +56,12 @@ pub(super) async fn get_public_key(
 }
 
 pub(super) async fn generate_mac(
-    service: &CryptoService,
-    call: &Call,
+    services: Arc<Services>,
+    call: Arc<Call>,
     r: pb::GenerateMacRequest,
 ) -> Result<pb::GenerateMacResponse> {
     let algorithm = convert::mac_algorithm(r.mac_algorithm)?;
-    let (key_id, mac) = service.generate_mac(call, &r.key_id, algorithm, &r.message)?;
+    let (key_id, mac) = services.crypto.generate_mac(&call, &r.key_id, algorithm, &r.message)?;
     Ok(pb::GenerateMacResponse {
         key_id: key_id.to_string(),
         mac,
@@ -68,12 +70,12 @@ pub(super) async fn generate_mac(
 }
 
 pub(super) async fn verify_mac(
-    service: &CryptoService,
-    call: &Call,
+    services: Arc<Services>,
+    call: Arc<Call>,
     r: pb::VerifyMacRequest,
 ) -> Result<pb::VerifyMacResponse> {
     let algorithm = convert::mac_algorithm(r.mac_algorithm)?;
-    let outcome = service.verify_mac(call, &r.key_id, algorithm, &r.message, &r.mac)?;
+    let outcome = services.crypto.verify_mac(&call, &r.key_id, algorithm, &r.message, &r.mac)?;
     Ok(pb::VerifyMacResponse {
         key_id: outcome.key_id.to_string(),
         mac_valid: outcome.valid,
@@ -82,13 +84,14 @@ pub(super) async fn verify_mac(
 }
 
 pub(super) async fn generate_data_key_pair(
-    service: &CryptoService,
-    call: &Call,
+    services: Arc<Services>,
+    call: Arc<Call>,
     r: pb::GenerateDataKeyPairRequest,
 ) -> Result<pb::GenerateDataKeyPairResponse> {
     let spec = convert::key_spec(r.key_pair_spec)?;
-    let pair = service
-        .generate_data_key_pair(call, &r.key_id, spec, &convert::context(r.encryption_context))
+    let pair = services
+        .crypto
+        .generate_data_key_pair(&call, &r.key_id, spec, &convert::context(r.encryption_context))
         .await?;
     Ok(pb::GenerateDataKeyPairResponse {
         key_id: pair.key_id.to_string(),
@@ -102,13 +105,14 @@ pub(super) async fn generate_data_key_pair(
 }
 
 pub(super) async fn generate_data_key_pair_without_plaintext(
-    service: &CryptoService,
-    call: &Call,
+    services: Arc<Services>,
+    call: Arc<Call>,
     r: pb::GenerateDataKeyPairRequest,
 ) -> Result<pb::GenerateDataKeyPairWithoutPlaintextResponse> {
     let spec = convert::key_spec(r.key_pair_spec)?;
-    let pair = service
-        .generate_data_key_pair(call, &r.key_id, spec, &convert::context(r.encryption_context))
+    let pair = services
+        .crypto
+        .generate_data_key_pair(&call, &r.key_id, spec, &convert::context(r.encryption_context))
         .await?;
     Ok(pb::GenerateDataKeyPairWithoutPlaintextResponse {
         key_id: pair.key_id.to_string(),
