@@ -3,6 +3,9 @@
 //! names), and a failure carries its exact CK_RV in `x-arca-ckr`.
 
 pub(crate) mod convert;
+mod keys;
+mod objects;
+mod sessions;
 pub(super) mod status;
 mod steps;
 
@@ -25,8 +28,8 @@ use crate::metrics::Metrics;
 use crate::operation::Operation;
 use crate::service::Call;
 use crate::service::Services;
-use crate::service::token::{App, AppCall, TokenService};
-use convert::{attribute_results, mechanism, operation_kind, output, space, template, token_info};
+use crate::service::token::{App, TokenService};
+use convert::token_info;
 use steps::{Step, init_operation};
 
 /// Metadata entry naming the application a call belongs to.
@@ -46,16 +49,12 @@ impl TokenApi {
         Self { services, metrics, max_request_bytes }
     }
 
-    pub(super) fn services(&self) -> &Arc<Services> {
-        &self.services
-    }
-
     /// Serves one call of an attached application.
     pub(super) async fn call<Req, Resp, Fut>(
         &self,
         operation: Operation,
         request: Request<Req>,
-        handler: impl FnOnce(Arc<App>, Arc<Call>, Req) -> Fut,
+        handler: impl FnOnce(Arc<Services>, Arc<App>, Arc<Call>, Req) -> Fut,
     ) -> std::result::Result<Response<Resp>, Status>
     where
         Req: super::audited::Audited,
@@ -70,7 +69,7 @@ impl TokenApi {
         let services = Arc::clone(&self.services);
         serve(&self.metrics, &self.services.keystore, operation, request, |call, message| async move {
             let app = services.token.app(&application)?;
-            handler(app, call, message).await
+            handler(services, app, call, message).await
         })
         .await
     }
@@ -215,368 +214,169 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::InitPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::InitPin, request, |app, _, r| async move {
-            let pin = pin(r.pin)?;
-            unit(services.token_login.init_pin(&app, r.session, &pin).await)
-        })
-        .await
+        self.call(Operation::InitPin, request, sessions::init_pin).await
     }
 
     async fn set_pin(
         &self,
         request: Request<pb::SetPinRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::SetPin, request, |app, _, r| async move {
-            let (old_pin, new_pin) = (pin(r.old_pin)?, pin(r.new_pin)?);
-            unit(services.token_login.set_pin(&app, r.session, &old_pin, &new_pin).await)
-        })
-        .await
+        self.call(Operation::SetPin, request, sessions::set_pin).await
     }
 
     async fn login(
         &self,
         request: Request<pb::LoginRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::Login, request, |app, call, r| async move {
-            let pin = pin(r.pin)?;
-            unit(
-                services
-                    .token_login
-                    .login(AppCall { app: &app, call: &call }, r.session, r.user_type, &pin)
-                    .await,
-            )
-        })
-        .await
+        self.call(Operation::Login, request, sessions::login).await
     }
 
     async fn logout(
         &self,
         request: Request<pb::LogoutRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::Logout, request, |app, _, r| async move {
-            unit(services.token_login.logout(&app, r.session))
-        })
-        .await
+        self.call(Operation::Logout, request, sessions::logout).await
     }
 
     async fn open_session(
         &self,
         request: Request<pb::OpenSessionRequest>,
     ) -> std::result::Result<Response<pb::OpenSessionResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::OpenSession, request, |app, _, r| async move {
-            Ok(pb::OpenSessionResponse { session: services.token.open_session(&app, r.flags)? })
-        })
-        .await
+        self.call(Operation::OpenSession, request, sessions::open_session).await
     }
 
     async fn close_session(
         &self,
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        self.call(
-            Operation::CloseSession,
-            request,
-            |app, _, r| async move { unit(app.close_session(r.session)) },
-        )
-        .await
+        self.call(Operation::CloseSession, request, sessions::close_session).await
     }
 
     async fn close_all_sessions(
         &self,
         request: Request<pb::CloseAllSessionsRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        self.call(
-            Operation::CloseAllSessions,
-            request,
-            |app, _, _| async move { unit(app.close_all_sessions()) },
-        )
-        .await
+        self.call(Operation::CloseAllSessions, request, sessions::close_all_sessions).await
     }
 
     async fn get_session_info(
         &self,
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::SessionInfo>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::GetSessionInfo, request, |app, _, r| async move {
-            let (state, flags) = services.token.session_info(&app, r.session)?;
-            Ok(pb::SessionInfo { state, flags, device_error: 0 })
-        })
-        .await
+        self.call(Operation::GetSessionInfo, request, sessions::get_session_info).await
     }
 
     async fn create_object(
         &self,
         request: Request<pb::CreateObjectRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::CreateObject, request, |app, call, r| async move {
-            let object = services
-                .token_objects
-                .create_object(AppCall { app: &app, call: &call }, r.session, &template(r.template)?)
-                .await?;
-            Ok(pb::ObjectResponse { object })
-        })
-        .await
+        self.call(Operation::CreateObject, request, objects::create_object).await
     }
 
     async fn copy_object(
         &self,
         request: Request<pb::CopyObjectRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::CopyObject, request, |app, call, r| async move {
-            let object = services
-                .token_objects
-                .copy_object(AppCall { app: &app, call: &call }, r.session, r.object, &template(r.template)?)
-                .await?;
-            Ok(pb::ObjectResponse { object })
-        })
-        .await
+        self.call(Operation::CopyObject, request, objects::copy_object).await
     }
 
     async fn destroy_object(
         &self,
         request: Request<pb::ObjectRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::DestroyObject, request, |app, call, r| async move {
-            unit(
-                services.token_objects.destroy(AppCall { app: &app, call: &call }, r.session, r.object).await,
-            )
-        })
-        .await
+        self.call(Operation::DestroyObject, request, objects::destroy_object).await
     }
 
     async fn get_object_size(
         &self,
         request: Request<pb::ObjectRequest>,
     ) -> std::result::Result<Response<pb::GetObjectSizeResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::GetObjectSize, request, |app, _, r| async move {
-            Ok(pb::GetObjectSizeResponse {
-                size: services.token_objects.object_size(&app, r.session, r.object)?,
-            })
-        })
-        .await
+        self.call(Operation::GetObjectSize, request, objects::get_object_size).await
     }
 
     async fn get_attribute_value(
         &self,
         request: Request<pb::GetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::GetAttributeValueResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::GetAttributeValue, request, |app, call, r| async move {
-            let found = services.token_objects.get_attributes(
-                AppCall { app: &app, call: &call },
-                r.session,
-                r.object,
-                &r.types,
-            )?;
-            Ok(pb::GetAttributeValueResponse { attributes: attribute_results(&r.types, found) })
-        })
-        .await
+        self.call(Operation::GetAttributeValue, request, objects::get_attribute_value).await
     }
 
     async fn set_attribute_value(
         &self,
         request: Request<pb::SetAttributeValueRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::SetAttributeValue, request, |app, call, r| async move {
-            unit(
-                services
-                    .token_objects
-                    .set_attributes(
-                        AppCall { app: &app, call: &call },
-                        r.session,
-                        r.object,
-                        &template(r.template)?,
-                    )
-                    .await,
-            )
-        })
-        .await
+        self.call(Operation::SetAttributeValue, request, objects::set_attribute_value).await
     }
 
     async fn find_objects_init(
         &self,
         request: Request<pb::FindObjectsInitRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::FindObjectsInit, request, |app, call, r| async move {
-            unit(services.token_objects.find_init(
-                AppCall { app: &app, call: &call },
-                r.session,
-                &template(r.template)?,
-            ))
-        })
-        .await
+        self.call(Operation::FindObjectsInit, request, objects::find_objects_init).await
     }
 
     async fn find_objects(
         &self,
         request: Request<pb::FindObjectsRequest>,
     ) -> std::result::Result<Response<pb::FindObjectsResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::FindObjects, request, |app, _, r| async move {
-            let max = usize::try_from(r.max_objects).unwrap_or(usize::MAX);
-            Ok(pb::FindObjectsResponse { objects: services.token_objects.find(&app, r.session, max)? })
-        })
-        .await
+        self.call(Operation::FindObjects, request, objects::find_objects).await
     }
 
     async fn find_objects_final(
         &self,
         request: Request<pb::SessionRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::FindObjectsFinal, request, |app, _, r| async move {
-            unit(services.token_objects.find_final(&app, r.session))
-        })
-        .await
+        self.call(Operation::FindObjectsFinal, request, objects::find_objects_final).await
     }
 
     async fn generate_key(
         &self,
         request: Request<pb::GenerateKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::GenerateKey, request, |app, call, r| async move {
-            let object = services
-                .token_keys
-                .generate_key(
-                    AppCall { app: &app, call: &call },
-                    r.session,
-                    &mechanism(r.mechanism)?,
-                    &template(r.template)?,
-                )
-                .await?;
-            Ok(pb::ObjectResponse { object })
-        })
-        .await
+        self.call(Operation::GenerateKey, request, keys::generate_key).await
     }
 
     async fn generate_key_pair(
         &self,
         request: Request<pb::GenerateKeyPairRequest>,
     ) -> std::result::Result<Response<pb::GenerateKeyPairResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::GenerateKeyPair, request, |app, call, r| async move {
-            let (public, private) = (template(r.public_template)?, template(r.private_template)?);
-            let (public_key, private_key) = services
-                .token_keys
-                .generate_key_pair(
-                    AppCall { app: &app, call: &call },
-                    r.session,
-                    &mechanism(r.mechanism)?,
-                    &public,
-                    &private,
-                )
-                .await?;
-            Ok(pb::GenerateKeyPairResponse { public_key, private_key })
-        })
-        .await
+        self.call(Operation::GenerateKeyPair, request, keys::generate_key_pair).await
     }
 
     async fn wrap_key(
         &self,
         request: Request<pb::WrapKeyRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::WrapKey, request, |app, call, r| async move {
-            let mechanism = mechanism(r.mechanism)?;
-            output(services.token_keys.wrap_key(
-                AppCall { app: &app, call: &call },
-                r.session,
-                &mechanism,
-                r.wrapping_key,
-                r.key,
-                space(r.space),
-            )?)
-        })
-        .await
+        self.call(Operation::WrapKey, request, keys::wrap_key).await
     }
 
     async fn unwrap_key(
         &self,
         request: Request<pb::UnwrapKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::UnwrapKey, request, |app, call, r| async move {
-            let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
-            let object = services
-                .token_keys
-                .unwrap_key(
-                    AppCall { app: &app, call: &call },
-                    r.session,
-                    &mechanism,
-                    r.unwrapping_key,
-                    &r.wrapped_key,
-                    &template,
-                )
-                .await?;
-            Ok(pb::ObjectResponse { object })
-        })
-        .await
+        self.call(Operation::UnwrapKey, request, keys::unwrap_key).await
     }
 
     async fn derive_key(
         &self,
         request: Request<pb::DeriveKeyRequest>,
     ) -> std::result::Result<Response<pb::ObjectResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::DeriveKey, request, |app, call, r| async move {
-            let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
-            let object = services
-                .token_keys
-                .derive_key(AppCall { app: &app, call: &call }, r.session, &mechanism, r.base_key, &template)
-                .await?;
-            Ok(pb::ObjectResponse { object })
-        })
-        .await
+        self.call(Operation::DeriveKey, request, keys::derive_key).await
     }
 
     async fn generate_random(
         &self,
         request: Request<pb::TokenRandomRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::TokenGenerateRandom, request, |app, _, r| async move {
-            let len = usize::try_from(r.length).unwrap_or(usize::MAX);
-            let random = services.token.generate_random(&app, r.session, len)?;
-            Ok(pb::OutputResponse { length: random.len() as u64, output: random, buffer_too_small: false })
-        })
-        .await
+        self.call(Operation::TokenGenerateRandom, request, sessions::generate_random).await
     }
 
     async fn operation_init(
         &self,
         request: Request<pb::OperationInitRequest>,
     ) -> std::result::Result<Response<pb::OperationInitResponse>, Status> {
-        let services = Arc::clone(&self.services);
         let operation = init_operation(request.get_ref().kind);
-        self.call(operation, request, |app, call, r| async move {
-            let kind = operation_kind(r.kind)?;
-            if r.mechanism.is_none() {
-                services.token_operations.operation_cancel(&app, r.session, kind)?;
-                return Ok(pb::OperationInitResponse { output_length: 0, plus_input: false });
-            }
-            let (output_length, plus_input) = services.token_operations.operation_init(
-                AppCall { app: &app, call: &call },
-                r.session,
-                kind,
-                &mechanism(r.mechanism)?,
-                r.key,
-            )?;
-            Ok(pb::OperationInitResponse { output_length: output_length as u64, plus_input })
-        })
-        .await
+        self.call(operation, request, steps::operation_init).await
     }
 
     async fn operation_one_shot(
@@ -597,11 +397,7 @@ impl Token for TokenApi {
         &self,
         request: Request<pb::DigestKeyRequest>,
     ) -> std::result::Result<Response<pb::Empty>, Status> {
-        let services = Arc::clone(&self.services);
-        self.call(Operation::DigestKey, request, |app, call, r| async move {
-            unit(services.token_operations.digest_key(AppCall { app: &app, call: &call }, r.session, r.key))
-        })
-        .await
+        self.call(Operation::DigestKey, request, steps::digest_key).await
     }
 
     async fn operation_final(

@@ -1,6 +1,6 @@
-//! The data steps of PKCS#11 operations (single-part, update, final): one handler for the three
-//! RPCs, and the PKCS#11 function name each call is logged and audited under. A piece of a larger
-//! input (`more`) is held by the service until the call's last piece.
+//! PKCS#11 operations: C_*Init and C_DigestKey, and the data steps (single-part, update, final):
+//! one handler for the three RPCs, and the PKCS#11 function name each call is logged and audited
+//! under. A piece of a larger input (`more`) is held by the service until the call's last piece.
 
 use std::sync::Arc;
 
@@ -8,11 +8,12 @@ use arca_proto::v1 as pb;
 use cryptoki_sys::CKR_ARGUMENTS_BAD;
 use tonic::{Request, Response, Status};
 
-use super::TokenApi;
-use super::convert::{operation_kind, output, space};
-use crate::error::Error;
+use super::convert::{mechanism, operation_kind, output, space};
+use super::{TokenApi, unit};
+use crate::error::{Error, Result};
 use crate::operation::Operation;
-use crate::service::token::{AppCall, OperationKind};
+use crate::service::token::{App, AppCall, OperationKind};
+use crate::service::{Call, Services};
 
 impl TokenApi {
     /// C_Encrypt / C_EncryptUpdate / C_EncryptFinal and their kin.
@@ -21,9 +22,8 @@ impl TokenApi {
         step: Step,
         request: Request<pb::OperationDataRequest>,
     ) -> std::result::Result<Response<pb::OutputResponse>, Status> {
-        let services = Arc::clone(self.services());
         let operation = step_operation(request.get_ref().kind, step);
-        self.call(operation, request, |app, call, r| async move {
+        self.call(operation, request, move |services, app, call, r| async move {
             let kind = operation_kind(r.kind)?;
             if r.more {
                 if matches!(step, Step::Final) {
@@ -104,4 +104,34 @@ fn step_operation(kind: i32, step: Step) -> Operation {
         (Ok(K::OperationDigest), Step::Final) => Operation::DigestFinal,
         _ => Operation::UnknownStep,
     }
+}
+
+pub(super) async fn operation_init(
+    services: Arc<Services>,
+    app: Arc<App>,
+    call: Arc<Call>,
+    r: pb::OperationInitRequest,
+) -> Result<pb::OperationInitResponse> {
+    let kind = operation_kind(r.kind)?;
+    if r.mechanism.is_none() {
+        services.token_operations.operation_cancel(&app, r.session, kind)?;
+        return Ok(pb::OperationInitResponse { output_length: 0, plus_input: false });
+    }
+    let (output_length, plus_input) = services.token_operations.operation_init(
+        AppCall { app: &app, call: &call },
+        r.session,
+        kind,
+        &mechanism(r.mechanism)?,
+        r.key,
+    )?;
+    Ok(pb::OperationInitResponse { output_length: output_length as u64, plus_input })
+}
+
+pub(super) async fn digest_key(
+    services: Arc<Services>,
+    app: Arc<App>,
+    call: Arc<Call>,
+    r: pb::DigestKeyRequest,
+) -> Result<pb::Empty> {
+    unit(services.token_operations.digest_key(AppCall { app: &app, call: &call }, r.session, r.key))
 }
