@@ -3,6 +3,7 @@
 
 pub mod arcactl;
 pub mod pki;
+mod token_app;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use arca_proto::v1::key_management_client::KeyManagementClient;
 use tonic::transport::Channel;
 
 pub use arca_proto::v1 as pb;
+pub use token_app::{TokenApp, TokenClient};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -224,6 +226,21 @@ impl Daemon {
             self.captured_stderr.push_str(&chunk);
         }
         self.captured_stderr.clone()
+    }
+
+    /// Whether the daemon writes `needle` to stderr within `timeout` (its stderr reaches the test
+    /// through a reader thread, which a loaded machine may run late).
+    pub fn stderr_shows(&mut self, needle: &str, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.stderr_text().contains(needle) {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL: no chance to flush or clean up.

@@ -201,7 +201,7 @@ async fn idle_connections_cannot_lock_out_administrators_and_are_closed() {
         .lines()
         .find_map(|l| l.strip_prefix("arca_connections_refused_total{reason=\"max_connections\"} "));
     assert!(refused.is_some_and(|n| n.parse::<u64>().unwrap() >= 1), "the refusal is counted: {scraped}");
-    assert!(daemon.stderr_text().contains("connections refused"), "the refusal is logged");
+    assert!(daemon.stderr_shows("connections refused", Duration::from_secs(5)), "the refusal is logged");
 
     // The idle ones are closed after the idle timeout, and the slots are free again.
     let mut closed = String::new();

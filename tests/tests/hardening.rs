@@ -80,7 +80,7 @@ async fn allow_unlocked_memory_is_an_explicit_choice() {
     let key = create_key(&mut kms, "unlocked").await;
     let request = pb::EncryptRequest { key_id: key, plaintext: b"x".to_vec(), ..Default::default() };
     kms.encrypt(request).await.unwrap();
-    assert!(daemon.stderr_text().contains("unlocked memory"), "the daemon warns");
+    assert!(daemon.stderr_shows("unlocked memory", std::time::Duration::from_secs(5)), "the daemon warns");
 }
 
 #[tokio::test]

@@ -9,12 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 
-use arca_proto::APPLICATION_HEADER;
-use arca_tests::{Daemon, create_key, pb};
-use tonic::Request;
-use tonic::transport::Channel;
-
-type Client = pb::token_client::TokenClient<Channel>;
+use arca_tests::{Daemon, TokenApp, TokenClient, create_key, pb};
 
 const CKF_SERIAL_SESSION: u64 = 0x4;
 const CKF_RW_SESSION: u64 = 0x2;
@@ -133,39 +128,29 @@ fn assert_no_residue(daemon: &Daemon, secret: &[u8], what: &str, anywhere: bool)
     }
 }
 
+/// The token's application, with the steps these tests repeat.
 struct App {
-    client: Client,
-    id: String,
-    _events: tonic::Streaming<pb::AttachEvent>,
+    token: TokenApp,
 }
 
 impl App {
     async fn attach(daemon: &Daemon) -> Self {
-        let mut client = Client::new(daemon.channel().await);
-        let request = pb::AttachRequest { application_name: "key-residue-test".into() };
-        let mut events = client.attach(request).await.unwrap().into_inner();
-        let id = events.message().await.unwrap().unwrap().application_id;
-        Self { client, id, _events: events }
-    }
-
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request.metadata_mut().insert(APPLICATION_HEADER, self.id.parse().unwrap());
-        request
+        Self { token: TokenApp::attach(daemon, "key-residue-test").await }
     }
 
     async fn user_session(&mut self) -> u64 {
         let init = pb::InitTokenRequest { so_pin: b"87654321".to_vec(), label: b"residue".to_vec() };
-        self.client.init_token(init).await.unwrap();
+        self.token.client.init_token(init).await.unwrap();
         let open = pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION | CKF_RW_SESSION };
-        let session = self.client.open_session(self.request(open)).await.unwrap().into_inner().session;
+        let session =
+            self.token.client.open_session(self.token.request(open)).await.unwrap().into_inner().session;
         let so = pb::LoginRequest { session, user_type: CKU_SO, pin: b"87654321".to_vec() };
-        self.client.login(self.request(so)).await.unwrap();
+        self.token.client.login(self.token.request(so)).await.unwrap();
         let pin = pb::InitPinRequest { session, pin: b"123456".to_vec() };
-        self.client.init_pin(self.request(pin)).await.unwrap();
-        self.client.logout(self.request(pb::LogoutRequest { session })).await.unwrap();
+        self.token.client.init_pin(self.token.request(pin)).await.unwrap();
+        self.token.client.logout(self.token.request(pb::LogoutRequest { session })).await.unwrap();
         let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
-        self.client.login(self.request(user)).await.unwrap();
+        self.token.client.login(self.token.request(user)).await.unwrap();
         session
     }
 
@@ -179,12 +164,13 @@ impl App {
             attribute(CKA_VALUE, value.to_vec()),
         ];
         let request = pb::CreateObjectRequest { session, template };
-        self.client.create_object(self.request(request)).await.unwrap().into_inner().object
+        self.token.client.create_object(self.token.request(request)).await.unwrap().into_inner().object
     }
 
     async fn value_of(&mut self, session: u64, object: u64) -> Vec<u8> {
         let read = pb::GetAttributeValueRequest { session, object, types: vec![CKA_VALUE] };
-        let mut found = self.client.get_attribute_value(self.request(read)).await.unwrap().into_inner();
+        let mut found =
+            self.token.client.get_attribute_value(self.token.request(read)).await.unwrap().into_inner();
         found.attributes.remove(0).value
     }
 
@@ -194,7 +180,7 @@ impl App {
             pb::Mechanism { r#type: CKM_AES_GCM, parameter: Some(pb::mechanism::Parameter::Gcm(gcm)) };
         let kind = pb::OperationKind::OperationEncrypt.into();
         let init = pb::OperationInitRequest { session, kind, mechanism: Some(mechanism), key };
-        self.client.operation_init(self.request(init)).await.unwrap();
+        self.token.client.operation_init(self.token.request(init)).await.unwrap();
         let space = Some(pb::OutputSpace { length_only: false, capacity: 1024 });
         let data = pb::OperationDataRequest {
             session,
@@ -203,7 +189,8 @@ impl App {
             space,
             ..Default::default()
         };
-        let sealed = self.client.operation_one_shot(self.request(data)).await.unwrap().into_inner();
+        let sealed =
+            self.token.client.operation_one_shot(self.token.request(data)).await.unwrap().into_inner();
         assert!(sealed.output.len() >= 7 + 16, "ciphertext and tag: {} bytes", sealed.output.len());
     }
 
@@ -218,11 +205,12 @@ impl App {
         ];
         let mechanism = pb::Mechanism { r#type: CKM_AES_KEY_GEN, parameter: None };
         let generate = pb::GenerateKeyRequest { session, mechanism: Some(mechanism), template };
-        let kek = self.client.generate_key(self.request(generate)).await.unwrap().into_inner().object;
+        let kek =
+            self.token.client.generate_key(self.token.request(generate)).await.unwrap().into_inner().object;
         let wrap_pad = || Some(pb::Mechanism { r#type: CKM_AES_KEY_WRAP_PAD, parameter: None });
         let space = Some(pb::OutputSpace { length_only: false, capacity: 1024 });
         let wrap = pb::WrapKeyRequest { session, mechanism: wrap_pad(), wrapping_key: kek, key, space };
-        let wrapped = self.client.wrap_key(self.request(wrap)).await.unwrap().into_inner().output;
+        let wrapped = self.token.client.wrap_key(self.token.request(wrap)).await.unwrap().into_inner().output;
         let template = vec![
             attribute(CKA_CLASS, ulong(CKO_SECRET_KEY)),
             attribute(CKA_KEY_TYPE, ulong(CKK_AES)),
@@ -237,7 +225,7 @@ impl App {
             wrapped_key: wrapped,
             template,
         };
-        self.client.unwrap_key(self.request(unwrap)).await.unwrap().into_inner().object
+        self.token.client.unwrap_key(self.token.request(unwrap)).await.unwrap().into_inner().object
     }
 }
 
@@ -251,7 +239,7 @@ fn ulong(value: u64) -> Vec<u8> {
 
 /// Later calls of another application, on a connection of its own.
 async fn unrelated_calls(daemon: &Daemon) {
-    let mut client = Client::new(daemon.channel().await);
+    let mut client = TokenClient::new(daemon.channel().await);
     for _ in 0..LATER_CALLS {
         client.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap();
     }
@@ -274,7 +262,7 @@ async fn a_key_made_through_pkcs11_leaves_no_copy_once_its_session_ends() {
     let unwrapped = app.wrap_and_unwrap(session, object).await;
     let mut unwrapped_value = app.value_of(session, unwrapped).await;
     assert_eq!(unwrapped_value, key);
-    app.client.close_session(app.request(pb::SessionRequest { session })).await.unwrap();
+    app.token.client.close_session(app.token.request(pb::SessionRequest { session })).await.unwrap();
     // The test's own copies are gone before the scan; the daemon's are what is measured.
     read_back.fill(0);
     unwrapped_value.fill(0);

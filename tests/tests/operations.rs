@@ -202,5 +202,5 @@ async fn sighup_re_reads_the_configuration_without_stopping() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status = daemon.admin().await.status(pb::StatusRequest {}).await.unwrap().into_inner();
     assert!(!status.sealed);
-    assert!(daemon.stderr_text().contains("SIGHUP"), "the reload is logged");
+    assert!(daemon.stderr_shows("SIGHUP", Duration::from_secs(5)), "the reload is logged");
 }

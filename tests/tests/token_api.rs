@@ -2,11 +2,8 @@
 //! lockout, objects and operations, with the exact CK_RV of each failure in `x-arca-ckr`.
 
 use arca_proto::{APPLICATION_HEADER, CKR_HEADER};
-use arca_tests::{Daemon, pb};
+use arca_tests::{Daemon, TokenApp, TokenClient, pb};
 use tonic::Request;
-use tonic::transport::Channel;
-
-type Client = pb::token_client::TokenClient<Channel>;
 
 const CKF_SERIAL_SESSION: u64 = 0x4;
 const CKF_RW_SESSION: u64 = 0x2;
@@ -27,30 +24,7 @@ const CKM_AES_GCM: u64 = 0x1087;
 const CKF_USER_PIN_COUNT_LOW: u64 = 0x10000;
 const CKF_USER_PIN_LOCKED: u64 = 0x40000;
 
-struct App {
-    client: Client,
-    id: String,
-    _events: tonic::Streaming<pb::AttachEvent>,
-}
-
-impl App {
-    async fn attach(daemon: &Daemon) -> Self {
-        let mut client = Client::new(daemon.channel().await);
-        let mut events = client
-            .attach(pb::AttachRequest { application_name: "token-api-test".into() })
-            .await
-            .unwrap()
-            .into_inner();
-        let id = events.message().await.unwrap().unwrap().application_id;
-        Self { client, id, _events: events }
-    }
-
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request.metadata_mut().insert(APPLICATION_HEADER, self.id.parse().unwrap());
-        request
-    }
-}
+type App = TokenApp;
 
 fn ckr(status: &tonic::Status) -> u64 {
     let text = status.metadata().get(CKR_HEADER).and_then(|v| v.to_str().ok()).expect(CKR_HEADER);
@@ -66,7 +40,7 @@ fn ulong(value: u64) -> Vec<u8> {
 }
 
 async fn setup(daemon: &Daemon) -> (App, u64) {
-    let mut app = App::attach(daemon).await;
+    let mut app = App::attach(daemon, "token-api-test").await;
     let request = pb::InitTokenRequest { so_pin: b"87654321".to_vec(), label: b"test".to_vec() };
     app.client.init_token(request).await.unwrap();
     let session = app
@@ -231,7 +205,7 @@ async fn the_user_pin_locks_after_ten_failures_and_the_so_unlocks_it() {
 #[tokio::test]
 async fn an_unknown_application_answers_session_handle_invalid() {
     let (daemon, _dir) = Daemon::start_dev();
-    let mut client = Client::new(daemon.channel().await);
+    let mut client = TokenClient::new(daemon.channel().await);
     let mut request = Request::new(pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION });
     request.metadata_mut().insert(APPLICATION_HEADER, "feedface".parse().unwrap());
     let status = client.open_session(request).await.unwrap_err();
@@ -420,7 +394,7 @@ async fn quotas_and_the_seal_apply_to_token_calls() {
     )
     .unwrap();
     let sealed = arca_tests::Launch::config(&config, &data, &data.join("arca.sock")).start();
-    let mut client = Client::new(sealed.channel().await);
+    let mut client = TokenClient::new(sealed.channel().await);
     let status = client.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap_err();
     assert_eq!(ckr(&status), 0xE0, "CKR_TOKEN_NOT_PRESENT while the store is not unsealed: {status:?}");
     sealed.shutdown().await;
@@ -437,7 +411,7 @@ async fn token_keys_need_an_administrator_and_session_keys_do_not() {
     daemon.shutdown().await;
     let launch = arca_tests::Launch::key_file_config(dir.path(), "administrators = [\"uid:4242\"]");
     let daemon = launch.start();
-    let mut app = App::attach(&daemon).await;
+    let mut app = App::attach(&daemon, "token-api-test").await;
     let open = pb::OpenSessionRequest { flags: CKF_SERIAL_SESSION | CKF_RW_SESSION };
     let session = app.client.open_session(app.request(open)).await.unwrap().into_inner().session;
     let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };

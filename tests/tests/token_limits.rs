@@ -3,12 +3,8 @@
 //! labels and templates past their sizes, and template checks that come before any key
 //! generation.
 
-use arca_proto::{APPLICATION_HEADER, CKR_HEADER};
-use arca_tests::{Daemon, Launch, pb};
-use tonic::Request;
-use tonic::transport::Channel;
-
-type Client = pb::token_client::TokenClient<Channel>;
+use arca_proto::CKR_HEADER;
+use arca_tests::{Daemon, Launch, TokenApp, pb};
 
 const CKF_SERIAL_SESSION: u64 = 0x4;
 const CKF_RW_SESSION: u64 = 0x2;
@@ -37,44 +33,35 @@ const CKF_USER_PIN_COUNT_LOW: u64 = 0x10000;
 const MAX_CALL_BYTES: usize = 16 << 20;
 const PIECE: usize = 60 << 10;
 
+/// The token's application, logged in on one R/W session.
 struct App {
-    client: Client,
-    id: String,
+    token: TokenApp,
     session: u64,
-    _events: tonic::Streaming<pb::AttachEvent>,
 }
 
 impl App {
     /// Attaches, initialises the token and logs the user in on a R/W session.
     async fn logged_in(daemon: &Daemon) -> Self {
-        let mut client = Client::new(daemon.channel().await);
-        let request = pb::AttachRequest { application_name: "token-limits-test".into() };
-        let mut events = client.attach(request).await.unwrap().into_inner();
-        let first = events.message().await.unwrap().unwrap();
-        assert_eq!(first.max_request_bytes, 64 << 10, "the daemon tells its request cap");
-        let mut app = Self { client, id: first.application_id, session: 0, _events: events };
+        let token = TokenApp::attach(daemon, "token-limits-test").await;
+        assert_eq!(token.max_request_bytes, 64 << 10, "the daemon tells its request cap");
+        let mut app = Self { token, session: 0 };
         let init = pb::InitTokenRequest { so_pin: b"87654321".to_vec(), label: b"limits".to_vec() };
-        app.client.init_token(init).await.unwrap();
+        app.token.client.init_token(init).await.unwrap();
         let flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
-        let opened = app.client.open_session(app.request(pb::OpenSessionRequest { flags })).await.unwrap();
+        let opened =
+            app.token.client.open_session(app.token.request(pb::OpenSessionRequest { flags })).await.unwrap();
         app.session = opened.into_inner().session;
         app.login(CKU_SO, b"87654321").await.unwrap();
         let pin = pb::InitPinRequest { session: app.session, pin: b"123456".to_vec() };
-        app.client.init_pin(app.request(pin)).await.unwrap();
-        app.client.logout(app.request(pb::LogoutRequest { session: app.session })).await.unwrap();
+        app.token.client.init_pin(app.token.request(pin)).await.unwrap();
+        app.token.client.logout(app.token.request(pb::LogoutRequest { session: app.session })).await.unwrap();
         app.login(CKU_USER, b"123456").await.unwrap();
         app
     }
 
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request.metadata_mut().insert(APPLICATION_HEADER, self.id.parse().unwrap());
-        request
-    }
-
     async fn login(&mut self, user_type: u64, pin: &[u8]) -> Result<(), tonic::Status> {
         let request = pb::LoginRequest { session: self.session, user_type, pin: pin.to_vec() };
-        self.client.login(self.request(request)).await.map(drop)
+        self.token.client.login(self.token.request(request)).await.map(drop)
     }
 
     async fn digest_update(&mut self, data: &[u8], more: bool) -> Result<(), tonic::Status> {
@@ -85,7 +72,7 @@ impl App {
             more,
             ..Default::default()
         };
-        self.client.operation_update(self.request(request)).await.map(drop)
+        self.token.client.operation_update(self.token.request(request)).await.map(drop)
     }
 
     /// Sends `len` bytes as one C_DigestUpdate in pieces; the answer to the last piece.
@@ -94,7 +81,7 @@ impl App {
         let kind = pb::OperationKind::OperationDigest as i32;
         let init =
             pb::OperationInitRequest { session: self.session, kind, mechanism: Some(mechanism), key: 0 };
-        self.client.operation_init(self.request(init)).await.unwrap();
+        self.token.client.operation_init(self.token.request(init)).await.unwrap();
         let data = vec![0x5A; PIECE];
         let mut left = len;
         while left > PIECE {
@@ -111,12 +98,12 @@ impl App {
             space: Some(pb::OutputSpace { length_only: false, capacity: 64 }),
             ..Default::default()
         };
-        self.client.operation_final(self.request(request)).await.map(tonic::Response::into_inner)
+        self.token.client.operation_final(self.token.request(request)).await.map(tonic::Response::into_inner)
     }
 
     async fn create(&mut self, template: Vec<pb::Attribute>) -> Result<u64, tonic::Status> {
         let request = pb::CreateObjectRequest { session: self.session, template };
-        self.client.create_object(self.request(request)).await.map(|r| r.into_inner().object)
+        self.token.client.create_object(self.token.request(request)).await.map(|r| r.into_inner().object)
     }
 }
 
@@ -151,10 +138,10 @@ async fn operation_input_in_pieces_is_limited_to_16_mib_per_call() {
 async fn pins_labels_and_templates_past_the_limits_get_their_codes() {
     let (daemon, _dir) = Daemon::start_dev();
     let mut app = App::logged_in(&daemon).await;
-    app.client.logout(app.request(pb::LogoutRequest { session: app.session })).await.unwrap();
+    app.token.client.logout(app.token.request(pb::LogoutRequest { session: app.session })).await.unwrap();
     let long = app.login(CKU_USER, &[b'1'; 256]).await.unwrap_err();
     assert_eq!(ckr(&long), CKR_PIN_LEN_RANGE, "{long:?}");
-    let info = app.client.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap().into_inner();
+    let info = app.token.client.get_token_info(pb::GetTokenInfoRequest {}).await.unwrap().into_inner();
     assert_eq!(info.flags & CKF_USER_PIN_COUNT_LOW, 0, "a PIN out of range is not a wrong PIN");
     app.login(CKU_USER, b"123456").await.unwrap();
 
@@ -207,7 +194,7 @@ async fn key_pair_templates_are_checked_before_any_generation() {
             public_template,
             private_template,
         };
-        let refused = app.client.generate_key_pair(app.request(request)).await.unwrap_err();
+        let refused = app.token.client.generate_key_pair(app.token.request(request)).await.unwrap_err();
         assert_eq!(ckr(&refused), expected, "{refused:?}");
     }
     let request = pb::GenerateKeyPairRequest {
@@ -216,6 +203,6 @@ async fn key_pair_templates_are_checked_before_any_generation() {
         public_template: public,
         private_template: private,
     };
-    let status = app.client.generate_key_pair(app.request(request)).await.unwrap_err();
+    let status = app.token.client.generate_key_pair(app.token.request(request)).await.unwrap_err();
     assert!(status.message().contains("took longer"), "a good template reaches generation: {status:?}");
 }
