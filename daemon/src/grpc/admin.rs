@@ -117,8 +117,7 @@ impl Admin for AdminApi {
         request: Request<pb::VerifyAuditRequest>,
     ) -> Result<Response<pb::VerifyAuditResponse>, Status> {
         serve(&self.metrics, &self.services.keystore, Operation::VerifyAudit, request, |call, _| async move {
-            self.services.keystore.require_administrator(&call, Operation::VerifyAudit)?;
-            let outcome = self.services.keystore.audit().verify()?;
+            let outcome = self.services.audit.verify(&call)?;
             let intact = outcome.first_bad.is_none();
             let bad =
                 outcome.first_bad.unwrap_or(BadRecord { seq: 0, file: String::new(), reason: String::new() });
@@ -140,16 +139,8 @@ impl Admin for AdminApi {
         request: Request<pb::ReadAuditRequest>,
     ) -> Result<Response<pb::ReadAuditResponse>, Status> {
         serve(&self.metrics, &self.services.keystore, Operation::ReadAudit, request, |call, r| async move {
-            self.services.keystore.require_administrator(&call, Operation::ReadAudit)?;
-            let limit = match r.limit {
-                0 => 100,
-                n @ 1..=1000 => n as usize,
-                n => return Err(Error::invalid(format!("limit is {n}; it must be 1 to 1000"))),
-            };
             let filter = Filter { key: &r.key, principal: &r.principal, source: &r.source };
-            Ok(pb::ReadAuditResponse {
-                records: self.services.keystore.audit().tail_records(limit, &filter)?,
-            })
+            Ok(pb::ReadAuditResponse { records: self.services.audit.read(&call, r.limit, &filter)? })
         })
         .await
     }
@@ -159,8 +150,7 @@ impl Admin for AdminApi {
         request: Request<pb::RotateAuditRequest>,
     ) -> Result<Response<pb::RotateAuditResponse>, Status> {
         serve(&self.metrics, &self.services.keystore, Operation::RotateAudit, request, |call, _| async move {
-            self.services.keystore.require_administrator(&call, Operation::RotateAudit)?;
-            Ok(match self.services.keystore.audit().rotate()? {
+            Ok(match self.services.audit.rotate(&call)? {
                 Some(rotated) => pb::RotateAuditResponse {
                     rotated: true,
                     file: rotated.file,

@@ -11,6 +11,7 @@
 mod access;
 mod administrators;
 mod audit_anchor;
+mod audit_calls;
 mod authz;
 mod call;
 mod clock;
@@ -28,6 +29,7 @@ pub mod token;
 use std::sync::Arc;
 
 pub use administrators::{parse_principal, parse_principals};
+pub use audit_calls::AuditService;
 pub use call::{Authorized, Call, Used};
 pub use crypto::{
     CryptoService, DataKeyPair, DataKeySize, Opened, PublicKey, Sealed, Verification, mac_algorithm,
@@ -50,6 +52,7 @@ pub struct Services {
     pub keys: KeyService,
     pub grants: GrantService,
     pub imports: ImportService,
+    pub audit: AuditService,
     pub token: Arc<token::TokenService>,
     pub token_login: token::TokenLogin,
     pub token_objects: token::TokenObjects,
@@ -65,6 +68,7 @@ impl Services {
             keys: KeyService::new(Arc::clone(&keystore)),
             grants: GrantService::new(Arc::clone(&keystore)),
             imports: ImportService::new(Arc::clone(&keystore)),
+            audit: AuditService::new(Arc::clone(&keystore)),
             token_login: token::TokenLogin::new(Arc::clone(&token)),
             token_objects: token::TokenObjects::new(Arc::clone(&token)),
             token_keys: token::TokenKeys::new(Arc::clone(&token)),
