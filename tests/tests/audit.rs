@@ -156,3 +156,20 @@ async fn records_name_source_key_version_and_error_code() {
     drop(events);
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn read_audit_takes_1_to_1000_records_and_names_the_limit_past_it() {
+    let (daemon, _dir) = arca_tests::Daemon::start_dev();
+    let mut admin = daemon.admin().await;
+    for _ in 0..3 {
+        admin.status(pb::StatusRequest {}).await.unwrap();
+    }
+    let at_most = pb::ReadAuditRequest { limit: 1000, ..Default::default() };
+    assert!(!admin.read_audit(at_most).await.unwrap().into_inner().records.is_empty());
+    let one = pb::ReadAuditRequest { limit: 1, ..Default::default() };
+    assert_eq!(admin.read_audit(one).await.unwrap().into_inner().records.len(), 1);
+    let past = pb::ReadAuditRequest { limit: 1001, ..Default::default() };
+    let status = admin.read_audit(past).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("1 to 1000"), "{}", status.message());
+}
