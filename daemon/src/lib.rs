@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub(crate) mod disk;
 pub mod error;
+pub(crate) mod front;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub(crate) mod grpc;

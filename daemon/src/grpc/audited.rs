@@ -1,19 +1,11 @@
-//! What the audit log records of each request: the key it names and its encryption context.
+//! What the audit log records of each gRPC request: the key it names and its encryption context
+//! (the trait is `front::Audited`).
 
 use std::collections::BTreeMap;
 
 use arca_proto::v1 as pb;
 
-pub(super) trait Audited {
-    /// The key as the caller named it, if the call names one.
-    fn key_ref(&self) -> &str {
-        ""
-    }
-
-    fn encryption_context(&self) -> BTreeMap<String, String> {
-        BTreeMap::new()
-    }
-}
+use crate::front::Audited;
 
 macro_rules! audited {
     ($($request:ty),* $(,)?) => { $(impl Audited for $request {})* };

@@ -14,9 +14,9 @@ use arca_proto::v1 as pb;
 use arca_proto::v1::key_management_server::KeyManagement;
 use tonic::{Request, Response, Status};
 
-use super::audited::Audited;
 use super::serve;
 use crate::error::Result as ServiceResult;
+use crate::front::Audited;
 use crate::metrics::Metrics;
 use crate::operation::Operation;
 use crate::service::{Call, Services};

@@ -57,7 +57,7 @@ impl TokenApi {
         handler: impl FnOnce(Arc<Services>, Arc<App>, Arc<Call>, Req) -> Fut,
     ) -> std::result::Result<Response<Resp>, Status>
     where
-        Req: super::audited::Audited,
+        Req: crate::front::Audited,
         Fut: Future<Output = Result<Resp>>,
     {
         let application = request
