@@ -41,6 +41,88 @@ pub struct Settings {
     pub audit_max_bytes: u64,
     /// Limits on connections, streams and calls (`[connections]`).
     pub connections: ConnectionSettings,
+    /// The AWS KMS JSON front (`[aws]`); `None` turns it off.
+    pub aws: Option<AwsSettings>,
+}
+
+/// Where and as whom the AWS KMS JSON front answers.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub listen: SocketAddr,
+    /// HTTPS with the `[tls]` certificate, or plain HTTP (`--dev` on loopback only).
+    pub transport: AwsTransport,
+    /// The partition, region and account the front's ARNs name and SigV4 scopes must name.
+    pub identity: AwsIdentity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsTransport {
+    Https { cert: PathBuf, key: PathBuf },
+    PlainLoopback,
+}
+
+/// The account a front speaking AWS's protocol presents: `arn:<partition>:kms:<region>:<account>`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsIdentity {
+    #[serde(default = "default_aws_partition")]
+    pub partition: String,
+    #[serde(default = "default_aws_region")]
+    pub region: String,
+    #[serde(default = "default_aws_account_id")]
+    pub account_id: String,
+}
+
+impl Default for AwsIdentity {
+    fn default() -> Self {
+        Self {
+            partition: default_aws_partition(),
+            region: default_aws_region(),
+            account_id: default_aws_account_id(),
+        }
+    }
+}
+
+/// `arcad --dev` answers the AWS protocol on this loopback port unless told otherwise
+/// (`--aws-listen`).
+pub const DEV_AWS_PORT: u16 = 4599;
+
+fn default_aws_partition() -> String {
+    "aws".into()
+}
+fn default_aws_region() -> String {
+    "us-east-1".into()
+}
+fn default_aws_account_id() -> String {
+    "000000000000".into()
+}
+
+impl AwsIdentity {
+    fn validate(&self) -> Result<()> {
+        let label = |text: &str| {
+            !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
+        if !label(&self.partition) {
+            return Err(Error::Config(format!("aws.partition {:?} is not a partition name", self.partition)));
+        }
+        if !label(&self.region) {
+            return Err(Error::Config(format!("aws.region {:?} is not a region name", self.region)));
+        }
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::Config(format!("aws.account_id {:?} is not 12 digits", self.account_id)));
+        }
+        Ok(())
+    }
+}
+
+/// `[aws]` in the configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AwsSection {
+    /// The HTTPS address; the certificate and key are `[tls]`'s.
+    listen: SocketAddr,
+    #[serde(flatten)]
+    identity: AwsIdentity,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +136,22 @@ pub struct TlsSettings {
 }
 
 impl Settings {
+    /// `--aws-listen`: where `--dev` serves the AWS protocol, plain HTTP, so loopback only.
+    pub fn set_dev_aws_listen(&mut self, address: SocketAddr) -> Result<()> {
+        if !address.ip().is_loopback() {
+            return Err(Error::Config(format!(
+                "--aws-listen {address}: --dev serves plain HTTP, on a loopback address only"
+            )));
+        }
+        match &mut self.aws {
+            Some(aws) if aws.transport == AwsTransport::PlainLoopback => {
+                aws.listen = address;
+                Ok(())
+            }
+            _ => Err(Error::Config("--aws-listen is for --dev; use [aws] listen in the configuration file".into())),
+        }
+    }
+
     pub fn store_path(&self) -> PathBuf {
         self.data_dir.join(STORE_FILE)
     }
@@ -82,6 +180,11 @@ impl Settings {
             config_file: None,
             audit_max_bytes: DEFAULT_AUDIT_MAX_BYTES,
             connections: ConnectionSettings::default(),
+            aws: Some(AwsSettings {
+                listen: SocketAddr::from(([127, 0, 0, 1], DEV_AWS_PORT)),
+                transport: AwsTransport::PlainLoopback,
+                identity: AwsIdentity::default(),
+            }),
         }
     }
 
@@ -133,6 +236,7 @@ struct ConfigFile {
     min_free_disk_bytes: u64,
     #[serde(default)]
     connections: ConnectionSettings,
+    aws: Option<AwsSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +283,7 @@ fn default_argon2_parallelism() -> u32 {
 
 impl ConfigFile {
     fn into_settings(self) -> Result<Settings> {
+        let aws = self.aws_settings()?;
         let mode = match (self.seal.mode, self.seal.key_file) {
             (SealModeName::Passphrase, None) => SealMode::Passphrase,
             (SealModeName::Passphrase, Some(_)) => {
@@ -235,7 +340,22 @@ impl ConfigFile {
             config_file: None,
             audit_max_bytes: self.audit_max_bytes,
             connections: self.connections,
+            aws,
         })
+    }
+
+    /// `[aws]` serves HTTPS with `[tls]`'s certificate: plain HTTP is for `--dev` only.
+    fn aws_settings(&self) -> Result<Option<AwsSettings>> {
+        let Some(section) = &self.aws else { return Ok(None) };
+        section.identity.validate()?;
+        let tls = self.tls.as_ref().ok_or_else(|| {
+            Error::Config("[aws] serves HTTPS with the [tls] certificate: add a [tls] section".into())
+        })?;
+        Ok(Some(AwsSettings {
+            listen: section.listen,
+            transport: AwsTransport::Https { cert: tls.cert.clone(), key: tls.key.clone() },
+            identity: section.identity.clone(),
+        }))
     }
 }
 

@@ -41,6 +41,16 @@ pub enum Error {
     InvalidCiphertext(String),
     #[error("decryption failed: the ciphertext was altered or the encryption context does not match")]
     DecryptionFailed,
+    /// A signature checked on a front that answers an invalid one with an error (AWS's Verify).
+    #[error("the signature is not valid for this key, message and algorithm")]
+    SignatureNotValid,
+    /// A MAC checked on a front that answers an invalid one with an error (AWS's VerifyMac).
+    #[error("the MAC is not valid for this key, message and algorithm")]
+    MacNotValid,
+    /// A request whose signature a front refused; `exception` is AWS's name for the refusal
+    /// (`InvalidSignatureException`, `UnrecognizedClientException` …).
+    #[error("{message}")]
+    Unauthenticated { exception: &'static str, message: String },
 
     #[error("throttled: {0}")]
     Throttled(String),

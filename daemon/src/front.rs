@@ -75,7 +75,10 @@ pub(crate) fn outcome_code(error: &Error) -> Code {
         Error::InvalidKeyId(_)
         | Error::InvalidArgument(_)
         | Error::InvalidCiphertext(_)
-        | Error::DecryptionFailed => Code::InvalidArgument,
+        | Error::DecryptionFailed
+        | Error::SignatureNotValid
+        | Error::MacNotValid => Code::InvalidArgument,
+        Error::Unauthenticated { .. } => Code::Unauthenticated,
         Error::Unsupported(_) => Code::Unimplemented,
         Error::KeyIntegrity(_) | Error::Integrity(_) => Code::DataLoss,
         Error::LockedMemory(_) | Error::Throttled(_) => Code::ResourceExhausted,
@@ -109,7 +112,9 @@ fn admit(service: &Keystore, caller: &str, operation: Operation) -> Result<(), E
 fn is_refusal(error: &Error) -> bool {
     use cryptoki_sys as p11;
     match error {
-        Error::InvalidCiphertext(_) | Error::DecryptionFailed => false,
+        Error::InvalidCiphertext(_) | Error::DecryptionFailed | Error::SignatureNotValid | Error::MacNotValid => {
+            false
+        }
         Error::Pkcs11 { rv, .. } => matches!(
             *rv,
             p11::CKR_USER_NOT_LOGGED_IN

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub(crate) mod auth;
+pub(crate) mod aws;
 pub mod config;
 pub mod crypto;
 pub(crate) mod disk;

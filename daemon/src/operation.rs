@@ -113,6 +113,7 @@ operations! {
     CancelKeyDeletion => "CancelKeyDeletion", Kms, Unmetered, Changes;
     PutKeyPolicy => "PutKeyPolicy", Kms, Unmetered, Changes;
     GetKeyPolicy => "GetKeyPolicy", Kms, Unmetered, Reads;
+    ListKeyPolicies => "ListKeyPolicies", Kms, Unmetered, Reads;
     CreateGrant => "CreateGrant", Kms, Unmetered, Changes;
     ListGrants => "ListGrants", Kms, Unmetered, Reads;
     ListRetirableGrants => "ListRetirableGrants", Kms, Unmetered, Reads;
@@ -135,6 +136,8 @@ operations! {
     GetPublicKey => "GetPublicKey", Kms, Unmetered, Reads;
     GenerateMac => "GenerateMac", Kms, Crypto, Reads;
     VerifyMac => "VerifyMac", Kms, Crypto, Reads;
+    // A KMS operation this daemon does not offer: refused as UnsupportedOperationException.
+    UnsupportedKms => "UnsupportedOperation", Kms, Unmetered, Reads;
     // arca.v1.Token: the application, the token, PINs
     Attach => "Attach", Pkcs11, Unmetered, Reads;
     UnlockSoPin => "UnlockSoPin", Pkcs11, Unmetered, Changes;

@@ -19,7 +19,8 @@ use tonic_health::server::HealthReporter;
 use tower::layer::util::{Identity as NoLayer, Stack};
 
 use crate::audit::AuditLog;
-use crate::config::{Settings, TlsSettings};
+use crate::aws::{AwsFront, TlsFiles};
+use crate::config::{AwsSettings, AwsTransport, Settings, TlsSettings};
 use crate::error::{Error, Result};
 use crate::grpc::{AdminApi, KmsApi, TokenApi};
 use crate::metrics::{Gauges, Metrics};
@@ -148,6 +149,9 @@ pub async fn run(settings: Settings) -> Result<()> {
     if let Some(tls) = &settings.tls {
         listeners.push(serve_tls(&shared, tls)?);
     }
+    if let Some(aws) = &settings.aws {
+        listeners.push(serve_aws(&shared, aws)?);
+    }
     if let Some(address) = settings.metrics_listen {
         listeners.push(serve_metrics(&shared, address).await?);
     }
@@ -260,6 +264,25 @@ fn serve_tls(shared: &Shared, tls: &TlsSettings) -> Result<JoinHandle<()>> {
             tracing::error!(%error, "the TLS listener stopped");
         }
     }))
+}
+
+/// The AWS KMS front: HTTPS with `[tls]`'s certificate, or plain HTTP on loopback for `--dev`.
+fn serve_aws(shared: &Shared, settings: &AwsSettings) -> Result<JoinHandle<()>> {
+    let listener = bind_tcp(settings.listen)?;
+    let local = listener.local_addr().map_err(Error::io("cannot read the AWS front's address"))?;
+    let front = Arc::new(AwsFront::new(
+        Arc::clone(&shared.services),
+        Arc::clone(&shared.metrics),
+        &settings.identity,
+        shared.max_request_bytes,
+    ));
+    let (tls, scheme) = match &settings.transport {
+        AwsTransport::Https { cert, key } => (Some(TlsFiles { cert: cert.clone(), key: key.clone() }), "https"),
+        AwsTransport::PlainLoopback => (None, "http"),
+    };
+    let handle = crate::aws::serve(front, listener, tls.as_ref(), shared.admission.clone(), shared.shutdown.clone())?;
+    announce(&format!("{scheme}://{local} (AWS KMS)"));
+    Ok(handle)
 }
 
 async fn serve_metrics(shared: &Shared, address: std::net::SocketAddr) -> Result<JoinHandle<()>> {

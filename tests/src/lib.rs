@@ -62,7 +62,14 @@ pub struct Launch {
 impl Launch {
     pub fn dev(data_dir: &Path) -> Self {
         Self {
-            args: vec!["--dev".into(), "--data-dir".into(), data_dir.display().to_string()],
+            // Any free port: tests run many daemons side by side.
+            args: vec![
+                "--dev".into(),
+                "--data-dir".into(),
+                data_dir.display().to_string(),
+                "--aws-listen".into(),
+                "127.0.0.1:0".into(),
+            ],
             data_dir: data_dir.to_path_buf(),
             socket: data_dir.join("arca.sock"),
             wrapper: Vec::new(),
@@ -189,7 +196,10 @@ impl Launch {
         let text = config.and_then(|path| std::fs::read_to_string(path).ok()).unwrap_or_default();
         let text: String =
             text.lines().filter(|line| !line.trim_start().starts_with('#')).collect::<Vec<_>>().join("\n");
-        1 + usize::from(text.contains("[tls]")) + usize::from(text.contains("metrics_listen"))
+        let dev = self.args.iter().any(|a| a == "--dev");
+        1 + usize::from(text.contains("[tls]"))
+            + usize::from(text.contains("metrics_listen"))
+            + usize::from(dev || text.contains("[aws]"))
     }
 }
 
@@ -198,6 +208,11 @@ impl Daemon {
     pub fn start_dev() -> (Self, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         (Launch::dev(dir.path()).start(), dir)
+    }
+
+    /// The AWS KMS front's endpoint URL (`http://127.0.0.1:PORT` under `--dev`).
+    pub fn aws_endpoint(&self) -> Option<String> {
+        self.addresses.iter().find_map(|a| a.strip_suffix(" (AWS KMS)")).map(str::to_owned)
     }
 
     pub fn pid(&self) -> u32 {

@@ -29,6 +29,9 @@ struct Args {
     /// Listen on this Unix socket instead of the configured one.
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Where --dev serves the AWS KMS protocol (plain HTTP, loopback only); default 127.0.0.1:4599.
+    #[arg(long, value_name = "ADDRESS", requires = "dev")]
+    aws_listen: Option<std::net::SocketAddr>,
     /// Start even if secrets cannot be locked in RAM (RLIMIT_MEMLOCK too low). Not implied by --dev.
     #[arg(long)]
     allow_unlocked_memory: bool,
@@ -84,6 +87,9 @@ fn settings(args: &Args) -> Result<Settings, String> {
     };
     if args.allow_unlocked_memory {
         settings.lock_policy = LockPolicy::AllowUnlocked;
+    }
+    if let Some(address) = args.aws_listen {
+        settings.set_dev_aws_listen(address).map_err(|e| e.to_string())?;
     }
     if let Some(socket) = &args.socket {
         settings.socket = socket.clone();

@@ -71,6 +71,8 @@ pub(crate) fn ckr_for(error: &Error) -> CK_RV {
         Error::Unsupported(_) => CKR_FUNCTION_NOT_SUPPORTED,
         Error::LockedMemory(_) => CKR_DEVICE_MEMORY,
         Error::DecryptionFailed | Error::InvalidCiphertext(_) => CKR_ENCRYPTED_DATA_INVALID,
+        Error::SignatureNotValid | Error::MacNotValid => CKR_SIGNATURE_INVALID,
+        Error::Unauthenticated { .. } => CKR_USER_NOT_LOGGED_IN,
         // Throttled by a quota: documented in docs/pkcs11.md.
         Error::Throttled(_) => CKR_FUNCTION_REJECTED,
         Error::DeadlineExceeded(_) | Error::Conflict(_) => CKR_FUNCTION_FAILED,
