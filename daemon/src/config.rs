@@ -100,7 +100,9 @@ fn default_aws_account_id() -> String {
 impl AwsIdentity {
     fn validate(&self) -> Result<()> {
         let label = |text: &str| {
-            !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            !text.is_empty()
+                && text.len() <= 64
+                && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         };
         if !label(&self.partition) {
             return Err(Error::Config(format!("aws.partition {:?} is not a partition name", self.partition)));
@@ -148,7 +150,9 @@ impl Settings {
                 aws.listen = address;
                 Ok(())
             }
-            _ => Err(Error::Config("--aws-listen is for --dev; use [aws] listen in the configuration file".into())),
+            _ => Err(Error::Config(
+                "--aws-listen is for --dev; use [aws] listen in the configuration file".into(),
+            )),
         }
     }
 

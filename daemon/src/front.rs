@@ -112,9 +112,10 @@ fn admit(service: &Keystore, caller: &str, operation: Operation) -> Result<(), E
 fn is_refusal(error: &Error) -> bool {
     use cryptoki_sys as p11;
     match error {
-        Error::InvalidCiphertext(_) | Error::DecryptionFailed | Error::SignatureNotValid | Error::MacNotValid => {
-            false
-        }
+        Error::InvalidCiphertext(_)
+        | Error::DecryptionFailed
+        | Error::SignatureNotValid
+        | Error::MacNotValid => false,
         Error::Pkcs11 { rv, .. } => matches!(
             *rv,
             p11::CKR_USER_NOT_LOGGED_IN

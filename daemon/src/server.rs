@@ -277,10 +277,13 @@ fn serve_aws(shared: &Shared, settings: &AwsSettings) -> Result<JoinHandle<()>> 
         shared.max_request_bytes,
     ));
     let (tls, scheme) = match &settings.transport {
-        AwsTransport::Https { cert, key } => (Some(TlsFiles { cert: cert.clone(), key: key.clone() }), "https"),
+        AwsTransport::Https { cert, key } => {
+            (Some(TlsFiles { cert: cert.clone(), key: key.clone() }), "https")
+        }
         AwsTransport::PlainLoopback => (None, "http"),
     };
-    let handle = crate::aws::serve(front, listener, tls.as_ref(), shared.admission.clone(), shared.shutdown.clone())?;
+    let handle =
+        crate::aws::serve(front, listener, tls.as_ref(), shared.admission.clone(), shared.shutdown.clone())?;
     announce(&format!("{scheme}://{local} (AWS KMS)"));
     Ok(handle)
 }

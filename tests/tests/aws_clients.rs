@@ -70,7 +70,8 @@ fn aws_cli_boto3_and_the_encryption_sdk_use_arca() {
     let sealed_dir = tempfile::tempdir().expect("tempdir");
     let sealed = sealed_launch(sealed_dir.path(), tls_dir.path()).start();
 
-    let dev_credentials = std::fs::read_to_string(dev.data_dir.join("aws-credentials")).expect("dev credentials");
+    let dev_credentials =
+        std::fs::read_to_string(dev.data_dir.join("aws-credentials")).expect("dev credentials");
     let credentials = dev_dir.path().join("all-credentials");
     std::fs::write(&credentials, dev_credentials + &profile(&throttled, "arca-tls", "uid:0")).expect("write");
 
@@ -92,7 +93,11 @@ fn aws_cli_boto3_and_the_encryption_sdk_use_arca() {
         ("AWS", venv("aws").display().to_string()),
     ];
 
-    let cli = Command::new("bash").arg(repo().join("tests/aws/aws_cli.sh")).envs(env.clone()).output().expect("run aws-cli");
+    let cli = Command::new("bash")
+        .arg(repo().join("tests/aws/aws_cli.sh"))
+        .envs(env.clone())
+        .output()
+        .expect("run aws-cli");
     let cli_out = format!("{}{}", String::from_utf8_lossy(&cli.stdout), String::from_utf8_lossy(&cli.stderr));
     assert!(cli.status.success(), "aws-cli script failed:\n{cli_out}");
 
@@ -103,7 +108,8 @@ fn aws_cli_boto3_and_the_encryption_sdk_use_arca() {
         .envs(env)
         .output()
         .expect("run pytest");
-    let out = format!("{}{}", String::from_utf8_lossy(&pytest.stdout), String::from_utf8_lossy(&pytest.stderr));
+    let out =
+        format!("{}{}", String::from_utf8_lossy(&pytest.stdout), String::from_utf8_lossy(&pytest.stderr));
     println!("{cli_out}\n{out}");
     assert!(pytest.status.success(), "pytest failed:\n{out}");
     drop((dev, throttled, sealed));

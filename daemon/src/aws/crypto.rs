@@ -56,14 +56,19 @@ pub(super) struct EncryptResponse {
     encryption_algorithm: &'static str,
 }
 
-pub(super) async fn encrypt(front: Arc<AwsFront>, call: Arc<Call>, r: EncryptRequest) -> Result<EncryptResponse> {
+pub(super) async fn encrypt(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: EncryptRequest,
+) -> Result<EncryptResponse> {
     let key = front.arns.key_ref(required(&r.key_id, "KeyId")?)?;
     let plaintext = required_blob(&r.plaintext, "Plaintext")?;
     let algorithm = encryption_algorithm(&r.encryption_algorithm)?;
     let (key_id, blob) = match algorithm {
         Some(hash) => front.services.crypto.encrypt_oaep(&call, key, hash, plaintext)?,
         None => {
-            let sealed = front.services.crypto.encrypt(&call, key, plaintext, &context(r.encryption_context))?;
+            let sealed =
+                front.services.crypto.encrypt(&call, key, plaintext, &context(r.encryption_context))?;
             (sealed.key_id, sealed.blob)
         }
     };
@@ -93,7 +98,11 @@ pub(super) struct DecryptResponse {
     encryption_algorithm: &'static str,
 }
 
-pub(super) async fn decrypt(front: Arc<AwsFront>, call: Arc<Call>, r: DecryptRequest) -> Result<DecryptResponse> {
+pub(super) async fn decrypt(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: DecryptRequest,
+) -> Result<DecryptResponse> {
     if r.recipient.is_some() {
         return Err(Error::Unsupported("Recipient (Nitro Enclaves attestation) is not offered".into()));
     }
@@ -103,7 +112,8 @@ pub(super) async fn decrypt(front: Arc<AwsFront>, call: Arc<Call>, r: DecryptReq
     let (key_id, plaintext) = match algorithm {
         Some(hash) => front.services.crypto.decrypt_oaep(&call, required(key, "KeyId")?, hash, blob)?,
         None => {
-            let opened = front.services.crypto.decrypt(&call, blob, &context(r.encryption_context), Some(key))?;
+            let opened =
+                front.services.crypto.decrypt(&call, blob, &context(r.encryption_context), Some(key))?;
             (opened.key_id, opened.plaintext)
         }
     };
@@ -319,7 +329,9 @@ pub(super) async fn generate_random(
     r: GenerateRandomRequest,
 ) -> Result<GenerateRandomResponse> {
     if r.recipient.is_some() || !r.custom_key_store_id.is_empty() {
-        return Err(Error::Unsupported("GenerateRandom takes neither Recipient nor CustomKeyStoreId here".into()));
+        return Err(Error::Unsupported(
+            "GenerateRandom takes neither Recipient nor CustomKeyStoreId here".into(),
+        ));
     }
     let count = r.number_of_bytes.ok_or_else(|| super::wire::missing("NumberOfBytes"))?;
     if !(1..=1024).contains(&count) {
@@ -371,7 +383,11 @@ pub(super) async fn sign(front: Arc<AwsFront>, call: Arc<Call>, r: SignRequest) 
     let algorithm = signing_algorithm(&r.signing_algorithm)?;
     let message = message(&r.message_type, required_blob(&r.message, "Message")?)?;
     let (key_id, signature) = front.services.crypto.sign(&call, key, algorithm, message)?;
-    Ok(SignResponse { key_id: front.arns.key(key_id), signature: Blob(signature), signing_algorithm: algorithm.name() })
+    Ok(SignResponse {
+        key_id: front.arns.key(key_id),
+        signature: Blob(signature),
+        signing_algorithm: algorithm.name(),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -392,7 +408,11 @@ pub(super) async fn verify(front: Arc<AwsFront>, call: Arc<Call>, r: SignRequest
     if !outcome.valid {
         return Err(Error::SignatureNotValid);
     }
-    Ok(VerifyResponse { key_id: front.arns.key(outcome.key_id), signature_valid: true, signing_algorithm: algorithm.name() })
+    Ok(VerifyResponse {
+        key_id: front.arns.key(outcome.key_id),
+        signature_valid: true,
+        signing_algorithm: algorithm.name(),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -414,7 +434,8 @@ pub(super) async fn get_public_key(
     call: Arc<Call>,
     r: super::keys::KeyIdRequest,
 ) -> Result<GetPublicKeyResponse> {
-    let public = front.services.crypto.get_public_key(&call, front.arns.key_ref(required(&r.key_id, "KeyId")?)?)?;
+    let public =
+        front.services.crypto.get_public_key(&call, front.arns.key_ref(required(&r.key_id, "KeyId")?)?)?;
     let (encryption_algorithms, signing_algorithms, _) = algorithms(public.spec, public.usage);
     Ok(GetPublicKeyResponse {
         key_id: front.arns.key(public.key_id),
@@ -455,12 +476,20 @@ pub(super) struct GenerateMacResponse {
     key_id: String,
 }
 
-pub(super) async fn generate_mac(front: Arc<AwsFront>, call: Arc<Call>, r: MacRequest) -> Result<GenerateMacResponse> {
+pub(super) async fn generate_mac(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: MacRequest,
+) -> Result<GenerateMacResponse> {
     let key = front.arns.key_ref(required(&r.key_id, "KeyId")?)?;
     let algorithm = mac_algorithm(&r.mac_algorithm)?;
     let (key_id, mac) =
         front.services.crypto.generate_mac(&call, key, algorithm, required_blob(&r.message, "Message")?)?;
-    Ok(GenerateMacResponse { mac: Blob(mac), mac_algorithm: algorithm.name(), key_id: front.arns.key(key_id) })
+    Ok(GenerateMacResponse {
+        mac: Blob(mac),
+        mac_algorithm: algorithm.name(),
+        key_id: front.arns.key(key_id),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -472,13 +501,22 @@ pub(super) struct VerifyMacResponse {
 }
 
 /// An invalid MAC is `KMSInvalidMacException`, as AWS answers it.
-pub(super) async fn verify_mac(front: Arc<AwsFront>, call: Arc<Call>, r: MacRequest) -> Result<VerifyMacResponse> {
+pub(super) async fn verify_mac(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: MacRequest,
+) -> Result<VerifyMacResponse> {
     let key = front.arns.key_ref(required(&r.key_id, "KeyId")?)?;
     let algorithm = mac_algorithm(&r.mac_algorithm)?;
     let message = required_blob(&r.message, "Message")?;
-    let outcome = front.services.crypto.verify_mac(&call, key, algorithm, message, required_blob(&r.mac, "Mac")?)?;
+    let outcome =
+        front.services.crypto.verify_mac(&call, key, algorithm, message, required_blob(&r.mac, "Mac")?)?;
     if !outcome.valid {
         return Err(Error::MacNotValid);
     }
-    Ok(VerifyMacResponse { key_id: front.arns.key(outcome.key_id), mac_valid: true, mac_algorithm: algorithm.name() })
+    Ok(VerifyMacResponse {
+        key_id: front.arns.key(outcome.key_id),
+        mac_valid: true,
+        mac_algorithm: algorithm.name(),
+    })
 }

@@ -83,8 +83,12 @@ keyed_shapes! {
 /// offer, an error for a header that names no KMS operation at all.
 fn operation_of(parts: &Parts) -> std::result::Result<Option<Operation>, &'static str> {
     let target = parts.headers.get("x-amz-target").and_then(|value| value.to_str().ok()).unwrap_or_default();
-    let name = target.strip_prefix(TARGET_PREFIX).filter(|name| !name.is_empty()).ok_or("no TrentService operation in X-Amz-Target")?;
-    let offered = Operation::ALL.iter().find(|operation| operation.face() == Face::Kms && operation.name() == name);
+    let name = target
+        .strip_prefix(TARGET_PREFIX)
+        .filter(|name| !name.is_empty())
+        .ok_or("no TrentService operation in X-Amz-Target")?;
+    let offered =
+        Operation::ALL.iter().find(|operation| operation.face() == Face::Kms && operation.name() == name);
     Ok(offered.copied())
 }
 
@@ -95,7 +99,11 @@ fn content_type_ok(parts: &Parts) -> bool {
 
 impl AwsFront {
     /// Serves one request; `transport` is `https` or `http`, for the audit record's source.
-    pub(super) async fn handle<B>(self: Arc<Self>, request: http::Request<B>, transport: &'static str) -> Answer
+    pub(super) async fn handle<B>(
+        self: Arc<Self>,
+        request: http::Request<B>,
+        transport: &'static str,
+    ) -> Answer
     where
         B: http_body::Body<Data = Bytes> + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -103,18 +111,30 @@ impl AwsFront {
         let request_id = front::new_request_id();
         let (parts, body) = request.into_parts();
         if parts.method != Method::POST || parts.uri.path() != "/" {
-            return error_answer(UNKNOWN_OPERATION, "the AWS KMS protocol is POST / with X-Amz-Target", &request_id);
+            return error_answer(
+                UNKNOWN_OPERATION,
+                "the AWS KMS protocol is POST / with X-Amz-Target",
+                &request_id,
+            );
         }
         let body = match Limited::new(body, self.max_request_bytes).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
-                let too_large = exceptions::Exception { name: "RequestEntityTooLargeException", status: StatusCode::PAYLOAD_TOO_LARGE };
-                let message = format!("the request body exceeds {} bytes (or was cut off)", self.max_request_bytes);
+                let too_large = exceptions::Exception {
+                    name: "RequestEntityTooLargeException",
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                };
+                let message =
+                    format!("the request body exceeds {} bytes (or was cut off)", self.max_request_bytes);
                 return error_answer(too_large, &message, &request_id);
             }
         };
         if !content_type_ok(&parts) {
-            return error_answer(SERIALIZATION, "Content-Type must be application/x-amz-json-1.1", &request_id);
+            return error_answer(
+                SERIALIZATION,
+                "Content-Type must be application/x-amz-json-1.1",
+                &request_id,
+            );
         }
         let operation = match operation_of(&parts) {
             Ok(Some(operation)) => operation,
@@ -125,20 +145,38 @@ impl AwsFront {
         let principal = match super::authenticate::authenticate(&self, &parts, &body) {
             Ok(verified) => verified.principal,
             Err(refusal) => {
-                let error = Error::Unauthenticated { exception: refusal.exception_name(), message: refusal.message() };
+                let error = Error::Unauthenticated {
+                    exception: refusal.exception_name(),
+                    message: refusal.message(),
+                };
                 return self.refuse(operation, request_id, source, error).await;
             }
         };
-        let facts = CallFacts { request_id, principal, source, key: String::new(), encryption_context: BTreeMap::new() };
+        let facts = CallFacts {
+            request_id,
+            principal,
+            source,
+            key: String::new(),
+            encryption_context: BTreeMap::new(),
+        };
         self.dispatch(operation, facts, body).await
     }
 
     /// Audits and answers a request refused before it became a call of its operation.
     async fn refuse(&self, operation: Operation, request_id: String, source: String, error: Error) -> Answer {
         let principal = crate::auth::Caller::Unknown.to_string();
-        let facts = CallFacts { request_id: request_id.clone(), principal, source, key: String::new(), encryption_context: BTreeMap::new() };
+        let facts = CallFacts {
+            request_id: request_id.clone(),
+            principal,
+            source,
+            key: String::new(),
+            encryption_context: BTreeMap::new(),
+        };
         let outcome: Result<()> =
-            front::run(&self.metrics, &self.services.keystore, operation, facts, exception_name, |_| async { Err(error) }).await;
+            front::run(&self.metrics, &self.services.keystore, operation, facts, exception_name, |_| async {
+                Err(error)
+            })
+            .await;
         let error = outcome.err().unwrap_or_else(|| Error::Crypto("a refusal succeeded".into()));
         error_answer(exceptions::exception_of(&error), &error.to_string(), &request_id)
     }
@@ -170,7 +208,9 @@ impl AwsFront {
             O::ListRetirableGrants => self.call(operation, facts, body, grants::list_retirable_grants).await,
             O::RetireGrant => self.call(operation, facts, body, grants::retire_grant).await,
             O::RevokeGrant => self.call(operation, facts, body, grants::revoke_grant).await,
-            O::GetParametersForImport => self.call(operation, facts, body, grants::get_parameters_for_import).await,
+            O::GetParametersForImport => {
+                self.call(operation, facts, body, grants::get_parameters_for_import).await
+            }
             O::ImportKeyMaterial => self.call(operation, facts, body, grants::import_key_material).await,
             O::DeleteImportedKeyMaterial => {
                 self.call(operation, facts, body, grants::delete_imported_key_material).await
@@ -194,7 +234,10 @@ impl AwsFront {
             O::VerifyMac => self.call(operation, facts, body, crypto::verify_mac).await,
             other => {
                 let error = Error::Unsupported(format!("{} is not offered by this appliance", other.name()));
-                self.call(operation, facts, body, move |_, _, _: keys::Empty| async move { Err::<keys::Empty, _>(error) }).await
+                self.call(operation, facts, body, move |_, _, _: keys::Empty| async move {
+                    Err::<keys::Empty, _>(error)
+                })
+                .await
             }
         }
     }
@@ -227,10 +270,17 @@ impl AwsFront {
             facts.encryption_context = request.encryption_context();
         }
         let front = Arc::clone(&self);
-        let outcome = front::run(&self.metrics, &self.services.keystore, operation, facts, exception_name, |call| async move {
-            let answer = handler(front, call, parsed?).await?;
-            wire::encode(&answer)
-        })
+        let outcome = front::run(
+            &self.metrics,
+            &self.services.keystore,
+            operation,
+            facts,
+            exception_name,
+            |call| async move {
+                let answer = handler(front, call, parsed?).await?;
+                wire::encode(&answer)
+            },
+        )
         .await;
         match outcome {
             Ok(body) => answer(StatusCode::OK, body, &request_id),

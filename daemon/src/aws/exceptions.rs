@@ -53,10 +53,14 @@ pub(crate) fn exception_of(error: &Error) -> Exception {
         Error::Unauthenticated { exception, .. } => client(exception),
         Error::Throttled(_) => client("ThrottlingException"),
         Error::LockedMemory(_) => client("LimitExceededException"),
-        Error::DeadlineExceeded(_) => Exception { name: "DependencyTimeoutException", status: StatusCode::SERVICE_UNAVAILABLE },
+        Error::DeadlineExceeded(_) => {
+            Exception { name: "DependencyTimeoutException", status: StatusCode::SERVICE_UNAVAILABLE }
+        }
         // The appliance cannot use keys until an administrator unseals it: a fault the caller
         // can only wait out, as the SDKs do with a 5xx.
-        Error::Sealed | Error::NotInitialized | Error::AlreadyInitialized | Error::WrongPassphrase => INTERNAL,
+        Error::Sealed | Error::NotInitialized | Error::AlreadyInitialized | Error::WrongPassphrase => {
+            INTERNAL
+        }
         Error::WrongSealMode(_) | Error::Conflict(_) | Error::AuditUnavailable(_) => INTERNAL,
         Error::Storage(_) | Error::Integrity(_) | Error::Config(_) | Error::Io { .. } => INTERNAL,
         Error::Crypto(_) | Error::Random(_) | Error::Pkcs11 { .. } => INTERNAL,

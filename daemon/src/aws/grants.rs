@@ -172,7 +172,11 @@ pub(super) struct RetireGrantRequest {
 }
 
 /// By its token, or by key and grant id (Arca's token is the grant id).
-pub(super) async fn retire_grant(front: Arc<AwsFront>, call: Arc<Call>, r: RetireGrantRequest) -> Result<Empty> {
+pub(super) async fn retire_grant(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: RetireGrantRequest,
+) -> Result<Empty> {
     let grant_id = match (r.grant_token.as_str(), r.grant_id.as_str()) {
         ("", "") => return Err(Error::invalid("give GrantToken, or KeyId and GrantId")),
         (token, "") => token,
@@ -187,7 +191,11 @@ pub(super) async fn retire_grant(front: Arc<AwsFront>, call: Arc<Call>, r: Retir
     Ok(Empty {})
 }
 
-pub(super) async fn revoke_grant(front: Arc<AwsFront>, call: Arc<Call>, r: RetireGrantRequest) -> Result<Empty> {
+pub(super) async fn revoke_grant(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: RetireGrantRequest,
+) -> Result<Empty> {
     let key = front.arns.key_only(required(&r.key_id, "KeyId")?)?;
     front.services.grants.revoke_grant(&call, key, required(&r.grant_id, "GrantId")?).await?;
     Ok(Empty {})
@@ -264,6 +272,10 @@ pub(super) async fn delete_imported_key_material(
     call: Arc<Call>,
     r: super::keys::KeyIdRequest,
 ) -> Result<Empty> {
-    front.services.imports.delete_imported_key_material(&call, front.arns.key_only(required(&r.key_id, "KeyId")?)?).await?;
+    front
+        .services
+        .imports
+        .delete_imported_key_material(&call, front.arns.key_only(required(&r.key_id, "KeyId")?)?)
+        .await?;
     Ok(Empty {})
 }

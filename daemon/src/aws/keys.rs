@@ -106,11 +106,18 @@ pub(super) struct ListKeysResponse {
     truncated: bool,
 }
 
-pub(super) async fn list_keys(front: Arc<AwsFront>, _call: Arc<Call>, r: ListRequest) -> Result<ListKeysResponse> {
+pub(super) async fn list_keys(
+    front: Arc<AwsFront>,
+    _call: Arc<Call>,
+    r: ListRequest,
+) -> Result<ListKeysResponse> {
     let limit = limit(r.limit, 1000, 1000)?;
     let (ids, next) = front.services.keys.list_keys(limit, &r.marker, &KeyFilter::default())?;
     Ok(ListKeysResponse {
-        keys: ids.iter().map(|id| KeyListEntry { key_id: id.to_string(), key_arn: front.arns.key(*id) }).collect(),
+        keys: ids
+            .iter()
+            .map(|id| KeyListEntry { key_id: id.to_string(), key_arn: front.arns.key(*id) })
+            .collect(),
         truncated: next.is_some(),
         next_marker: next,
     })
@@ -171,7 +178,11 @@ pub(super) struct ListAliasesResponse {
     truncated: bool,
 }
 
-pub(super) async fn list_aliases(front: Arc<AwsFront>, call: Arc<Call>, r: ListRequest) -> Result<ListAliasesResponse> {
+pub(super) async fn list_aliases(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: ListRequest,
+) -> Result<ListAliasesResponse> {
     let limit = limit(r.limit, 100, 100)?;
     let key = if r.key_id.is_empty() { "" } else { front.arns.key_only(&r.key_id)? };
     let (page, next) = front.services.keys.list_aliases(&call, key, limit, &r.marker)?;
@@ -219,8 +230,16 @@ pub(super) async fn enable_key_rotation(
     Ok(Empty {})
 }
 
-pub(super) async fn disable_key_rotation(front: Arc<AwsFront>, call: Arc<Call>, r: KeyIdRequest) -> Result<Empty> {
-    front.services.keys.disable_key_rotation(&call, front.arns.key_ref(required(&r.key_id, "KeyId")?)?).await?;
+pub(super) async fn disable_key_rotation(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: KeyIdRequest,
+) -> Result<Empty> {
+    front
+        .services
+        .keys
+        .disable_key_rotation(&call, front.arns.key_ref(required(&r.key_id, "KeyId")?)?)
+        .await?;
     Ok(Empty {})
 }
 
@@ -306,7 +325,8 @@ pub(super) async fn schedule_key_deletion(
     r: ScheduleKeyDeletionRequest,
 ) -> Result<ScheduleKeyDeletionResponse> {
     let key = front.arns.key_ref(required(&r.key_id, "KeyId")?)?;
-    let deletion_date = front.services.keys.schedule_key_deletion(&call, key, r.pending_window_in_days).await?;
+    let deletion_date =
+        front.services.keys.schedule_key_deletion(&call, key, r.pending_window_in_days).await?;
     let id = front.services.keystore.resolve(&call, key)?;
     let days = (deletion_date - front.services.keystore.now()).max(0).div_euclid(86_400) as u32;
     Ok(ScheduleKeyDeletionResponse {
@@ -339,11 +359,18 @@ pub(super) struct KeyPolicyRequest {
 fn policy_name(name: &str) -> Result<()> {
     match name {
         "" | DEFAULT_POLICY_NAME => Ok(()),
-        _ => Err(Error::KeyNotFound(format!("policy {:?} (a key has one policy, \"default\")", crate::error::Echo(name)))),
+        _ => Err(Error::KeyNotFound(format!(
+            "policy {:?} (a key has one policy, \"default\")",
+            crate::error::Echo(name)
+        ))),
     }
 }
 
-pub(super) async fn put_key_policy(front: Arc<AwsFront>, call: Arc<Call>, r: KeyPolicyRequest) -> Result<Empty> {
+pub(super) async fn put_key_policy(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: KeyPolicyRequest,
+) -> Result<Empty> {
     policy_name(&r.policy_name)?;
     let key = front.arns.key_only(required(&r.key_id, "KeyId")?)?;
     front.services.keys.put_key_policy(&call, key, required(&r.policy, "Policy")?).await?;

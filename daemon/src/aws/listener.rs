@@ -82,7 +82,8 @@ pub(crate) fn serve(
             connections.spawn(async move {
                 match acceptor {
                     Some(acceptor) => {
-                        let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(connection)).await;
+                        let handshake =
+                            tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(connection)).await;
                         if let Ok(Ok(stream)) = handshake {
                             serve_connection(front, stream, "https", shutdown).await;
                         }
@@ -102,8 +103,12 @@ fn stopping(mut shutdown: watch::Receiver<bool>) -> impl Future<Output = ()> + S
     }
 }
 
-async fn serve_connection<S>(front: Arc<AwsFront>, stream: S, transport: &'static str, shutdown: watch::Receiver<bool>)
-where
+async fn serve_connection<S>(
+    front: Arc<AwsFront>,
+    stream: S,
+    transport: &'static str,
+    shutdown: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {

@@ -20,19 +20,12 @@ pub(super) fn spec_name(spec: KeySpec) -> &'static str {
 
 /// A `KeySpec` (or the older `CustomerMasterKeySpec`) of CreateKey; absent is SYMMETRIC_DEFAULT.
 pub(super) fn spec_of(name: &str) -> Result<KeySpec> {
-    const AWS_ONLY: &[&str] = &[
-        "ECC_NIST_P521",
-        "ECC_SECG_P256K1",
-        "SM2",
-        "ML_DSA_44",
-        "ML_DSA_65",
-        "ML_DSA_87",
-        "HMAC_224",
-    ];
+    const AWS_ONLY: &[&str] =
+        &["ECC_NIST_P521", "ECC_SECG_P256K1", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "HMAC_224"];
     match name {
         "" | "SYMMETRIC_DEFAULT" => Ok(KeySpec::Aes256),
-        "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384" | "HMAC_256" | "HMAC_384"
-        | "HMAC_512" => KeySpec::ALL
+        "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384" | "HMAC_256"
+        | "HMAC_384" | "HMAC_512" => KeySpec::ALL
             .into_iter()
             .find(|spec| spec.name() == name)
             .ok_or_else(|| Error::invalid(format!("KeySpec {name} is not known"))),
@@ -64,9 +57,9 @@ pub(super) fn origin_of(name: &str) -> Result<KeyOrigin> {
     match name {
         "" | "AWS_KMS" => Ok(KeyOrigin::Arca),
         "EXTERNAL" => Ok(KeyOrigin::External),
-        "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
-            Err(Error::Unsupported(format!("Origin {name} needs a custom key store, which this appliance does not offer")))
-        }
+        "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => Err(Error::Unsupported(format!(
+            "Origin {name} needs a custom key store, which this appliance does not offer"
+        ))),
         other => Err(Error::invalid(format!("Origin {} is not known", Echo(other)))),
     }
 }
@@ -95,7 +88,10 @@ pub(super) fn oaep_name(hash: OaepHash) -> &'static str {
 }
 
 /// The algorithms a key of this spec and usage serves: (encryption, signing, MAC).
-pub(super) fn algorithms(spec: KeySpec, usage: KeyUsage) -> (Vec<&'static str>, Vec<&'static str>, Vec<&'static str>) {
+pub(super) fn algorithms(
+    spec: KeySpec,
+    usage: KeyUsage,
+) -> (Vec<&'static str>, Vec<&'static str>, Vec<&'static str>) {
     let encryption = match (usage, spec.is_rsa()) {
         (KeyUsage::EncryptDecrypt, true) => vec![oaep_name(OaepHash::Sha1), oaep_name(OaepHash::Sha256)],
         (KeyUsage::EncryptDecrypt, false) => vec!["SYMMETRIC_DEFAULT"],

@@ -52,7 +52,13 @@ impl AwsFront {
         identity: &AwsIdentity,
         max_request_bytes: usize,
     ) -> Self {
-        Self { services, metrics, arns: Arns::new(identity), region: identity.region.clone(), max_request_bytes }
+        Self {
+            services,
+            metrics,
+            arns: Arns::new(identity),
+            region: identity.region.clone(),
+            max_request_bytes,
+        }
     }
 }
 

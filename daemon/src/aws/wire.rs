@@ -37,7 +37,10 @@ impl Serialize for Blob {
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        BASE64.decode(text.as_bytes()).map(Blob).map_err(|_| serde::de::Error::custom("a blob member is not base64"))
+        BASE64
+            .decode(text.as_bytes())
+            .map(Blob)
+            .map_err(|_| serde::de::Error::custom("a blob member is not base64"))
     }
 }
 

@@ -17,7 +17,9 @@ const KEPT_STDERR_BYTES: usize = 4096;
 pub struct DevDaemon {
     child: Child,
     pub socket: PathBuf,
-    _dir: tempfile::TempDir,
+    /// The AWS KMS front's endpoint (`http://127.0.0.1:PORT`).
+    pub aws_endpoint: String,
+    dir: tempfile::TempDir,
 }
 
 impl DevDaemon {
@@ -31,13 +33,14 @@ impl DevDaemon {
             .arg("--dev")
             .arg("--data-dir")
             .arg(dir.path())
+            .args(["--aws-listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(io_error(format!("cannot start {}", arcad.display())))?;
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let mut daemon = Self { child, socket: PathBuf::new(), _dir: dir };
+        let mut daemon = Self { child, socket: PathBuf::new(), aws_endpoint: String::new(), dir };
         let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
             return Err(BenchError::Setup("arcad's output is not captured".to_owned()));
         };
@@ -48,14 +51,21 @@ impl DevDaemon {
             Ok(joined) => joined?.map_err(io_error("cannot read arcad's output"))?,
             Err(_) => return Err(BenchError::Setup(format!("arcad did not start within {START_TIMEOUT:?}"))),
         };
-        let Some(socket) = socket else {
+        let Some((socket, aws_endpoint)) = socket else {
             let status = daemon.exit_status();
             let said = early_stderr.join().unwrap_or_default();
             let reason = failure_line(&said);
             return Err(BenchError::Setup(format!("arcad exited before listening ({status}): {reason}")));
         };
         daemon.socket = socket;
+        daemon.aws_endpoint = aws_endpoint;
         Ok(daemon)
+    }
+
+    /// The dev access key arcad wrote for its AWS front (an AWS shared-credentials file).
+    pub fn aws_credentials(&self) -> Result<String, BenchError> {
+        let path = self.dir.path().join("aws-credentials");
+        std::fs::read_to_string(&path).map_err(io_error(format!("cannot read {}", path.display())))
     }
 
     fn exit_status(&mut self) -> String {
@@ -73,18 +83,24 @@ impl Drop for DevDaemon {
     }
 }
 
-/// The socket of the first `arcad listening on unix:PATH` line; `None` at end of output.
-pub fn listening_line(mut reader: impl BufRead) -> std::io::Result<Option<PathBuf>> {
+/// The socket of the `arcad listening on unix:PATH` line and the AWS front's endpoint of the
+/// `arcad listening on URL (AWS KMS)` line; `None` at end of output before both.
+pub fn listening_line(mut reader: impl BufRead) -> std::io::Result<Option<(PathBuf, String)>> {
+    let (mut socket, mut aws) = (None, None);
     let mut line = String::new();
-    loop {
+    while socket.is_none() || aws.is_none() {
         line.clear();
         if reader.read_line(&mut line)? == 0 {
             return Ok(None);
         }
-        if let Some(path) = line.trim_end().strip_prefix("arcad listening on unix:") {
-            return Ok(Some(PathBuf::from(path)));
+        let Some(address) = line.trim_end().strip_prefix("arcad listening on ") else { continue };
+        if let Some(path) = address.strip_prefix("unix:") {
+            socket = Some(PathBuf::from(path));
+        } else if let Some(url) = address.strip_suffix(" (AWS KMS)") {
+            aws = Some(url.to_owned());
         }
     }
+    Ok(socket.zip(aws))
 }
 
 /// The line of arcad's stderr that says why it stopped: its own or clap's error, else the last.
@@ -123,8 +139,10 @@ mod tests {
 
     #[test]
     fn the_socket_comes_from_the_listening_line() {
-        let output = "noise\narcad listening on unix:/tmp/x/arca.sock\n".as_bytes();
-        assert_eq!(listening_line(output).unwrap(), Some(PathBuf::from("/tmp/x/arca.sock")));
+        let output = "noise\narcad listening on unix:/tmp/x/arca.sock\narcad listening on http://127.0.0.1:9 (AWS KMS)\n";
+        let expected = (PathBuf::from("/tmp/x/arca.sock"), "http://127.0.0.1:9".to_owned());
+        assert_eq!(listening_line(output.as_bytes()).unwrap(), Some(expected));
+        assert_eq!(listening_line("arcad listening on unix:/tmp/x/arca.sock\n".as_bytes()).unwrap(), None);
         assert_eq!(listening_line("".as_bytes()).unwrap(), None);
     }
 

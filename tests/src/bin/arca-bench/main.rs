@@ -2,6 +2,7 @@
 //! markdown table rows. With `--start-dev` it runs its own `arcad --dev` in a temporary directory.
 #![forbid(unsafe_code)]
 
+mod aws_load;
 mod dev_daemon;
 mod load;
 mod ops;
@@ -15,6 +16,7 @@ use arca_proto::v1::key_management_client::KeyManagementClient;
 use arca_proto::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint};
 use clap::{Parser, value_parser};
 
+use crate::aws_load::AwsTarget;
 use crate::dev_daemon::{DevDaemon, default_arcad};
 use crate::load::{Keys, Window, Workload, measure, percentile};
 use crate::ops::{CALL_TIMEOUT, Op};
@@ -41,12 +43,31 @@ struct Args {
     /// The operations to measure, in this order.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "encrypt,decrypt,generate-data-key")]
     ops: Vec<Op>,
+    /// The fronts to drive, each over every operation it serves (the AWS front: Encrypt and
+    /// GenerateDataKey), in the same run.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "grpc")]
+    fronts: Vec<Front>,
+    /// The AWS front's endpoint (`http://127.0.0.1:4599`; found by itself with --start-dev).
+    #[arg(long, value_name = "URL")]
+    aws_endpoint: Option<String>,
+    /// An AWS shared-credentials file with the access key to sign with (found with --start-dev).
+    #[arg(long, value_name = "FILE")]
+    aws_credentials: Option<PathBuf>,
     /// Start `arcad --dev --data-dir <temporary directory>` for the run and kill it afterwards.
     #[arg(long)]
     start_dev: bool,
     /// The arcad binary for --start-dev [default: `arcad` next to this executable].
     #[arg(long, value_name = "PATH", requires = "start_dev")]
     arcad: Option<PathBuf>,
+}
+
+/// A front of the daemon the load goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Front {
+    /// The gRPC KeyManagement service over the Unix socket.
+    Grpc,
+    /// The AWS KMS JSON protocol, SigV4-signed, over HTTP/1.1.
+    Aws,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,14 +114,13 @@ fn millis(duration: Duration) -> String {
 }
 
 /// `| op | clients | ops/s | p50 | p99 | max |` for sorted latencies.
-fn row(op: Op, args: &Args, sorted: &[Duration]) -> String {
+fn row(label: &str, args: &Args, sorted: &[Duration]) -> String {
     #[allow(clippy::cast_precision_loss)] // counts far below 2^52
     let rate = sorted.len() as f64 / args.duration as f64;
     // Slow operations (RSA key generation) keep a decimal.
     let decimals = if rate < 100.0 { 1 } else { 0 };
     format!(
-        "| {} | {} | {rate:.decimals$} | {} | {} | {} |",
-        op.label(),
+        "| {label} | {} | {rate:.decimals$} | {} | {} | {} |",
         args.clients,
         millis(percentile(sorted, 50)),
         millis(percentile(sorted, 99)),
@@ -113,7 +133,7 @@ fn print_line(line: &str) -> Result<(), BenchError> {
     writeln!(stdout, "{line}").and_then(|()| stdout.flush()).map_err(io_error("cannot write to stdout"))
 }
 
-async fn bench(args: &Args, socket: PathBuf) -> Result<(), BenchError> {
+async fn bench(args: &Args, socket: PathBuf, aws: Option<AwsTarget>) -> Result<(), BenchError> {
     let endpoint = DaemonEndpoint::Unix(socket);
     let mut channels = Vec::new();
     for _ in 0..args.connections {
@@ -134,23 +154,50 @@ async fn bench(args: &Args, socket: PathBuf) -> Result<(), BenchError> {
     print_line("| op | clients | ops/s | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|")?;
     for &op in &args.ops {
         let workload = Workload::prepare(&mut client, op, &keys).await?;
-        let window = Window::after(Duration::from_secs(args.warmup), Duration::from_secs(args.duration));
-        let latencies = measure(&workload, &channels, args.clients as usize, window).await?;
-        print_line(&row(op, args, &latencies))?;
+        if args.fronts.contains(&Front::Grpc) {
+            let window = Window::after(Duration::from_secs(args.warmup), Duration::from_secs(args.duration));
+            let latencies = measure(&workload, &channels, args.clients as usize, window).await?;
+            print_line(&row(op.label(), args, &latencies))?;
+        }
+        if let Some(target) = &aws {
+            let window = Window::after(Duration::from_secs(args.warmup), Duration::from_secs(args.duration));
+            let latencies =
+                aws_load::measure(target, op, &workload.key_id, args.clients as usize, window).await?;
+            print_line(&row(&format!("{} (AWS JSON)", op.label()), args, &latencies))?;
+        }
     }
     Ok(())
 }
 
+/// The AWS front to drive, when `--fronts` names it.
+fn aws_target(args: &Args, daemon: Option<&DevDaemon>) -> Result<Option<AwsTarget>, BenchError> {
+    if !args.fronts.contains(&Front::Aws) {
+        return Ok(None);
+    }
+    let (endpoint, credentials) = match (daemon, &args.aws_endpoint, &args.aws_credentials) {
+        (Some(daemon), _, _) => (daemon.aws_endpoint.clone(), daemon.aws_credentials()?),
+        (None, Some(endpoint), Some(file)) => {
+            let text =
+                std::fs::read_to_string(file).map_err(io_error(format!("cannot read {}", file.display())))?;
+            (endpoint.clone(), text)
+        }
+        _ => return Err(BenchError::Setup("--fronts aws needs --aws-endpoint and --aws-credentials".into())),
+    };
+    AwsTarget::new(&endpoint, &credentials).map(Some)
+}
+
 async fn run(args: Args) -> Result<(), BenchError> {
     if !args.start_dev {
-        return bench(&args, args.socket.clone()).await;
+        let aws = aws_target(&args, None)?;
+        return bench(&args, args.socket.clone(), aws).await;
     }
     let arcad = match &args.arcad {
         Some(path) => path.clone(),
         None => default_arcad()?,
     };
     let daemon = DevDaemon::start(&arcad).await?;
-    let outcome = bench(&args, daemon.socket.clone()).await;
+    let aws = aws_target(&args, Some(&daemon))?;
+    let outcome = bench(&args, daemon.socket.clone(), aws).await;
     drop(daemon);
     outcome
 }

@@ -1,0 +1,178 @@
+//! `--fronts aws`: the same load through the AWS KMS JSON protocol, as an AWS SDK sends it: one
+//! keep-alive HTTP/1.1 connection per caller, every request signed with SigV4 (by `aws-sigv4`, the
+//! AWS SDK for Rust's signer) at the time it is sent.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use tokio::task::JoinSet;
+
+use crate::BenchError;
+use crate::load::Window;
+use crate::ops::{CALL_TIMEOUT, Op};
+
+const REGION: &str = "us-east-1";
+const PLAINTEXT_BYTES: usize = 1024;
+
+/// The AWS front's address and the access key to sign with.
+#[derive(Debug, Clone)]
+pub struct AwsTarget {
+    /// `host:port` of `http://host:port`.
+    pub authority: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl AwsTarget {
+    /// From the endpoint URL and an AWS shared-credentials file's first profile.
+    pub fn new(endpoint: &str, credentials_file: &str) -> Result<Self, BenchError> {
+        let authority = endpoint
+            .strip_prefix("http://")
+            .ok_or_else(|| {
+                BenchError::Setup(format!("{endpoint}: the AWS load speaks plain HTTP (the --dev front)"))
+            })?
+            .trim_end_matches('/')
+            .to_owned();
+        let value = |name: &str| {
+            credentials_file.lines().find_map(|line| {
+                let (key, value) = line.split_once('=')?;
+                (key.trim() == name).then(|| value.trim().to_owned())
+            })
+        };
+        let missing = || BenchError::Setup("the credentials file has no access key".to_owned());
+        Ok(Self {
+            authority,
+            access_key_id: value("aws_access_key_id").ok_or_else(missing)?,
+            secret_access_key: value("aws_secret_access_key").ok_or_else(missing)?,
+        })
+    }
+
+    fn signed(&self, target: &str, body: Bytes) -> Result<http::Request<Full<Bytes>>, BenchError> {
+        let setup = |e: &dyn std::fmt::Display| BenchError::Setup(format!("cannot sign a request: {e}"));
+        let mut request = http::Request::post(format!("http://{}/", self.authority))
+            .header("host", &self.authority)
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("TrentService.{target}"))
+            .body(Full::new(body.clone()))
+            .map_err(|e| setup(&e))?;
+        let identity =
+            Credentials::new(&self.access_key_id, &self.secret_access_key, None, None, "arca-bench").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(REGION)
+            .name("kms")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .map_err(|e| setup(&e))?
+            .into();
+        let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+        let uri = request.uri().to_string();
+        let signable =
+            SignableRequest::new("POST", &uri, headers, SignableBody::Bytes(&body)).map_err(|e| setup(&e))?;
+        let (instructions, _) = sign(signable, &params).map_err(|e| setup(&e))?.into_parts();
+        instructions.apply_to_request_http1x(&mut request);
+        Ok(request)
+    }
+}
+
+/// The AWS operation and its JSON body for `op` on `key_id`.
+pub fn request_of(op: Op, key_id: &str) -> Result<(&'static str, Bytes), BenchError> {
+    let body = match op {
+        Op::Encrypt => {
+            let plaintext: Vec<u8> = (0..PLAINTEXT_BYTES).map(|i| (i % 251) as u8).collect();
+            let plaintext = base64::engine::general_purpose::STANDARD.encode(plaintext);
+            serde_json::json!({ "KeyId": key_id, "Plaintext": plaintext })
+        }
+        Op::GenerateDataKey => serde_json::json!({ "KeyId": key_id, "KeySpec": "AES_256" }),
+        other => {
+            return Err(BenchError::Setup(format!("{} is not measured on the AWS front", other.label())));
+        }
+    };
+    Ok((op.rpc_name(), Bytes::from(body.to_string())))
+}
+
+async fn connect(target: &AwsTarget) -> Result<SendRequest<Full<Bytes>>, BenchError> {
+    let stream = tokio::net::TcpStream::connect(&target.authority)
+        .await
+        .map_err(crate::io_error(format!("cannot connect to {}", target.authority)))?;
+    let _ = stream.set_nodelay(true);
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| BenchError::Setup(format!("HTTP handshake: {e}")))?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+async fn caller(
+    target: AwsTarget,
+    operation: &'static str,
+    body: Bytes,
+    window: Window,
+) -> Result<Vec<Duration>, BenchError> {
+    let mut sender = connect(&target).await?;
+    let mut latencies = Vec::new();
+    loop {
+        let started = Instant::now();
+        if started >= window.end {
+            return Ok(latencies);
+        }
+        let request = target.signed(operation, body.clone())?;
+        let call = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| BenchError::Setup(format!("{operation}: {e}")))?;
+            let status = response.status();
+            let answer = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| BenchError::Setup(format!("{operation}: {e}")))?;
+            if !status.is_success() {
+                let text = String::from_utf8_lossy(&answer.to_bytes()).into_owned();
+                return Err(BenchError::Setup(format!("{operation} failed: {status}: {text}")));
+            }
+            Ok(())
+        };
+        tokio::time::timeout(CALL_TIMEOUT, call).await.map_err(|_| BenchError::Timeout(operation))??;
+        let finished = Instant::now();
+        if finished >= window.measure_from && finished <= window.end {
+            latencies.push(finished.duration_since(started));
+        }
+    }
+}
+
+/// `clients` callers sending `op` for the window; every latency, sorted.
+pub async fn measure(
+    target: &AwsTarget,
+    op: Op,
+    key_id: &str,
+    clients: usize,
+    window: Window,
+) -> Result<Vec<Duration>, BenchError> {
+    let (operation, body) = request_of(op, key_id)?;
+    let mut callers = JoinSet::new();
+    for _ in 0..clients {
+        callers.spawn(caller(target.clone(), operation, body.clone(), window));
+    }
+    let mut all = Vec::new();
+    while let Some(joined) = callers.join_next().await {
+        match joined.map_err(BenchError::from).and_then(|outcome| outcome) {
+            Ok(latencies) => all.extend(latencies),
+            Err(error) => {
+                callers.abort_all();
+                return Err(error);
+            }
+        }
+    }
+    all.sort_unstable();
+    Ok(all)
+}
