@@ -415,6 +415,34 @@ mod tests {
     }
 
     #[test]
+    fn the_aws_front_serves_https_with_the_tls_certificate() {
+        let tls = "[tls]\nlisten = \"127.0.0.1:8443\"\ncert = \"/c.pem\"\nkey = \"/k.pem\"\nclient_ca = \"/ca.pem\"\n";
+        let text = format!(
+            "data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n{tls}[aws]\nlisten = \"0.0.0.0:8444\"\nregion = \"eu-west-1\"\n"
+        );
+        let aws = Settings::from_toml(&text).unwrap().aws.unwrap();
+        assert_eq!(aws.listen.port(), 8444);
+        assert_eq!(aws.transport, AwsTransport::Https { cert: "/c.pem".into(), key: "/k.pem".into() });
+        assert_eq!(aws.identity.region, "eu-west-1");
+        assert_eq!(aws.identity.account_id, "000000000000");
+        let without_tls = "data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n[aws]\nlisten = \"0.0.0.0:8444\"\n";
+        assert!(Settings::from_toml(without_tls).unwrap_err().to_string().contains("[tls]"));
+        let bad_account = text.replace("region = \"eu-west-1\"", "account_id = \"12\"");
+        assert!(Settings::from_toml(&bad_account).unwrap_err().to_string().contains("account_id"));
+        assert!(Settings::from_toml("data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n").unwrap().aws.is_none());
+    }
+
+    #[test]
+    fn dev_serves_plain_http_on_loopback_only() {
+        let mut dev = Settings::dev(Path::new("/x"), LockPolicy::Require);
+        let aws = dev.aws.clone().unwrap();
+        assert_eq!((aws.transport, aws.listen.port()), (AwsTransport::PlainLoopback, DEV_AWS_PORT));
+        dev.set_dev_aws_listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert_eq!(dev.aws.as_ref().unwrap().listen.port(), 0);
+        assert!(dev.set_dev_aws_listen("0.0.0.0:4599".parse().unwrap()).is_err());
+    }
+
+    #[test]
     fn errors_name_the_bad_field() {
         let cases = [
             ("data_dir = \"/x\"\nbogus = 1\n[seal]\nmode = \"passphrase\"", "bogus"),
