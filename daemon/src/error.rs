@@ -41,6 +41,17 @@ pub enum Error {
     InvalidCiphertext(String),
     #[error("decryption failed: the ciphertext was altered or the encryption context does not match")]
     DecryptionFailed,
+    /// Decrypt or ReEncrypt named a key, and the ciphertext was made under another (KMS's
+    /// IncorrectKeyException).
+    #[error("incorrect key: the ciphertext was encrypted under key {ciphertext_key}, not key {given}")]
+    IncorrectKey { given: KeyId, ciphertext_key: KeyId },
+    /// An alias name that breaks the naming rules (KMS's InvalidAliasNameException).
+    #[error("invalid alias name: {0}")]
+    InvalidAliasName(String),
+    /// A grant token that is malformed or names no existing grant (KMS's
+    /// InvalidGrantTokenException).
+    #[error("invalid grant token: {0}")]
+    InvalidGrantToken(String),
 
     #[error("throttled: {0}")]
     Throttled(String),

@@ -17,7 +17,10 @@ pub(super) fn to_status(error: &Error) -> Status {
         Error::InvalidKeyId(_)
         | Error::InvalidArgument(_)
         | Error::InvalidCiphertext(_)
-        | Error::DecryptionFailed => Code::InvalidArgument,
+        | Error::DecryptionFailed
+        | Error::IncorrectKey { .. }
+        | Error::InvalidAliasName(_)
+        | Error::InvalidGrantToken(_) => Code::InvalidArgument,
         Error::Unsupported(_) => Code::Unimplemented,
         Error::KeyIntegrity(_) | Error::Integrity(_) => Code::DataLoss,
         Error::LockedMemory(_) | Error::Throttled(_) => Code::ResourceExhausted,

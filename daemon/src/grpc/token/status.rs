@@ -67,10 +67,15 @@ pub(crate) fn ckr_for(error: &Error) -> CK_RV {
         Error::AccessDenied(_) | Error::KeyNotEnabled { .. } | Error::WrongKeyUsage { .. } => {
             CKR_KEY_FUNCTION_NOT_PERMITTED
         }
-        Error::InvalidArgument(_) | Error::AlreadyExists(_) => CKR_ARGUMENTS_BAD,
+        Error::InvalidArgument(_)
+        | Error::AlreadyExists(_)
+        | Error::InvalidAliasName(_)
+        | Error::InvalidGrantToken(_) => CKR_ARGUMENTS_BAD,
         Error::Unsupported(_) => CKR_FUNCTION_NOT_SUPPORTED,
         Error::LockedMemory(_) => CKR_DEVICE_MEMORY,
-        Error::DecryptionFailed | Error::InvalidCiphertext(_) => CKR_ENCRYPTED_DATA_INVALID,
+        Error::DecryptionFailed | Error::InvalidCiphertext(_) | Error::IncorrectKey { .. } => {
+            CKR_ENCRYPTED_DATA_INVALID
+        }
         // Throttled by a quota: documented in docs/pkcs11.md.
         Error::Throttled(_) => CKR_FUNCTION_REJECTED,
         Error::DeadlineExceeded(_) | Error::Conflict(_) => CKR_FUNCTION_FAILED,
