@@ -121,6 +121,10 @@ operations! {
     GetParametersForImport => "GetParametersForImport", Kms, Unmetered, Reads;
     ImportKeyMaterial => "ImportKeyMaterial", Kms, Unmetered, Changes;
     DeleteImportedKeyMaterial => "DeleteImportedKeyMaterial", Kms, Unmetered, Changes;
+    TagResource => "TagResource", Kms, Unmetered, Changes;
+    UntagResource => "UntagResource", Kms, Unmetered, Changes;
+    ListResourceTags => "ListResourceTags", Kms, Unmetered, Reads;
+    UpdateKeyDescription => "UpdateKeyDescription", Kms, Unmetered, Changes;
     // arca.v1.Kms: cryptography
     Encrypt => "Encrypt", Kms, Crypto, Reads;
     Decrypt => "Decrypt", Kms, Crypto, Reads;
@@ -135,6 +139,7 @@ operations! {
     GetPublicKey => "GetPublicKey", Kms, Unmetered, Reads;
     GenerateMac => "GenerateMac", Kms, Crypto, Reads;
     VerifyMac => "VerifyMac", Kms, Crypto, Reads;
+    DeriveSharedSecret => "DeriveSharedSecret", Kms, Crypto, Reads;
     // arca.v1.Token: the application, the token, PINs
     Attach => "Attach", Pkcs11, Unmetered, Reads;
     UnlockSoPin => "UnlockSoPin", Pkcs11, Unmetered, Changes;

@@ -57,7 +57,8 @@ fn admit(service: &Keystore, caller: &str, operation: Operation) -> Result<(), E
 fn is_refusal(error: &Error, code: Code) -> bool {
     use cryptoki_sys as p11;
     match error {
-        Error::InvalidCiphertext(_) | Error::DecryptionFailed => false,
+        // A ciphertext made under another key than the one named is a verdict on the data too.
+        Error::InvalidCiphertext(_) | Error::DecryptionFailed | Error::IncorrectKey { .. } => false,
         Error::Pkcs11 { rv, .. } => matches!(
             *rv,
             p11::CKR_USER_NOT_LOGGED_IN
@@ -120,11 +121,12 @@ where
     let started = Instant::now();
     let message = request.into_inner();
     let (mut key, encryption_context) = (message.key_ref().to_owned(), message.encryption_context());
+    let grant_tokens = message.grant_tokens();
     let mut key_version = None;
     let mut record = ThrottledRecord::Write { unrecorded_before: 0 };
     let outcome = match admit(service, &caller, operation) {
         Ok(()) => {
-            let call = Arc::new(Call::new(caller.clone()));
+            let call = Arc::new(Call::new(caller.clone()).with_grant_tokens(grant_tokens));
             // Key bytes the handler's frames moved through are wiped after each of its polls.
             let outcome = crate::secure_mem::wiping_stack(handler(Arc::clone(&call), message)).await;
             let used = call.used();

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use super::Keystore;
 use super::call::{Authorized, Call};
+use super::limits::MAX_GRANT_TOKENS;
 use crate::crypto::context::EncryptionContext;
-use crate::error::{Error, Result};
+use crate::error::{Echo, Error, Result};
 use crate::keys::{Key, KeyId};
 use crate::operation::Operation;
 use crate::policy::{self, Action, Decision, Policy, RequestContext};
@@ -36,8 +37,42 @@ impl Keystore {
         context: &EncryptionContext,
     ) -> Result<Authorized> {
         call.use_key(key.metadata.id);
+        self.check_grant_tokens(call)?;
         self.evaluate(call, &key, action, context)?;
         Ok(Authorized::new(key, action))
+    }
+
+    /// The grant tokens the call carries: at most [`MAX_GRANT_TOKENS`], each one this daemon
+    /// issued (a grant id) naming a grant that still exists. Grants take effect at once, so a
+    /// valid token adds nothing `evaluate` does not already see: the grant it names is one of the
+    /// grants every authorisation consults.
+    pub(super) fn check_grant_tokens(&self, call: &Call) -> Result<()> {
+        let tokens = call.grant_tokens();
+        if tokens.len() > MAX_GRANT_TOKENS {
+            return Err(Error::invalid(format!(
+                "{} grant tokens given; a request carries at most {MAX_GRANT_TOKENS}",
+                tokens.len()
+            )));
+        }
+        for token in tokens {
+            let issued = token.len() == 32 && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            if !issued {
+                return Err(Error::InvalidGrantToken(format!(
+                    "{:?} is not a grant token this daemon issued",
+                    Echo(token)
+                )));
+            }
+            match self.keyring()?.grant(token) {
+                Ok(_) => {}
+                Err(Error::KeyNotFound(_)) => {
+                    return Err(Error::InvalidGrantToken(format!(
+                        "grant token {token} names no grant (retired, revoked or never made)"
+                    )));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(())
     }
 
     /// Whether the call's principal may `action` on `key`, leaving the audit record alone (for
