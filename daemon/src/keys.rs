@@ -374,3 +374,31 @@ impl Key {
         Ok(key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store keeps usages by these names: a record of an earlier release reads as it did.
+    #[test]
+    fn usages_keep_their_stored_names() {
+        for (usage, name) in [
+            (KeyUsage::EncryptDecrypt, "ENCRYPT_DECRYPT"),
+            (KeyUsage::SignVerify, "SIGN_VERIFY"),
+            (KeyUsage::GenerateVerifyMac, "GENERATE_VERIFY_MAC"),
+            (KeyUsage::KeyAgreement, "KEY_AGREEMENT"),
+        ] {
+            assert_eq!(usage.name(), name);
+            assert_eq!(KeyUsage::from_name(name).unwrap(), usage);
+        }
+        assert!(matches!(KeyUsage::from_name("KEY_AGREEMENTS"), Err(Error::Integrity(_))));
+    }
+
+    #[test]
+    fn only_ec_keys_agree_and_they_sign_by_default() {
+        for spec in KeySpec::ALL {
+            assert_eq!(spec.usages().contains(&KeyUsage::KeyAgreement), spec.is_ecc(), "{}", spec.name());
+        }
+        assert_eq!(KeySpec::EccNistP384.usages().first(), Some(&KeyUsage::SignVerify));
+    }
+}
