@@ -43,7 +43,7 @@ impl Keystore {
     }
 
     /// The grant tokens the call carries: at most [`MAX_GRANT_TOKENS`], each one this daemon
-    /// issued (a grant id) naming a grant that still exists. Grants take effect at once, so a
+    /// handed out (a grant id) naming a grant that still exists. Grants take effect at once, so a
     /// valid token adds nothing `evaluate` does not already see: the grant it names is one of the
     /// grants every authorisation consults.
     pub(super) fn check_grant_tokens(&self, call: &Call) -> Result<()> {
@@ -54,25 +54,26 @@ impl Keystore {
                 tokens.len()
             )));
         }
-        for token in tokens {
-            let issued = token.len() == 32 && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            if !issued {
-                return Err(Error::InvalidGrantToken(format!(
-                    "{:?} is not a grant token this daemon issued",
-                    Echo(token)
-                )));
-            }
-            match self.keyring()?.grant(token) {
-                Ok(_) => {}
-                Err(Error::KeyNotFound(_)) => {
-                    return Err(Error::InvalidGrantToken(format!(
-                        "grant token {token} names no grant (retired, revoked or never made)"
-                    )));
-                }
-                Err(other) => return Err(other),
-            }
+        tokens.iter().try_for_each(|token| self.check_grant_token(token))
+    }
+
+    /// One grant token: a grant id (32 lowercase hex digits, as CreateGrant hands them out)
+    /// naming a grant that exists.
+    fn check_grant_token(&self, token: &str) -> Result<()> {
+        let ours = token.len() == 32 && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !ours {
+            return Err(Error::InvalidGrantToken(format!(
+                "{:?} is not a grant token this daemon handed out",
+                Echo(token)
+            )));
         }
-        Ok(())
+        match self.keyring()?.grant(token) {
+            Ok(_) => Ok(()),
+            Err(Error::KeyNotFound(_)) => Err(Error::InvalidGrantToken(format!(
+                "grant token {token} names no grant (retired, revoked or never made)"
+            ))),
+            Err(other) => Err(other),
+        }
     }
 
     /// Whether the call's principal may `action` on `key`, leaving the audit record alone (for
