@@ -55,6 +55,7 @@ pub(crate) async fn sign(session: &Session, args: SignArgs) -> Result<Record, Cl
         message: message(args.message)?,
         message_type: args.message_type.into(),
         signing_algorithm: args.signing_algorithm.into(),
+        grant_tokens: Default::default(),
     };
     let response = session.call(session.kms().sign(session.request(request))).await?;
     let record = Record::new().with("key_id", response.key_id);
@@ -70,6 +71,7 @@ pub(crate) async fn verify(session: &Session, args: VerifyArgs) -> Result<Reply,
         message_type: args.message_type.into(),
         signature: signature(args.signature)?,
         signing_algorithm: args.signing_algorithm.into(),
+        grant_tokens: Default::default(),
     };
     let response = session.call(session.kms().verify(session.request(request))).await?;
     let record = Record::new()
@@ -82,7 +84,8 @@ pub(crate) async fn verify(session: &Session, args: VerifyArgs) -> Result<Reply,
 /// The key as base64 DER or (--pem) PEM text, or written to --out; with --pem and no --out, table
 /// output is the PEM document alone.
 pub(crate) async fn get_public_key(session: &Session, args: GetPublicKeyArgs) -> Result<Reply, CliError> {
-    let request = session.request(pb::GetPublicKeyRequest { key_id: args.key_id });
+    let request =
+        session.request(pb::GetPublicKeyRequest { key_id: args.key_id, grant_tokens: Default::default() });
     let response = session.call(session.kms().get_public_key(request)).await?;
     let record = Record::new().with("key_id", response.key_id);
     let (record, table_text) = match (args.out, args.pem) {
@@ -116,6 +119,7 @@ pub(crate) async fn generate_mac(session: &Session, args: GenerateMacArgs) -> Re
         key_id: args.key_id,
         message: message(args.message)?,
         mac_algorithm: args.mac_algorithm.into(),
+        grant_tokens: Default::default(),
     };
     let response = session.call(session.kms().generate_mac(session.request(request))).await?;
     let record = Record::new().with("key_id", response.key_id);
@@ -130,6 +134,7 @@ pub(crate) async fn verify_mac(session: &Session, args: VerifyMacArgs) -> Result
         message: message(args.message)?,
         mac: mac(args.mac)?,
         mac_algorithm: args.mac_algorithm.into(),
+        grant_tokens: Default::default(),
     };
     let response = session.call(session.kms().verify_mac(session.request(request))).await?;
     let record = Record::new()
@@ -144,6 +149,7 @@ fn data_key_pair_request(args: DataKeyPairArgs) -> Result<pb::GenerateDataKeyPai
         key_id: args.key_id,
         key_pair_spec: args.key_pair_spec.into(),
         encryption_context: pairs_to_map(args.context, "context")?,
+        grant_tokens: Default::default(),
     })
 }
 

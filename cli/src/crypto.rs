@@ -46,6 +46,7 @@ pub(crate) async fn encrypt(session: &Session, args: EncryptArgs) -> Result<Reco
         plaintext,
         encryption_context: pairs_to_map(args.context, "context")?,
         encryption_algorithm: args.encryption_algorithm.into(),
+        grant_tokens: Default::default(),
     };
     let response = session.call(session.kms().encrypt(session.request(request))).await?;
     let record = Record::new().with("key_id", response.key_id);
@@ -60,6 +61,7 @@ pub(crate) async fn decrypt(session: &Session, args: DecryptArgs) -> Result<Reco
         encryption_context: pairs_to_map(args.context, "context")?,
         key_id: args.key_id.unwrap_or_default(),
         encryption_algorithm: args.encryption_algorithm.into(),
+        grant_tokens: Default::default(),
     };
     let response = session.call(session.kms().decrypt(session.request(request))).await?;
     let record = Record::new().with("key_id", response.key_id);
@@ -75,6 +77,7 @@ pub(crate) async fn re_encrypt(session: &Session, args: ReEncryptArgs) -> Result
         source_key_id: args.source_key_id.unwrap_or_default(),
         destination_key_id: args.destination_key_id,
         destination_encryption_context: pairs_to_map(args.destination_context, "destination context")?,
+        grant_tokens: Default::default(),
     };
     let response = session.call(session.kms().re_encrypt(session.request(request))).await?;
     let record = Record::new()
@@ -91,6 +94,7 @@ fn data_key_request(args: DataKeyArgs) -> Result<pb::GenerateDataKeyRequest, Cli
         encryption_context: pairs_to_map(args.context, "context")?,
         key_spec: args.key_spec.unwrap_or(pb::DataKeySpec::Unspecified).into(),
         number_of_bytes: args.number_of_bytes.unwrap_or(0),
+        grant_tokens: Default::default(),
     })
 }
 

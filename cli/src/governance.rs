@@ -211,6 +211,7 @@ pub(crate) async fn create_grant(session: &Session, args: CreateGrantArgs) -> Re
         retiring_principal: args.retiring_principal.unwrap_or_default(),
         constraints: Some(constraints),
         name: args.name.unwrap_or_default(),
+        grant_tokens: Default::default(),
     };
     let response = session.call(session.kms().create_grant(session.request(request))).await?;
     Ok(Record::new().with("grant_id", response.grant_id).with("grant_token", response.grant_token))
@@ -231,7 +232,10 @@ pub(crate) async fn list_retirable_grants(
 }
 
 pub(crate) async fn retire_grant(session: &Session, args: RetireGrantArgs) -> Result<Record, CliError> {
-    let request = session.request(pb::RetireGrantRequest { grant_id: args.grant_id.clone() });
+    let request = session.request(pb::RetireGrantRequest {
+        grant_id: args.grant_id.clone(),
+        grant_tokens: Default::default(),
+    });
     session.call(session.kms().retire_grant(request)).await?;
     Ok(Record::new().with("grant_id", args.grant_id).with("retired", true))
 }

@@ -56,7 +56,8 @@ pub(crate) async fn create_key(session: &Session, args: CreateKeyArgs) -> Result
 }
 
 pub(crate) async fn describe_key(session: &Session, args: DescribeKeyArgs) -> Result<Record, CliError> {
-    let request = session.request(pb::DescribeKeyRequest { key_id: args.key_id });
+    let request =
+        session.request(pb::DescribeKeyRequest { key_id: args.key_id, grant_tokens: Default::default() });
     let response = session.call(session.kms().describe_key(request)).await?;
     Ok(Record::new().with("key_metadata", metadata(response.key_metadata)))
 }

@@ -425,11 +425,14 @@ mod tests {
         assert_eq!(aws.transport, AwsTransport::Https { cert: "/c.pem".into(), key: "/k.pem".into() });
         assert_eq!(aws.identity.region, "eu-west-1");
         assert_eq!(aws.identity.account_id, "000000000000");
-        let without_tls = "data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n[aws]\nlisten = \"0.0.0.0:8444\"\n";
+        let without_tls =
+            "data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n[aws]\nlisten = \"0.0.0.0:8444\"\n";
         assert!(Settings::from_toml(without_tls).unwrap_err().to_string().contains("[tls]"));
         let bad_account = text.replace("region = \"eu-west-1\"", "account_id = \"12\"");
         assert!(Settings::from_toml(&bad_account).unwrap_err().to_string().contains("account_id"));
-        assert!(Settings::from_toml("data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n").unwrap().aws.is_none());
+        assert!(
+            Settings::from_toml("data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n").unwrap().aws.is_none()
+        );
     }
 
     #[test]

@@ -47,10 +47,25 @@ pub enum Error {
     /// A MAC checked on a front that answers an invalid one with an error (AWS's VerifyMac).
     #[error("the MAC is not valid for this key, message and algorithm")]
     MacNotValid,
+    /// A tag that breaks the tag rules, on a front that names this apart from other bad input
+    /// (AWS's TagException).
+    #[error("invalid tag: {0}")]
+    TagRule(String),
     /// A request whose signature a front refused; `exception` is AWS's name for the refusal
     /// (`InvalidSignatureException`, `UnrecognizedClientException` …).
     #[error("{message}")]
     Unauthenticated { exception: &'static str, message: String },
+    /// Decrypt or ReEncrypt named a key, and the ciphertext was made under another (KMS's
+    /// IncorrectKeyException).
+    #[error("incorrect key: the ciphertext was encrypted under key {ciphertext_key}, not key {given}")]
+    IncorrectKey { given: KeyId, ciphertext_key: KeyId },
+    /// An alias name that breaks the naming rules (KMS's InvalidAliasNameException).
+    #[error("invalid alias name: {0}")]
+    InvalidAliasName(String),
+    /// A grant token that is malformed or names no existing grant (KMS's
+    /// InvalidGrantTokenException).
+    #[error("invalid grant token: {0}")]
+    InvalidGrantToken(String),
 
     #[error("throttled: {0}")]
     Throttled(String),

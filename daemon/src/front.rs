@@ -31,6 +31,7 @@ pub(crate) struct CallFacts {
     pub(crate) source: String,
     pub(crate) key: String,
     pub(crate) encryption_context: BTreeMap<String, String>,
+    pub(crate) grant_tokens: Vec<String>,
 }
 
 /// What the audit log records of a request before it runs: the key as the caller named it, if
@@ -42,6 +43,11 @@ pub(crate) trait Audited {
 
     fn encryption_context(&self) -> BTreeMap<String, String> {
         BTreeMap::new()
+    }
+
+    /// The KMS grant tokens the request carries (for the `Call`, which authorisation checks).
+    fn grant_tokens(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -77,7 +83,11 @@ pub(crate) fn outcome_code(error: &Error) -> Code {
         | Error::InvalidCiphertext(_)
         | Error::DecryptionFailed
         | Error::SignatureNotValid
-        | Error::MacNotValid => Code::InvalidArgument,
+        | Error::MacNotValid
+        | Error::IncorrectKey { .. }
+        | Error::InvalidAliasName(_)
+        | Error::InvalidGrantToken(_)
+        | Error::TagRule(_) => Code::InvalidArgument,
         Error::Unauthenticated { .. } => Code::Unauthenticated,
         Error::Unsupported(_) => Code::Unimplemented,
         Error::KeyIntegrity(_) | Error::Integrity(_) => Code::DataLoss,
@@ -155,12 +165,13 @@ where
     Fut: Future<Output = Result<Resp, Error>>,
 {
     let started = Instant::now();
-    let CallFacts { request_id, principal: caller, source, mut key, encryption_context } = facts;
+    let CallFacts { request_id, principal: caller, source, mut key, encryption_context, grant_tokens } =
+        facts;
     let mut key_version = None;
     let mut record = ThrottledRecord::Write { unrecorded_before: 0 };
     let outcome = match admit(service, &caller, operation) {
         Ok(()) => {
-            let call = Arc::new(Call::new(caller.clone()));
+            let call = Arc::new(Call::new(caller.clone()).with_grant_tokens(grant_tokens));
             // Key bytes the handler's frames moved through are wiped after each of its polls.
             let outcome = crate::secure_mem::wiping_stack(handler(Arc::clone(&call))).await;
             let used = call.used();

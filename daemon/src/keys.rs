@@ -165,7 +165,7 @@ impl KeySpec {
             Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => {
                 &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
             }
-            Self::EccNistP256 | Self::EccNistP384 => &[KeyUsage::SignVerify],
+            Self::EccNistP256 | Self::EccNistP384 => &[KeyUsage::SignVerify, KeyUsage::KeyAgreement],
             Self::Hmac256 | Self::Hmac384 | Self::Hmac512 | Self::GenericSecret => {
                 &[KeyUsage::GenerateVerifyMac]
             }
@@ -188,12 +188,15 @@ impl From<PairSpec> for KeySpec {
 /// Longest generic secret (PKCS#11 CKA_VALUE_LEN), in bytes.
 pub const MAX_GENERIC_SECRET_BYTES: usize = 512;
 
-/// What a key may be used for.
+/// What a key may be used for. The store keeps a usage by its name (`ENCRYPT_DECRYPT` …), so
+/// a new usage is a new name and every stored record keeps reading as it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyUsage {
     EncryptDecrypt,
     SignVerify,
     GenerateVerifyMac,
+    /// ECDH (DeriveSharedSecret, CKM_ECDH1_DERIVE) with an EC key pair.
+    KeyAgreement,
 }
 
 impl KeyUsage {
@@ -202,6 +205,7 @@ impl KeyUsage {
             Self::EncryptDecrypt => "ENCRYPT_DECRYPT",
             Self::SignVerify => "SIGN_VERIFY",
             Self::GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+            Self::KeyAgreement => "KEY_AGREEMENT",
         }
     }
 
@@ -210,6 +214,7 @@ impl KeyUsage {
             "ENCRYPT_DECRYPT" => Ok(Self::EncryptDecrypt),
             "SIGN_VERIFY" => Ok(Self::SignVerify),
             "GENERATE_VERIFY_MAC" => Ok(Self::GenerateVerifyMac),
+            "KEY_AGREEMENT" => Ok(Self::KeyAgreement),
             other => Err(Error::Integrity(format!("unknown key usage {other:?} in the store"))),
         }
     }
@@ -367,5 +372,33 @@ impl Key {
         let version = KeyVersion::new(key.metadata.spec, next, created_at, material)?;
         key.versions.push(version);
         Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The store keeps usages by these names: a record of an earlier release reads as it did.
+    #[test]
+    fn usages_keep_their_stored_names() {
+        for (usage, name) in [
+            (KeyUsage::EncryptDecrypt, "ENCRYPT_DECRYPT"),
+            (KeyUsage::SignVerify, "SIGN_VERIFY"),
+            (KeyUsage::GenerateVerifyMac, "GENERATE_VERIFY_MAC"),
+            (KeyUsage::KeyAgreement, "KEY_AGREEMENT"),
+        ] {
+            assert_eq!(usage.name(), name);
+            assert_eq!(KeyUsage::from_name(name).unwrap(), usage);
+        }
+        assert!(matches!(KeyUsage::from_name("KEY_AGREEMENTS"), Err(Error::Integrity(_))));
+    }
+
+    #[test]
+    fn only_ec_keys_agree_and_they_sign_by_default() {
+        for spec in KeySpec::ALL {
+            assert_eq!(spec.usages().contains(&KeyUsage::KeyAgreement), spec.is_ecc(), "{}", spec.name());
+        }
+        assert_eq!(KeySpec::EccNistP384.usages().first(), Some(&KeyUsage::SignVerify));
     }
 }

@@ -122,6 +122,10 @@ operations! {
     GetParametersForImport => "GetParametersForImport", Kms, Unmetered, Reads;
     ImportKeyMaterial => "ImportKeyMaterial", Kms, Unmetered, Changes;
     DeleteImportedKeyMaterial => "DeleteImportedKeyMaterial", Kms, Unmetered, Changes;
+    TagResource => "TagResource", Kms, Unmetered, Changes;
+    UntagResource => "UntagResource", Kms, Unmetered, Changes;
+    ListResourceTags => "ListResourceTags", Kms, Unmetered, Reads;
+    UpdateKeyDescription => "UpdateKeyDescription", Kms, Unmetered, Changes;
     // arca.v1.Kms: cryptography
     Encrypt => "Encrypt", Kms, Crypto, Reads;
     Decrypt => "Decrypt", Kms, Crypto, Reads;
@@ -136,6 +140,7 @@ operations! {
     GetPublicKey => "GetPublicKey", Kms, Unmetered, Reads;
     GenerateMac => "GenerateMac", Kms, Crypto, Reads;
     VerifyMac => "VerifyMac", Kms, Crypto, Reads;
+    DeriveSharedSecret => "DeriveSharedSecret", Kms, Crypto, Reads;
     // A KMS operation this daemon does not offer: refused as UnsupportedOperationException.
     UnsupportedKms => "UnsupportedOperation", Kms, Unmetered, Reads;
     // arca.v1.Token: the application, the token, PINs

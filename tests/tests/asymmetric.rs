@@ -17,7 +17,10 @@ async fn create(kms: &mut Kms, spec: pb::KeySpec, usage: pb::KeyUsage) -> pb::Ke
 }
 
 async fn public_key_file(kms: &mut Kms, key_id: &str, dir: &Path) -> std::path::PathBuf {
-    let response = kms.get_public_key(pb::GetPublicKeyRequest { key_id: key_id.into() }).await.unwrap();
+    let response = kms
+        .get_public_key(pb::GetPublicKeyRequest { key_id: key_id.into(), grant_tokens: Default::default() })
+        .await
+        .unwrap();
     let path = dir.join(format!("{key_id}.der"));
     std::fs::write(&path, response.into_inner().public_key).unwrap();
     path
@@ -72,6 +75,7 @@ async fn signatures_verify_in_arca_and_in_openssl() {
                     message: payload.clone(),
                     message_type: message_type.into(),
                     signing_algorithm: algorithm.into(),
+                    grant_tokens: Default::default(),
                 };
                 let signature = kms.sign(sign).await.unwrap().into_inner().signature;
                 let verify = |payload: Vec<u8>| pb::VerifyRequest {
@@ -80,6 +84,7 @@ async fn signatures_verify_in_arca_and_in_openssl() {
                     message_type: message_type.into(),
                     signature: signature.clone(),
                     signing_algorithm: algorithm.into(),
+                    grant_tokens: Default::default(),
                 };
                 assert!(kms.verify(verify(payload.clone())).await.unwrap().into_inner().signature_valid);
                 let mut altered = payload.clone();
@@ -196,6 +201,7 @@ async fn macs_generate_and_verify() {
             key_id: key.key_id.clone(),
             message: b"ledger line 7".to_vec(),
             mac_algorithm: algorithm.into(),
+            grant_tokens: Default::default(),
         };
         let mac = kms.generate_mac(generate.clone()).await.unwrap().into_inner().mac;
         assert_eq!(mac.len(), len);
@@ -205,6 +211,7 @@ async fn macs_generate_and_verify() {
             message: message.to_vec(),
             mac,
             mac_algorithm: algorithm.into(),
+            grant_tokens: Default::default(),
         };
         assert!(kms.verify_mac(verify(b"ledger line 7", mac.clone())).await.unwrap().into_inner().mac_valid);
         assert!(!kms.verify_mac(verify(b"ledger line 8", mac.clone())).await.unwrap().into_inner().mac_valid);
@@ -229,6 +236,7 @@ async fn data_key_pairs_match_and_unwrap() {
             key_id: wrapping.key_id.clone(),
             key_pair_spec: spec.into(),
             encryption_context: ctx.clone(),
+            grant_tokens: Default::default(),
         };
         let pair = kms.generate_data_key_pair(request.clone()).await.unwrap().into_inner();
         assert_eq!(pair.key_pair_spec(), spec);
@@ -278,6 +286,7 @@ async fn wrong_keys_algorithms_and_shapes_are_named() {
                 message: message.to_vec(),
                 message_type: message_type.into(),
                 signing_algorithm: algorithm.into(),
+                grant_tokens: Default::default(),
             }
         };
     use pb::MessageType::{Digest, Raw};
@@ -321,7 +330,11 @@ async fn wrong_keys_algorithms_and_shapes_are_named() {
     };
     assert_status(kms.verify(malformed).await, Code::InvalidArgument, "malformed signature");
     assert_status(
-        kms.get_public_key(pb::GetPublicKeyRequest { key_id: aes.key_id.clone() }).await,
+        kms.get_public_key(pb::GetPublicKeyRequest {
+            key_id: aes.key_id.clone(),
+            grant_tokens: Default::default(),
+        })
+        .await,
         Code::InvalidArgument,
         "no public key",
     );
@@ -342,6 +355,7 @@ async fn wrong_keys_algorithms_and_shapes_are_named() {
         key_id: ecc.key_id.clone(),
         message: b"m".to_vec(),
         mac_algorithm: pb::MacAlgorithm::HmacSha256.into(),
+        grant_tokens: Default::default(),
     };
     assert_status(kms.generate_mac(mac_on_ecc).await, Code::FailedPrecondition, "SIGN_VERIFY");
 }
@@ -452,7 +466,10 @@ async fn key_pairs_and_mac_keys_survive_a_restart() {
     };
     let signature = kms.sign(sign).await.unwrap().into_inner().signature;
     let public = kms
-        .get_public_key(pb::GetPublicKeyRequest { key_id: ecc.key_id.clone() })
+        .get_public_key(pb::GetPublicKeyRequest {
+            key_id: ecc.key_id.clone(),
+            grant_tokens: Default::default(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -460,6 +477,7 @@ async fn key_pairs_and_mac_keys_survive_a_restart() {
         key_id: hmac.key_id.clone(),
         message: b"before".to_vec(),
         mac_algorithm: pb::MacAlgorithm::HmacSha256.into(),
+        grant_tokens: Default::default(),
     };
     let mac = kms.generate_mac(mac_request.clone()).await.unwrap().into_inner().mac;
     daemon.shutdown().await;
@@ -474,8 +492,11 @@ async fn key_pairs_and_mac_keys_survive_a_restart() {
         ..Default::default()
     };
     assert!(kms.verify(verify).await.unwrap().into_inner().signature_valid);
-    let again =
-        kms.get_public_key(pb::GetPublicKeyRequest { key_id: ecc.key_id }).await.unwrap().into_inner();
+    let again = kms
+        .get_public_key(pb::GetPublicKeyRequest { key_id: ecc.key_id, grant_tokens: Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(again.public_key, public.public_key);
     assert_eq!(kms.generate_mac(mac_request).await.unwrap().into_inner().mac, mac);
 }

@@ -155,7 +155,8 @@ async fn a_flood_past_the_quota_is_recorded_once_a_second_with_its_count() {
     let started = std::time::Instant::now();
     let mut throttled = 0_u64;
     for _ in 0..calls {
-        let request = pb::DescribeKeyRequest { key_id: "alias/missing".into() };
+        let request =
+            pb::DescribeKeyRequest { key_id: "alias/missing".into(), grant_tokens: Default::default() };
         let status = kms.describe_key(request).await.unwrap_err();
         if status.code() == tonic::Code::ResourceExhausted {
             throttled += 1;
@@ -184,7 +185,8 @@ async fn a_flood_past_the_quota_is_recorded_once_a_second_with_its_count() {
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
     // (The refusal bucket refilled meanwhile: a few calls are answered before one is throttled.)
     for _ in 0..20 {
-        let request = pb::DescribeKeyRequest { key_id: "alias/missing".into() };
+        let request =
+            pb::DescribeKeyRequest { key_id: "alias/missing".into(), grant_tokens: Default::default() };
         if kms.describe_key(request).await.unwrap_err().code() == tonic::Code::ResourceExhausted {
             break;
         }

@@ -14,18 +14,24 @@ async fn unknown_and_malformed_keys() {
     let (daemon, _dir) = Daemon::start_dev();
     let mut kms = daemon.kms().await;
     assert_status(
-        kms.describe_key(pb::DescribeKeyRequest { key_id: ABSENT_KEY.into() }).await,
+        kms.describe_key(pb::DescribeKeyRequest {
+            key_id: ABSENT_KEY.into(),
+            grant_tokens: Default::default(),
+        })
+        .await,
         Code::NotFound,
         ABSENT_KEY,
     );
     assert_status(kms.encrypt(encrypt_request(ABSENT_KEY, b"x".to_vec())).await, Code::NotFound, "not found");
     assert_status(
-        kms.describe_key(pb::DescribeKeyRequest { key_id: "nope".into() }).await,
+        kms.describe_key(pb::DescribeKeyRequest { key_id: "nope".into(), grant_tokens: Default::default() })
+            .await,
         Code::InvalidArgument,
         "nope",
     );
     assert_status(
-        kms.describe_key(pb::DescribeKeyRequest { key_id: String::new() }).await,
+        kms.describe_key(pb::DescribeKeyRequest { key_id: String::new(), grant_tokens: Default::default() })
+            .await,
         Code::InvalidArgument,
         "required",
     );

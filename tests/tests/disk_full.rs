@@ -156,7 +156,9 @@ async fn check_restart(launch: &Launch, keys: &[String], encrypted: usize) {
     let daemon: Daemon = launch.start();
     let mut kms = daemon.kms().await;
     for key in keys {
-        kms.describe_key(pb::DescribeKeyRequest { key_id: key.clone() }).await.unwrap();
+        kms.describe_key(pb::DescribeKeyRequest { key_id: key.clone(), grant_tokens: Default::default() })
+            .await
+            .unwrap();
     }
     let verified = Arcactl::new(&daemon.socket).ok(&["audit", "verify"]);
     assert_eq!(verified["intact"], true, "{verified}");

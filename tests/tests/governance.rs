@@ -26,7 +26,13 @@ async fn aliases_name_keys_everywhere_and_survive_a_restart() {
 
     let sealed = kms.encrypt(encrypt("alias/orders")).await.unwrap().into_inner();
     assert_eq!(sealed.key_id, first, "the response names the key, not the alias");
-    let described = kms.describe_key(pb::DescribeKeyRequest { key_id: "alias/orders".into() }).await.unwrap();
+    let described = kms
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: "alias/orders".into(),
+            grant_tokens: Default::default(),
+        })
+        .await
+        .unwrap();
     assert_eq!(described.into_inner().key_metadata.unwrap().key_id, first);
     let decrypt = pb::DecryptRequest {
         ciphertext_blob: sealed.ciphertext_blob.clone(),
@@ -121,7 +127,10 @@ async fn a_disabled_key_refuses_crypto_until_enabled() {
     assert_status(kms.decrypt(decrypt.clone()).await, Code::FailedPrecondition, "DISABLED");
     assert_status(kms.generate_data_key(data_key).await, Code::FailedPrecondition, "DISABLED");
     assert_status(kms.sign(sign.clone()).await, Code::FailedPrecondition, "DISABLED");
-    let described = kms.describe_key(pb::DescribeKeyRequest { key_id: key.clone() }).await.unwrap();
+    let described = kms
+        .describe_key(pb::DescribeKeyRequest { key_id: key.clone(), grant_tokens: Default::default() })
+        .await
+        .unwrap();
     assert_eq!(described.into_inner().key_metadata.unwrap().key_state(), pb::KeyState::Disabled);
     daemon.shutdown().await;
 

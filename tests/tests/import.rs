@@ -62,7 +62,7 @@ async fn import(
 }
 
 async fn state(daemon: &Daemon, key_id: &str) -> pb::KeyState {
-    let request = pb::DescribeKeyRequest { key_id: key_id.into() };
+    let request = pb::DescribeKeyRequest { key_id: key_id.into(), grant_tokens: Default::default() };
     daemon.kms().await.describe_key(request).await.unwrap().into_inner().key_metadata.unwrap().key_state()
 }
 
@@ -78,6 +78,7 @@ async fn imported_hmac_material_matches_openssl_and_can_only_come_back_unchanged
         key_id: key.clone(),
         message: message.to_vec(),
         mac_algorithm: pb::MacAlgorithm::HmacSha256.into(),
+        grant_tokens: Default::default(),
     };
     assert_status(
         daemon.kms().await.generate_mac(mac(b"m")).await,

@@ -135,12 +135,12 @@ async fn import(
 }
 
 async fn describe(daemon: &Daemon, key_id: &str) -> pb::KeyMetadata {
-    let request = pb::DescribeKeyRequest { key_id: key_id.into() };
+    let request = pb::DescribeKeyRequest { key_id: key_id.into(), grant_tokens: Default::default() };
     daemon.kms().await.describe_key(request).await.unwrap().into_inner().key_metadata.unwrap()
 }
 
 async fn public_key(daemon: &Daemon, key_id: &str) -> Result<Vec<u8>, tonic::Status> {
-    let request = pb::GetPublicKeyRequest { key_id: key_id.into() };
+    let request = pb::GetPublicKeyRequest { key_id: key_id.into(), grant_tokens: Default::default() };
     Ok(daemon.kms().await.get_public_key(request).await?.into_inner().public_key)
 }
 
@@ -155,6 +155,7 @@ async fn sign(
         message: message.to_vec(),
         message_type: pb::MessageType::Raw.into(),
         signing_algorithm: algorithm.into(),
+        grant_tokens: Default::default(),
     };
     Ok(daemon.kms().await.sign(request).await?.into_inner().signature)
 }

@@ -73,13 +73,13 @@ async fn huge_key_ids_and_aliases_are_echoed_bounded() {
     let (mut daemon, _dir) = Daemon::start_dev();
     let mut kms = daemon.kms().await;
     let huge = "k".repeat(60_000);
-    let describe = pb::DescribeKeyRequest { key_id: huge.clone() };
+    let describe = pb::DescribeKeyRequest { key_id: huge.clone(), grant_tokens: Default::default() };
     let status = kms.describe_key(describe).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().len() < 300, "{} bytes echoed", status.message().len());
     assert!(status.message().contains("(60000 bytes)"), "{}", status.message());
     let alias = format!("alias/{}", "a".repeat(60_000));
-    let describe = pb::DescribeKeyRequest { key_id: alias };
+    let describe = pb::DescribeKeyRequest { key_id: alias, grant_tokens: Default::default() };
     let status = kms.describe_key(describe).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     assert!(status.message().len() < 300, "{} bytes echoed", status.message().len());

@@ -327,7 +327,9 @@ async fn imported_material_leaves_no_copy_once_deleted() {
     let delete = pb::DeleteImportedKeyMaterialRequest { key_id: key_id.clone() };
     kms.delete_imported_key_material(delete).await.unwrap();
     for _ in 0..LATER_CALLS {
-        kms.describe_key(pb::DescribeKeyRequest { key_id: key_id.clone() }).await.unwrap();
+        kms.describe_key(pb::DescribeKeyRequest { key_id: key_id.clone(), grant_tokens: Default::default() })
+            .await
+            .unwrap();
     }
     assert_no_residue(&daemon, &material, "imported AES material", true);
 }
@@ -356,7 +358,10 @@ async fn data_keys_handed_out_leave_no_copy_behind() {
     drop(kms);
     let mut later = daemon.kms().await;
     for _ in 0..LATER_CALLS {
-        later.describe_key(pb::DescribeKeyRequest { key_id: key_id.clone() }).await.unwrap();
+        later
+            .describe_key(pb::DescribeKeyRequest { key_id: key_id.clone(), grant_tokens: Default::default() })
+            .await
+            .unwrap();
     }
     assert_no_residue(&daemon, &data_key.plaintext, "GenerateDataKey/Decrypt plaintext", true);
 }

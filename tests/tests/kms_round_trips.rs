@@ -30,7 +30,10 @@ async fn create_describe_and_list_keys() {
     assert!(created.creation_date > 1_700_000_000);
 
     let described = kms
-        .describe_key(pb::DescribeKeyRequest { key_id: created.key_id.clone() })
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: created.key_id.clone(),
+            grant_tokens: Default::default(),
+        })
         .await
         .unwrap()
         .into_inner()
@@ -118,6 +121,7 @@ async fn encrypt_decrypt_and_reencrypt() {
             source_key_id: String::new(),
             destination_key_id: second.clone(),
             destination_encryption_context: new_ctx.clone(),
+            grant_tokens: Default::default(),
         })
         .await
         .unwrap()
@@ -153,6 +157,7 @@ async fn data_keys_and_random() {
             encryption_context: ctx.clone(),
             key_spec: spec.into(),
             number_of_bytes: bytes,
+            grant_tokens: Default::default(),
         };
         let with = kms.generate_data_key(request.clone()).await.unwrap().into_inner();
         assert_eq!(with.plaintext.len(), expected_len);
@@ -199,7 +204,10 @@ async fn request_ids_are_echoed_or_generated() {
     let response = kms.generate_random(request).await.unwrap();
     assert_eq!(response.metadata().get(REQUEST_ID_HEADER).unwrap(), "trace-1234");
 
-    let failed = kms.describe_key(pb::DescribeKeyRequest { key_id: uuid_like() }).await.unwrap_err();
+    let failed = kms
+        .describe_key(pb::DescribeKeyRequest { key_id: uuid_like(), grant_tokens: Default::default() })
+        .await
+        .unwrap_err();
     let generated = failed.metadata().get(REQUEST_ID_HEADER).expect("a generated request id");
     assert!(!generated.is_empty());
 }

@@ -15,7 +15,7 @@ fn with_test_clock(dir: &std::path::Path, offset: Option<i64>) -> Launch {
 }
 
 async fn describe(daemon: &Daemon, key_id: &str) -> Result<pb::KeyMetadata, tonic::Status> {
-    let request = pb::DescribeKeyRequest { key_id: key_id.into() };
+    let request = pb::DescribeKeyRequest { key_id: key_id.into(), grant_tokens: Default::default() };
     Ok(daemon.kms().await.describe_key(request).await?.into_inner().key_metadata.unwrap_or_default())
 }
 

@@ -69,7 +69,9 @@ async fn sigterm_under_load_loses_no_acknowledged_request() {
     let daemon = launch.start();
     let mut kms = daemon.kms().await;
     for key_id in &acknowledged {
-        kms.describe_key(pb::DescribeKeyRequest { key_id: key_id.clone() }).await.unwrap();
+        kms.describe_key(pb::DescribeKeyRequest { key_id: key_id.clone(), grant_tokens: Default::default() })
+            .await
+            .unwrap();
     }
 }
 
@@ -173,7 +175,10 @@ async fn metrics_scrape_parses_and_counts_requests() {
             pb::EncryptRequest { key_id: key.clone(), plaintext: b"x".to_vec(), ..Default::default() };
         kms.encrypt(request).await.unwrap();
     }
-    let absent = pb::DescribeKeyRequest { key_id: "00000000-0000-4000-8000-000000000000".into() };
+    let absent = pb::DescribeKeyRequest {
+        key_id: "00000000-0000-4000-8000-000000000000".into(),
+        grant_tokens: Default::default(),
+    };
     let _ = kms.describe_key(absent).await;
 
     let text = scrape(&url);

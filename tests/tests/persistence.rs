@@ -61,7 +61,9 @@ async fn an_edited_record_is_detected_and_the_rest_keep_working() {
     let daemon = launch.start();
     let mut kms = daemon.kms().await;
     for outcome in [
-        kms.describe_key(pb::DescribeKeyRequest { key_id: victim.clone() }).await.map(|_| ()),
+        kms.describe_key(pb::DescribeKeyRequest { key_id: victim.clone(), grant_tokens: Default::default() })
+            .await
+            .map(|_| ()),
         kms.encrypt(pb::EncryptRequest {
             key_id: victim.clone(),
             plaintext: b"x".to_vec(),

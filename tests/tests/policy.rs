@@ -106,6 +106,7 @@ async fn policies_admit_only_whom_they_name() {
             ..Default::default()
         }),
         name: "tenant-9-writer".into(),
+        grant_tokens: Default::default(),
     };
     let grant_id = kms.create_grant(grant.clone()).await.unwrap().into_inner().grant_id;
     let with_tenant = |tenant: &str| {

@@ -169,7 +169,10 @@ async fn sessions_login_and_an_aes_gcm_round_trip() {
     let keys = kms.list_keys(pb::ListKeysRequest::default()).await.unwrap().into_inner().keys;
     assert_eq!(keys.len(), 1);
     let described = kms
-        .describe_key(pb::DescribeKeyRequest { key_id: keys[0].key_id.clone() })
+        .describe_key(pb::DescribeKeyRequest {
+            key_id: keys[0].key_id.clone(),
+            grant_tokens: Default::default(),
+        })
         .await
         .unwrap()
         .into_inner()

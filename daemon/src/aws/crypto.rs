@@ -11,6 +11,7 @@ use super::AwsFront;
 use super::metadata::{algorithms, oaep_name, spec_name};
 use super::wire::{Blob, required, required_blob};
 use crate::crypto::context::EncryptionContext;
+use crate::crypto::ec::KeyAgreementAlgorithm;
 use crate::crypto::hmac::MacAlgorithm;
 use crate::crypto::rsa::OaepHash;
 use crate::crypto::signing::{Message, SigningAlgorithm};
@@ -427,6 +428,8 @@ pub(super) struct GetPublicKeyResponse {
     encryption_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     signing_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    key_agreement_algorithms: Vec<&'static str>,
 }
 
 pub(super) async fn get_public_key(
@@ -436,15 +439,16 @@ pub(super) async fn get_public_key(
 ) -> Result<GetPublicKeyResponse> {
     let public =
         front.services.crypto.get_public_key(&call, front.arns.key_ref(required(&r.key_id, "KeyId")?)?)?;
-    let (encryption_algorithms, signing_algorithms, _) = algorithms(public.spec, public.usage);
+    let served = algorithms(public.spec, public.usage);
     Ok(GetPublicKeyResponse {
         key_id: front.arns.key(public.key_id),
         public_key: Blob(public.der),
         customer_master_key_spec: spec_name(public.spec),
         key_spec: spec_name(public.spec),
         key_usage: public.usage.name(),
-        encryption_algorithms,
-        signing_algorithms,
+        encryption_algorithms: served.encryption,
+        signing_algorithms: served.signing,
+        key_agreement_algorithms: served.key_agreement,
     })
 }
 
@@ -518,5 +522,48 @@ pub(super) async fn verify_mac(
         key_id: front.arns.key(outcome.key_id),
         mac_valid: true,
         mac_algorithm: algorithm.name(),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(super) struct DeriveSharedSecretRequest {
+    pub(super) key_id: String,
+    key_agreement_algorithm: String,
+    public_key: Option<Blob>,
+    pub(super) grant_tokens: Vec<String>,
+    recipient: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeriveSharedSecretResponse {
+    key_id: String,
+    shared_secret: Blob,
+    key_agreement_algorithm: &'static str,
+    key_origin: &'static str,
+}
+
+pub(super) async fn derive_shared_secret(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: DeriveSharedSecretRequest,
+) -> Result<DeriveSharedSecretResponse> {
+    if r.recipient.is_some() {
+        return Err(Error::Unsupported("Recipient (Nitro Enclaves attestation) is not offered".into()));
+    }
+    let key = front.arns.key_ref(required(&r.key_id, "KeyId")?)?;
+    let algorithm = match required(&r.key_agreement_algorithm, "KeyAgreementAlgorithm")? {
+        "ECDH" => KeyAgreementAlgorithm::Ecdh,
+        other => return Err(Error::invalid(format!("KeyAgreementAlgorithm {} is not known", Echo(other)))),
+    };
+    let peer = required_blob(&r.public_key, "PublicKey")?;
+    let derived = front.services.crypto.derive_shared_secret(&call, key, algorithm, peer)?;
+    Ok(DeriveSharedSecretResponse {
+        key_id: front.arns.key(derived.key_id),
+        // Handed out on purpose: the caller asked for the shared secret.
+        shared_secret: Blob(derived.secret.as_slice().to_vec()),
+        key_agreement_algorithm: derived.algorithm.name(),
+        key_origin: super::metadata::origin_name(derived.origin),
     })
 }

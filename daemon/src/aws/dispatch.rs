@@ -24,15 +24,13 @@ use crate::service::Call;
 /// AWS accepts at most this many grant tokens on a call.
 const MAX_GRANT_TOKENS: usize = 10;
 
-/// What dispatch reads of every request shape besides what the audit record names.
-trait Shape: Audited + DeserializeOwned + Default + Send + 'static {
-    fn grant_tokens(&self) -> &[String] {
-        &[]
-    }
-}
+/// A request shape: read from JSON, and what the audit record and the `Call` take from it.
+trait Shape: Audited + DeserializeOwned + Default + Send + 'static {}
+
+impl<T: Audited + DeserializeOwned + Default + Send + 'static> Shape for T {}
 
 macro_rules! shapes {
-    ($($shape:ty),* $(,)?) => { $(impl Audited for $shape {} impl Shape for $shape {})* };
+    ($($shape:ty),* $(,)?) => { $(impl Audited for $shape {})* };
 }
 
 /// Shapes whose `KeyId` (or other member) names the key, and which may carry grant tokens.
@@ -46,10 +44,8 @@ macro_rules! keyed_shapes {
                 $(fn encryption_context(&self) -> BTreeMap<String, String> {
                     self.$context.clone()
                 })?
-            }
-            impl Shape for $shape {
-                $(fn grant_tokens(&self) -> &[String] {
-                    &self.$tokens
+                $(fn grant_tokens(&self) -> Vec<String> {
+                    self.$tokens.clone()
                 })?
             }
         )*
@@ -65,6 +61,9 @@ keyed_shapes! {
     keys::EnableKeyRotationRequest => key_id;
     keys::ScheduleKeyDeletionRequest => key_id;
     keys::KeyPolicyRequest => key_id;
+    keys::TagResourceRequest => key_id;
+    keys::UpdateKeyDescriptionRequest => key_id;
+    crypto::DeriveSharedSecretRequest => key_id, tokens grant_tokens;
     crypto::EncryptRequest => key_id, context encryption_context, tokens grant_tokens;
     crypto::DecryptRequest => key_id, context encryption_context, tokens grant_tokens;
     crypto::ReEncryptRequest => destination_key_id, context destination_encryption_context, tokens grant_tokens;
@@ -158,6 +157,7 @@ impl AwsFront {
             source,
             key: String::new(),
             encryption_context: BTreeMap::new(),
+            grant_tokens: Vec::new(),
         };
         self.dispatch(operation, facts, body).await
     }
@@ -171,6 +171,7 @@ impl AwsFront {
             source,
             key: String::new(),
             encryption_context: BTreeMap::new(),
+            grant_tokens: Vec::new(),
         };
         let outcome: Result<()> =
             front::run(&self.metrics, &self.services.keystore, operation, facts, exception_name, |_| async {
@@ -232,6 +233,11 @@ impl AwsFront {
             O::GetPublicKey => self.call(operation, facts, body, crypto::get_public_key).await,
             O::GenerateMac => self.call(operation, facts, body, crypto::generate_mac).await,
             O::VerifyMac => self.call(operation, facts, body, crypto::verify_mac).await,
+            O::DeriveSharedSecret => self.call(operation, facts, body, crypto::derive_shared_secret).await,
+            O::TagResource => self.call(operation, facts, body, keys::tag_resource).await,
+            O::UntagResource => self.call(operation, facts, body, keys::untag_resource).await,
+            O::ListResourceTags => self.call(operation, facts, body, keys::list_resource_tags).await,
+            O::UpdateKeyDescription => self.call(operation, facts, body, keys::update_key_description).await,
             other => {
                 let error = Error::Unsupported(format!("{} is not offered by this appliance", other.name()));
                 self.call(operation, facts, body, move |_, _, _: keys::Empty| async move {
@@ -268,6 +274,7 @@ impl AwsFront {
         if let Ok(request) = &parsed {
             facts.key = request.key_ref().to_owned();
             facts.encryption_context = request.encryption_context();
+            facts.grant_tokens = request.grant_tokens();
         }
         let front = Arc::clone(&self);
         let outcome = front::run(

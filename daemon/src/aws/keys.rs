@@ -413,3 +413,89 @@ pub(super) async fn list_key_policies(
     front.services.keys.get_key_policy(&call, key)?;
     Ok(ListKeyPoliciesResponse { policy_names: vec![DEFAULT_POLICY_NAME], truncated: false })
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(super) struct TagResourceRequest {
+    pub(super) key_id: String,
+    tags: Vec<Tag>,
+    tag_keys: Vec<String>,
+}
+
+/// Tag rules broken are `TagException`, as AWS answers them.
+fn tag_error(error: Error) -> Error {
+    match error {
+        Error::InvalidArgument(message) => Error::TagRule(message),
+        other => other,
+    }
+}
+
+pub(super) async fn tag_resource(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: TagResourceRequest,
+) -> Result<Empty> {
+    let key = front.arns.key_only(required(&r.key_id, "KeyId")?)?;
+    let tags = r.tags.into_iter().map(|tag| (tag.tag_key, tag.tag_value)).collect();
+    front.services.keys.tag_resource(&call, key, tags).await.map_err(tag_error)?;
+    Ok(Empty {})
+}
+
+pub(super) async fn untag_resource(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: TagResourceRequest,
+) -> Result<Empty> {
+    let key = front.arns.key_only(required(&r.key_id, "KeyId")?)?;
+    front.services.keys.untag_resource(&call, key, &r.tag_keys).await.map_err(tag_error)?;
+    Ok(Empty {})
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagEntry {
+    tag_key: String,
+    tag_value: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ListResourceTagsResponse {
+    tags: Vec<TagEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_marker: Option<String>,
+    truncated: bool,
+}
+
+pub(super) async fn list_resource_tags(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: ListRequest,
+) -> Result<ListResourceTagsResponse> {
+    let key = front.arns.key_only(required(&r.key_id, "KeyId")?)?;
+    let limit = limit(r.limit, 50, 50)?;
+    let (tags, next) = front.services.keys.list_resource_tags(&call, key, limit, &r.marker)?;
+    Ok(ListResourceTagsResponse {
+        tags: tags.into_iter().map(|(tag_key, tag_value)| TagEntry { tag_key, tag_value }).collect(),
+        truncated: next.is_some(),
+        next_marker: next,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(super) struct UpdateKeyDescriptionRequest {
+    pub(super) key_id: String,
+    description: Option<String>,
+}
+
+pub(super) async fn update_key_description(
+    front: Arc<AwsFront>,
+    call: Arc<Call>,
+    r: UpdateKeyDescriptionRequest,
+) -> Result<Empty> {
+    let key = front.arns.key_only(required(&r.key_id, "KeyId")?)?;
+    let description = r.description.ok_or_else(|| super::wire::missing("Description"))?;
+    front.services.keys.update_key_description(&call, key, &description).await?;
+    Ok(Empty {})
+}

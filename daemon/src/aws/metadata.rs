@@ -7,7 +7,7 @@ use super::arn::Arns;
 use crate::crypto::rsa::OaepHash;
 use crate::error::{Echo, Error, Result};
 use crate::keys::{KeyOrigin, KeySpec, KeyState, KeyUsage};
-use crate::service::{KeyInfo, mac_algorithm, signing_algorithms};
+use crate::service::{KeyInfo, key_algorithms};
 
 /// AWS calls a 256-bit AES key `SYMMETRIC_DEFAULT`; Arca's other specs keep their names (AES_128,
 /// AES_192 and GENERIC_SECRET keys come from the PKCS#11 face).
@@ -45,7 +45,7 @@ pub(super) fn usage_of(name: &str) -> Result<Option<KeyUsage>> {
         "ENCRYPT_DECRYPT" => Ok(Some(KeyUsage::EncryptDecrypt)),
         "SIGN_VERIFY" => Ok(Some(KeyUsage::SignVerify)),
         "GENERATE_VERIFY_MAC" => Ok(Some(KeyUsage::GenerateVerifyMac)),
-        "KEY_AGREEMENT" => Err(Error::Unsupported("KeyUsage KEY_AGREEMENT is not offered yet".into())),
+        "KEY_AGREEMENT" => Ok(Some(KeyUsage::KeyAgreement)),
         other => Err(Error::invalid(format!(
             "1 validation error detected: Value '{}' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set",
             Echo(other)
@@ -64,7 +64,7 @@ pub(super) fn origin_of(name: &str) -> Result<KeyOrigin> {
     }
 }
 
-fn origin_name(origin: KeyOrigin) -> &'static str {
+pub(super) fn origin_name(origin: KeyOrigin) -> &'static str {
     match origin {
         KeyOrigin::Arca => "AWS_KMS",
         KeyOrigin::External => "EXTERNAL",
@@ -87,22 +87,26 @@ pub(super) fn oaep_name(hash: OaepHash) -> &'static str {
     }
 }
 
-/// The algorithms a key of this spec and usage serves: (encryption, signing, MAC).
-pub(super) fn algorithms(
-    spec: KeySpec,
-    usage: KeyUsage,
-) -> (Vec<&'static str>, Vec<&'static str>, Vec<&'static str>) {
-    let encryption = match (usage, spec.is_rsa()) {
-        (KeyUsage::EncryptDecrypt, true) => vec![oaep_name(OaepHash::Sha1), oaep_name(OaepHash::Sha256)],
-        (KeyUsage::EncryptDecrypt, false) => vec!["SYMMETRIC_DEFAULT"],
-        _ => Vec::new(),
-    };
-    let signing = match usage {
-        KeyUsage::SignVerify => signing_algorithms(spec).iter().map(|a| a.name()).collect(),
-        _ => Vec::new(),
-    };
-    let mac = mac_algorithm(spec).map(|a| a.name()).into_iter().collect();
-    (encryption, signing, mac)
+/// The algorithms a key of this spec and usage serves, by AWS's names.
+pub(super) struct AlgorithmNames {
+    pub(super) encryption: Vec<&'static str>,
+    pub(super) signing: Vec<&'static str>,
+    pub(super) mac: Vec<&'static str>,
+    pub(super) key_agreement: Vec<&'static str>,
+}
+
+pub(super) fn algorithms(spec: KeySpec, usage: KeyUsage) -> AlgorithmNames {
+    let served = key_algorithms(spec, usage);
+    AlgorithmNames {
+        encryption: served
+            .encryption
+            .into_iter()
+            .map(|hash| hash.map_or("SYMMETRIC_DEFAULT", oaep_name))
+            .collect(),
+        signing: served.signing.into_iter().map(|algorithm| algorithm.name()).collect(),
+        mac: served.mac.into_iter().map(|algorithm| algorithm.name()).collect(),
+        key_agreement: served.key_agreement.into_iter().map(|algorithm| algorithm.name()).collect(),
+    }
 }
 
 /// DescribeKey's `KeyMetadata`.
@@ -132,6 +136,8 @@ pub(super) struct KeyMetadata {
     signing_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     mac_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    key_agreement_algorithms: Vec<&'static str>,
     multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     expiration_model: Option<&'static str>,
@@ -139,7 +145,7 @@ pub(super) struct KeyMetadata {
 
 pub(super) fn key_metadata(arns: &Arns, info: &KeyInfo) -> KeyMetadata {
     let meta = &info.metadata;
-    let (encryption_algorithms, signing_algorithms, mac_algorithms) = algorithms(meta.spec, meta.usage);
+    let served = algorithms(meta.spec, meta.usage);
     let expires_at = meta.imported.as_ref().and_then(|imported| imported.expires_at);
     KeyMetadata {
         aws_account_id: arns.account_id().to_owned(),
@@ -159,9 +165,10 @@ pub(super) fn key_metadata(arns: &Arns, info: &KeyInfo) -> KeyMetadata {
         key_manager: "CUSTOMER",
         customer_master_key_spec: spec_name(meta.spec),
         key_spec: spec_name(meta.spec),
-        encryption_algorithms,
-        signing_algorithms,
-        mac_algorithms,
+        encryption_algorithms: served.encryption,
+        signing_algorithms: served.signing,
+        mac_algorithms: served.mac,
+        key_agreement_algorithms: served.key_agreement,
         multi_region: false,
         expiration_model: match (meta.origin, expires_at) {
             (KeyOrigin::Arca, _) => None,

@@ -1,5 +1,6 @@
-//! What the audit log records of each gRPC request: the key it names and its encryption context
-//! (the trait is `front::Audited`).
+//! What `serve` reads of each request before its handler runs: the key it names and its
+//! encryption context (for the audit record), and the KMS grant tokens it carries (for the
+//! `Call`).
 
 use std::collections::BTreeMap;
 
@@ -7,22 +8,33 @@ use arca_proto::v1 as pb;
 
 use crate::front::Audited;
 
+impl Audited for pb::RetireGrantRequest {
+    fn grant_tokens(&self) -> Vec<String> {
+        self.grant_tokens.clone()
+    }
+}
+
 macro_rules! audited {
     ($($request:ty),* $(,)?) => { $(impl Audited for $request {})* };
 }
 
+/// `Request => key field`, and `+ grant_tokens` for a request that carries them.
 macro_rules! audited_key {
-    ($($request:ty => $field:ident),* $(,)?) => {
+    ($($request:ty => $field:ident $(+ $tokens:ident)?),* $(,)?) => {
         $(impl Audited for $request {
             fn key_ref(&self) -> &str {
                 &self.$field
             }
+
+            $(fn grant_tokens(&self) -> Vec<String> {
+                self.$tokens.clone()
+            })?
         })*
     };
 }
 
 macro_rules! audited_key_and_context {
-    ($($request:ty => $field:ident, $context:ident),* $(,)?) => {
+    ($($request:ty => $field:ident, $context:ident + $tokens:ident),* $(,)?) => {
         $(impl Audited for $request {
             fn key_ref(&self) -> &str {
                 &self.$field
@@ -30,6 +42,10 @@ macro_rules! audited_key_and_context {
 
             fn encryption_context(&self) -> BTreeMap<String, String> {
                 self.$context.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            }
+
+            fn grant_tokens(&self) -> Vec<String> {
+                self.$tokens.clone()
             }
         })*
     };
@@ -48,7 +64,6 @@ audited!(
     pb::RotateAuditRequest,
     pb::AdvanceClockRequest,
     pb::ListRetirableGrantsRequest,
-    pb::RetireGrantRequest,
     pb::AttachRequest,
     pb::GetTokenInfoRequest,
     pb::GetMechanismListRequest,
@@ -81,18 +96,18 @@ audited!(
 );
 
 audited_key!(
-    pb::DescribeKeyRequest => key_id,
+    pb::DescribeKeyRequest => key_id + grant_tokens,
     pb::EnableKeyRequest => key_id,
     pb::DisableKeyRequest => key_id,
     pb::CreateAliasRequest => target_key_id,
     pb::UpdateAliasRequest => target_key_id,
     pb::DeleteAliasRequest => alias_name,
     pb::ListAliasesRequest => key_id,
-    pb::SignRequest => key_id,
-    pb::VerifyRequest => key_id,
-    pb::GetPublicKeyRequest => key_id,
-    pb::GenerateMacRequest => key_id,
-    pb::VerifyMacRequest => key_id,
+    pb::SignRequest => key_id + grant_tokens,
+    pb::VerifyRequest => key_id + grant_tokens,
+    pb::GetPublicKeyRequest => key_id + grant_tokens,
+    pb::GenerateMacRequest => key_id + grant_tokens,
+    pb::VerifyMacRequest => key_id + grant_tokens,
     pb::RotateKeyOnDemandRequest => key_id,
     pb::EnableKeyRotationRequest => key_id,
     pb::DisableKeyRotationRequest => key_id,
@@ -102,18 +117,23 @@ audited_key!(
     pb::CancelKeyDeletionRequest => key_id,
     pb::PutKeyPolicyRequest => key_id,
     pb::GetKeyPolicyRequest => key_id,
-    pb::CreateGrantRequest => key_id,
+    pb::CreateGrantRequest => key_id + grant_tokens,
     pb::ListGrantsRequest => key_id,
     pb::RevokeGrantRequest => key_id,
     pb::GetParametersForImportRequest => key_id,
     pb::ImportKeyMaterialRequest => key_id,
     pb::DeleteImportedKeyMaterialRequest => key_id,
+    pb::DeriveSharedSecretRequest => key_id + grant_tokens,
+    pb::TagResourceRequest => key_id,
+    pb::UntagResourceRequest => key_id,
+    pb::ListResourceTagsRequest => key_id,
+    pb::UpdateKeyDescriptionRequest => key_id,
 );
 
 audited_key_and_context!(
-    pb::EncryptRequest => key_id, encryption_context,
-    pb::DecryptRequest => key_id, encryption_context,
-    pb::ReEncryptRequest => destination_key_id, destination_encryption_context,
-    pb::GenerateDataKeyRequest => key_id, encryption_context,
-    pb::GenerateDataKeyPairRequest => key_id, encryption_context,
+    pb::EncryptRequest => key_id, encryption_context + grant_tokens,
+    pb::DecryptRequest => key_id, encryption_context + grant_tokens,
+    pb::ReEncryptRequest => destination_key_id, destination_encryption_context + grant_tokens,
+    pb::GenerateDataKeyRequest => key_id, encryption_context + grant_tokens,
+    pb::GenerateDataKeyPairRequest => key_id, encryption_context + grant_tokens,
 );

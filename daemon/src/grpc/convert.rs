@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use arca_proto::v1 as pb;
 
 use crate::crypto::context::EncryptionContext;
+use crate::crypto::ec::KeyAgreementAlgorithm;
 use crate::crypto::hmac::MacAlgorithm;
 use crate::crypto::rsa::OaepHash;
 use crate::crypto::signing::{Message, SigningAlgorithm};
@@ -43,6 +44,7 @@ pub(super) fn key_usage(value: i32) -> Result<Option<KeyUsage>> {
         Ok(pb::KeyUsage::EncryptDecrypt) => Ok(Some(KeyUsage::EncryptDecrypt)),
         Ok(pb::KeyUsage::SignVerify) => Ok(Some(KeyUsage::SignVerify)),
         Ok(pb::KeyUsage::GenerateVerifyMac) => Ok(Some(KeyUsage::GenerateVerifyMac)),
+        Ok(pb::KeyUsage::KeyAgreement) => Ok(Some(KeyUsage::KeyAgreement)),
         Err(_) => Err(Error::invalid(format!("key_usage {value} is not a known key usage"))),
     }
 }
@@ -152,28 +154,50 @@ pub(super) fn spec_to_pb(spec: KeySpec) -> i32 {
     pb::KeySpec::from_str_name(spec.name()).map_or(0, Into::into)
 }
 
-/// The algorithms a key of this spec and usage serves, as KMS lists them in its metadata.
-pub(super) fn algorithms(spec: KeySpec, usage: KeyUsage) -> (Vec<i32>, Vec<i32>, Vec<i32>) {
-    let encryption = match (usage, spec.is_rsa()) {
-        (KeyUsage::EncryptDecrypt, true) => vec![
-            encryption_algorithm_to_pb(Some(OaepHash::Sha1)),
-            encryption_algorithm_to_pb(Some(OaepHash::Sha256)),
-        ],
-        (KeyUsage::EncryptDecrypt, false) => vec![encryption_algorithm_to_pb(None)],
-        _ => Vec::new(),
-    };
-    let signing = match usage {
-        KeyUsage::SignVerify => {
-            crate::service::signing_algorithms(spec).iter().map(|a| signing_algorithm_to_pb(*a)).collect()
+/// The algorithms a key serves, by kind, as KMS lists them in its metadata.
+pub(super) struct Algorithms {
+    pub(super) encryption: Vec<i32>,
+    pub(super) signing: Vec<i32>,
+    pub(super) mac: Vec<i32>,
+    pub(super) key_agreement: Vec<i32>,
+}
+
+pub(super) fn key_agreement_algorithm(value: i32) -> Result<KeyAgreementAlgorithm> {
+    match pb::KeyAgreementAlgorithm::try_from(value) {
+        Ok(pb::KeyAgreementAlgorithm::Unspecified) => {
+            Err(Error::invalid("key_agreement_algorithm is required"))
         }
-        _ => Vec::new(),
-    };
-    let mac = crate::service::mac_algorithm(spec).map(mac_algorithm_to_pb).into_iter().collect();
-    (encryption, signing, mac)
+        Ok(pb::KeyAgreementAlgorithm::Ecdh) => Ok(KeyAgreementAlgorithm::Ecdh),
+        Err(_) => Err(Error::invalid(format!("key_agreement_algorithm {value} is not known"))),
+    }
+}
+
+pub(super) fn key_agreement_algorithm_to_pb(algorithm: KeyAgreementAlgorithm) -> i32 {
+    match algorithm {
+        KeyAgreementAlgorithm::Ecdh => pb::KeyAgreementAlgorithm::Ecdh.into(),
+    }
+}
+
+/// The algorithms a key serves, in the wire's enums.
+pub(super) fn algorithms(spec: KeySpec, usage: KeyUsage) -> Algorithms {
+    let served = crate::service::key_algorithms(spec, usage);
+    Algorithms {
+        encryption: served.encryption.into_iter().map(encryption_algorithm_to_pb).collect(),
+        signing: served.signing.into_iter().map(signing_algorithm_to_pb).collect(),
+        mac: served.mac.into_iter().map(mac_algorithm_to_pb).collect(),
+        key_agreement: served.key_agreement.into_iter().map(key_agreement_algorithm_to_pb).collect(),
+    }
 }
 
 pub(super) fn usage_to_pb(usage: KeyUsage) -> i32 {
     pb::KeyUsage::from_str_name(usage.name()).map_or(0, Into::into)
+}
+
+pub(super) fn origin_to_pb(origin: KeyOrigin) -> i32 {
+    match origin {
+        KeyOrigin::Arca => pb::KeyOrigin::Arca.into(),
+        KeyOrigin::External => pb::KeyOrigin::External.into(),
+    }
 }
 
 fn state_to_pb(state: KeyState) -> pb::KeyState {
@@ -187,24 +211,21 @@ fn state_to_pb(state: KeyState) -> pb::KeyState {
 
 pub(super) fn key_metadata(info: &KeyInfo) -> pb::KeyMetadata {
     let meta = &info.metadata;
-    let (encryption_algorithms, signing_algorithms, mac_algorithms) = algorithms(meta.spec, meta.usage);
+    let algorithms = algorithms(meta.spec, meta.usage);
     pb::KeyMetadata {
         key_id: meta.id.to_string(),
         description: meta.description.clone(),
         key_spec: spec_to_pb(meta.spec),
         key_usage: usage_to_pb(meta.usage),
-        origin: match meta.origin {
-            KeyOrigin::Arca => pb::KeyOrigin::Arca,
-            KeyOrigin::External => pb::KeyOrigin::External,
-        }
-        .into(),
+        origin: origin_to_pb(meta.origin),
         key_state: state_to_pb(meta.state).into(),
         creation_date: meta.created_at,
         current_version: info.current_version,
-        encryption_algorithms,
+        encryption_algorithms: algorithms.encryption,
         tags: meta.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        signing_algorithms,
-        mac_algorithms,
+        signing_algorithms: algorithms.signing,
+        mac_algorithms: algorithms.mac,
+        key_agreement_algorithms: algorithms.key_agreement,
         deletion_date: match meta.state {
             KeyState::PendingDeletion { at } => at,
             _ => 0,

@@ -79,6 +79,7 @@ where
         source: source_of(operation, &transport_caller),
         key: message.key_ref().to_owned(),
         encryption_context: message.encryption_context(),
+        grant_tokens: message.grant_tokens(),
     };
     let error_code = if operation.face() == Face::Pkcs11 { pkcs11_error_code } else { kms_error_code };
     let outcome =

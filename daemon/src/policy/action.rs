@@ -48,12 +48,17 @@ actions! {
     GetPublicKey, true;
     GenerateMac, true;
     VerifyMac, true;
+    DeriveSharedSecret, true;
     // Reading and managing the key
     DescribeKey, true;
     CreateGrant, true;
     RetireGrant, true;
     ListGrants, false;
     RevokeGrant, false;
+    TagResource, false;
+    UntagResource, false;
+    ListResourceTags, false;
+    UpdateKeyDescription, false;
     CreateAlias, false;
     UpdateAlias, false;
     DeleteAlias, false;
@@ -71,8 +76,7 @@ actions! {
     GetParametersForImport, false;
     ImportKeyMaterial, false;
     DeleteImportedKeyMaterial, false;
-    // The PKCS#11 face's own
-    UpdateKeyDescription, false;
+    // The PKCS#11 face's own (C_SetAttributeValue checks UpdateKeyDescription above)
     CopyKey, false;
     WrapKey, false;
     UnwrapKey, false;

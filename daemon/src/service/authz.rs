@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use super::Keystore;
 use super::call::{Authorized, Call};
+use super::limits::MAX_GRANT_TOKENS;
 use crate::crypto::context::EncryptionContext;
-use crate::error::{Error, Result};
+use crate::error::{Echo, Error, Result};
 use crate::keys::{Key, KeyId};
 use crate::operation::Operation;
 use crate::policy::{self, Action, Decision, Policy, RequestContext};
@@ -36,8 +37,43 @@ impl Keystore {
         context: &EncryptionContext,
     ) -> Result<Authorized> {
         call.use_key(key.metadata.id);
+        self.check_grant_tokens(call)?;
         self.evaluate(call, &key, action, context)?;
         Ok(Authorized::new(key, action))
+    }
+
+    /// The grant tokens the call carries: at most [`MAX_GRANT_TOKENS`], each one this daemon
+    /// handed out (a grant id) naming a grant that still exists. Grants take effect at once, so a
+    /// valid token adds nothing `evaluate` does not already see: the grant it names is one of the
+    /// grants every authorisation consults.
+    pub(super) fn check_grant_tokens(&self, call: &Call) -> Result<()> {
+        let tokens = call.grant_tokens();
+        if tokens.len() > MAX_GRANT_TOKENS {
+            return Err(Error::invalid(format!(
+                "{} grant tokens given; a request carries at most {MAX_GRANT_TOKENS}",
+                tokens.len()
+            )));
+        }
+        tokens.iter().try_for_each(|token| self.check_grant_token(token))
+    }
+
+    /// One grant token: a grant id (32 lowercase hex digits, as CreateGrant hands them out)
+    /// naming a grant that exists.
+    fn check_grant_token(&self, token: &str) -> Result<()> {
+        let ours = token.len() == 32 && token.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !ours {
+            return Err(Error::InvalidGrantToken(format!(
+                "{:?} is not a grant token this daemon handed out",
+                Echo(token)
+            )));
+        }
+        match self.keyring()?.grant(token) {
+            Ok(_) => Ok(()),
+            Err(Error::KeyNotFound(_)) => Err(Error::InvalidGrantToken(format!(
+                "grant token {token} names no grant (retired, revoked or never made)"
+            ))),
+            Err(other) => Err(other),
+        }
     }
 
     /// Whether the call's principal may `action` on `key`, leaving the audit record alone (for

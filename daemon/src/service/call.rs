@@ -7,6 +7,10 @@
 //! is written into the `Call` by the proof as it is used, and the front reads it back with the
 //! outcome for the audit record.
 //!
+//! A front that took KMS grant tokens with the request hands them over with
+//! [`Call::with_grant_tokens`]; `Keystore::authorize` checks them wherever a key is authorised,
+//! so no service function takes them as an argument and no front can forget them on one path.
+//!
 //! [`Keystore::authorize`]: super::Keystore::authorize
 
 use std::sync::{Arc, Mutex};
@@ -22,6 +26,8 @@ pub struct Call {
     principal: String,
     /// The alias the request named its key by (for `arca:RequestAlias`).
     alias: Mutex<Option<String>>,
+    /// The KMS grant tokens the request carried (CreateGrant's `grant_token`s).
+    grant_tokens: Vec<String>,
     used: Mutex<Used>,
 }
 
@@ -34,7 +40,23 @@ pub struct Used {
 
 impl Call {
     pub fn new(principal: impl Into<String>) -> Self {
-        Self { principal: principal.into(), alias: Mutex::new(None), used: Mutex::new(Used::default()) }
+        Self {
+            principal: principal.into(),
+            alias: Mutex::new(None),
+            grant_tokens: Vec::new(),
+            used: Mutex::new(Used::default()),
+        }
+    }
+
+    /// The call with the grant tokens its request carried; each is checked (at most
+    /// [`MAX_GRANT_TOKENS`](super::MAX_GRANT_TOKENS), each naming an existing grant) when the
+    /// call's key is authorised.
+    pub fn with_grant_tokens(self, grant_tokens: Vec<String>) -> Self {
+        Self { grant_tokens, ..self }
+    }
+
+    pub fn grant_tokens(&self) -> &[String] {
+        &self.grant_tokens
     }
 
     pub fn principal(&self) -> &str {

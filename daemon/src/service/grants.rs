@@ -1,6 +1,8 @@
 //! Grants: durable, per-key permissions for a grantee, optionally constrained by encryption
 //! context, that a key policy need not mention. Effective as soon as CreateGrant answers (the
-//! store is strongly consistent), so grant tokens are accepted but never needed.
+//! store is strongly consistent), so grant tokens are never needed; those a request carries are
+//! checked (`Keystore::check_grant_tokens`) and the grant a token names authorises like any
+//! other.
 
 use std::collections::BTreeMap;
 
@@ -134,6 +136,8 @@ impl GrantService {
     /// By its retiring principal, its grantee when the grant allows RetireGrant, or anyone the key
     /// policy allows arca:RetireGrant.
     pub async fn retire_grant(&self, call: &Call, grant_id: &str) -> Result<()> {
+        // The grantee's own retirement is not authorised through the key: check the tokens here.
+        self.keystore.check_grant_tokens(call)?;
         let keyring = self.keystore.keyring()?;
         let grant = keyring.grant(grant_id)?;
         let caller = call.principal();

@@ -10,6 +10,8 @@ pub const DEFAULT_LIST_LIMIT: usize = 100;
 pub const MAX_LIST_LIMIT: usize = 1000;
 pub const MAX_DESCRIPTION_CHARS: usize = 8192;
 pub const MAX_TAGS: usize = 50;
+/// Grant tokens one request may carry, as KMS.
+pub const MAX_GRANT_TOKENS: usize = 10;
 
 /// Free text a caller stores (a description, a tag key or value, the token label) is printable:
 /// control characters (C0, DEL and C1, newlines and tabs included) are refused with the field

@@ -32,13 +32,13 @@ pub use administrators::{parse_principal, parse_principals};
 pub use audit_calls::AuditService;
 pub use call::{Authorized, Call, Used};
 pub use crypto::{
-    CryptoService, DataKeyPair, DataKeySize, Opened, PublicKey, Sealed, Verification, mac_algorithm,
-    signing_algorithms,
+    CryptoService, DataKeyPair, DataKeySize, KeyAlgorithms, Opened, PublicKey, Sealed, SharedSecret,
+    Verification, key_algorithms, mac_algorithm, signing_algorithms,
 };
 pub use grants::{Grant, GrantService, NewGrant};
 pub use import::{ImportParameters, ImportService};
 pub use keyring::KeyInfo;
-pub use keys::{KeyFilter, KeyService, NewKey, RotationEntry, RotationStatus, StateFilter};
+pub use keys::{KeyFilter, KeyService, NewKey, RotationEntry, RotationStatus, StateFilter, TagPage};
 pub use keystore::{Keystore, ServiceOptions, ServiceStatus, default_administrators};
 pub use limits::*;
 

@@ -67,7 +67,8 @@ async fn create_keys(kms: &Kms, specs: &[(KeySpec, KeyUsage)]) -> Vec<(String, P
                     ..Default::default()
                 };
                 let key_id = kms.create_key(request).await.unwrap().into_inner().key_metadata.unwrap().key_id;
-                let request = pb::GetPublicKeyRequest { key_id: key_id.clone() };
+                let request =
+                    pb::GetPublicKeyRequest { key_id: key_id.clone(), grant_tokens: Default::default() };
                 let der = kms.get_public_key(request).await.unwrap().into_inner().public_key;
                 (key_id, PublicKey::from_spki(&der))
             })
@@ -105,6 +106,7 @@ async fn every_kms_signature_verifies_in_rustcrypto() {
                         message: input,
                         message_type: message_type.into(),
                         signing_algorithm: algorithm.into(),
+                        grant_tokens: Default::default(),
                     };
                     let signature = kms.sign(request).await.unwrap().into_inner().signature;
                     public.verify(scheme, &message, &signature).unwrap_or_else(|e| {

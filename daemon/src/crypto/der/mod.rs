@@ -177,7 +177,7 @@ pub fn ec_spec_from_params(params: &[u8]) -> Result<PairSpec> {
     }
 }
 
-fn ec_spki_parts(spki: &[u8]) -> Result<(PairSpec, &[u8])> {
+pub(super) fn ec_spki_parts(spki: &[u8]) -> Result<(PairSpec, &[u8])> {
     let (algorithm, point) = parse_spki(spki)?;
     if algorithm.oid != EC_PUBLIC_KEY {
         return Err(Error::KeyType("not an EC public key".into()));

@@ -1,5 +1,6 @@
 //! ECDSA and ECDH on P-256 and P-384 for PKCS#11: CKM_ECDSA over a hash the caller computed (raw
-//! `r || s` signatures, as PKCS#11 has them), CKM_ECDH1_DERIVE with CKD_NULL, key generation.
+//! `r || s` signatures, as PKCS#11 has them), CKM_ECDH1_DERIVE with CKD_NULL, key generation;
+//! and KMS's DeriveSharedSecret, the same ECDH with the peer given as a SubjectPublicKeyInfo.
 
 use std::fmt;
 
@@ -11,7 +12,7 @@ use aws_lc_rs::signature::{
 };
 
 use super::der::io::{Reader, SEQUENCE, encode, strip_leading_zeros, tlv_len, uint_content_len};
-use super::der::{pkcs8_spec, spki_spec, uncompressed_point};
+use super::der::{ec_spki_parts, pkcs8_spec, spki_spec, uncompressed_point};
 use super::error::{Error, Result, failed};
 use super::spec::PairSpec;
 use crate::secure_mem::SecretBuf;
@@ -79,6 +80,23 @@ fn normalised_digest(curve: &Curve, hash: &[u8]) -> Result<Digest> {
     let (head, _) = hash.split_at(take);
     digest.get_mut(curve.coordinate_len - take..).ok_or_else(|| failed("ECDSA"))?.copy_from_slice(head);
     Digest::import_less_safe(&digest, curve.digest).map_err(|_| failed("ECDSA digest import"))
+}
+
+/// The key agreement algorithms of KMS's DeriveSharedSecret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAgreementAlgorithm {
+    /// Plain ECDH: the shared secret is the X coordinate of the shared point.
+    Ecdh,
+}
+
+impl KeyAgreementAlgorithm {
+    pub const ALL: [Self; 1] = [Self::Ecdh];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ecdh => "ECDH",
+        }
+    }
 }
 
 /// An EC private key, parsed once for signing and key agreement.
@@ -151,6 +169,20 @@ impl EcPrivateKey {
         let point = uncompressed_point(self.spec, peer).ok_or_else(invalid)?;
         let peer = agreement::UnparsedPublicKey::new(curve.agreement, point);
         agreement::agree(&self.agreement, peer, invalid(), |secret| Ok(SecretBuf::copy_from(secret)?))
+    }
+
+    /// ECDH with a peer given as a DER SubjectPublicKeyInfo, which must be on this key's curve:
+    /// the shared X coordinate, as [`Self::derive`] computes it.
+    pub fn derive_with_spki(&self, peer_spki: &[u8]) -> Result<SecretBuf> {
+        let (spec, point) = ec_spki_parts(peer_spki)?;
+        if spec != self.spec {
+            return Err(Error::CurveUnsupported(format!(
+                "the peer's public key is {}; this key is {}",
+                spec.name(),
+                self.spec.name()
+            )));
+        }
+        self.derive(point)
     }
 }
 

@@ -1,11 +1,12 @@
 //! The KeyManagement service: each call served through `serve` by a handler of its feature
-//! (`symmetric.rs`, `asymmetric.rs`, `keys.rs`, `grants.rs`), which parses the request, calls the
+//! (`symmetric.rs`, `asymmetric.rs`, `keys.rs`, `tags.rs`, `grants.rs`), which parses the request, calls the
 //! service with the call's `Call` and builds the response.
 
 mod asymmetric;
 mod grants;
 mod keys;
 mod symmetric;
+mod tags;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -327,6 +328,41 @@ impl KeyManagement for KmsApi {
         request: Request<pb::ImportKeyMaterialRequest>,
     ) -> Result<Response<pb::ImportKeyMaterialResponse>, Status> {
         self.serve(Operation::ImportKeyMaterial, request, grants::import_key_material).await
+    }
+
+    async fn derive_shared_secret(
+        &self,
+        request: Request<pb::DeriveSharedSecretRequest>,
+    ) -> Result<Response<pb::DeriveSharedSecretResponse>, Status> {
+        self.serve(Operation::DeriveSharedSecret, request, asymmetric::derive_shared_secret).await
+    }
+
+    async fn tag_resource(
+        &self,
+        request: Request<pb::TagResourceRequest>,
+    ) -> Result<Response<pb::TagResourceResponse>, Status> {
+        self.serve(Operation::TagResource, request, tags::tag_resource).await
+    }
+
+    async fn untag_resource(
+        &self,
+        request: Request<pb::UntagResourceRequest>,
+    ) -> Result<Response<pb::UntagResourceResponse>, Status> {
+        self.serve(Operation::UntagResource, request, tags::untag_resource).await
+    }
+
+    async fn list_resource_tags(
+        &self,
+        request: Request<pb::ListResourceTagsRequest>,
+    ) -> Result<Response<pb::ListResourceTagsResponse>, Status> {
+        self.serve(Operation::ListResourceTags, request, tags::list_resource_tags).await
+    }
+
+    async fn update_key_description(
+        &self,
+        request: Request<pb::UpdateKeyDescriptionRequest>,
+    ) -> Result<Response<pb::UpdateKeyDescriptionResponse>, Status> {
+        self.serve(Operation::UpdateKeyDescription, request, tags::update_key_description).await
     }
 
     async fn delete_imported_key_material(

@@ -67,10 +67,16 @@ pub(crate) fn ckr_for(error: &Error) -> CK_RV {
         Error::AccessDenied(_) | Error::KeyNotEnabled { .. } | Error::WrongKeyUsage { .. } => {
             CKR_KEY_FUNCTION_NOT_PERMITTED
         }
-        Error::InvalidArgument(_) | Error::AlreadyExists(_) => CKR_ARGUMENTS_BAD,
+        Error::InvalidArgument(_)
+        | Error::AlreadyExists(_)
+        | Error::InvalidAliasName(_)
+        | Error::InvalidGrantToken(_)
+        | Error::TagRule(_) => CKR_ARGUMENTS_BAD,
         Error::Unsupported(_) => CKR_FUNCTION_NOT_SUPPORTED,
         Error::LockedMemory(_) => CKR_DEVICE_MEMORY,
-        Error::DecryptionFailed | Error::InvalidCiphertext(_) => CKR_ENCRYPTED_DATA_INVALID,
+        Error::DecryptionFailed | Error::InvalidCiphertext(_) | Error::IncorrectKey { .. } => {
+            CKR_ENCRYPTED_DATA_INVALID
+        }
         Error::SignatureNotValid | Error::MacNotValid => CKR_SIGNATURE_INVALID,
         Error::Unauthenticated { .. } => CKR_USER_NOT_LOGGED_IN,
         // Throttled by a quota: documented in docs/pkcs11.md.

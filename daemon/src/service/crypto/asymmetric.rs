@@ -5,6 +5,7 @@ use super::CryptoService;
 use super::symmetric::seal_with;
 use crate::crypto::PrivateKey;
 use crate::crypto::context::EncryptionContext;
+use crate::crypto::ec::KeyAgreementAlgorithm;
 use crate::crypto::hmac::{self, MacAlgorithm};
 use crate::crypto::key::generate_pair;
 use crate::crypto::rsa::{OaepHash, RsaPrivateKey, oaep_decrypt, oaep_encrypt};
@@ -75,6 +76,33 @@ pub fn mac_algorithm(spec: KeySpec) -> Option<MacAlgorithm> {
         KeySpec::Hmac512 => Some(MacAlgorithm::HmacSha512),
         _ => None,
     }
+}
+
+/// The algorithms a key of a spec and usage serves, by kind, as KMS lists them in its metadata.
+/// An encryption algorithm is `None` for SYMMETRIC_DEFAULT, else the RSAES-OAEP hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyAlgorithms {
+    pub encryption: Vec<Option<OaepHash>>,
+    pub signing: Vec<SigningAlgorithm>,
+    pub mac: Vec<MacAlgorithm>,
+    pub key_agreement: Vec<KeyAgreementAlgorithm>,
+}
+
+pub fn key_algorithms(spec: KeySpec, usage: KeyUsage) -> KeyAlgorithms {
+    let encryption = match (usage, spec.is_rsa()) {
+        (KeyUsage::EncryptDecrypt, true) => vec![Some(OaepHash::Sha1), Some(OaepHash::Sha256)],
+        (KeyUsage::EncryptDecrypt, false) => vec![None],
+        _ => Vec::new(),
+    };
+    let signing = match usage {
+        KeyUsage::SignVerify => signing_algorithms(spec).to_vec(),
+        _ => Vec::new(),
+    };
+    let key_agreement = match usage {
+        KeyUsage::KeyAgreement => KeyAgreementAlgorithm::ALL.to_vec(),
+        KeyUsage::EncryptDecrypt | KeyUsage::SignVerify | KeyUsage::GenerateVerifyMac => Vec::new(),
+    };
+    KeyAlgorithms { encryption, signing, mac: mac_algorithm(spec).into_iter().collect(), key_agreement }
 }
 
 fn names<T>(items: impl IntoIterator<Item = T>, name: impl Fn(T) -> &'static str) -> String {

@@ -81,9 +81,7 @@ impl CryptoService {
         if let Some(expected) = key_ref.filter(|r| !r.is_empty()) {
             let expected = self.keystore.resolve(call, expected)?;
             if expected != blob_key {
-                return Err(Error::InvalidCiphertext(format!(
-                    "the blob was encrypted under key {blob_key}, not key {expected}"
-                )));
+                return Err(Error::IncorrectKey { given: expected, ciphertext_key: blob_key });
             }
         }
         let key = match self.usable_key(call, blob_key, Action::Decrypt, context) {

@@ -12,28 +12,26 @@ pub(crate) const ALIAS_PREFIX: &str = "alias/";
 
 /// An alias name and the key it points at.
 pub(crate) type Alias = (String, KeyId);
-/// Names under this prefix are Arca's own.
-const RESERVED_PREFIX: &str = "alias/arca/";
+/// Names under these prefixes are Arca's own, and the ones KMS keeps for its AWS managed keys.
+const RESERVED_PREFIXES: [&str; 2] = ["alias/arca/", "alias/aws/"];
 const MAX_ALIAS_BYTES: usize = 256;
 
 fn check_alias_name(name: &str) -> Result<()> {
+    let invalid = |why: String| Err(Error::InvalidAliasName(why));
     let Some(rest) = name.strip_prefix(ALIAS_PREFIX) else {
-        return Err(Error::invalid(format!("alias name {:?} must start with {ALIAS_PREFIX:?}", Echo(name))));
+        return invalid(format!("alias name {:?} must start with {ALIAS_PREFIX:?}", Echo(name)));
     };
     if rest.is_empty() || name.len() > MAX_ALIAS_BYTES {
-        return Err(Error::invalid(format!(
-            "alias name {:?} must be 7 to {MAX_ALIAS_BYTES} bytes",
-            Echo(name)
-        )));
+        return invalid(format!("alias name {:?} must be 7 to {MAX_ALIAS_BYTES} bytes", Echo(name)));
     }
     if !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b)) {
-        return Err(Error::invalid(format!(
+        return invalid(format!(
             "alias name {:?} may only hold letters, digits, '/', '_' and '-'",
             Echo(name)
-        )));
+        ));
     }
-    if name.starts_with(RESERVED_PREFIX) {
-        return Err(Error::invalid(format!("alias names under {RESERVED_PREFIX:?} are reserved")));
+    if let Some(reserved) = RESERVED_PREFIXES.iter().find(|prefix| name.starts_with(**prefix)) {
+        return invalid(format!("alias names under {reserved:?} are reserved"));
     }
     Ok(())
 }
@@ -127,8 +125,9 @@ mod tests {
         for good in ["alias/orders", "alias/team_a/prod-1", "alias/x"] {
             assert!(check_alias_name(good).is_ok(), "{good}");
         }
-        for bad in ["orders", "alias/", "alias/with space", "alias/arca/internal", "alias/é"] {
-            assert!(matches!(check_alias_name(bad), Err(Error::InvalidArgument(_))), "{bad}");
+        for bad in ["orders", "alias/", "alias/with space", "alias/arca/internal", "alias/aws/s3", "alias/é"]
+        {
+            assert!(matches!(check_alias_name(bad), Err(Error::InvalidAliasName(_))), "{bad}");
         }
         assert!(check_alias_name(&format!("alias/{}", "a".repeat(251))).is_err());
     }

@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyUsage, KeyVersion};
 use crate::operation::Operation;
 use crate::policy::Action;
-use crate::service::limits::*;
 use crate::service::{Call, KeyInfo};
 
 /// The parameters of CreateKey; `usage: None` takes the spec's default.
@@ -47,23 +46,8 @@ impl KeyService {
                 allowed.join(", ")
             )));
         }
-        if request.description.chars().count() > MAX_DESCRIPTION_CHARS {
-            return Err(Error::invalid(format!("description exceeds {MAX_DESCRIPTION_CHARS} characters")));
-        }
-        crate::service::limits::check_printable("description", &request.description)?;
-        for (key, value) in &request.tags {
-            crate::service::limits::check_printable("tag key", key)?;
-            crate::service::limits::check_printable(
-                &format!("the value of tag {:?}", crate::error::Echo(key)),
-                value,
-            )?;
-        }
-        if request.tags.len() > MAX_TAGS {
-            return Err(Error::invalid(format!(
-                "{} tags given, at most {MAX_TAGS} allowed",
-                request.tags.len()
-            )));
-        }
+        super::tags::check_description(&request.description)?;
+        super::tags::check_tags(&request.tags)?;
         let keyring = self.keystore.keyring()?;
         let now = self.keystore.now();
         let (versions, state) = match request.origin {

@@ -181,6 +181,8 @@ pub(super) fn for_kms_key(metadata: &KeyMetadata, public: bool) -> AttributeMap 
         (KeyUsage::SignVerify, Kind::Private(_)) => &[CKA_SIGN],
         (KeyUsage::SignVerify, _) => &[CKA_VERIFY],
         (KeyUsage::GenerateVerifyMac, _) => &[CKA_SIGN, CKA_VERIFY],
+        (KeyUsage::KeyAgreement, Kind::Private(_)) => &[CKA_DERIVE],
+        (KeyUsage::KeyAgreement, _) => &[],
     };
     for attribute in capabilities(kind, Some(metadata.spec)) {
         map.insert(*attribute, boolean(allowed.contains(attribute)));

@@ -183,11 +183,17 @@ fn sign_request(key_id: String, message: Vec<u8>, algorithm: pb::SigningAlgorith
         message,
         message_type: pb::MessageType::Raw.into(),
         signing_algorithm: algorithm.into(),
+        grant_tokens: Default::default(),
     }
 }
 
 fn mac_request(key_id: String, message: Vec<u8>) -> pb::GenerateMacRequest {
-    pb::GenerateMacRequest { key_id, message, mac_algorithm: pb::MacAlgorithm::HmacSha256.into() }
+    pb::GenerateMacRequest {
+        key_id,
+        message,
+        mac_algorithm: pb::MacAlgorithm::HmacSha256.into(),
+        grant_tokens: Default::default(),
+    }
 }
 
 fn pair_request(key_id: String, spec: pb::KeySpec) -> pb::GenerateDataKeyPairRequest {

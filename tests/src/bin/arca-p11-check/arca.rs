@@ -164,10 +164,11 @@ pub fn grpc_ec_key_usable(ctx: &Ctx) -> Outcome {
         message_type: pb::MessageType::Raw.into(),
         signature: der::ecdsa_der(&signature),
         signing_algorithm: pb::SigningAlgorithm::EcdsaSha256.into(),
+        grant_tokens: Default::default(),
     };
     let verdict = kms.call("Verify", async |c| c.verify(request).await)?;
     ensure!(verdict.signature_valid, "gRPC Verify rejects the PKCS#11 signature");
-    let request = pb::GetPublicKeyRequest { key_id };
+    let request = pb::GetPublicKeyRequest { key_id, grant_tokens: Default::default() };
     let spki = kms.call("GetPublicKey", async |c| c.get_public_key(request).await)?.public_key;
     ensure!(keys::ec_spki(&s, public)? == spki, "CKA_EC_POINT differs from GetPublicKey");
     openssl::verify_message(&spki, SigOpts { bits: 256, pss: false }, &msg, &der::ecdsa_der(&signature))
