@@ -55,6 +55,8 @@ audited!(
     pb::ReadAuditRequest,
     pb::RotateAuditRequest,
     pb::AdvanceClockRequest,
+    pb::CreateAccessKeyRequest,
+    pb::ListAccessKeysRequest,
     pb::ListRetirableGrantsRequest,
     pb::RetireGrantRequest,
     pb::AttachRequest,
@@ -89,6 +91,7 @@ audited!(
 );
 
 audited_key!(
+    pb::DeleteAccessKeyRequest => access_key_id,
     pb::DescribeKeyRequest => key_id,
     pb::EnableKeyRequest => key_id,
     pb::DisableKeyRequest => key_id,

@@ -1,4 +1,11 @@
-//! Who is calling: the peer's uid on the Unix socket, the certificate subject over mutual TLS.
+//! Who is calling: the peer's uid on the Unix socket, the certificate subject over mutual TLS;
+//! and, for the AWS KMS front, the principal of the access key that signed a request
+//! ([`sigv4`]).
+
+#[allow(dead_code, reason = "read by the SigV4 verifier, which the AWS KMS front calls")]
+mod amz_date;
+#[allow(dead_code, reason = "called by the AWS KMS front (`aws/`), built beside it")]
+pub(crate) mod sigv4;
 
 use std::fmt;
 
