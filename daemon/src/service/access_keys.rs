@@ -29,6 +29,8 @@ const SECRET_LEN: usize = 40;
 /// Attempts at a fresh id before giving up (80 random bits: a collision is for show).
 const ID_ATTEMPTS: usize = 3;
 
+/// The AWS shared credentials file `--dev` writes in the data directory.
+pub const DEV_CREDENTIALS_FILE: &str = "aws-credentials";
 /// The description of the access key `--dev` makes for the daemon's own user.
 const DEV_DESCRIPTION: &str = "dev";
 

@@ -30,7 +30,7 @@ pub mod token;
 
 use std::sync::Arc;
 
-pub use access_keys::{AccessKeyService, Credential, NewAccessKey, is_access_key_id};
+pub use access_keys::{AccessKeyService, Credential, DEV_CREDENTIALS_FILE, NewAccessKey, is_access_key_id};
 pub use administrators::{parse_principal, parse_principals};
 pub use audit_calls::AuditService;
 pub use call::{Authorized, Call, Used};
