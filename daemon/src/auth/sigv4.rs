@@ -118,38 +118,37 @@ fn single_header<'p>(parts: &'p Parts, name: &str) -> Result<Option<&'p str>, Si
     value.to_str().map(Some).map_err(|_| incomplete(format!("The '{name}' header is not printable ASCII.")))
 }
 
+/// `Credential`, `SignedHeaders` and `Signature`, in that order; every missing one is named.
+fn named_fields(rest: &str) -> Result<[&str; 3], SignatureRefusal> {
+    const NAMES: [&str; 3] = ["Credential", "SignedHeaders", "Signature"];
+    let mut values = [None; 3];
+    for field in rest.split(',').map(str::trim) {
+        let known = field
+            .split_once('=')
+            .and_then(|(name, value)| Some((NAMES.iter().position(|known| *known == name)?, value)));
+        let Some((index, value)) = known else {
+            let shown: String = field.chars().take(32).collect();
+            return Err(incomplete(format!("Authorization header holds an unknown field '{shown}'.")));
+        };
+        if let Some(slot) = values.get_mut(index) {
+            *slot = Some(value);
+        }
+    }
+    if let [Some(credential), Some(signed_headers), Some(signature)] = values {
+        return Ok([credential, signed_headers, signature]);
+    }
+    let missing = NAMES.iter().zip(values).filter(|(_, value)| value.is_none());
+    let each = missing.map(|(name, _)| format!("Authorization header requires '{name}' parameter."));
+    Err(incomplete(each.collect::<Vec<_>>().join(" ")))
+}
+
 impl<'a> Authorization<'a> {
     fn parse(header: &'a str) -> Result<Self, SignatureRefusal> {
         let rest = header
             .strip_prefix(ALGORITHM)
             .and_then(|rest| rest.strip_prefix(' '))
             .ok_or_else(|| incomplete(format!("Authorization header must use the {ALGORITHM} algorithm.")))?;
-        let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-        for field in rest.split(',').map(str::trim) {
-            match field.split_once('=') {
-                Some(("Credential", value)) => credential = Some(value),
-                Some(("SignedHeaders", value)) => signed_headers = Some(value),
-                Some(("Signature", value)) => signature = Some(value),
-                _ => {
-                    return Err(incomplete(format!(
-                        "Authorization header holds an unknown field '{}'.",
-                        field.chars().take(32).collect::<String>()
-                    )));
-                }
-            }
-        }
-        let missing: Vec<&str> =
-            [("Credential", credential), ("SignedHeaders", signed_headers), ("Signature", signature)]
-                .into_iter()
-                .filter_map(|(name, value)| value.is_none().then_some(name))
-                .collect();
-        let (Some(credential), Some(signed_headers), Some(signature)) =
-            (credential, signed_headers, signature)
-        else {
-            let each =
-                missing.iter().map(|name| format!("Authorization header requires '{name}' parameter."));
-            return Err(incomplete(each.collect::<Vec<_>>().join(" ")));
-        };
+        let [credential, signed_headers, signature] = named_fields(rest)?;
         let scope: Vec<&str> = credential.split('/').collect();
         let [access_key_id, date, region, service, terminator] = scope.as_slice() else {
             return Err(incomplete(
