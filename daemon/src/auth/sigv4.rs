@@ -228,7 +228,7 @@ pub(crate) fn verify(
 }
 
 /// [`verify`] for any service name (AWS's published test vectors sign for `service`).
-fn verify_for_service(
+pub(crate) fn verify_for_service(
     request: &Parts,
     body: &[u8],
     now: SystemTime,
