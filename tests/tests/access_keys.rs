@@ -100,7 +100,7 @@ fn a_caller_who_is_not_an_administrator_is_refused() {
 fn dev_credentials_are_owner_only_and_kept_with_every_key_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let launch = Launch::dev(dir.path());
-    let daemon = launch.start();
+    let mut daemon = launch.start();
     let path = dir.path().join("aws-credentials");
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     let (dev_id, dev_secret) = dev_credentials(dir.path());
@@ -112,6 +112,8 @@ fn dev_credentials_are_owner_only_and_kept_with_every_key_across_restarts() {
     assert_eq!(text(dev, "principal"), format!("uid:{}", own_uid()), "{listed}");
     assert_eq!(text(dev, "description"), "dev");
     let other = text(&cli.ok(&["access-key", "create", "--principal", "cert:CN=app"]), "access_key_id");
+    assert!(daemon.stderr_shows(&dev_id, std::time::Duration::from_secs(10)), "the file is announced by id");
+    assert!(!daemon.stderr_text().contains(&dev_secret), "the daemon's stderr holds the dev secret");
     daemon.stop();
 
     let daemon = launch.start();
