@@ -192,7 +192,7 @@ pub(crate) enum Command {
     /// Set up the PKCS#11 token (what pkcs11-tool's --init-token, --init-pin and --change-pin do).
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Issue, list or delete the access keys of the AWS KMS front (administrators only).
+    /// Create, list or delete the access keys of the AWS KMS front (administrators only).
     #[command(subcommand)]
     AccessKey(AccessKeyCommand),
 }

@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 /// Access keys (AWS-style credentials bound to a principal); administrators only.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AccessKeyCommand {
-    /// Issue an access key bound to a principal and print its id and secret. The secret is shown
+    /// Make an access key bound to a principal and print its id and secret. The secret is shown
     /// this once: the daemon keeps it sealed and never shows it again.
     Create(AccessKeyCreateArgs),
     /// List the access keys (ids, principals, descriptions, dates; never secrets).

@@ -56,7 +56,7 @@ pub(crate) enum SignatureRefusal {
     Mismatch,
     /// The request was signed more than 5 minutes from now.
     Expired(String),
-    /// A session token: Arca issues no temporary credentials.
+    /// A security token (`x-amz-security-token`): Arca makes no temporary credentials.
     SessionToken,
     /// The access keys cannot be read now (a sealed store, a storage failure).
     Unavailable(crate::Error),
@@ -85,7 +85,7 @@ impl SignatureRefusal {
                                the service documentation for details."
                 .to_owned(),
             Self::SessionToken => "The security token included in the request is invalid: this service \
-                                   issues no temporary credentials; sign with an access key made by \
+                                   makes no temporary credentials; sign with an access key made by \
                                    `arcactl access-key create`."
                 .to_owned(),
             Self::Unavailable(error) => format!("The access keys cannot be read now: {error}"),

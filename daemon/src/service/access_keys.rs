@@ -2,7 +2,7 @@
 //! AWS KMS front sign their requests with, each bound to an Arca principal (`uid:N`,
 //! `cert:SUBJECT`) whose permissions the signed request then has.
 //!
-//! The administrators issue, list and delete them. The secret is shown once, when it is made;
+//! The administrators create, list and delete them. The secret is shown once, when it is made;
 //! afterwards it lives only sealed in the store ([`crate::store::seal_access_key`]) and, while a
 //! request is verified, unsealed in locked memory. Nothing is cached: [`AccessKeyService::credential`]
 //! reads the store each time, so a deleted key is refused from the next request on.
@@ -51,13 +51,13 @@ pub struct Credential {
     pub secret: SecretBuf,
 }
 
-/// Issues, lists and deletes access keys, and finds one for the signature check.
+/// Creates, lists and deletes access keys, and finds one for the signature check.
 #[derive(Debug)]
 pub struct AccessKeyService {
     keystore: Arc<Keystore>,
 }
 
-/// Whether `text` has the shape of an access key id this daemon issues.
+/// Whether `text` has the shape of an access key id this daemon makes.
 pub fn is_access_key_id(text: &str) -> bool {
     text.len() == ID_LEN
         && text.starts_with(ID_PREFIX)
@@ -94,7 +94,7 @@ impl AccessKeyService {
         Self { keystore }
     }
 
-    /// Issues an access key bound to `principal`; its secret is in the answer and nowhere else.
+    /// Makes an access key bound to `principal`; its secret is in the answer and nowhere else.
     pub async fn create(&self, call: &Call, principal: &str, description: &str) -> Result<NewAccessKey> {
         self.keystore.require_administrator(call, Operation::CreateAccessKey)?;
         let principal = parse_principal(principal)?;
@@ -102,9 +102,9 @@ impl AccessKeyService {
         if description.chars().count() > MAX_DESCRIPTION_CHARS {
             return Err(Error::invalid(format!("description exceeds {MAX_DESCRIPTION_CHARS} characters")));
         }
-        let issued = self.issue(principal, description.to_owned()).await?;
-        call.use_access_key(&issued.entry.access_key_id);
-        Ok(issued)
+        let made = self.make(principal, description.to_owned()).await?;
+        call.use_access_key(&made.entry.access_key_id);
+        Ok(made)
     }
 
     /// Every access key, in id order, without secrets. A record that fails its integrity check
@@ -154,16 +154,16 @@ impl AccessKeyService {
         Ok(Some(Credential { principal: entry.principal, secret }))
     }
 
-    /// `--dev`: unless `path` exists, issues an access key bound to `principal` and writes it to
+    /// `--dev`: unless `path` exists, makes an access key bound to `principal` and writes it to
     /// `path` (mode 0600 from creation) as an AWS shared credentials file with the profile
     /// `arca-dev`. Returns the new access key id, or `None` when the file was already there.
     pub async fn ensure_dev_credentials(&self, path: &Path, principal: &str) -> Result<Option<String>> {
         if std::fs::symlink_metadata(path).is_ok() {
             return Ok(None);
         }
-        let issued = self.issue(parse_principal(principal)?, DEV_DESCRIPTION.to_owned()).await?;
-        let id = issued.entry.access_key_id.clone();
-        if let Err(error) = write_credentials_file(path, &issued) {
+        let made = self.make(parse_principal(principal)?, DEV_DESCRIPTION.to_owned()).await?;
+        let id = made.entry.access_key_id.clone();
+        if let Err(error) = write_credentials_file(path, &made) {
             remove(Arc::clone(&self.keystore.backend), id).await?;
             return Err(error);
         }
@@ -172,7 +172,7 @@ impl AccessKeyService {
     }
 
     /// Makes and stores a new access key (durable on return).
-    async fn issue(&self, principal: String, description: String) -> Result<NewAccessKey> {
+    async fn make(&self, principal: String, description: String) -> Result<NewAccessKey> {
         let master = self.keystore.keyring()?.master_key();
         let created_at = self.keystore.now();
         let backend = Arc::clone(&self.keystore.backend);
@@ -202,14 +202,14 @@ async fn remove(backend: Arc<dyn StoreBackend>, access_key_id: String) -> Result
 }
 
 /// The shared credentials file, assembled in locked memory and created owner-only.
-fn write_credentials_file(path: &Path, issued: &NewAccessKey) -> Result<()> {
+fn write_credentials_file(path: &Path, made: &NewAccessKey) -> Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
     let parts: [&[u8]; 5] = [
         b"[arca-dev]\naws_access_key_id = ",
-        issued.entry.access_key_id.as_bytes(),
+        made.entry.access_key_id.as_bytes(),
         b"\naws_secret_access_key = ",
-        issued.secret.as_slice(),
+        made.secret.as_slice(),
         b"\n",
     ];
     let mut text = SecretBuf::zeroed(parts.iter().map(|part| part.len()).sum())?;

@@ -1,4 +1,4 @@
-//! The access key service over a real key-file store: issuing, listing and deleting as an
+//! The access key service over a real key-file store: creating, listing and deleting as an
 //! administrator, the credential the signature check reads, and `--dev`'s credentials file.
 
 use std::os::unix::fs::PermissionsExt as _;
