@@ -54,6 +54,9 @@ pub(crate) enum SignatureRefusal {
     UnknownAccessKey,
     /// The signature does not match the request.
     Mismatch,
+    /// The credential scope names another day, region or service (AWS answers these as an
+    /// invalid signature, with a message naming the part).
+    Scope(String),
     /// The request was signed more than 5 minutes from now.
     Expired(String),
     /// A security token (`x-amz-security-token`): Arca makes no temporary credentials.
@@ -69,7 +72,7 @@ impl SignatureRefusal {
             Self::Missing => "MissingAuthenticationTokenException",
             Self::Incomplete(_) => "IncompleteSignatureException",
             Self::UnknownAccessKey | Self::SessionToken => "UnrecognizedClientException",
-            Self::Mismatch | Self::Expired(_) => "InvalidSignatureException",
+            Self::Mismatch | Self::Scope(_) | Self::Expired(_) => "InvalidSignatureException",
             Self::Unavailable(_) => "KMSInternalException",
         }
     }
@@ -78,7 +81,7 @@ impl SignatureRefusal {
     pub(crate) fn message(&self) -> String {
         match self {
             Self::Missing => "Missing Authentication Token".to_owned(),
-            Self::Incomplete(message) | Self::Expired(message) => message.clone(),
+            Self::Incomplete(message) | Self::Scope(message) | Self::Expired(message) => message.clone(),
             Self::UnknownAccessKey => "The security token included in the request is invalid.".to_owned(),
             Self::Mismatch => "The request signature we calculated does not match the signature you \
                                provided. Check your AWS Secret Access Key and signing method. Consult \
@@ -172,23 +175,25 @@ impl<'a> Authorization<'a> {
             return Err(incomplete("Credential names no access key id."));
         }
         if *self.date != date.date() {
-            return Err(incomplete(format!(
+            return Err(SignatureRefusal::Scope(format!(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'.",
                 self.date.chars().take(8).collect::<String>(),
                 date.date()
             )));
         }
         if self.region != region {
-            return Err(incomplete(format!(
+            return Err(SignatureRefusal::Scope(format!(
                 "Credential should be scoped to a valid region, not '{}'.",
                 crate::error::Echo(self.region)
             )));
         }
         if self.service != service {
-            return Err(incomplete(format!("Credential should be scoped to correct service: '{service}'.")));
+            return Err(SignatureRefusal::Scope(format!(
+                "Credential should be scoped to correct service: '{service}'."
+            )));
         }
         if self.terminator != TERMINATOR {
-            return Err(incomplete(format!(
+            return Err(SignatureRefusal::Scope(format!(
                 "Credential should be scoped with a valid terminator: '{TERMINATOR}'."
             )));
         }

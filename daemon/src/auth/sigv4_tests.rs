@@ -169,20 +169,19 @@ fn an_unsigned_header_may_be_added_but_no_signed_one_removed() {
 }
 
 #[test]
-fn a_scope_for_another_region_service_or_day_is_refused() {
+fn a_scope_for_another_region_service_or_day_is_an_invalid_signature() {
     let parts = signed_by(KEY_ID, SECRET);
-    let refusal = refused(
-        verify(&parts, BODY, signing_time(), "us-east-1", &Keys::one()),
-        "IncompleteSignatureException",
-    );
+    let refusal =
+        refused(verify(&parts, BODY, signing_time(), "us-east-1", &Keys::one()), "InvalidSignatureException");
     assert!(refusal.message().contains("region"), "{}", refusal.message());
     let s3 = signed_with(Credentials::new(KEY_ID, SECRET, None, None, "test"), "s3", &client_headers(), BODY);
-    let refusal = refused(check(&s3, BODY, signing_time()), "IncompleteSignatureException");
+    let refusal = refused(check(&s3, BODY, signing_time()), "InvalidSignatureException");
     assert!(refusal.message().contains("'kms'"), "{}", refusal.message());
     let mut other_day = parts;
     let header = authorization(&other_day).replace("/20261207/", "/20261206/");
     set(&mut other_day, "authorization", &header);
-    refused(check(&other_day, BODY, signing_time()), "IncompleteSignatureException");
+    let refusal = refused(check(&other_day, BODY, signing_time()), "InvalidSignatureException");
+    assert!(matches!(refusal, SignatureRefusal::Scope(_)), "{refusal:?}");
 }
 
 #[test]
