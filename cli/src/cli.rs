@@ -1,5 +1,6 @@
 //! The command line: global connection and output options, one subcommand per RPC.
 
+mod access_keys;
 mod admin;
 mod asymmetric;
 mod governance;
@@ -12,6 +13,7 @@ use arca_proto::DEFAULT_SOCKET;
 use arca_proto::v1 as pb;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
+pub(crate) use self::access_keys::{AccessKeyCommand, AccessKeyCreateArgs, AccessKeyDeleteArgs};
 pub(crate) use self::admin::{BackupArgs, InitArgs, UnsealArgs};
 pub(crate) use self::asymmetric::{
     DataKeyPairArgs, GenerateMacArgs, GetPublicKeyArgs, MacSource, MessageSource, PrivateDataKeyPairArgs,
@@ -190,6 +192,9 @@ pub(crate) enum Command {
     /// Set up the PKCS#11 token (what pkcs11-tool's --init-token, --init-pin and --change-pin do).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Create, list or delete the access keys of the AWS KMS front (administrators only).
+    #[command(subcommand)]
+    AccessKey(AccessKeyCommand),
 }
 
 impl Command {

@@ -6,6 +6,7 @@
 // `pub` is for what another crate uses, and no crate uses a binary: items here are pub(crate).
 #![warn(unreachable_pub)]
 
+mod access_keys;
 mod admin;
 mod asymmetric;
 mod audit;
@@ -31,7 +32,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser as _};
 
-use crate::cli::{AuditCommand, Cli, Command, TokenCommand};
+use crate::cli::{AccessKeyCommand, AuditCommand, Cli, Command, TokenCommand};
 use crate::error::CliError;
 use crate::output::{Reply, Verdict};
 use crate::session::Session;
@@ -129,5 +130,12 @@ async fn execute(session: &Session, command: Command) -> Result<Reply, CliError>
         Command::Token(TokenCommand::InitPin(args)) => token::init_pin(session, args).await?.into(),
         Command::Token(TokenCommand::SetPin(args)) => token::set_pin(session, args).await?.into(),
         Command::Token(TokenCommand::UnlockSo(args)) => token::unlock_so(session, args).await?.into(),
+        Command::AccessKey(AccessKeyCommand::Create(args)) => {
+            access_keys::create(session, args).await?.into()
+        }
+        Command::AccessKey(AccessKeyCommand::List) => access_keys::list(session).await?.into(),
+        Command::AccessKey(AccessKeyCommand::Delete(args)) => {
+            access_keys::delete(session, args).await?.into()
+        }
     })
 }

@@ -94,6 +94,9 @@ operations! {
     ReadAudit => "ReadAudit", Admin, Unmetered, Reads;
     RotateAudit => "RotateAudit", Admin, Unmetered, Changes;
     AdvanceClock => "AdvanceClock", Admin, Unmetered, Changes;
+    CreateAccessKey => "CreateAccessKey", Admin, Unmetered, Changes;
+    ListAccessKeys => "ListAccessKeys", Admin, Unmetered, Reads;
+    DeleteAccessKey => "DeleteAccessKey", Admin, Unmetered, Changes;
     // arca.v1.Kms: keys and their life cycle
     CreateKey => "CreateKey", Kms, Unmetered, Changes;
     DescribeKey => "DescribeKey", Kms, Unmetered, Reads;

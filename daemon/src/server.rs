@@ -26,7 +26,7 @@ use crate::grpc::{AdminApi, KmsApi, TokenApi};
 use crate::metrics::{Gauges, Metrics};
 use crate::notify::{notify, status_line};
 use crate::secure_mem;
-use crate::service::{Keystore, Services};
+use crate::service::{DEV_CREDENTIALS_FILE, Keystore, Services};
 use crate::store::{RedbBackend, SealMode};
 use crate::transport::{Admission, CallLimits, ConnectionSettings, Gate};
 
@@ -123,6 +123,10 @@ pub async fn run(settings: Settings) -> Result<()> {
     reporter.set_service_status(KMS_SERVICE_NAME, serving_status(status.sealed)).await;
     let (stop, shutdown) = watch::channel(false);
     let services = Arc::new(Services::new(Arc::clone(&service))?);
+    if settings.create_key_file {
+        let (path, principal) = (settings.data_dir.join(DEV_CREDENTIALS_FILE), secure_mem::effective_uid());
+        services.access_keys.ensure_dev_credentials(&path, &format!("uid:{principal}")).await?;
+    }
     let metrics = Arc::new(Metrics::default());
     let limits = settings.connections.clone();
     let admission = Admission {

@@ -11,6 +11,7 @@ pub mod import;
 pub mod marshal;
 pub mod mechanism;
 pub mod policy;
+pub mod sigv4;
 pub mod template;
 
 use std::sync::Once;

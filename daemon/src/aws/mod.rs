@@ -6,7 +6,6 @@
 //! (`arn.rs`) and exception names (`exceptions.rs`).
 
 mod arn;
-mod authenticate;
 mod crypto;
 mod dispatch;
 mod exceptions;

@@ -1,4 +1,5 @@
-//! The Admin service: status, initialisation and unsealing, backups and the audit log.
+//! The Admin service: status, initialisation and unsealing, backups, the audit log and the
+//! access keys of the AWS KMS front.
 
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::operation::Operation;
 use crate::service::Services;
-use crate::store::SealMode;
+use crate::store::{AccessKeyEntry, SealMode};
 
 #[derive(Debug, Clone)]
 pub(crate) struct AdminApi {
@@ -37,6 +38,15 @@ fn passphrase(text: String) -> Result<String, Error> {
         return Err(Error::invalid("passphrase is empty"));
     }
     Ok(text)
+}
+
+fn access_key(entry: AccessKeyEntry) -> pb::AccessKey {
+    pb::AccessKey {
+        access_key_id: entry.access_key_id,
+        principal: entry.principal,
+        description: entry.description,
+        created_at: entry.created_at,
+    }
 }
 
 #[tonic::async_trait]
@@ -177,6 +187,46 @@ impl Admin for AdminApi {
                 Ok(pb::AdvanceClockResponse { now, keys_changed: u32::try_from(changed).unwrap_or(u32::MAX) })
             },
         )
+        .await
+    }
+
+    async fn create_access_key(
+        &self,
+        request: Request<pb::CreateAccessKeyRequest>,
+    ) -> Result<Response<pb::CreateAccessKeyResponse>, Status> {
+        let operation = Operation::CreateAccessKey;
+        serve(&self.metrics, &self.services.keystore, operation, request, |call, r| async move {
+            let made = self.services.access_keys.create(&call, &r.principal, &r.description).await?;
+            // The one copy that leaves: the response's heap string (wiped when freed).
+            let secret_access_key = std::str::from_utf8(made.secret.as_slice())
+                .map_err(|_| Error::Integrity("a new secret access key is not text".into()))?
+                .to_owned();
+            Ok(pb::CreateAccessKeyResponse { access_key: Some(access_key(made.entry)), secret_access_key })
+        })
+        .await
+    }
+
+    async fn list_access_keys(
+        &self,
+        request: Request<pb::ListAccessKeysRequest>,
+    ) -> Result<Response<pb::ListAccessKeysResponse>, Status> {
+        let operation = Operation::ListAccessKeys;
+        serve(&self.metrics, &self.services.keystore, operation, request, |call, _| async move {
+            let entries = self.services.access_keys.list(&call)?;
+            Ok(pb::ListAccessKeysResponse { access_keys: entries.into_iter().map(access_key).collect() })
+        })
+        .await
+    }
+
+    async fn delete_access_key(
+        &self,
+        request: Request<pb::DeleteAccessKeyRequest>,
+    ) -> Result<Response<pb::DeleteAccessKeyResponse>, Status> {
+        let operation = Operation::DeleteAccessKey;
+        serve(&self.metrics, &self.services.keystore, operation, request, |call, r| async move {
+            self.services.access_keys.delete(&call, &r.access_key_id).await?;
+            Ok(pb::DeleteAccessKeyResponse {})
+        })
         .await
     }
 }

@@ -63,6 +63,8 @@ audited!(
     pb::ReadAuditRequest,
     pb::RotateAuditRequest,
     pb::AdvanceClockRequest,
+    pb::CreateAccessKeyRequest,
+    pb::ListAccessKeysRequest,
     pb::ListRetirableGrantsRequest,
     pb::AttachRequest,
     pb::GetTokenInfoRequest,
@@ -96,6 +98,7 @@ audited!(
 );
 
 audited_key!(
+    pb::DeleteAccessKeyRequest => access_key_id,
     pb::DescribeKeyRequest => key_id + grant_tokens,
     pb::EnableKeyRequest => key_id,
     pb::DisableKeyRequest => key_id,

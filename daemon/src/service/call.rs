@@ -86,6 +86,13 @@ impl Call {
         }
     }
 
+    /// Records the access key an administrator's call made or names (its id: never its secret).
+    pub(super) fn use_access_key(&self, access_key_id: &str) {
+        if let Ok(mut used) = self.used.lock() {
+            used.key = Some(access_key_id.to_owned());
+        }
+    }
+
     pub(super) fn use_version(&self, version: u32) {
         if let Ok(mut used) = self.used.lock() {
             used.key_version = Some(version);

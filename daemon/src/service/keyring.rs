@@ -133,6 +133,11 @@ impl Keyring {
         Ok(())
     }
 
+    /// The unsealed master key (for records sealed outside the keyring, such as access keys).
+    pub(super) fn master_key(&self) -> Arc<crate::store::MasterKey> {
+        Arc::clone(self.codec.master_key())
+    }
+
     pub(super) fn len(&self) -> Result<usize> {
         Ok(self.read()?.len())
     }

@@ -4,11 +4,13 @@
 //! [`CryptoService`] (data and signatures), [`KeyService`] (life cycle, aliases, rotation,
 //! deletion), [`GrantService`], [`ImportService`], and the PKCS#11 face's [`TokenService`]. A
 //! front builds nothing: it is handed [`Services`] and calls the feature it serves, passing the
-//! [`Call`] it authenticated.
+//! [`Call`] it authenticated. [`AccessKeyService`] keeps the credentials the AWS KMS front's
+//! callers sign with.
 //!
 //! [`TokenService`]: token::TokenService
 
 mod access;
+mod access_keys;
 mod administrators;
 mod audit_anchor;
 mod audit_calls;
@@ -28,6 +30,7 @@ pub mod token;
 
 use std::sync::Arc;
 
+pub use access_keys::{AccessKeyService, Credential, DEV_CREDENTIALS_FILE, NewAccessKey, is_access_key_id};
 pub use administrators::{parse_principal, parse_principals};
 pub use audit_calls::AuditService;
 pub use call::{Authorized, Call, Used};
@@ -53,6 +56,7 @@ pub struct Services {
     pub grants: GrantService,
     pub imports: ImportService,
     pub audit: AuditService,
+    pub access_keys: AccessKeyService,
     pub token: Arc<token::TokenService>,
     pub token_login: token::TokenLogin,
     pub token_objects: token::TokenObjects,
@@ -69,6 +73,7 @@ impl Services {
             grants: GrantService::new(Arc::clone(&keystore)),
             imports: ImportService::new(Arc::clone(&keystore)),
             audit: AuditService::new(Arc::clone(&keystore)),
+            access_keys: AccessKeyService::new(Arc::clone(&keystore)),
             token_login: token::TokenLogin::new(Arc::clone(&token)),
             token_objects: token::TokenObjects::new(Arc::clone(&token)),
             token_keys: token::TokenKeys::new(Arc::clone(&token)),

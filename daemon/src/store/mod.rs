@@ -2,12 +2,14 @@
 //! tables; everything above it (sealing, record integrity) is backend-independent, so a replicated
 //! database can replace the embedded one without touching the key model.
 
+mod access_keys;
 mod administrators;
 pub mod backup;
 mod records;
 mod redb_backend;
 mod seal;
 
+pub use access_keys::{AccessKeyEntry, open_access_key, seal_access_key};
 pub use administrators::{
     ADMINISTRATORS_RECORD_KEY, open_administrators, peek_administrators, seal_administrators,
 };
@@ -34,10 +36,15 @@ pub enum Table {
     Grants,
     /// PKCS#11 token objects that are not keys (public keys, certificates, data), by 16-byte id.
     Objects,
+    /// AWS-style access keys of the KMS front, by access key id (`AKIA…`, ASCII): a record
+    /// binding the id to a principal, its secret sealed. A store of an earlier release has none;
+    /// the table is created empty when such a store is opened.
+    AccessKeys,
 }
 
 impl Table {
-    pub const ALL: [Self; 5] = [Self::Meta, Self::Keys, Self::Aliases, Self::Grants, Self::Objects];
+    pub const ALL: [Self; 6] =
+        [Self::Meta, Self::Keys, Self::Aliases, Self::Grants, Self::Objects, Self::AccessKeys];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -46,6 +53,7 @@ impl Table {
             Self::Aliases => "aliases",
             Self::Grants => "grants",
             Self::Objects => "objects",
+            Self::AccessKeys => "access_keys",
         }
     }
 

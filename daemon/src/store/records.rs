@@ -107,6 +107,11 @@ impl KeyRecordCodec {
         Self { master }
     }
 
+    /// The master key the records are sealed under (access keys are sealed under it too).
+    pub fn master_key(&self) -> &Arc<MasterKey> {
+        &self.master
+    }
+
     fn mac(&self, id: KeyId, body: &[u8]) -> Result<HmacSha256> {
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(self.master.record_mac_key.as_slice())
             .map_err(|_| Error::Integrity("bad record MAC key".into()))?;

@@ -18,6 +18,7 @@ const KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("keys");
 const ALIASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("aliases");
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
+const ACCESS_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access_keys");
 
 fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     match table {
@@ -26,6 +27,7 @@ fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static 
         Table::Aliases => ALIASES,
         Table::Grants => GRANTS,
         Table::Objects => OBJECTS,
+        Table::AccessKeys => ACCESS_KEYS,
     }
 }
 

@@ -1,4 +1,9 @@
-//! Who is calling: the peer's uid on the Unix socket, the certificate subject over mutual TLS.
+//! Who is calling: the peer's uid on the Unix socket, the certificate subject over mutual TLS;
+//! and, for the AWS KMS front, the principal of the access key that signed a request
+//! ([`sigv4`]).
+
+mod amz_date;
+pub(crate) mod sigv4;
 
 use std::fmt;
 
