@@ -3,7 +3,6 @@
 //! idle timeout as the gRPC listeners; a TLS handshake and a request's headers each have a
 //! deadline, so a client that opens connections and sends nothing holds nothing for long.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,10 +96,8 @@ pub(crate) fn serve(
     }))
 }
 
-fn stopping(mut shutdown: watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
-    }
+async fn stopping(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 async fn serve_connection<S>(
