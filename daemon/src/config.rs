@@ -53,6 +53,61 @@ pub struct AwsSettings {
     pub transport: AwsTransport,
     /// The partition, region and account the front's ARNs name and SigV4 scopes must name.
     pub identity: AwsIdentity,
+    /// The external key store API served on the same listener (`[xks]`); `None` turns it off.
+    pub xks: Option<XksSettings>,
+}
+
+/// Where the external key store (XKS proxy) API answers, and whom it accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XksSettings {
+    /// The optional path prefix before `/kms/xks/v1` (`""` or `/keystores/orders`).
+    pub path_prefix: String,
+    /// The region SigV4 scopes of XKS requests must name (the region of the calling KMS).
+    pub region: String,
+    /// Mutual TLS: XKS requests must come with a client certificate chained to `client_ca`
+    /// whose subject is exactly this (`CN=cks.kms.eu-west-1.amazonaws.com`).
+    pub client: Option<XksClient>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XksClient {
+    pub subject: String,
+    pub ca: PathBuf,
+}
+
+/// `[xks]` in the configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct XksSection {
+    #[serde(default)]
+    path_prefix: String,
+    region: Option<String>,
+    client_subject: Option<String>,
+    client_ca: Option<PathBuf>,
+}
+
+/// The longest `XksProxyUriPath` AWS KMS takes.
+const MAX_XKS_URI_PATH: usize = 128;
+
+impl XksSection {
+    fn into_settings(self, aws_region: &str) -> Result<XksSettings> {
+        let prefix = self.path_prefix.trim_end_matches('/').to_owned();
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_');
+        if !(prefix.is_empty() || prefix.starts_with('/')) || !prefix.bytes().all(allowed) {
+            return Err(Error::Config(format!(
+                "xks.path_prefix {prefix:?}: start with / and use only letters, digits, /, - and _"
+            )));
+        }
+        if prefix.len() + "/kms/xks/v1".len() > MAX_XKS_URI_PATH {
+            return Err(Error::Config(format!("xks.path_prefix: the XKS URI path must stay within {MAX_XKS_URI_PATH} characters")));
+        }
+        let client = match (self.client_subject, self.client_ca) {
+            (Some(subject), Some(ca)) => Some(XksClient { subject, ca }),
+            (None, None) => None,
+            _ => return Err(Error::Config("xks.client_subject and xks.client_ca go together".into())),
+        };
+        Ok(XksSettings { path_prefix: prefix, region: self.region.unwrap_or_else(|| aws_region.to_owned()), client })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,6 +243,11 @@ impl Settings {
                 listen: SocketAddr::from(([127, 0, 0, 1], DEV_AWS_PORT)),
                 transport: AwsTransport::PlainLoopback,
                 identity: AwsIdentity::default(),
+                xks: Some(XksSettings {
+                    path_prefix: String::new(),
+                    region: default_aws_region(),
+                    client: None,
+                }),
             }),
         }
     }
@@ -241,6 +301,7 @@ struct ConfigFile {
     #[serde(default)]
     connections: ConnectionSettings,
     aws: Option<AwsSection>,
+    xks: Option<XksSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -348,9 +409,19 @@ impl ConfigFile {
         })
     }
 
+    fn xks_settings(&self, aws_region: &str) -> Result<Option<XksSettings>> {
+        let Some(section) = &self.xks else { return Ok(None) };
+        section.clone().into_settings(aws_region).map(Some)
+    }
+
     /// `[aws]` serves HTTPS with `[tls]`'s certificate: plain HTTP is for `--dev` only.
     fn aws_settings(&self) -> Result<Option<AwsSettings>> {
-        let Some(section) = &self.aws else { return Ok(None) };
+        let Some(section) = &self.aws else {
+            if self.xks.is_some() {
+                return Err(Error::Config("[xks] is served on the [aws] listener: add an [aws] section".into()));
+            }
+            return Ok(None);
+        };
         section.identity.validate()?;
         let tls = self.tls.as_ref().ok_or_else(|| {
             Error::Config("[aws] serves HTTPS with the [tls] certificate: add a [tls] section".into())
@@ -359,6 +430,7 @@ impl ConfigFile {
             listen: section.listen,
             transport: AwsTransport::Https { cert: tls.cert.clone(), key: tls.key.clone() },
             identity: section.identity.clone(),
+            xks: self.xks_settings(&section.identity.region)?,
         }))
     }
 }

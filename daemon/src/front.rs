@@ -32,6 +32,8 @@ pub(crate) struct CallFacts {
     pub(crate) key: String,
     pub(crate) encryption_context: BTreeMap<String, String>,
     pub(crate) grant_tokens: Vec<String>,
+    /// The caller's own account of the request, for the audit record (XKS `requestMetadata`).
+    pub(crate) request_metadata: BTreeMap<String, String>,
 }
 
 /// What the audit log records of a request before it runs: the key as the caller named it, if
@@ -165,7 +167,7 @@ where
     Fut: Future<Output = Result<Resp, Error>>,
 {
     let started = Instant::now();
-    let CallFacts { request_id, principal: caller, source, mut key, encryption_context, grant_tokens } =
+    let CallFacts { request_id, principal: caller, source, mut key, encryption_context, grant_tokens, request_metadata } =
         facts;
     let mut key_version = None;
     let mut record = ThrottledRecord::Write { unrecorded_before: 0 };
@@ -207,6 +209,7 @@ where
         key: &key,
         key_version,
         encryption_context,
+        request_metadata,
         outcome: code_name(code),
         error_code: &precise,
         durable: operation.changes_state(),

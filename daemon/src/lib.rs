@@ -28,5 +28,6 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub(crate) mod transport;
+pub(crate) mod xks;
 
 pub use error::{Error, Result};

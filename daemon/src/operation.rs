@@ -17,6 +17,8 @@ pub enum Face {
     Admin,
     /// `arca.v1.Token`: the PKCS#11 module's calls.
     Pkcs11,
+    /// The external key store (XKS proxy) API that AWS KMS calls.
+    Xks,
 }
 
 impl Face {
@@ -25,6 +27,7 @@ impl Face {
         match self {
             Self::Kms | Self::Admin => "grpc",
             Self::Pkcs11 => "pkcs11",
+            Self::Xks => "xks",
         }
     }
 }
@@ -146,6 +149,11 @@ operations! {
     DeriveSharedSecret => "DeriveSharedSecret", Kms, Crypto, Reads;
     // A KMS operation this daemon does not offer: refused as UnsupportedOperationException.
     UnsupportedKms => "UnsupportedOperation", Kms, Unmetered, Reads;
+    // The external key store API
+    XksGetKeyMetadata => "XksGetKeyMetadata", Xks, Unmetered, Reads;
+    XksEncrypt => "XksEncrypt", Xks, Crypto, Reads;
+    XksDecrypt => "XksDecrypt", Xks, Crypto, Reads;
+    XksGetHealthStatus => "XksGetHealthStatus", Xks, Unmetered, Reads;
     // arca.v1.Token: the application, the token, PINs
     Attach => "Attach", Pkcs11, Unmetered, Reads;
     UnlockSoPin => "UnlockSoPin", Pkcs11, Unmetered, Changes;

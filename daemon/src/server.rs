@@ -20,6 +20,7 @@ use tower::layer::util::{Identity as NoLayer, Stack};
 
 use crate::audit::AuditLog;
 use crate::aws::{AwsFront, TlsFiles};
+use crate::xks::XksFront;
 use crate::config::{AwsSettings, AwsTransport, Settings, TlsSettings};
 use crate::error::{Error, Result};
 use crate::grpc::{AdminApi, KmsApi, TokenApi};
@@ -274,15 +275,19 @@ fn serve_tls(shared: &Shared, tls: &TlsSettings) -> Result<JoinHandle<()>> {
 fn serve_aws(shared: &Shared, settings: &AwsSettings) -> Result<JoinHandle<()>> {
     let listener = bind_tcp(settings.listen)?;
     let local = listener.local_addr().map_err(Error::io("cannot read the AWS front's address"))?;
+    let (services, metrics) = (&shared.services, &shared.metrics);
+    let xks = settings.xks.clone().map(|xks| XksFront::new(Arc::clone(services), Arc::clone(metrics), xks));
     let front = Arc::new(AwsFront::new(
-        Arc::clone(&shared.services),
-        Arc::clone(&shared.metrics),
+        Arc::clone(services),
+        Arc::clone(metrics),
         &settings.identity,
         shared.max_request_bytes,
+        xks,
     ));
+    let client_ca = settings.xks.as_ref().and_then(|xks| xks.client.as_ref()).map(|client| client.ca.clone());
     let (tls, scheme) = match &settings.transport {
         AwsTransport::Https { cert, key } => {
-            (Some(TlsFiles { cert: cert.clone(), key: key.clone() }), "https")
+            (Some(TlsFiles { cert: cert.clone(), key: key.clone(), client_ca }), "https")
         }
         AwsTransport::PlainLoopback => (None, "http"),
     };

@@ -49,6 +49,7 @@ fn event() -> Event<'static> {
         key: "alias/fuzz",
         key_version: Some(1),
         encryption_context: BTreeMap::from([("purpose".to_owned(), "fuzzing".to_owned())]),
+        request_metadata: BTreeMap::new(),
         outcome: "OK",
         error_code: "",
         durable: false,

@@ -41,7 +41,7 @@ fn administrators_create_list_and_delete_and_the_secret_is_shown_once() {
     let created = cli.ok(&["access-key", "create", "--principal", "uid:1000", "--description", "ci runner"]);
     let (id, secret) = (text(&created, "access_key_id"), text(&created, "secret_access_key"));
     assert!(id.starts_with("AKIA") && id.len() == 20, "{created}");
-    assert_eq!(secret.len(), 40, "{created}");
+    assert_eq!(secret.len(), 44, "{created}");
     assert_eq!(text(&created, "principal"), "uid:1000");
     assert_eq!(text(&created, "description"), "ci runner");
 
@@ -104,7 +104,7 @@ fn dev_credentials_are_owner_only_and_kept_with_every_key_across_restarts() {
     let path = dir.path().join("aws-credentials");
     assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     let (dev_id, dev_secret) = dev_credentials(dir.path());
-    assert_eq!(dev_secret.len(), 40);
+    assert_eq!(dev_secret.len(), 44);
     let cli = Arcactl::new(&daemon.socket);
     let listed = cli.ok(&["access-key", "list"]);
     let dev = &listed["access_keys"][0];

@@ -47,6 +47,8 @@ pub struct Event<'a> {
     pub key: &'a str,
     pub key_version: Option<u32>,
     pub encryption_context: BTreeMap<String, String>,
+    /// The caller's own account of the request (XKS `requestMetadata`); empty for other calls.
+    pub request_metadata: BTreeMap<String, String>,
     pub outcome: &'a str,
     /// The precise error on failure (a CK_RV name, or the daemon's error kind); empty on success.
     pub error_code: &'a str,
@@ -289,6 +291,7 @@ impl AuditLog {
         let seq = tail.next_seq;
         let (key, key_digest) = bounded_key(event.key);
         let (encryption_context, encryption_context_digest) = bounded_context(event.encryption_context);
+        let (request_metadata, request_metadata_digest) = bounded_context(event.request_metadata);
         let body = Body {
             seq,
             time_ms: now_ms(),
@@ -301,6 +304,8 @@ impl AuditLog {
             key_version: event.key_version,
             encryption_context,
             encryption_context_digest,
+            request_metadata,
+            request_metadata_digest,
             outcome: event.outcome.to_owned(),
             error_code: event.error_code.to_owned(),
             unrecorded_throttled: event.unrecorded_throttled,

@@ -45,6 +45,13 @@ pub struct Body {
     pub encryption_context: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption_context_digest: Option<FieldDigest>,
+    /// What the caller's own system said of the request (an external key store call's
+    /// `requestMetadata`: the AWS principal, the KMS key ARN and operation, the KMS request id);
+    /// absent for other calls. Bounded like the context, with its digest when too long.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_metadata: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_metadata_digest: Option<FieldDigest>,
     /// `OK` or the gRPC code name.
     pub outcome: String,
     /// On failure the precise code: the CK_RV name for a PKCS#11 call (`CKR_PIN_INCORRECT`), the
@@ -191,6 +198,8 @@ mod line_tests {
             key_version: Some(2),
             encryption_context: [("a".to_string(), "b".to_string())].into_iter().collect(),
             encryption_context_digest: Some(FieldDigest::of(b"{}")),
+            request_metadata: BTreeMap::new(),
+            request_metadata_digest: None,
             outcome: "PERMISSION_DENIED".into(),
             error_code: "CKR_PIN_INCORRECT".into(),
             unrecorded_throttled: 0,

@@ -14,6 +14,7 @@ pub(super) fn event(operation: &str) -> Event<'_> {
         key: "alias/orders",
         key_version: None,
         encryption_context: [("tenant".to_string(), "7".to_string())].into_iter().collect(),
+        request_metadata: std::collections::BTreeMap::new(),
         outcome: "OK",
         error_code: "",
         unrecorded_throttled: 0,

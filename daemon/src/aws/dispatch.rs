@@ -98,11 +98,14 @@ fn content_type_ok(parts: &Parts) -> bool {
 }
 
 impl AwsFront {
-    /// Serves one request; `transport` is `https` or `http`, for the audit record's source.
+    /// Serves one request; `transport` is `https` or `http`, for the audit record's source;
+    /// `client_subject` the subject of the TLS client certificate the connection presented.
+    /// Requests under the external key store's path go to it.
     pub(super) async fn handle<B>(
         self: Arc<Self>,
         request: http::Request<B>,
         transport: &'static str,
+        client_subject: Option<String>,
     ) -> Answer
     where
         B: http_body::Body<Data = Bytes> + Send,
@@ -110,6 +113,13 @@ impl AwsFront {
     {
         let request_id = front::new_request_id();
         let (parts, body) = request.into_parts();
+        if let Some(xks) = self.xks.as_ref().filter(|xks| xks.claims(parts.uri.path())) {
+            let xks = Arc::clone(xks);
+            return match self.read_body(body, &request_id).await {
+                Ok(body) => xks.handle(parts, body, transport, client_subject).await,
+                Err(refused) => refused,
+            };
+        }
         if parts.method != Method::POST || parts.uri.path() != "/" {
             return error_answer(
                 UNKNOWN_OPERATION,
@@ -117,17 +127,9 @@ impl AwsFront {
                 &request_id,
             );
         }
-        let body = match Limited::new(body, self.max_request_bytes).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                let too_large = exceptions::Exception {
-                    name: "RequestEntityTooLargeException",
-                    status: StatusCode::PAYLOAD_TOO_LARGE,
-                };
-                let message =
-                    format!("the request body exceeds {} bytes (or was cut off)", self.max_request_bytes);
-                return error_answer(too_large, &message, &request_id);
-            }
+        let body = match self.read_body(body, &request_id).await {
+            Ok(body) => body,
+            Err(refused) => return refused,
         };
         if !content_type_ok(&parts) {
             return error_answer(
@@ -161,8 +163,28 @@ impl AwsFront {
             key: String::new(),
             encryption_context: BTreeMap::new(),
             grant_tokens: Vec::new(),
+            request_metadata: BTreeMap::new(),
         };
         self.dispatch(operation, facts, body).await
+    }
+
+    /// The whole body, under the size limit (over it: HTTP 413 before any more is read).
+    async fn read_body<B>(&self, body: B, request_id: &str) -> std::result::Result<Bytes, Answer>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match Limited::new(body, self.max_request_bytes).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(_) => {
+                let too_large = exceptions::Exception {
+                    name: "RequestEntityTooLargeException",
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                };
+                let message = format!("the request body exceeds {} bytes (or was cut off)", self.max_request_bytes);
+                Err(error_answer(too_large, &message, request_id))
+            }
+        }
     }
 
     /// Audits and answers a request refused before it became a call of its operation.
@@ -175,6 +197,7 @@ impl AwsFront {
             key: String::new(),
             encryption_context: BTreeMap::new(),
             grant_tokens: Vec::new(),
+            request_metadata: BTreeMap::new(),
         };
         let outcome: Result<()> =
             front::run(&self.metrics, &self.services.keystore, operation, facts, exception_name, |_| async {

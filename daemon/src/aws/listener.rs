@@ -28,11 +28,40 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most header bytes hyper buffers for one request.
 const MAX_HEADER_BUFFER: usize = 64 * 1024;
 
-/// The certificate and key the HTTPS listener presents (`[tls]`'s).
+/// The certificate and key the HTTPS listener presents (`[tls]`'s), and the CA that client
+/// certificates may chain to (the external key store's mutual TLS), if any.
 #[derive(Debug, Clone)]
 pub(crate) struct TlsFiles {
     pub(crate) cert: PathBuf,
     pub(crate) key: PathBuf,
+    pub(crate) client_ca: Option<PathBuf>,
+}
+
+/// A client certificate is asked for but not required (AWS front callers present none); one
+/// that does not chain to `ca` ends the handshake.
+fn client_verifier(
+    ca: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca)
+        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|error| Error::Config(format!("cannot read {}: {error}", ca.display())))?;
+    for cert in certs {
+        roots.add(cert).map_err(|error| Error::Config(format!("{}: {error}", ca.display())))?;
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .allow_unauthenticated()
+        .build()
+        .map_err(|error| Error::Config(format!("xks.client_ca: {error}")))
+}
+
+/// The subject (RFC 4514 form) of the client certificate a TLS connection presented.
+fn client_subject(connection: &rustls::ServerConnection) -> Option<String> {
+    use x509_cert::der::Decode;
+    let leaf = connection.peer_certificates()?.first()?;
+    let cert = x509_cert::Certificate::from_der(leaf.as_ref()).ok()?;
+    Some(cert.tbs_certificate().subject().to_string())
 }
 
 fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor> {
@@ -46,9 +75,15 @@ fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor> {
         .map_err(read_error(&files.cert))?;
     let key = PrivateKeyDer::from_pem_file(&files.key).map_err(read_error(&files.key))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .and_then(|builder| builder.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|error| Error::Config(format!("TLS for the AWS front: {error}")))?;
+    let builder = match &files.client_ca {
+        Some(ca) => builder.with_client_cert_verifier(client_verifier(ca, provider)?),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
         .map_err(|error| Error::Config(format!("invalid [tls] certificate for the AWS front: {error}")))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
@@ -84,10 +119,11 @@ pub(crate) fn serve(
                         let handshake =
                             tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(connection)).await;
                         if let Ok(Ok(stream)) = handshake {
-                            serve_connection(front, stream, "https", shutdown).await;
+                            let subject = client_subject(stream.get_ref().1);
+                            serve_connection(front, stream, "https", subject, shutdown).await;
                         }
                     }
-                    None => serve_connection(front, connection, "http", shutdown).await,
+                    None => serve_connection(front, connection, "http", None, shutdown).await,
                 }
             });
             while connections.try_join_next().is_some() {}
@@ -104,13 +140,14 @@ async fn serve_connection<S>(
     front: Arc<AwsFront>,
     stream: S,
     transport: &'static str,
+    client_subject: Option<String>,
     shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
-        let front = Arc::clone(&front);
-        async move { Ok::<_, std::convert::Infallible>(front.handle(request, transport).await) }
+        let (front, subject) = (Arc::clone(&front), client_subject.clone());
+        async move { Ok::<_, std::convert::Infallible>(front.handle(request, transport, subject).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())

@@ -13,7 +13,7 @@ mod grants;
 mod keys;
 mod listener;
 mod metadata;
-mod wire;
+pub(crate) mod wire;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ use crate::config::AwsIdentity;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::service::Services;
+use crate::xks::XksFront;
 use arn::Arns;
 use exceptions::Exception;
 
@@ -42,6 +43,8 @@ pub(crate) struct AwsFront {
     arns: Arns,
     region: String,
     max_request_bytes: usize,
+    /// The external key store API, served on the same listener under its path.
+    xks: Option<Arc<XksFront>>,
 }
 
 impl AwsFront {
@@ -50,6 +53,7 @@ impl AwsFront {
         metrics: Arc<Metrics>,
         identity: &AwsIdentity,
         max_request_bytes: usize,
+        xks: Option<XksFront>,
     ) -> Self {
         Self {
             services,
@@ -57,6 +61,7 @@ impl AwsFront {
             arns: Arns::new(identity),
             region: identity.region.clone(),
             max_request_bytes,
+            xks: xks.map(Arc::new),
         }
     }
 }

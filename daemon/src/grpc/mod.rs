@@ -80,6 +80,7 @@ where
         key: message.key_ref().to_owned(),
         encryption_context: message.encryption_context(),
         grant_tokens: message.grant_tokens(),
+        request_metadata: std::collections::BTreeMap::new(),
     };
     let error_code = if operation.face() == Face::Pkcs11 { pkcs11_error_code } else { kms_error_code };
     let outcome =

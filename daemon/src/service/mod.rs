@@ -27,6 +27,7 @@ mod keystore;
 mod limits;
 mod threads;
 pub mod token;
+mod xks;
 
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ pub use grants::{Grant, GrantService, NewGrant};
 pub use import::{ImportParameters, ImportService};
 pub use keyring::KeyInfo;
 pub use keys::{KeyFilter, KeyService, NewKey, RotationEntry, RotationStatus, StateFilter, TagPage};
+pub use xks::{XksCiphertext, XksHealth, XksKeyMetadata, XksSealed, XksService};
 pub use keystore::{Keystore, ServiceOptions, ServiceStatus, default_administrators};
 pub use limits::*;
 
@@ -57,6 +59,7 @@ pub struct Services {
     pub imports: ImportService,
     pub audit: AuditService,
     pub access_keys: AccessKeyService,
+    pub xks: XksService,
     pub token: Arc<token::TokenService>,
     pub token_login: token::TokenLogin,
     pub token_objects: token::TokenObjects,
@@ -74,6 +77,7 @@ impl Services {
             imports: ImportService::new(Arc::clone(&keystore)),
             audit: AuditService::new(Arc::clone(&keystore)),
             access_keys: AccessKeyService::new(Arc::clone(&keystore)),
+            xks: XksService::new(Arc::clone(&keystore)),
             token_login: token::TokenLogin::new(Arc::clone(&token)),
             token_objects: token::TokenObjects::new(Arc::clone(&token)),
             token_keys: token::TokenKeys::new(Arc::clone(&token)),
