@@ -266,7 +266,10 @@ mod tests {
         );
         assert!(parse_mac_algorithm("MAC_ALGORITHM_UNSPECIFIED").is_err());
         let error = parse_key_usage("SIGN").unwrap_err();
-        assert!(error.ends_with("(one of ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT)"), "{error}");
+        assert!(
+            error.ends_with("(one of ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT)"),
+            "{error}"
+        );
         assert_eq!(parse_key_pair_spec("ECC_NIST_P384").unwrap(), pb::KeySpec::EccNistP384);
         assert!(parse_key_pair_spec("HMAC_256").is_err());
         assert!(parse_key_pair_spec("AES_256").is_err());

@@ -99,14 +99,20 @@ impl XksSection {
             )));
         }
         if prefix.len() + "/kms/xks/v1".len() > MAX_XKS_URI_PATH {
-            return Err(Error::Config(format!("xks.path_prefix: the XKS URI path must stay within {MAX_XKS_URI_PATH} characters")));
+            return Err(Error::Config(format!(
+                "xks.path_prefix: the XKS URI path must stay within {MAX_XKS_URI_PATH} characters"
+            )));
         }
         let client = match (self.client_subject, self.client_ca) {
             (Some(subject), Some(ca)) => Some(XksClient { subject, ca }),
             (None, None) => None,
             _ => return Err(Error::Config("xks.client_subject and xks.client_ca go together".into())),
         };
-        Ok(XksSettings { path_prefix: prefix, region: self.region.unwrap_or_else(|| aws_region.to_owned()), client })
+        Ok(XksSettings {
+            path_prefix: prefix,
+            region: self.region.unwrap_or_else(|| aws_region.to_owned()),
+            client,
+        })
     }
 }
 
@@ -418,7 +424,9 @@ impl ConfigFile {
     fn aws_settings(&self) -> Result<Option<AwsSettings>> {
         let Some(section) = &self.aws else {
             if self.xks.is_some() {
-                return Err(Error::Config("[xks] is served on the [aws] listener: add an [aws] section".into()));
+                return Err(Error::Config(
+                    "[xks] is served on the [aws] listener: add an [aws] section".into(),
+                ));
             }
             return Ok(None);
         };

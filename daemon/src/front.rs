@@ -167,8 +167,15 @@ where
     Fut: Future<Output = Result<Resp, Error>>,
 {
     let started = Instant::now();
-    let CallFacts { request_id, principal: caller, source, mut key, encryption_context, grant_tokens, request_metadata } =
-        facts;
+    let CallFacts {
+        request_id,
+        principal: caller,
+        source,
+        mut key,
+        encryption_context,
+        grant_tokens,
+        request_metadata,
+    } = facts;
     let mut key_version = None;
     let mut record = ThrottledRecord::Write { unrecorded_before: 0 };
     let outcome = match admit(service, &caller, operation) {

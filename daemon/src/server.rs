@@ -20,7 +20,6 @@ use tower::layer::util::{Identity as NoLayer, Stack};
 
 use crate::audit::AuditLog;
 use crate::aws::{AwsFront, TlsFiles};
-use crate::xks::XksFront;
 use crate::config::{AwsSettings, AwsTransport, Settings, TlsSettings};
 use crate::error::{Error, Result};
 use crate::grpc::{AdminApi, KmsApi, TokenApi};
@@ -30,6 +29,7 @@ use crate::secure_mem;
 use crate::service::{DEV_CREDENTIALS_FILE, Keystore, Services};
 use crate::store::{RedbBackend, SealMode};
 use crate::transport::{Admission, CallLimits, ConnectionSettings, Gate};
+use crate::xks::XksFront;
 
 /// How long in-flight calls get to finish after SIGTERM.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);

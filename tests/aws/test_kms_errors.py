@@ -61,7 +61,7 @@ def test_a_burst_past_the_quota_is_throttled_and_the_sdk_retries_absorb_it():
     """The HTTPS daemon allows 5 crypto calls a second."""
     strict = tls_client(1)
     with pytest.raises(ClientError) as excinfo:
-        for _ in range(30):
+        for _ in range(500):
             strict.generate_random(NumberOfBytes=8)
     assert error_code(excinfo) == "ThrottlingException"
     patient = tls_client(10)

@@ -17,32 +17,46 @@ fn venv(tool: &str) -> PathBuf {
     repo().join(".venv/bin").join(tool)
 }
 
-/// An access key issued with arcactl, as an AWS credentials-file profile.
-fn profile(daemon: &Daemon, name: &str, principal: &str) -> String {
+/// `arcactl --output json ARGS` against `daemon`.
+fn arcactl(daemon: &Daemon, args: &[&str]) -> serde_json::Value {
     let output = Command::new(binary("arcactl"))
-        .args(["--output", "json", "access-key", "create", "--principal", principal])
+        .args(["--output", "json"])
+        .args(args)
         .env("ARCA_SOCKET", &daemon.socket)
         .output()
         .expect("run arcactl");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let created: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    format!(
-        "[{name}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-        created["access_key_id"].as_str().expect("id"),
-        created["secret_access_key"].as_str().expect("secret")
-    )
+    serde_json::from_slice(&output.stdout).expect("json")
 }
 
+/// An access key issued with arcactl: (id, secret).
+fn access_key(daemon: &Daemon, principal: &str) -> (String, String) {
+    let created = arcactl(daemon, &["access-key", "create", "--principal", principal]);
+    let field = |name: &str| created[name].as_str().expect("access key field").to_owned();
+    (field("access_key_id"), field("secret_access_key"))
+}
+
+/// An access key as an AWS credentials-file profile.
+fn profile(daemon: &Daemon, name: &str, principal: &str) -> String {
+    let (id, secret) = access_key(daemon, principal);
+    format!("[{name}]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n")
+}
+
+/// HTTPS for the AWS front, and XKS under `/tenant-a` with mutual TLS for the test PKI's client.
 fn tls_launch(dir: &Path, extra: &str) -> Launch {
     let pki = dir.display();
     Launch::key_file_config(
         dir,
         &format!(
             "{extra}\n[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{pki}/server.pem\"\nkey = \"{pki}/server.key\"\n\
-             client_ca = \"{pki}/ca.pem\"\n[aws]\nlisten = \"127.0.0.1:0\"\n"
+             client_ca = \"{pki}/ca.pem\"\n[aws]\nlisten = \"127.0.0.1:0\"\n[xks]\npath_prefix = \"/tenant-a\"\n\
+             client_subject = \"{XKS_CLIENT}\"\nclient_ca = \"{pki}/ca.pem\"\n"
         ),
     )
 }
+
+/// The subject of the test PKI's client certificate, as the daemon reads it.
+const XKS_CLIENT: &str = "CN=app-1,O=Payments";
 
 /// A daemon whose passphrase-sealed store was never initialised: it has no access keys to check
 /// a signature with, and no keys.
@@ -52,7 +66,7 @@ fn sealed_launch(dir: &Path, pki: &Path) -> Launch {
     let text = format!(
         "data_dir = \"{d}\"\nsocket = \"{d}/arca.sock\"\n[seal]\nmode = \"passphrase\"\n\
          [tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{p}/server.pem\"\nkey = \"{p}/server.key\"\nclient_ca = \"{p}/ca.pem\"\n\
-         [aws]\nlisten = \"127.0.0.1:0\"\n",
+         [aws]\nlisten = \"127.0.0.1:0\"\n[xks]\n",
         d = data.display(),
         p = pki.display()
     );
@@ -61,7 +75,7 @@ fn sealed_launch(dir: &Path, pki: &Path) -> Launch {
 }
 
 #[test]
-fn aws_cli_boto3_and_the_encryption_sdk_use_arca() {
+fn aws_cli_boto3_the_encryption_sdk_and_xks_use_arca() {
     let dev_dir = tempfile::tempdir().expect("tempdir");
     let dev = Launch::dev(dev_dir.path()).start();
     let tls_dir = tempfile::tempdir().expect("tempdir");
@@ -72,6 +86,9 @@ fn aws_cli_boto3_and_the_encryption_sdk_use_arca() {
 
     let dev_credentials =
         std::fs::read_to_string(dev.data_dir.join("aws-credentials")).expect("dev credentials");
+    let (xks_id, xks_secret) = access_key(&throttled, "uid:0");
+    let xks_key = arcactl(&throttled, &["create-key", "--description", "xks"]);
+    let xks_key = xks_key["key_metadata"]["key_id"].as_str().expect("key id").to_owned();
     let credentials = dev_dir.path().join("all-credentials");
     std::fs::write(&credentials, dev_credentials + &profile(&throttled, "arca-tls", "uid:0")).expect("write");
 
@@ -91,6 +108,10 @@ fn aws_cli_boto3_and_the_encryption_sdk_use_arca() {
         ("ARCA_AWS_SEALED_ENDPOINT", sealed.aws_endpoint().expect("https endpoint")),
         ("ARCA_AWS_CA", tls_dir.path().join("ca.pem").display().to_string()),
         ("AWS", venv("aws").display().to_string()),
+        ("ARCA_XKS_TLS_CREDENTIALS", format!("{xks_id}:{xks_secret}")),
+        ("ARCA_XKS_TLS_KEY", xks_key),
+        ("ARCA_XKS_CLIENT_CERT", tls_dir.path().join("client.pem").display().to_string()),
+        ("ARCA_XKS_CLIENT_KEY", tls_dir.path().join("client.key").display().to_string()),
     ];
 
     let cli = Command::new("bash")

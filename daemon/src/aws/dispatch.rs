@@ -100,7 +100,7 @@ fn content_type_ok(parts: &Parts) -> bool {
 impl AwsFront {
     /// Serves one request; `transport` is `https` or `http`, for the audit record's source;
     /// `client_subject` the subject of the TLS client certificate the connection presented.
-    /// Requests under the external key store's path go to it.
+    /// Requests for any other path than `/` go to the external key store, when it is served.
     pub(super) async fn handle<B>(
         self: Arc<Self>,
         request: http::Request<B>,
@@ -113,7 +113,9 @@ impl AwsFront {
     {
         let request_id = front::new_request_id();
         let (parts, body) = request.into_parts();
-        if let Some(xks) = self.xks.as_ref().filter(|xks| xks.claims(parts.uri.path())) {
+        // The AWS KMS protocol has one path, `/`; every other is the external key store's (which
+        // answers a path outside its API with InvalidUriPathException).
+        if let Some(xks) = self.xks.as_ref().filter(|_| parts.uri.path() != "/") {
             let xks = Arc::clone(xks);
             return match self.read_body(body, &request_id).await {
                 Ok(body) => xks.handle(parts, body, transport, client_subject).await,
@@ -181,7 +183,8 @@ impl AwsFront {
                     name: "RequestEntityTooLargeException",
                     status: StatusCode::PAYLOAD_TOO_LARGE,
                 };
-                let message = format!("the request body exceeds {} bytes (or was cut off)", self.max_request_bytes);
+                let message =
+                    format!("the request body exceeds {} bytes (or was cut off)", self.max_request_bytes);
                 Err(error_answer(too_large, &message, request_id))
             }
         }

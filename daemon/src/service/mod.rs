@@ -43,9 +43,9 @@ pub use grants::{Grant, GrantService, NewGrant};
 pub use import::{ImportParameters, ImportService};
 pub use keyring::KeyInfo;
 pub use keys::{KeyFilter, KeyService, NewKey, RotationEntry, RotationStatus, StateFilter, TagPage};
-pub use xks::{XksCiphertext, XksHealth, XksKeyMetadata, XksSealed, XksService};
 pub use keystore::{Keystore, ServiceOptions, ServiceStatus, default_administrators};
 pub use limits::*;
+pub use xks::{XksCiphertext, XksHealth, XksKeyMetadata, XksSealed, XksService};
 
 use crate::error::Result;
 

@@ -86,7 +86,11 @@ impl XksService {
         match key.metadata.state {
             KeyState::Enabled | KeyState::Disabled => {}
             other => {
-                return Err(Error::KeyNotEnabled { key: id, state: other.name(), operation: "GetKeyMetadata" });
+                return Err(Error::KeyNotEnabled {
+                    key: id,
+                    state: other.name(),
+                    operation: "GetKeyMetadata",
+                });
             }
         }
         Ok(XksKeyMetadata {
@@ -113,19 +117,29 @@ impl XksService {
         let sealed = gcm(current.material.as_slice(), &iv, &gcm_aad(aad, &metadata), plaintext, true)?;
         let split = sealed.len().saturating_sub(TAG_BYTES);
         let (ciphertext, tag) = sealed.split_at(split);
-        let out = XksCiphertext { ciphertext: ciphertext.to_vec(), tag: tag.to_vec(), iv, metadata, integrity_value: None };
+        let out = XksCiphertext {
+            ciphertext: ciphertext.to_vec(),
+            tag: tag.to_vec(),
+            iv,
+            metadata,
+            integrity_value: None,
+        };
         if !integrity_value {
             return Ok(out);
         }
         // Computed before the check decrypt, so a fault after it cannot go unnoticed.
         let digest = integrity_value_of(aad, &out);
-        let reopened = self.open(call, &key, &XksSealed {
-            ciphertext: &out.ciphertext,
-            tag: &out.tag,
-            iv: &out.iv,
-            metadata: &out.metadata,
-            aad,
-        })?;
+        let reopened = self.open(
+            call,
+            &key,
+            &XksSealed {
+                ciphertext: &out.ciphertext,
+                tag: &out.tag,
+                iv: &out.iv,
+                metadata: &out.metadata,
+                aad,
+            },
+        )?;
         if reopened.as_slice() != plaintext {
             return Err(Error::Crypto("the ciphertext did not decrypt back to the plaintext".into()));
         }
@@ -161,7 +175,11 @@ impl XksService {
         let key = self.keystore.authorized_id(call, id, action, &EncryptionContext::new())?;
         aes_256(&key, action.name())?;
         if key.metadata.state != KeyState::Enabled {
-            return Err(Error::KeyNotEnabled { key: id, state: key.metadata.state.name(), operation: action.name() });
+            return Err(Error::KeyNotEnabled {
+                key: id,
+                state: key.metadata.state.name(),
+                operation: action.name(),
+            });
         }
         Ok(key)
     }
@@ -181,7 +199,8 @@ impl XksService {
         let material = &key.version(call, version).ok_or_else(|| bad("the key version"))?.material;
         let input = [sealed.ciphertext, sealed.tag].concat();
         let aad = gcm_aad(sealed.aad, sealed.metadata);
-        let opened = gcm(material.as_slice(), sealed.iv, &aad, &input, false).map_err(|_| Error::DecryptionFailed)?;
+        let opened =
+            gcm(material.as_slice(), sealed.iv, &aad, &input, false).map_err(|_| Error::DecryptionFailed)?;
         Ok(SecretBuf::copy_from(&opened)?)
     }
 }
@@ -189,14 +208,20 @@ impl XksService {
 /// XKS v1 serves 256-bit AES keys made for encryption only.
 fn aes_256(key: &Authorized, operation: &'static str) -> Result<()> {
     if key.metadata.spec != KeySpec::Aes256 || key.metadata.usage != KeyUsage::EncryptDecrypt {
-        return Err(Error::WrongKeyUsage { key: key.metadata.id, operation, usage: key.metadata.usage.name() });
+        return Err(Error::WrongKeyUsage {
+            key: key.metadata.id,
+            operation,
+            usage: key.metadata.usage.name(),
+        });
     }
     Ok(())
 }
 
 fn check_len(field: &str, len: usize, max: usize) -> Result<()> {
     if len > max {
-        return Err(Error::Unsupported(format!("{field} of {len} bytes exceeds the {max} bytes this key store takes")));
+        return Err(Error::Unsupported(format!(
+            "{field} of {len} bytes exceeds the {max} bytes this key store takes"
+        )));
     }
     Ok(())
 }

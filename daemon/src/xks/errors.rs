@@ -53,8 +53,12 @@ pub(super) fn error_of(error: &Error) -> XksError {
         Error::Throttled(_) => THROTTLING,
         Error::Unsupported(_) => UNSUPPORTED,
         Error::DeadlineExceeded(_) => DEPENDENCY_TIMEOUT,
-        Error::LockedMemory(_) | Error::Sealed | Error::NotInitialized | Error::AlreadyInitialized => INTERNAL,
-        Error::WrongPassphrase | Error::WrongSealMode(_) | Error::AlreadyExists(_) | Error::Conflict(_) => INTERNAL,
+        Error::LockedMemory(_) | Error::Sealed | Error::NotInitialized | Error::AlreadyInitialized => {
+            INTERNAL
+        }
+        Error::WrongPassphrase | Error::WrongSealMode(_) | Error::AlreadyExists(_) | Error::Conflict(_) => {
+            INTERNAL
+        }
         Error::AuditUnavailable(_) | Error::Storage(_) | Error::Integrity(_) | Error::Config(_) => INTERNAL,
         Error::Io { .. } | Error::Crypto(_) | Error::Random(_) | Error::Pkcs11 { .. } => INTERNAL,
     }
@@ -80,7 +84,8 @@ mod tests {
 
     #[test]
     fn messages_are_printable_ascii_under_512_characters() {
-        let text = String::from_utf8(body("InternalException", &format!("é\n{}", "x".repeat(600))).to_vec()).unwrap();
+        let text = String::from_utf8(body("InternalException", &format!("é\n{}", "x".repeat(600))).to_vec())
+            .unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
         let message = parsed["errorMessage"].as_str().unwrap();
         assert_eq!(message.len(), 511);
@@ -93,7 +98,8 @@ mod tests {
         assert_eq!(error_of(&Error::DecryptionFailed), INVALID_CIPHERTEXT);
         assert_eq!(error_of(&Error::AccessDenied("x".into())).status, StatusCode::FORBIDDEN);
         assert_eq!(error_of(&Error::Throttled("x".into())).status, StatusCode::TOO_MANY_REQUESTS);
-        let refused = Error::Unauthenticated { exception: "InvalidSignatureException", message: String::new() };
+        let refused =
+            Error::Unauthenticated { exception: "InvalidSignatureException", message: String::new() };
         assert_eq!(error_of(&refused), AUTHENTICATION_FAILED);
         assert_eq!(error_of(&Error::Unsupported("big".into())).status, StatusCode::NOT_IMPLEMENTED);
     }

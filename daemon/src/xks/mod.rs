@@ -60,11 +60,6 @@ impl XksFront {
         Self { services, metrics, settings, base }
     }
 
-    /// Whether `path` is under this front's `{path_prefix}/kms/xks/v1`.
-    pub(crate) fn claims(&self, path: &str) -> bool {
-        path.strip_prefix(&self.base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    }
-
     /// Serves one XKS request. `client_subject` is the subject of the TLS client certificate the
     /// connection presented, if any.
     pub(crate) async fn handle(
@@ -79,7 +74,8 @@ impl XksFront {
             return error_answer(errors::INVALID_URI_PATH, "no XKS API has this path", &request_id);
         };
         if parts.method != Method::POST {
-            let mut answer = error_answer(errors::METHOD_NOT_ALLOWED, "XKS APIs are called with POST", &request_id);
+            let mut answer =
+                error_answer(errors::METHOD_NOT_ALLOWED, "XKS APIs are called with POST", &request_id);
             answer.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("POST"));
             return answer;
         }
@@ -106,13 +102,22 @@ impl XksFront {
         match route {
             Route::Health => self.call(operation, facts, body, health).await,
             Route::Key { external_key_id, operation: Operation::XksGetKeyMetadata } => {
-                self.call(operation, facts, body, move |front, call, r| metadata(front, call, r, external_key_id)).await
+                self.call(operation, facts, body, move |front, call, r| {
+                    metadata(front, call, r, external_key_id)
+                })
+                .await
             }
             Route::Key { external_key_id, operation: Operation::XksEncrypt } => {
-                self.call(operation, facts, body, move |front, call, r| encrypt(front, call, r, external_key_id)).await
+                self.call(operation, facts, body, move |front, call, r| {
+                    encrypt(front, call, r, external_key_id)
+                })
+                .await
             }
             Route::Key { external_key_id, .. } => {
-                self.call(operation, facts, body, move |front, call, r| decrypt(front, call, r, external_key_id)).await
+                self.call(operation, facts, body, move |front, call, r| {
+                    decrypt(front, call, r, external_key_id)
+                })
+                .await
             }
         }
     }
@@ -123,7 +128,10 @@ impl XksFront {
         let now = std::time::SystemTime::now();
         let keys = &self.services.access_keys;
         let verified = sigv4::verify_for_service(parts, body, now, &self.settings.region, SERVICE, keys)
-            .map_err(|refusal| Error::Unauthenticated { exception: refusal.exception_name(), message: refusal.message() })?;
+            .map_err(|refusal| Error::Unauthenticated {
+                exception: refusal.exception_name(),
+                message: refusal.message(),
+            })?;
         if let Some(client) = &self.settings.client
             && client_subject != Some(client.subject.as_str())
         {
@@ -139,8 +147,10 @@ impl XksFront {
     async fn refuse(&self, operation: Operation, facts: CallFacts, error: Error) -> Answer {
         let request_id = facts.request_id.clone();
         let outcome: Result<()> =
-            front::run(&self.metrics, &self.services.keystore, operation, facts, error_name, |_| async { Err(error) })
-                .await;
+            front::run(&self.metrics, &self.services.keystore, operation, facts, error_name, |_| async {
+                Err(error)
+            })
+            .await;
         let error = outcome.err().unwrap_or_else(|| Error::Crypto("a refusal succeeded".into()));
         error_answer(error_of(&error), &error.to_string(), &request_id)
     }
@@ -158,12 +168,20 @@ impl XksFront {
         Fut: Future<Output = Result<Resp>>,
     {
         let request_id = facts.request_id.clone();
-        let parsed = crate::aws::wire::decode::<Req>(&body).and_then(|request| request.checked().map(|()| request));
+        let parsed =
+            crate::aws::wire::decode::<Req>(&body).and_then(|request| request.checked().map(|()| request));
         let front = Arc::clone(&self);
-        let outcome = front::run(&self.metrics, &self.services.keystore, operation, facts, error_name, |call| async move {
-            let answer = handler(front, call, parsed?).await?;
-            crate::aws::wire::encode(&answer)
-        })
+        let outcome = front::run(
+            &self.metrics,
+            &self.services.keystore,
+            operation,
+            facts,
+            error_name,
+            |call| async move {
+                let answer = handler(front, call, parsed?).await?;
+                crate::aws::wire::encode(&answer)
+            },
+        )
         .await;
         match outcome {
             Ok(body) => answer(StatusCode::OK, body, &request_id),
@@ -196,7 +214,9 @@ fn error_name(error: &Error) -> Cow<'static, str> {
 /// An `externalKeyId` as the services take it: an Arca key id, or an alias without its `alias/`.
 fn key_ref(external_key_id: &str) -> Result<String> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_');
-    if external_key_id.is_empty() || external_key_id.len() > MAX_EXTERNAL_KEY_ID || !external_key_id.chars().all(allowed)
+    if external_key_id.is_empty()
+        || external_key_id.len() > MAX_EXTERNAL_KEY_ID
+        || !external_key_id.chars().all(allowed)
     {
         return Err(Error::invalid(
             "externalKeyId must be 1 to 128 letters, digits, hyphens, periods or underscores",
@@ -226,7 +246,13 @@ async fn encrypt(
 ) -> Result<shapes::EncryptResponse> {
     let aad = r.additional_authenticated_data.as_ref().map_or(&[][..], |blob| blob.0.as_slice());
     let plaintext = r.plaintext.as_ref().map_or(&[][..], |blob| blob.0.as_slice());
-    let sealed = front.services.xks.encrypt(&call, &key_ref(&external_key_id)?, plaintext, aad, r.wants_integrity_value())?;
+    let sealed = front.services.xks.encrypt(
+        &call,
+        &key_ref(&external_key_id)?,
+        plaintext,
+        aad,
+        r.wants_integrity_value(),
+    )?;
     Ok(shapes::EncryptResponse::from(sealed))
 }
 
@@ -241,7 +267,11 @@ async fn decrypt(
     Ok(shapes::DecryptResponse::new(plaintext.as_slice()))
 }
 
-async fn health(front: Arc<XksFront>, _call: Arc<Call>, _: shapes::HealthRequest) -> Result<shapes::HealthResponse> {
+async fn health(
+    front: Arc<XksFront>,
+    _call: Arc<Call>,
+    _: shapes::HealthRequest,
+) -> Result<shapes::HealthResponse> {
     Ok(shapes::HealthResponse::new(front.services.xks.health()))
 }
 

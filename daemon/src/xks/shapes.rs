@@ -59,7 +59,9 @@ struct MetadataOnly {
 pub(super) fn request_metadata_of(body: &[u8]) -> BTreeMap<String, String> {
     let Ok(parsed) = serde_json::from_slice::<MetadataOnly>(body) else { return BTreeMap::new() };
     let Some(metadata) = parsed.request_metadata else { return BTreeMap::new() };
-    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(metadata) else { return BTreeMap::new() };
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(metadata) else {
+        return BTreeMap::new();
+    };
     fields.into_iter().filter_map(|(name, value)| Some((name, value.as_str()?.to_owned()))).collect()
 }
 
