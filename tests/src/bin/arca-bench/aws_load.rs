@@ -1,6 +1,7 @@
-//! `--fronts aws`: the same load through the AWS KMS JSON protocol, as an AWS SDK sends it: one
-//! keep-alive HTTP/1.1 connection per caller, every request signed with SigV4 (by `aws-sigv4`, the
-//! AWS SDK for Rust's signer) at the time it is sent.
+//! `--fronts aws,xks`: the same load through the AWS KMS JSON protocol, as an AWS SDK sends it, and
+//! through the external key store API, as AWS KMS sends it: one keep-alive HTTP/1.1 connection per
+//! caller, every request signed with SigV4 (by `aws-sigv4`, the AWS SDK for Rust's signer) at the
+//! time it is sent.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -54,20 +55,22 @@ impl AwsTarget {
         })
     }
 
-    fn signed(&self, target: &str, body: Bytes) -> Result<http::Request<Full<Bytes>>, BenchError> {
+    fn signed(&self, prepared: &Prepared) -> Result<http::Request<Full<Bytes>>, BenchError> {
+        let (call, body) = (&prepared.wire, &prepared.body);
         let setup = |e: &dyn std::fmt::Display| BenchError::Setup(format!("cannot sign a request: {e}"));
-        let mut request = http::Request::post(format!("http://{}/", self.authority))
+        let mut builder = http::Request::post(format!("http://{}{}", self.authority, prepared.path))
             .header("host", &self.authority)
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", format!("TrentService.{target}"))
-            .body(Full::new(body.clone()))
-            .map_err(|e| setup(&e))?;
+            .header("content-type", call.content_type);
+        if let Some(target) = call.target {
+            builder = builder.header("x-amz-target", format!("TrentService.{target}"));
+        }
+        let mut request = builder.body(Full::new(body.clone())).map_err(|e| setup(&e))?;
         let identity =
             Credentials::new(&self.access_key_id, &self.secret_access_key, None, None, "arca-bench").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
             .region(REGION)
-            .name("kms")
+            .name(call.service)
             .time(SystemTime::now())
             .settings(SigningSettings::default())
             .build()
@@ -83,8 +86,53 @@ impl AwsTarget {
     }
 }
 
-/// The AWS operation and its JSON body for `op` on `key_id`.
-pub fn request_of(op: Op, key_id: &str) -> Result<(&'static str, Bytes), BenchError> {
+/// How one request travels: its SigV4 service, content type and AWS target.
+#[derive(Debug, Clone, Copy)]
+struct Wire {
+    service: &'static str,
+    content_type: &'static str,
+    target: Option<&'static str>,
+}
+
+/// An XKS Encrypt as AWS KMS sends one for GenerateDataKey: a 32-byte data key, the KMS
+/// ciphertext header as AAD, request metadata, and a CDIV asked for.
+fn xks_encrypt(key_id: &str) -> (String, Bytes) {
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let body = serde_json::json!({
+        "requestMetadata": {
+            "awsPrincipalArn": "arn:aws:iam::111122223333:role/bench",
+            "kmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/bench",
+            "kmsOperation": "GenerateDataKey",
+            "kmsRequestId": "bench",
+        },
+        "plaintext": encode(&[7u8; 32]),
+        "additionalAuthenticatedData": encode(&[9u8; 64]),
+        "encryptionAlgorithm": "AES_GCM",
+        "ciphertextDataIntegrityValueAlgorithm": "SHA_256",
+    });
+    (format!("/kms/xks/v1/keys/{key_id}/encrypt"), Bytes::from(body.to_string()))
+}
+
+/// One request, ready to sign and send again and again.
+#[derive(Debug, Clone)]
+struct Prepared {
+    wire: Wire,
+    path: String,
+    body: Bytes,
+}
+
+/// The request `op` is on `front` for `key_id`.
+fn request_of(front: LoadFront, op: Op, key_id: &str) -> Result<Prepared, BenchError> {
+    if front == LoadFront::Xks {
+        if op != Op::Encrypt {
+            return Err(BenchError::Setup(format!("{} is not measured on the XKS front", op.label())));
+        }
+        let (path, body) = xks_encrypt(key_id);
+        let wire = Wire { service: "kms-xks-proxy", content_type: "application/json", target: None };
+        return Ok(Prepared { wire, path, body });
+    }
+    let wire =
+        Wire { service: "kms", content_type: "application/x-amz-json-1.1", target: Some(op.rpc_name()) };
     let body = match op {
         Op::Encrypt => {
             let plaintext: Vec<u8> = (0..PLAINTEXT_BYTES).map(|i| (i % 251) as u8).collect();
@@ -96,7 +144,14 @@ pub fn request_of(op: Op, key_id: &str) -> Result<(&'static str, Bytes), BenchEr
             return Err(BenchError::Setup(format!("{} is not measured on the AWS front", other.label())));
         }
     };
-    Ok((op.rpc_name(), Bytes::from(body.to_string())))
+    Ok(Prepared { wire, path: "/".to_owned(), body: Bytes::from(body.to_string()) })
+}
+
+/// Which HTTP front the load goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadFront {
+    Aws,
+    Xks,
 }
 
 async fn connect(target: &AwsTarget) -> Result<SendRequest<Full<Bytes>>, BenchError> {
@@ -114,7 +169,7 @@ async fn connect(target: &AwsTarget) -> Result<SendRequest<Full<Bytes>>, BenchEr
 async fn caller(
     target: AwsTarget,
     operation: &'static str,
-    body: Bytes,
+    prepared: Prepared,
     window: Window,
 ) -> Result<Vec<Duration>, BenchError> {
     let mut sender = connect(&target).await?;
@@ -124,7 +179,7 @@ async fn caller(
         if started >= window.end {
             return Ok(latencies);
         }
-        let request = target.signed(operation, body.clone())?;
+        let request = target.signed(&prepared)?;
         let call = async {
             let response = sender
                 .send_request(request)
@@ -150,18 +205,19 @@ async fn caller(
     }
 }
 
-/// `clients` callers sending `op` for the window; every latency, sorted.
+/// `clients` callers sending `op` through `front` for the window; every latency, sorted.
 pub async fn measure(
     target: &AwsTarget,
+    front: LoadFront,
     op: Op,
     key_id: &str,
     clients: usize,
     window: Window,
 ) -> Result<Vec<Duration>, BenchError> {
-    let (operation, body) = request_of(op, key_id)?;
+    let prepared = request_of(front, op, key_id)?;
     let mut callers = JoinSet::new();
     for _ in 0..clients {
-        callers.spawn(caller(target.clone(), operation, body.clone(), window));
+        callers.spawn(caller(target.clone(), op.rpc_name(), prepared.clone(), window));
     }
     let mut all = Vec::new();
     while let Some(joined) = callers.join_next().await {

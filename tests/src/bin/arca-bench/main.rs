@@ -16,7 +16,7 @@ use arca_proto::v1::key_management_client::KeyManagementClient;
 use arca_proto::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint};
 use clap::{Parser, value_parser};
 
-use crate::aws_load::AwsTarget;
+use crate::aws_load::{AwsTarget, LoadFront};
 use crate::dev_daemon::{DevDaemon, default_arcad};
 use crate::load::{Keys, Window, Workload, measure, percentile};
 use crate::ops::{CALL_TIMEOUT, Op};
@@ -68,6 +68,8 @@ enum Front {
     Grpc,
     /// The AWS KMS JSON protocol, SigV4-signed, over HTTP/1.1.
     Aws,
+    /// The external key store API (Encrypt only, as AWS KMS calls it for a data key).
+    Xks,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -159,11 +161,15 @@ async fn bench(args: &Args, socket: PathBuf, aws: Option<AwsTarget>) -> Result<(
             let latencies = measure(&workload, &channels, args.clients as usize, window).await?;
             print_line(&row(op.label(), args, &latencies))?;
         }
-        if let Some(target) = &aws {
+        for (front, label, wanted) in [
+            (LoadFront::Aws, "AWS JSON", args.fronts.contains(&Front::Aws)),
+            (LoadFront::Xks, "XKS", args.fronts.contains(&Front::Xks) && op == Op::Encrypt),
+        ] {
+            let Some(target) = aws.as_ref().filter(|_| wanted) else { continue };
             let window = Window::after(Duration::from_secs(args.warmup), Duration::from_secs(args.duration));
-            let latencies =
-                aws_load::measure(target, op, &workload.key_id, args.clients as usize, window).await?;
-            print_line(&row(&format!("{} (AWS JSON)", op.label()), args, &latencies))?;
+            let clients = args.clients as usize;
+            let latencies = aws_load::measure(target, front, op, &workload.key_id, clients, window).await?;
+            print_line(&row(&format!("{} ({label})", op.label()), args, &latencies))?;
         }
     }
     Ok(())
@@ -171,7 +177,7 @@ async fn bench(args: &Args, socket: PathBuf, aws: Option<AwsTarget>) -> Result<(
 
 /// The AWS front to drive, when `--fronts` names it.
 fn aws_target(args: &Args, daemon: Option<&DevDaemon>) -> Result<Option<AwsTarget>, BenchError> {
-    if !args.fronts.contains(&Front::Aws) {
+    if !args.fronts.iter().any(|front| matches!(front, Front::Aws | Front::Xks)) {
         return Ok(None);
     }
     let (endpoint, credentials) = match (daemon, &args.aws_endpoint, &args.aws_credentials) {
@@ -181,7 +187,11 @@ fn aws_target(args: &Args, daemon: Option<&DevDaemon>) -> Result<Option<AwsTarge
                 std::fs::read_to_string(file).map_err(io_error(format!("cannot read {}", file.display())))?;
             (endpoint.clone(), text)
         }
-        _ => return Err(BenchError::Setup("--fronts aws needs --aws-endpoint and --aws-credentials".into())),
+        _ => {
+            return Err(BenchError::Setup(
+                "--fronts aws,xks need --aws-endpoint and --aws-credentials".into(),
+            ));
+        }
     };
     AwsTarget::new(&endpoint, &credentials).map(Some)
 }
