@@ -516,6 +516,36 @@ mod tests {
     }
 
     #[test]
+    fn xks_is_served_on_the_aws_listener_with_its_own_prefix_and_region() {
+        let base = "data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n[tls]\nlisten = \"127.0.0.1:8443\"\n\
+                    cert = \"/c\"\nkey = \"/k\"\nclient_ca = \"/ca\"\n[aws]\nlisten = \"0.0.0.0:443\"\nregion = \"eu-west-1\"\n";
+        let xks = |section: &str| Settings::from_toml(&format!("{base}[xks]\n{section}"));
+        let settings = xks("path_prefix = \"/keystores/prod/\"\n").unwrap().aws.unwrap().xks.unwrap();
+        assert_eq!(
+            (settings.path_prefix.as_str(), settings.region.as_str()),
+            ("/keystores/prod", "eu-west-1")
+        );
+        assert!(settings.client.is_none());
+        let mtls =
+            xks("client_subject = \"CN=cks.kms.eu-west-1.amazonaws.com\"\nclient_ca = \"/amazon.pem\"\n");
+        assert_eq!(
+            mtls.unwrap().aws.unwrap().xks.unwrap().client.unwrap().subject,
+            "CN=cks.kms.eu-west-1.amazonaws.com"
+        );
+        for (bad, named) in [
+            ("path_prefix = \"keystores\"\n", "path_prefix"),
+            ("path_prefix = \"/a b\"\n", "path_prefix"),
+            (&format!("path_prefix = \"/{}\"\n", "p".repeat(120)), "128"),
+            ("client_subject = \"CN=x\"\n", "client_ca"),
+        ] {
+            let error = xks(bad).unwrap_err().to_string();
+            assert!(error.contains(named), "{named} not in {error}");
+        }
+        let without_aws = "data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n[xks]\n";
+        assert!(Settings::from_toml(without_aws).unwrap_err().to_string().contains("[aws]"));
+    }
+
+    #[test]
     fn dev_serves_plain_http_on_loopback_only() {
         let mut dev = Settings::dev(Path::new("/x"), LockPolicy::Require);
         let aws = dev.aws.clone().unwrap();
