@@ -79,7 +79,7 @@ impl AwsTarget {
         let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
         let uri = request.uri().to_string();
         let signable =
-            SignableRequest::new("POST", &uri, headers, SignableBody::Bytes(&body)).map_err(|e| setup(&e))?;
+            SignableRequest::new("POST", &uri, headers, SignableBody::Bytes(body)).map_err(|e| setup(&e))?;
         let (instructions, _) = sign(signable, &params).map_err(|e| setup(&e))?.into_parts();
         instructions.apply_to_request_http1x(&mut request);
         Ok(request)
