@@ -24,6 +24,12 @@ def test_operations_not_offered_are_unsupported(kms):
         kms.create_key(MultiRegion=True)
 
 
+def test_a_dry_run_is_refused_and_changes_nothing(kms, key, stranger):
+    with pytest.raises(kms.exceptions.UnsupportedOperationException):
+        kms.create_grant(KeyId=key, GranteePrincipal=stranger.principal, Operations=["Encrypt"], DryRun=True)
+    assert kms.list_grants(KeyId=key)["Grants"] == []
+
+
 def test_an_invented_operation_is_unsupported_and_a_bad_target_unknown(dev_credentials):
     status, payload, _ = send(sign(request("MakeCoffee", {}), *dev_credentials))
     assert (status, payload["__type"]) == (400, "UnsupportedOperationException")

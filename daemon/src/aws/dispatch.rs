@@ -292,7 +292,7 @@ impl AwsFront {
         Fut: Future<Output = Result<Resp>>,
     {
         let request_id = facts.request_id.clone();
-        let parsed = wire::decode::<Req>(&body).and_then(|request| {
+        let parsed = wire::refuse_dry_run(&body).and_then(|()| wire::decode::<Req>(&body)).and_then(|request| {
             if request.grant_tokens().len() > MAX_GRANT_TOKENS {
                 return Err(Error::invalid(format!(
                     "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to {MAX_GRANT_TOKENS}"

@@ -56,6 +56,26 @@ pub(crate) fn decode<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T> {
     })
 }
 
+/// `"DryRun": true` asks AWS to check a call without making it; Arca does not offer that, and a
+/// request asking for it is refused rather than carried out.
+pub(crate) fn refuse_dry_run(body: &[u8]) -> Result<()> {
+    if !body.windows(6).any(|window| window == b"DryRun") {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct DryRun {
+        #[serde(default)]
+        dry_run: bool,
+    }
+    match serde_json::from_slice::<DryRun>(body) {
+        Ok(DryRun { dry_run: true }) => {
+            Err(Error::Unsupported("DryRun is not offered: the call was not made".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn encode<T: Serialize>(answer: &T) -> Result<Bytes> {
     serde_json::to_vec(answer)
         .map(Bytes::from)
@@ -131,6 +151,13 @@ mod tests {
         assert!(matches!(decode::<Shape>(br#"{"Plaintext":"%%%"}"#), Err(Error::InvalidArgument(_))));
         assert!(matches!(decode::<Shape>(br#"{"KeyId":7}"#), Err(Error::InvalidArgument(_))));
         assert!(matches!(decode::<Shape>(b"{"), Err(Error::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn a_dry_run_is_refused_not_carried_out() {
+        assert!(matches!(refuse_dry_run(br#"{"KeyId":"k","DryRun":true}"#), Err(Error::Unsupported(_))));
+        assert!(refuse_dry_run(br#"{"KeyId":"k","DryRun":false}"#).is_ok());
+        assert!(refuse_dry_run(br#"{"KeyId":"k"}"#).is_ok());
     }
 
     #[test]
