@@ -46,8 +46,14 @@ def test_malformed_bodies_and_missing_members_are_validation_errors(dev_credenti
 
 
 def test_a_body_over_the_limit_is_refused(dev_credentials):
-    huge = b'{"KeyId":"' + b"k" * (200 * 1024) + b'"}'
-    status, payload, _ = send(sign(request("DescribeKey", huge), *dev_credentials))
+    """max_request_bytes (64 KiB by default): a body of exactly that size is read, one byte more
+    is refused before the call."""
+    def body_of(size):
+        head, tail = b'{"KeyId":"', b'"}'
+        return head + b"k" * (size - len(head) - len(tail)) + tail
+    status, payload, _ = send(sign(request("DescribeKey", body_of(64 * 1024)), *dev_credentials))
+    assert status == 400 and payload["__type"] == "NotFoundException", payload
+    status, payload, _ = send(sign(request("DescribeKey", body_of(64 * 1024 + 1)), *dev_credentials))
     assert status == 413 and payload["__type"] == "RequestEntityTooLargeException"
 
 
