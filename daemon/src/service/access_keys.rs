@@ -205,8 +205,6 @@ async fn remove(backend: Arc<dyn StoreBackend>, access_key_id: String) -> Result
 
 /// The shared credentials file, assembled in locked memory and created owner-only.
 fn write_credentials_file(path: &Path, made: &NewAccessKey) -> Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt;
     let parts: [&[u8]; 5] = [
         b"[arca-dev]\naws_access_key_id = ",
         made.entry.access_key_id.as_bytes(),
@@ -222,14 +220,7 @@ fn write_credentials_file(path: &Path, made: &NewAccessKey) -> Result<()> {
         at = end;
     }
     let context = format!("cannot write the credentials file {}", path.display());
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(Error::io(context.clone()))?;
-    file.write_all(text.as_slice()).map_err(Error::io(context.clone()))?;
-    file.sync_all().map_err(Error::io(context))
+    crate::store::write_new_secret_file(path, text.as_slice(), &context)
 }
 
 impl crate::auth::sigv4::CredentialSource for AccessKeyService {

@@ -15,7 +15,9 @@ pub use administrators::{
 };
 pub use records::KeyRecordCodec;
 pub use redb_backend::RedbBackend;
-pub use seal::{MasterKey, SealConfig, SealMode, SealRecord, create_key_file, read_key_file};
+pub use seal::{
+    MasterKey, SealConfig, SealMode, SealRecord, create_key_file, read_key_file, write_new_secret_file,
+};
 
 use crate::error::Result;
 

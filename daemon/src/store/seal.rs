@@ -195,17 +195,22 @@ pub(super) fn sealing_error(error: crate::crypto::Error) -> Error {
 
 /// Writes a new random key file readable by its owner only; refuses to overwrite one.
 pub fn create_key_file(path: &Path) -> Result<()> {
+    let key = SecretBuf::random(aead::KEY_LEN)?;
+    write_new_secret_file(path, key.as_slice(), &format!("cannot create key file {}", path.display()))
+}
+
+/// Writes `secret` to a new file at `path`, created readable by its owner only (never chmod-ed
+/// after) and synced; refuses to overwrite a file. `context` names it in an error.
+pub fn write_new_secret_file(path: &Path, secret: &[u8], context: &str) -> Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
-    let key = SecretBuf::random(aead::KEY_LEN)?;
-    let context = format!("cannot create key file {}", path.display());
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(Error::io(context.clone()))?;
-    file.write_all(key.as_slice()).map_err(Error::io(context.clone()))?;
+        .map_err(Error::io(context))?;
+    file.write_all(secret).map_err(Error::io(context))?;
     file.sync_all().map_err(Error::io(context))
 }
 
