@@ -108,17 +108,7 @@ pub(crate) fn parse_valid_to(text: &str) -> Result<i64, String> {
         },
         Some(None) => return Err(invalid()),
     };
-    Ok(days_from_civil(year, month, day) * 86_400 + second_of_day)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
+    Ok(arca_proto::civil::days_from_civil(year, month, day) * 86_400 + second_of_day)
 }
 
 /// An RSA or ECC spec, the ones GenerateDataKeyPair takes.

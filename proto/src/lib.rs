@@ -4,6 +4,7 @@
 #![warn(unreachable_pub)]
 
 pub mod attributes;
+pub mod civil;
 pub mod codec;
 mod endpoint;
 pub mod limits;

@@ -1,8 +1,9 @@
 //! SigV4's timestamps: `X-Amz-Date` in ISO 8601 basic form (`20150830T123600Z`, UTC), read into
-//! a `SystemTime` and written back for messages. Days are counted with Howard Hinnant's
-//! `days_from_civil` / `civil_from_days` (proleptic Gregorian).
+//! a `SystemTime` and written back for messages (days counted by `arca_proto::civil`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arca_proto::civil::{civil_from_days, days_from_civil};
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
@@ -68,28 +69,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let shifted_month = (month + 9) % 12;
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
 }
 
 #[cfg(test)]
