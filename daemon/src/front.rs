@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -34,6 +35,22 @@ pub(crate) struct CallFacts {
     pub(crate) grant_tokens: Vec<String>,
     /// The caller's own account of the request, for the audit record (XKS `requestMetadata`).
     pub(crate) request_metadata: BTreeMap<String, String>,
+}
+
+impl CallFacts {
+    /// A request whose caller is not yet known (its signature unchecked, or refused): principal
+    /// `unknown`, nothing named.
+    pub(crate) fn unauthenticated(request_id: String, source: String) -> Self {
+        Self {
+            request_id,
+            principal: crate::auth::Caller::Unknown.to_string(),
+            source,
+            key: String::new(),
+            encryption_context: BTreeMap::new(),
+            grant_tokens: Vec::new(),
+            request_metadata: BTreeMap::new(),
+        }
+    }
 }
 
 /// What the audit log records of a request before it runs: the key as the caller named it, if
@@ -66,6 +83,22 @@ pub(crate) fn new_request_id() -> String {
         getrandom::fill(&mut bytes).map_or(0, |()| u32::from_be_bytes(bytes))
     });
     format!("{prefix:08x}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A request refused before it became a call of `operation` (a bad signature, say): admitted,
+/// audited, charged and logged like a call that failed with `error`. Returns the error the caller
+/// gets (admission's own, such as a quota, when it refused first).
+pub(crate) async fn refuse(
+    metrics: &Metrics,
+    service: &Keystore,
+    operation: Operation,
+    facts: CallFacts,
+    error_code: ErrorCode,
+    error: Error,
+) -> Error {
+    let Err(error) =
+        run::<Infallible, _>(metrics, service, operation, facts, error_code, |_| async { Err(error) }).await;
+    error
 }
 
 /// The outcome class of an error, in the gRPC code vocabulary the audit log and the metrics use

@@ -158,15 +158,7 @@ impl AwsFront {
                 return self.refuse(operation, request_id, source, error).await;
             }
         };
-        let facts = CallFacts {
-            request_id,
-            principal,
-            source,
-            key: String::new(),
-            encryption_context: BTreeMap::new(),
-            grant_tokens: Vec::new(),
-            request_metadata: BTreeMap::new(),
-        };
+        let facts = CallFacts { principal, ..CallFacts::unauthenticated(request_id, source) };
         self.dispatch(operation, facts, body).await
     }
 
@@ -192,22 +184,10 @@ impl AwsFront {
 
     /// Audits and answers a request refused before it became a call of its operation.
     async fn refuse(&self, operation: Operation, request_id: String, source: String, error: Error) -> Answer {
-        let principal = crate::auth::Caller::Unknown.to_string();
-        let facts = CallFacts {
-            request_id: request_id.clone(),
-            principal,
-            source,
-            key: String::new(),
-            encryption_context: BTreeMap::new(),
-            grant_tokens: Vec::new(),
-            request_metadata: BTreeMap::new(),
-        };
-        let outcome: Result<()> =
-            front::run(&self.metrics, &self.services.keystore, operation, facts, exception_name, |_| async {
-                Err(error)
-            })
-            .await;
-        let error = outcome.err().unwrap_or_else(|| Error::Crypto("a refusal succeeded".into()));
+        let facts = CallFacts::unauthenticated(request_id.clone(), source);
+        let metrics = &self.metrics;
+        let error =
+            front::refuse(metrics, &self.services.keystore, operation, facts, exception_name, error).await;
         error_answer(exceptions::exception_of(&error), &error.to_string(), &request_id)
     }
 

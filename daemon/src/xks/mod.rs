@@ -10,7 +10,6 @@ mod errors;
 mod shapes;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -83,18 +82,11 @@ impl XksFront {
             Route::Health => Operation::XksGetHealthStatus,
             Route::Key { operation, .. } => *operation,
         };
-        let mut facts = CallFacts {
-            request_id: request_id.clone(),
-            principal: crate::auth::Caller::Unknown.to_string(),
-            source: format!("xks/{transport}"),
-            key: match &route {
-                Route::Health => String::new(),
-                Route::Key { external_key_id, .. } => external_key_id.clone(),
-            },
-            encryption_context: BTreeMap::new(),
-            grant_tokens: Vec::new(),
-            request_metadata: shapes::request_metadata_of(&body),
-        };
+        let mut facts = CallFacts::unauthenticated(request_id.clone(), format!("xks/{transport}"));
+        if let Route::Key { external_key_id, .. } = &route {
+            facts.key = external_key_id.clone();
+        }
+        facts.request_metadata = shapes::request_metadata_of(&body);
         match self.authenticate(&parts, &body, client_subject.as_deref()) {
             Ok(principal) => facts.principal = principal,
             Err(error) => return self.refuse(operation, facts, error).await,
@@ -146,12 +138,9 @@ impl XksFront {
     /// Audits and answers a request refused before it became a call.
     async fn refuse(&self, operation: Operation, facts: CallFacts, error: Error) -> Answer {
         let request_id = facts.request_id.clone();
-        let outcome: Result<()> =
-            front::run(&self.metrics, &self.services.keystore, operation, facts, error_name, |_| async {
-                Err(error)
-            })
-            .await;
-        let error = outcome.err().unwrap_or_else(|| Error::Crypto("a refusal succeeded".into()));
+        let metrics = &self.metrics;
+        let error =
+            front::refuse(metrics, &self.services.keystore, operation, facts, error_name, error).await;
         error_answer(error_of(&error), &error.to_string(), &request_id)
     }
 
