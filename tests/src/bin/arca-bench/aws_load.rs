@@ -199,7 +199,7 @@ async fn caller(
         };
         tokio::time::timeout(CALL_TIMEOUT, call).await.map_err(|_| BenchError::Timeout(operation))??;
         let finished = Instant::now();
-        if finished >= window.measure_from && finished <= window.end {
+        if window.counts(finished) {
             latencies.push(finished.duration_since(started));
         }
     }
@@ -219,16 +219,5 @@ pub async fn measure(
     for _ in 0..clients {
         callers.spawn(caller(target.clone(), op.rpc_name(), prepared.clone(), window));
     }
-    let mut all = Vec::new();
-    while let Some(joined) = callers.join_next().await {
-        match joined.map_err(BenchError::from).and_then(|outcome| outcome) {
-            Ok(latencies) => all.extend(latencies),
-            Err(error) => {
-                callers.abort_all();
-                return Err(error);
-            }
-        }
-    }
-    all.sort_unstable();
-    Ok(all)
+    crate::load::gather(callers).await
 }

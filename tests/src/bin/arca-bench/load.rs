@@ -132,7 +132,7 @@ impl Window {
 
     /// Whether a call that finished at `finished` counts: completions within the window, so that
     /// slow calls (RSA key generation) straddling its start or end do not bias the rate.
-    fn counts(&self, finished: Instant) -> bool {
+    pub fn counts(&self, finished: Instant) -> bool {
         finished >= self.measure_from && finished <= self.end
     }
 }
@@ -167,6 +167,13 @@ pub async fn measure(
         let client = KeyManagementClient::new(channel.clone());
         callers.spawn(caller(workload.clone(), client, window));
     }
+    gather(callers).await
+}
+
+/// Every caller's latencies, sorted; the first caller's error stops the others.
+pub async fn gather(
+    mut callers: JoinSet<Result<Vec<Duration>, BenchError>>,
+) -> Result<Vec<Duration>, BenchError> {
     let mut all = Vec::new();
     while let Some(joined) = callers.join_next().await {
         match joined.map_err(BenchError::from).and_then(|outcome| outcome) {
