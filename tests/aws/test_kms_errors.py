@@ -57,6 +57,26 @@ def test_a_body_over_the_limit_is_refused(dev_credentials):
     assert status == 413 and payload["__type"] == "RequestEntityTooLargeException"
 
 
+def test_request_headers_are_bounded_by_max_header_list_size(dev_credentials):
+    """[connections] max_header_list_size (16 KiB by default) bounds the request line and headers:
+    a request with 12 KiB of headers is served, one with more than 16 KiB is refused with 431."""
+    for size, expected in ((12 * 1024, 200), (16 * 1024 + 1, 431)):
+        signed = sign(request("GenerateRandom", {"NumberOfBytes": 8}), *dev_credentials)
+        signed.headers["X-Padding"] = "p" * size
+        status, _, _ = send_raw(signed)
+        assert status == expected, (size, status)
+
+
+def send_raw(aws_request):
+    import urllib3
+
+    prepared = aws_request.prepare()
+    response = urllib3.PoolManager().request(
+        "POST", prepared.url, body=prepared.body, headers=dict(prepared.headers), retries=False
+    )
+    return response.status, response.data, response.headers
+
+
 def test_bad_limits_are_validation_errors(kms):
     with pytest.raises(ClientError) as excinfo:
         kms.list_keys(Limit=1001)

@@ -25,8 +25,8 @@ use crate::transport::Admission;
 /// How long a client gets to finish its TLS handshake, and to send a request's headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// The most header bytes hyper buffers for one request.
-const MAX_HEADER_BUFFER: usize = 64 * 1024;
+/// hyper's smallest read buffer: `[connections] max_header_list_size` below it is raised to it.
+const MIN_HEADER_BUFFER: usize = 8192;
 
 /// The certificate and key the HTTPS listener presents (`[tls]`'s), and the CA that client
 /// certificates may chain to (the external key store's mutual TLS), if any.
@@ -99,6 +99,8 @@ pub(crate) fn serve(
     shutdown: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>> {
     let acceptor = tls.map(acceptor).transpose()?;
+    // Request line and headers together, bounded like the gRPC listeners' header lists.
+    let header_bytes = admission.max_header_list_size.max(MIN_HEADER_BUFFER);
     Ok(tokio::spawn(async move {
         let mut incoming = std::pin::pin!(admission.incoming_tcp(listener));
         let mut stopped = std::pin::pin!(stopping(shutdown.clone()));
@@ -120,10 +122,10 @@ pub(crate) fn serve(
                             tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(connection)).await;
                         if let Ok(Ok(stream)) = handshake {
                             let subject = client_subject(stream.get_ref().1);
-                            serve_connection(front, stream, "https", subject, shutdown).await;
+                            serve_connection(front, stream, "https", subject, header_bytes, shutdown).await;
                         }
                     }
-                    None => serve_connection(front, connection, "http", None, shutdown).await,
+                    None => serve_connection(front, connection, "http", None, header_bytes, shutdown).await,
                 }
             });
             while connections.try_join_next().is_some() {}
@@ -141,6 +143,7 @@ async fn serve_connection<S>(
     stream: S,
     transport: &'static str,
     client_subject: Option<String>,
+    header_bytes: usize,
     shutdown: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -152,7 +155,7 @@ async fn serve_connection<S>(
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BUFFER)
+        .max_buf_size(header_bytes)
         .serve_connection(TokioIo::new(stream), service);
     let mut connection = std::pin::pin!(connection);
     let served = tokio::select! {
