@@ -27,6 +27,10 @@ command -v unshare >/dev/null || need+=(util-linux)
 ls /usr/lib/*/p11-kit-proxy.so >/dev/null 2>&1 || need+=(p11-kit-modules)
 ls /usr/lib/*/pkcs11/p11-kit-client.so >/dev/null 2>&1 || need+=(p11-kit-modules)
 ls /usr/lib/*/engines-3/pkcs11.so >/dev/null 2>&1 || need+=(libengine-pkcs11-openssl)
+# The shared-store tests (tests/src/postgres.rs): a throw-away PostgreSQL cluster (initdb, pg_ctl,
+# pg_isready from Debian's server package; psql from its client).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v psql >/dev/null || need+=(postgresql-client)
 # The stock gRPC clients (tests/tests/stock_clients.rs): Python's grpcio in a venv and Node's
 # grpc-js, installed by scripts/install-client-deps.sh.
 command -v python3 >/dev/null || need+=(python3)

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::quota::QuotaConfig;
 use crate::secure_mem::LockPolicy;
 use crate::service::ServiceOptions;
-use crate::store::{SealConfig, SealMode};
+use crate::store::{PostgresSettings, SealConfig, SealMode, StoreSettings};
 use crate::transport::ConnectionSettings;
 
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -43,7 +43,15 @@ pub struct Settings {
     pub connections: ConnectionSettings,
     /// The AWS KMS JSON front (`[aws]`); `None` turns it off.
     pub aws: Option<AwsSettings>,
+    /// Where the store is: the embedded redb file under the data directory, or PostgreSQL.
+    pub store: StoreSettings,
+    /// How often the scheduled work (rotations, deletions, and a shared store's lease) runs.
+    pub schedule_interval: Duration,
 }
+
+/// Rotations and deletions fall due with time; once a minute is well within their day-granular
+/// schedules, and bounds how long a dead node keeps a shared store's schedule lease.
+pub const DEFAULT_SCHEDULE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Where and as whom the AWS KMS JSON front answers.
 #[derive(Debug, Clone)]
@@ -217,8 +225,12 @@ impl Settings {
         }
     }
 
+    /// The embedded store's file (`--store redb:PATH` names another).
     pub fn store_path(&self) -> PathBuf {
-        self.data_dir.join(STORE_FILE)
+        match &self.store {
+            StoreSettings::RedbAt(path) => path.clone(),
+            StoreSettings::Redb | StoreSettings::Postgres(_) => self.data_dir.join(STORE_FILE),
+        }
     }
 
     pub fn audit_path(&self) -> PathBuf {
@@ -255,7 +267,32 @@ impl Settings {
                     client: None,
                 }),
             }),
+            store: StoreSettings::Redb,
+            schedule_interval: DEFAULT_SCHEDULE_INTERVAL,
         }
+    }
+
+    /// `--store` and `--node-name`: the store named on the command line (`redb:PATH` keeps the
+    /// embedded file, at that path; `postgres:CONNECTION-STRING` needs a node name).
+    pub fn set_store(&mut self, location: &str, node_name: Option<String>) -> Result<()> {
+        match crate::store::migrate::StoreLocation::parse(location, None)? {
+            crate::store::migrate::StoreLocation::Redb(path) => {
+                self.store = StoreSettings::RedbAt(path);
+                self.service.node_name = None;
+            }
+            crate::store::migrate::StoreLocation::Postgres(settings) => {
+                let node =
+                    node_name.ok_or_else(|| Error::Config("--store postgres:… needs --node-name".into()))?;
+                validate_node_name(&node)?;
+                self.store = StoreSettings::Postgres(PostgresSettings {
+                    pool_size: default_store_pool_size(),
+                    node_name: Some(node.clone()),
+                    ..settings
+                });
+                self.service.node_name = Some(node);
+            }
+        }
+        Ok(())
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -308,6 +345,83 @@ struct ConfigFile {
     connections: ConnectionSettings,
     aws: Option<AwsSection>,
     xks: Option<XksSection>,
+    store: Option<StoreSection>,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum StoreBackendName {
+    Redb,
+    Postgres,
+}
+
+/// `[store]`: absent, or `backend = "redb"`, is the embedded file of one host.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreSection {
+    backend: StoreBackendName,
+    /// A PostgreSQL connection string or URL.
+    url: Option<String>,
+    /// This node's name among the nodes sharing the database (its audit anchor's key).
+    node_name: Option<String>,
+    /// The CA of the database's certificate: TLS is then required and verified.
+    ca_cert: Option<PathBuf>,
+    client_cert: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    #[serde(default = "default_store_pool_size")]
+    pool_size: usize,
+}
+
+fn default_store_pool_size() -> usize {
+    16
+}
+
+impl StoreSection {
+    /// The store settings and this node's name.
+    fn into_settings(self) -> Result<(StoreSettings, Option<String>)> {
+        if self.backend == StoreBackendName::Redb {
+            if self.url.is_some() || self.node_name.is_some() || self.ca_cert.is_some() {
+                return Err(Error::Config(
+                    "store: url, node_name and ca_cert are for backend = \"postgres\"".into(),
+                ));
+            }
+            return Ok((StoreSettings::Redb, None));
+        }
+        let url = self
+            .url
+            .ok_or_else(|| Error::Config("store.url is required with backend = \"postgres\"".into()))?;
+        let node = self.node_name.ok_or_else(|| {
+            Error::Config(
+                "store.node_name is required with backend = \"postgres\" (one name per node)".into(),
+            )
+        })?;
+        validate_node_name(&node)?;
+        let client_cert = match (self.client_cert, self.client_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err(Error::Config("store.client_cert and store.client_key go together".into())),
+        };
+        if self.pool_size == 0 || self.pool_size > 1024 {
+            return Err(Error::Config("store.pool_size must be between 1 and 1024".into()));
+        }
+        let settings = PostgresSettings {
+            url,
+            ca_cert: self.ca_cert,
+            client_cert,
+            pool_size: self.pool_size,
+            node_name: Some(node.clone()),
+        };
+        Ok((StoreSettings::Postgres(settings), Some(node)))
+    }
+}
+
+/// A node name: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+pub fn validate_node_name(name: &str) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name.len() > 64 || !name.chars().all(allowed) {
+        return Err(Error::Config(format!("node name {name:?}: 1 to 64 letters, digits, '.', '_' or '-'")));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -373,6 +487,10 @@ impl ConfigFile {
             return Err(Error::Config("max_request_bytes must be at least 8192".into()));
         }
         self.connections.validate()?;
+        let (store, node_name) = match self.store {
+            Some(section) => section.into_settings()?,
+            None => (StoreSettings::Redb, None),
+        };
         if argon2::Params::new(
             self.seal.argon2_memory_kib,
             self.seal.argon2_iterations,
@@ -405,6 +523,7 @@ impl ConfigFile {
                 quotas: self.quotas,
                 min_free_disk_bytes: self.min_free_disk_bytes,
                 administrators: self.administrators.unwrap_or_else(crate::service::default_administrators),
+                node_name,
                 ..ServiceOptions::default()
             },
             metrics_listen: self.metrics_listen,
@@ -412,6 +531,8 @@ impl ConfigFile {
             audit_max_bytes: self.audit_max_bytes,
             connections: self.connections,
             aws,
+            store,
+            schedule_interval: DEFAULT_SCHEDULE_INTERVAL,
         })
     }
 
@@ -485,6 +606,32 @@ mod tests {
         let never =
             Settings::from_toml("data_dir = \"/x\"\naudit_max_bytes = 0\n[seal]\nmode = \"passphrase\"");
         assert_eq!(never.unwrap().audit_max_bytes, 0);
+    }
+
+    #[test]
+    fn a_shared_store_needs_its_url_and_a_node_name() {
+        let base = "data_dir = \"/x\"\n[seal]\nmode = \"passphrase\"\n[store]\n";
+        let settings = Settings::from_toml(&format!(
+            "{base}backend = \"postgres\"\nurl = \"host=/run/postgresql dbname=arca\"\nnode_name = \"node-a\"\n"
+        ))
+        .unwrap();
+        assert!(
+            matches!(&settings.store, StoreSettings::Postgres(pg) if pg.pool_size == 16 && pg.ca_cert.is_none())
+        );
+        assert_eq!(settings.service.node_name.as_deref(), Some("node-a"));
+        for (fields, named) in [
+            ("backend = \"postgres\"\nnode_name = \"a\"\n", "store.url"),
+            ("backend = \"postgres\"\nurl = \"host=/x\"\n", "store.node_name"),
+            ("backend = \"postgres\"\nurl = \"host=/x\"\nnode_name = \"a b\"\n", "node name"),
+            ("backend = \"redb\"\nurl = \"host=/x\"\n", "url"),
+            ("backend = \"postgres\"\nurl = \"h\"\nnode_name = \"a\"\nclient_cert = \"/c\"\n", "client_key"),
+            ("backend = \"sqlite\"\n", "backend"),
+        ] {
+            let error = Settings::from_toml(&format!("{base}{fields}")).unwrap_err().to_string();
+            assert!(error.contains(named), "{fields}: {error}");
+        }
+        let redb = Settings::from_toml(&format!("{base}backend = \"redb\"\n")).unwrap();
+        assert!(matches!(redb.store, StoreSettings::Redb));
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub enum Error {
     LockedMemory(String),
     #[error("storage error: {0}")]
     Storage(String),
+    /// The store cannot be reached now (a shared database down or restarting); the call may be
+    /// retried and the node recovers by itself.
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(String),
     #[error("integrity error: {0}")]
     Integrity(String),
     #[error("configuration error: {0}")]

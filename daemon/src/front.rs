@@ -128,7 +128,7 @@ pub(crate) fn outcome_code(error: &Error) -> Code {
         Error::KeyIntegrity(_) | Error::Integrity(_) => Code::DataLoss,
         Error::LockedMemory(_) | Error::Throttled(_) => Code::ResourceExhausted,
         Error::Conflict(_) => Code::Aborted,
-        Error::AuditUnavailable(_) => Code::Unavailable,
+        Error::AuditUnavailable(_) | Error::StoreUnavailable(_) => Code::Unavailable,
         Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
         Error::Storage(_) | Error::Io { .. } | Error::Random(_) | Error::Config(_) | Error::Crypto(_) => {
             Code::Internal
@@ -186,6 +186,14 @@ fn is_refusal(error: &Error) -> bool {
     }
 }
 
+/// Why a call did not start.
+enum Admission {
+    /// Refused by the disk reserve or a quota: the throttled records are rate-limited.
+    Throttled(Error),
+    /// The shared store could not be asked what changed: the call cannot be served safely.
+    Store(Error),
+}
+
 /// Runs one call: admission, the handler with its `Call`, the audit record, metrics and the log
 /// line. A call whose audit record cannot be written does not succeed.
 pub(crate) async fn run<Resp, Fut>(
@@ -211,7 +219,12 @@ where
     } = facts;
     let mut key_version = None;
     let mut record = ThrottledRecord::Write { unrecorded_before: 0 };
-    let outcome = match admit(service, &caller, operation) {
+    // Before the call, this node takes in what other nodes of a shared store changed.
+    let admitted = match admit(service, &caller, operation) {
+        Ok(()) => service.catch_up().await.map_err(Admission::Store),
+        Err(throttled) => Err(Admission::Throttled(throttled)),
+    };
+    let outcome = match admitted {
         Ok(()) => {
             let call = Arc::new(Call::new(caller.clone()).with_grant_tokens(grant_tokens));
             // Key bytes the handler's frames moved through are wiped after each of its polls.
@@ -223,7 +236,8 @@ where
             key_version = used.key_version;
             outcome
         }
-        Err(throttled) => {
+        Err(Admission::Store(unavailable)) => Err(unavailable),
+        Err(Admission::Throttled(throttled)) => {
             record = service.quotas().throttled_record(&caller).unwrap_or(record);
             Err(throttled)
         }

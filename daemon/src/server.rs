@@ -27,7 +27,7 @@ use crate::metrics::{Gauges, Metrics};
 use crate::notify::{notify, status_line};
 use crate::secure_mem;
 use crate::service::{DEV_CREDENTIALS_FILE, Keystore, Services};
-use crate::store::{RedbBackend, SealMode};
+use crate::store::{PostgresBackend, RedbBackend, SealMode, StoreBackend, StoreSettings};
 use crate::transport::{Admission, CallLimits, ConnectionSettings, Gate};
 use crate::xks::XksFront;
 
@@ -100,16 +100,15 @@ pub async fn run(settings: Settings) -> Result<()> {
     let open_files = secure_mem::raise_open_files_limit()?;
     secure_mem::init(settings.lock_policy)?;
     prepare_data_dir(&settings)?;
-    let backend = RedbBackend::open(&settings.store_path())?;
+    let backend: Arc<dyn StoreBackend> = match &settings.store {
+        StoreSettings::Redb | StoreSettings::RedbAt(_) => {
+            Arc::new(RedbBackend::open(&settings.store_path())?)
+        }
+        StoreSettings::Postgres(postgres) => Arc::new(PostgresBackend::open(postgres)?),
+    };
     let audit = Arc::new(AuditLog::open(&settings.audit_path(), settings.audit_max_bytes)?);
     let service = Arc::new(
-        Keystore::open(
-            Arc::new(backend),
-            Arc::clone(&audit),
-            settings.seal.clone(),
-            settings.service.clone(),
-        )
-        .await?,
+        Keystore::open(backend, Arc::clone(&audit), settings.seal.clone(), settings.service.clone()).await?,
     );
     // Deletions and rotations that fell due while the daemon was down happen before serving.
     service.run_due_work().await?;
@@ -162,7 +161,11 @@ pub async fn run(settings: Settings) -> Result<()> {
     }
     notify("READY=1");
     let monitor = tokio::spawn(report_seal_state(Arc::clone(&service), reporter, shared.stopped()));
-    let scheduler = tokio::spawn(run_due_work_periodically(Arc::clone(&service), shared.stopped()));
+    let scheduler = tokio::spawn(run_due_work_periodically(
+        Arc::clone(&service),
+        settings.schedule_interval,
+        shared.stopped(),
+    ));
 
     signals.wait_for_termination(&settings).await;
     tracing::info!("shutting down: draining in-flight calls");
@@ -358,10 +361,13 @@ async fn report_seal_state(
     reporter.set_service_status(KMS_SERVICE_NAME, tonic_health::ServingStatus::NotServing).await;
 }
 
-/// Rotations and deletions fall due with time; checking once a minute is well within their
-/// day-granular schedules.
-async fn run_due_work_periodically(service: Arc<Keystore>, stopped: impl Future<Output = ()>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+/// Runs the scheduled work every `interval` (see `config::DEFAULT_SCHEDULE_INTERVAL`).
+async fn run_due_work_periodically(
+    service: Arc<Keystore>,
+    interval: Duration,
+    stopped: impl Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(interval);
     tokio::pin!(stopped);
     loop {
         tokio::select! {
@@ -369,7 +375,7 @@ async fn run_due_work_periodically(service: Arc<Keystore>, stopped: impl Future<
             _ = tick.tick() => {}
         }
         if let Err(error) = service.run_due_work().await {
-            tracing::error!(%error, "scheduled rotation or deletion failed; retrying next minute");
+            tracing::error!(%error, "scheduled rotation or deletion failed; retrying at the next tick");
         }
     }
 }

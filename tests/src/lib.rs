@@ -3,6 +3,7 @@
 
 pub mod arcactl;
 pub mod pki;
+pub mod postgres;
 mod token_app;
 
 use std::io::{BufRead, BufReader, Read};
@@ -60,7 +61,19 @@ pub struct Launch {
 }
 
 impl Launch {
+    /// `arcad --dev` on `data_dir`; with `ARCA_TEST_STORE=postgres`, its store is a database of
+    /// the test binary's PostgreSQL cluster instead of the embedded file.
     pub fn dev(data_dir: &Path) -> Self {
+        let launch = Self::dev_on_redb(data_dir);
+        if postgres::parametrised() {
+            launch.on_postgres(&postgres::database_for(data_dir), "node-1")
+        } else {
+            launch
+        }
+    }
+
+    /// `arcad --dev` on `data_dir` with the embedded store, whatever `ARCA_TEST_STORE` says.
+    pub fn dev_on_redb(data_dir: &Path) -> Self {
         Self {
             // Any free port: tests run many daemons side by side.
             args: vec![
@@ -75,6 +88,12 @@ impl Launch {
             wrapper: Vec::new(),
             env: Vec::new(),
         }
+    }
+
+    /// The same daemon with its store in PostgreSQL (`url`), as node `node`.
+    pub fn on_postgres(mut self, url: &str, node: &str) -> Self {
+        self.args.extend(["--store".into(), format!("postgres:{url}"), "--node-name".into(), node.into()]);
+        self
     }
 
     pub fn config(config: &Path, data_dir: &Path, socket: &Path) -> Self {

@@ -57,7 +57,7 @@ pub(crate) fn exception_of(error: &Error) -> Exception {
         Error::Unauthenticated { exception, .. } => client(exception),
         Error::Throttled(_) => client("ThrottlingException"),
         Error::LockedMemory(_) => client("LimitExceededException"),
-        Error::DeadlineExceeded(_) => {
+        Error::DeadlineExceeded(_) | Error::StoreUnavailable(_) => {
             Exception { name: "DependencyTimeoutException", status: StatusCode::SERVICE_UNAVAILABLE }
         }
         // The appliance cannot use keys until an administrator unseals it: a fault the caller

@@ -41,6 +41,16 @@ struct Args {
     /// Let Admin.AdvanceClock move the daemon's clock forward (for tests of deletion and rotation).
     #[arg(long, hide = true)]
     test_clock: bool,
+    /// The store, instead of the configured one: `redb:PATH`, or `postgres:CONNECTION-STRING`
+    /// for a store several nodes share (with --node-name).
+    #[arg(long, value_name = "LOCATION")]
+    store: Option<String>,
+    /// This node's name among the nodes sharing a PostgreSQL store.
+    #[arg(long, value_name = "NAME", requires = "store")]
+    node_name: Option<String>,
+    /// Run the scheduled work (and take a shared store's lease) this often instead of each minute.
+    #[arg(long, hide = true, value_name = "SECONDS")]
+    schedule_interval_secs: Option<u64>,
     /// Start the test clock this many seconds ahead (implies --test-clock).
     #[arg(long, hide = true, value_name = "SECONDS")]
     test_clock_offset: Option<i64>,
@@ -58,6 +68,33 @@ enum Command {
         /// The archive file.
         archive: PathBuf,
     },
+    /// Copy every record of a store into a new, empty one and verify the copy, then exit:
+    /// `redb:PATH` into `postgres:CONNECTION-STRING`, or back. Records stay sealed.
+    Migrate {
+        /// The store to copy (`redb:PATH` or `postgres:CONNECTION-STRING`).
+        #[arg(long, value_name = "LOCATION")]
+        from: String,
+        /// The new store (it must hold no record).
+        #[arg(long, value_name = "LOCATION")]
+        to: String,
+        /// The CA certificate of the PostgreSQL server (TLS is then required and verified).
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<PathBuf>,
+        /// Move the single host's audit anchor to this node's name (into PostgreSQL), or this
+        /// node's anchor to the single host's (into redb).
+        #[arg(long, value_name = "NAME")]
+        node: Option<String>,
+    },
+}
+
+fn migrate(from: &str, to: &str, ca_cert: Option<&PathBuf>, node: Option<&str>) -> Result<usize, String> {
+    use arca_daemon::store::migrate::StoreLocation;
+    if let Some(name) = node {
+        arca_daemon::config::validate_node_name(name).map_err(|e| e.to_string())?;
+    }
+    let source = StoreLocation::parse(from, ca_cert.cloned()).map_err(|e| e.to_string())?;
+    let target = StoreLocation::parse(to, ca_cert.cloned()).map_err(|e| e.to_string())?;
+    arca_daemon::store::migrate::migrate(&source, &target, node).map_err(|e| e.to_string())
 }
 
 fn restore(data_dir: &std::path::Path, archive: &std::path::Path) -> Result<usize, String> {
@@ -94,6 +131,12 @@ fn settings(args: &Args) -> Result<Settings, String> {
     if let Some(socket) = &args.socket {
         settings.socket = socket.clone();
     }
+    if let Some(store) = &args.store {
+        settings.set_store(store, args.node_name.clone()).map_err(|e| e.to_string())?;
+    }
+    if let Some(seconds) = args.schedule_interval_secs.filter(|s| *s > 0) {
+        settings.schedule_interval = std::time::Duration::from_secs(seconds);
+    }
     settings.service.test_clock = args.test_clock || args.test_clock_offset.is_some();
     settings.service.test_clock_offset = args.test_clock_offset.unwrap_or(0);
     Ok(settings)
@@ -115,6 +158,18 @@ fn main() -> ExitCode {
         return match restore(data_dir, archive) {
             Ok(count) => {
                 println!("restored {count} records into {}", data_dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("arcad: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Migrate { from, to, ca_cert, node }) = &args.command {
+        return match migrate(from, to, ca_cert.as_ref(), node.as_deref()) {
+            Ok(count) => {
+                println!("copied and verified {count} records");
                 ExitCode::SUCCESS
             }
             Err(message) => {

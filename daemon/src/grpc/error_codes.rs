@@ -122,6 +122,7 @@ pub(super) fn error_name(error: &Error) -> &'static str {
         Error::AuditUnavailable(_) => "AuditUnavailable",
         Error::LockedMemory(_) => "LockedMemory",
         Error::Storage(_) => "Storage",
+        Error::StoreUnavailable(_) => "StoreUnavailable",
         Error::Integrity(_) => "Integrity",
         Error::Config(_) => "Config",
         Error::Io { .. } => "Io",

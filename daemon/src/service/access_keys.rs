@@ -199,7 +199,7 @@ impl AccessKeyService {
 }
 
 async fn remove(backend: Arc<dyn StoreBackend>, access_key_id: String) -> Result<()> {
-    let write = Write { table: Table::AccessKeys, key: access_key_id.into_bytes(), value: None };
+    let write = Write::delete(Table::AccessKeys, access_key_id.into_bytes());
     threads::blocking(move || backend.commit(vec![write])).await
 }
 

@@ -5,13 +5,17 @@ use std::sync::Arc;
 
 use crate::audit::{AnchorStore, Head};
 use crate::error::{Error, Result};
-use crate::store::{AUDIT_HEAD_RECORD_KEY, StoreBackend, Table, Write};
+use crate::store::{StoreBackend, Table, Write};
 
-pub(super) struct StoreAnchor(pub(super) Arc<dyn StoreBackend>);
+/// The head of this node's log, under its record key (`audit_head`, or `audit_head/<node>`).
+pub(super) struct StoreAnchor {
+    pub(super) backend: Arc<dyn StoreBackend>,
+    pub(super) key: Vec<u8>,
+}
 
 impl AnchorStore for StoreAnchor {
     fn load(&self) -> Result<Option<Head>> {
-        let Some(bytes) = self.0.get(Table::Meta, AUDIT_HEAD_RECORD_KEY)? else { return Ok(None) };
+        let Some(bytes) = self.backend.get(Table::Meta, &self.key)? else { return Ok(None) };
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| Error::Integrity(format!("the anchored audit log head is unreadable: {e}")))
@@ -19,7 +23,7 @@ impl AnchorStore for StoreAnchor {
 
     fn save(&self, head: &Head) -> Result<()> {
         let value = serde_json::to_vec(head).map_err(|e| Error::Storage(format!("audit head: {e}")))?;
-        let write = Write { table: Table::Meta, key: AUDIT_HEAD_RECORD_KEY.to_vec(), value: Some(value) };
-        self.0.commit(vec![write])
+        let write = Write::put(Table::Meta, self.key.clone(), value);
+        self.backend.commit(vec![write])
     }
 }

@@ -14,6 +14,20 @@ impl Keystore {
     /// own work, not subject to any caller's policy. Returns how many keys were changed. Sealed:
     /// nothing to do until unsealed.
     pub async fn run_due_work(&self) -> Result<usize> {
+        // Of nodes sharing a store, one does it: the holder of the store's schedule lease.
+        let backend = std::sync::Arc::clone(&self.backend);
+        let leading = super::threads::blocking(move || {
+            let leading = backend.holds_schedule_lease()?;
+            if leading {
+                backend.prune()?;
+            }
+            Ok(leading)
+        })
+        .await?;
+        if !leading {
+            return Ok(0);
+        }
+        self.catch_up().await?;
         let Ok(keyring) = self.keyring() else { return Ok(0) };
         let now = self.now();
         let mut changed = 0;

@@ -1,4 +1,10 @@
 //! The unsealed keys: an in-memory map over the store, written through before it changes.
+//!
+//! Every write names what it expects to replace ([`Expect`]): the exact stored record it read,
+//! or nothing. The store refuses a write whose expectation another request (on this node or
+//! another node of a shared store) has already broken, so a change made from a stale read is
+//! refused with `Conflict`, never lost. Writes, and the application of other nodes' changes
+//! ([`Keyring::refresh`]), hold one lock, so a record never goes back to an older value.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -7,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use super::grants::Grant;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata};
-use crate::store::{KeyRecordCodec, StoreBackend, Table, Write};
+use crate::store::{Expect, KeyRecordCodec, StoreBackend, Table, Write};
 
 /// What DescribeKey shows of a key.
 #[derive(Debug, Clone)]
@@ -19,10 +25,14 @@ pub struct KeyInfo {
 }
 
 enum Entry {
-    Usable(Arc<Key>),
+    /// The key and the stored record it was opened from (what a change of it expects).
+    Usable { key: Arc<Key>, stored: Arc<[u8]> },
     /// The stored record failed its integrity check; nothing of it is trusted.
     Unavailable,
 }
+
+/// The lock that writes and the application of other nodes' changes hold (one per keystore).
+pub(super) type WriteLock = Arc<tokio::sync::Mutex<()>>;
 
 pub(super) struct Keyring {
     backend: Arc<dyn StoreBackend>,
@@ -33,8 +43,7 @@ pub(super) struct Keyring {
     grants: RwLock<BTreeMap<String, Grant>>,
     /// PKCS#11 token objects that are not keys, by id.
     objects: RwLock<BTreeMap<[u8; 16], Arc<StoredObject>>>,
-    /// Serialises key writes, so that a change made from a stale read is refused, never lost.
-    writes: tokio::sync::Mutex<()>,
+    writes: WriteLock,
 }
 
 /// The attributes of a token object that is not a key (CKA_* type -> canonical value).
@@ -42,60 +51,112 @@ pub(super) type StoredObject = BTreeMap<u64, Vec<u8>>;
 
 impl Keyring {
     /// Loads every stored key; a record that fails its check makes only that key unavailable.
-    pub(super) fn load(backend: Arc<dyn StoreBackend>, codec: KeyRecordCodec) -> Result<Self> {
-        let mut keys = BTreeMap::new();
-        for (raw_id, stored) in backend.scan(Table::Keys)? {
-            let Ok(id_bytes) = <[u8; 16]>::try_from(raw_id.as_slice()) else {
-                tracing::error!("the store holds a key record with a malformed id; skipped");
-                continue;
-            };
-            let id = KeyId::from_bytes(id_bytes);
-            let entry = match codec.decode(id, &stored) {
-                Ok(key) => Entry::Usable(Arc::new(key)),
-                Err(error) => {
-                    tracing::error!(key_id = %id, %error, "key record failed its integrity check");
-                    Entry::Unavailable
-                }
-            };
-            keys.insert(id, entry);
-        }
-        let mut aliases = BTreeMap::new();
-        for (name, target) in backend.scan(Table::Aliases)? {
-            match (String::from_utf8(name), <[u8; 16]>::try_from(target.as_slice())) {
-                (Ok(name), Ok(id)) => {
-                    aliases.insert(name, KeyId::from_bytes(id));
-                }
-                _ => tracing::error!("the store holds a malformed alias record; skipped"),
-            }
-        }
-        let mut grants = BTreeMap::new();
-        for (_, record) in backend.scan(Table::Grants)? {
-            match <Grant as prost::Message>::decode(record.as_slice()) {
-                Ok(grant) => {
-                    grants.insert(grant.grant_id(), grant);
-                }
-                Err(_) => tracing::error!("the store holds a malformed grant record; skipped"),
-            }
-        }
-        let mut objects = BTreeMap::new();
-        for (raw_id, record) in backend.scan(Table::Objects)? {
-            let Ok(id) = <[u8; 16]>::try_from(raw_id.as_slice()) else { continue };
-            match codec.decode_object(&id, &record) {
-                Ok(attributes) => {
-                    objects.insert(id, Arc::new(attributes));
-                }
-                Err(error) => tracing::error!(%error, "token object skipped"),
-            }
-        }
-        Ok(Self {
-            backend,
+    pub(super) fn load(
+        backend: Arc<dyn StoreBackend>,
+        codec: KeyRecordCodec,
+        writes: WriteLock,
+    ) -> Result<Self> {
+        let keyring = Self {
+            backend: Arc::clone(&backend),
             codec,
-            keys: RwLock::new(keys),
-            aliases: RwLock::new(aliases),
-            grants: RwLock::new(grants),
-            objects: RwLock::new(objects),
-            writes: tokio::sync::Mutex::new(()),
-        })
+            keys: RwLock::new(BTreeMap::new()),
+            aliases: RwLock::new(BTreeMap::new()),
+            grants: RwLock::new(BTreeMap::new()),
+            objects: RwLock::new(BTreeMap::new()),
+            writes,
+        };
+        for table in [Table::Keys, Table::Aliases, Table::Grants, Table::Objects] {
+            for (key, value) in backend.scan(table)? {
+                keyring.refresh(table, &key, Some(&value))?;
+            }
+        }
+        Ok(keyring)
+    }
+
+    /// Takes in a record as it now stands in the store (`None`: deleted). Other tables are not
+    /// the keyring's and are ignored. The caller holds the write lock.
+    pub(super) fn refresh(&self, table: Table, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        match table {
+            Table::Keys => self.refresh_key(key, value),
+            Table::Aliases => self.refresh_alias(key, value),
+            Table::Grants => self.refresh_grant(key, value),
+            Table::Objects => self.refresh_object(key, value),
+            Table::Meta | Table::AccessKeys => Ok(()),
+        }
+    }
+
+    fn refresh_key(&self, raw_id: &[u8], stored: Option<&[u8]>) -> Result<()> {
+        let Ok(id_bytes) = <[u8; 16]>::try_from(raw_id) else {
+            tracing::error!("the store holds a key record with a malformed id; skipped");
+            return Ok(());
+        };
+        let id = KeyId::from_bytes(id_bytes);
+        let Some(stored) = stored else {
+            self.write()?.remove(&id);
+            return Ok(());
+        };
+        let entry = match self.codec.decode(id, stored) {
+            Ok(key) => Entry::Usable { key: Arc::new(key), stored: Arc::from(stored) },
+            Err(error) => {
+                tracing::error!(key_id = %id, %error, "key record failed its integrity check");
+                Entry::Unavailable
+            }
+        };
+        self.write()?.insert(id, entry);
+        Ok(())
+    }
+
+    fn refresh_alias(&self, name: &[u8], target: Option<&[u8]>) -> Result<()> {
+        let mut aliases = self.aliases.write().map_err(|_| super::threads::poisoned())?;
+        let Ok(name) = String::from_utf8(name.to_vec()) else {
+            tracing::error!("the store holds a malformed alias record; skipped");
+            return Ok(());
+        };
+        match target.map(<[u8; 16]>::try_from) {
+            None => drop(aliases.remove(&name)),
+            Some(Ok(id)) => drop(aliases.insert(name, KeyId::from_bytes(id))),
+            Some(Err(_)) => tracing::error!("the store holds a malformed alias record; skipped"),
+        }
+        Ok(())
+    }
+
+    fn refresh_grant(&self, raw_id: &[u8], record: Option<&[u8]>) -> Result<()> {
+        let mut grants = self.grants.write().map_err(|_| super::threads::poisoned())?;
+        let Some(record) = record else {
+            let grant_id: String = raw_id.iter().map(|b| format!("{b:02x}")).collect();
+            grants.remove(&grant_id);
+            return Ok(());
+        };
+        match <Grant as prost::Message>::decode(record) {
+            Ok(grant) => drop(grants.insert(grant.grant_id(), grant)),
+            Err(_) => tracing::error!("the store holds a malformed grant record; skipped"),
+        }
+        Ok(())
+    }
+
+    fn refresh_object(&self, raw_id: &[u8], record: Option<&[u8]>) -> Result<()> {
+        let Ok(id) = <[u8; 16]>::try_from(raw_id) else { return Ok(()) };
+        let mut objects = self.objects.write().map_err(|_| super::threads::poisoned())?;
+        let Some(record) = record else {
+            objects.remove(&id);
+            return Ok(());
+        };
+        match self.codec.decode_object(&id, record) {
+            Ok(attributes) => drop(objects.insert(id, Arc::new(attributes))),
+            Err(error) => tracing::error!(%error, "token object skipped"),
+        }
+        Ok(())
+    }
+
+    /// The keyring read again from the store.
+    pub(super) fn reloaded(&self) -> Result<Self> {
+        Self::load(Arc::clone(&self.backend), self.codec.clone(), Arc::clone(&self.writes))
+    }
+
+    /// Commits a batch on the blocking pool.
+    async fn commit(&self, writes: Vec<Write>) -> Result<()> {
+        let backend = Arc::clone(&self.backend);
+        super::threads::blocking(move || backend.commit(writes)).await
     }
 
     pub(super) fn object(&self, id: &[u8; 16]) -> Result<Option<Arc<StoredObject>>> {
@@ -114,21 +175,20 @@ impl Keyring {
 
     /// Stores a token object durably, then makes it visible.
     pub(super) async fn put_object(&self, id: [u8; 16], attributes: StoredObject) -> Result<()> {
-        let write = Write {
-            table: Table::Objects,
-            key: id.to_vec(),
-            value: Some(self.codec.encode_object(&id, &attributes)?),
-        };
-        let backend = Arc::clone(&self.backend);
-        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        let _writes = self.writes.lock().await;
+        self.commit(vec![Write::put(
+            Table::Objects,
+            id.to_vec(),
+            self.codec.encode_object(&id, &attributes)?,
+        )])
+        .await?;
         self.objects.write().map_err(|_| super::threads::poisoned())?.insert(id, Arc::new(attributes));
         Ok(())
     }
 
     pub(super) async fn delete_object(&self, id: [u8; 16]) -> Result<()> {
-        let write = Write { table: Table::Objects, key: id.to_vec(), value: None };
-        let backend = Arc::clone(&self.backend);
-        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        let _writes = self.writes.lock().await;
+        self.commit(vec![Write::delete(Table::Objects, id.to_vec())]).await?;
         self.objects.write().map_err(|_| super::threads::poisoned())?.remove(&id);
         Ok(())
     }
@@ -144,7 +204,7 @@ impl Keyring {
 
     pub(super) fn get(&self, id: KeyId) -> Result<Arc<Key>> {
         match self.read()?.get(&id) {
-            Some(Entry::Usable(key)) => Ok(Arc::clone(key)),
+            Some(Entry::Usable { key, .. }) => Ok(Arc::clone(key)),
             Some(Entry::Unavailable) => Err(Error::KeyIntegrity(id)),
             None => Err(Error::KeyNotFound(id.to_string())),
         }
@@ -153,7 +213,7 @@ impl Keyring {
     /// Stores a new key durably; then makes it visible.
     pub(super) async fn insert(&self, key: Key) -> Result<Arc<Key>> {
         let _writes = self.writes.lock().await;
-        self.store(key).await
+        self.store(key, Expect::Absent).await
     }
 
     /// Stores `key` in place of `current`, the version the caller read. If another request
@@ -161,22 +221,28 @@ impl Keyring {
     /// requests (DisableKey and a PKCS#11 attribute change, say) never undo each other.
     pub(super) async fn replace(&self, current: &Key, key: Key) -> Result<Arc<Key>> {
         let _writes = self.writes.lock().await;
-        let id = key.metadata.id;
-        let unchanged = matches!(self.read()?.get(&id), Some(Entry::Usable(live)) if std::ptr::eq(live.as_ref(), current));
-        if !unchanged {
-            return Err(Error::Conflict(format!("key {id} changed during the request; retry it")));
-        }
-        self.store(key).await
+        let stored = self.stored_record_of(current)?;
+        self.store(key, Expect::Stored(stored.to_vec())).await
     }
 
-    async fn store(&self, key: Key) -> Result<Arc<Key>> {
+    /// The stored record `current` was opened from, if it is still the live one.
+    fn stored_record_of(&self, current: &Key) -> Result<Arc<[u8]>> {
+        let id = current.metadata.id;
+        match self.read()?.get(&id) {
+            Some(Entry::Usable { key, stored }) if std::ptr::eq(key.as_ref(), current) => {
+                Ok(Arc::clone(stored))
+            }
+            _ => Err(Error::Conflict(format!("key {id} changed during the request; retry it"))),
+        }
+    }
+
+    async fn store(&self, key: Key, expect: Expect) -> Result<Arc<Key>> {
         let id = key.metadata.id;
-        let write =
-            Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: Some(self.codec.encode(&key)?) };
-        let backend = Arc::clone(&self.backend);
-        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        let stored: Arc<[u8]> = Arc::from(self.codec.encode(&key)?);
+        self.commit(vec![Write::put(Table::Keys, id.as_bytes().to_vec(), stored.to_vec()).expecting(expect)])
+            .await?;
         let key = Arc::new(key);
-        self.write()?.insert(id, Entry::Usable(Arc::clone(&key)));
+        self.write()?.insert(id, Entry::Usable { key: Arc::clone(&key), stored });
         Ok(key)
     }
 
@@ -186,31 +252,30 @@ impl Keyring {
 
     /// Points `name` at `target` durably. `create` refuses an existing name, otherwise a missing one.
     pub(super) async fn put_alias(&self, name: &str, target: KeyId, create: bool) -> Result<()> {
-        let exists = self.alias(name)?.is_some();
-        match (create, exists) {
-            (true, true) => return Err(Error::AlreadyExists(format!("alias {name}"))),
-            (false, false) => return Err(Error::KeyNotFound(name.to_owned())),
-            _ => {}
+        let _writes = self.writes.lock().await;
+        let expect = match (create, self.alias(name)?) {
+            (true, Some(_)) => return Err(Error::AlreadyExists(format!("alias {name}"))),
+            (false, None) => return Err(Error::KeyNotFound(name.to_owned())),
+            (true, None) => Expect::Absent,
+            (false, Some(old)) => Expect::Stored(old.as_bytes().to_vec()),
+        };
+        let write = Write::put(Table::Aliases, name.as_bytes().to_vec(), target.as_bytes().to_vec());
+        match self.commit(vec![write.expecting(expect)]).await {
+            // Another node created the name first: as if it had been there all along.
+            Err(Error::Conflict(_)) if create => return Err(Error::AlreadyExists(format!("alias {name}"))),
+            outcome => outcome?,
         }
-        let value = Some(target.as_bytes().to_vec());
-        self.write_alias(name, value).await?;
         self.aliases.write().map_err(|_| super::threads::poisoned())?.insert(name.to_owned(), target);
         Ok(())
     }
 
     pub(super) async fn delete_alias(&self, name: &str) -> Result<()> {
-        if self.alias(name)?.is_none() {
-            return Err(Error::KeyNotFound(name.to_owned()));
-        }
-        self.write_alias(name, None).await?;
+        let _writes = self.writes.lock().await;
+        let Some(old) = self.alias(name)? else { return Err(Error::KeyNotFound(name.to_owned())) };
+        let write = Write::delete(Table::Aliases, name.as_bytes().to_vec());
+        self.commit(vec![write.expecting(Expect::Stored(old.as_bytes().to_vec()))]).await?;
         self.aliases.write().map_err(|_| super::threads::poisoned())?.remove(name);
         Ok(())
-    }
-
-    async fn write_alias(&self, name: &str, value: Option<Vec<u8>>) -> Result<()> {
-        let write = Write { table: Table::Aliases, key: name.as_bytes().to_vec(), value };
-        let backend = Arc::clone(&self.backend);
-        super::threads::blocking(move || backend.commit(vec![write])).await
     }
 
     /// Aliases in name order after `after`, optionally only those of one key, and whether more follow.
@@ -236,20 +301,16 @@ impl Keyring {
             .read()?
             .values()
             .filter_map(|entry| match entry {
-                Entry::Usable(key) => Some(Arc::clone(key)),
+                Entry::Usable { key, .. } => Some(Arc::clone(key)),
                 Entry::Unavailable => None,
             })
             .collect())
     }
 
     pub(super) async fn put_grant(&self, grant: Grant) -> Result<()> {
-        let write = Write {
-            table: Table::Grants,
-            key: grant.id.clone(),
-            value: Some(prost::Message::encode_to_vec(&grant)),
-        };
-        let backend = Arc::clone(&self.backend);
-        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        let _writes = self.writes.lock().await;
+        let write = Write::put(Table::Grants, grant.id.clone(), prost::Message::encode_to_vec(&grant));
+        self.commit(vec![write.expecting(Expect::Absent)]).await?;
         self.grants.write().map_err(|_| super::threads::poisoned())?.insert(grant.grant_id(), grant);
         Ok(())
     }
@@ -279,35 +340,30 @@ impl Keyring {
     }
 
     pub(super) async fn delete_grant(&self, grant: &Grant) -> Result<()> {
-        let write = Write { table: Table::Grants, key: grant.id.clone(), value: None };
-        let backend = Arc::clone(&self.backend);
-        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        let _writes = self.writes.lock().await;
+        self.commit(vec![Write::delete(Table::Grants, grant.id.clone())]).await?;
         self.grants.write().map_err(|_| super::threads::poisoned())?.remove(&grant.grant_id());
         Ok(())
     }
 
-    /// Deletes a key and the aliases that name it in one transaction. Its material is zeroized
-    /// when the last call still using it finishes.
+    /// Deletes a key and the aliases and grants that name it in one transaction, provided the key
+    /// is still the record this node holds (a deletion cancelled on another node is not undone).
+    /// Its material is zeroized when the last call still using it finishes.
     pub(super) async fn destroy(&self, id: KeyId) -> Result<()> {
         let _writes = self.writes.lock().await;
-        let mut writes = vec![Write { table: Table::Keys, key: id.as_bytes().to_vec(), value: None }];
+        let expect = match self.read()?.get(&id) {
+            Some(Entry::Usable { stored, .. }) => Expect::Stored(stored.to_vec()),
+            Some(Entry::Unavailable) | None => Expect::Anything,
+        };
+        let mut writes = vec![Write::delete(Table::Keys, id.as_bytes().to_vec()).expecting(expect)];
         let names: Vec<String> = {
             let aliases = self.aliases.read().map_err(|_| super::threads::poisoned())?;
             aliases.iter().filter(|(_, target)| **target == id).map(|(name, _)| name.clone()).collect()
         };
-        writes.extend(names.iter().map(|name| Write {
-            table: Table::Aliases,
-            key: name.as_bytes().to_vec(),
-            value: None,
-        }));
+        writes.extend(names.iter().map(|name| Write::delete(Table::Aliases, name.as_bytes().to_vec())));
         let grants = self.grants(|grant| grant.key_id == id.as_bytes())?;
-        writes.extend(grants.iter().map(|grant| Write {
-            table: Table::Grants,
-            key: grant.id.clone(),
-            value: None,
-        }));
-        let backend = Arc::clone(&self.backend);
-        super::threads::blocking(move || backend.commit(writes)).await?;
+        writes.extend(grants.iter().map(|grant| Write::delete(Table::Grants, grant.id.clone())));
+        self.commit(writes).await?;
         self.write()?.remove(&id);
         let mut aliases = self.aliases.write().map_err(|_| super::threads::poisoned())?;
         for name in names {
@@ -333,7 +389,7 @@ impl Keyring {
         let mut ids = keys
             .range((start, Bound::Unbounded))
             .filter(|(_, entry)| match entry {
-                Entry::Usable(key) => keep(Some(&key.metadata)),
+                Entry::Usable { key, .. } => keep(Some(&key.metadata)),
                 Entry::Unavailable => keep(None),
             })
             .map(|(id, _)| *id);
@@ -364,7 +420,7 @@ mod tests {
             record_mac_key: SecretBuf::random(32).unwrap(),
             audit_mac_key: SecretBuf::random(32).unwrap(),
         };
-        Keyring::load(backend, KeyRecordCodec::new(Arc::new(master))).unwrap()
+        Keyring::load(backend, KeyRecordCodec::new(Arc::new(master)), WriteLock::default()).unwrap()
     }
 
     fn key() -> Key {
@@ -406,7 +462,8 @@ mod tests {
         let revived = keyring.replace(&before, before.with_state(KeyState::Enabled).unwrap()).await;
         assert!(matches!(revived, Err(Error::Conflict(_))), "{revived:?}");
         assert!(matches!(keyring.get(id), Err(Error::KeyNotFound(_))));
-        let reopened = Keyring::load(Arc::clone(&keyring.backend), keyring.codec.clone()).unwrap();
+        let reopened =
+            Keyring::load(Arc::clone(&keyring.backend), keyring.codec.clone(), WriteLock::default()).unwrap();
         assert!(matches!(reopened.get(id), Err(Error::KeyNotFound(_))), "nothing was written");
     }
 }

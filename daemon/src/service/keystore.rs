@@ -2,10 +2,11 @@
 //! keyring, the audit log, quotas, the disk reserve, the clock and the administrators; and, in
 //! `access.rs` and `authz.rs`, key access (resolve, authorise, check state and usage).
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use super::Call;
-use super::keyring::Keyring;
+use super::coherence::Coherence;
+use super::keyring::{Keyring, WriteLock};
 use super::{administrators, audit_anchor, clock, threads};
 use crate::audit::AuditLog;
 use crate::disk::{DEFAULT_MIN_FREE_DISK_BYTES, DiskReserve};
@@ -19,6 +20,9 @@ use crate::store::{
 };
 
 const SEAL_RECORD_KEY: &[u8] = b"seal";
+
+/// Takes in a store-wide record a service caches, as another node changed it (`None`: deleted).
+pub(super) type MetaFollower = Box<dyn Fn(Option<&[u8]>) -> Result<()> + Send + Sync>;
 
 /// What `Status` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +54,9 @@ pub struct ServiceOptions {
     /// Principals of the crypto-officer role from the configuration (`uid:N`, `cert:SUBJECT`);
     /// those named at initialisation are added (see [`Keystore::administrators`]).
     pub administrators: Vec<String>,
+    /// This node's name in a store several nodes share: its audit log's head is anchored under
+    /// it. `None` on a single host.
+    pub node_name: Option<String>,
 }
 
 impl Default for ServiceOptions {
@@ -61,6 +68,7 @@ impl Default for ServiceOptions {
             quotas: QuotaConfig::default(),
             min_free_disk_bytes: DEFAULT_MIN_FREE_DISK_BYTES,
             administrators: default_administrators(),
+            node_name: None,
         }
     }
 }
@@ -87,6 +95,11 @@ pub struct Keystore {
     /// The administrators named at initialisation (read unchecked while sealed, checked by unseal).
     pub(super) stored_administrators: RwLock<Vec<String>>,
     state: RwLock<SealState>,
+    /// Held by every write and by the application of other nodes' changes.
+    pub(super) writes: WriteLock,
+    pub(super) coherence: Coherence,
+    /// Store-wide records other services cache (the token record), by record key.
+    meta_followers: Mutex<Vec<(Vec<u8>, MetaFollower)>>,
 }
 
 impl std::fmt::Debug for Keystore {
@@ -104,6 +117,8 @@ impl Keystore {
         seal_config: SealConfig,
         options: ServiceOptions,
     ) -> Result<Self> {
+        // The generation first: whatever is read below is at least this new.
+        let generation = backend.changes_since(u64::MAX)?.map(|changes| changes.generation);
         let record = match backend.get(Table::Meta, SEAL_RECORD_KEY)? {
             Some(bytes) => Some(
                 <SealRecord as prost::Message>::decode(bytes.as_slice())
@@ -120,7 +135,11 @@ impl Keystore {
             None => Vec::new(),
         };
         // Before any call is served, so a log cut short is refused rather than continued.
-        audit.attach_anchor(Box::new(audit_anchor::StoreAnchor(Arc::clone(&backend))))?;
+        let anchor_key = crate::store::audit_head_record_key(options.node_name.as_deref());
+        audit.attach_anchor(Box::new(audit_anchor::StoreAnchor {
+            backend: Arc::clone(&backend),
+            key: anchor_key,
+        }))?;
         let clock = clock::Clock::new(options.test_clock, options.test_clock_offset);
         let quotas = Quotas::new(options.quotas);
         let disk_reserve = DiskReserve::new(audit.directory(), options.min_free_disk_bytes);
@@ -134,15 +153,101 @@ impl Keystore {
             options,
             stored_administrators: RwLock::new(stored_administrators),
             state: RwLock::new(state),
+            writes: WriteLock::default(),
+            coherence: Coherence::new(generation),
+            meta_followers: Mutex::new(Vec::new()),
         };
         if matches!(service.seal_config.mode, SealMode::KeyFile(_)) {
-            if !service.status()?.initialized {
-                service.initialize_store(None, Vec::new()).await?;
-            } else {
-                service.unseal_store(None).await?;
-            }
+            service.open_with_key_file().await?;
         }
         Ok(service)
+    }
+
+    /// A key-file store is initialised if new, then unsealed. Of nodes sharing a new store and
+    /// starting together, one initialises it; the others unseal what it stored.
+    async fn open_with_key_file(&self) -> Result<()> {
+        if !self.status()?.initialized {
+            match self.initialize_store(None, Vec::new()).await {
+                Err(Error::AlreadyInitialized) => {
+                    let stored = self.backend.get(Table::Meta, SEAL_RECORD_KEY)?;
+                    self.refresh_meta(SEAL_RECORD_KEY, stored.as_deref())?;
+                }
+                outcome => return outcome,
+            }
+        }
+        self.unseal_store(None).await
+    }
+
+    /// Registers a service's cache of the store-wide record `key`, kept current across nodes.
+    pub(super) fn follow_meta(&self, key: &[u8], follower: MetaFollower) -> Result<()> {
+        self.meta_followers.lock().map_err(|_| threads::poisoned())?.push((key.to_vec(), follower));
+        Ok(())
+    }
+
+    /// Takes in a store-wide record as it now stands (another node changed it).
+    pub(super) fn refresh_meta(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        if key == SEAL_RECORD_KEY {
+            return self.refresh_seal(value);
+        }
+        if key == ADMINISTRATORS_RECORD_KEY {
+            return self.refresh_administrators(value);
+        }
+        for (followed, follower) in self.meta_followers.lock().map_err(|_| threads::poisoned())?.iter() {
+            if followed == key {
+                follower(value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Another node initialised the store: this one is now sealed, waiting for its Unseal.
+    fn refresh_seal(&self, value: Option<&[u8]>) -> Result<()> {
+        let Some(bytes) = value else { return Ok(()) };
+        let record = <SealRecord as prost::Message>::decode(bytes)
+            .map_err(|e| Error::Integrity(format!("the seal record is unreadable: {e}")))?;
+        let mut state = self.state.write().map_err(|_| threads::poisoned())?;
+        if !matches!(*state, SealState::Unsealed(_)) {
+            *state = SealState::Sealed(record);
+        }
+        Ok(())
+    }
+
+    /// The administrators record changed: checked under the master key when unsealed. One that
+    /// fails its check names no administrator (the configured ones remain).
+    fn refresh_administrators(&self, value: Option<&[u8]>) -> Result<()> {
+        let stored = match (value, self.keyring()) {
+            (None, _) => Ok(Vec::new()),
+            (Some(bytes), Ok(keyring)) => crate::store::open_administrators(&keyring.master_key(), bytes),
+            (Some(bytes), Err(_)) => crate::store::peek_administrators(bytes),
+        };
+        let stored = stored.unwrap_or_else(|error| {
+            tracing::error!(%error, "the stored administrators record failed its check; ignored");
+            Vec::new()
+        });
+        self.set_stored_administrators(stored)
+    }
+
+    /// Reads every cached record again (the changes since this node last looked were pruned).
+    pub(super) fn reload_everything(&self) -> Result<()> {
+        let mut keys = vec![SEAL_RECORD_KEY.to_vec(), ADMINISTRATORS_RECORD_KEY.to_vec()];
+        let followed = self.meta_followers.lock().map_err(|_| threads::poisoned())?;
+        keys.extend(followed.iter().map(|(key, _)| key.clone()));
+        drop(followed);
+        for key in keys {
+            let value = self.backend.get(Table::Meta, &key)?;
+            self.refresh_meta(&key, value.as_deref())?;
+        }
+        if let Ok(keyring) = self.keyring() {
+            let fresh = Arc::new(keyring.reloaded()?);
+            *self.state.write().map_err(|_| threads::poisoned())? = SealState::Unsealed(fresh);
+        }
+        tracing::info!("every cached record read again from the shared store");
+        Ok(())
+    }
+
+    /// Holds the write lock (for writes of records a service caches outside the keyring).
+    pub(super) async fn lock_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writes.lock().await
     }
 
     pub fn status(&self) -> Result<ServiceStatus> {
@@ -257,7 +362,11 @@ impl Keystore {
     /// Loads every key under an unsealed master key; from now on audit records are authenticated.
     fn load_keyring(&self, master: MasterKey) -> Result<Keyring> {
         self.audit.set_mac_key(SecretBuf::copy_from(master.audit_mac_key.as_slice())?);
-        Keyring::load(Arc::clone(&self.backend), KeyRecordCodec::new(Arc::new(master)))
+        Keyring::load(
+            Arc::clone(&self.backend),
+            KeyRecordCodec::new(Arc::new(master)),
+            Arc::clone(&self.writes),
+        )
     }
 
     /// Seconds since the Unix epoch, by the service's clock.

@@ -17,6 +17,7 @@ mod audit_calls;
 mod authz;
 mod call;
 mod clock;
+mod coherence;
 mod crypto;
 mod due_work;
 mod grants;

@@ -1,7 +1,7 @@
 //! Backup archives: every sealed record of a store, as stored. An archive holds no plaintext key
 //! material and the master key only sealed, so it is useless without the passphrase or key file.
 
-use super::{AUDIT_HEAD_RECORD_KEY, StoreBackend, Table, Write};
+use super::{StoreBackend, Table, Write};
 use crate::error::{Error, Result};
 
 const MAGIC: &str = "arca-backup";
@@ -33,7 +33,7 @@ struct Record {
 /// The audit log's anchor names records of this host's log: a store restored elsewhere starts a
 /// log of its own.
 fn is_audit_head(table: Table, key: &[u8]) -> bool {
-    table == Table::Meta && key == AUDIT_HEAD_RECORD_KEY
+    table == Table::Meta && super::is_audit_head_record(key)
 }
 
 /// A consistent archive of the whole store.
@@ -73,7 +73,7 @@ pub fn restore(backend: &dyn StoreBackend, bytes: &[u8]) -> Result<usize> {
         if is_audit_head(table, &record.key) {
             continue;
         }
-        writes.push(Write { table, key: record.key, value: Some(record.value) });
+        writes.push(Write::put(table, record.key, record.value));
     }
     let count = writes.len();
     backend.commit(writes)?;
@@ -90,7 +90,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = RedbBackend::open(&dir.path().join("a.redb")).unwrap();
         source.insert_new(Table::Meta, b"seal", b"sealed master key").unwrap();
-        let write = Write { table: Table::Keys, key: vec![1; 16], value: Some(b"record".to_vec()) };
+        let write = Write::put(Table::Keys, vec![1; 16], b"record".to_vec());
         source.commit(vec![write]).unwrap();
         let archive = create(&source, 1).unwrap();
 

@@ -110,19 +110,29 @@ fn write_txn(db: &Database) -> Result<redb::WriteTransaction, redb::Error> {
 
 impl StoreBackend for RedbBackend {
     fn commit(&self, writes: Vec<Write>) -> Result<()> {
-        self.with_db("commit", |db| {
+        let unmet = self.with_db("commit", |db| {
             let txn = write_txn(db)?;
             for table in Table::ALL {
                 let mut opened = txn.open_table(definition(table))?;
                 for write in writes.iter().filter(|w| w.table == table) {
+                    let current = opened.get(write.key.as_slice())?.map(|guard| guard.value().to_vec());
+                    if !write.expect.is_met_by(current.as_deref()) {
+                        // Dropping the transaction aborts it: nothing of the batch is applied.
+                        return Ok(Some((write.table, write.key.clone())));
+                    }
                     match &write.value {
                         Some(value) => opened.insert(write.key.as_slice(), value.as_slice()).map(drop)?,
                         None => opened.remove(write.key.as_slice()).map(drop)?,
                     }
                 }
             }
-            Ok(txn.commit()?)
-        })
+            txn.commit()?;
+            Ok(None)
+        })?;
+        match unmet {
+            Some((table, key)) => Err(super::stale_write(table, &key)),
+            None => Ok(()),
+        }
     }
 
     fn insert_new(&self, table: Table, key: &[u8], value: &[u8]) -> Result<bool> {
@@ -189,6 +199,7 @@ fn scan_in(txn: &redb::ReadTransaction, table: Table) -> Result<Entries, redb::E
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Expect;
 
     #[test]
     fn writes_survive_reopening() {
@@ -198,12 +209,31 @@ mod tests {
             let backend = RedbBackend::open(&path).unwrap();
             assert!(backend.insert_new(Table::Meta, b"seal", b"v1").unwrap());
             assert!(!backend.insert_new(Table::Meta, b"seal", b"v2").unwrap());
-            let write = Write { table: Table::Keys, key: b"k".to_vec(), value: Some(b"r".to_vec()) };
+            let write = Write::put(Table::Keys, b"k".to_vec(), b"r".to_vec());
             backend.commit(vec![write]).unwrap();
         }
         let backend = RedbBackend::open(&path).unwrap();
         assert_eq!(backend.get(Table::Meta, b"seal").unwrap(), Some(b"v1".to_vec()));
         assert_eq!(backend.scan(Table::Keys).unwrap(), vec![(b"k".to_vec(), b"r".to_vec())]);
+    }
+
+    #[test]
+    fn a_write_whose_requirement_fails_applies_nothing_of_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = RedbBackend::open(&dir.path().join("store.redb")).unwrap();
+        backend.commit(vec![Write::put(Table::Keys, b"k".to_vec(), b"v1".to_vec())]).unwrap();
+        let stale = vec![
+            Write::put(Table::Aliases, b"alias/a".to_vec(), b"k".to_vec()),
+            Write::put(Table::Keys, b"k".to_vec(), b"v2".to_vec()).expecting(Expect::Stored(b"v0".to_vec())),
+        ];
+        assert!(matches!(backend.commit(stale), Err(Error::Conflict(_))));
+        assert_eq!(backend.get(Table::Aliases, b"alias/a").unwrap(), None);
+        let fresh =
+            Write::put(Table::Keys, b"k".to_vec(), b"v2".to_vec()).expecting(Expect::Stored(b"v1".to_vec()));
+        backend.commit(vec![fresh]).unwrap();
+        let absent = Write::put(Table::Keys, b"k".to_vec(), b"v3".to_vec()).expecting(Expect::Absent);
+        assert!(matches!(backend.commit(vec![absent]), Err(Error::Conflict(_))));
+        assert_eq!(backend.get(Table::Keys, b"k").unwrap(), Some(b"v2".to_vec()));
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub(super) fn error_of(error: &Error) -> XksError {
         Error::KeyNotFound(_) => KEY_NOT_FOUND,
         Error::Throttled(_) => THROTTLING,
         Error::Unsupported(_) => UNSUPPORTED,
-        Error::DeadlineExceeded(_) => DEPENDENCY_TIMEOUT,
+        Error::DeadlineExceeded(_) | Error::StoreUnavailable(_) => DEPENDENCY_TIMEOUT,
         Error::LockedMemory(_) | Error::Sealed | Error::NotInitialized | Error::AlreadyInitialized => {
             INTERNAL
         }

@@ -86,6 +86,7 @@ pub(crate) fn ckr_for(error: &Error) -> CK_RV {
         | Error::Integrity(_)
         | Error::AuditUnavailable(_)
         | Error::Storage(_)
+        | Error::StoreUnavailable(_)
         | Error::Io { .. }
         | Error::Random(_) => CKR_DEVICE_ERROR,
         Error::AlreadyInitialized

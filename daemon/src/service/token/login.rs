@@ -78,7 +78,8 @@ impl TokenLogin {
         let serial = if record.serial.is_empty() { new_serial()? } else { record.serial.clone() };
         let mut fresh = TokenRecord { label, serial, ..TokenRecord::default() };
         fresh.set_hash(Role::SecurityOfficer, so_hash);
-        self.token.put_record(fresh).await
+        // In place of the record as it stands after the SO PIN check (which may have reset its count).
+        self.token.put_record(self.token.record()?.replaced_by(fresh)).await
     }
 
     /// The SO is a role of the daemon's administrators: anyone else is refused with `refusal`

@@ -55,7 +55,7 @@ pub struct TokenInfo {
 pub struct TokenService {
     keystore: Arc<Keystore>,
     apps: Mutex<HashMap<String, Arc<App>>>,
-    record: RwLock<TokenRecord>,
+    record: Arc<RwLock<TokenRecordRead>>,
     /// Serialises PIN and token changes (each is a read, an Argon2id check and a durable write).
     changes: tokio::sync::Mutex<()>,
 }
@@ -72,17 +72,18 @@ fn poisoned() -> Error {
 
 impl TokenService {
     pub fn new(keystore: Arc<Keystore>) -> Result<Self> {
-        let record = match keystore.backend.get(Table::Meta, TOKEN_RECORD_KEY)? {
-            Some(bytes) => <TokenRecord as prost::Message>::decode(bytes.as_slice())
-                .map_err(|e| Error::Integrity(format!("the token record is unreadable: {e}")))?,
-            None => TokenRecord::default(),
-        };
-        Ok(Self {
-            keystore,
-            apps: Mutex::new(HashMap::new()),
-            record: RwLock::new(record),
-            changes: tokio::sync::Mutex::new(()),
-        })
+        let stored = keystore.backend.get(Table::Meta, TOKEN_RECORD_KEY)?;
+        let record = Arc::new(RwLock::new(TokenRecordRead::from_stored(stored.as_deref())?));
+        // Another node's PIN change or failed login is taken in before this node's next call.
+        let followed = Arc::clone(&record);
+        keystore.follow_meta(
+            TOKEN_RECORD_KEY,
+            Box::new(move |stored| {
+                *followed.write().map_err(|_| poisoned())? = TokenRecordRead::from_stored(stored)?;
+                Ok(())
+            }),
+        )?;
+        Ok(Self { keystore, apps: Mutex::new(HashMap::new()), record, changes: tokio::sync::Mutex::new(()) })
     }
 
     pub fn keystore(&self) -> &Keystore {
@@ -158,23 +159,27 @@ impl TokenService {
         })
     }
 
-    fn record(&self) -> Result<TokenRecord> {
+    /// The token record as this node holds it, with the stored bytes it was read from.
+    fn record(&self) -> Result<TokenRecordRead> {
         self.record.read().map(|r| r.clone()).map_err(|_| poisoned())
     }
 
-    /// Stores the token record durably, then makes it current.
-    async fn put_record(&self, record: TokenRecord) -> Result<()> {
-        let bytes = prost::Message::encode_to_vec(&record);
+    /// Stores the token record changed from `read` durably, then makes it current. If the record
+    /// changed since it was read (a failed login counted on another node), nothing is written
+    /// (`Conflict`): no PIN failure is ever lost.
+    async fn put_record(&self, read: TokenRecordRead) -> Result<()> {
+        let _writes = self.keystore.lock_writes().await;
+        let bytes = prost::Message::encode_to_vec(&read.record);
+        let expect = match &read.stored {
+            Some(stored) => crate::store::Expect::Stored(stored.to_vec()),
+            None => crate::store::Expect::Absent,
+        };
+        let write =
+            crate::store::Write::put(Table::Meta, TOKEN_RECORD_KEY.to_vec(), bytes.clone()).expecting(expect);
         let backend = Arc::clone(&self.keystore.backend);
-        super::threads::blocking(move || {
-            backend.commit(vec![crate::store::Write {
-                table: Table::Meta,
-                key: TOKEN_RECORD_KEY.to_vec(),
-                value: Some(bytes),
-            }])
-        })
-        .await?;
-        *self.record.write().map_err(|_| poisoned())? = record;
+        super::threads::blocking(move || backend.commit(vec![write])).await?;
+        *self.record.write().map_err(|_| poisoned())? =
+            TokenRecordRead { record: read.record, stored: Some(Arc::from(bytes)) };
         Ok(())
     }
 
@@ -243,4 +248,40 @@ token_feature! {
     TokenKeys;
     /// C_*Init, C_Encrypt … C_VerifyFinal, C_Digest*, C_DigestKey (`operation_calls.rs`).
     TokenOperations;
+}
+
+/// The token record and the stored bytes it was opened from (`None`: none stored yet), which a
+/// change of it expects to replace. It reads and changes as the record itself.
+#[derive(Debug, Clone, Default)]
+struct TokenRecordRead {
+    record: TokenRecord,
+    stored: Option<Arc<[u8]>>,
+}
+
+impl TokenRecordRead {
+    fn from_stored(stored: Option<&[u8]>) -> Result<Self> {
+        let Some(bytes) = stored else { return Ok(Self::default()) };
+        let record = <TokenRecord as prost::Message>::decode(bytes)
+            .map_err(|e| Error::Integrity(format!("the token record is unreadable: {e}")))?;
+        Ok(Self { record, stored: Some(Arc::from(bytes)) })
+    }
+
+    /// A whole new record in place of this one's stored bytes.
+    fn replaced_by(self, record: TokenRecord) -> Self {
+        Self { record, ..self }
+    }
+}
+
+impl std::ops::Deref for TokenRecordRead {
+    type Target = TokenRecord;
+
+    fn deref(&self) -> &TokenRecord {
+        &self.record
+    }
+}
+
+impl std::ops::DerefMut for TokenRecordRead {
+    fn deref_mut(&mut self) -> &mut TokenRecord {
+        &mut self.record
+    }
 }
