@@ -132,7 +132,7 @@ fn a_store_of_the_previous_release_opens_with_no_access_key_but_the_dev_one() {
         std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
     }
     std::fs::set_permissions(dir.path().join("master.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
-    let daemon = Launch::dev(dir.path()).start();
+    let daemon = Launch::dev_on_redb(dir.path()).start();
     let (dev_id, _) = dev_credentials(dir.path());
     let cli = Arcactl::new(&daemon.socket);
     assert_eq!(ids(&cli.ok(&["access-key", "list"])), vec![dev_id]);

@@ -67,7 +67,8 @@ fn backup_restores_offline_and_old_ciphertexts_decrypt() {
         .unwrap();
     assert!(restored.status.success(), "{}", describe(&restored));
     std::fs::copy(source.join("master.key"), target.join("master.key")).unwrap();
-    let daemon = Launch::dev(&target).start();
+    // Restored into the embedded store, whatever store the backup was taken from.
+    let daemon = Launch::dev_on_redb(&target).start();
     let cli = Cli::new(&daemon.socket);
     let opened = cli.ok(&["decrypt", "--ciphertext-base64", &blob]);
     assert_eq!(text(&opened, "plaintext"), "b2xkIHNlY3JldA==", "base64 of \"old secret\"");

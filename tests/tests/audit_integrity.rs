@@ -215,7 +215,7 @@ async fn a_log_and_store_of_the_previous_release_open_verify_and_go_on() {
     }
     std::fs::set_permissions(dir.path().join("master.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let old_records = audit_lines(dir.path()).len();
-    let launch = Launch::dev(dir.path());
+    let launch = Launch::dev_on_redb(dir.path());
     let daemon = launch.start();
     let verified = Arcactl::new(&daemon.socket).ok(&["audit", "verify"]);
     assert_eq!(verified["intact"], true, "{verified}");

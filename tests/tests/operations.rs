@@ -109,7 +109,8 @@ async fn backup_restores_into_a_fresh_directory() {
 
     // Without the key file the restored store is useless; with it, old blobs open.
     std::fs::copy(dir.path().join("source/master.key"), target.join("master.key")).unwrap();
-    let daemon = Launch::dev(&target).start();
+    // `arcad restore` makes an embedded store, whatever store the backup was taken from.
+    let daemon = Launch::dev_on_redb(&target).start();
     let decrypt = pb::DecryptRequest { ciphertext_blob: blob, ..Default::default() };
     let plaintext = daemon.kms().await.decrypt(decrypt).await.unwrap().into_inner().plaintext;
     assert_eq!(plaintext, b"old secret");

@@ -43,7 +43,8 @@ async fn blobs_decrypt_after_a_restart() {
 #[tokio::test]
 async fn an_edited_record_is_detected_and_the_rest_keep_working() {
     let dir = tempfile::tempdir().unwrap();
-    let launch = Launch::dev(dir.path());
+    // The record is edited in the embedded file (the shared store has its own such test).
+    let launch = Launch::dev_on_redb(dir.path());
     let daemon = launch.start();
     let mut kms = daemon.kms().await;
     let victim = create_key(&mut kms, "TAMPER-TARGET-DESCRIPTION").await;

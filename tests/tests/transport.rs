@@ -4,7 +4,7 @@ use std::os::unix::fs::MetadataExt;
 
 use arca_proto::{DaemonEndpoint, TlsClientFiles};
 use arca_tests::pki::make_pki;
-use arca_tests::{Daemon, Launch, pb};
+use arca_tests::{Launch, pb};
 use pb::admin_client::AdminClient;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
@@ -52,7 +52,8 @@ async fn mutual_tls_identifies_the_client_by_certificate_subject() {
 
 #[tokio::test]
 async fn the_unix_socket_identifies_the_peer_uid() {
-    let (daemon, _dir) = Daemon::start_dev();
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = arca_tests::Launch::dev_on_redb(dir.path()).start();
     let status = daemon.admin().await.status(pb::StatusRequest {}).await.unwrap().into_inner();
     let my_uid = std::fs::metadata("/proc/self").unwrap().uid();
     assert_eq!(status.caller, format!("uid:{my_uid}"));
