@@ -1,6 +1,7 @@
 //! A throw-away PostgreSQL cluster for the tests: `initdb` in a temporary directory, served by
-//! `pg_ctl` on a Unix socket only (no TCP port), as an unprivileged user when the tests run as
-//! root (PostgreSQL refuses root). `scripts/install-deps.sh` installs Debian's `postgresql`.
+//! `pg_ctl` on a Unix socket only (or also on 127.0.0.1 with TLS required, [`Postgres::start_tls`]),
+//! as an unprivileged user when the tests run as root (PostgreSQL refuses root).
+//! `scripts/install-deps.sh` installs Debian's `postgresql`.
 //!
 //! A watcher process stops the cluster and removes its directory when the test process exits,
 //! however it exits, so no server outlives the tests. [`shared`] is one cluster per test binary,
@@ -10,7 +11,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 /// The environment variable that runs the `--dev` daemons of the tests on PostgreSQL.
 pub const STORE_VAR: &str = "ARCA_TEST_STORE";
@@ -25,6 +25,8 @@ pub fn parametrised() -> bool {
 pub struct Postgres {
     dir: PathBuf,
     bin: PathBuf,
+    /// The TCP port when TLS is on (also the Unix socket's name, `.s.PGSQL.PORT`).
+    port: u16,
     /// Runs a command as the cluster's owner (empty when the tests are not root).
     as_owner: Vec<String>,
     _guard: tempfile::TempDir,
@@ -52,8 +54,18 @@ fn bin_dir() -> PathBuf {
 }
 
 impl Postgres {
-    /// initdb and start a new cluster.
+    /// initdb and start a new cluster, on its Unix socket only.
     pub fn start() -> Self {
+        Self::start_configured(None)
+    }
+
+    /// A cluster that also listens on 127.0.0.1 and accepts TCP connections only over TLS, with
+    /// the certificate `server.pem`/`server.key` of `pki` (see [`crate::pki::make_pki`]).
+    pub fn start_tls(pki: &Path) -> Self {
+        Self::start_configured(Some(pki))
+    }
+
+    fn start_configured(tls: Option<&Path>) -> Self {
         let guard = tempfile::Builder::new().prefix("arca-pg-").tempdir().expect("tempdir");
         let dir = guard.path().to_path_buf();
         let as_owner = if is_root() {
@@ -62,19 +74,49 @@ impl Postgres {
         } else {
             Vec::new()
         };
-        let cluster = Self { dir, bin: bin_dir(), as_owner, _guard: guard };
+        let port = if tls.is_some() { free_port() } else { 5432 };
+        let cluster = Self { dir, bin: bin_dir(), port, as_owner, _guard: guard };
         cluster.run(
             "initdb",
             &["-D", &cluster.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "-N"],
         );
-        let settings = format!(
-            "listen_addresses = ''\nunix_socket_directories = '{}'\nmax_connections = 300\nfsync = on\n",
+        let mut settings = format!(
+            "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {port}\nmax_connections = 300\nfsync = on\n",
             cluster.dir.display()
         );
+        if let Some(pki) = tls {
+            settings.push_str(&cluster.tls_settings(pki));
+        }
         std::fs::write(Path::new(&cluster.data()).join("postgresql.auto.conf"), settings).expect("configure");
         cluster.pg_ctl_start();
         cluster.watch_parent();
         cluster
+    }
+
+    /// Listens on 127.0.0.1 too, where only TLS connections are accepted.
+    fn tls_settings(&self, pki: &Path) -> String {
+        for name in ["server.pem", "server.key"] {
+            let copy = self.dir.join(name);
+            std::fs::copy(pki.join(name), &copy).expect("copy the server certificate");
+            std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod");
+            if !self.as_owner.is_empty() {
+                std::os::unix::fs::chown(&copy, Some(65534), Some(65534)).expect("chown");
+            }
+        }
+        let hba =
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n";
+        std::fs::write(Path::new(&self.data()).join("pg_hba.conf"), hba).expect("pg_hba.conf");
+        format!(
+            "listen_addresses = '127.0.0.1'\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+            self.dir.join("server.pem").display(),
+            self.dir.join("server.key").display()
+        )
+    }
+
+    /// A connection string over TCP to `localhost` (TLS when the cluster requires it).
+    pub fn tcp_url(&self, database: &str) -> String {
+        format!("host=localhost port={} user=postgres dbname={database}", self.port)
     }
 
     fn data(&self) -> String {
@@ -117,7 +159,7 @@ impl Postgres {
 
     /// A libpq connection string for `database` (`host=` the socket directory).
     pub fn url(&self, database: &str) -> String {
-        format!("host={} port=5432 user=postgres dbname={database}", self.dir.display())
+        format!("host={} port={} user=postgres dbname={database}", self.dir.display(), self.port)
     }
 
     /// Runs SQL as the superuser in `database`; returns its unaligned output.
@@ -158,28 +200,18 @@ impl Postgres {
             .expect("start the cluster's watcher");
         assert!(status.success(), "the cluster's watcher did not start");
     }
-
-    /// Waits until the server accepts connections again.
-    pub fn wait_ready(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            let ready = Command::new(self.bin.join("pg_isready"))
-                .args(["-q", "-h", &self.dir.display().to_string(), "-p", "5432"])
-                .status()
-                .is_ok_and(|s| s.success());
-            if ready {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
 }
 
 impl Drop for Postgres {
     fn drop(&mut self) {
         let _ = self.command("pg_ctl").args(["-D", &self.data(), "-m", "immediate", "stop"]).output();
     }
+}
+
+/// A TCP port nothing listens on now.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
 }
 
 fn is_root() -> bool {
