@@ -104,7 +104,7 @@ async fn input(client: &mut Client, op: Op, key_id: &str) -> Result<Vec<u8>, Ben
         Op::DecryptRsaOaep => encrypted(client, key_id, OAEP_PLAINTEXT_BYTES, RsaesOaepSha256).await,
         Op::SignEcdsaP256 | Op::SignRsa2048 => Ok(pattern(SIGNED_MESSAGE_BYTES)),
         Op::Hmac256 => Ok(pattern(MAC_MESSAGE_BYTES)),
-        Op::GenerateDataKey | Op::KeypairEccP256 | Op::KeypairRsa2048 => Ok(Vec::new()),
+        Op::GenerateDataKey | Op::KeypairEccP256 | Op::KeypairRsa2048 | Op::CreateKey => Ok(Vec::new()),
     }
 }
 

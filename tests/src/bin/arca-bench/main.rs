@@ -25,9 +25,10 @@ use crate::ops::{CALL_TIMEOUT, Op};
 #[derive(Debug, Parser)]
 #[command(name = "arca-bench", version)]
 struct Args {
-    /// The daemon's Unix socket (ignored with --start-dev).
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_SOCKET)]
-    socket: PathBuf,
+    /// The daemon's Unix socket (ignored with --start-dev); several, comma-separated, spread the
+    /// connections round-robin over nodes sharing one store.
+    #[arg(long, value_name = "PATH", value_delimiter = ',', default_value = DEFAULT_SOCKET)]
+    socket: Vec<PathBuf>,
     /// Concurrent callers.
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = value_parser!(u32).range(1..=100_000))]
     clients: u32,
@@ -135,12 +136,13 @@ fn print_line(line: &str) -> Result<(), BenchError> {
     writeln!(stdout, "{line}").and_then(|()| stdout.flush()).map_err(io_error("cannot write to stdout"))
 }
 
-async fn bench(args: &Args, socket: PathBuf, aws: Option<AwsTarget>) -> Result<(), BenchError> {
-    let endpoint = DaemonEndpoint::Unix(socket);
+async fn bench(args: &Args, sockets: Vec<PathBuf>, aws: Option<AwsTarget>) -> Result<(), BenchError> {
+    let endpoints: Vec<DaemonEndpoint> = sockets.into_iter().map(DaemonEndpoint::Unix).collect();
     let mut channels = Vec::new();
-    for _ in 0..args.connections {
+    for endpoint in endpoints.iter().cycle().take(args.connections as usize) {
         channels.push(endpoint.connect().await?);
     }
+    let endpoint = endpoints.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
     let first = channels.first().ok_or_else(|| BenchError::Setup("no connection".to_owned()))?;
     let mut client = KeyManagementClient::new(first.clone());
     let keys = Keys::create(&mut client, &args.ops).await?;
@@ -207,7 +209,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
     };
     let daemon = DevDaemon::start(&arcad).await?;
     let aws = aws_target(&args, Some(&daemon))?;
-    let outcome = bench(&args, daemon.socket.clone(), aws).await;
+    let outcome = bench(&args, vec![daemon.socket.clone()], aws).await;
     drop(daemon);
     outcome
 }

@@ -45,6 +45,8 @@ pub enum Op {
     /// GenerateDataKeyPair RSA_2048 under an AES_256 key.
     #[value(name = "keypair-rsa-2048")]
     KeypairRsa2048,
+    /// CreateKey AES_256: a new key, durably stored, each call.
+    CreateKey,
 }
 
 /// The keys the operations run on; arca-bench creates one of each kind it needs.
@@ -67,6 +69,7 @@ impl Op {
             Self::SignEcdsaP256 | Self::SignRsa2048 => "Sign",
             Self::Hmac256 => "GenerateMac",
             Self::KeypairEccP256 | Self::KeypairRsa2048 => "GenerateDataKeyPair",
+            Self::CreateKey => "CreateKey",
         }
     }
 
@@ -82,6 +85,7 @@ impl Op {
             Self::Hmac256 => "GenerateMac HMAC-SHA256",
             Self::KeypairEccP256 => "GenerateDataKeyPair ECC P-256",
             Self::KeypairRsa2048 => "GenerateDataKeyPair RSA-2048",
+            Self::CreateKey => "CreateKey AES_256",
         }
     }
 
@@ -91,7 +95,8 @@ impl Op {
             | Self::Decrypt
             | Self::GenerateDataKey
             | Self::KeypairEccP256
-            | Self::KeypairRsa2048 => KeyKind::Aes256,
+            | Self::KeypairRsa2048
+            | Self::CreateKey => KeyKind::Aes256,
             Self::SignEcdsaP256 => KeyKind::EccP256Signing,
             Self::SignRsa2048 => KeyKind::Rsa2048Signing,
             Self::DecryptRsaOaep => KeyKind::Rsa2048Encryption,
@@ -132,6 +137,10 @@ pub async fn send(client: &mut Client, op: Op, key_id: &str, input: &[u8]) -> Re
         Op::Hmac256 => done(name, client.generate_mac(mac_request(key_id, input))).await,
         Op::KeypairEccP256 => done(name, client.generate_data_key_pair(pair_request(key_id, EccP256))).await,
         Op::KeypairRsa2048 => done(name, client.generate_data_key_pair(pair_request(key_id, Rsa2048))).await,
+        Op::CreateKey => {
+            let request = pb::CreateKeyRequest { description: "arca-bench".into(), ..Default::default() };
+            done(name, client.create_key(request)).await
+        }
     }
 }
 
@@ -220,6 +229,7 @@ mod tests {
             "hmac-256",
             "keypair-ecc-p256",
             "keypair-rsa-2048",
+            "create-key",
         ];
         assert_eq!(names, expected);
     }
