@@ -222,11 +222,17 @@ async fn a_log_and_store_of_the_previous_release_open_verify_and_go_on() {
     assert_eq!(verified["records"], old_records, "every record of the previous release");
     let keys = daemon.kms().await.list_keys(pb::ListKeysRequest::default()).await.unwrap().into_inner();
     assert_eq!(keys.keys.len(), 1);
+    let by_alias =
+        || pb::DescribeKeyRequest { key_id: "alias/previous".into(), grant_tokens: Default::default() };
+    let described = daemon.kms().await.describe_key(by_alias()).await.expect("the old alias row is taken");
+    assert_eq!(described.into_inner().key_metadata.unwrap().key_id, keys.keys[0].key_id);
     create_key(&mut daemon.kms().await, "after the upgrade").await;
     daemon.shutdown().await;
-    // The chain goes on from the old records and is anchored now.
+    // The chain goes on from the old records and is anchored now; the alias, rewritten
+    // authenticated at the first unseal, still resolves.
     let daemon = launch.start();
     let verified = Arcactl::new(&daemon.socket).ok(&["audit", "verify"]);
     assert_eq!(verified["intact"], true, "{verified}");
+    daemon.kms().await.describe_key(by_alias()).await.expect("the rewritten alias row");
     daemon.shutdown().await;
 }

@@ -74,6 +74,37 @@ async fn a_redb_store_migrates_into_postgres_and_back_and_serves_the_same_keys()
     assert!(verified.is_ok(), "{verified:?}");
 }
 
+/// A store of the previous release holds an alias row without a MAC: a shared store would refuse
+/// it, so `arcad migrate` refuses the store until this release has unsealed it once.
+#[tokio::test]
+async fn a_store_of_the_previous_release_migrates_once_this_release_has_unsealed_it() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/previous-release");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixture).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let key_file = dir.path().join("master.key");
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let postgres = Postgres::start();
+    let url = postgres.database("arca");
+    let redb = format!("redb:{}", dir.path().join("arca.redb").display());
+    let to = format!("postgres:{url}");
+    let refused = migrate(&["--from", &redb, "--to", &to, "--node", "node-0"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("earlier release"), "{refused:?}");
+    assert_eq!(postgres.sql("arca", "SELECT count(*) FROM arca_records"), "0", "nothing copied");
+
+    Launch::dev_on_redb(dir.path()).start().shutdown().await;
+    let copied = migrate(&["--from", &redb, "--to", &to, "--node", "node-0"]);
+    assert!(copied.status.success(), "{}", String::from_utf8_lossy(&copied.stderr));
+    let node = Launch::dev_on_redb(dir.path()).on_postgres(&url, "node-0").start();
+    let request = pb::DescribeKeyRequest { key_id: "alias/previous".into(), grant_tokens: Vec::new() };
+    node.kms().await.describe_key(request).await.expect("the alias, now authenticated, resolves");
+    let verified = node.admin().await.verify_audit(pb::VerifyAuditRequest {}).await;
+    assert!(verified.is_ok(), "{verified:?}");
+}
+
 #[tokio::test]
 async fn the_database_is_reached_over_tls_verified_against_its_ca() {
     let pki = tempfile::tempdir().unwrap();
@@ -123,6 +154,16 @@ async fn a_row_edited_or_swapped_in_the_database_is_refused_never_used() {
         create_key(&mut kms, "swapped b").await,
         create_key(&mut kms, "bystander").await,
     );
+    let alias =
+        pb::CreateAliasRequest { alias_name: "alias/payments".into(), target_key_id: bystander.clone() };
+    kms.create_alias(alias).await.unwrap();
+    let grant = pb::CreateGrantRequest {
+        key_id: bystander.clone(),
+        grantee_principal: "uid:4242".into(),
+        operations: vec!["Encrypt".into()],
+        ..Default::default()
+    };
+    let granted = kms.create_grant(grant).await.unwrap().into_inner();
     drop(kms);
     drop(node);
     postgres.sql(
@@ -143,7 +184,36 @@ async fn a_row_edited_or_swapped_in_the_database_is_refused_never_used() {
             b = key_bytes(&swapped_b)
         ),
     );
+    // The alias pointed at another key (its MAC kept), a bare alias of an earlier release added,
+    // and a copy of the grant under a new id with another grantee's name in it.
+    postgres.sql(
+        "arca",
+        &format!(
+            "UPDATE arca_records SET value = {} || substring(value from 17) WHERE tbl = 'aliases'",
+            key_bytes(&swapped_a)
+        ),
+    );
+    postgres.sql(
+        "arca",
+        &format!(
+            "INSERT INTO arca_records VALUES ('aliases', 'alias/forged'::bytea, {}, 0)",
+            key_bytes(&bystander)
+        ),
+    );
+    postgres.sql(
+        "arca",
+        "INSERT INTO arca_records SELECT tbl, decode('00112233445566778899aabbccddeeff', 'hex'),          overlay(value placing 'uid:6666'::bytea from position('uid:4242'::bytea in value) for 8), 0 \
+         FROM arca_records WHERE tbl = 'grants'",
+    );
     let node = launch.start();
+    for alias in ["alias/payments", "alias/forged"] {
+        let status = encrypt(&node, alias, b"x").await.expect_err("a tampered alias is refused");
+        assert_eq!(status.code(), Code::NotFound, "{alias}: {status:?}");
+    }
+    let grants = pb::ListGrantsRequest { key_id: bystander.clone() };
+    let listed = node.kms().await.list_grants(grants).await.unwrap().into_inner().grants;
+    let ids: Vec<String> = listed.iter().map(|g| g.grant_id.clone()).collect();
+    assert_eq!(ids, vec![granted.grant_id.clone()], "only the grant the node made");
     for refused in [&edited, &swapped_a, &swapped_b] {
         let status = encrypt(&node, refused, b"x").await.expect_err("a tampered key is refused");
         assert_eq!(status.code(), Code::DataLoss, "{refused}: {status:?}");

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use super::grants::Grant;
 use crate::error::{Error, Result};
 use crate::keys::{Key, KeyId, KeyMetadata};
-use crate::store::{Expect, KeyRecordCodec, StoreBackend, Table, Write};
+use crate::store::{Expect, KeyRecordCodec, Opened, StoreBackend, Table, Write};
 
 /// What DescribeKey shows of a key.
 #[derive(Debug, Clone)]
@@ -31,6 +31,12 @@ enum Entry {
     Unavailable,
 }
 
+/// An alias as held: its target and its stored row (what a change of it expects).
+struct AliasEntry {
+    target: KeyId,
+    stored: Vec<u8>,
+}
+
 /// The lock that writes and the application of other nodes' changes hold (one per keystore).
 pub(super) type WriteLock = Arc<tokio::sync::Mutex<()>>;
 
@@ -38,12 +44,17 @@ pub(super) struct Keyring {
     backend: Arc<dyn StoreBackend>,
     codec: KeyRecordCodec,
     keys: RwLock<BTreeMap<KeyId, Entry>>,
-    aliases: RwLock<BTreeMap<String, KeyId>>,
+    aliases: RwLock<BTreeMap<String, AliasEntry>>,
     /// Grant id (hex) -> grant.
     grants: RwLock<BTreeMap<String, Grant>>,
     /// PKCS#11 token objects that are not keys, by id.
     objects: RwLock<BTreeMap<[u8; 16], Arc<StoredObject>>>,
     writes: WriteLock,
+    /// Whether alias and grant rows of an earlier release (not authenticated) are taken: only
+    /// from a store this process alone writes, which rewrites them at load.
+    accepts_legacy: bool,
+    /// Those rows, authenticated, to be written back once the load is done.
+    legacy_rewrites: std::sync::Mutex<Vec<Write>>,
 }
 
 /// The attributes of a token object that is not a key (CKA_* type -> canonical value).
@@ -64,13 +75,41 @@ impl Keyring {
             grants: RwLock::new(BTreeMap::new()),
             objects: RwLock::new(BTreeMap::new()),
             writes,
+            accepts_legacy: !backend.shared(),
+            legacy_rewrites: std::sync::Mutex::new(Vec::new()),
         };
         for table in [Table::Keys, Table::Aliases, Table::Grants, Table::Objects] {
             for (key, value) in backend.scan(table)? {
                 keyring.refresh(table, &key, Some(&value))?;
             }
         }
+        keyring.rewrite_legacy_rows()?;
         Ok(keyring)
+    }
+
+    /// Writes back, authenticated, the alias and grant rows an earlier release stored bare.
+    fn rewrite_legacy_rows(&self) -> Result<()> {
+        let writes =
+            std::mem::take(&mut *self.legacy_rewrites.lock().map_err(|_| super::threads::poisoned())?);
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let count = writes.len();
+        self.backend.commit(writes)?;
+        tracing::info!(count, "alias and grant records of an earlier release rewritten authenticated");
+        Ok(())
+    }
+
+    /// Takes a row of an earlier release as `stored` if this store accepts such rows, keeping its
+    /// authenticated form to write back; refuses it otherwise.
+    fn take_legacy(&self, table: Table, key: &[u8], old: &[u8], stored: Vec<u8>) -> Result<bool> {
+        if !self.accepts_legacy {
+            tracing::error!(table = table.name(), "a shared store holds an unauthenticated record; refused");
+            return Ok(false);
+        }
+        let write = Write::put(table, key.to_vec(), stored).expecting(Expect::Stored(old.to_vec()));
+        self.legacy_rewrites.lock().map_err(|_| super::threads::poisoned())?.push(write);
+        Ok(true)
     }
 
     /// Takes in a record as it now stands in the store (`None`: deleted). Other tables are not
@@ -106,30 +145,56 @@ impl Keyring {
         Ok(())
     }
 
-    fn refresh_alias(&self, name: &[u8], target: Option<&[u8]>) -> Result<()> {
-        let mut aliases = self.aliases.write().map_err(|_| super::threads::poisoned())?;
+    fn refresh_alias(&self, name: &[u8], stored: Option<&[u8]>) -> Result<()> {
         let Ok(name) = String::from_utf8(name.to_vec()) else {
             tracing::error!("the store holds a malformed alias record; skipped");
             return Ok(());
         };
-        match target.map(<[u8; 16]>::try_from) {
-            None => drop(aliases.remove(&name)),
-            Some(Ok(id)) => drop(aliases.insert(name, KeyId::from_bytes(id))),
-            Some(Err(_)) => tracing::error!("the store holds a malformed alias record; skipped"),
-        }
+        let Some(stored) = stored else {
+            self.aliases.write().map_err(|_| super::threads::poisoned())?.remove(&name);
+            return Ok(());
+        };
+        let entry = match self.codec.decode_alias(&name, stored) {
+            Ok(Opened::Authenticated(target)) => AliasEntry { target, stored: stored.to_vec() },
+            Ok(Opened::Legacy(target)) => {
+                let authenticated = self.codec.encode_alias(&name, target)?;
+                if !self.take_legacy(Table::Aliases, name.as_bytes(), stored, authenticated.clone())? {
+                    return Ok(());
+                }
+                AliasEntry { target, stored: authenticated }
+            }
+            Err(error) => {
+                tracing::error!(alias = %crate::error::Echo(&name), %error, "alias refused");
+                self.aliases.write().map_err(|_| super::threads::poisoned())?.remove(&name);
+                return Ok(());
+            }
+        };
+        self.aliases.write().map_err(|_| super::threads::poisoned())?.insert(name, entry);
         Ok(())
     }
 
-    fn refresh_grant(&self, raw_id: &[u8], record: Option<&[u8]>) -> Result<()> {
-        let mut grants = self.grants.write().map_err(|_| super::threads::poisoned())?;
-        let Some(record) = record else {
-            let grant_id: String = raw_id.iter().map(|b| format!("{b:02x}")).collect();
-            grants.remove(&grant_id);
-            return Ok(());
+    fn refresh_grant(&self, raw_id: &[u8], stored: Option<&[u8]>) -> Result<()> {
+        let grant_id: String = raw_id.iter().map(|b| format!("{b:02x}")).collect();
+        let body = match stored.map(|stored| (stored, self.codec.decode_grant(raw_id, stored))) {
+            None => None,
+            Some((_, Ok(Opened::Authenticated(body)))) => Some(body),
+            Some((old, Ok(Opened::Legacy(body)))) => {
+                let authenticated = self.codec.encode_grant(raw_id, &body)?;
+                self.take_legacy(Table::Grants, raw_id, old, authenticated)?.then_some(body)
+            }
+            Some((_, Err(error))) => {
+                tracing::error!(grant_id, %error, "grant refused");
+                None
+            }
         };
-        match <Grant as prost::Message>::decode(record) {
-            Ok(grant) => drop(grants.insert(grant.grant_id(), grant)),
-            Err(_) => tracing::error!("the store holds a malformed grant record; skipped"),
+        let mut grants = self.grants.write().map_err(|_| super::threads::poisoned())?;
+        match body.map(|body| <Grant as prost::Message>::decode(body.as_slice())) {
+            None => drop(grants.remove(&grant_id)),
+            Some(Ok(grant)) if grant.id == raw_id => drop(grants.insert(grant_id, grant)),
+            Some(_) => {
+                tracing::error!(grant_id, "the store holds a malformed grant record; skipped");
+                grants.remove(&grant_id);
+            }
         }
         Ok(())
     }
@@ -247,33 +312,45 @@ impl Keyring {
     }
 
     pub(super) fn alias(&self, name: &str) -> Result<Option<KeyId>> {
-        Ok(self.aliases.read().map_err(|_| super::threads::poisoned())?.get(name).copied())
+        Ok(self.aliases.read().map_err(|_| super::threads::poisoned())?.get(name).map(|entry| entry.target))
+    }
+
+    /// The stored row of alias `name`, if there is one.
+    fn alias_row(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .aliases
+            .read()
+            .map_err(|_| super::threads::poisoned())?
+            .get(name)
+            .map(|entry| entry.stored.clone()))
     }
 
     /// Points `name` at `target` durably. `create` refuses an existing name, otherwise a missing one.
     pub(super) async fn put_alias(&self, name: &str, target: KeyId, create: bool) -> Result<()> {
         let _writes = self.writes.lock().await;
-        let expect = match (create, self.alias(name)?) {
+        let expect = match (create, self.alias_row(name)?) {
             (true, Some(_)) => return Err(Error::AlreadyExists(format!("alias {name}"))),
             (false, None) => return Err(Error::KeyNotFound(name.to_owned())),
             (true, None) => Expect::Absent,
-            (false, Some(old)) => Expect::Stored(old.as_bytes().to_vec()),
+            (false, Some(old)) => Expect::Stored(old),
         };
-        let write = Write::put(Table::Aliases, name.as_bytes().to_vec(), target.as_bytes().to_vec());
+        let stored = self.codec.encode_alias(name, target)?;
+        let write = Write::put(Table::Aliases, name.as_bytes().to_vec(), stored.clone());
         match self.commit(vec![write.expecting(expect)]).await {
             // Another node created the name first: as if it had been there all along.
             Err(Error::Conflict(_)) if create => return Err(Error::AlreadyExists(format!("alias {name}"))),
             outcome => outcome?,
         }
-        self.aliases.write().map_err(|_| super::threads::poisoned())?.insert(name.to_owned(), target);
+        let entry = AliasEntry { target, stored };
+        self.aliases.write().map_err(|_| super::threads::poisoned())?.insert(name.to_owned(), entry);
         Ok(())
     }
 
     pub(super) async fn delete_alias(&self, name: &str) -> Result<()> {
         let _writes = self.writes.lock().await;
-        let Some(old) = self.alias(name)? else { return Err(Error::KeyNotFound(name.to_owned())) };
+        let Some(old) = self.alias_row(name)? else { return Err(Error::KeyNotFound(name.to_owned())) };
         let write = Write::delete(Table::Aliases, name.as_bytes().to_vec());
-        self.commit(vec![write.expecting(Expect::Stored(old.as_bytes().to_vec()))]).await?;
+        self.commit(vec![write.expecting(Expect::Stored(old))]).await?;
         self.aliases.write().map_err(|_| super::threads::poisoned())?.remove(name);
         Ok(())
     }
@@ -289,8 +366,8 @@ impl Keyring {
         let start = after.map_or(Bound::Unbounded, |name| Bound::Excluded(name.to_owned()));
         let mut matching = aliases
             .range((start, Bound::Unbounded))
-            .filter(|(_, id)| target.is_none_or(|t| t == **id))
-            .map(|(name, id)| (name.clone(), *id));
+            .filter(|(_, entry)| target.is_none_or(|t| t == entry.target))
+            .map(|(name, entry)| (name.clone(), entry.target));
         let page: Vec<_> = matching.by_ref().take(limit).collect();
         Ok((page, matching.next().is_some()))
     }
@@ -309,7 +386,8 @@ impl Keyring {
 
     pub(super) async fn put_grant(&self, grant: Grant) -> Result<()> {
         let _writes = self.writes.lock().await;
-        let write = Write::put(Table::Grants, grant.id.clone(), prost::Message::encode_to_vec(&grant));
+        let stored = self.codec.encode_grant(&grant.id, &prost::Message::encode_to_vec(&grant))?;
+        let write = Write::put(Table::Grants, grant.id.clone(), stored);
         self.commit(vec![write.expecting(Expect::Absent)]).await?;
         self.grants.write().map_err(|_| super::threads::poisoned())?.insert(grant.grant_id(), grant);
         Ok(())
@@ -358,7 +436,7 @@ impl Keyring {
         let mut writes = vec![Write::delete(Table::Keys, id.as_bytes().to_vec()).expecting(expect)];
         let names: Vec<String> = {
             let aliases = self.aliases.read().map_err(|_| super::threads::poisoned())?;
-            aliases.iter().filter(|(_, target)| **target == id).map(|(name, _)| name.clone()).collect()
+            aliases.iter().filter(|(_, entry)| entry.target == id).map(|(name, _)| name.clone()).collect()
         };
         writes.extend(names.iter().map(|name| Write::delete(Table::Aliases, name.as_bytes().to_vec())));
         let grants = self.grants(|grant| grant.key_id == id.as_bytes())?;

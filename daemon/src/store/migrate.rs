@@ -3,6 +3,9 @@
 //! record. Records are copied as they are stored, sealed: no passphrase is needed and nothing is
 //! unsealed. A store is named `redb:PATH` or `postgres:CONNECTION-STRING`.
 //!
+//! A shared store accepts only authenticated alias and grant rows: a redb store whose rows an
+//! earlier release wrote is refused until this release has unsealed it once (which rewrites them).
+//!
 //! A single host anchors its audit log under `audit_head`, a node of a shared store under
 //! `audit_head/<node>`: `--node` moves the one host's anchor to the node name (into PostgreSQL)
 //! or that node's anchor back to the host's (into redb, where other nodes' anchors are left out).
@@ -58,7 +61,15 @@ pub fn migrate(source: &StoreLocation, target: &StoreLocation, node: Option<&str
     if !to.snapshot()?.is_empty() {
         return Err(Error::Config("the target store is not empty; migrate only into a new store".into()));
     }
-    let rows = renamed_anchors(from.snapshot()?, node, matches!(target, StoreLocation::Postgres(_)));
+    let into_shared = matches!(target, StoreLocation::Postgres(_));
+    let rows = renamed_anchors(from.snapshot()?, node, into_shared);
+    let legacy = rows.iter().filter(|(table, _, value)| !super::is_authenticated_form(*table, value)).count();
+    if into_shared && legacy > 0 {
+        return Err(Error::Config(format!(
+            "{legacy} alias or grant records of an earlier release are not authenticated, and a shared store \
+             refuses them: start arcad once on this store (its unseal rewrites them), then migrate"
+        )));
+    }
     let writes = rows
         .iter()
         .map(|(table, key, value)| Write::put(*table, key.clone(), value.clone()).expecting(Expect::Absent))

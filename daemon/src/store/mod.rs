@@ -5,6 +5,7 @@
 
 mod access_keys;
 mod administrators;
+mod authenticated;
 pub mod backup;
 pub mod migrate;
 mod postgres;
@@ -17,6 +18,7 @@ pub use access_keys::{AccessKeyEntry, open_access_key, seal_access_key};
 pub use administrators::{
     ADMINISTRATORS_RECORD_KEY, open_administrators, peek_administrators, seal_administrators,
 };
+pub use authenticated::{Opened, is_authenticated_form};
 pub use postgres::{PostgresBackend, PostgresSettings};
 pub use records::KeyRecordCodec;
 pub use redb_backend::RedbBackend;
@@ -196,6 +198,12 @@ pub trait StoreBackend: Send + Sync + 'static {
 
     /// Every record of every table, read in one transaction (a consistent backup).
     fn snapshot(&self) -> Result<Vec<Row>>;
+
+    /// Whether other processes (nodes) write this store too. Such a store accepts only records
+    /// authenticated under the master key (no alias or grant row of an earlier release).
+    fn shared(&self) -> bool {
+        false
+    }
 
     /// For a store several nodes share: its generation and what the other nodes changed after
     /// `since`. `None` for a store only this process writes, whose caches are never stale.

@@ -300,6 +300,10 @@ fn generation_of(value: i64) -> Result<u64> {
 }
 
 impl StoreBackend for PostgresBackend {
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn commit(&self, writes: Vec<Write>) -> Result<()> {
         if writes.is_empty() {
             return Ok(());
