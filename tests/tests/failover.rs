@@ -1,8 +1,9 @@
-//! Two independent `arcad --dev` nodes behind one endpoint list, each with its own store (the
-//! transport's failover needs no shared database): `libarca_pkcs11.so`, driven through the
+//! Two independent `arcad` nodes behind one endpoint list (`--dev`; key-file stores with `[tls]`
+//! for mutual TLS), each with its own store (the transport's failover needs no shared database): `libarca_pkcs11.so`, driven through the
 //! cryptoki crate with `ARCA_ENDPOINT=unix:A,unix:B`, moves to B when A is killed; arcactl with
 //! `--endpoint unix:A,unix:B` reaches B when A is down, names both nodes when neither answers, and
-//! `audit verify` reports the chain of each node.
+//! `audit verify` reports the chain of each node. Over mutual TLS the one set of client files
+//! serves every node.
 //!
 //! The module reads its settings from the environment and is process-wide, so the PKCS#11 part
 //! runs in a child process (`failover_child`), which kills A itself between two of its calls and
@@ -12,7 +13,8 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use arca_tests::arcactl::describe;
-use arca_tests::{Daemon, bin_dir, binary};
+use arca_tests::pki::make_pki;
+use arca_tests::{Daemon, Launch, bin_dir, binary};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
 use serde_json::Value;
@@ -135,7 +137,7 @@ fn arcactl_reaches_the_next_node_when_the_first_is_down_and_names_both_when_none
 }
 
 #[test]
-fn audit_verify_reports_the_chain_of_every_node() {
+fn audit_verify_reports_the_chain_of_every_node_and_fails_for_any() {
     let ([(a, _a_dir), (b, _b_dir)], list) = two_nodes();
     let both = arcactl(&list, &["audit", "verify"]);
     assert!(both.status.success(), "{}", describe(&both));
@@ -150,6 +152,19 @@ fn audit_verify_reports_the_chain_of_every_node() {
         assert!(node["records"].as_u64().unwrap() > 0, "each node counts its own records: {node}");
     }
 
+    // A changed record on one node: that node's chain is broken, the other's intact, exit 3.
+    let log = b.data_dir.join("audit.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let changed = text.replacen("\"outcome\":\"OK\"", "\"outcome\":\"NOT_FOUND\"", 1);
+    assert_ne!(changed, text, "a record to change");
+    std::fs::write(&log, changed).unwrap();
+    let broken = arcactl(&list, &["audit", "verify"]);
+    assert_eq!(broken.status.code(), Some(3), "{}", describe(&broken));
+    let report = json(&broken);
+    assert_eq!(report["intact"], false);
+    assert_eq!((&report["nodes"][0]["intact"], &report["nodes"][1]["intact"]), (&true.into(), &false.into()));
+    assert!(report["nodes"][1]["first_bad_seq"].is_u64(), "{report}");
+
     // A node that cannot be asked fails the command after the report names it.
     a.kill_hard();
     let half = arcactl(&list, &["audit", "verify"]);
@@ -157,6 +172,54 @@ fn audit_verify_reports_the_chain_of_every_node() {
     let report = json(&half);
     assert_eq!(report["intact"], false);
     assert!(report["nodes"][0]["error"].as_str().unwrap().contains(&sockets[0]), "{report}");
-    assert_eq!(report["nodes"][1]["intact"], true, "{report}");
+    assert_eq!(report["nodes"][1]["intact"], false, "{report}");
     assert!(String::from_utf8_lossy(&half.stderr).contains("not every endpoint could be asked"));
+}
+
+/// Over mutual TLS one set of client files serves every node of `https://A,https://B`: with A
+/// down, arcactl and the module (through pkcs11-tool) reach B.
+#[test]
+fn over_mutual_tls_one_set_of_client_files_serves_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path();
+    make_pki(pki);
+    let tls = format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{p}/server.pem\"\nkey = \"{p}/server.key\"\nclient_ca = \"{p}/ca.pem\"\n",
+        p = pki.display()
+    );
+    let [a, b] = ["a", "b"].map(|name| {
+        std::fs::create_dir(pki.join(name)).unwrap();
+        Launch::key_file_config(&pki.join(name), &tls).start()
+    });
+    let url = |daemon: &Daemon| daemon.addresses.iter().find(|a| a.starts_with("https://")).unwrap().clone();
+    let list = format!("{},{}", url(&a), url(&b));
+    // B holds one key, A none: `status` tells them apart.
+    let made = arcactl(&format!("unix:{}", b.socket.display()), &["create-key", "--description", "on b"]);
+    assert!(made.status.success(), "{}", describe(&made));
+    let files = |name: &str| pki.join(name).display().to_string();
+    let (ca, cert, key) = (files("ca.pem"), files("client.pem"), files("client.key"));
+    let status = || {
+        let args = ["--ca-cert", &ca, "--client-cert", &cert, "--client-key", &key, "status"];
+        let output = arcactl(&list, &args);
+        assert!(output.status.success(), "{}", describe(&output));
+        json(&output)["key_count"].as_u64().unwrap()
+    };
+    assert_eq!(status(), 0, "A while it answers");
+    a.kill_hard();
+    assert_eq!(status(), 1, "B once A is down");
+
+    std::fs::write(
+        pki.join("pkcs11.conf"),
+        "ca_cert = ca.pem\nclient_cert = client.pem\nclient_key = client.key\n",
+    )
+    .unwrap();
+    let mut command = Command::new("pkcs11-tool");
+    command.arg("--module").arg(bin_dir().join("libarca_pkcs11.so")).arg("-L");
+    command
+        .env_remove("ARCA_SOCKET")
+        .env("ARCA_ENDPOINT", &list)
+        .env("ARCA_PKCS11_CONF", pki.join("pkcs11.conf"));
+    let output = command.output().unwrap();
+    let text = describe(&output);
+    assert!(output.status.success() && text.contains("token state:   uninitialized"), "{text}");
 }
