@@ -33,16 +33,18 @@ impl DaemonEndpoints {
             return DaemonEndpoint::parse(text, tls).map(Self::from);
         }
         let refuse = |fault| ConnectError::InvalidEndpointList { list: text.to_owned(), fault };
-        let mut endpoints: Vec<DaemonEndpoint> = Vec::new();
+        // The first element's kind is the list's; judged before parsing, so that a socket list
+        // with a URL in it is called mixed rather than a URL without its TLS files.
+        let tls_list = is_url(text);
+        let mut endpoints = Vec::new();
         for element in text.split(ENDPOINT_SEPARATOR) {
             if element.is_empty() {
                 return Err(refuse(ListFault::EmptyElement));
             }
-            let endpoint = DaemonEndpoint::parse(element, tls.clone())?;
-            if endpoints.first().is_some_and(|first| !same_kind(first, &endpoint)) {
+            if is_url(element) != tls_list {
                 return Err(refuse(ListFault::MixedKinds));
             }
-            endpoints.push(endpoint);
+            endpoints.push(DaemonEndpoint::parse(element, tls.clone())?);
         }
         Ok(Self(endpoints))
     }
@@ -76,14 +78,10 @@ impl std::fmt::Display for DaemonEndpoints {
     }
 }
 
-/// True when both are reached the same way (both sockets, or both TLS).
-fn same_kind(a: &DaemonEndpoint, b: &DaemonEndpoint) -> bool {
-    match (a, b) {
-        (DaemonEndpoint::Unix(_), DaemonEndpoint::Unix(_))
-        | (DaemonEndpoint::Tls { .. }, DaemonEndpoint::Tls { .. }) => true,
-        (DaemonEndpoint::Unix(_), DaemonEndpoint::Tls { .. })
-        | (DaemonEndpoint::Tls { .. }, DaemonEndpoint::Unix(_)) => false,
-    }
+/// True for an element [`DaemonEndpoint::parse`] takes as a TLS endpoint (all others are socket
+/// paths or refused).
+fn is_url(element: &str) -> bool {
+    element.starts_with("https://")
 }
 
 #[cfg(test)]
@@ -144,6 +142,7 @@ mod tests {
         }
         assert_eq!(fault("unix:/a,https://b:7443", Some(files())), ListFault::MixedKinds);
         assert_eq!(fault("https://b:7443,/run/a.sock", Some(files())), ListFault::MixedKinds);
+        assert_eq!(fault("unix:/a,https://b:7443", None), ListFault::MixedKinds, "not a URL without files");
         let message = DaemonEndpoints::parse("unix:/a,", None).unwrap_err().to_string();
         assert_eq!(message, "invalid endpoint list \"unix:/a,\": an element is empty");
     }
