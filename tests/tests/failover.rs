@@ -130,6 +130,15 @@ fn arcactl_reaches_the_next_node_when_the_first_is_down_and_names_both_when_none
     for node in list.split(',') {
         assert!(stderr.contains(node), "{node} is not named: {stderr}");
     }
+    // A list that cannot be understood is refused with the list named and why.
+    for (bad, why) in [
+        (format!("{list},"), "an element is empty"),
+        (format!("{list},https://c:1"), "it mixes socket paths and https:// URLs"),
+    ] {
+        let refused = arcactl(&bad, &["token", "info"]);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(&format!("invalid endpoint list {bad:?}: {why}")), "{stderr}");
+    }
     // One node that cannot be reached fails as it always did, naming it.
     let one = arcactl(list.split(',').next().unwrap(), &["token", "info"]);
     let stderr = String::from_utf8_lossy(&one.stderr);
