@@ -1,17 +1,58 @@
-//! The audit log commands: audit verify, audit tail, audit rotate.
+//! The audit log commands: audit verify (on one node, or on every node of an --endpoint list,
+//! since each node keeps its own audit chain), audit tail, audit rotate.
 
+use arca_proto::DaemonEndpoints;
 use arca_proto::v1 as pb;
 
-use crate::cli::AuditTailArgs;
+use crate::cli::{AuditTailArgs, Global};
 use crate::error::CliError;
-use crate::output::{Record, Reply, Value};
+use crate::output::{Record, Reply, Value, Verdict};
 use crate::session::Session;
 
 /// The counts, and when the log is not intact the first bad record and why (exit status 3).
 pub(crate) async fn verify(session: &Session) -> Result<Reply, CliError> {
+    let (record, intact) = verification(session, Record::new()).await?;
+    Ok(Reply::check(record, intact))
+}
+
+/// `audit verify` on every node, in order: one entry per node (its endpoint, then its counts or
+/// why it could not be asked) and `intact` true only when every node's chain is. A node that
+/// cannot be reached fails the command (exit status 1) after the report; a broken chain on a
+/// node that answered gives exit status 3.
+pub(crate) async fn verify_each(endpoints: &DaemonEndpoints, global: &Global) -> Result<Reply, CliError> {
+    let (mut nodes, mut all_intact, mut all_asked) = (Vec::new(), true, true);
+    for endpoint in endpoints.as_slice() {
+        let node = Record::new().with("endpoint", endpoint.to_string());
+        let outcome = match Session::connect_to(endpoint, global).await {
+            Ok(session) => verification(&session, node.clone()).await,
+            Err(error) => Err(error),
+        };
+        let entry = match outcome {
+            Ok((record, intact)) => {
+                all_intact &= intact;
+                record
+            }
+            Err(error) => {
+                all_asked = false;
+                node.with("error", error.to_string())
+            }
+        };
+        nodes.push(Value::Object(entry));
+    }
+    let record = Record::new().with("intact", all_intact && all_asked).with("nodes", Value::List(nodes));
+    let verdict = match (all_asked, all_intact) {
+        (false, _) => Verdict::Unanswered,
+        (true, false) => Verdict::NotValid,
+        (true, true) => Verdict::Done,
+    };
+    Ok(Reply { verdict, ..Reply::from(record) })
+}
+
+/// Asks one node to verify its log; its answer follows the fields of `record`.
+async fn verification(session: &Session, record: Record) -> Result<(Record, bool), CliError> {
     let request = session.request(pb::VerifyAuditRequest {});
     let response = session.call(session.admin().verify_audit(request)).await?;
-    let mut record = Record::new()
+    let mut record = record
         .with("intact", response.intact)
         .with("records", response.records)
         .with("authenticated", response.authenticated)
@@ -22,7 +63,7 @@ pub(crate) async fn verify(session: &Session) -> Result<Reply, CliError> {
             .with("first_bad_file", response.first_bad_file)
             .with("reason", response.reason);
     }
-    Ok(Reply::check(record, response.intact))
+    Ok((record, response.intact))
 }
 
 /// In table output the JSON lines exactly as the daemon returns them, oldest first as given.

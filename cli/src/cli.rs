@@ -55,8 +55,10 @@ pub(crate) struct Global {
     /// The daemon's Unix socket [default: /run/arca/arca.sock].
     #[arg(long, global = true, env = "ARCA_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Connect here instead of --socket: `https://host:port` (with the three TLS files) or `unix:PATH`.
-    #[arg(long, global = true, value_name = "URL")]
+    /// Connect here instead of --socket: `https://host:port` (with the three TLS files) or
+    /// `unix:PATH`; several nodes comma-separated, all of one kind, are tried in order (and
+    /// `audit verify` verifies each).
+    #[arg(long, global = true, value_name = "URL[,URL…]")]
     pub endpoint: Option<String>,
     /// PEM CA certificate that signed the daemon's TLS certificate.
     #[arg(long, global = true, value_name = "FILE", requires_all = ["endpoint", "client_cert", "client_key"])]

@@ -7,6 +7,9 @@ use tonic::Status;
 pub(crate) enum CliError {
     #[error("{}", chain(.0))]
     Connect(#[from] ConnectError),
+    /// No node of an --endpoint list could be reached: each node and why, in the order tried.
+    #[error("no endpoint could be reached: {}", tried(.0))]
+    Unreachable(Vec<(String, CliError)>),
     #[error("{}: {}{}", arca_proto::code_name(.0.code()), .0.message(), request_id_note(.0))]
     Rpc(#[from] Status),
     #[error("DEADLINE_EXCEEDED: no answer within {0} s")]
@@ -36,6 +39,19 @@ impl CliError {
         Self::Hint { source: Box::new(self), hint }
     }
 
+    /// The error of a connection attempt on every node: one node's own error as it is, several
+    /// as [`CliError::Unreachable`].
+    pub(crate) fn unreachable(mut tried: Vec<(String, CliError)>) -> Self {
+        match tried.pop() {
+            Some((_, only)) if tried.is_empty() => only,
+            Some(last) => {
+                tried.push(last);
+                Self::Unreachable(tried)
+            }
+            None => Self::Input("no endpoint given".to_owned()),
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();
         move |source| Self::Io { context, source }
@@ -57,10 +73,39 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Each node and why it failed, in the order tried (`node: error` unless the error names it).
+fn tried(nodes: &[(String, CliError)]) -> String {
+    let each = nodes.iter().map(|(node, error)| {
+        let text = error.to_string();
+        if text.contains(node.as_str()) { text } else { format!("{node}: {text}") }
+    });
+    each.collect::<Vec<_>>().join("; ")
+}
+
 fn request_id_note(status: &Status) -> String {
     status
         .metadata()
         .get(REQUEST_ID_HEADER)
         .and_then(|id| id.to_str().ok())
         .map_or_else(String::new, |id| format!(" (request id {id})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_unreachable_node_fails_as_before_and_several_are_each_named() {
+        let timeout = || ("unix:/a".to_owned(), CliError::Timeout(3));
+        assert_eq!(
+            CliError::unreachable(vec![timeout()]).to_string(),
+            "DEADLINE_EXCEEDED: no answer within 3 s"
+        );
+        let refused = ("unix:/b".to_owned(), CliError::Input("cannot connect to unix:/b: refused".into()));
+        assert_eq!(
+            CliError::unreachable(vec![timeout(), refused]).to_string(),
+            "no endpoint could be reached: unix:/a: DEADLINE_EXCEEDED: no answer within 3 s; \
+             cannot connect to unix:/b: refused"
+        );
+    }
 }

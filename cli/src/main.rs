@@ -1,7 +1,8 @@
 //! arcactl: the admin CLI of the Arca key daemon. One subcommand per RPC; output is a table for
 //! people or one JSON object for scripts; errors go to stderr as `arcactl: CODE: message`.
 //! Exit status: 0 on success, 1 on any error, 2 on a command line clap refuses, 3 when verify or
-//! verify-mac finds the signature or MAC not valid, or audit verify finds the audit log not intact.
+//! verify-mac finds the signature or MAC not valid, or audit verify finds the audit log not intact
+//! (on any node of an --endpoint list, which it verifies one by one; a node it cannot ask is 1).
 #![forbid(unsafe_code)]
 // `pub` is for what another crate uses, and no crate uses a binary: items here are pub(crate).
 #![warn(unreachable_pub)]
@@ -40,6 +41,8 @@ use crate::session::Session;
 /// The exit status of verify and verify-mac when the signature or MAC is not valid, and of audit
 /// verify when the audit log is not intact.
 const EXIT_NOT_VALID: u8 = 3;
+/// What stderr says when a report is printed but not every endpoint could be asked.
+const UNANSWERED: &str = "not every endpoint could be asked: see the report";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -49,6 +52,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(Verdict::Done) => ExitCode::SUCCESS,
         Ok(Verdict::NotValid) => ExitCode::from(EXIT_NOT_VALID),
+        Ok(Verdict::Unanswered) => {
+            let _ = writeln!(std::io::stderr().lock(), "arcactl: {UNANSWERED}");
+            ExitCode::FAILURE
+        }
         Err(error) => {
             let _ = writeln!(std::io::stderr().lock(), "arcactl: {error}");
             ExitCode::FAILURE
@@ -60,6 +67,12 @@ fn run(cli: Cli) -> Result<Verdict, CliError> {
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CliError::Runtime)?;
     let reply = runtime.block_on(async {
+        if matches!(cli.command, Command::Audit(AuditCommand::Verify)) {
+            let endpoints = session::endpoints(&cli.global)?;
+            if endpoints.as_slice().len() > 1 {
+                return audit::verify_each(&endpoints, &cli.global).await;
+            }
+        }
         let session = Session::connect(&cli.global).await?;
         execute(&session, cli.command).await
     })?;

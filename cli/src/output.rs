@@ -116,6 +116,8 @@ pub(crate) enum Verdict {
     Done,
     /// The command worked, but the signature or MAC it checked is not valid.
     NotValid,
+    /// The command printed its report, but some endpoint it had to ask could not be asked.
+    Unanswered,
 }
 
 /// What a command hands back.

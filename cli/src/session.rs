@@ -1,11 +1,17 @@
 //! One connection to the daemon; every call carries the request id and is bounded by --timeout.
+//!
+//! `--endpoint` may name several nodes (`https://a:7443,https://b:7443`): they are tried in
+//! order, each for at most --timeout, and the first that can be reached serves the command. Only
+//! reaching a node moves on to the next; a call that failed once sent is not sent again
+//! elsewhere, since it may have taken effect. When none can be reached the error names each node
+//! and why (one node fails exactly as before lists existed).
 
 use std::future::Future;
 use std::time::Duration;
 
 use arca_proto::v1::admin_client::AdminClient;
 use arca_proto::v1::key_management_client::KeyManagementClient;
-use arca_proto::{DaemonEndpoint, REQUEST_ID_HEADER, TlsClientFiles};
+use arca_proto::{ConnectError, DaemonEndpoint, DaemonEndpoints, REQUEST_ID_HEADER, TlsClientFiles};
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
@@ -22,8 +28,21 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// Connects to the first node of [`endpoints`] that can be reached.
     pub(crate) async fn connect(global: &Global) -> Result<Self, CliError> {
-        let endpoint = endpoint(global)?;
+        let mut unreachable = Vec::new();
+        for endpoint in endpoints(global)?.as_slice() {
+            match Self::connect_to(endpoint, global).await {
+                Ok(session) => return Ok(session),
+                Err(error) if is_unreachable(&error) => unreachable.push((endpoint.to_string(), error)),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(CliError::unreachable(unreachable))
+    }
+
+    /// Connects to one node, waiting at most --timeout.
+    pub(crate) async fn connect_to(endpoint: &DaemonEndpoint, global: &Global) -> Result<Self, CliError> {
         let timeout = Duration::from_secs(global.timeout);
         let channel = tokio::time::timeout(timeout, endpoint.connect())
             .await
@@ -72,8 +91,9 @@ impl Session {
     }
 }
 
-fn endpoint(global: &Global) -> Result<DaemonEndpoint, CliError> {
-    let Some(url) = &global.endpoint else { return Ok(DaemonEndpoint::Unix(global.socket())) };
+/// The nodes --endpoint names in order, or the one --socket names.
+pub(crate) fn endpoints(global: &Global) -> Result<DaemonEndpoints, CliError> {
+    let Some(url) = &global.endpoint else { return Ok(DaemonEndpoint::Unix(global.socket()).into()) };
     let tls = match (&global.ca_cert, &global.client_cert, &global.client_key) {
         (Some(ca_cert), Some(client_cert), Some(client_key)) => Some(TlsClientFiles {
             ca_cert: ca_cert.clone(),
@@ -85,5 +105,26 @@ fn endpoint(global: &Global) -> Result<DaemonEndpoint, CliError> {
     if url.starts_with("https://") && tls.is_none() {
         return Err(CliError::Input(format!("{url} needs --ca-cert, --client-cert and --client-key")));
     }
-    Ok(DaemonEndpoint::parse(url, tls)?)
+    Ok(DaemonEndpoints::parse(url, tls)?)
+}
+
+/// Whether connecting failed for want of a node that answers (the next one may), rather than for
+/// something every node would refuse alike (an unreadable certificate file).
+fn is_unreachable(error: &CliError) -> bool {
+    match error {
+        CliError::Connect(ConnectError::Transport { .. }) | CliError::Timeout(_) => true,
+        CliError::Connect(
+            ConnectError::ReadFile { .. }
+            | ConnectError::InvalidEndpoint(_)
+            | ConnectError::InvalidEndpointList { .. },
+        ) => false,
+        CliError::Rpc(_)
+        | CliError::Input(_)
+        | CliError::Io { .. }
+        | CliError::Runtime(_)
+        | CliError::Random(_)
+        | CliError::Interrupted(_)
+        | CliError::Hint { .. }
+        | CliError::Unreachable(_) => false,
+    }
 }

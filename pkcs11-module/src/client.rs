@@ -15,6 +15,15 @@
 //! ([`Reach::Existing`]) use the current connection as it is, so after a daemon restart the
 //! daemon itself answers `CKR_SESSION_HANDLE_INVALID`, or the call fails with
 //! `CKR_DEVICE_REMOVED` when the daemon cannot be reached.
+//!
+//! With several nodes (`ARCA_ENDPOINT=unix:/a,unix:/b`, see `crate::config`) the application
+//! lives on one node at a time. Attaching afresh after a connection died starts at the node
+//! after the dead one and tries each node once, in order, wrapping round; a node that cannot be
+//! reached (refused, broken, `UNAVAILABLE`, silent past the connect timeout) passes the turn to
+//! the next, and the node that answers is kept until it fails in turn. This is the restarted
+//! daemon's path: the sessions of the old node are gone with its application, its handles
+//! answer `CKR_DEVICE_REMOVED` until a slot-level call has attached elsewhere and
+//! `CKR_SESSION_HANDLE_INVALID` from the new node after.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +33,7 @@ use std::time::Duration;
 use arca_proto::limits::PIECE_OVERHEAD_BYTES;
 use arca_proto::v1::token_client::TokenClient;
 use arca_proto::v1::{AttachEvent, AttachRequest};
-use arca_proto::{APPLICATION_HEADER, DaemonEndpoint};
+use arca_proto::{APPLICATION_HEADER, DaemonEndpoint, DaemonEndpoints};
 use tokio::task::JoinHandle;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
@@ -71,6 +80,8 @@ struct Connection {
     generation: u64,
     /// The largest request the daemon accepts, as its `Attach` answer said (0: not said).
     max_request_bytes: u64,
+    /// The node it reaches: its position in [`Shared::endpoints`].
+    node: usize,
 }
 
 impl Connection {
@@ -93,7 +104,7 @@ impl Drop for Connection {
 /// What the calls in flight share.
 #[derive(Debug)]
 struct Shared {
-    endpoint: DaemonEndpoint,
+    endpoints: DaemonEndpoints,
     application_name: String,
     current: RwLock<Option<Arc<Connection>>>,
     reconnect: tokio::sync::Mutex<()>,
@@ -110,10 +121,10 @@ pub struct Module {
 
 impl Module {
     /// Builds the runtime and tries once to attach; a daemon that is down is not an error.
-    pub fn start(endpoint: DaemonEndpoint, may_create_threads: bool) -> Result<Self, Error> {
+    pub fn start(endpoints: DaemonEndpoints, may_create_threads: bool) -> Result<Self, Error> {
         let bridge = Bridge::new(may_create_threads)?;
         let shared = Arc::new(Shared {
-            endpoint,
+            endpoints,
             application_name: application_name(),
             current: RwLock::new(None),
             reconnect: tokio::sync::Mutex::new(()),
@@ -229,17 +240,36 @@ impl Shared {
         if let Some(connection) = self.live() {
             return Ok(connection);
         }
-        let fresh = Arc::new(self.attach().await.map_err(|_| Error::TokenNotPresent)?);
+        // After a connection died its node is tried last: it is the one known to have failed.
+        let first = self.current().map_or(0, |gone| self.endpoints.after(gone.node));
+        let fresh = Arc::new(self.attach_any(first).await?);
         let previous =
             self.current.write().unwrap_or_else(PoisonError::into_inner).replace(Arc::clone(&fresh));
         drop(previous);
         Ok(fresh)
     }
 
-    /// Connects and registers the application; the first `Attach` event carries its id.
-    async fn attach(&self) -> Result<Connection, Error> {
+    /// Attaches on the first node that can be reached, trying each once in order from `first`
+    /// and wrapping round; `CKR_TOKEN_NOT_PRESENT` when none answers. A node that answers with
+    /// a refusal ends the search: it is reachable, and the next call asks it again.
+    async fn attach_any(&self, first: usize) -> Result<Connection, Error> {
+        let mut node = first;
+        for _ in self.endpoints.as_slice() {
+            let endpoint = self.endpoints.as_slice().get(node).ok_or(Error::General)?;
+            match self.attach(endpoint, node).await {
+                Ok(connection) => return Ok(connection),
+                Err(error) if error.is_transport() => node = self.endpoints.after(node),
+                Err(_refused) => return Err(Error::TokenNotPresent),
+            }
+        }
+        Err(Error::TokenNotPresent)
+    }
+
+    /// Connects to `endpoint` (node number `node`) and registers the application; the first
+    /// `Attach` event carries its id.
+    async fn attach(&self, endpoint: &DaemonEndpoint, node: usize) -> Result<Connection, Error> {
         let attach = async {
-            let channel = crate::connect::connect(&self.endpoint).await?;
+            let channel = crate::connect::connect(endpoint).await?;
             let request = AttachRequest { application_name: self.application_name.clone() };
             let mut client = TokenClient::new(channel.clone());
             let mut stream = client.attach(request).await.map_err(|s| Error::from_status(&s))?.into_inner();
@@ -253,7 +283,7 @@ impl Shared {
         let watcher = tokio::spawn(watch(stream, Arc::clone(&gone)));
         let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
         let max_request_bytes = event.max_request_bytes;
-        Ok(Connection { channel, app, gone, watcher, generation, max_request_bytes })
+        Ok(Connection { channel, app, gone, watcher, generation, max_request_bytes, node })
     }
 }
 

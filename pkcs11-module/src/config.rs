@@ -5,43 +5,47 @@
 //!   naming the PEM files of mutual TLS (`ca_cert`, `client_cert`, `client_key`); blank lines
 //!   and `#` comments are ignored, values may be double-quoted, relative paths are taken from
 //!   the file's directory. `ARCA_ENDPOINT` may also hold a socket path.
+//! - `ARCA_ENDPOINT` may name several nodes, comma-separated and all of one kind
+//!   (`https://a:7443,https://b:7443` or `unix:/x/a.sock,unix:/y/b.sock`): the module fails over
+//!   between them in that order (`crate::client`). The TLS file applies to every node.
 //! - Otherwise the production socket, `/run/arca/arca.sock`.
 //!
 //! A configuration that cannot be understood (an unknown scheme, https without the file, an
-//! unreadable or malformed file) makes `C_Initialize` fail with `CKR_FUNCTION_FAILED`: unlike a
-//! daemon that is down, it will not fix itself. The PEM files themselves are read at connect time.
+//! unreadable or malformed file, an empty element or mixed kinds in a list) makes `C_Initialize`
+//! fail with `CKR_FUNCTION_FAILED`: unlike a daemon that is down, it will not fix itself. The PEM
+//! files themselves are read at connect time.
 
 use std::path::{Path, PathBuf};
 
-use arca_proto::{DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};
+use arca_proto::{DEFAULT_SOCKET, DaemonEndpoint, DaemonEndpoints, TlsClientFiles};
 
 use crate::error::Error;
 
 /// The variable naming the daemon's socket.
 pub const SOCKET_VAR: &str = "ARCA_SOCKET";
-/// The variable naming the daemon's `https://` endpoint.
+/// The variable naming the daemon's `https://` endpoint (or the nodes' endpoints).
 pub const ENDPOINT_VAR: &str = "ARCA_ENDPOINT";
 /// The variable naming the TLS client configuration file.
 pub const CONF_VAR: &str = "ARCA_PKCS11_CONF";
 
-/// The daemon endpoint the environment names.
-pub fn endpoint_from_env() -> Result<DaemonEndpoint, Error> {
+/// The daemon endpoints the environment names, in the order they are tried.
+pub fn endpoint_from_env() -> Result<DaemonEndpoints, Error> {
     let var = |name| std::env::var(name).ok().filter(|value: &String| !value.is_empty());
     resolve(var(SOCKET_VAR), var(ENDPOINT_VAR), var(CONF_VAR), |path| std::fs::read_to_string(path))
 }
 
-/// The endpoint for the given variables; `read` reads the configuration file.
+/// The endpoints for the given variables; `read` reads the configuration file.
 pub fn resolve(
     socket: Option<String>,
     endpoint: Option<String>,
     conf: Option<String>,
     read: impl FnOnce(&Path) -> std::io::Result<String>,
-) -> Result<DaemonEndpoint, Error> {
+) -> Result<DaemonEndpoints, Error> {
     if let Some(socket) = socket {
-        return parse(&socket, None);
+        return one(&socket);
     }
     let Some(endpoint) = endpoint else {
-        return parse(DEFAULT_SOCKET, None);
+        return one(DEFAULT_SOCKET);
     };
     if !endpoint.starts_with("https://") {
         return parse(&endpoint, None);
@@ -52,8 +56,13 @@ pub fn resolve(
     parse(&endpoint, Some(parse_tls_conf(&text, base)?))
 }
 
-fn parse(text: &str, tls: Option<TlsClientFiles>) -> Result<DaemonEndpoint, Error> {
-    DaemonEndpoint::parse(text, tls).map_err(|_| Error::Configuration)
+/// `ARCA_SOCKET` names one socket, whatever its path holds.
+fn one(text: &str) -> Result<DaemonEndpoints, Error> {
+    DaemonEndpoint::parse(text, None).map(DaemonEndpoints::from).map_err(|_| Error::Configuration)
+}
+
+fn parse(text: &str, tls: Option<TlsClientFiles>) -> Result<DaemonEndpoints, Error> {
+    DaemonEndpoints::parse(text, tls).map_err(|_| Error::Configuration)
 }
 
 /// Parses the `key = value` TLS client file.
@@ -100,10 +109,10 @@ mod tests {
         Err(std::io::Error::from(std::io::ErrorKind::NotFound))
     }
 
-    fn unix(endpoint: &DaemonEndpoint) -> &Path {
-        match endpoint {
-            DaemonEndpoint::Unix(path) => path,
-            DaemonEndpoint::Tls { .. } => panic!("expected a socket"),
+    fn unix(endpoints: &DaemonEndpoints) -> &Path {
+        match endpoints.as_slice() {
+            [DaemonEndpoint::Unix(path)] => path,
+            other => panic!("expected one socket, got {other:?}"),
         }
     }
 
@@ -131,7 +140,7 @@ mod tests {
         let endpoint =
             resolve(None, Some("https://kms:7443".into()), Some("/etc/arca/pkcs11.conf".into()), read)
                 .unwrap();
-        let DaemonEndpoint::Tls { url, files } = endpoint else { panic!("expected TLS") };
+        let [DaemonEndpoint::Tls { url, files }] = endpoint.as_slice() else { panic!("expected TLS") };
         assert_eq!(url, "https://kms:7443");
         assert_eq!(files.ca_cert, Path::new("/etc/arca/ca.pem"));
         assert_eq!(files.client_cert, Path::new("/etc/arca/client.pem"));
@@ -150,6 +159,40 @@ mod tests {
             resolve(None, Some("http://kms:80".into()), None, no_file).err(),
             Some(Error::Configuration)
         );
+    }
+
+    #[test]
+    fn endpoint_lists_name_the_nodes_in_order() {
+        let sockets = resolve(None, Some("unix:/x/a.sock,/y/b.sock".into()), None, no_file).unwrap();
+        assert_eq!(sockets.to_string(), "unix:/x/a.sock,unix:/y/b.sock");
+        let read = |_: &Path| Ok(CONF.to_owned());
+        let urls = "https://a:7443,https://b:7443".to_owned();
+        let nodes = resolve(None, Some(urls), Some("/etc/arca/pkcs11.conf".into()), read).unwrap();
+        for node in nodes.as_slice() {
+            let DaemonEndpoint::Tls { files, .. } = node else { panic!("expected TLS") };
+            assert_eq!(files.client_key, Path::new("/etc/arca/client.key"), "one TLS file for all");
+        }
+        assert_eq!(nodes.to_string(), "https://a:7443,https://b:7443");
+        // ARCA_SOCKET names one socket even with a comma in its path.
+        let socket = resolve(Some("/tmp/a,b.sock".into()), None, None, no_file).unwrap();
+        assert_eq!(unix(&socket), Path::new("/tmp/a,b.sock"));
+    }
+
+    #[test]
+    fn bad_endpoint_lists_are_configuration_errors() {
+        let read = |_: &Path| Ok(CONF.to_owned());
+        let conf = || Some("/etc/arca/pkcs11.conf".to_owned());
+        for list in ["unix:/a,", ",unix:/a", "unix:/a,,unix:/b", "unix:/a,https://b:1", "unix:/a,ftp://b"] {
+            assert_eq!(
+                resolve(None, Some(list.into()), conf(), read).err(),
+                Some(Error::Configuration),
+                "{list}"
+            );
+        }
+        let mixed = resolve(None, Some("https://a:1,unix:/b".into()), conf(), read);
+        assert_eq!(mixed.err(), Some(Error::Configuration));
+        let no_conf = resolve(None, Some("https://a:1,https://b:1".into()), None, no_file);
+        assert_eq!(no_conf.err(), Some(Error::Configuration));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum ConnectError {
     },
     #[error("invalid endpoint {0:?}: expected a socket path or an https:// URL")]
     InvalidEndpoint(String),
+    #[error("invalid endpoint list {list:?}: {fault}")]
+    InvalidEndpointList { list: String, fault: crate::daemon_endpoints::ListFault },
 }
 
 impl DaemonEndpoint {

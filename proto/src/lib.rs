@@ -6,10 +6,12 @@
 pub mod attributes;
 pub mod civil;
 pub mod codec;
+mod daemon_endpoints;
 mod endpoint;
 pub mod limits;
 pub mod principal;
 
+pub use daemon_endpoints::{DaemonEndpoints, ENDPOINT_SEPARATOR, ListFault};
 pub use endpoint::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};
 
 /// Generated protobuf and gRPC code for package `arca.v1`.

@@ -3,6 +3,7 @@
 //! The module's state is per process, so every test that initialises it holds [`serial`].
 
 mod child;
+mod failover;
 mod function_lists;
 mod no_daemon;
 mod pieces;
