@@ -1,7 +1,9 @@
-//! Two independent `arcad` nodes behind one endpoint list (`--dev`; key-file stores with `[tls]`
-//! for mutual TLS), each with its own store (the transport's failover needs no shared database): `libarca_pkcs11.so`, driven through the
-//! cryptoki crate with `ARCA_ENDPOINT=unix:A,unix:B`, moves to B when A is killed; arcactl with
-//! `--endpoint unix:A,unix:B` reaches B when A is down, names both nodes when neither answers, and
+//! Two `arcad` nodes behind one endpoint list (`--dev`; key-file stores with `[tls]` for mutual
+//! TLS), each with its own store (the transport's failover needs no shared database), and last
+//! two nodes on one PostgreSQL store, where token objects outlive the node. `libarca_pkcs11.so`,
+//! driven through the cryptoki crate with `ARCA_ENDPOINT=unix:A,unix:B`, moves to B when A is
+//! killed; arcactl with `--endpoint unix:A,unix:B` reaches B when A is down, names both nodes
+//! when neither answers, and
 //! `audit verify` reports the chain of each node. Over mutual TLS the one set of client files
 //! serves every node.
 //!
@@ -231,4 +233,75 @@ fn over_mutual_tls_one_set_of_client_files_serves_every_node() {
     let output = command.output().unwrap();
     let text = describe(&output);
     assert!(output.status.success() && text.contains("token state:   uninitialized"), "{text}");
+}
+
+/// The child's environment for the shared-store scenario: its steps run only when set.
+const CHILD_SHARED: &str = "ARCA_P11_TEST_FAILOVER_SHARED";
+const SHARED_DONE: &str = "SHARED FAILOVER OK";
+
+/// Two nodes on one PostgreSQL store: a token key the application made on A is found and opens
+/// A's ciphertext on B after A is killed; only the session and its login were lost.
+#[test]
+fn on_a_shared_store_token_objects_made_on_the_dead_node_are_there_on_the_next() {
+    let postgres = arca_tests::postgres::Postgres::start();
+    let url = postgres.database("arca");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = Launch::dev_on_redb(dir_a.path()).on_postgres(&url, "node-a").start();
+    std::fs::copy(dir_a.path().join("master.key"), dir_b.path().join("master.key")).unwrap();
+    let b = Launch::dev_on_redb(dir_b.path()).on_postgres(&url, "node-b").start();
+    let list = format!("unix:{},unix:{}", a.socket.display(), b.socket.display());
+    let init = arcactl(&list, &["token", "init", "--label", "shared"]);
+    assert!(init.status.success(), "token init: {}", describe(&init));
+    let mut pin = Command::new(binary("arcactl"));
+    pin.args(["--endpoint", &list, "--output", "json", "token", "init-pin"]).env_remove("ARCA_SOCKET");
+    let pin = pin.env("ARCA_SO_PIN", "87654321").env("ARCA_PIN", "123456").output().unwrap();
+    assert!(pin.status.success(), "init-pin: {}", describe(&pin));
+
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.args(["shared_failover_child", "--exact", "--nocapture", "--test-threads", "1"]);
+    command.env_remove("ARCA_SOCKET").env("ARCA_ENDPOINT", &list).env(CHILD_SHARED, "1");
+    command.env(CHILD_MODULE, bin_dir().join("libarca_pkcs11.so")).env(CHILD_KILL, a.pid().to_string());
+    let output = command.output().unwrap();
+    let text = describe(&output);
+    assert!(output.status.success() && text.contains(SHARED_DONE), "{text}");
+    drop(b);
+}
+
+/// The PKCS#11 steps of the shared-store scenario; does nothing unless the test above started it.
+#[test]
+fn shared_failover_child() {
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+    if std::env::var_os(CHILD_SHARED).is_none() {
+        return;
+    }
+    let module = std::env::var_os(CHILD_MODULE).unwrap();
+    let node_a: u32 = std::env::var(CHILD_KILL).unwrap().parse().unwrap();
+    let pkcs11 = Pkcs11::new(module).unwrap();
+    pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)).unwrap();
+    let slot = pkcs11.get_slots_with_token().unwrap()[0];
+    let session = pkcs11.open_rw_session(slot).unwrap();
+    session.login(UserType::User, Some(&AuthPin::from("123456"))).unwrap();
+    let template = [
+        Attribute::Token(true),
+        Attribute::ValueLen(32.into()),
+        Attribute::Label(b"made-on-a".to_vec()),
+        Attribute::Encrypt(true),
+        Attribute::Decrypt(true),
+    ];
+    let key = session.generate_key(&Mechanism::AesKeyGen, &template).unwrap();
+    let mechanism = Mechanism::AesCbcPad([3u8; 16]);
+    let sealed = session.encrypt(&mechanism, key, b"written through node A").unwrap();
+
+    kill_and_wait(node_a);
+    assert_rv(session.generate_random_vec(16), RvError::DeviceRemoved);
+    let session = pkcs11.open_rw_session(slot).unwrap();
+    session.login(UserType::User, Some(&AuthPin::from("123456"))).unwrap();
+    let find = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Label(b"made-on-a".to_vec())];
+    let found = session.find_objects(&find).unwrap();
+    let key = *found.first().expect("the token key made on A, found on B");
+    assert_eq!(session.decrypt(&mechanism, key, &sealed).unwrap(), b"written through node A");
+    println!("{SHARED_DONE}");
 }
