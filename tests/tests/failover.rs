@@ -3,9 +3,8 @@
 //! two nodes on one PostgreSQL store, where token objects outlive the node. `libarca_pkcs11.so`,
 //! driven through the cryptoki crate with `ARCA_ENDPOINT=unix:A,unix:B`, moves to B when A is
 //! killed; arcactl with `--endpoint unix:A,unix:B` reaches B when A is down, names both nodes
-//! when neither answers, and
-//! `audit verify` reports the chain of each node. Over mutual TLS the one set of client files
-//! serves every node.
+//! when neither answers, and `audit verify` reports the chain of each node. Over mutual TLS the
+//! one set of client files serves every node.
 //!
 //! The module reads its settings from the environment and is process-wide, so the PKCS#11 part
 //! runs in a child process (`failover_child`), which kills A itself between two of its calls and
