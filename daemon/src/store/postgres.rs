@@ -243,48 +243,77 @@ fn unavailable_or_storage(error: tokio_postgres::Error) -> Error {
     if transient { Error::StoreUnavailable(error.to_string()) } else { Error::Storage(error.to_string()) }
 }
 
+/// Takes the generation lock: the first statement of every write transaction.
+const NEXT_GENERATION: &str = "UPDATE arca_generation SET value = value + 1 WHERE id = 1 RETURNING value";
+
+/// One write and its change record in one statement; each answers how many records it wrote
+/// (0: the requirement was not met). `$1` table, `$2` key, `$3` generation, then the new value
+/// of a put, then the expected stored value (`$5` for a put, `$4` for a delete).
+fn write_statement(write: &Write) -> &'static str {
+    match (&write.value, &write.expect) {
+        (Some(_), Expect::Anything) => {
+            "WITH written AS (INSERT INTO arca_records (tbl, key, value, generation) VALUES ($1, $2, $4, $3) \
+             ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value, generation = EXCLUDED.generation \
+             RETURNING tbl, key), logged AS (INSERT INTO arca_changes (generation, tbl, key) \
+             SELECT $3, tbl, key FROM written ON CONFLICT DO NOTHING) SELECT count(*) FROM written"
+        }
+        (Some(_), Expect::Absent) => {
+            "WITH written AS (INSERT INTO arca_records (tbl, key, value, generation) VALUES ($1, $2, $4, $3) \
+             ON CONFLICT (tbl, key) DO NOTHING RETURNING tbl, key), logged AS (INSERT INTO arca_changes \
+             (generation, tbl, key) SELECT $3, tbl, key FROM written ON CONFLICT DO NOTHING) \
+             SELECT count(*) FROM written"
+        }
+        (Some(_), Expect::Stored(_)) => {
+            "WITH written AS (UPDATE arca_records SET value = $4, generation = $3 \
+             WHERE tbl = $1 AND key = $2 AND value = $5 RETURNING tbl, key), logged AS (INSERT INTO \
+             arca_changes (generation, tbl, key) SELECT $3, tbl, key FROM written ON CONFLICT DO NOTHING) \
+             SELECT count(*) FROM written"
+        }
+        (None, Expect::Anything) => {
+            "WITH written AS (DELETE FROM arca_records WHERE tbl = $1 AND key = $2 RETURNING tbl, key), \
+             logged AS (INSERT INTO arca_changes (generation, tbl, key) SELECT $3, tbl, key FROM written \
+             ON CONFLICT DO NOTHING) SELECT 1::bigint"
+        }
+        (None, Expect::Absent) => {
+            "SELECT count(*) FROM (SELECT $3::bigint) AS g WHERE NOT EXISTS \
+             (SELECT 1 FROM arca_records WHERE tbl = $1 AND key = $2)"
+        }
+        (None, Expect::Stored(_)) => {
+            "WITH written AS (DELETE FROM arca_records WHERE tbl = $1 AND key = $2 AND value = $4 \
+             RETURNING tbl, key), logged AS (INSERT INTO arca_changes (generation, tbl, key) \
+             SELECT $3, tbl, key FROM written ON CONFLICT DO NOTHING) SELECT count(*) FROM written"
+        }
+    }
+}
+
 async fn commit(pool: &Pool, writes: &[Write]) -> Result<u64> {
     let mut client = connection(pool).await?;
     let txn = client.transaction().await.map_err(unavailable_or_storage)?;
-    let row = txn
-        .query_one("UPDATE arca_generation SET value = value + 1 WHERE id = 1 RETURNING value", &[])
-        .await
-        .map_err(unavailable_or_storage)?;
-    let generation: i64 = row.get(0);
+    let next = txn.prepare_cached(NEXT_GENERATION).await.map_err(unavailable_or_storage)?;
+    let generation: i64 = txn.query_one(&next, &[]).await.map_err(unavailable_or_storage)?.get(0);
     for write in writes {
         let table = write.table.name();
-        if write.expect != Expect::Anything {
-            let current = txn
-                .query_opt(
-                    "SELECT value FROM arca_records WHERE tbl = $1 AND key = $2",
-                    &[&table, &write.key],
-                )
-                .await
-                .map_err(unavailable_or_storage)?
-                .map(|row| row.get::<_, Vec<u8>>(0));
-            if !write.expect.is_met_by(current.as_deref()) {
-                // Dropping the transaction rolls it back: nothing of the batch is applied.
-                return Err(super::stale_write(write.table, &write.key));
-            }
+        let statement = txn.prepare_cached(write_statement(write)).await.map_err(unavailable_or_storage)?;
+        let (value, expected) = (
+            write.value.as_deref(),
+            match &write.expect {
+                Expect::Stored(bytes) => Some(bytes.as_slice()),
+                Expect::Anything | Expect::Absent => None,
+            },
+        );
+        let mut parameters: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&table, &write.key, &generation];
+        if let Some(value) = &value {
+            parameters.push(value);
         }
-        match &write.value {
-            Some(value) => {
-                txn.execute(
-                    "INSERT INTO arca_records (tbl, key, value, generation) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (tbl, key) DO UPDATE SET value = EXCLUDED.value, generation = EXCLUDED.generation",
-                    &[&table, &write.key, value, &generation],
-                )
-                .await
-            }
-            None => txn.execute("DELETE FROM arca_records WHERE tbl = $1 AND key = $2", &[&table, &write.key]).await,
+        if let Some(expected) = &expected {
+            parameters.push(expected);
         }
-        .map_err(unavailable_or_storage)?;
-        txn.execute(
-            "INSERT INTO arca_changes (generation, tbl, key) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&generation, &table, &write.key],
-        )
-        .await
-        .map_err(unavailable_or_storage)?;
+        let row = txn.query_one(&statement, &parameters).await.map_err(unavailable_or_storage)?;
+        if row.get::<_, i64>(0) == 0 {
+            // Dropping the transaction rolls it back: nothing of the batch is applied.
+            return Err(super::stale_write(write.table, &write.key));
+        }
     }
     txn.commit().await.map_err(unavailable_or_storage)?;
     u64::try_from(generation).map_err(|_| Error::Integrity("negative store generation".into()))
@@ -331,13 +360,12 @@ impl StoreBackend for PostgresBackend {
         let (pool, key) = (self.pool.clone(), key.to_vec());
         self.run("read", async move {
             let client = connection(&pool).await?;
-            let row = client
-                .query_opt(
-                    "SELECT value FROM arca_records WHERE tbl = $1 AND key = $2",
-                    &[&table.name(), &key],
-                )
+            let statement = client
+                .prepare_cached("SELECT value FROM arca_records WHERE tbl = $1 AND key = $2")
                 .await
                 .map_err(unavailable_or_storage)?;
+            let row =
+                client.query_opt(&statement, &[&table.name(), &key]).await.map_err(unavailable_or_storage)?;
             Ok(row.map(|row| row.get(0)))
         })
     }
@@ -434,10 +462,11 @@ struct GenerationChanges {
 
 async fn changes(pool: &Pool, since: u64) -> Result<GenerationChanges> {
     let client = connection(pool).await?;
-    let row = client
-        .query_one("SELECT value, pruned_through FROM arca_generation WHERE id = 1", &[])
+    let statement = client
+        .prepare_cached("SELECT value, pruned_through FROM arca_generation WHERE id = 1")
         .await
         .map_err(unavailable_or_storage)?;
+    let row = client.query_one(&statement, &[]).await.map_err(unavailable_or_storage)?;
     let (generation, pruned_through) = (generation_of(row.get(0))?, generation_of(row.get(1))?);
     if generation == since {
         return Ok(GenerationChanges { generation, rows: ChangedRows::Listed(Vec::new()) });
