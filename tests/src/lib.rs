@@ -339,3 +339,24 @@ pub fn assert_status<T: std::fmt::Debug>(
     );
     status
 }
+
+/// `material` wrapped for ImportKeyMaterial by OpenSSL with RSAES_OAEP_SHA_256 under the DER
+/// public key GetParametersForImport returned (`dir` holds the files, the plaintext removed).
+pub fn wrap_for_import(public_key_der: &[u8], material: &[u8], dir: &Path) -> Vec<u8> {
+    let (public, plain, wrapped) = (dir.join("wrap.der"), dir.join("material"), dir.join("wrapped"));
+    std::fs::write(&public, public_key_der).expect("write the wrapping key");
+    std::fs::write(&plain, material).expect("write the material");
+    let status = Command::new("openssl")
+        .args(["pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey"])
+        .arg(&public)
+        .args(["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256"])
+        .args(["-pkeyopt", "rsa_mgf1_md:sha256", "-in"])
+        .arg(&plain)
+        .arg("-out")
+        .arg(&wrapped)
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl pkeyutl -encrypt");
+    std::fs::remove_file(&plain).expect("remove the material");
+    std::fs::read(&wrapped).expect("read the wrapped material")
+}

@@ -31,31 +31,10 @@ async fn import(
         wrapping_key_spec: "RSA_2048".into(),
     };
     let parameters = daemon.kms().await.get_parameters_for_import(request).await.unwrap().into_inner();
-    let (public, plain, wrapped) = (dir.join("wrap.der"), dir.join("material"), dir.join("wrapped"));
-    std::fs::write(&public, &parameters.public_key).unwrap();
-    std::fs::write(&plain, material).unwrap();
-    let status = Command::new("openssl")
-        .args(["pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey"])
-        .arg(&public)
-        .args([
-            "-pkeyopt",
-            "rsa_padding_mode:oaep",
-            "-pkeyopt",
-            "rsa_oaep_md:sha256",
-            "-pkeyopt",
-            "rsa_mgf1_md:sha256",
-        ])
-        .arg("-in")
-        .arg(&plain)
-        .arg("-out")
-        .arg(&wrapped)
-        .status()
-        .unwrap();
-    assert!(status.success());
     let request = pb::ImportKeyMaterialRequest {
         key_id: key_id.into(),
         import_token: parameters.import_token,
-        encrypted_key_material: std::fs::read(&wrapped).unwrap(),
+        encrypted_key_material: arca_tests::wrap_for_import(&parameters.public_key, material, dir),
         valid_to,
     };
     daemon.kms().await.import_key_material(request).await.map(|_| ())

@@ -7,7 +7,6 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Command;
 
 use arca_tests::{Daemon, TokenApp, TokenClient, create_key, pb};
 
@@ -283,25 +282,10 @@ async fn import(daemon: &Daemon, key_id: &str, material: &[u8], dir: &Path) {
         wrapping_key_spec: "RSA_2048".into(),
     };
     let parameters = kms.get_parameters_for_import(request).await.unwrap().into_inner();
-    let (public, plain, wrapped) = (dir.join("wrap.der"), dir.join("material"), dir.join("wrapped"));
-    std::fs::write(&public, &parameters.public_key).unwrap();
-    std::fs::write(&plain, material).unwrap();
-    let status = Command::new("openssl")
-        .args(["pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey"])
-        .arg(&public)
-        .args(["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256"])
-        .args(["-pkeyopt", "rsa_mgf1_md:sha256", "-in"])
-        .arg(&plain)
-        .arg("-out")
-        .arg(&wrapped)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    std::fs::remove_file(&plain).unwrap();
     let request = pb::ImportKeyMaterialRequest {
         key_id: key_id.into(),
         import_token: parameters.import_token,
-        encrypted_key_material: std::fs::read(&wrapped).unwrap(),
+        encrypted_key_material: arca_tests::wrap_for_import(&parameters.public_key, material, dir),
         valid_to: 0,
     };
     kms.import_key_material(request).await.unwrap();

@@ -111,6 +111,33 @@ async fn a_change_on_one_node_is_enforced_by_every_node_on_its_next_call() {
     assert_status(encrypt(a, &key).await, Code::FailedPrecondition, "pending");
 }
 
+/// GetParametersForImport on one node, ImportKeyMaterial on another: the token (its wrapping key
+/// sealed) is in the store, and only one import uses it.
+#[tokio::test]
+async fn an_import_token_from_one_node_is_used_once_on_another() {
+    let cluster = Cluster::start(2);
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let request = pb::CreateKeyRequest { origin: pb::KeyOrigin::External.into(), ..Default::default() };
+    let key = a.kms().await.create_key(request).await.unwrap().into_inner().key_metadata.unwrap().key_id;
+    let request = pb::GetParametersForImportRequest {
+        key_id: key.clone(),
+        wrapping_algorithm: "RSAES_OAEP_SHA_256".into(),
+        wrapping_key_spec: "RSA_2048".into(),
+    };
+    let parameters = a.kms().await.get_parameters_for_import(request).await.unwrap().into_inner();
+    let dir = tempfile::tempdir().unwrap();
+    let import = pb::ImportKeyMaterialRequest {
+        key_id: key.clone(),
+        import_token: parameters.import_token.clone(),
+        encrypted_key_material: arca_tests::wrap_for_import(&parameters.public_key, &[0x6b; 32], dir.path()),
+        valid_to: 0,
+    };
+    b.kms().await.import_key_material(import.clone()).await.expect("B imports with A's token");
+    let blob = encrypt(a, &key).await.expect("A uses the material imported on B").ciphertext_blob;
+    assert_eq!(decrypt(b, &blob).await.unwrap(), b"shared");
+    assert_status(a.kms().await.import_key_material(import).await, Code::InvalidArgument, "import token");
+}
+
 /// PIN failures counted on one node lock the PIN on every node.
 #[tokio::test]
 async fn a_pin_locked_on_one_node_is_locked_on_the_others() {

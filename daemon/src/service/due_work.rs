@@ -5,9 +5,10 @@
 use super::Call;
 use super::Keystore;
 use super::keys::{DAY, DEFAULT_DELETION_WINDOW_DAYS};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keys::{Key, KeyMetadata, KeyState, Rotation};
 use crate::operation::Operation;
+use crate::store::{Expect, Table, Write, import_token_valid_to};
 
 impl Keystore {
     /// Rotates keys whose rotation is due and destroys keys whose deletion is due: the daemon's
@@ -30,6 +31,7 @@ impl Keystore {
         self.catch_up().await?;
         let Ok(keyring) = self.keyring() else { return Ok(0) };
         let now = self.now();
+        self.prune_expired_import_tokens(now).await?;
         let mut changed = 0;
         for key in keyring.all()? {
             let expired =
@@ -54,6 +56,28 @@ impl Keystore {
             }
         }
         Ok(changed)
+    }
+
+    /// Deletes the import tokens that expired unused (a token used meanwhile is left to its
+    /// user: the deletion of the batch is then refused, and the next tick tries again).
+    async fn prune_expired_import_tokens(&self, now: i64) -> Result<()> {
+        let backend = std::sync::Arc::clone(&self.backend);
+        let outcome = super::threads::blocking(move || {
+            let expired: Vec<Write> = backend
+                .scan(Table::ImportTokens)?
+                .into_iter()
+                .filter(|(_, stored)| import_token_valid_to(stored).is_none_or(|at| at <= now))
+                .map(|(token, stored)| {
+                    Write::delete(Table::ImportTokens, token).expecting(Expect::Stored(stored))
+                })
+                .collect();
+            if expired.is_empty() { Ok(()) } else { backend.commit(expired) }
+        })
+        .await;
+        match outcome {
+            Err(Error::Conflict(_)) => Ok(()),
+            other => other,
+        }
     }
 
     /// Test clock only: moves time forward, then runs whatever became due.

@@ -3,10 +3,11 @@
 //! ImportKeyMaterial unwraps the material, which may expire; only the same material may come back.
 //! AES_256 and HMAC keys import raw bytes; RSA and ECC keys a PKCS#8 private key of their spec,
 //! wrapped with RSA_AES_KEY_WRAP_SHA_256 (a private key is longer than one RSA-OAEP block).
-//! Import tokens live in memory: a restart invalidates them (ask for new parameters).
+//! Import tokens are kept in the store, the wrapping key sealed (`store::import_tokens`), until
+//! used (once) or expired: ImportKeyMaterial may go to any node of a shared store, or follow a
+//! restart.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -17,25 +18,9 @@ use crate::error::{Error, Result};
 use crate::keys::{Imported, Key, KeyId, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyVersion};
 use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
+use crate::store::{Expect, PendingImport, Table, Write, open_import_token, seal_import_token};
 
 const TOKEN_LIFETIME_SECONDS: i64 = 24 * 3600;
-
-struct PendingImport {
-    key_id: KeyId,
-    wrapping_key: WrappingKey,
-    algorithm: WrappingAlgorithm,
-    valid_to: i64,
-}
-
-/// Outstanding import tokens.
-#[derive(Default)]
-struct ImportTokens(Mutex<HashMap<String, PendingImport>>);
-
-impl std::fmt::Debug for ImportTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ImportTokens([REDACTED])")
-    }
-}
 
 /// What GetParametersForImport returns.
 #[derive(Debug, Clone)]
@@ -79,16 +64,15 @@ fn material_len(spec: KeySpec) -> usize {
     }
 }
 
-/// The import calls, and the import tokens handed out and not yet used.
+/// The import calls.
 #[derive(Debug)]
 pub struct ImportService {
     keystore: Arc<Keystore>,
-    imports: ImportTokens,
 }
 
 impl ImportService {
     pub fn new(keystore: Arc<Keystore>) -> Self {
-        Self { keystore, imports: ImportTokens::default() }
+        Self { keystore }
     }
 
     fn external_key(&self, call: &Call, key_ref: &str, action: Action) -> Result<Authorized> {
@@ -127,9 +111,50 @@ impl ImportService {
             .collect::<String>();
         let valid_to = self.keystore.now() + TOKEN_LIFETIME_SECONDS;
         let public_key = wrapping_key.public_key_der().to_vec();
-        let pending = PendingImport { key_id: key.metadata.id, wrapping_key, algorithm, valid_to };
-        self.imports.0.lock().map_err(|_| super::threads::poisoned())?.insert(token.clone(), pending);
+        let pending = PendingImport {
+            key_id: key.metadata.id,
+            wrapping_spec: spec.name().to_owned(),
+            algorithm: algorithm.name().to_owned(),
+            valid_to,
+            private_pkcs8: wrapping_key.private_pkcs8().map_err(Error::from_crypto)?,
+        };
+        let stored = seal_import_token(&self.keystore.keyring()?.master_key(), &token, &pending)?;
+        let write =
+            Write::put(Table::ImportTokens, token.as_bytes().to_vec(), stored).expecting(Expect::Absent);
+        let backend = Arc::clone(&self.keystore.backend);
+        super::threads::blocking(move || backend.commit(vec![write])).await?;
         Ok(ImportParameters { key_id: key.metadata.id, import_token: token, public_key, valid_to })
+    }
+
+    /// Takes the import token for `key_id` out of the store: only one import uses a token, on
+    /// whichever node. Unknown, expired, used, or for another key: refused alike.
+    async fn take_token(
+        &self,
+        token: &str,
+        key_id: KeyId,
+        now: i64,
+    ) -> Result<(WrappingKey, WrappingAlgorithm)> {
+        let refused = || Error::invalid("the import token is unknown, expired, or for another key");
+        let backend = Arc::clone(&self.keystore.backend);
+        let row = token.as_bytes().to_vec();
+        let read = row.clone();
+        let stored = super::threads::blocking(move || backend.get(Table::ImportTokens, &read)).await?;
+        let stored = stored.ok_or_else(refused)?;
+        let pending = open_import_token(&self.keystore.keyring()?.master_key(), token, &stored)?;
+        if pending.key_id != key_id || pending.valid_to <= now {
+            return Err(refused());
+        }
+        let backend = Arc::clone(&self.keystore.backend);
+        let consume = Write::delete(Table::ImportTokens, row).expecting(Expect::Stored(stored));
+        match super::threads::blocking(move || backend.commit(vec![consume])).await {
+            Err(Error::Conflict(_)) => return Err(refused()),
+            outcome => outcome?,
+        }
+        let spec = WrappingKeySpec::from_name(&pending.wrapping_spec).map_err(Error::from_crypto)?;
+        let algorithm = WrappingAlgorithm::from_name(&pending.algorithm).map_err(Error::from_crypto)?;
+        let wrapping_key =
+            WrappingKey::from_pkcs8(spec, &pending.private_pkcs8).map_err(Error::from_crypto)?;
+        Ok((wrapping_key, algorithm))
     }
 
     /// `valid_to`: when the material expires (seconds since the Unix epoch), or `None`.
@@ -157,16 +182,8 @@ impl ImportService {
         if valid_to.is_some_and(|at| at <= now) {
             return Err(Error::invalid("valid_to is in the past"));
         }
-        let pending = self
-            .imports
-            .0
-            .lock()
-            .map_err(|_| super::threads::poisoned())?
-            .remove(token)
-            .filter(|p| p.key_id == key.metadata.id && p.valid_to > now)
-            .ok_or_else(|| Error::invalid("the import token is unknown, expired, or for another key"))?;
-        let unwrapped =
-            pending.wrapping_key.unwrap(pending.algorithm, wrapped).map_err(Error::from_crypto)?;
+        let (wrapping_key, algorithm) = self.take_token(token, key.metadata.id, now).await?;
+        let unwrapped = wrapping_key.unwrap(algorithm, wrapped).map_err(Error::from_crypto)?;
         let meta = &key.metadata;
         let (material, digest) = checked_material(meta.spec, unwrapped)?;
         if meta.imported.as_ref().is_some_and(|i| i.digest != digest) {

@@ -120,7 +120,7 @@ impl Keyring {
             Table::Aliases => self.refresh_alias(key, value),
             Table::Grants => self.refresh_grant(key, value),
             Table::Objects => self.refresh_object(key, value),
-            Table::Meta | Table::AccessKeys => Ok(()),
+            Table::Meta | Table::AccessKeys | Table::ImportTokens => Ok(()),
         }
     }
 

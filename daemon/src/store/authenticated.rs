@@ -87,7 +87,11 @@ pub fn is_authenticated_form(table: super::Table, stored: &[u8]) -> bool {
     match table {
         super::Table::Aliases => stored.len() == 16 + MAC_LEN,
         super::Table::Grants => stored.starts_with(GRANT_MAGIC),
-        super::Table::Meta | super::Table::Keys | super::Table::Objects | super::Table::AccessKeys => true,
+        super::Table::Meta
+        | super::Table::Keys
+        | super::Table::Objects
+        | super::Table::AccessKeys
+        | super::Table::ImportTokens => true,
     }
 }
 

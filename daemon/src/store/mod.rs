@@ -7,6 +7,7 @@ mod access_keys;
 mod administrators;
 mod authenticated;
 pub mod backup;
+mod import_tokens;
 pub mod migrate;
 mod postgres;
 mod postgres_tls;
@@ -19,6 +20,7 @@ pub use administrators::{
     ADMINISTRATORS_RECORD_KEY, open_administrators, peek_administrators, seal_administrators,
 };
 pub use authenticated::{Opened, is_authenticated_form};
+pub use import_tokens::{PendingImport, import_token_valid_to, open_import_token, seal_import_token};
 pub use postgres::{PostgresBackend, PostgresSettings};
 pub use records::KeyRecordCodec;
 pub use redb_backend::RedbBackend;
@@ -75,11 +77,21 @@ pub enum Table {
     /// binding the id to a principal, its secret sealed. A store of an earlier release has none;
     /// the table is created empty when such a store is opened.
     AccessKeys,
+    /// Outstanding import tokens (GetParametersForImport), by token: the wrapping key sealed,
+    /// until used or expired. Created empty in a store of an earlier release.
+    ImportTokens,
 }
 
 impl Table {
-    pub const ALL: [Self; 6] =
-        [Self::Meta, Self::Keys, Self::Aliases, Self::Grants, Self::Objects, Self::AccessKeys];
+    pub const ALL: [Self; 7] = [
+        Self::Meta,
+        Self::Keys,
+        Self::Aliases,
+        Self::Grants,
+        Self::Objects,
+        Self::AccessKeys,
+        Self::ImportTokens,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -89,6 +101,7 @@ impl Table {
             Self::Grants => "grants",
             Self::Objects => "objects",
             Self::AccessKeys => "access_keys",
+            Self::ImportTokens => "import_tokens",
         }
     }
 
@@ -155,6 +168,7 @@ pub(crate) fn stale_write(table: Table, key: &[u8]) -> crate::error::Error {
         Table::Grants => "the grant",
         Table::Objects => "the token object",
         Table::AccessKeys => "the access key",
+        Table::ImportTokens => "the import token",
         Table::Meta => std::str::from_utf8(key).unwrap_or("a store record"),
     };
     crate::error::Error::Conflict(format!("{what} changed during the request; retry it"))

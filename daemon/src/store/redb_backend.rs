@@ -19,6 +19,7 @@ const ALIASES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("aliases");
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
 const ACCESS_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access_keys");
+const IMPORT_TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("import_tokens");
 
 fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
     match table {
@@ -28,6 +29,7 @@ fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static 
         Table::Grants => GRANTS,
         Table::Objects => OBJECTS,
         Table::AccessKeys => ACCESS_KEYS,
+        Table::ImportTokens => IMPORT_TOKENS,
     }
 }
 
