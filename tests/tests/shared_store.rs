@@ -106,6 +106,26 @@ async fn a_change_on_one_node_is_enforced_by_every_node_on_its_next_call() {
     b.kms().await.revoke_grant(revoke).await.unwrap();
     assert_status(c.kms().await.encrypt(with_token).await, Code::InvalidArgument, "invalid grant token");
 
+    // A policy put on C that denies this caller Encrypt holds on A at once; lifted on A, B obeys.
+    let me =
+        format!("uid:{}", std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()));
+    let policy = |deny: &[&str]| {
+        let mut statements = vec![serde_json::json!(
+            {"Sid": "Me", "Effect": "Allow", "Principal": {"Arca": me}, "Action": "arca:*", "Resource": "*"}
+        )];
+        if !deny.is_empty() {
+            statements.push(serde_json::json!(
+                {"Sid": "NoEncrypt", "Effect": "Deny", "Principal": {"Arca": me}, "Action": deny, "Resource": "*"}
+            ));
+        }
+        let document = serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+        pb::PutKeyPolicyRequest { key_id: key.clone(), policy: document.to_string() }
+    };
+    c.kms().await.put_key_policy(policy(&["arca:Encrypt"])).await.unwrap();
+    assert_status(encrypt(a, &key).await, Code::PermissionDenied, "");
+    a.kms().await.put_key_policy(policy(&[])).await.unwrap();
+    encrypt(b, &key).await.expect("the policy lifted on A holds on B");
+
     let schedule = pb::ScheduleKeyDeletionRequest { key_id: key.clone(), pending_window_in_days: 7 };
     c.kms().await.schedule_key_deletion(schedule).await.unwrap();
     assert_status(encrypt(a, &key).await, Code::FailedPrecondition, "pending");
