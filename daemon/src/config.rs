@@ -410,6 +410,7 @@ impl StoreSection {
             client_cert,
             pool_size: self.pool_size,
             node_name: Some(node.clone()),
+            operation_deadline: crate::store::OPERATION_DEADLINE,
         };
         Ok((StoreSettings::Postgres(settings), Some(node)))
     }

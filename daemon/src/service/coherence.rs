@@ -30,9 +30,34 @@ pub(super) struct Coherence {
     /// Looks begun so far; a call remembers the count it saw on arrival.
     looks_started: AtomicU64,
     /// The number of the last look that ended, and its failure if it failed.
-    last_look: Mutex<(u64, Option<String>)>,
+    last_look: Mutex<(u64, Option<LookFailure>)>,
     /// One look at a time.
     turn: tokio::sync::Mutex<()>,
+}
+
+/// Why a look failed, as the calls that shared it are told.
+#[derive(Debug, Clone)]
+struct LookFailure {
+    message: String,
+    /// The store could not be reached (else it answered with an error).
+    unavailable: bool,
+}
+
+impl LookFailure {
+    fn of(error: &Error) -> Self {
+        let message = match error {
+            Error::StoreUnavailable(message) | Error::Storage(message) => message.clone(),
+            other => other.to_string(),
+        };
+        Self { message, unavailable: matches!(error, Error::StoreUnavailable(_)) }
+    }
+
+    fn error(&self) -> Error {
+        match self.unavailable {
+            true => Error::StoreUnavailable(self.message.clone()),
+            false => Error::Storage(self.message.clone()),
+        }
+    }
 }
 
 impl Coherence {
@@ -58,7 +83,7 @@ impl Coherence {
         }
         Ok(Some(match failure {
             None => Ok(()),
-            Some(message) => Err(Error::StoreUnavailable(message.clone())),
+            Some(failure) => Err(failure.error()),
         }))
     }
 }
@@ -78,7 +103,7 @@ impl Keystore {
         }
         let number = coherence.looks_started.fetch_add(1, Ordering::SeqCst) + 1;
         let outcome = self.look().await;
-        let failure = outcome.as_ref().err().map(ToString::to_string);
+        let failure = outcome.as_ref().err().map(LookFailure::of);
         *coherence.last_look.lock().map_err(|_| threads::poisoned())? = (number, failure);
         outcome
     }
@@ -104,22 +129,23 @@ impl Keystore {
         threads::blocking(move || backend.changes_since(since)).await
     }
 
-    /// Takes in other nodes' changes; the caller holds the write lock.
+    /// Takes in the changed records; the caller holds the write lock. A record that cannot be
+    /// taken in is logged and left out: one bad row must not stop every call of the node.
     fn apply(&self, rows: ChangedRows) -> Result<()> {
         let rows = match rows {
             ChangedRows::Listed(rows) => rows,
             ChangedRows::Pruned => return self.reload_everything(),
         };
-        tracing::debug!(records = rows.len(), "records changed by other nodes taken in");
+        tracing::debug!(records = rows.len(), "changed records taken in");
         let keyring = self.keyring().ok();
         for (table, key, value) in rows {
-            match table {
-                crate::store::Table::Meta => self.refresh_meta(&key, value.as_deref())?,
-                _ => {
-                    if let Some(keyring) = &keyring {
-                        keyring.refresh(table, &key, value.as_deref())?;
-                    }
-                }
+            let taken = match (table, &keyring) {
+                (crate::store::Table::Meta, _) => self.refresh_meta(&key, value.as_deref()),
+                (_, Some(keyring)) => keyring.refresh(table, &key, value.as_deref()),
+                (_, None) => Ok(()),
+            };
+            if let Err(error) = taken {
+                tracing::error!(table = table.name(), %error, "a changed record could not be taken in");
             }
         }
         Ok(())

@@ -34,28 +34,38 @@ impl Keystore {
         self.prune_expired_import_tokens(now).await?;
         let mut changed = 0;
         for key in keyring.all()? {
-            let expired =
-                key.metadata.imported.as_ref().and_then(|i| i.expires_at).is_some_and(|at| at <= now);
-            if expired && !key.versions.is_empty() {
-                self.forget_material(&key).await?;
-                tracing::info!(key_id = %key.metadata.id, "imported key material expired and was deleted");
-                changed += 1;
-                continue;
-            }
-            match (key.metadata.state, key.metadata.rotation) {
-                (KeyState::PendingDeletion { at }, _) if at <= now => {
-                    keyring.destroy(key.metadata.id).await?;
-                    tracing::info!(key_id = %key.metadata.id, "key deleted: its material is destroyed");
-                    changed += 1;
+            match self.do_due_work_on(&key, now).await {
+                Ok(done) => changed += usize::from(done),
+                // Changed meanwhile (a deletion cancelled on another node): the next tick sees it.
+                Err(Error::Conflict(message)) => {
+                    tracing::info!(key_id = %key.metadata.id, message, "due work left for the next tick");
                 }
-                (KeyState::Enabled, Some(rotation)) if rotation.next_at <= now => {
-                    self.rotate(&key).await?;
-                    changed += 1;
-                }
-                _ => {}
+                Err(other) => return Err(other),
             }
         }
         Ok(changed)
+    }
+
+    /// What fell due for one key, done; returns whether anything was.
+    async fn do_due_work_on(&self, key: &Key, now: i64) -> Result<bool> {
+        let expired = key.metadata.imported.as_ref().and_then(|i| i.expires_at).is_some_and(|at| at <= now);
+        if expired && !key.versions.is_empty() {
+            self.forget_material(key).await?;
+            tracing::info!(key_id = %key.metadata.id, "imported key material expired and was deleted");
+            return Ok(true);
+        }
+        match (key.metadata.state, key.metadata.rotation) {
+            (KeyState::PendingDeletion { at }, _) if at <= now => {
+                self.keyring()?.destroy(key.metadata.id).await?;
+                tracing::info!(key_id = %key.metadata.id, "key deleted: its material is destroyed");
+                Ok(true)
+            }
+            (KeyState::Enabled, Some(rotation)) if rotation.next_at <= now => {
+                self.rotate(key).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Deletes the import tokens that expired unused (a token used meanwhile is left to its

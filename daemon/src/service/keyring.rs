@@ -134,6 +134,12 @@ impl Keyring {
             self.write()?.remove(&id);
             return Ok(());
         };
+        // The record this node holds already (its own write coming back): the live `Arc` stays,
+        // so a change a request is making from it is not refused for nothing.
+        if matches!(self.read()?.get(&id), Some(Entry::Usable { stored: held, .. }) if held.as_ref() == stored)
+        {
+            return Ok(());
+        }
         let entry = match self.codec.decode(id, stored) {
             Ok(key) => Entry::Usable { key: Arc::new(key), stored: Arc::from(stored) },
             Err(error) => {
@@ -154,6 +160,9 @@ impl Keyring {
             self.aliases.write().map_err(|_| super::threads::poisoned())?.remove(&name);
             return Ok(());
         };
+        if self.alias_row(&name)?.is_some_and(|held| held == stored) {
+            return Ok(());
+        }
         let entry = match self.codec.decode_alias(&name, stored) {
             Ok(Opened::Authenticated(target)) => AliasEntry { target, stored: stored.to_vec() },
             Ok(Opened::Legacy(target)) => {
@@ -438,7 +447,17 @@ impl Keyring {
             let aliases = self.aliases.read().map_err(|_| super::threads::poisoned())?;
             aliases.iter().filter(|(_, entry)| entry.target == id).map(|(name, _)| name.clone()).collect()
         };
-        writes.extend(names.iter().map(|name| Write::delete(Table::Aliases, name.as_bytes().to_vec())));
+        // Each alias as this node holds it: one another node has just pointed elsewhere stays.
+        let rows: Vec<(String, Vec<u8>)> = {
+            let aliases = self.aliases.read().map_err(|_| super::threads::poisoned())?;
+            names
+                .iter()
+                .filter_map(|name| aliases.get(name).map(|entry| (name.clone(), entry.stored.clone())))
+                .collect()
+        };
+        writes.extend(rows.into_iter().map(|(name, stored)| {
+            Write::delete(Table::Aliases, name.into_bytes()).expecting(Expect::Stored(stored))
+        }));
         let grants = self.grants(|grant| grant.key_id == id.as_bytes())?;
         writes.extend(grants.iter().map(|grant| Write::delete(Table::Grants, grant.id.clone())));
         self.commit(writes).await?;

@@ -304,6 +304,9 @@ impl Keystore {
         })
         .await?;
         self.set_stored_administrators(administrators)?;
+        // Under the write lock: another node's change cannot be skipped by a look while sealed
+        // and missed by the load.
+        let _writes = self.writes.lock().await;
         let keyring = self.load_keyring(master)?;
         *self.state.write().map_err(|_| threads::poisoned())? = SealState::Unsealed(Arc::new(keyring));
         tracing::info!("store initialized and unsealed");
@@ -327,6 +330,9 @@ impl Keystore {
         let mode = self.seal_config.mode.clone();
         let master = threads::blocking(move || record.unseal(&mode, passphrase.as_deref())).await?;
         self.check_stored_administrators(&master)?;
+        // Under the write lock: another node's change cannot be skipped by a look while sealed
+        // and missed by the load.
+        let _writes = self.writes.lock().await;
         let keyring = self.load_keyring(master)?;
         let mut state = self.state.write().map_err(|_| threads::poisoned())?;
         if matches!(*state, SealState::Sealed(_)) {

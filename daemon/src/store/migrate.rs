@@ -38,6 +38,8 @@ impl StoreLocation {
                 client_cert: None,
                 pool_size: 2,
                 node_name: None,
+                // One transaction copies the whole store.
+                operation_deadline: std::time::Duration::from_secs(3600),
             }));
         }
         Err(Error::Config("a store is named redb:PATH or postgres:CONNECTION-STRING".into()))

@@ -21,7 +21,7 @@ pub use administrators::{
 };
 pub use authenticated::{Opened, is_authenticated_form};
 pub use import_tokens::{PendingImport, import_token_valid_to, open_import_token, seal_import_token};
-pub use postgres::{PostgresBackend, PostgresSettings};
+pub use postgres::{OPERATION_DEADLINE, PostgresBackend, PostgresSettings};
 pub use records::KeyRecordCodec;
 pub use redb_backend::RedbBackend;
 pub use seal::{
@@ -186,9 +186,9 @@ pub struct Changes {
 pub type ChangedRow = (Table, Vec<u8>, Option<Vec<u8>>);
 
 #[derive(Debug)]
-pub enum ChangedRows<R = ChangedRow> {
+pub enum ChangedRows {
     /// Each changed record with its value now (`None`: deleted), oldest change first.
-    Listed(Vec<R>),
+    Listed(Vec<ChangedRow>),
     /// The changes since then were pruned: everything must be read again.
     Pruned,
 }

@@ -8,8 +8,13 @@
 //!   ([`Expect`]) is checked with no other writer in between. Each written row is logged in
 //!   `arca_changes` under the transaction's generation.
 //! - A node asks [`changes_since`](StoreBackend::changes_since) before serving a call: one
-//!   indexed read when nothing changed, otherwise the changed rows. The changes a node made
-//!   itself are left out (its caches already hold them).
+//!   indexed read when nothing changed, otherwise the changed rows (its own among them: taking in
+//!   a record it already holds changes nothing, and one whose cache update was cut short by a
+//!   cancelled call is taken in then).
+//! - A session that stops in a transaction is ended by the server after 15 s
+//!   (`idle_in_transaction_session_timeout`), so a node cut off while holding the generation lock
+//!   stalls the others' writes that long, not until TCP gives up; a write waits at most 10 s for
+//!   the lock (`lock_timeout`).
 //! - The node holding a session-level advisory lock runs the scheduled work; the lock goes with
 //!   its connection, so a dead node's lease passes to another at its next tick.
 //!
@@ -18,22 +23,24 @@
 //! code, never blocking the runtime inside a runtime. Every statement has a deadline: a database
 //! that stops answering makes calls fail with `StoreUnavailable`, not hang.
 
-use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use super::postgres_tls::RustlsConnect;
-use super::{ChangedRow, ChangedRows, Changes, Expect, Row, StoreBackend, Table, Write};
+use super::{ChangedRows, Changes, Expect, Row, StoreBackend, Table, Write};
 use crate::error::{Error, Result};
 
-/// How long one store operation may take before the call fails as unavailable.
-const OPERATION_DEADLINE: Duration = Duration::from_secs(10);
+/// How long one store operation may take before the call fails as unavailable (`arcad migrate`
+/// sets a longer one for its single large copy).
+pub const OPERATION_DEADLINE: Duration = Duration::from_secs(10);
+/// Server-side limits of every session, unless the connection string sets its own options.
+const SESSION_OPTIONS: &str = "-c idle_in_transaction_session_timeout=15000 -c lock_timeout=10000";
 /// How long a call waits for a pooled connection, or for a new one to open.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(5);
 /// The advisory lock whose holder runs the scheduled work.
@@ -81,6 +88,8 @@ pub struct PostgresSettings {
     /// This node's name, shown to the database as the connections' `application_name`
     /// (`arcad NAME`) unless the connection string sets one.
     pub node_name: Option<String>,
+    /// How long one operation may take ([`OPERATION_DEADLINE`] for a daemon).
+    pub operation_deadline: Duration,
 }
 
 impl std::fmt::Debug for PostgresSettings {
@@ -99,8 +108,7 @@ pub struct PostgresBackend {
     /// One connection of its own: the schedule lease lives as long as it does.
     lease: Arc<tokio::sync::Mutex<Option<Object>>>,
     lease_pool: Pool,
-    /// Generations this node committed and has not yet seen come back in `changes_since`.
-    own_generations: Arc<Mutex<BTreeSet<u64>>>,
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -140,7 +148,7 @@ impl PostgresBackend {
             pool,
             lease: Arc::new(tokio::sync::Mutex::new(None)),
             lease_pool,
-            own_generations: Arc::new(Mutex::new(BTreeSet::new())),
+            deadline: settings.operation_deadline,
         };
         let pool = backend.pool.clone();
         backend.run("create the schema", async move {
@@ -165,12 +173,11 @@ impl PostgresBackend {
             return Err(Error::StoreUnavailable("the store is closed".into()));
         };
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let deadline = self.deadline;
         runtime.spawn(async move {
-            let outcome = match tokio::time::timeout(OPERATION_DEADLINE, job).await {
+            let outcome = match tokio::time::timeout(deadline, job).await {
                 Ok(outcome) => outcome,
-                Err(_) => {
-                    Err(Error::StoreUnavailable(format!("{action}: no answer within {OPERATION_DEADLINE:?}")))
-                }
+                Err(_) => Err(Error::StoreUnavailable(format!("{action}: no answer within {deadline:?}"))),
             };
             let _ = reply.send(outcome);
         });
@@ -182,20 +189,19 @@ impl PostgresBackend {
     /// Writes a batch; returns its generation.
     fn write(&self, writes: Vec<Write>) -> Result<u64> {
         let pool = self.pool.clone();
-        let generation = self.run("commit", async move { commit(&pool, &writes).await })?;
-        self.own_generations.lock().map_err(|_| poisoned())?.insert(generation);
-        Ok(generation)
+        self.run("commit", async move { commit(&pool, &writes).await })
     }
-}
-
-fn poisoned() -> Error {
-    Error::Storage("store state lock poisoned".into())
 }
 
 fn build_pool(settings: &PostgresSettings, size: usize) -> Result<Pool> {
     let mut config = tokio_postgres::Config::from_str(&settings.url)
         .map_err(|e| Error::Config(format!("[store] url is not a PostgreSQL connection string: {e}")))?;
     config.connect_timeout(CONNECT_DEADLINE);
+    // A peer that vanished is noticed within a minute, not after the kernel's two hours.
+    config.keepalives_idle(Duration::from_secs(30)).tcp_user_timeout(Duration::from_secs(60));
+    if config.get_options().is_none() {
+        config.options(SESSION_OPTIONS);
+    }
     if config.get_application_name().is_none() {
         match &settings.node_name {
             Some(node) => config.application_name(format!("arcad {node}")),
@@ -225,21 +231,22 @@ async fn connection(pool: &Pool) -> Result<Object> {
     pool.get().await.map_err(|e| Error::StoreUnavailable(format!("no connection to the store: {e}")))
 }
 
-/// A lost connection, a database shutting down or refusing connections, or one out of resources
-/// is unavailability (the call may be retried, the node recovers by itself); anything else is a
-/// storage error.
+/// A lost connection, a database shutting down or refusing connections, one out of resources, or
+/// a lock not had in time is unavailability (the call may be retried, the node recovers by
+/// itself); anything else, a client-side error included, is a storage error.
 fn unavailable_or_storage(error: tokio_postgres::Error) -> Error {
-    let transient = match error.code() {
-        None => true,
-        Some(code) => {
+    let lost = error.is_closed()
+        || std::error::Error::source(&error).is_some_and(|source| source.is::<std::io::Error>());
+    let transient = lost
+        || error.code().is_some_and(|code| {
             let code = code.code();
             code.starts_with("08")
                 || code.starts_with("53")
-                || code.starts_with("57P")
+                || code.starts_with("57")
+                || code == "55P03"
                 || code == "40001"
                 || code == "40P01"
-        }
-    };
+        });
     if transient { Error::StoreUnavailable(error.to_string()) } else { Error::Storage(error.to_string()) }
 }
 
@@ -401,19 +408,7 @@ impl StoreBackend for PostgresBackend {
 
     fn changes_since(&self, since: u64) -> Result<Option<Changes>> {
         let pool = self.pool.clone();
-        let changes = self.run("read the store's changes", async move { changes(&pool, since).await })?;
-        let mut own = self.own_generations.lock().map_err(|_| poisoned())?;
-        let rows = match changes.rows {
-            ChangedRows::Listed(rows) => ChangedRows::Listed(
-                rows.into_iter()
-                    .filter(|(generation, ..)| !own.contains(generation))
-                    .map(|(_, row)| row)
-                    .collect(),
-            ),
-            ChangedRows::Pruned => ChangedRows::Pruned,
-        };
-        own.retain(|generation| *generation > changes.generation);
-        Ok(Some(Changes { generation: changes.generation, rows }))
+        self.run("read the store's changes", async move { changes(&pool, since).await }).map(Some)
     }
 
     fn holds_schedule_lease(&self) -> Result<bool> {
@@ -454,41 +449,44 @@ impl StoreBackend for PostgresBackend {
     }
 }
 
-/// The changes as read, each still with its generation (the caller leaves out its own).
-struct GenerationChanges {
-    generation: u64,
-    rows: ChangedRows<(u64, ChangedRow)>,
-}
-
-async fn changes(pool: &Pool, since: u64) -> Result<GenerationChanges> {
+/// The generation and what changed after `since`, read so that a prune racing the read cannot
+/// hide a change: `pruned_through` is read again after the rows.
+async fn changes(pool: &Pool, since: u64) -> Result<Changes> {
     let client = connection(pool).await?;
-    let statement = client
+    let generation_row = client
         .prepare_cached("SELECT value, pruned_through FROM arca_generation WHERE id = 1")
         .await
         .map_err(unavailable_or_storage)?;
-    let row = client.query_one(&statement, &[]).await.map_err(unavailable_or_storage)?;
+    let row = client.query_one(&generation_row, &[]).await.map_err(unavailable_or_storage)?;
     let (generation, pruned_through) = (generation_of(row.get(0))?, generation_of(row.get(1))?);
     if generation == since {
-        return Ok(GenerationChanges { generation, rows: ChangedRows::Listed(Vec::new()) });
+        return Ok(Changes { generation, rows: ChangedRows::Listed(Vec::new()) });
     }
     if since < pruned_through || since > generation {
-        return Ok(GenerationChanges { generation, rows: ChangedRows::Pruned });
+        return Ok(Changes { generation, rows: ChangedRows::Pruned });
     }
     // Every transaction up to `generation` has committed (they commit in generation order);
     // a row's value may be newer still, which the next look lists again.
     let (from, to) = (since as i64, generation as i64);
-    let rows = client
-        .query(
-            "SELECT c.generation, c.tbl, c.key, r.value FROM arca_changes c \
+    let listing = client
+        .prepare_cached(
+            "SELECT c.tbl, c.key, r.value FROM arca_changes c \
              LEFT JOIN arca_records r ON r.tbl = c.tbl AND r.key = c.key \
              WHERE c.generation > $1 AND c.generation <= $2 ORDER BY c.generation",
-            &[&from, &to],
         )
         .await
         .map_err(unavailable_or_storage)?;
+    let rows = client.query(&listing, &[&from, &to]).await.map_err(unavailable_or_storage)?;
+    let row = client.query_one(&generation_row, &[]).await.map_err(unavailable_or_storage)?;
+    if since < generation_of(row.get(1))? {
+        return Ok(Changes { generation, rows: ChangedRows::Pruned });
+    }
     let mut listed = Vec::with_capacity(rows.len());
     for row in rows {
-        listed.push((generation_of(row.get(0))?, (table_named(row.get(1))?, row.get(2), row.get(3))));
+        let name: String = row.get(0);
+        // A table of a later release (a rolling upgrade) is none of this node's caches.
+        let Some(table) = Table::from_name(&name) else { continue };
+        listed.push((table, row.get(1), row.get(2)));
     }
-    Ok(GenerationChanges { generation, rows: ChangedRows::Listed(listed) })
+    Ok(Changes { generation, rows: ChangedRows::Listed(listed) })
 }

@@ -26,21 +26,39 @@ impl TokenLogin {
         let hash = record.hash(role).to_owned();
         let candidate = Zeroizing::new(pin.to_vec());
         let matches = super::super::threads::blocking(move || pin::verify_pin(&candidate, &hash)).await?;
-        let mut updated = self.token.record()?;
-        if matches {
-            if updated.failures(role) != 0 {
-                *updated.failures_mut(role) = 0;
-                self.token.put_record(updated).await?;
-            }
+        let failures = self.count_attempt(role, matches).await?;
+        if matches && failures == 0 {
             return Ok(());
         }
-        *updated.failures_mut(role) += 1;
-        let now_locked = updated.failures(role) >= MAX_PIN_FAILURES;
-        self.token.put_record(updated).await?;
-        if now_locked {
+        if failures >= MAX_PIN_FAILURES {
             return Err(locked(role));
         }
         Err(Error::p11(CKR_PIN_INCORRECT, "the PIN is incorrect"))
+    }
+
+    /// Records an attempt durably: a failure counts one more, a success clears the count unless
+    /// the PIN locked meanwhile. If another node changed the record since it was read, the
+    /// attempt is counted again on the record as it now stands: no failure is ever lost. Returns
+    /// the failure count after the attempt.
+    async fn count_attempt(&self, role: Role, matched: bool) -> Result<u32> {
+        const ATTEMPTS: usize = 5;
+        let mut outcome = Err(Error::Conflict("the token record kept changing".into()));
+        for _ in 0..ATTEMPTS {
+            let mut updated = self.token.record()?;
+            let failures = match (matched, updated.failures(role)) {
+                (_, locked) if locked >= MAX_PIN_FAILURES => return Ok(locked),
+                (true, 0) => return Ok(0),
+                (true, _) => 0,
+                (false, count) => count + 1,
+            };
+            *updated.failures_mut(role) = failures;
+            outcome = self.token.put_record(updated).await.map(|()| failures);
+            match outcome {
+                Err(Error::Conflict(_)) => self.token.keystore.catch_up().await?,
+                _ => return outcome,
+            }
+        }
+        outcome
     }
 
     async fn hash(pin: &[u8]) -> Result<String> {

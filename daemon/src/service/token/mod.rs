@@ -79,7 +79,10 @@ impl TokenService {
         keystore.follow_meta(
             TOKEN_RECORD_KEY,
             Box::new(move |stored| {
-                *followed.write().map_err(|_| poisoned())? = TokenRecordRead::from_stored(stored)?;
+                let mut held = followed.write().map_err(|_| poisoned())?;
+                if held.stored.as_deref() != stored {
+                    *held = TokenRecordRead::from_stored(stored)?;
+                }
                 Ok(())
             }),
         )?;
