@@ -191,6 +191,44 @@ async fn a_pin_locked_on_one_node_is_locked_on_the_others() {
     assert_eq!(refused.metadata().get(CKR_HEADER).unwrap(), "0x000000A4", "locked on B too: {refused:?}");
 }
 
+/// Wrong PINs tried at once on two nodes, as many as the lockout allows: every one is counted
+/// (a count refused by a concurrent one is counted again), so the PIN ends locked everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_pins_tried_at_once_on_two_nodes_are_all_counted() {
+    let cluster = Cluster::start(2);
+    let mut so = TokenApp::attach(cluster.node(0), "so").await;
+    let init = pb::InitTokenRequest { so_pin: b"87654321".to_vec(), label: b"counted".to_vec() };
+    so.client.init_token(init).await.unwrap();
+    let open = pb::OpenSessionRequest { flags: 0x4 | 0x2 };
+    let session = so.client.open_session(so.request(open)).await.unwrap().into_inner().session;
+    let login = pb::LoginRequest { session, user_type: 0, pin: b"87654321".to_vec() };
+    so.client.login(so.request(login)).await.unwrap();
+    so.client.init_pin(so.request(pb::InitPinRequest { session, pin: b"123456".to_vec() })).await.unwrap();
+    so.client.logout(so.request(pb::LogoutRequest { session })).await.unwrap();
+
+    let mut attempts = Vec::new();
+    for index in 0..10 {
+        let mut app = TokenApp::attach(cluster.node(index % 2), "guesser").await;
+        let session = app.client.open_session(app.request(open)).await.unwrap().into_inner().session;
+        attempts.push(tokio::spawn(async move {
+            let wrong = pb::LoginRequest { session, user_type: 1, pin: b"000000".to_vec() };
+            let refused = app.client.login(app.request(wrong)).await.unwrap_err();
+            refused.metadata().get(CKR_HEADER).unwrap().to_str().unwrap().to_owned()
+        }));
+    }
+    for attempt in attempts {
+        let rv = attempt.await.unwrap();
+        assert!(rv == "0x000000A0" || rv == "0x000000A4", "CKR_PIN_INCORRECT or CKR_PIN_LOCKED, not {rv}");
+    }
+    for index in 0..2 {
+        let mut app = TokenApp::attach(cluster.node(index), "owner").await;
+        let session = app.client.open_session(app.request(open)).await.unwrap().into_inner().session;
+        let right = pb::LoginRequest { session, user_type: 1, pin: b"123456".to_vec() };
+        let refused = app.client.login(app.request(right)).await.unwrap_err();
+        assert_eq!(refused.metadata().get(CKR_HEADER).unwrap(), "0x000000A4", "node {index}: {refused:?}");
+    }
+}
+
 /// Two nodes change the same key at once: a change made from a stale read is refused (ABORTED),
 /// never applied over another; every acknowledged change is in the final key (40 tags: AWS's
 /// limit is 50 a key).

@@ -41,7 +41,7 @@ impl TokenLogin {
     /// attempt is counted again on the record as it now stands: no failure is ever lost. Returns
     /// the failure count after the attempt.
     async fn count_attempt(&self, role: Role, matched: bool) -> Result<u32> {
-        const ATTEMPTS: usize = 5;
+        const ATTEMPTS: usize = 16;
         let mut outcome = Err(Error::Conflict("the token record kept changing".into()));
         for _ in 0..ATTEMPTS {
             let mut updated = self.token.record()?;
