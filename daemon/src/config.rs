@@ -370,6 +370,13 @@ struct StoreSection {
     client_key: Option<PathBuf>,
     #[serde(default = "default_store_pool_size")]
     pool_size: usize,
+    /// How long one store operation may take before the call fails as unavailable.
+    #[serde(default = "default_store_operation_timeout_secs")]
+    operation_timeout_secs: u64,
+}
+
+fn default_store_operation_timeout_secs() -> u64 {
+    crate::store::OPERATION_DEADLINE.as_secs()
 }
 
 fn default_store_pool_size() -> usize {
@@ -404,13 +411,16 @@ impl StoreSection {
         if self.pool_size == 0 || self.pool_size > 1024 {
             return Err(Error::Config("store.pool_size must be between 1 and 1024".into()));
         }
+        if self.operation_timeout_secs == 0 || self.operation_timeout_secs > 3600 {
+            return Err(Error::Config("store.operation_timeout_secs must be between 1 and 3600".into()));
+        }
         let settings = PostgresSettings {
             url,
             ca_cert: self.ca_cert,
             client_cert,
             pool_size: self.pool_size,
             node_name: Some(node.clone()),
-            operation_deadline: crate::store::OPERATION_DEADLINE,
+            operation_deadline: Duration::from_secs(self.operation_timeout_secs),
         };
         Ok((StoreSettings::Postgres(settings), Some(node)))
     }
@@ -633,6 +643,24 @@ mod tests {
         }
         let redb = Settings::from_toml(&format!("{base}backend = \"redb\"\n")).unwrap();
         assert!(matches!(redb.store, StoreSettings::Redb));
+        // The limits, just inside and just outside.
+        let postgres = format!("{base}backend = \"postgres\"\nurl = \"host=/x\"\nnode_name = \"a\"\n");
+        for (field, inside, outside) in
+            [("pool_size", [1, 1024], [0, 1025]), ("operation_timeout_secs", [1, 3600], [0, 3601])]
+        {
+            for value in inside {
+                let settings = Settings::from_toml(&format!("{postgres}{field} = {value}\n")).unwrap();
+                let StoreSettings::Postgres(pg) = settings.store else { panic!("postgres") };
+                let got =
+                    if field == "pool_size" { pg.pool_size as u64 } else { pg.operation_deadline.as_secs() };
+                assert_eq!(got, value);
+            }
+            for value in outside {
+                let error =
+                    Settings::from_toml(&format!("{postgres}{field} = {value}\n")).unwrap_err().to_string();
+                assert!(error.contains(field), "{field} = {value}: {error}");
+            }
+        }
     }
 
     #[test]
