@@ -158,6 +158,36 @@ async fn an_import_token_from_one_node_is_used_once_on_another() {
     assert_status(a.kms().await.import_key_material(import).await, Code::InvalidArgument, "import token");
 }
 
+/// Nodes with one key file, started at once on a new store: one initialises it, the others unseal
+/// what it stored, and all serve the same keys.
+#[tokio::test]
+async fn nodes_starting_together_on_a_new_store_agree_on_one_master_key() {
+    let postgres = Postgres::start();
+    let url = postgres.database("arca");
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    for dir in &dirs {
+        std::fs::write(dir.path().join("master.key"), [0x42u8; 32]).unwrap();
+    }
+    let starting: Vec<_> = dirs
+        .iter()
+        .enumerate()
+        .map(|(index, dir)| {
+            let launch = Launch::dev_on_redb(dir.path()).on_postgres(&url, &format!("node-{index}"));
+            std::thread::spawn(move || launch.start())
+        })
+        .collect();
+    let nodes: Vec<Daemon> = starting.into_iter().map(|thread| thread.join().unwrap()).collect();
+    let key = create_key(&mut nodes[2].kms().await, "made on the last").await;
+    for node in &nodes {
+        let blob = encrypt(node, &key).await.expect("every node serves the key").ciphertext_blob;
+        assert_eq!(decrypt(&nodes[0], &blob).await.unwrap(), b"shared");
+    }
+    assert_eq!(
+        postgres.sql("arca", "SELECT count(*) FROM arca_records WHERE tbl = 'meta' AND key = 'seal'::bytea"),
+        "1"
+    );
+}
+
 /// PIN failures counted on one node lock the PIN on every node.
 #[tokio::test]
 async fn a_pin_locked_on_one_node_is_locked_on_the_others() {
