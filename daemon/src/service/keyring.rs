@@ -512,12 +512,8 @@ mod tests {
 
     fn keyring(dir: &std::path::Path) -> Keyring {
         let backend = Arc::new(RedbBackend::open(&dir.join("arca.redb")).unwrap());
-        let master = MasterKey {
-            material_key: SecretBuf::random(32).unwrap(),
-            record_mac_key: SecretBuf::random(32).unwrap(),
-            audit_mac_key: SecretBuf::random(32).unwrap(),
-        };
-        Keyring::load(backend, KeyRecordCodec::new(Arc::new(master)), WriteLock::default()).unwrap()
+        Keyring::load(backend, KeyRecordCodec::new(Arc::new(MasterKey::random())), WriteLock::default())
+            .unwrap()
     }
 
     fn key() -> Key {

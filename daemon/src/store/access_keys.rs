@@ -100,11 +100,7 @@ mod tests {
     use super::*;
 
     fn master() -> MasterKey {
-        MasterKey {
-            material_key: SecretBuf::random(32).unwrap(),
-            record_mac_key: SecretBuf::random(32).unwrap(),
-            audit_mac_key: SecretBuf::random(32).unwrap(),
-        }
+        MasterKey::random()
     }
 
     fn entry() -> AccessKeyEntry {

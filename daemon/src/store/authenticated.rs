@@ -100,15 +100,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::secure_mem::SecretBuf;
     use crate::store::MasterKey;
 
     fn codec() -> KeyRecordCodec {
-        KeyRecordCodec::new(Arc::new(MasterKey {
-            material_key: SecretBuf::random(32).unwrap(),
-            record_mac_key: SecretBuf::random(32).unwrap(),
-            audit_mac_key: SecretBuf::random(32).unwrap(),
-        }))
+        KeyRecordCodec::new(Arc::new(MasterKey::random()))
     }
 
     #[test]

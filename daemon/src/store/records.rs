@@ -286,11 +286,7 @@ mod tests {
     use crate::secure_mem::SecretBuf;
 
     fn codec() -> KeyRecordCodec {
-        KeyRecordCodec::new(Arc::new(MasterKey {
-            material_key: SecretBuf::random(32).unwrap(),
-            record_mac_key: SecretBuf::random(32).unwrap(),
-            audit_mac_key: SecretBuf::random(32).unwrap(),
-        }))
+        KeyRecordCodec::new(Arc::new(MasterKey::random()))
     }
 
     fn key() -> Key {

@@ -62,6 +62,12 @@ pub struct MasterKey {
 }
 
 impl MasterKey {
+    /// A fresh random master key (tests of what is sealed under one).
+    #[cfg(test)]
+    pub fn random() -> Self {
+        Self::from_root(SecretBuf::random(aead::KEY_LEN).expect("random key")).expect("derived keys")
+    }
+
     fn from_root(root: SecretBuf) -> Result<Self> {
         let derive = |label: &[u8]| -> Result<SecretBuf> {
             let mut key = SecretBuf::zeroed(32)?;
