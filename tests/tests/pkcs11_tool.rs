@@ -281,6 +281,12 @@ fn gcm_child() {
     let mut tampered = sealed.clone();
     tampered[5] ^= 1;
     assert!(session.decrypt(&mechanism, key, &tampered).is_err(), "a changed ciphertext does not open");
+    // Go's crypto11 default: a 16-byte IV; and a 64-bit tag.
+    let mut iv16 = [9u8; 16];
+    let long_iv = Mechanism::AesGcm(GcmParams::new(&mut iv16, aad, 64.into()).unwrap());
+    let sealed = session.encrypt(&long_iv, key, &plain).unwrap();
+    assert_eq!(sealed.len(), plain.len() + 8, "ciphertext then an 8-byte tag");
+    assert_eq!(session.decrypt(&long_iv, key, &sealed).unwrap(), plain);
     println!("GCM round trip OK");
 }
 

@@ -1,16 +1,22 @@
-//! CKM_AES_GCM with a 12-byte IV and a 12- to 16-byte tag (RustCrypto `aes-gcm`, which takes
-//! truncated tags; its key schedule is zeroized on drop).
+//! CKM_AES_GCM as NIST SP 800-38D defines it: an IV of any length (a 96-bit IV is used as is,
+//! any other is hashed into the first counter block), a tag of 4 to 16 bytes. Built from the
+//! parts RustCrypto's `aes-gcm` is made of (`aes`, `ctr`'s 32-bit big-endian counter, `ghash`),
+//! because its type-level IV and tag sizes cannot take the lengths PKCS#11 allows; the
+//! Wycheproof vectors of every IV size check it (`gcm_tests.rs`).
 //!
 //! GCM output is not released before the tag is checked, so the whole input is buffered until
 //! `finish` (at most `MAX_GCM_INPUT` bytes): plaintext being encrypted in a `SecretBuf`,
 //! ciphertext being decrypted in an ordinary vector (it is not secret), decrypted into a
 //! `SecretBuf` and handed out only once the tag matched.
 
-use aes_gcm::aead::Tag;
-use aes_gcm::aead::array::Array;
-use aes_gcm::aead::consts::{U12, U13, U14, U15, U16};
+use aes_gcm::aes::cipher::array::Array;
+use aes_gcm::aes::cipher::consts::U16;
+use aes_gcm::aes::cipher::{BlockCipherEncrypt, BlockSizeUser, InnerIvInit, KeyInit, StreamCipherCore};
 use aes_gcm::aes::{Aes128, Aes192, Aes256};
-use aes_gcm::{AeadCore, AeadInOut, AesGcm, KeyInit};
+use ghash::GHash;
+use ghash::universal_hash::UniversalHash;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroize;
 
 use super::algorithm;
 use crate::crypto::failed;
@@ -19,59 +25,101 @@ use crate::secure_mem::SecretBuf;
 
 /// Most input one GCM operation buffers (plaintext; ciphertext may add the tag).
 pub(super) const MAX_GCM_INPUT: usize = 1 << 20;
-pub(super) const GCM_IV_LEN: usize = 12;
+/// The tag lengths accepted, in bytes (32 to 128 bits, as PKCS#11's `ulTagBits` in whole bytes).
+pub(super) const TAG_LENS: std::ops::RangeInclusive<usize> = 4..=16;
+/// The longest IV accepted (PKCS#11 allows up to 2^32-1 bytes; no real IV comes near).
+pub(super) const MAX_IV_LEN: usize = 1024;
 
-/// Encrypts in place and returns the tag.
-type SealFn = fn(&[u8], &[u8; GCM_IV_LEN], &[u8], &mut [u8]) -> Option<Vec<u8>>;
-/// Decrypts in place; false if the tag does not match.
-type OpenFn = fn(&[u8], &[u8; GCM_IV_LEN], &[u8], &mut [u8], &[u8]) -> bool;
+type Block = Array<u8, U16>;
+type Ctr32BE<C> = ctr::CtrCore<C, ctr::flavors::Ctr32BE>;
 
-fn seal<C: KeyInit + AeadInOut + AeadCore<NonceSize = U12>>(
-    key: &[u8],
-    iv: &[u8; GCM_IV_LEN],
-    aad: &[u8],
-    data: &mut [u8],
-) -> Option<Vec<u8>> {
-    let cipher = C::new_from_slice(key).ok()?;
-    let tag = cipher.encrypt_inout_detached(&Array::from(*iv), aad, data.into()).ok()?;
-    Some(tag.to_vec())
+/// GHASH under the key's hash subkey, the counter mode from the IV's first counter block on, and
+/// the mask of the tag (the first counter block encrypted).
+fn start<'c, C: BlockSizeUser<BlockSize = U16> + BlockCipherEncrypt>(
+    cipher: &'c C,
+    iv: &[u8],
+) -> (GHash, Ctr32BE<&'c C>, Block) {
+    let mut subkey = ghash::Key::default();
+    cipher.encrypt_block(&mut subkey);
+    let ghash = GHash::new(&subkey);
+    subkey.zeroize();
+    let j0 = if iv.len() == 12 {
+        // IV || 0^31 || 1
+        let mut block = 1u128.to_be_bytes();
+        block.iter_mut().zip(iv).for_each(|(slot, byte)| *slot = *byte);
+        Block::from(block)
+    } else {
+        // GHASH(IV || 0-padding || [0]64 || [len(IV)]64)
+        let mut hashed = ghash.clone();
+        hashed.update_padded(iv);
+        hashed.update(&[Block::from(lengths_block(0, iv.len()))]);
+        hashed.finalize()
+    };
+    let mut ctr = Ctr32BE::inner_iv_init(cipher, &j0);
+    let mut mask = Block::default();
+    ctr.write_keystream_block(&mut mask);
+    (ghash, ctr, mask)
 }
 
-fn open<C: KeyInit + AeadInOut + AeadCore<NonceSize = U12>>(
+/// `[len(a)]64 || [len(b)]64`, the lengths in bits (GCM's length block).
+fn lengths_block(a: usize, b: usize) -> [u8; 16] {
+    ((u128::from(a as u64 * 8) << 64) | u128::from(b as u64 * 8)).to_be_bytes()
+}
+
+/// The full tag of `ciphertext` with `aad`.
+fn full_tag(mut ghash: GHash, mask: &Block, aad: &[u8], ciphertext: &[u8]) -> Block {
+    ghash.update_padded(aad);
+    ghash.update_padded(ciphertext);
+    ghash.update(&[Block::from(lengths_block(aad.len(), ciphertext.len()))]);
+    let mut tag = ghash.finalize();
+    for (byte, mask) in tag.iter_mut().zip(mask.iter()) {
+        *byte ^= mask;
+    }
+    tag
+}
+
+/// Encrypts in place and returns the full 16-byte tag.
+fn seal<C: BlockSizeUser<BlockSize = U16> + BlockCipherEncrypt + KeyInit>(
     key: &[u8],
-    iv: &[u8; GCM_IV_LEN],
+    iv: &[u8],
+    aad: &[u8],
+    data: &mut [u8],
+) -> Option<Block> {
+    let cipher = C::new_from_slice(key).ok()?;
+    let (ghash, ctr, mask) = start(&cipher, iv);
+    ctr.apply_keystream_partial(data.into());
+    Some(full_tag(ghash, &mask, aad, data))
+}
+
+/// Decrypts in place if `tag` (a prefix of the full tag) matches; false otherwise, `data`
+/// untouched.
+fn open<C: BlockSizeUser<BlockSize = U16> + BlockCipherEncrypt + KeyInit>(
+    key: &[u8],
+    iv: &[u8],
     aad: &[u8],
     data: &mut [u8],
     tag: &[u8],
 ) -> bool {
-    let (Ok(cipher), Ok(tag)) = (C::new_from_slice(key), Tag::<C>::try_from(tag)) else {
-        return false;
-    };
-    cipher.decrypt_inout_detached(&Array::from(*iv), aad, data.into(), &tag).is_ok()
+    let Ok(cipher) = C::new_from_slice(key) else { return false };
+    let (ghash, ctr, mask) = start(&cipher, iv);
+    let expected = full_tag(ghash, &mask, aad, data);
+    let matches = expected.get(..tag.len()).is_some_and(|prefix| bool::from(prefix.ct_eq(tag)));
+    if matches {
+        ctr.apply_keystream_partial(data.into());
+    }
+    matches
 }
 
-fn ops<C: KeyInit + AeadInOut + AeadCore<NonceSize = U12>>() -> (SealFn, OpenFn) {
-    (seal::<C>, open::<C>)
-}
+/// Encrypts in place and returns the full tag.
+type SealFn = fn(&[u8], &[u8], &[u8], &mut [u8]) -> Option<Block>;
+/// Decrypts in place; false if the tag does not match.
+type OpenFn = fn(&[u8], &[u8], &[u8], &mut [u8], &[u8]) -> bool;
 
-fn gcm_ops(key_len: usize, tag_len: usize) -> Option<(SealFn, OpenFn)> {
-    type G<A, T> = AesGcm<A, U12, T>;
-    Some(match (key_len, tag_len) {
-        (16, 12) => ops::<G<Aes128, U12>>(),
-        (16, 13) => ops::<G<Aes128, U13>>(),
-        (16, 14) => ops::<G<Aes128, U14>>(),
-        (16, 15) => ops::<G<Aes128, U15>>(),
-        (16, 16) => ops::<G<Aes128, U16>>(),
-        (24, 12) => ops::<G<Aes192, U12>>(),
-        (24, 13) => ops::<G<Aes192, U13>>(),
-        (24, 14) => ops::<G<Aes192, U14>>(),
-        (24, 15) => ops::<G<Aes192, U15>>(),
-        (24, 16) => ops::<G<Aes192, U16>>(),
-        (32, 12) => ops::<G<Aes256, U12>>(),
-        (32, 13) => ops::<G<Aes256, U13>>(),
-        (32, 14) => ops::<G<Aes256, U14>>(),
-        (32, 15) => ops::<G<Aes256, U15>>(),
-        (32, 16) => ops::<G<Aes256, U16>>(),
+fn gcm_ops(key_len: usize) -> Option<(SealFn, OpenFn)> {
+    Some(match key_len {
+        16 => (seal::<Aes128>, open::<Aes128>),
+        24 => (seal::<Aes192>, open::<Aes192>),
+        32 => (seal::<Aes256>, open::<Aes256>),
         _ => return None,
     })
 }
@@ -85,7 +133,7 @@ enum Buffered {
 
 pub(super) struct GcmEngine {
     key: SecretBuf,
-    iv: [u8; GCM_IV_LEN],
+    iv: Vec<u8>,
     aad: Vec<u8>,
     tag_len: usize,
     seal: SealFn,
@@ -96,14 +144,19 @@ pub(super) struct GcmEngine {
 impl GcmEngine {
     pub(super) fn new(key: &[u8], iv: &[u8], aad: Vec<u8>, tag_len: usize, encrypt: bool) -> Result<Self> {
         algorithm(key)?;
-        let iv: [u8; GCM_IV_LEN] = iv.try_into().map_err(|_| {
-            Error::ParameterInvalid(format!("AES-GCM takes a {GCM_IV_LEN}-byte IV, not {} bytes", iv.len()))
-        })?;
-        let (seal, open) = gcm_ops(key.len(), tag_len).ok_or_else(|| {
-            Error::ParameterInvalid(format!(
-                "AES-GCM tags are 12 to 16 bytes (96 to 128 bits), not {tag_len} bytes"
-            ))
-        })?;
+        if iv.is_empty() || iv.len() > MAX_IV_LEN {
+            return Err(Error::ParameterInvalid(format!(
+                "AES-GCM takes an IV of 1 to {MAX_IV_LEN} bytes, not {} bytes",
+                iv.len()
+            )));
+        }
+        if !TAG_LENS.contains(&tag_len) {
+            return Err(Error::ParameterInvalid(format!(
+                "AES-GCM tags are 4 to 16 bytes (32 to 128 bits), not {tag_len} bytes"
+            )));
+        }
+        let (seal, open) = gcm_ops(key.len()).ok_or_else(|| failed("AES-GCM key length"))?;
+        let iv = iv.to_vec();
         let buffered =
             if encrypt { Buffered::Plaintext(SecretVec::new()?) } else { Buffered::Ciphertext(Vec::new()) };
         Ok(Self { key: SecretBuf::copy_from(key)?, iv, aad, tag_len, seal, open, buffered })
@@ -148,9 +201,10 @@ impl GcmEngine {
             Buffered::Plaintext(plaintext) => {
                 let data = plaintext.as_mut_slice();
                 let tag = (self.seal)(key, iv, aad, data).ok_or_else(|| failed("AES-GCM encryption"))?;
+                let tag = tag.get(..self.tag_len).ok_or_else(|| failed("AES-GCM tag length"))?;
                 let mut output = Vec::with_capacity(data.len() + tag.len());
                 output.extend_from_slice(data);
-                output.extend_from_slice(&tag);
+                output.extend_from_slice(tag);
                 Ok(output)
             }
             Buffered::Ciphertext(input) => {

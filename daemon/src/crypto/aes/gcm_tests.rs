@@ -1,9 +1,14 @@
-//! Tests of AES-GCM through `AesCipher`: Wycheproof vectors with 96-bit IVs for AES-128/192/256,
-//! truncated tags derived from them, the buffering cap and tag failures.
+//! Tests of AES-GCM through `AesCipher`: every Wycheproof vector (IVs of 8 to 1024 bits, tags of
+//! 32 to 128 bits, AES-128/192/256), truncated tags derived from them, the IV and tag bounds, the
+//! buffering cap and tag failures, and a cross-check against RustCrypto's `aes-gcm` itself.
 
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::aead::array::Array;
+use aes_gcm::aes::Aes256;
+use aes_gcm::{AesGcm, KeyInit};
 use wycheproof::TestResult;
 
-use super::MAX_GCM_INPUT;
+use super::{MAX_GCM_INPUT, MAX_IV_LEN};
 use crate::crypto::Error;
 use crate::crypto::aes::{AesCipher, AesMode};
 use crate::crypto::test_util::err;
@@ -13,30 +18,34 @@ fn gcm(key: &[u8], iv: &[u8], aad: &[u8], tag_len: usize, encrypt: bool) -> AesC
     AesCipher::new(key, mode, encrypt).unwrap()
 }
 
-/// Every Wycheproof AES-GCM vector with a 96-bit IV and a 128-bit tag; valid ones also with the
-/// tag truncated to 12..=15 bytes (a truncated GCM tag is the prefix of the full one).
+/// Every Wycheproof AES-GCM vector: valid ones encrypt to the expected ciphertext and tag and
+/// decrypt back, also with the tag truncated down to 4 bytes (a truncated GCM tag is the prefix of
+/// the full one); invalid ones are refused (an empty IV already by the parameters).
 #[test]
-fn wycheproof_aes_gcm_all_key_sizes_and_tag_lengths() {
+fn wycheproof_aes_gcm_every_iv_and_tag_size() {
     use wycheproof::aead::{TestName, TestSet};
     let set = TestSet::load(TestName::AesGcm).unwrap();
-    let (mut ran, mut failures) = (0, Vec::new());
+    let (mut ran, mut iv_sizes, mut failures) = (0, std::collections::BTreeSet::new(), Vec::new());
     for group in &set.test_groups {
-        if group.nonce_size != 96 || group.tag_size != 128 {
-            continue;
-        }
+        let tag_size = group.tag_size / 8;
         for test in &group.tests {
             ran += 1;
+            iv_sizes.insert(test.nonce.len());
             let (key, iv, aad) = (&test.key[..], &test.nonce[..], &test.aad[..]);
             let mut sealed = test.ct.to_vec();
             sealed.extend_from_slice(&test.tag);
+            let mode = AesMode::Gcm { iv: iv.to_vec(), aad: aad.to_vec(), tag_len: tag_size };
             if test.result == TestResult::Invalid {
-                if !matches!(err(gcm(key, iv, aad, 16, false).one_shot(&sealed)), Error::CiphertextInvalid(_))
-                {
+                let refused = match AesCipher::new(key, mode, false) {
+                    Err(_) => true,
+                    Ok(cipher) => matches!(err(cipher.one_shot(&sealed)), Error::CiphertextInvalid(_)),
+                };
+                if !refused {
                     failures.push(format!("tcId {} accepted", test.tc_id));
                 }
                 continue;
             }
-            for tag_len in 12..=16 {
+            for tag_len in 4..=tag_size {
                 let expected = &sealed[..test.ct.len() + tag_len];
                 let ours = gcm(key, iv, aad, tag_len, true).one_shot(&test.pt).unwrap();
                 if ours != expected {
@@ -50,7 +59,39 @@ fn wycheproof_aes_gcm_all_key_sizes_and_tag_lengths() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(ran >= 190, "only {ran} vectors ran");
+    assert!(ran >= 250, "only {ran} vectors ran");
+    assert!(iv_sizes.len() >= 5, "IV sizes covered: {iv_sizes:?}");
+}
+
+/// A 16-byte IV (Go's crypto11 default) against RustCrypto's `aes-gcm` with that nonce size.
+#[test]
+fn a_sixteen_byte_iv_agrees_with_aes_gcm() {
+    type Gcm16 = AesGcm<Aes256, aes_gcm::aead::consts::U16>;
+    let (key, iv, aad, plaintext) = ([7u8; 32], [9u8; 16], b"header", b"sixteen-byte IV".to_vec());
+    let mut reference = plaintext.clone();
+    let tag = Gcm16::new_from_slice(&key)
+        .unwrap()
+        .encrypt_inout_detached(&Array::from(iv), aad, reference.as_mut_slice().into())
+        .unwrap();
+    reference.extend_from_slice(&tag);
+    assert_eq!(gcm(&key, &iv, aad, 16, true).one_shot(&plaintext).unwrap(), reference);
+}
+
+#[test]
+fn iv_and_tag_lengths_are_checked_at_both_bounds() {
+    let key = [3u8; 16];
+    let make = |iv_len: usize, tag_len: usize| {
+        AesCipher::new(&key, AesMode::Gcm { iv: vec![1; iv_len], aad: Vec::new(), tag_len }, true)
+    };
+    for (iv_len, tag_len) in [(1, 16), (MAX_IV_LEN, 16), (12, 4), (12, 16)] {
+        assert!(make(iv_len, tag_len).is_ok(), "IV {iv_len}, tag {tag_len}");
+    }
+    for (iv_len, tag_len) in [(0, 16), (MAX_IV_LEN + 1, 16), (12, 3), (12, 17)] {
+        assert!(
+            matches!(make(iv_len, tag_len), Err(Error::ParameterInvalid(_))),
+            "IV {iv_len}, tag {tag_len}"
+        );
+    }
 }
 
 #[test]
