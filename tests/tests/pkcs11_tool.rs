@@ -208,19 +208,25 @@ fn signatures(tool: &Tool) {
     sign_verify("--id 03 -m ECDSA --signature-format openssl", "msg.sha256", "ec.der");
     if tool.arca() {
         sign_verify("--id 03 -m ECDSA-SHA256 --signature-format openssl", "msg.txt", "ec-sha256.der");
+        // SHA-1 and SHA-224 too (pkcs11-tool --test-ec signs with ECDSA-SHA1).
+        sign_verify("--id 03 -m ECDSA-SHA1 --signature-format openssl", "msg.txt", "ec-sha1.der");
+        sign_verify("--id 03 -m ECDSA-SHA224 --signature-format openssl", "msg.txt", "ec-sha224.der");
     }
 
     tool.user("--read-object --type pubkey --id 03 -o ec.pub.der");
     tool.user("--read-object --type pubkey --id 02 -o rsa.pub.der");
-    let verify = |key: &str, options: &str, sig: &str| {
-        let line = format!("dgst -sha256 -keyform DER -verify {key} {options} -signature {sig} msg.txt");
+    let verify_with = |hash: &str, key: &str, options: &str, sig: &str| {
+        let line = format!("dgst -{hash} -keyform DER -verify {key} {options} -signature {sig} msg.txt");
         assert!(tool.openssl(&line).contains("Verified OK"), "{sig}");
     };
+    let verify = |key: &str, options: &str, sig: &str| verify_with("sha256", key, options, sig);
     verify("ec.pub.der", "", "ec.der");
     verify("rsa.pub.der", "", "rsa.sig");
     verify("rsa.pub.der", "-sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32", "pss.sig");
     if tool.arca() {
         verify("ec.pub.der", "", "ec-sha256.der");
+        verify_with("sha1", "ec.pub.der", "", "ec-sha1.der");
+        verify_with("sha224", "ec.pub.der", "", "ec-sha224.der");
     }
     let pkeyutl = "pkeyutl -verify -pubin -keyform DER -inkey ec.pub.der -in msg.sha256 -sigfile ec.der";
     assert!(tool.openssl(pkeyutl).contains("Signature Verified Successfully"));
