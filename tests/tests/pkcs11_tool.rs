@@ -211,6 +211,8 @@ fn signatures(tool: &Tool) {
         // SHA-1 and SHA-224 too (pkcs11-tool --test-ec signs with ECDSA-SHA1).
         sign_verify("--id 03 -m ECDSA-SHA1 --signature-format openssl", "msg.txt", "ec-sha1.der");
         sign_verify("--id 03 -m ECDSA-SHA224 --signature-format openssl", "msg.txt", "ec-sha224.der");
+        sign_verify("--id 02 -m SHA1-RSA-PKCS", "msg.txt", "rsa-sha1.sig");
+        sign_verify("--id 02 -m SHA224-RSA-PKCS", "msg.txt", "rsa-sha224.sig");
     }
 
     tool.user("--read-object --type pubkey --id 03 -o ec.pub.der");
@@ -227,6 +229,8 @@ fn signatures(tool: &Tool) {
         verify("ec.pub.der", "", "ec-sha256.der");
         verify_with("sha1", "ec.pub.der", "", "ec-sha1.der");
         verify_with("sha224", "ec.pub.der", "", "ec-sha224.der");
+        verify_with("sha1", "rsa.pub.der", "", "rsa-sha1.sig");
+        verify_with("sha224", "rsa.pub.der", "", "rsa-sha224.sig");
     }
     let pkeyutl = "pkeyutl -verify -pubin -keyform DER -inkey ec.pub.der -in msg.sha256 -sigfile ec.der";
     assert!(tool.openssl(pkeyutl).contains("Signature Verified Successfully"));

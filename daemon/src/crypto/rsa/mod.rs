@@ -6,9 +6,10 @@
 //! AWS-LC pads for SHA-256, SHA-384 and SHA-512 only and has no raw RSA operation. So a DigestInfo
 //! of those goes through AWS-LC, anything else (a SHA-1 or SHA-224 DigestInfo, TLS 1.0/1.1's
 //! MD5 || SHA-1, arbitrary data) through `raw`; verification likewise, with AWS-LC also
-//! taking a SHA-1 DigestInfo. For the hash-and-sign mechanisms AWS-LC's limits remain: SHA-1 and
-//! SHA-224 cannot be signed (`RsaSignScheme::can_sign`), and of those only PKCS#1 v1.5 with SHA-1
-//! can be verified (`can_verify`). PSS salts equal the hash length.
+//! taking a SHA-1 DigestInfo. The hash-and-sign PKCS#1 v1.5 mechanisms with SHA-1 and SHA-224
+//! (CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS) take the same `raw` way over the DigestInfo;
+//! PSS remains AWS-LC's, SHA-256/384/512 only (`RsaSignScheme::can_sign`). PSS salts equal the
+//! hash length.
 
 mod crypt;
 mod raw;
@@ -52,16 +53,16 @@ impl RsaSignScheme {
     /// any input of up to k − 11 bytes).
     pub fn can_sign(self) -> bool {
         match self {
-            Self::Pkcs1DigestInfo => true,
-            Self::Pkcs1(hash) | Self::Pss { hash, .. } => signing_encoding(self, hash).is_ok(),
+            Self::Pkcs1DigestInfo | Self::Pkcs1(_) => true,
+            Self::Pss { hash, .. } => signing_encoding(self, hash).is_ok(),
         }
     }
 
-    /// Whether `rsa_verify` can check signatures of this scheme (CKM_RSA_PKCS always).
+    /// Whether `rsa_verify` can check signatures of this scheme (PKCS#1 v1.5 always).
     pub fn can_verify(self) -> bool {
         match self {
-            Self::Pkcs1DigestInfo => true,
-            Self::Pkcs1(hash) | Self::Pss { hash, .. } => verification(self, hash).is_ok(),
+            Self::Pkcs1DigestInfo | Self::Pkcs1(_) => true,
+            Self::Pss { hash, .. } => verification(self, hash).is_ok(),
         }
     }
 }
@@ -103,6 +104,23 @@ const DIGEST_INFO_PREFIXES: [(HashAlg, &[u8]); 5] = [
 ];
 
 /// The hash and digest of an input that is exactly a DER DigestInfo of a known hash.
+/// The DER DigestInfo of `digest` under `hash` (RFC 8017 section 9.2).
+fn encoded_digest_info(hash: HashAlg, digest: &[u8]) -> Result<Vec<u8>> {
+    if digest.len() != hash.output_len() {
+        return Err(Error::DataLength(format!(
+            "a {} digest is {} bytes, not {}",
+            hash.name(),
+            hash.output_len(),
+            digest.len()
+        )));
+    }
+    let prefix = DIGEST_INFO_PREFIXES
+        .iter()
+        .find_map(|(known, prefix)| (*known == hash).then_some(*prefix))
+        .ok_or_else(|| Error::Unsupported(format!("RSA signing with {} is not supported", hash.name())))?;
+    Ok([prefix, digest].concat())
+}
+
 fn digest_info(input: &[u8]) -> Option<(HashAlg, &[u8])> {
     DIGEST_INFO_PREFIXES.iter().find_map(|(hash, prefix)| {
         input.strip_prefix(*prefix).filter(|digest| digest.len() == hash.output_len()).map(|d| (*hash, d))
@@ -113,8 +131,9 @@ fn digest_info(input: &[u8]) -> Option<(HashAlg, &[u8])> {
 enum Route<'a> {
     /// AWS-LC, over this hash and digest.
     Digest(HashAlg, &'a [u8]),
-    /// `raw`: CKM_RSA_PKCS input that AWS-LC cannot take.
-    Raw,
+    /// `raw`: PKCS#1 v1.5 type-1 padding over these bytes, which AWS-LC cannot take (CKM_RSA_PKCS
+    /// input, or the DigestInfo of a hash AWS-LC does not sign with: SHA-1, SHA-224).
+    Raw(std::borrow::Cow<'a, [u8]>),
 }
 
 /// The route of `input` under `scheme`; `aws_lc_takes` tells which hashes AWS-LC handles.
@@ -129,10 +148,13 @@ fn route(
             check_input_len(input, modulus_len)?;
             Ok(match digest_info(input).filter(|(hash, _)| aws_lc_takes(*hash)) {
                 Some((hash, digest)) => Route::Digest(hash, digest),
-                None => Route::Raw,
+                None => Route::Raw(std::borrow::Cow::Borrowed(input)),
             })
         }
-        RsaSignScheme::Pkcs1(hash) => Ok(Route::Digest(hash, input)),
+        RsaSignScheme::Pkcs1(hash) if aws_lc_takes(hash) => Ok(Route::Digest(hash, input)),
+        RsaSignScheme::Pkcs1(hash) => {
+            Ok(Route::Raw(std::borrow::Cow::Owned(encoded_digest_info(hash, input)?)))
+        }
         RsaSignScheme::Pss { hash, salt_len } if salt_len == hash.output_len() => {
             Ok(Route::Digest(hash, input))
         }
@@ -260,7 +282,7 @@ impl RsaPrivateKey {
         let aws_lc_signs = |hash| signing_encoding(scheme, hash).is_ok();
         let (hash, digest) = match route(scheme, input, modulus_len, aws_lc_signs)? {
             Route::Digest(hash, digest) => (hash, digest),
-            Route::Raw => return self.raw_key()?.sign_pkcs1(input),
+            Route::Raw(encoded) => return self.raw_key()?.sign_pkcs1(&encoded),
         };
         let encoding = signing_encoding(scheme, hash)?;
         let digest = hash.import_digest(digest)?;
@@ -284,19 +306,19 @@ pub fn rsa_modulus_bytes(spki: &[u8]) -> Result<usize> {
 pub fn rsa_verify(spki: &[u8], scheme: RsaSignScheme, input: &[u8], signature: &[u8]) -> Result<()> {
     let modulus_len = rsa_modulus_bytes(spki)?;
     let aws_lc_verifies = |hash| verification(scheme, hash).is_ok();
-    let aws_lc = match route(scheme, input, modulus_len, aws_lc_verifies)? {
-        Route::Digest(hash, digest) => Some((verification(scheme, hash)?, hash.import_digest(digest)?)),
-        Route::Raw => None,
-    };
+    let routed = route(scheme, input, modulus_len, aws_lc_verifies)?;
     if signature.len() != modulus_len {
         return Err(Error::SignatureLength(format!(
             "an RSA signature for this key is {modulus_len} bytes, not {}",
             signature.len()
         )));
     }
-    let Some((algorithm, digest)) = aws_lc else {
-        let (modulus, exponent) = rsa_public_components(spki)?;
-        return raw::verify_pkcs1(&modulus, &exponent, input, signature);
+    let (algorithm, digest) = match routed {
+        Route::Digest(hash, digest) => (verification(scheme, hash)?, hash.import_digest(digest)?),
+        Route::Raw(encoded) => {
+            let (modulus, exponent) = rsa_public_components(spki)?;
+            return raw::verify_pkcs1(&modulus, &exponent, &encoded, signature);
+        }
     };
     UnparsedPublicKey::new(algorithm, spki)
         .verify_digest(&digest, signature)

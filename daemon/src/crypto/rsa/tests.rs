@@ -127,17 +127,43 @@ fn digest_lengths_salts_and_unsupported_hashes_are_refused() {
         }
     }
     for hash in [HashAlg::Sha1, HashAlg::Sha224] {
-        assert!(!RsaSignScheme::Pkcs1(hash).can_sign());
-        assert!(matches!(
-            err(key.sign(RsaSignScheme::Pkcs1(hash), &digest(hash, b""))),
-            Error::Unsupported(_)
-        ));
         let pss = RsaSignScheme::Pss { hash, salt_len: hash.output_len() };
         assert!(!pss.can_sign() && !pss.can_verify());
         assert!(matches!(err(key.sign(pss, &digest(hash, b""))), Error::ParameterInvalid(_)));
+        let pkcs1 = RsaSignScheme::Pkcs1(hash);
+        for len in [hash.output_len() - 1, hash.output_len() + 1] {
+            assert!(matches!(err(key.sign(pkcs1, &vec![1; len])), Error::DataLength(_)));
+        }
     }
-    assert!(RsaSignScheme::Pkcs1(HashAlg::Sha1).can_verify());
-    assert!(!RsaSignScheme::Pkcs1(HashAlg::Sha224).can_verify());
+}
+
+/// PKCS#1 v1.5 with SHA-1 and SHA-224 (CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS): the signature is
+/// CKM_RSA_PKCS over the hash's DigestInfo; OpenSSL verifies ours and we verify its.
+#[test]
+fn sha1_and_sha224_pkcs1_signatures_agree_with_openssl() {
+    let (ssl, der) = openssl_key();
+    let key = RsaPrivateKey::from_pkcs8(&der).unwrap();
+    let spki = ssl.read("pub.der");
+    for (hash, name) in [(HashAlg::Sha1, "sha1"), (HashAlg::Sha224, "sha224")] {
+        let scheme = RsaSignScheme::Pkcs1(hash);
+        assert!(scheme.can_sign() && scheme.can_verify());
+        let prehash = digest(hash, b"legacy");
+        let signature = key.sign(scheme, &prehash).unwrap();
+        let info = encoded_digest_info(hash, &prehash).unwrap();
+        assert_eq!(signature, key.sign(RsaSignScheme::Pkcs1DigestInfo, &info).unwrap(), "{name}");
+        ssl.write("digest", &prehash);
+        ssl.write("sig", &signature);
+        let md = format!("digest:{name}");
+        ssl.run(&[
+            "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", "pub.der", "-in", "digest",
+            "-sigfile", "sig", "-pkeyopt", &md,
+        ]);
+        ssl.run(&["pkeyutl", "-sign", "-inkey", "k.pem", "-in", "digest", "-out", "osig", "-pkeyopt", &md]);
+        rsa_verify(&spki, scheme, &prehash, &ssl.read("osig")).unwrap();
+        let mut other = prehash.clone();
+        other[0] ^= 1;
+        assert!(matches!(err(rsa_verify(&spki, scheme, &other, &signature)), Error::SignatureInvalid(_)));
+    }
 }
 
 #[test]

@@ -127,8 +127,8 @@ fn hash_of(mechanism: CK_MECHANISM_TYPE) -> Option<HashAlg> {
         | CKM_SHA512_HMAC_GENERAL
         | CKM_SHA512 => Some(HashAlg::Sha512),
         // ECDSA over SHA-1 and SHA-224: what pkcs11-tool --test-ec and older applications sign.
-        CKM_SHA_1 | CKM_ECDSA_SHA1 => Some(HashAlg::Sha1),
-        CKM_SHA224 | CKM_ECDSA_SHA224 => Some(HashAlg::Sha224),
+        CKM_SHA_1 | CKM_ECDSA_SHA1 | CKM_SHA1_RSA_PKCS => Some(HashAlg::Sha1),
+        CKM_SHA224 | CKM_ECDSA_SHA224 | CKM_SHA224_RSA_PKCS => Some(HashAlg::Sha224),
         _ => None,
     }
 }
