@@ -22,7 +22,11 @@ fn not_initialized() -> Error {
 fn requirements(kind: Kind, mechanism: &Mechanism) -> (CK_FLAGS, CK_ATTRIBUTE_TYPE, Action) {
     let mac = matches!(
         mechanism.kind,
-        CKM_SHA256_HMAC
+        CKM_SHA_1_HMAC
+            | CKM_SHA_1_HMAC_GENERAL
+            | CKM_SHA224_HMAC
+            | CKM_SHA224_HMAC_GENERAL
+            | CKM_SHA256_HMAC
             | CKM_SHA384_HMAC
             | CKM_SHA512_HMAC
             | CKM_SHA256_HMAC_GENERAL

@@ -23,6 +23,8 @@ fn digest_mechanism(bits: u32) -> Mechanism<'static> {
 
 fn hmac_mechanism(bits: u32) -> Mechanism<'static> {
     match bits {
+        160 => Mechanism::Sha1Hmac,
+        224 => Mechanism::Sha224Hmac,
         384 => Mechanism::Sha384Hmac,
         512 => Mechanism::Sha512Hmac,
         _ => Mechanism::Sha256Hmac,
@@ -71,7 +73,7 @@ pub fn digests(ctx: &Ctx) -> Outcome {
 pub fn hmac(ctx: &Ctx) -> Outcome {
     let s = ctx.s();
     let msg = message(333);
-    for bits in [256u32, 384, 512] {
+    for bits in [160u32, 224, 256, 384, 512] {
         let value = message(bits as usize / 8 + 3);
         let key = keys::import_secret(&s, &value, "hmac", &[])?;
         let mechanism = hmac_mechanism(bits);

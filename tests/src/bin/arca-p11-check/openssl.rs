@@ -54,7 +54,8 @@ pub fn hmac(bits: u32, key: &[u8], data: &[u8]) -> Result<Vec<u8>, Fail> {
     let scratch = Scratch::new()?;
     let input = scratch.write("data", data)?;
     let key = format!("hexkey:{}", hex(key));
-    run(&["dgst", &format!("-sha{bits}"), "-mac", "HMAC", "-macopt", &key, "-binary", text(&input)])
+    let hash = if bits == 160 { "-sha1".to_owned() } else { format!("-sha{bits}") };
+    run(&["dgst", &hash, "-mac", "HMAC", "-macopt", &key, "-binary", text(&input)])
 }
 
 /// `openssl enc -<cipher>` (e.g. `aes-128-cbc`); `pad` false adds `-nopad`.

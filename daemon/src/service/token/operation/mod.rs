@@ -127,8 +127,12 @@ fn hash_of(mechanism: CK_MECHANISM_TYPE) -> Option<HashAlg> {
         | CKM_SHA512_HMAC_GENERAL
         | CKM_SHA512 => Some(HashAlg::Sha512),
         // ECDSA over SHA-1 and SHA-224: what pkcs11-tool --test-ec and older applications sign.
-        CKM_SHA_1 | CKM_ECDSA_SHA1 | CKM_SHA1_RSA_PKCS => Some(HashAlg::Sha1),
-        CKM_SHA224 | CKM_ECDSA_SHA224 | CKM_SHA224_RSA_PKCS => Some(HashAlg::Sha224),
+        CKM_SHA_1 | CKM_ECDSA_SHA1 | CKM_SHA1_RSA_PKCS | CKM_SHA_1_HMAC | CKM_SHA_1_HMAC_GENERAL => {
+            Some(HashAlg::Sha1)
+        }
+        CKM_SHA224 | CKM_ECDSA_SHA224 | CKM_SHA224_RSA_PKCS | CKM_SHA224_HMAC | CKM_SHA224_HMAC_GENERAL => {
+            Some(HashAlg::Sha224)
+        }
         _ => None,
     }
 }
@@ -310,9 +314,16 @@ impl Operation {
     fn mac(mechanism: &Mechanism, key: &Authorized, verify: bool) -> Result<Option<Self>> {
         let general = matches!(
             mechanism.kind,
-            CKM_SHA256_HMAC_GENERAL | CKM_SHA384_HMAC_GENERAL | CKM_SHA512_HMAC_GENERAL
+            CKM_SHA_1_HMAC_GENERAL
+                | CKM_SHA224_HMAC_GENERAL
+                | CKM_SHA256_HMAC_GENERAL
+                | CKM_SHA384_HMAC_GENERAL
+                | CKM_SHA512_HMAC_GENERAL
         );
-        let plain = matches!(mechanism.kind, CKM_SHA256_HMAC | CKM_SHA384_HMAC | CKM_SHA512_HMAC);
+        let plain = matches!(
+            mechanism.kind,
+            CKM_SHA_1_HMAC | CKM_SHA224_HMAC | CKM_SHA256_HMAC | CKM_SHA384_HMAC | CKM_SHA512_HMAC
+        );
         if !general && !plain {
             return Ok(None);
         }
