@@ -250,6 +250,7 @@ const CKO_SECRET_KEY: u64 = 4;
 const CKK_GENERIC_SECRET: u64 = 0x10;
 const CKM_ECDH1_DERIVE: u64 = 0x1050;
 const CKD_NULL: u64 = 1;
+const CKD_SHA256_KDF: u64 = 6;
 
 fn attribute(kind: u64, value: Vec<u8>) -> pb::Attribute {
     pb::Attribute { r#type: kind, value }
@@ -300,9 +301,21 @@ async fn flags(app: &mut TokenApp, session: u64, object: u64) -> (Vec<u8>, Vec<u
 
 /// CKM_ECDH1_DERIVE (CKD_NULL) into an extractable 32-byte generic secret.
 fn ecdh_request(session: u64, base_key: u64, peer_point: &[u8]) -> pb::DeriveKeyRequest {
+    ecdh_request_with(session, base_key, peer_point, (CKD_NULL, b""), 32)
+}
+
+/// CKM_ECDH1_DERIVE with a key derivation function and its shared data, into an extractable
+/// generic secret of `len` bytes.
+fn ecdh_request_with(
+    session: u64,
+    base_key: u64,
+    peer_point: &[u8],
+    (kdf, shared_data): (u64, &[u8]),
+    len: u64,
+) -> pb::DeriveKeyRequest {
     let parameters = pb::Ecdh1DeriveParameters {
-        kdf: CKD_NULL,
-        shared_data: Vec::new(),
+        kdf,
+        shared_data: shared_data.to_vec(),
         public_data: peer_point.to_vec(),
     };
     let mechanism = pb::Mechanism {
@@ -312,7 +325,7 @@ fn ecdh_request(session: u64, base_key: u64, peer_point: &[u8]) -> pb::DeriveKey
     let template = vec![
         attribute(CKA_CLASS, ulong(CKO_SECRET_KEY)),
         attribute(CKA_KEY_TYPE, ulong(CKK_GENERIC_SECRET)),
-        attribute(CKA_VALUE_LEN, ulong(32)),
+        attribute(CKA_VALUE_LEN, ulong(len)),
         attribute(CKA_TOKEN, vec![0]),
         attribute(CKA_SENSITIVE, vec![0]),
         attribute(CKA_EXTRACTABLE, vec![1]),
@@ -339,6 +352,30 @@ async fn pkcs11_shows_a_key_agreement_key_as_derive_only_with_the_same_secret() 
     let read = pb::GetAttributeValueRequest { session, object, types: vec![CKA_VALUE] };
     let value = app.client.get_attribute_value(app.request(read)).await.unwrap().into_inner();
     assert_eq!(value.attributes[0].value, peer.expected, "C_DeriveKey and DeriveSharedSecret agree");
+
+    // CKD_SHA256_KDF (ANSI X9.63) over the same secret, 40 bytes (two hash blocks), checked with
+    // RustCrypto's SHA-256.
+    let info = b"arca key agreement";
+    let request = ecdh_request_with(session, private, &peer.point, (CKD_SHA256_KDF, info), 40);
+    let object = app.client.derive_key(app.request(request)).await.unwrap().into_inner().object;
+    let read = pb::GetAttributeValueRequest { session, object, types: vec![CKA_VALUE] };
+    let value = app.client.get_attribute_value(app.request(read)).await.unwrap().into_inner();
+    let expected: Vec<u8> = [1u32, 2]
+        .iter()
+        .flat_map(|counter| {
+            use sha2::Digest;
+            sha2::Sha256::new()
+                .chain_update(&peer.expected)
+                .chain_update(counter.to_be_bytes())
+                .chain_update(info)
+                .finalize()
+                .to_vec()
+        })
+        .take(40)
+        .collect();
+    assert_eq!(value.attributes[0].value, expected, "CKD_SHA256_KDF is X9.63 over the shared secret");
+    let unknown = ecdh_request_with(session, private, &peer.point, (0x1234, b""), 32);
+    assert!(app.client.derive_key(app.request(unknown)).await.is_err(), "an unknown KDF is refused");
 
     let signer = private_object(&mut app, session, &signing).await;
     assert_eq!(

@@ -32,6 +32,7 @@ pub mod ec;
 mod error;
 pub mod hmac;
 pub mod import;
+pub mod kdf;
 pub mod key;
 pub mod rsa;
 pub mod signing;

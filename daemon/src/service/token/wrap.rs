@@ -10,6 +10,8 @@ use super::key_access::{key_handle_invalid, require_enabled};
 use super::mechanisms::{self, Mechanism, Parameter};
 use super::operation::{Output, Space, material, private_key, rsa_crypt_scheme};
 use crate::crypto::aes::wrap;
+use crate::crypto::digest::HashAlg;
+use crate::crypto::kdf::x963_kdf;
 use crate::crypto::{PrivateKey, rsa};
 use crate::error::{Error, Result};
 use crate::policy::Action;
@@ -139,29 +141,47 @@ impl TokenKeys {
                 "CKM_ECDH1_DERIVE needs CK_ECDH1_DERIVE_PARAMS",
             ));
         };
-        if *kdf != CKD_NULL || !shared_data.is_empty() {
-            return Err(Error::p11(
-                CKR_MECHANISM_PARAM_INVALID,
-                "only CKD_NULL without shared data is supported",
-            ));
+        let kdf = ecdh_kdf(*kdf)?;
+        if kdf.is_none() && !shared_data.is_empty() {
+            return Err(Error::p11(CKR_MECHANISM_PARAM_INVALID, "CKD_NULL takes no shared data"));
         }
         let key = base.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key"))?;
         let secret = match private_key(&key)? {
             PrivateKey::Ec(ec) => ec.derive(public_data).map_err(p11)?,
             _ => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
         };
+        let natural = kdf.map_or(secret.len(), |hash| hash.output_len());
         let wanted = match (template.ulong(CKA_VALUE_LEN), template.ulong(CKA_KEY_TYPE)) {
             (Some(len), _) => len as usize,
-            (None, Some(CKK_AES)) if [16, 24, 32].contains(&secret.len()) => secret.len(),
+            (None, Some(CKK_AES)) if [16, 24, 32].contains(&natural) => natural,
             (None, Some(CKK_AES)) => 32,
-            (None, _) => secret.len(),
+            (None, _) => natural,
         };
-        let truncated = secret.as_slice().get(..wanted).ok_or_else(|| {
-            Error::p11(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN exceeds the shared secret")
-        })?;
-        let material = SecretBuf::copy_from(truncated)?;
+        let material = match kdf {
+            Some(hash) => x963_kdf(hash, secret.as_slice(), shared_data, wanted).map_err(p11)?,
+            None => SecretBuf::copy_from(secret.as_slice().get(..wanted).ok_or_else(|| {
+                Error::p11(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN exceeds the shared secret")
+            })?)?,
+        };
         let template = template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64));
         self.token.add_supplied_key(AppCall { app, call }, session, material, &template).await
+    }
+}
+
+/// The hash of an ECDH key derivation function: `None` for CKD_NULL (the shared secret itself),
+/// the X9.63 KDF's hash for CKD_SHA*_KDF.
+fn ecdh_kdf(kdf: u64) -> Result<Option<HashAlg>> {
+    match kdf {
+        CKD_NULL => Ok(None),
+        CKD_SHA1_KDF => Ok(Some(HashAlg::Sha1)),
+        CKD_SHA224_KDF => Ok(Some(HashAlg::Sha224)),
+        CKD_SHA256_KDF => Ok(Some(HashAlg::Sha256)),
+        CKD_SHA384_KDF => Ok(Some(HashAlg::Sha384)),
+        CKD_SHA512_KDF => Ok(Some(HashAlg::Sha512)),
+        other => Err(Error::p11(
+            CKR_MECHANISM_PARAM_INVALID,
+            format!("ECDH key derivation function {other:#x}: CKD_NULL and CKD_SHA*_KDF are supported"),
+        )),
     }
 }
 
