@@ -84,3 +84,12 @@ pub fn make_pki(dir: &Path) {
     new_key_and_csr(dir, "client", "/O=Payments/CN=app-1");
     sign(dir, "client", "extendedKeyUsage=clientAuth\n");
 }
+
+/// The `[tls]` section of a daemon listening on 127.0.0.1 (any port) with the certificates of
+/// [`make_pki`] in `dir`, client certificates required.
+pub fn tls_section(dir: &Path) -> String {
+    format!(
+        "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{p}/server.pem\"\nkey = \"{p}/server.key\"\nclient_ca = \"{p}/ca.pem\"\n",
+        p = dir.display()
+    )
+}

@@ -193,10 +193,7 @@ fn over_mutual_tls_one_set_of_client_files_serves_every_node() {
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path();
     make_pki(pki);
-    let tls = format!(
-        "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{p}/server.pem\"\nkey = \"{p}/server.key\"\nclient_ca = \"{p}/ca.pem\"\n",
-        p = pki.display()
-    );
+    let tls = arca_tests::pki::tls_section(pki);
     let [a, b] = ["a", "b"].map(|name| {
         std::fs::create_dir(pki.join(name)).unwrap();
         Launch::key_file_config(&pki.join(name), &tls).start()

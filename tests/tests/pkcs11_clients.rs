@@ -231,10 +231,7 @@ fn the_module_reaches_arca_over_mutual_tls_by_host_name() {
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path();
     make_pki(pki);
-    let tls = format!(
-        "[tls]\nlisten = \"127.0.0.1:0\"\ncert = \"{p}/server.pem\"\nkey = \"{p}/server.key\"\nclient_ca = \"{p}/ca.pem\"\n",
-        p = pki.display()
-    );
+    let tls = arca_tests::pki::tls_section(pki);
     let daemon = Launch::key_file_config(pki, &tls).start();
     let url = daemon.addresses.iter().find(|a| a.starts_with("https://127.0.0.1:")).expect("a TLS address");
     let endpoint = url.replacen("127.0.0.1", "localhost", 1);

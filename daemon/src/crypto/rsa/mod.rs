@@ -103,17 +103,10 @@ const DIGEST_INFO_PREFIXES: [(HashAlg, &[u8]); 5] = [
     ),
 ];
 
-/// The hash and digest of an input that is exactly a DER DigestInfo of a known hash.
-/// The DER DigestInfo of `digest` under `hash` (RFC 8017 section 9.2).
+/// The DER DigestInfo of `digest` under `hash` (RFC 8017 section 9.2); a digest of the wrong
+/// length is a data-length error, as for every other hash-and-sign input.
 fn encoded_digest_info(hash: HashAlg, digest: &[u8]) -> Result<Vec<u8>> {
-    if digest.len() != hash.output_len() {
-        return Err(Error::DataLength(format!(
-            "a {} digest is {} bytes, not {}",
-            hash.name(),
-            hash.output_len(),
-            digest.len()
-        )));
-    }
+    hash.import_digest(digest)?;
     let prefix = DIGEST_INFO_PREFIXES
         .iter()
         .find_map(|(known, prefix)| (*known == hash).then_some(*prefix))
@@ -121,6 +114,7 @@ fn encoded_digest_info(hash: HashAlg, digest: &[u8]) -> Result<Vec<u8>> {
     Ok([prefix, digest].concat())
 }
 
+/// The hash and digest of an input that is exactly a DER DigestInfo of a known hash.
 fn digest_info(input: &[u8]) -> Option<(HashAlg, &[u8])> {
     DIGEST_INFO_PREFIXES.iter().find_map(|(hash, prefix)| {
         input.strip_prefix(*prefix).filter(|digest| digest.len() == hash.output_len()).map(|d| (*hash, d))
