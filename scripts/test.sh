@@ -3,6 +3,9 @@
 # that start real arcad processes. Installs what the tests need when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A run from a clean checkout gains nothing from incremental compilation, whose caches are several
+# times the size of the build itself.
+export CARGO_INCREMENTAL=0
 
 scripts/install-deps.sh
 scripts/install-client-deps.sh
