@@ -494,3 +494,121 @@ async fn copies_keep_the_key_policy() {
     assert_eq!(ckr(&refused), 0x68, "copying needs arca:CopyKey: {refused:?}");
     daemon.shutdown().await;
 }
+
+const CKA_SIGN: u64 = 0x108;
+const CKA_DERIVE: u64 = 0x10C;
+const CKA_EXTRACTABLE: u64 = 0x162;
+const CKK_GENERIC_SECRET: u64 = 0x10;
+const CKM_AES_CMAC_GENERAL: u64 = 0x108B;
+const CKM_AES_ECB_ENCRYPT_DATA: u64 = 0x1104;
+const CKM_HKDF_DERIVE: u64 = 0x402A;
+const CKM_SHA_256: u64 = 0x250;
+const CKF_HKDF_SALT_DATA: u64 = 2;
+const CKR_MECHANISM_PARAM_INVALID: u64 = 0x71;
+const CKR_KEY_TYPE_INCONSISTENT: u64 = 0x63;
+
+/// `openssl enc -aes-128-ecb -nopad` of `data` under `key`: an implementation independent of the
+/// daemon's.
+fn openssl_aes_128_ecb(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut child = std::process::Command::new("openssl")
+        .args(["enc", "-aes-128-ecb", "-nopad", "-K", &hex])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// CKM_AES_ECB_ENCRYPT_DATA and CKM_AES_CMAC_GENERAL, which the `cryptoki` crate cannot name,
+/// through the Token API: the derived value is OpenSSL's AES-ECB of the data, the truncated CMAC
+/// is the SP 800-38B tag's prefix, and bad parameters get their CK_RV.
+#[tokio::test]
+async fn aes_encrypt_data_and_cmac_general_answer_as_openssl_and_nist() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = arca_tests::Launch::dev(dir.path()).start();
+    let (mut app, session) = setup(&daemon).await;
+    let user = pb::LoginRequest { session, user_type: CKU_USER, pin: b"123456".to_vec() };
+    app.client.login(app.request(user)).await.unwrap();
+    let value =
+        vec![0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c];
+    let create = pb::CreateObjectRequest {
+        session,
+        template: vec![
+            attribute(CKA_CLASS, ulong(CKO_SECRET_KEY)),
+            attribute(CKA_KEY_TYPE, ulong(CKK_AES)),
+            attribute(CKA_VALUE, value.clone()),
+            attribute(CKA_TOKEN, vec![0]),
+            attribute(CKA_SENSITIVE, vec![0]),
+            attribute(CKA_EXTRACTABLE, vec![1]),
+            attribute(CKA_DERIVE, vec![1]),
+            attribute(CKA_SIGN, vec![1]),
+        ],
+    };
+    let key = app.client.create_object(app.request(create)).await.unwrap().into_inner().object;
+
+    let data: Vec<u8> = (0u8..32).collect();
+    let derive = |kind: u64, parameter: pb::mechanism::Parameter| pb::DeriveKeyRequest {
+        session,
+        mechanism: Some(pb::Mechanism { r#type: kind, parameter: Some(parameter) }),
+        base_key: key,
+        template: vec![
+            attribute(CKA_CLASS, ulong(CKO_SECRET_KEY)),
+            attribute(CKA_KEY_TYPE, ulong(CKK_GENERIC_SECRET)),
+            attribute(CKA_TOKEN, vec![0]),
+            attribute(CKA_SENSITIVE, vec![0]),
+            attribute(CKA_EXTRACTABLE, vec![1]),
+        ],
+    };
+    let ecb = derive(CKM_AES_ECB_ENCRYPT_DATA, pb::mechanism::Parameter::DerivationData(data.clone()));
+    let object = app.client.derive_key(app.request(ecb)).await.unwrap().into_inner().object;
+    let read = pb::GetAttributeValueRequest { session, object, types: vec![CKA_VALUE] };
+    let derived = app.client.get_attribute_value(app.request(read)).await.unwrap().into_inner();
+    assert_eq!(derived.attributes[0].value, openssl_aes_128_ecb(&value, &data));
+
+    let ragged = derive(CKM_AES_ECB_ENCRYPT_DATA, pb::mechanism::Parameter::DerivationData(vec![1; 15]));
+    let refused = app.client.derive_key(app.request(ragged)).await.unwrap_err();
+    assert_eq!(ckr(&refused), CKR_MECHANISM_PARAM_INVALID, "15 bytes of data: {refused:?}");
+    let hkdf = pb::HkdfParameters {
+        extract: true,
+        expand: true,
+        prf_hash: CKM_SHA_256,
+        salt_type: CKF_HKDF_SALT_DATA,
+        salt: vec![1; 8],
+        salt_key: 0,
+        info: vec![],
+    };
+    let on_aes = derive(CKM_HKDF_DERIVE, pb::mechanism::Parameter::Hkdf(hkdf));
+    let refused = app.client.derive_key(app.request(on_aes)).await.unwrap_err();
+    assert_eq!(ckr(&refused), CKR_KEY_TYPE_INCONSISTENT, "HKDF over an AES key: {refused:?}");
+
+    // NIST SP 800-38B D.1, example 2 (16 bytes): tag 070a16b46b4d4144f79bdd9dd04a287c.
+    let message =
+        [0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96, 0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93, 0x17, 0x2a];
+    let general = |len: u64| pb::OperationInitRequest {
+        session,
+        kind: pb::OperationKind::OperationSign as i32,
+        mechanism: Some(pb::Mechanism {
+            r#type: CKM_AES_CMAC_GENERAL,
+            parameter: Some(pb::mechanism::Parameter::Ulong(len)),
+        }),
+        key,
+    };
+    app.client.operation_init(app.request(general(6))).await.unwrap();
+    let sign = pb::OperationDataRequest {
+        session,
+        kind: pb::OperationKind::OperationSign as i32,
+        data: message.to_vec(),
+        signature: Vec::new(),
+        space: Some(pb::OutputSpace { length_only: false, capacity: 64 }),
+        more: false,
+    };
+    let tag = app.client.operation_one_shot(app.request(sign)).await.unwrap().into_inner().output;
+    assert_eq!(tag, [0x07, 0x0a, 0x16, 0xb4, 0x6b, 0x4d]);
+    let refused = app.client.operation_init(app.request(general(17))).await.unwrap_err();
+    assert_eq!(ckr(&refused), CKR_MECHANISM_PARAM_INVALID, "a 17-byte CMAC: {refused:?}");
+}

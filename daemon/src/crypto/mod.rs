@@ -6,7 +6,7 @@
 //! - `aes`: AES-ECB/CBC/CBC-PAD/CTR/GCM, single- and multi-part, and AES key wrap (RFC 3394/5649).
 //! - `rsa`: PKCS#1 v1.5 and PSS signatures, PKCS#1 v1.5 and OAEP encryption, key generation.
 //! - `ec`: ECDSA over a caller's hash, ECDH, key generation (P-256, P-384).
-//! - `hmac`, `digest`: HMAC and digests, incremental; constant-time comparison.
+//! - `hmac`, `mac`, `digest`: HMAC, AES-CMAC and digests, incremental; constant-time comparison.
 //! - `der`: attribute forms (modulus, EC parameters and points …) to and from SubjectPublicKeyInfo
 //!   and PKCS#8; `certificate`: the fields of an X.509 certificate.
 //! - `key`, `spec`: the parsed private key of a key version, and the key-pair specs.
@@ -27,6 +27,7 @@ pub mod blob;
 pub mod certificate;
 pub mod context;
 pub mod der;
+pub mod derive;
 pub mod digest;
 pub mod ec;
 mod error;
@@ -34,6 +35,7 @@ pub mod hmac;
 pub mod import;
 pub mod kdf;
 pub mod key;
+pub mod mac;
 pub mod rsa;
 pub mod signing;
 pub mod spec;

@@ -11,7 +11,10 @@
 use std::ffi::c_void;
 
 use arca_proto::v1::mechanism::Parameter;
-use arca_proto::v1::{Ecdh1DeriveParameters, GcmParameters, Mechanism, OaepParameters};
+use arca_proto::v1::{
+    AesCbcEncryptDataParameters, Ecdh1DeriveParameters, GcmParameters, HkdfParameters, Mechanism,
+    OaepParameters,
+};
 use cryptoki_sys::*;
 
 use super::{length, read, slice};
@@ -52,6 +55,12 @@ unsafe fn read_parameter(kind: Kind, ptr: *const c_void, len: usize) -> Result<O
         Kind::Oaep => unsafe { oaep(ptr, len) }?,
         // SAFETY: as above.
         Kind::Ecdh1 => unsafe { ecdh1(ptr, len) }?,
+        // SAFETY: as above.
+        Kind::DerivationData => unsafe { derivation_data(ptr, len) }?,
+        // SAFETY: as above.
+        Kind::AesCbcEncryptData => unsafe { aes_cbc_encrypt_data(ptr, len) }?,
+        // SAFETY: as above.
+        Kind::Hkdf => unsafe { hkdf(ptr, len) }?,
         _ => {
             // SAFETY: as above.
             let bytes = unsafe { slice(ptr.cast::<u8>(), len as CK_ULONG, Error::ArgumentsBad) }?;
@@ -122,6 +131,41 @@ unsafe fn ecdh1(ptr: *const c_void, len: usize) -> Result<Parameter, Error> {
             kdf: p.kdf,
             shared_data: field(p.pSharedData, p.ulSharedDataLen)?,
             public_data: field(p.pPublicData, p.ulPublicDataLen)?,
+        }))
+    }
+}
+
+unsafe fn derivation_data(ptr: *const c_void, len: usize) -> Result<Parameter, Error> {
+    // SAFETY: `structure` checks the size; `pData` is valid for `ulLen` bytes.
+    unsafe {
+        let p = structure::<CK_KEY_DERIVATION_STRING_DATA>(ptr, len)?;
+        Ok(Parameter::DerivationData(field(p.pData, p.ulLen)?))
+    }
+}
+
+unsafe fn aes_cbc_encrypt_data(ptr: *const c_void, len: usize) -> Result<Parameter, Error> {
+    // SAFETY: `structure` checks the size; `pData` is valid for `length` bytes.
+    unsafe {
+        let p = structure::<CK_AES_CBC_ENCRYPT_DATA_PARAMS>(ptr, len)?;
+        Ok(Parameter::AesCbcEncryptData(AesCbcEncryptDataParameters {
+            iv: p.iv.to_vec(),
+            data: field(p.pData, p.length)?,
+        }))
+    }
+}
+
+unsafe fn hkdf(ptr: *const c_void, len: usize) -> Result<Parameter, Error> {
+    // SAFETY: `structure` checks the size; `pSalt` and `pInfo` are valid for their lengths.
+    unsafe {
+        let p = structure::<CK_HKDF_PARAMS>(ptr, len)?;
+        Ok(Parameter::Hkdf(HkdfParameters {
+            extract: p.bExtract != 0,
+            expand: p.bExpand != 0,
+            prf_hash: p.prfHashMechanism,
+            salt_type: p.ulSaltType,
+            salt: field(p.pSalt, p.ulSaltLen)?,
+            salt_key: p.hSaltKey,
+            info: field(p.pInfo, p.ulInfoLen)?,
         }))
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Parameters that are plain bytes (an IV, a `CK_MAC_GENERAL_PARAMS`, `CK_AES_CTR_PARAMS`,
 //! `CK_RSA_PKCS_PSS_PARAMS`, anything unknown) are decoded here from the bytes at `pParameter`.
-//! The three structures that hold pointers (`CK_GCM_PARAMS`, `CK_RSA_PKCS_OAEP_PARAMS`,
-//! `CK_ECDH1_DERIVE_PARAMS`) are read by `abi::mechanism`, which must follow those pointers.
+//! The structures that hold pointers (`CK_GCM_PARAMS`, `CK_RSA_PKCS_OAEP_PARAMS`,
+//! `CK_ECDH1_DERIVE_PARAMS`, `CK_KEY_DERIVATION_STRING_DATA`, `CK_AES_CBC_ENCRYPT_DATA_PARAMS`,
+//! `CK_HKDF_PARAMS`) are read by `abi::mechanism`, which must follow those pointers.
 
 use arca_proto::v1::mechanism::Parameter;
 use arca_proto::v1::{CtrParameters, Mechanism, PssParameters};
@@ -25,7 +26,11 @@ pub enum Kind {
     Oaep,
     Pss,
     Ecdh1,
-    /// A `CK_ULONG` (`CK_MAC_GENERAL_PARAMS`).
+    /// `CK_KEY_DERIVATION_STRING_DATA`.
+    DerivationData,
+    AesCbcEncryptData,
+    Hkdf,
+    /// A `CK_ULONG` (`CK_MAC_GENERAL_PARAMS`, `CK_EXTRACT_PARAMS`, a `CK_OBJECT_HANDLE`).
     Ulong,
     /// Anything else: the application's bytes, for the daemon to judge.
     Raw,
@@ -50,6 +55,13 @@ pub fn kind(mechanism: CK_MECHANISM_TYPE) -> Kind {
         | CKM_SHA3_384_RSA_PKCS_PSS
         | CKM_SHA3_512_RSA_PKCS_PSS => Kind::Pss,
         CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => Kind::Ecdh1,
+        CKM_CONCATENATE_BASE_AND_DATA
+        | CKM_CONCATENATE_DATA_AND_BASE
+        | CKM_XOR_BASE_AND_DATA
+        | CKM_AES_ECB_ENCRYPT_DATA => Kind::DerivationData,
+        CKM_AES_CBC_ENCRYPT_DATA => Kind::AesCbcEncryptData,
+        CKM_HKDF_DERIVE | CKM_HKDF_DATA => Kind::Hkdf,
+        CKM_CONCATENATE_BASE_AND_KEY | CKM_EXTRACT_KEY_FROM_KEY => Kind::Ulong,
         CKM_SHA_1_HMAC_GENERAL
         | CKM_SHA224_HMAC_GENERAL
         | CKM_SHA256_HMAC_GENERAL
@@ -74,7 +86,7 @@ pub fn mechanism(kind: CK_MECHANISM_TYPE, parameter: Option<Parameter>) -> Mecha
 }
 
 /// Decodes a parameter that holds no pointers from the bytes at `pParameter` (empty when the
-/// application gave none). `Gcm`, `Oaep` and `Ecdh1` are not handled here.
+/// application gave none). The kinds of structures with pointers are not handled here.
 pub fn from_bytes(kind: Kind, bytes: &[u8]) -> Result<Option<Parameter>, Error> {
     match kind {
         Kind::Iv16 if bytes.len() == 16 => Ok(Some(Parameter::Iv(bytes.to_vec()))),
@@ -91,7 +103,12 @@ pub fn from_bytes(kind: Kind, bytes: &[u8]) -> Result<Option<Parameter>, Error> 
             let [hash_alg, mgf, salt_len] = ulongs(exact::<CK_RSA_PKCS_PSS_PARAMS>(bytes)?);
             Ok(Some(Parameter::Pss(PssParameters { hash_alg, mgf, salt_len })))
         }
-        Kind::Gcm | Kind::Oaep | Kind::Ecdh1 => Err(Error::General),
+        Kind::Gcm
+        | Kind::Oaep
+        | Kind::Ecdh1
+        | Kind::DerivationData
+        | Kind::AesCbcEncryptData
+        | Kind::Hkdf => Err(Error::General),
     }
 }
 

@@ -6,7 +6,9 @@ use cryptoki_sys::*;
 
 use crate::error::{Error, Result};
 use crate::service::token::attributes::Template;
-use crate::service::token::{Lookup, Mechanism, OperationKind, Output, Parameter, Space, TokenInfo};
+use crate::service::token::{
+    HkdfParameter, Lookup, Mechanism, OperationKind, Output, Parameter, Space, TokenInfo,
+};
 
 pub(crate) fn template(attributes: Vec<pb::Attribute>) -> Result<Template> {
     check_template_size(&attributes)?;
@@ -52,6 +54,17 @@ pub(crate) fn mechanism(mechanism: Option<pb::Mechanism>) -> Result<Mechanism> {
         Some(P::Ecdh1(e)) => {
             Parameter::Ecdh { kdf: e.kdf, shared_data: e.shared_data, public_data: e.public_data }
         }
+        Some(P::DerivationData(data)) => Parameter::DerivationData(data),
+        Some(P::AesCbcEncryptData(p)) => Parameter::AesCbcEncryptData { iv: p.iv, data: p.data },
+        Some(P::Hkdf(h)) => Parameter::Hkdf(HkdfParameter {
+            extract: h.extract,
+            expand: h.expand,
+            prf_hash: h.prf_hash,
+            salt_type: h.salt_type,
+            salt: h.salt,
+            salt_key: h.salt_key,
+            info: h.info,
+        }),
         Some(P::Ulong(value)) => Parameter::Ulong(value),
         Some(P::Raw(bytes)) => Parameter::Raw(bytes),
     };

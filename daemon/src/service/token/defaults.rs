@@ -4,7 +4,7 @@
 
 use cryptoki_sys::*;
 
-use super::attributes::{AttributeMap, Template, boolean, decode_bool, ulong};
+use super::attributes::{AttributeMap, Template, boolean, decode_ulong, ulong};
 use super::schema::{Change, KeyKind, Kind, change_rule};
 use crate::error::{Error, Result};
 use crate::keys::{KeyMetadata, KeyOrigin, KeySpec, KeyUsage};
@@ -99,7 +99,9 @@ pub(super) fn from_template(
     for (attribute, value) in template.iter() {
         accept(kind, attribute, value)?;
         // A key's computed attributes come from its material; a plain object stores them all.
-        if !(is_key && is_computed(attribute)) && attribute != CKA_TOKEN {
+        if (!(is_key && is_computed(attribute)) || names_hmac_type(spec, attribute, value))
+            && attribute != CKA_TOKEN
+        {
             map.insert(attribute, value.to_vec());
         }
     }
@@ -107,6 +109,19 @@ pub(super) fn from_template(
         finish_key(&mut map, kind, provenance);
     }
     Ok(map)
+}
+
+/// A generic secret made as an HMAC key (CKK_SHA256_HMAC …) keeps the type it was given: its
+/// CKA_KEY_TYPE is stored, where every other key's follows from its spec.
+fn names_hmac_type(spec: Option<KeySpec>, attribute: CK_ATTRIBUTE_TYPE, value: &[u8]) -> bool {
+    spec == Some(KeySpec::GenericSecret)
+        && attribute == CKA_KEY_TYPE
+        && decode_ulong(value).is_some_and(|key_type| {
+            matches!(
+                key_type,
+                CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC | CKK_SHA384_HMAC | CKK_SHA512_HMAC
+            )
+        })
 }
 
 /// Checks one template attribute of a new object.
@@ -123,14 +138,6 @@ fn accept(kind: Kind, attribute: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Result<()> 
     // PKCS#11 3.0 §4.4.1: the token assigns CKA_UNIQUE_ID; a template may not name it.
     if attribute == CKA_UNIQUE_ID {
         return Err(Error::p11(CKR_ATTRIBUTE_READ_ONLY, "CKA_UNIQUE_ID is assigned by the token"));
-    }
-    // A private key may say CKA_ALWAYS_AUTHENTICATE false (the default); true names a value the
-    // token does not offer (no per-operation login), not an attribute it cannot take.
-    if attribute == CKA_ALWAYS_AUTHENTICATE {
-        return match decode_bool(value) {
-            Some(false) => Ok(()),
-            _ => Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_ALWAYS_AUTHENTICATE is not supported")),
-        };
     }
     let creation_parameter = is_computed(attribute)
         || matches!(attribute, CKA_CERTIFICATE_TYPE | CKA_SUBJECT | CKA_ISSUER | CKA_SERIAL_NUMBER)

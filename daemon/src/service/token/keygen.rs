@@ -44,6 +44,11 @@ impl TokenKeys {
         }
         let key_type = match mechanism.kind {
             CKM_AES_KEY_GEN => CKK_AES,
+            CKM_SHA_1_KEY_GEN => CKK_SHA_1_HMAC,
+            CKM_SHA224_KEY_GEN => CKK_SHA224_HMAC,
+            CKM_SHA256_KEY_GEN => CKK_SHA256_HMAC,
+            CKM_SHA384_KEY_GEN => CKK_SHA384_HMAC,
+            CKM_SHA512_KEY_GEN => CKK_SHA512_HMAC,
             _ => template.ulong(CKA_KEY_TYPE).unwrap_or(CKK_GENERIC_SECRET),
         };
         template.require(CKA_KEY_TYPE, &ulong(key_type), "CKA_KEY_TYPE does not match the mechanism")?;

@@ -172,6 +172,36 @@ impl TokenLogin {
         self.token.put_record(record).await
     }
 
+    /// C_Login(CKU_CONTEXT_SPECIFIC): the user's PIN again, for the session's operation whose key
+    /// says CKA_ALWAYS_AUTHENTICATE (PKCS#11 §4.9, §5.6). A wrong PIN counts as any other.
+    async fn context_login(&self, app: &App, session: u64, pin: &[u8]) -> Result<()> {
+        if app.login()? != Login::User {
+            return Err(Error::p11(
+                CKR_USER_NOT_LOGGED_IN,
+                "a context-specific login follows the user's login",
+            ));
+        }
+        let waiting = |grant: bool| -> Result<bool> {
+            let session = app.session(session)?;
+            let mut session = session.lock().map_err(|_| super::poisoned())?;
+            let mut any = false;
+            for operation in session.operations.values_mut().filter(|o| o.awaiting_context_login) {
+                any = true;
+                operation.awaiting_context_login = !grant;
+            }
+            Ok(any)
+        };
+        if !waiting(false)? {
+            return Err(Error::p11(
+                CKR_OPERATION_NOT_INITIALIZED,
+                "no operation of this session needs a context-specific login",
+            ));
+        }
+        let _change = self.token.changes.lock().await;
+        self.check_pin(Role::User, pin).await?;
+        waiting(true).map(|_| ())
+    }
+
     pub async fn login(
         &self,
         at: AppCall<'_>,
@@ -185,12 +215,7 @@ impl TokenLogin {
         let (role, login) = match user_type {
             CKU_SO => (Role::SecurityOfficer, Login::SecurityOfficer),
             CKU_USER => (Role::User, Login::User),
-            CKU_CONTEXT_SPECIFIC => {
-                return Err(Error::p11(
-                    CKR_OPERATION_NOT_INITIALIZED,
-                    "no operation needs a context-specific login (CKA_ALWAYS_AUTHENTICATE is not supported)",
-                ));
-            }
+            CKU_CONTEXT_SPECIFIC => return self.context_login(app, session, pin).await,
             other => {
                 return Err(Error::p11(CKR_USER_TYPE_INVALID, format!("user type {other} is not valid")));
             }

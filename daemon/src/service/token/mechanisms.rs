@@ -18,13 +18,53 @@ pub struct Mechanism {
 pub enum Parameter {
     None,
     Iv(Vec<u8>),
-    Gcm { iv: Vec<u8>, iv_bits: u64, aad: Vec<u8>, tag_bits: u64 },
-    Ctr { counter_bits: u64, counter_block: Vec<u8> },
-    Oaep { hash: CK_MECHANISM_TYPE, mgf: u64, source: u64, source_data: Vec<u8> },
-    Pss { hash: CK_MECHANISM_TYPE, mgf: u64, salt_len: u64 },
-    Ecdh { kdf: u64, shared_data: Vec<u8>, public_data: Vec<u8> },
+    Gcm {
+        iv: Vec<u8>,
+        iv_bits: u64,
+        aad: Vec<u8>,
+        tag_bits: u64,
+    },
+    Ctr {
+        counter_bits: u64,
+        counter_block: Vec<u8>,
+    },
+    Oaep {
+        hash: CK_MECHANISM_TYPE,
+        mgf: u64,
+        source: u64,
+        source_data: Vec<u8>,
+    },
+    Pss {
+        hash: CK_MECHANISM_TYPE,
+        mgf: u64,
+        salt_len: u64,
+    },
+    Ecdh {
+        kdf: u64,
+        shared_data: Vec<u8>,
+        public_data: Vec<u8>,
+    },
+    /// CK_KEY_DERIVATION_STRING_DATA: the data.
+    DerivationData(Vec<u8>),
+    AesCbcEncryptData {
+        iv: Vec<u8>,
+        data: Vec<u8>,
+    },
+    Hkdf(HkdfParameter),
     Ulong(u64),
     Raw(Vec<u8>),
+}
+
+/// CK_HKDF_PARAMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HkdfParameter {
+    pub extract: bool,
+    pub expand: bool,
+    pub prf_hash: CK_MECHANISM_TYPE,
+    pub salt_type: u64,
+    pub salt: Vec<u8>,
+    pub salt_key: u64,
+    pub info: Vec<u8>,
 }
 
 struct Entry {
@@ -48,6 +88,11 @@ const fn entry(mechanism: CK_MECHANISM_TYPE, min: u64, max: u64, flags: CK_FLAGS
 const TABLE: &[Entry] = &[
     entry(CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE),
     entry(CKM_GENERIC_SECRET_KEY_GEN, 8, 4096, CKF_GENERATE),
+    entry(CKM_SHA_1_KEY_GEN, 1, 512, CKF_GENERATE),
+    entry(CKM_SHA224_KEY_GEN, 1, 512, CKF_GENERATE),
+    entry(CKM_SHA256_KEY_GEN, 1, 512, CKF_GENERATE),
+    entry(CKM_SHA384_KEY_GEN, 1, 512, CKF_GENERATE),
+    entry(CKM_SHA512_KEY_GEN, 1, 512, CKF_GENERATE),
     entry(CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR),
     entry(CKM_EC_KEY_PAIR_GEN, 256, 384, CKF_GENERATE_KEY_PAIR | EC_FLAGS),
     entry(CKM_AES_ECB, 16, 32, CIPHER),
@@ -75,6 +120,14 @@ const TABLE: &[Entry] = &[
     entry(CKM_ECDSA_SHA384, 256, 384, SIGNATURE | EC_FLAGS),
     entry(CKM_ECDSA_SHA512, 256, 384, SIGNATURE | EC_FLAGS),
     entry(CKM_ECDH1_DERIVE, 256, 384, CKF_DERIVE | EC_FLAGS),
+    entry(CKM_CONCATENATE_BASE_AND_KEY, 1, 512, CKF_DERIVE),
+    entry(CKM_CONCATENATE_BASE_AND_DATA, 1, 512, CKF_DERIVE),
+    entry(CKM_CONCATENATE_DATA_AND_BASE, 1, 512, CKF_DERIVE),
+    entry(CKM_XOR_BASE_AND_DATA, 1, 512, CKF_DERIVE),
+    entry(CKM_EXTRACT_KEY_FROM_KEY, 1, 512, CKF_DERIVE),
+    entry(CKM_AES_ECB_ENCRYPT_DATA, 16, 32, CKF_DERIVE),
+    entry(CKM_AES_CBC_ENCRYPT_DATA, 16, 32, CKF_DERIVE),
+    entry(CKM_HKDF_DERIVE, 1, 512, CKF_DERIVE),
     entry(CKM_SHA_1_HMAC, 1, 512, SIGNATURE),
     entry(CKM_SHA_1_HMAC_GENERAL, 1, 512, SIGNATURE),
     entry(CKM_SHA224_HMAC, 1, 512, SIGNATURE),
@@ -85,6 +138,8 @@ const TABLE: &[Entry] = &[
     entry(CKM_SHA384_HMAC_GENERAL, 1, 512, SIGNATURE),
     entry(CKM_SHA512_HMAC, 1, 512, SIGNATURE),
     entry(CKM_SHA512_HMAC_GENERAL, 1, 512, SIGNATURE),
+    entry(CKM_AES_CMAC, 16, 32, SIGNATURE),
+    entry(CKM_AES_CMAC_GENERAL, 16, 32, SIGNATURE),
     entry(CKM_SHA_1, 0, 0, CKF_DIGEST),
     entry(CKM_SHA224, 0, 0, CKF_DIGEST),
     entry(CKM_SHA256, 0, 0, CKF_DIGEST),
@@ -118,11 +173,61 @@ pub fn require(mechanism: CK_MECHANISM_TYPE, function: CK_FLAGS) -> Result<()> {
     Ok(())
 }
 
+/// Whether a signing mechanism is a MAC (HMAC, AES-CMAC): its key policy action is GenerateMac or
+/// VerifyMac rather than Sign or Verify.
+pub fn is_mac(mechanism: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        mechanism,
+        CKM_SHA_1_HMAC
+            | CKM_SHA_1_HMAC_GENERAL
+            | CKM_SHA224_HMAC
+            | CKM_SHA224_HMAC_GENERAL
+            | CKM_SHA256_HMAC
+            | CKM_SHA256_HMAC_GENERAL
+            | CKM_SHA384_HMAC
+            | CKM_SHA384_HMAC_GENERAL
+            | CKM_SHA512_HMAC
+            | CKM_SHA512_HMAC_GENERAL
+            | CKM_AES_CMAC
+            | CKM_AES_CMAC_GENERAL
+    )
+}
+
+/// Every secret key type the token holds.
+const SECRET_KEYS: &[CK_KEY_TYPE] = &[
+    CKK_GENERIC_SECRET,
+    CKK_AES,
+    CKK_SHA_1_HMAC,
+    CKK_SHA224_HMAC,
+    CKK_SHA256_HMAC,
+    CKK_SHA384_HMAC,
+    CKK_SHA512_HMAC,
+];
+
+/// Generic secrets and HMAC keys (HKDF's input keying material).
+const HMAC_KEYS: &[CK_KEY_TYPE] =
+    &[CKK_GENERIC_SECRET, CKK_SHA_1_HMAC, CKK_SHA224_HMAC, CKK_SHA256_HMAC, CKK_SHA384_HMAC, CKK_SHA512_HMAC];
+
 /// The key types a mechanism takes.
 fn key_types(mechanism: CK_MECHANISM_TYPE) -> &'static [CK_KEY_TYPE] {
     match mechanism {
-        CKM_AES_ECB | CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_CTR | CKM_AES_GCM | CKM_AES_KEY_WRAP
-        | CKM_AES_KEY_WRAP_PAD => &[CKK_AES],
+        CKM_AES_ECB
+        | CKM_AES_CBC
+        | CKM_AES_CBC_PAD
+        | CKM_AES_CTR
+        | CKM_AES_GCM
+        | CKM_AES_KEY_WRAP
+        | CKM_AES_KEY_WRAP_PAD
+        | CKM_AES_CMAC
+        | CKM_AES_CMAC_GENERAL
+        | CKM_AES_ECB_ENCRYPT_DATA
+        | CKM_AES_CBC_ENCRYPT_DATA => &[CKK_AES],
+        CKM_CONCATENATE_BASE_AND_KEY
+        | CKM_CONCATENATE_BASE_AND_DATA
+        | CKM_CONCATENATE_DATA_AND_BASE
+        | CKM_XOR_BASE_AND_DATA
+        | CKM_EXTRACT_KEY_FROM_KEY => SECRET_KEYS,
+        CKM_HKDF_DERIVE => HMAC_KEYS,
         CKM_RSA_PKCS
         | CKM_RSA_PKCS_OAEP
         | CKM_RSA_PKCS_PSS

@@ -8,6 +8,7 @@ pub mod attributes;
 mod create;
 mod crypto_rv;
 mod defaults;
+mod derive;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod key_access;
@@ -30,7 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use cryptoki_sys::*;
 
 pub use app::{App, AppCall, Login};
-pub use mechanisms::{Mechanism, Parameter};
+pub use mechanisms::{HkdfParameter, Mechanism, Parameter};
 pub use object::Lookup;
 pub use operation::{Kind as OperationKind, Output, Space};
 
@@ -241,13 +242,14 @@ macro_rules! token_feature {
 }
 
 token_feature! {
-    /// C_InitToken, C_InitPIN, C_SetPIN, C_Login, C_Logout, and the SO PIN's unlock (`login.rs`).
+    /// C_InitToken, C_InitPIN, C_SetPIN, C_Login (CKU_CONTEXT_SPECIFIC too), C_Logout, and the SO
+    /// PIN's unlock (`login.rs`).
     TokenLogin;
     /// C_FindObjects*, C_GetAttributeValue, C_SetAttributeValue, C_DestroyObject (`object_calls.rs`),
     /// C_CreateObject and C_CopyObject (`object_creation.rs`).
     TokenObjects;
-    /// C_GenerateKey, C_GenerateKeyPair (`keygen.rs`), C_WrapKey, C_UnwrapKey, C_DeriveKey
-    /// (`wrap.rs`).
+    /// C_GenerateKey, C_GenerateKeyPair (`keygen.rs`), C_WrapKey, C_UnwrapKey (`wrap.rs`),
+    /// C_DeriveKey (`derive.rs`).
     TokenKeys;
     /// C_*Init, C_Encrypt … C_VerifyFinal, C_Digest*, C_DigestKey (`operation_calls.rs`).
     TokenOperations;

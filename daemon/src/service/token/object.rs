@@ -206,7 +206,11 @@ fn computed(
     let value = match attribute {
         CKA_CLASS => ulong(kind.class()),
         CKA_TOKEN => boolean(token),
-        CKA_KEY_TYPE => ulong(key_type(spec)),
+        CKA_KEY_TYPE => match key.metadata.token.object.get(&CKA_KEY_TYPE) {
+            // A generic secret made as an HMAC key (see `defaults::names_hmac_type`).
+            Some(declared) if spec == KeySpec::GenericSecret => declared.clone(),
+            _ => ulong(key_type(spec)),
+        },
         CKA_UNIQUE_ID => {
             let suffix = if public { ".public" } else { "" };
             format!("{}{suffix}", key.metadata.id).into_bytes()

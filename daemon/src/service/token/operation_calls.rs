@@ -18,21 +18,15 @@ fn not_initialized() -> Error {
     Error::p11(CKR_OPERATION_NOT_INITIALIZED, "no such operation is active in this session")
 }
 
+/// A data call of an operation whose key needs C_Login(CKU_CONTEXT_SPECIFIC) first; the
+/// operation stays active for the login.
+fn context_login_needed() -> Error {
+    Error::p11(CKR_USER_NOT_LOGGED_IN, "this key needs C_Login(CKU_CONTEXT_SPECIFIC) for each use")
+}
+
 /// What each operation needs of the mechanism, of the key, and of the key policy.
 fn requirements(kind: Kind, mechanism: &Mechanism) -> (CK_FLAGS, CK_ATTRIBUTE_TYPE, Action) {
-    let mac = matches!(
-        mechanism.kind,
-        CKM_SHA_1_HMAC
-            | CKM_SHA_1_HMAC_GENERAL
-            | CKM_SHA224_HMAC
-            | CKM_SHA224_HMAC_GENERAL
-            | CKM_SHA256_HMAC
-            | CKM_SHA384_HMAC
-            | CKM_SHA512_HMAC
-            | CKM_SHA256_HMAC_GENERAL
-            | CKM_SHA384_HMAC_GENERAL
-            | CKM_SHA512_HMAC_GENERAL
-    );
+    let mac = mechanisms::is_mac(mechanism.kind);
     match kind {
         Kind::Encrypt => (CKF_ENCRYPT, CKA_ENCRYPT, Action::Encrypt),
         Kind::Decrypt => (CKF_DECRYPT, CKA_DECRYPT, Action::Decrypt),
@@ -130,6 +124,10 @@ impl TokenOperations {
             };
             operation.audit_key =
                 object.key().filter(|_| object.token).map(|k| (k.metadata.id, k.current_version()));
+            // PKCS#11 §4.9: a key that says CKA_ALWAYS_AUTHENTICATE needs the PIN for each
+            // signature or decryption it makes.
+            operation.awaiting_context_login =
+                matches!(kind, Kind::Sign | Kind::Decrypt) && object.flag(CKA_ALWAYS_AUTHENTICATE);
             operation
         };
         let mut session = session.lock().map_err(|_| super::poisoned())?;
@@ -157,6 +155,10 @@ impl TokenOperations {
         let staged = session.staged.remove(&kind);
         let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
         note_operation_key(call, &operation);
+        if operation.awaiting_context_login {
+            session.operations.insert(kind, operation);
+            return Err(context_login_needed());
+        }
         let data = whole_input(kind, staged, data)?;
         if !operation.verifies()
             && !operation.was_updated()
@@ -218,6 +220,9 @@ impl TokenOperations {
         };
         let operation = session.operations.get_mut(&kind).ok_or_else(not_initialized)?;
         note_operation_key(call, operation);
+        if operation.awaiting_context_login {
+            return Err(context_login_needed());
+        }
         if matches!(kind, Kind::Encrypt | Kind::Decrypt)
             && let Some(answer) = fits(space, operation.update_len(data.len()))
         {
@@ -247,6 +252,10 @@ impl TokenOperations {
         session.staged.remove(&kind);
         let operation = session.operations.remove(&kind).ok_or_else(not_initialized)?;
         note_operation_key(call, &operation);
+        if operation.awaiting_context_login {
+            session.operations.insert(kind, operation);
+            return Err(context_login_needed());
+        }
         if operation.verifies() {
             return operation.finish(Some(data)).map(Output::Data);
         }

@@ -227,7 +227,7 @@ pub(super) fn change_rule(attribute: CK_ATTRIBUTE_TYPE) -> Change {
         | CKA_URL
         | CKA_CERTIFICATE_CATEGORY
         | CKA_TRUSTED => Change::Free,
-        CKA_SENSITIVE | CKA_WRAP_WITH_TRUSTED => Change::OnlyToTrue,
+        CKA_SENSITIVE | CKA_WRAP_WITH_TRUSTED | CKA_ALWAYS_AUTHENTICATE => Change::OnlyToTrue,
         CKA_EXTRACTABLE | CKA_COPYABLE => Change::OnlyToFalse,
         CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_DESTROYABLE => Change::OnCopy,
         _ => Change::Never,

@@ -130,7 +130,10 @@ pub(super) fn secret_spec(key_type: Option<u64>, len: usize) -> Result<KeySpec> 
                 format!("an AES key is 16, 24 or 32 bytes, not {len}"),
             )),
         },
-        Some(CKK_GENERIC_SECRET | CKK_SHA256_HMAC | CKK_SHA384_HMAC | CKK_SHA512_HMAC) => {
+        Some(
+            CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC | CKK_SHA384_HMAC
+            | CKK_SHA512_HMAC,
+        ) => {
             if !(1..=MAX_GENERIC_SECRET_BYTES).contains(&len) {
                 return Err(Error::p11(
                     CKR_ATTRIBUTE_VALUE_INVALID,

@@ -1,21 +1,18 @@
-//! C_WrapKey, C_UnwrapKey and C_DeriveKey.
+//! C_WrapKey and C_UnwrapKey.
 
 use cryptoki_sys::*;
 
 use super::TokenKeys;
 use super::app::AppCall;
-use super::attributes::{Template, ulong};
+use super::attributes::Template;
 use super::crypto_rv::{p11, unwrap_p11};
 use super::key_access::{key_handle_invalid, require_enabled};
 use super::mechanisms::{self, Mechanism, Parameter};
 use super::operation::{Output, Space, material, private_key, rsa_crypt_scheme};
 use crate::crypto::aes::wrap;
-use crate::crypto::digest::HashAlg;
-use crate::crypto::kdf::x963_kdf;
 use crate::crypto::{PrivateKey, rsa};
 use crate::error::{Error, Result};
 use crate::policy::Action;
-use crate::secure_mem::SecretBuf;
 
 impl TokenKeys {
     pub fn wrap_key(
@@ -120,68 +117,6 @@ impl TokenKeys {
             },
         };
         self.token.add_supplied_key(AppCall { app, call }, session, material, template).await
-    }
-
-    pub async fn derive_key(
-        &self,
-        at: AppCall<'_>,
-        session: u64,
-        mechanism: &Mechanism,
-        base: u64,
-        template: &Template,
-    ) -> Result<u64> {
-        let AppCall { app, call } = at;
-        app.session(session)?;
-        mechanisms::require(mechanism.kind, CKF_DERIVE)?;
-        let (_, base) =
-            self.token.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
-        let Parameter::Ecdh { kdf, shared_data, public_data } = &mechanism.parameter else {
-            return Err(Error::p11(
-                CKR_MECHANISM_PARAM_INVALID,
-                "CKM_ECDH1_DERIVE needs CK_ECDH1_DERIVE_PARAMS",
-            ));
-        };
-        let kdf = ecdh_kdf(*kdf)?;
-        if kdf.is_none() && !shared_data.is_empty() {
-            return Err(Error::p11(CKR_MECHANISM_PARAM_INVALID, "CKD_NULL takes no shared data"));
-        }
-        let key = base.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key"))?;
-        let secret = match private_key(&key)? {
-            PrivateKey::Ec(ec) => ec.derive(public_data).map_err(p11)?,
-            _ => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
-        };
-        let natural = kdf.map_or(secret.len(), |hash| hash.output_len());
-        let wanted = match (template.ulong(CKA_VALUE_LEN), template.ulong(CKA_KEY_TYPE)) {
-            (Some(len), _) => len as usize,
-            (None, Some(CKK_AES)) if [16, 24, 32].contains(&natural) => natural,
-            (None, Some(CKK_AES)) => 32,
-            (None, _) => natural,
-        };
-        let material = match kdf {
-            Some(hash) => x963_kdf(hash, secret.as_slice(), shared_data, wanted).map_err(p11)?,
-            None => SecretBuf::copy_from(secret.as_slice().get(..wanted).ok_or_else(|| {
-                Error::p11(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN exceeds the shared secret")
-            })?)?,
-        };
-        let template = template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64));
-        self.token.add_supplied_key(AppCall { app, call }, session, material, &template).await
-    }
-}
-
-/// The hash of an ECDH key derivation function: `None` for CKD_NULL (the shared secret itself),
-/// the X9.63 KDF's hash for CKD_SHA*_KDF.
-fn ecdh_kdf(kdf: u64) -> Result<Option<HashAlg>> {
-    match kdf {
-        CKD_NULL => Ok(None),
-        CKD_SHA1_KDF => Ok(Some(HashAlg::Sha1)),
-        CKD_SHA224_KDF => Ok(Some(HashAlg::Sha224)),
-        CKD_SHA256_KDF => Ok(Some(HashAlg::Sha256)),
-        CKD_SHA384_KDF => Ok(Some(HashAlg::Sha384)),
-        CKD_SHA512_KDF => Ok(Some(HashAlg::Sha512)),
-        other => Err(Error::p11(
-            CKR_MECHANISM_PARAM_INVALID,
-            format!("ECDH key derivation function {other:#x}: CKD_NULL and CKD_SHA*_KDF are supported"),
-        )),
     }
 }
 

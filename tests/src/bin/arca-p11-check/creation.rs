@@ -7,11 +7,15 @@
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType as T, CertificateType, KeyType, ObjectClass};
+use cryptoki::session::UserType;
+use cryptoki::types::AuthPin;
 
 use crate::der;
 use crate::keys::{self, merge};
 use crate::openssl;
-use crate::suite::{At, Ctx, Fail, Outcome, SoftHsm, ensure, expect_spec, fail, find, get_bytes, label};
+use crate::suite::{
+    At, Ctx, Fail, Outcome, SoftHsm, ensure, expect_rv, expect_spec, fail, find, get_bytes, label,
+};
 
 /// Destroying the private half of a token key pair leaves the public half under the same handle,
 /// readable and destroyable by it.
@@ -119,14 +123,44 @@ pub fn always_authenticate(ctx: &Ctx) -> Outcome {
     let pair = keys::gen_ec(&s, false, "always-auth", &[Attribute::AlwaysAuthenticate(false)])?;
     let value = s.get_attributes(pair.private, &[T::AlwaysAuthenticate]).at("C_GetAttributeValue")?;
     ensure!(value == [Attribute::AlwaysAuthenticate(false)], "CKA_ALWAYS_AUTHENTICATE reads {value:?}");
-    if !ctx.arca() {
-        // SoftHSM offers per-operation login; Arca does not.
-        return Ok(());
-    }
-    let refused = keys::gen_ec(&s, false, "always-auth", &[Attribute::AlwaysAuthenticate(true)]);
-    match refused {
-        Err(Fail::Failed(why)) if why.contains("CKR_ATTRIBUTE_VALUE_INVALID") => Ok(()),
-        Err(other) => fail(format!("CKA_ALWAYS_AUTHENTICATE true: {other:?}")),
-        Ok(_) => fail("CKA_ALWAYS_AUTHENTICATE true was accepted"),
-    }
+    // A key that needs the PIN for each use: C_Login(CKU_CONTEXT_SPECIFIC) after C_SignInit
+    // (a wrong PIN is refused), one signature, and the next one needs the PIN again.
+    let public = [
+        Attribute::Class(ObjectClass::PUBLIC_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::ModulusBits(2048.into()),
+        Attribute::PublicExponent(vec![1, 0, 1]),
+        Attribute::Token(false),
+        Attribute::Verify(true),
+    ];
+    let private = [
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::KeyType(KeyType::RSA),
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Sign(true),
+        Attribute::AlwaysAuthenticate(true),
+        Attribute::Label(label("always-auth")),
+    ];
+    let (verifier, signer) = s
+        .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+        .at("C_GenerateKeyPair(CKA_ALWAYS_AUTHENTICATE)")?;
+    let mechanism = Mechanism::Sha256RsaPkcs;
+    let message = b"each use needs the PIN";
+    s.sign_init(&mechanism, signer).at("C_SignInit")?;
+    let wrong = s.login(UserType::ContextSpecific, Some(&AuthPin::from("not-the-pin")));
+    expect_rv(wrong, &[RvError::PinIncorrect], "C_Login(CKU_CONTEXT_SPECIFIC) with a wrong PIN")?;
+    s.login(UserType::ContextSpecific, Some(&ctx.user_pin())).at("C_Login(CKU_CONTEXT_SPECIFIC)")?;
+    s.sign_update(message).at("C_SignUpdate")?;
+    let signature = s.sign_final().at("C_SignFinal")?;
+    s.verify(&mechanism, verifier, message, &signature).at("C_Verify")?;
+    s.sign_init(&mechanism, signer).at("C_SignInit (again)")?;
+    let again = s.sign_update(message);
+    expect_rv(again, &[RvError::UserNotLoggedIn], "a second signature without the PIN")?;
+    drop(s);
+    ctx.reset_session();
+    let idle = ctx.s().login(UserType::ContextSpecific, Some(&ctx.user_pin()));
+    expect_rv(idle, &[RvError::OperationNotInitialized], "C_Login(CKU_CONTEXT_SPECIFIC) with no operation")?;
+    Ok(())
 }

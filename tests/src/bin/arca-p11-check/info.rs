@@ -121,15 +121,39 @@ fn expected() -> Vec<(M, &'static [Flag], Sizes)> {
         (M::SHA256_HMAC, SIGNATURE, Sizes::Any),
         (M::SHA384_HMAC, SIGNATURE, Sizes::Any),
         (M::SHA512_HMAC, SIGNATURE, Sizes::Any),
+        (M::AES_CMAC, SIGNATURE, Sizes::Aes),
+        (M::SHA256_KEY_GEN, &[GENERATE], Sizes::Any),
+        (M::CONCATENATE_BASE_AND_KEY, &[DERIVE], Sizes::Any),
+        (M::CONCATENATE_BASE_AND_DATA, &[DERIVE], Sizes::Any),
+        (M::CONCATENATE_DATA_AND_BASE, &[DERIVE], Sizes::Any),
+        (M::XOR_BASE_AND_DATA, &[DERIVE], Sizes::Any),
+        (M::EXTRACT_KEY_FROM_KEY, &[DERIVE], Sizes::Any),
+        (M::AES_CBC_ENCRYPT_DATA, &[DERIVE], Sizes::Any),
+        (M::HKDF_DERIVE, &[DERIVE], Sizes::Any),
         (M::SHA256, &[DIGEST], Sizes::Any),
         (M::SHA384, &[DIGEST], Sizes::Any),
         (M::SHA512, &[DIGEST], Sizes::Any),
     ]
 }
 
-/// SoftHSM 2.6.1 has no hashing ECDSA mechanisms (CKM_ECDSA_SHA*): they came after that release.
+/// What SoftHSM 2.6.1 does not offer: the hashing ECDSA mechanisms (CKM_ECDSA_SHA*, which came
+/// after that release), the SHA-n key generators, and the simple and HKDF key derivations.
 pub fn softhsm_lacks(mechanism: M) -> bool {
-    [M::ECDSA_SHA1, M::ECDSA_SHA224, M::ECDSA_SHA256, M::ECDSA_SHA384, M::ECDSA_SHA512].contains(&mechanism)
+    [
+        M::ECDSA_SHA1,
+        M::ECDSA_SHA224,
+        M::ECDSA_SHA256,
+        M::ECDSA_SHA384,
+        M::ECDSA_SHA512,
+        M::SHA256_KEY_GEN,
+        M::CONCATENATE_BASE_AND_KEY,
+        M::CONCATENATE_BASE_AND_DATA,
+        M::CONCATENATE_DATA_AND_BASE,
+        M::XOR_BASE_AND_DATA,
+        M::EXTRACT_KEY_FROM_KEY,
+        M::HKDF_DERIVE,
+    ]
+    .contains(&mechanism)
 }
 
 fn expected_here(ctx: &Ctx) -> Vec<(M, &'static [Flag], Sizes)> {

@@ -16,6 +16,7 @@ mod attributes;
 mod concurrency;
 mod creation;
 mod der;
+mod derive;
 mod digest;
 mod ec;
 mod info;
@@ -139,6 +140,12 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("ecdsa_sha512", Scope::Both, ec::ecdsa_sha512),
     ("ecdh_derive", Scope::Both, ec::ecdh_derive),
     ("hmac", Scope::Both, digest::hmac),
+    ("aes_cmac", Scope::Both, derive::aes_cmac),
+    ("sha_key_gen", Scope::Both, derive::sha_key_gen),
+    ("derive_concatenate_xor_extract", Scope::Both, derive::derive_concatenate_xor_extract),
+    ("derive_aes_encrypt_data", Scope::Both, derive::derive_aes_encrypt_data),
+    ("derive_hkdf", Scope::Both, derive::derive_hkdf),
+    ("derive_keeps_protection", Scope::Both, derive::derive_keeps_protection),
     ("digests", Scope::Both, digest::digests),
     ("generate_random", Scope::Both, digest::generate_random),
     ("digest_key", Scope::Both, digest::digest_key),

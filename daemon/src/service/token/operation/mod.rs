@@ -11,7 +11,7 @@ use crate::crypto::PrivateKey;
 use crate::crypto::aes::{AesCipher, AesMode};
 use crate::crypto::digest::{HashAlg, Hasher};
 use crate::crypto::ec::{ec_signature_len, ecdsa_verify_prehashed};
-use crate::crypto::hmac::HmacContext;
+use crate::crypto::mac::MacContext;
 use crate::crypto::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
 use crate::error::{Error, Result};
 use crate::service::Authorized;
@@ -71,7 +71,7 @@ enum State {
         finisher: Finisher,
     },
     Mac {
-        context: Box<HmacContext>,
+        context: MacContext,
         len: usize,
         verify: bool,
     },
@@ -86,6 +86,8 @@ pub struct Operation {
     fixed_len: usize,
     /// A multi-part call was made: single-part calls are no longer allowed.
     updated: bool,
+    /// The key says CKA_ALWAYS_AUTHENTICATE: no data call until C_Login(CKU_CONTEXT_SPECIFIC).
+    pub awaiting_context_login: bool,
 }
 
 impl std::fmt::Debug for Operation {
@@ -243,7 +245,7 @@ fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSig
 
 impl Operation {
     fn new(state: State, fixed_len: usize) -> Self {
-        Self { state, fixed_len, updated: false, audit_key: None }
+        Self { state, fixed_len, updated: false, audit_key: None, awaiting_context_login: false }
     }
 
     pub fn encrypt(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
@@ -312,32 +314,36 @@ impl Operation {
     }
 
     fn mac(mechanism: &Mechanism, key: &Authorized, verify: bool) -> Result<Option<Self>> {
-        let general = matches!(
-            mechanism.kind,
+        let (general, cmac) = match mechanism.kind {
+            CKM_SHA_1_HMAC | CKM_SHA224_HMAC | CKM_SHA256_HMAC | CKM_SHA384_HMAC | CKM_SHA512_HMAC => {
+                (false, false)
+            }
             CKM_SHA_1_HMAC_GENERAL
-                | CKM_SHA224_HMAC_GENERAL
-                | CKM_SHA256_HMAC_GENERAL
-                | CKM_SHA384_HMAC_GENERAL
-                | CKM_SHA512_HMAC_GENERAL
-        );
-        let plain = matches!(
-            mechanism.kind,
-            CKM_SHA_1_HMAC | CKM_SHA224_HMAC | CKM_SHA256_HMAC | CKM_SHA384_HMAC | CKM_SHA512_HMAC
-        );
-        if !general && !plain {
-            return Ok(None);
+            | CKM_SHA224_HMAC_GENERAL
+            | CKM_SHA256_HMAC_GENERAL
+            | CKM_SHA384_HMAC_GENERAL
+            | CKM_SHA512_HMAC_GENERAL => (true, false),
+            CKM_AES_CMAC => (false, true),
+            CKM_AES_CMAC_GENERAL => (true, true),
+            _ => return Ok(None),
+        };
+        let context = if cmac {
+            MacContext::aes_cmac(material(key)?)
+        } else {
+            let hash = hash_of(mechanism.kind).ok_or_else(|| super::mechanisms::invalid(mechanism.kind))?;
+            MacContext::hmac(hash, material(key)?)
         }
-        let hash = hash_of(mechanism.kind).ok_or_else(|| super::mechanisms::invalid(mechanism.kind))?;
+        .map_err(p11)?;
+        let full = context.output_len();
         let len = match (&mechanism.parameter, general) {
-            (Parameter::Ulong(len), true) if (1..=hash.output_len() as u64).contains(len) => *len as usize,
-            (_, true) => return Err(param_invalid("CK_MAC_GENERAL_PARAMS: 1 to the hash length")),
+            (Parameter::Ulong(len), true) if (1..=full as u64).contains(len) => *len as usize,
+            (_, true) => return Err(param_invalid("CK_MAC_GENERAL_PARAMS: 1 to the MAC's full length")),
             (_, false) => {
                 no_parameter(mechanism)?;
-                hash.output_len()
+                full
             }
         };
-        let context = HmacContext::new(hash, material(key)?).map_err(p11)?;
-        Ok(Some(Self::new(State::Mac { context: Box::new(context), len, verify }, len)))
+        Ok(Some(Self::new(State::Mac { context, len, verify }, len)))
     }
 
     pub fn digest(mechanism: &Mechanism) -> Result<Self> {

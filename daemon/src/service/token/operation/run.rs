@@ -46,7 +46,7 @@ impl Operation {
                 Ok(Vec::new())
             }
             State::Mac { context, .. } => {
-                context.update(data);
+                context.update(data).map_err(p11)?;
                 Ok(Vec::new())
             }
             State::RsaEncrypt { .. } | State::RsaDecrypt { .. } | State::Raw { .. } => {
@@ -88,7 +88,7 @@ impl Operation {
             State::Hashed { hasher, finisher } => finisher.run(&hasher.finish(), signature),
             State::Digest(hasher) => Ok(hasher.finish()),
             State::Mac { context, len, verify } => {
-                let mut mac = context.finish();
+                let mut mac = context.finish().map_err(p11)?;
                 mac.truncate(len);
                 if !verify {
                     return Ok(mac);

@@ -1,0 +1,238 @@
+//! C_DeriveKey: ECDH (CKM_ECDH1_DERIVE with CKD_NULL or an X9.63 KDF) and the secret-key
+//! derivations (concatenation, XOR, extraction, AES ENCRYPT_DATA, HKDF).
+//!
+//! A key derived from secret keys keeps their protection, as PKCS#11 prescribes for these
+//! mechanisms: if a source is sensitive so is the new key, and if a source is not extractable
+//! neither is the new key (a template asking otherwise is CKR_TEMPLATE_INCONSISTENT). Otherwise
+//! a derived key could hand out the value of the key it came from.
+
+use cryptoki_sys::*;
+
+use super::TokenKeys;
+use super::app::AppCall;
+use super::attributes::{Template, boolean, ulong};
+use super::crypto_rv::p11;
+use super::mechanisms::{self, HkdfParameter, Mechanism, Parameter};
+use super::object::Object;
+use super::operation::{hash_from_mechanism, material, private_key};
+use crate::crypto::PrivateKey;
+use crate::crypto::derive::{self, HkdfSteps};
+use crate::crypto::digest::HashAlg;
+use crate::crypto::kdf::x963_kdf;
+use crate::error::{Error, Result};
+use crate::policy::Action;
+use crate::secure_mem::SecretBuf;
+use crate::service::Authorized;
+
+fn param_invalid(message: impl Into<String>) -> Error {
+    Error::p11(CKR_MECHANISM_PARAM_INVALID, message.into())
+}
+
+fn inconsistent(message: impl Into<String>) -> Error {
+    Error::p11(CKR_TEMPLATE_INCONSISTENT, message.into())
+}
+
+impl TokenKeys {
+    pub async fn derive_key(
+        &self,
+        at: AppCall<'_>,
+        session: u64,
+        mechanism: &Mechanism,
+        base: u64,
+        template: &Template,
+    ) -> Result<u64> {
+        let AppCall { app, call } = at;
+        app.session(session)?;
+        mechanisms::require(mechanism.kind, CKF_DERIVE)?;
+        let (base_object, base) =
+            self.token.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
+        let base =
+            base.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "the base is not a private key"))?;
+        let (material, template) = if mechanism.kind == CKM_ECDH1_DERIVE {
+            ecdh(mechanism, &base, template)?
+        } else {
+            let mut sources = vec![base_object];
+            let second = match second_key(mechanism) {
+                Some(handle) => {
+                    let (object, key) = self.token.usable_key(
+                        AppCall { app, call },
+                        handle,
+                        mechanism,
+                        CKA_DERIVE,
+                        Action::DeriveKey,
+                    )?;
+                    sources.push(object);
+                    key
+                }
+                None => None,
+            };
+            let template = inherit_protection(template, &sources)?;
+            secret_derivation(mechanism, &base, second.as_ref(), template)?
+        };
+        self.token.add_supplied_key(AppCall { app, call }, session, material, &template).await
+    }
+}
+
+/// The handle of the other key a mechanism reads: CKM_CONCATENATE_BASE_AND_KEY's, or HKDF's salt
+/// key.
+fn second_key(mechanism: &Mechanism) -> Option<u64> {
+    match (&mechanism.parameter, mechanism.kind) {
+        (Parameter::Ulong(handle), CKM_CONCATENATE_BASE_AND_KEY) => Some(*handle),
+        (Parameter::Hkdf(hkdf), _) if hkdf.salt_type == CKF_HKDF_SALT_KEY => Some(hkdf.salt_key),
+        _ => None,
+    }
+}
+
+/// The template with the sources' protection carried over (see the header).
+fn inherit_protection(template: &Template, sources: &[Object]) -> Result<Template> {
+    let mut template = template.clone();
+    if sources.iter().any(|source| source.flag(CKA_SENSITIVE)) {
+        if template.bool(CKA_SENSITIVE) == Some(false) {
+            return Err(inconsistent("a key derived from a sensitive key is sensitive"));
+        }
+        template = template.with_default(CKA_SENSITIVE, boolean(true));
+    }
+    if sources.iter().any(|source| !source.flag(CKA_EXTRACTABLE)) {
+        if template.bool(CKA_EXTRACTABLE) == Some(true) {
+            return Err(inconsistent("a key derived from a non-extractable key is not extractable"));
+        }
+        template = template.with_default(CKA_EXTRACTABLE, boolean(false));
+    }
+    Ok(template.with_default(CKA_CLASS, ulong(CKO_SECRET_KEY)))
+}
+
+/// The length the template asks for: CKA_VALUE_LEN, else the derivation's natural length (an AES
+/// key takes it only when it is an AES key size).
+fn wanted_len(template: &Template, natural: Option<usize>) -> Result<usize> {
+    let aes = template.ulong(CKA_KEY_TYPE) == Some(CKK_AES);
+    match (template.ulong(CKA_VALUE_LEN), natural) {
+        (Some(len), _) => usize::try_from(len).map_err(|_| inconsistent("CKA_VALUE_LEN is out of range")),
+        (None, Some(len)) if !aes || [16, 24, 32].contains(&len) => Ok(len),
+        (None, _) => Err(Error::p11(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is required for this key")),
+    }
+}
+
+/// The derived value, cut to the length the template asks for, and the template completed with
+/// that length and the key type (a generic secret unless it names one).
+fn cut(derived: SecretBuf, template: Template) -> Result<(SecretBuf, Template)> {
+    let len = wanted_len(&template, Some(derived.len()))?;
+    let value =
+        derived.as_slice().get(..len).filter(|value| !value.is_empty()).ok_or_else(|| {
+            inconsistent(format!("CKA_VALUE_LEN {len} is not 1 to {} bytes", derived.len()))
+        })?;
+    let template = template
+        .with_default(CKA_VALUE_LEN, ulong(len as u64))
+        .with_default(CKA_KEY_TYPE, ulong(CKK_GENERIC_SECRET));
+    Ok((SecretBuf::copy_from(value)?, template))
+}
+
+fn secret_derivation(
+    mechanism: &Mechanism,
+    base: &Authorized,
+    second: Option<&Authorized>,
+    template: Template,
+) -> Result<(SecretBuf, Template)> {
+    let base = material(base)?;
+    let derived = match (mechanism.kind, &mechanism.parameter) {
+        (CKM_CONCATENATE_BASE_AND_KEY, Parameter::Ulong(_)) => {
+            let second = second.ok_or_else(|| param_invalid("the second key is not a secret key"))?;
+            derive::concatenate(base, material(second)?)
+        }
+        (CKM_CONCATENATE_BASE_AND_DATA, Parameter::DerivationData(data)) => derive::concatenate(base, data),
+        (CKM_CONCATENATE_DATA_AND_BASE, Parameter::DerivationData(data)) => derive::concatenate(data, base),
+        (CKM_XOR_BASE_AND_DATA, Parameter::DerivationData(data)) => derive::xor(base, data),
+        (CKM_EXTRACT_KEY_FROM_KEY, Parameter::Ulong(first_bit)) => {
+            let len = wanted_len(&template, None)?;
+            derive::extract(base, *first_bit, len)
+        }
+        (CKM_AES_ECB_ENCRYPT_DATA, Parameter::DerivationData(data)) => {
+            derive::aes_encrypt_data(base, None, data)
+        }
+        (CKM_AES_CBC_ENCRYPT_DATA, Parameter::AesCbcEncryptData { iv, data }) => {
+            let iv = <[u8; 16]>::try_from(iv.as_slice()).map_err(|_| param_invalid("the IV is 16 bytes"))?;
+            derive::aes_encrypt_data(base, Some(iv), data)
+        }
+        (CKM_HKDF_DERIVE, Parameter::Hkdf(hkdf)) => {
+            return hkdf_derivation(hkdf, base, second, template);
+        }
+        (kind, _) => {
+            return Err(param_invalid(format!("mechanism 0x{kind:08X} needs its parameter structure")));
+        }
+    }
+    .map_err(p11)?;
+    cut(derived, template)
+}
+
+fn hkdf_derivation(
+    hkdf: &HkdfParameter,
+    base: &[u8],
+    salt_key: Option<&Authorized>,
+    template: Template,
+) -> Result<(SecretBuf, Template)> {
+    let hash = hash_from_mechanism(hkdf.prf_hash).ok_or_else(|| param_invalid("unknown HKDF hash"))?;
+    let steps = match (hkdf.extract, hkdf.expand) {
+        (true, true) => HkdfSteps::ExtractAndExpand,
+        (true, false) => HkdfSteps::Extract,
+        (false, true) => HkdfSteps::Expand,
+        (false, false) => return Err(param_invalid("HKDF: bExtract, bExpand or both")),
+    };
+    let salt = match hkdf.salt_type {
+        _ if !hkdf.extract => None,
+        CKF_HKDF_SALT_NULL => None,
+        CKF_HKDF_SALT_DATA if !hkdf.salt.is_empty() => Some(hkdf.salt.as_slice()),
+        CKF_HKDF_SALT_KEY => Some(material(salt_key.ok_or_else(|| param_invalid("no HKDF salt key"))?)?),
+        _ => return Err(param_invalid("HKDF: CKF_HKDF_SALT_NULL, _DATA with data, or _KEY")),
+    };
+    let natural = (steps == HkdfSteps::Extract).then_some(hash.output_len());
+    let len = wanted_len(&template, natural)?;
+    let derived = derive::hkdf(hash, steps, salt, base, &hkdf.info, len).map_err(p11)?;
+    cut(derived, template)
+}
+
+/// CKM_ECDH1_DERIVE: the shared secret, through the KDF the parameter names.
+fn ecdh(mechanism: &Mechanism, base: &Authorized, template: &Template) -> Result<(SecretBuf, Template)> {
+    let Parameter::Ecdh { kdf, shared_data, public_data } = &mechanism.parameter else {
+        return Err(param_invalid("CKM_ECDH1_DERIVE needs CK_ECDH1_DERIVE_PARAMS"));
+    };
+    let kdf = ecdh_kdf(*kdf)?;
+    if kdf.is_none() && !shared_data.is_empty() {
+        return Err(param_invalid("CKD_NULL takes no shared data"));
+    }
+    let secret = match private_key(base)? {
+        PrivateKey::Ec(ec) => ec.derive(public_data).map_err(p11)?,
+        _ => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
+    };
+    let natural = kdf.map_or(secret.len(), |hash| hash.output_len());
+    let wanted = match (template.ulong(CKA_VALUE_LEN), template.ulong(CKA_KEY_TYPE)) {
+        (Some(len), _) => len as usize,
+        (None, Some(CKK_AES)) if [16, 24, 32].contains(&natural) => natural,
+        (None, Some(CKK_AES)) => 32,
+        (None, _) => natural,
+    };
+    let material = match kdf {
+        Some(hash) => x963_kdf(hash, secret.as_slice(), shared_data, wanted).map_err(p11)?,
+        None => SecretBuf::copy_from(
+            secret
+                .as_slice()
+                .get(..wanted)
+                .ok_or_else(|| inconsistent("CKA_VALUE_LEN exceeds the shared secret"))?,
+        )?,
+    };
+    Ok((material, template.clone().with_default(CKA_VALUE_LEN, ulong(wanted as u64))))
+}
+
+/// The hash of an ECDH key derivation function: `None` for CKD_NULL (the shared secret itself),
+/// the X9.63 KDF's hash for CKD_SHA*_KDF.
+fn ecdh_kdf(kdf: u64) -> Result<Option<HashAlg>> {
+    match kdf {
+        CKD_NULL => Ok(None),
+        CKD_SHA1_KDF => Ok(Some(HashAlg::Sha1)),
+        CKD_SHA224_KDF => Ok(Some(HashAlg::Sha224)),
+        CKD_SHA256_KDF => Ok(Some(HashAlg::Sha256)),
+        CKD_SHA384_KDF => Ok(Some(HashAlg::Sha384)),
+        CKD_SHA512_KDF => Ok(Some(HashAlg::Sha512)),
+        other => Err(param_invalid(format!(
+            "ECDH key derivation function {other:#x}: CKD_NULL and CKD_SHA*_KDF are supported"
+        ))),
+    }
+}
