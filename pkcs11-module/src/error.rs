@@ -58,6 +58,12 @@ pub enum Error {
     AttributeSensitive,
     #[error("invalid mechanism parameter")]
     MechanismParamInvalid,
+    #[error("the mechanism cannot be used this way")]
+    MechanismInvalid,
+    #[error("an operation of this kind is already active")]
+    OperationActive,
+    #[error("no operation of this kind is active")]
+    OperationNotInitialized,
     #[error("output buffer too small")]
     BufferTooSmall,
     #[error("out of host memory")]
@@ -97,6 +103,9 @@ impl From<Error> for CK_RV {
             Error::AttributeTypeInvalid => CKR_ATTRIBUTE_TYPE_INVALID,
             Error::AttributeSensitive => CKR_ATTRIBUTE_SENSITIVE,
             Error::MechanismParamInvalid => CKR_MECHANISM_PARAM_INVALID,
+            Error::MechanismInvalid => CKR_MECHANISM_INVALID,
+            Error::OperationActive => CKR_OPERATION_ACTIVE,
+            Error::OperationNotInitialized => CKR_OPERATION_NOT_INITIALIZED,
             Error::BufferTooSmall => CKR_BUFFER_TOO_SMALL,
             Error::HostMemory => CKR_HOST_MEMORY,
             Error::General | Error::ThreadEnding => CKR_GENERAL_ERROR,

@@ -34,6 +34,7 @@ pub mod error;
 mod fake_daemon;
 pub mod lengths;
 pub mod marshal;
+pub mod messages;
 pub mod output;
 pub mod runtime;
 pub mod state;

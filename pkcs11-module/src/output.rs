@@ -51,6 +51,16 @@ impl<T> Settled<T> {
     }
 }
 
+/// For an output whose length is known before it is made: the answer to a length query or a
+/// short buffer, or `None` when `length` bytes fit.
+pub fn settle_known_length(length: u64, capacity: Capacity) -> Option<Settled<u8>> {
+    match capacity {
+        None => Some(Settled::length_only(length)),
+        Some(size) if (size as u64) < length => Some(Settled::too_small(length)),
+        Some(_) => None,
+    }
+}
+
 /// Applies the daemon's answer to an operation that was given `space(capacity)`.
 pub fn settle_response(response: OutputResponse, capacity: Capacity) -> Result<Settled<u8>, Error> {
     let Some(size) = capacity else {

@@ -58,6 +58,7 @@ pub fn finalize() -> Result<(), Error> {
     };
     drop(loaded);
     crate::lengths::clear();
+    crate::messages::clear();
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! a step that fails here, before or between its requests, ends the daemon's operation too.
 
 use arca_proto::limits::MAX_OPERATION_DATA_BYTES;
-use arca_proto::v1::{OperationDataRequest, OperationInitRequest, OperationKind, OutputResponse};
+use arca_proto::v1::{Mechanism, OperationDataRequest, OperationInitRequest, OperationKind, OutputResponse};
 use cryptoki_sys::*;
 
 use super::mechanism::read_mechanism;
@@ -35,6 +35,16 @@ pub unsafe fn init(
 ) -> Result<(), Error> {
     // SAFETY: the caller's contract for `mechanism` holds (NULL is checked).
     let mechanism = unsafe { read_mechanism(mechanism) }?;
+    init_with(session, kind, mechanism, key)
+}
+
+/// `C_*Init` with a mechanism already read (also the start of each message-based message).
+pub fn init_with(
+    session: CK_SESSION_HANDLE,
+    kind: OperationKind,
+    mechanism: Mechanism,
+    key: CK_OBJECT_HANDLE,
+) -> Result<(), Error> {
     let request = OperationInitRequest { session, kind: kind as i32, mechanism: Some(mechanism), key };
     let generation = state::generation();
     let answer = match rpc!(Reach::Existing, operation_init, request) {
@@ -92,10 +102,41 @@ fn send_data(step: Step, mut request: OperationDataRequest) -> Result<OutputResp
     send(step, request)
 }
 
+/// The single-part call of an operation whose output is known to fit `capacity` bytes (the
+/// message-based functions check the application's buffers first), with all of its input.
+pub fn one_shot(
+    session: CK_SESSION_HANDLE,
+    kind: OperationKind,
+    data: Vec<u8>,
+    capacity: usize,
+) -> Result<Vec<u8>, Error> {
+    lengths::forget(session, kind as i32);
+    let result = check_input_len(kind, data.len()).and_then(|()| {
+        let request = OperationDataRequest {
+            session,
+            kind: kind as i32,
+            data,
+            signature: Vec::new(),
+            space: Some(output::space(Some(capacity))),
+            more: false,
+        };
+        send_data(Step::OneShot, request)
+    });
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(error) => return settle(session, kind, Err(error)).map(|()| Vec::new()),
+    };
+    if answer.buffer_too_small {
+        end(session, kind);
+        return Err(Error::Protocol);
+    }
+    Ok(answer.output)
+}
+
 /// Ends the daemon's operation of `kind` after a failure the daemon did not rule on (a bad
 /// argument or an input too long found here, a piece lost on the way): PKCS#11 3.0 §5.2 ends an
 /// operation on any failure but a short buffer. Best effort: the caller gets the call's own error.
-fn end(session: CK_SESSION_HANDLE, kind: OperationKind) {
+pub fn end(session: CK_SESSION_HANDLE, kind: OperationKind) {
     lengths::forget(session, kind as i32);
     let request = OperationInitRequest { session, kind: kind as i32, mechanism: None, key: 0 };
     let _ended = rpc!(Reach::Existing, operation_init, request);

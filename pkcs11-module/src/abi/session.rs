@@ -45,6 +45,7 @@ pub unsafe extern "C" fn C_OpenSession(
 pub unsafe extern "C" fn C_CloseSession(session: CK_SESSION_HANDLE) -> CK_RV {
     guard(|| {
         crate::lengths::forget_session(session);
+        crate::messages::forget_session(session);
         Error::ending_is_fine(rpc!(Reach::Existing, close_session, SessionRequest { session }).map(drop))
     })
 }
@@ -56,6 +57,7 @@ pub unsafe extern "C" fn C_CloseAllSessions(slot: CK_SLOT_ID) -> CK_RV {
             return Err(Error::SlotIdInvalid);
         }
         crate::lengths::clear();
+        crate::messages::clear();
         Error::ending_is_fine(rpc!(Reach::Attached, close_all_sessions, CloseAllSessionsRequest {}).map(drop))
     })
 }
@@ -118,6 +120,7 @@ pub unsafe extern "C" fn C_Logout(session: CK_SESSION_HANDLE) -> CK_RV {
         // The daemon ends every operation of the application at logout (and an answer lost on
         // the way may still have logged out): no length rule holds any more.
         crate::lengths::clear();
+        crate::messages::clear();
         Error::ending_is_fine(result)
     })
 }

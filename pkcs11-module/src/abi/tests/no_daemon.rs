@@ -295,10 +295,12 @@ fn unsupported_functions_say_so() {
         assert_eq!(C_WaitForSlotEvent(0, &mut slot, null_mut()), CKR_FUNCTION_NOT_SUPPORTED);
         assert_eq!(C_LoginUser(1, CKU_USER, null_mut(), 0, null_mut(), 0), CKR_FUNCTION_NOT_SUPPORTED);
         assert_eq!(C_SessionCancel(1, 0), CKR_FUNCTION_NOT_SUPPORTED);
-        assert_eq!(C_MessageEncryptInit(1, null_mut(), 2), CKR_FUNCTION_NOT_SUPPORTED);
+        // Whole-message AES-GCM is offered: a NULL mechanism or parameter is refused before any
+        // round trip.
+        assert_eq!(C_MessageEncryptInit(1, null_mut(), 2), CKR_ARGUMENTS_BAD);
         assert_eq!(
             C_EncryptMessage(1, null_mut(), 0, null_mut(), 0, null_mut(), 0, null_mut(), &mut len),
-            CKR_FUNCTION_NOT_SUPPORTED
+            CKR_MECHANISM_PARAM_INVALID
         );
         assert_eq!(
             C_DecryptMessageNext(1, null_mut(), 0, null_mut(), 0, null_mut(), &mut len, 0),

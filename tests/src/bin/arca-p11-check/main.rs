@@ -120,6 +120,7 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("session_objects_vanish", Scope::Both, attributes::session_objects_vanish),
     ("template_errors", Scope::Both, attributes::template_errors),
     ("aes_gcm", Scope::Both, symmetric::aes_gcm),
+    ("aes_gcm_message", Scope::Both, symmetric::aes_gcm_message),
     ("aes_cbc_pad", Scope::Both, symmetric::aes_cbc_pad),
     ("aes_cbc", Scope::Both, symmetric::aes_cbc),
     ("aes_ecb", Scope::Both, symmetric::aes_ecb),

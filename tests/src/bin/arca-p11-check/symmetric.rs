@@ -200,3 +200,72 @@ pub fn aes_ctr(ctx: &Ctx) -> Outcome {
     let expected = openssl::cipher("aes-128-ctr", &value, Some(&block), false, &data)?;
     round_trip(&s, &ctr_mechanism(&params), key, &data, &expected)
 }
+
+/// PKCS#11 3.0 message-based AES-GCM (C_MessageEncryptInit … C_MessageDecryptFinal): the vectors
+/// of the `cryptoki` crate's own tests, an IV the token completes (CKG_GENERATE_RANDOM behind a
+/// fixed prefix), a forged tag, and a message outside an operation. Skipped on a 2.40 module.
+pub fn aes_gcm_message(ctx: &Ctx) -> Outcome {
+    use cryptoki::context::Function;
+    use cryptoki::mechanism::MessageParam;
+    use cryptoki::mechanism::aead::{GcmMessageParams, GeneratorFunction};
+
+    if !ctx.pkcs11.is_fn_supported(Function::MessageEncryptInit) {
+        return crate::suite::skip("the module has no PKCS#11 3.0 message-based functions");
+    }
+    let s = ctx.s();
+    let key = keys::import_aes(&s, &[0; 16], "gcm-message", &[])?;
+    let (mut iv, mut tag) = ([0u8; 12], [0u8; 12]);
+    let plain = [0u8; 16];
+    let aad = [0u8; 16];
+    let params =
+        GcmMessageParams::new(&mut iv, 96.into(), GeneratorFunction::NoGenerate, &mut tag).at("params")?;
+    let outside = s.encrypt_message(&MessageParam::AesGcmMessage(params), &aad, &plain);
+    expect_rv(outside, &[RvError::OperationNotInitialized], "C_EncryptMessage before C_MessageEncryptInit")?;
+    let params =
+        GcmMessageParams::new(&mut iv, 96.into(), GeneratorFunction::NoGenerate, &mut tag).at("params")?;
+    s.message_encrypt_init(&Mechanism::AesGcmMessage(params), key).at("C_MessageEncryptInit")?;
+    let params =
+        GcmMessageParams::new(&mut iv, 96.into(), GeneratorFunction::NoGenerate, &mut tag).at("params")?;
+    let sealed =
+        s.encrypt_message(&MessageParam::AesGcmMessage(params), &aad, &plain).at("C_EncryptMessage")?;
+    ensure!(hex(&sealed) == "0388dace60b6a392f328c2b971b2fe78", "ciphertext {}", hex(&sealed));
+    ensure!(hex(&tag) == "d24e503a1bb037071c71b35d", "tag {}", hex(&tag));
+    // The token completes an IV whose first 4 bytes are the application's.
+    let (mut generated, mut generated_tag) = ([0xA5u8; 12], [0u8; 16]);
+    let params = GcmMessageParams::new(
+        &mut generated,
+        32.into(),
+        GeneratorFunction::GenerateRandom,
+        &mut generated_tag,
+    )
+    .at("params")?;
+    let other = s
+        .encrypt_message(&MessageParam::AesGcmMessage(params), b"", b"attack at dawn")
+        .at("C_EncryptMessage(CKG_GENERATE_RANDOM)")?;
+    ensure!(generated[..4] == [0xA5; 4], "the fixed part of the IV changed: {}", hex(&generated));
+    ensure!(generated[4..] != [0xA5; 8], "the token did not generate the IV's remaining bytes");
+    s.message_encrypt_final().at("C_MessageEncryptFinal")?;
+
+    let params =
+        GcmMessageParams::new(&mut iv, 96.into(), GeneratorFunction::NoGenerate, &mut tag).at("params")?;
+    s.message_decrypt_init(&Mechanism::AesGcmMessage(params), key).at("C_MessageDecryptInit")?;
+    let params =
+        GcmMessageParams::new(&mut iv, 96.into(), GeneratorFunction::NoGenerate, &mut tag).at("params")?;
+    let opened =
+        s.decrypt_message(&MessageParam::AesGcmMessage(params), &aad, &sealed).at("C_DecryptMessage")?;
+    ensure!(opened == plain, "decrypted {}", hex(&opened));
+    let params =
+        GcmMessageParams::new(&mut generated, 0.into(), GeneratorFunction::NoGenerate, &mut generated_tag)
+            .at("params")?;
+    let opened = s
+        .decrypt_message(&MessageParam::AesGcmMessage(params), b"", &other)
+        .at("C_DecryptMessage (token IV)")?;
+    ensure!(opened == b"attack at dawn", "decrypted {}", hex(&opened));
+    tag[0] ^= 1;
+    let params =
+        GcmMessageParams::new(&mut iv, 96.into(), GeneratorFunction::NoGenerate, &mut tag).at("params")?;
+    let forged = s.decrypt_message(&MessageParam::AesGcmMessage(params), &aad, &sealed);
+    expect_rv(forged, &[RvError::EncryptedDataInvalid], "C_DecryptMessage with a forged tag")?;
+    s.message_decrypt_final().at("C_MessageDecryptFinal")?;
+    Ok(())
+}
