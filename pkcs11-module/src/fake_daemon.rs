@@ -265,7 +265,7 @@ impl Token for Fake {
     async fn create_object(&self, request: Request<CreateObjectRequest>) -> Answer<ObjectResponse> {
         self.app(&request)?;
         self.seen.templates.lock().unwrap().push(request.into_inner().template);
-        Ok(Response::new(ObjectResponse { object: 99 }))
+        Ok(Response::new(ObjectResponse { object: 99, additional_objects: Vec::new() }))
     }
 
     async fn copy_object(&self, _: Request<CopyObjectRequest>) -> Answer<ObjectResponse> {

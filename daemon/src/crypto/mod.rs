@@ -33,6 +33,7 @@ pub mod ec;
 mod error;
 pub mod hmac;
 pub mod import;
+pub mod kbkdf;
 pub mod kdf;
 pub mod key;
 pub mod mac;

@@ -128,12 +128,17 @@ pub unsafe extern "C" fn C_DeriveKey(
     key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard(|| {
+        let mechanism_ptr = mechanism.cast_const();
         // SAFETY: the caller's contract holds for the mechanism and the template.
         let (mechanism, template) = unsafe { (read_mechanism(mechanism)?, template(attributes, count)?) };
         non_null(key)?;
         let request = DeriveKeyRequest { session, mechanism: Some(mechanism), base_key, template };
         let derived = rpc!(Reach::Existing, derive_key, request)?;
-        // SAFETY: the caller guarantees a writable handle at the non-NULL `key`.
-        unsafe { write(key, derived.object) }
+        // SAFETY: the same mechanism the call was made with (SP 800-108's additional keys), and
+        // the caller guarantees a writable handle at the non-NULL `key`.
+        unsafe {
+            super::sp800_108::write_additional_handles(mechanism_ptr, &derived.additional_objects)?;
+            write(key, derived.object)
+        }
     })
 }

@@ -61,6 +61,10 @@ unsafe fn read_parameter(kind: Kind, ptr: *const c_void, len: usize) -> Result<O
         Kind::AesCbcEncryptData => unsafe { aes_cbc_encrypt_data(ptr, len) }?,
         // SAFETY: as above.
         Kind::Hkdf => unsafe { hkdf(ptr, len) }?,
+        // SAFETY: as above.
+        Kind::Sp800108Counter => unsafe { super::sp800_108::read(ptr, len, false) }?,
+        // SAFETY: as above.
+        Kind::Sp800108Feedback => unsafe { super::sp800_108::read(ptr, len, true) }?,
         _ => {
             // SAFETY: as above.
             let bytes = unsafe { slice(ptr.cast::<u8>(), len as CK_ULONG, Error::ArgumentsBad) }?;

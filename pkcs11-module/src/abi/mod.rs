@@ -27,6 +27,7 @@ pub mod random;
 pub mod session;
 pub mod sign;
 pub mod slot;
+mod sp800_108;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -4,7 +4,8 @@
 //! `CK_RSA_PKCS_PSS_PARAMS`, anything unknown) are decoded here from the bytes at `pParameter`.
 //! The structures that hold pointers (`CK_GCM_PARAMS`, `CK_RSA_PKCS_OAEP_PARAMS`,
 //! `CK_ECDH1_DERIVE_PARAMS`, `CK_KEY_DERIVATION_STRING_DATA`, `CK_AES_CBC_ENCRYPT_DATA_PARAMS`,
-//! `CK_HKDF_PARAMS`) are read by `abi::mechanism`, which must follow those pointers.
+//! `CK_HKDF_PARAMS`, the SP 800-108 ones) are read by `abi::mechanism`, which must follow those
+//! pointers.
 
 use arca_proto::v1::mechanism::Parameter;
 use arca_proto::v1::{CtrParameters, Mechanism, PssParameters};
@@ -30,6 +31,10 @@ pub enum Kind {
     DerivationData,
     AesCbcEncryptData,
     Hkdf,
+    /// `CK_SP800_108_KDF_PARAMS`.
+    Sp800108Counter,
+    /// `CK_SP800_108_FEEDBACK_KDF_PARAMS`.
+    Sp800108Feedback,
     /// A `CK_ULONG` (`CK_MAC_GENERAL_PARAMS`, `CK_EXTRACT_PARAMS`, a `CK_OBJECT_HANDLE`).
     Ulong,
     /// Anything else: the application's bytes, for the daemon to judge.
@@ -61,6 +66,8 @@ pub fn kind(mechanism: CK_MECHANISM_TYPE) -> Kind {
         | CKM_AES_ECB_ENCRYPT_DATA => Kind::DerivationData,
         CKM_AES_CBC_ENCRYPT_DATA => Kind::AesCbcEncryptData,
         CKM_HKDF_DERIVE | CKM_HKDF_DATA => Kind::Hkdf,
+        CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_DOUBLE_PIPELINE_KDF => Kind::Sp800108Counter,
+        CKM_SP800_108_FEEDBACK_KDF => Kind::Sp800108Feedback,
         CKM_CONCATENATE_BASE_AND_KEY | CKM_EXTRACT_KEY_FROM_KEY => Kind::Ulong,
         CKM_SHA_1_HMAC_GENERAL
         | CKM_SHA224_HMAC_GENERAL
@@ -108,7 +115,9 @@ pub fn from_bytes(kind: Kind, bytes: &[u8]) -> Result<Option<Parameter>, Error> 
         | Kind::Ecdh1
         | Kind::DerivationData
         | Kind::AesCbcEncryptData
-        | Kind::Hkdf => Err(Error::General),
+        | Kind::Hkdf
+        | Kind::Sp800108Counter
+        | Kind::Sp800108Feedback => Err(Error::General),
     }
 }
 

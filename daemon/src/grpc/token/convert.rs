@@ -7,7 +7,8 @@ use cryptoki_sys::*;
 use crate::error::{Error, Result};
 use crate::service::token::attributes::Template;
 use crate::service::token::{
-    HkdfParameter, Lookup, Mechanism, OperationKind, Output, Parameter, Space, TokenInfo,
+    HkdfParameter, Lookup, Mechanism, OperationKind, Output, Parameter, PrfData, Sp800108Parameter, Space,
+    TokenInfo,
 };
 
 pub(crate) fn template(attributes: Vec<pb::Attribute>) -> Result<Template> {
@@ -64,6 +65,27 @@ pub(crate) fn mechanism(mechanism: Option<pb::Mechanism>) -> Result<Mechanism> {
             salt: h.salt,
             salt_key: h.salt_key,
             info: h.info,
+        }),
+        Some(P::Sp800108(p)) => Parameter::Sp800108(Sp800108Parameter {
+            prf_type: p.prf_type,
+            data: p
+                .data
+                .into_iter()
+                .map(|d| PrfData {
+                    kind: d.r#type,
+                    absent: d.absent,
+                    little_endian: d.little_endian,
+                    width_bits: d.width_bits,
+                    dkm_method: d.dkm_method,
+                    bytes: d.bytes,
+                })
+                .collect(),
+            iv: p.iv,
+            additional_keys: p
+                .additional_keys
+                .into_iter()
+                .map(|k| template(k.template))
+                .collect::<Result<_>>()?,
         }),
         Some(P::Ulong(value)) => Parameter::Ulong(value),
         Some(P::Raw(bytes)) => Parameter::Raw(bytes),

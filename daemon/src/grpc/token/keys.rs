@@ -24,7 +24,7 @@ pub(super) async fn generate_key(
             &template(r.template)?,
         )
         .await?;
-    Ok(pb::ObjectResponse { object })
+    Ok(pb::ObjectResponse { object, additional_objects: Vec::new() })
 }
 
 pub(super) async fn generate_key_pair(
@@ -82,7 +82,7 @@ pub(super) async fn unwrap_key(
             &template,
         )
         .await?;
-    Ok(pb::ObjectResponse { object })
+    Ok(pb::ObjectResponse { object, additional_objects: Vec::new() })
 }
 
 pub(super) async fn derive_key(
@@ -92,9 +92,9 @@ pub(super) async fn derive_key(
     r: pb::DeriveKeyRequest,
 ) -> Result<pb::ObjectResponse> {
     let (mechanism, template) = (mechanism(r.mechanism)?, template(r.template)?);
-    let object = services
+    let (object, additional_objects) = services
         .token_keys
         .derive_key(AppCall { app: &app, call: &call }, r.session, &mechanism, r.base_key, &template)
         .await?;
-    Ok(pb::ObjectResponse { object })
+    Ok(pb::ObjectResponse { object, additional_objects })
 }

@@ -20,7 +20,7 @@ pub(super) async fn create_object(
         .token_objects
         .create_object(AppCall { app: &app, call: &call }, r.session, &template(r.template)?)
         .await?;
-    Ok(pb::ObjectResponse { object })
+    Ok(pb::ObjectResponse { object, additional_objects: Vec::new() })
 }
 
 pub(super) async fn copy_object(
@@ -33,7 +33,7 @@ pub(super) async fn copy_object(
         .token_objects
         .copy_object(AppCall { app: &app, call: &call }, r.session, r.object, &template(r.template)?)
         .await?;
-    Ok(pb::ObjectResponse { object })
+    Ok(pb::ObjectResponse { object, additional_objects: Vec::new() })
 }
 
 pub(super) async fn destroy_object(

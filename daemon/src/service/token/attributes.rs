@@ -71,7 +71,7 @@ pub fn decode_ulong_array(value: &[u8]) -> Vec<u64> {
 }
 
 /// A template an application supplied: each type at most once, each value well encoded.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Template {
     values: AttributeMap,
 }

@@ -1,5 +1,6 @@
 //! C_DeriveKey: ECDH (CKM_ECDH1_DERIVE with CKD_NULL or an X9.63 KDF) and the secret-key
-//! derivations (concatenation, XOR, extraction, AES ENCRYPT_DATA, HKDF).
+//! derivations (concatenation, XOR, extraction, AES ENCRYPT_DATA, HKDF, SP 800-108 in
+//! `derive/sp800_108.rs`).
 //!
 //! A key derived from secret keys keeps their protection, as PKCS#11 prescribes for these
 //! mechanisms: if a source is sensitive so is the new key, and if a source is not extractable
@@ -24,7 +25,9 @@ use crate::policy::Action;
 use crate::secure_mem::SecretBuf;
 use crate::service::Authorized;
 
-fn param_invalid(message: impl Into<String>) -> Error {
+mod sp800_108;
+
+pub(super) fn param_invalid(message: impl Into<String>) -> Error {
     Error::p11(CKR_MECHANISM_PARAM_INVALID, message.into())
 }
 
@@ -33,6 +36,7 @@ fn inconsistent(message: impl Into<String>) -> Error {
 }
 
 impl TokenKeys {
+    /// The new key's handle, and those of SP 800-108's additional derived keys.
     pub async fn derive_key(
         &self,
         at: AppCall<'_>,
@@ -40,7 +44,7 @@ impl TokenKeys {
         mechanism: &Mechanism,
         base: u64,
         template: &Template,
-    ) -> Result<u64> {
+    ) -> Result<(u64, Vec<u64>)> {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_DERIVE)?;
@@ -48,28 +52,58 @@ impl TokenKeys {
             self.token.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
         let base =
             base.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "the base is not a private key"))?;
-        let (material, template) = if mechanism.kind == CKM_ECDH1_DERIVE {
-            ecdh(mechanism, &base, template)?
-        } else {
-            let mut sources = vec![base_object];
-            let second = match second_key(mechanism) {
-                Some(handle) => {
-                    let (object, key) = self.token.usable_key(
-                        AppCall { app, call },
-                        handle,
-                        mechanism,
-                        CKA_DERIVE,
-                        Action::DeriveKey,
-                    )?;
-                    sources.push(object);
-                    key
-                }
-                None => None,
-            };
-            let template = inherit_protection(template, &sources)?;
-            secret_derivation(mechanism, &base, second.as_ref(), template)?
+        if mechanism.kind == CKM_ECDH1_DERIVE {
+            let (material, template) = ecdh(mechanism, &base, template)?;
+            return self.add_derived_keys(AppCall { app, call }, session, vec![(material, template)]).await;
+        }
+        let mut sources = vec![base_object];
+        let second = match second_key(mechanism) {
+            Some(handle) => {
+                let (object, key) = self.token.usable_key(
+                    AppCall { app, call },
+                    handle,
+                    mechanism,
+                    CKA_DERIVE,
+                    Action::DeriveKey,
+                )?;
+                sources.push(object);
+                key
+            }
+            None => None,
         };
-        self.token.add_supplied_key(AppCall { app, call }, session, material, &template).await
+        let keys = match &mechanism.parameter {
+            Parameter::Sp800108(kdf) => sp800_108::derive(mechanism.kind, kdf, &base, template, &sources)?,
+            _ => {
+                let template = inherit_protection(template, &sources)?;
+                vec![secret_derivation(mechanism, &base, second.as_ref(), template)?]
+            }
+        };
+        self.add_derived_keys(AppCall { app, call }, session, keys).await
+    }
+
+    /// Adds the derived keys in order; if one is refused, those already added are destroyed.
+    async fn add_derived_keys(
+        &self,
+        at: AppCall<'_>,
+        session: u64,
+        keys: Vec<(SecretBuf, Template)>,
+    ) -> Result<(u64, Vec<u64>)> {
+        let AppCall { app, call } = at;
+        let mut handles = Vec::with_capacity(keys.len());
+        for (material, template) in keys {
+            match self.token.add_supplied_key(AppCall { app, call }, session, material, &template).await {
+                Ok(handle) => handles.push(handle),
+                Err(error) => {
+                    for handle in handles {
+                        let _undone = self.token.destroy(AppCall { app, call }, session, handle).await;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        let (first, additional) =
+            handles.split_first().ok_or_else(|| Error::Crypto("a derivation without a key".into()))?;
+        Ok((*first, additional.to_vec()))
     }
 }
 
@@ -84,7 +118,7 @@ fn second_key(mechanism: &Mechanism) -> Option<u64> {
 }
 
 /// The template with the sources' protection carried over (see the header).
-fn inherit_protection(template: &Template, sources: &[Object]) -> Result<Template> {
+pub(super) fn inherit_protection(template: &Template, sources: &[Object]) -> Result<Template> {
     let mut template = template.clone();
     if sources.iter().any(|source| source.flag(CKA_SENSITIVE)) {
         if template.bool(CKA_SENSITIVE) == Some(false) {
@@ -103,7 +137,7 @@ fn inherit_protection(template: &Template, sources: &[Object]) -> Result<Templat
 
 /// The length the template asks for: CKA_VALUE_LEN, else the derivation's natural length (an AES
 /// key takes it only when it is an AES key size).
-fn wanted_len(template: &Template, natural: Option<usize>) -> Result<usize> {
+pub(super) fn wanted_len(template: &Template, natural: Option<usize>) -> Result<usize> {
     let aes = template.ulong(CKA_KEY_TYPE) == Some(CKK_AES);
     match (template.ulong(CKA_VALUE_LEN), natural) {
         (Some(len), _) => usize::try_from(len).map_err(|_| inconsistent("CKA_VALUE_LEN is out of range")),

@@ -51,6 +51,7 @@ pub enum Parameter {
         data: Vec<u8>,
     },
     Hkdf(HkdfParameter),
+    Sp800108(Sp800108Parameter),
     Ulong(u64),
     Raw(Vec<u8>),
 }
@@ -65,6 +66,28 @@ pub struct HkdfParameter {
     pub salt: Vec<u8>,
     pub salt_key: u64,
     pub info: Vec<u8>,
+}
+
+/// CK_SP800_108_KDF_PARAMS / CK_SP800_108_FEEDBACK_KDF_PARAMS, with the templates of the
+/// additional derived keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sp800108Parameter {
+    pub prf_type: CK_MECHANISM_TYPE,
+    pub data: Vec<PrfData>,
+    pub iv: Vec<u8>,
+    pub additional_keys: Vec<super::attributes::Template>,
+}
+
+/// CK_PRF_DATA_PARAM, its value decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrfData {
+    pub kind: u64,
+    /// No value (feedback mode's iteration variable).
+    pub absent: bool,
+    pub little_endian: bool,
+    pub width_bits: u64,
+    pub dkm_method: u64,
+    pub bytes: Vec<u8>,
 }
 
 struct Entry {
@@ -128,6 +151,8 @@ const TABLE: &[Entry] = &[
     entry(CKM_AES_ECB_ENCRYPT_DATA, 16, 32, CKF_DERIVE),
     entry(CKM_AES_CBC_ENCRYPT_DATA, 16, 32, CKF_DERIVE),
     entry(CKM_HKDF_DERIVE, 1, 512, CKF_DERIVE),
+    entry(CKM_SP800_108_COUNTER_KDF, 1, 512, CKF_DERIVE),
+    entry(CKM_SP800_108_FEEDBACK_KDF, 1, 512, CKF_DERIVE),
     entry(CKM_SHA_1_HMAC, 1, 512, SIGNATURE),
     entry(CKM_SHA_1_HMAC_GENERAL, 1, 512, SIGNATURE),
     entry(CKM_SHA224_HMAC, 1, 512, SIGNATURE),
@@ -226,7 +251,9 @@ fn key_types(mechanism: CK_MECHANISM_TYPE) -> &'static [CK_KEY_TYPE] {
         | CKM_CONCATENATE_BASE_AND_DATA
         | CKM_CONCATENATE_DATA_AND_BASE
         | CKM_XOR_BASE_AND_DATA
-        | CKM_EXTRACT_KEY_FROM_KEY => SECRET_KEYS,
+        | CKM_EXTRACT_KEY_FROM_KEY
+        | CKM_SP800_108_COUNTER_KDF
+        | CKM_SP800_108_FEEDBACK_KDF => SECRET_KEYS,
         CKM_HKDF_DERIVE => HMAC_KEYS,
         CKM_RSA_PKCS
         | CKM_RSA_PKCS_OAEP

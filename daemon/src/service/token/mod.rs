@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use cryptoki_sys::*;
 
 pub use app::{App, AppCall, Login};
-pub use mechanisms::{HkdfParameter, Mechanism, Parameter};
+pub use mechanisms::{HkdfParameter, Mechanism, Parameter, PrfData, Sp800108Parameter};
 pub use object::Lookup;
 pub use operation::{Kind as OperationKind, Output, Space};
 

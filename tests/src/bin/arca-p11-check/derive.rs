@@ -208,3 +208,85 @@ pub fn derive_keeps_protection(ctx: &Ctx) -> Outcome {
     );
     Ok(())
 }
+
+/// `openssl kdf … KBKDF` with OpenSSL's fixed layout (`[i]32 ‖ label ‖ 00 ‖ context ‖ [L]32`,
+/// feedback mode with the previous block first), as raw bytes.
+fn openssl_kbkdf(prf: &[&str], key: &[u8], feedback_iv: Option<&[u8]>, len: usize) -> Result<Vec<u8>, Fail> {
+    let (keylen, key) = (len.to_string(), format!("hexkey:{}", hex(key)));
+    let (label, context) = (format!("hexsalt:{}", hex(b"label")), format!("hexinfo:{}", hex(b"context")));
+    let mut args =
+        vec!["kdf", "-binary", "-keylen", &keylen, "-kdfopt", &key, "-kdfopt", &label, "-kdfopt", &context];
+    for option in prf {
+        args.extend(["-kdfopt", option]);
+    }
+    let seed = feedback_iv.map(|iv| format!("hexseed:{}", hex(iv)));
+    if let Some(seed) = &seed {
+        args.extend(["-kdfopt", "mode:FEEDBACK", "-kdfopt", seed]);
+    }
+    args.push("KBKDF");
+    openssl::run(&args)
+}
+
+/// SP 800-108 in counter mode (HMAC-SHA256, with an additional derived key) and feedback mode
+/// (AES-CMAC), laid out as OpenSSL lays out its KBKDF input, agree with OpenSSL.
+pub fn derive_sp800_108(ctx: &Ctx) -> Outcome {
+    use cryptoki::mechanism::kbkdf::{
+        DerivedKey, Endianness, KbkdfCounterFormat, KbkdfDkmLengthFormat, KbkdfDkmLengthMethod,
+        KbkdfFeedbackParams, KbkdfParams, PrfDataParam, PrfDataParamType,
+    };
+    use std::num::NonZeroUsize;
+
+    offered(ctx, &[MechanismType::SP800_108_COUNTER_KDF, MechanismType::SP800_108_FEEDBACK_KDF])?;
+    let s = ctx.s();
+    let Some(width) = NonZeroUsize::new(32) else {
+        return crate::suite::fail("a zero width");
+    };
+    let counter = KbkdfCounterFormat::new(Endianness::Big, width);
+    let length = KbkdfDkmLengthFormat::new(KbkdfDkmLengthMethod::SumOfKeys, Endianness::Big, width);
+    let tail = [
+        PrfDataParam::new(PrfDataParamType::ByteArray(b"label")),
+        PrfDataParam::new(PrfDataParamType::ByteArray(&[0])),
+        PrfDataParam::new(PrfDataParamType::ByteArray(b"context")),
+        PrfDataParam::new(PrfDataParamType::DkmLength(&length)),
+    ];
+
+    let secret = unhex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+    let base = import(&s, KeyType::GENERIC_SECRET, &secret, false, &[Attribute::Derive(true)])?;
+    let counter_layout: Vec<PrfDataParam> =
+        std::iter::once(PrfDataParam::new(PrfDataParamType::IterationVariable(Some(&counter))))
+            .chain(tail.iter().cloned())
+            .collect();
+    // DerivedKey keeps a pointer to the template: it must outlive the call.
+    let additional_template = derived_template(Some(16));
+    let mut additional = [DerivedKey::new(&additional_template)];
+    let params = KbkdfParams::new(MechanismType::SHA256_HMAC, &counter_layout, Some(&mut additional));
+    let first = derive_value(&s, &Mechanism::KbkdfCounter(params), base, Some(32))?;
+    let second = match additional[0].handle() {
+        Some(handle) => get_bytes(&s, handle, AttributeType::Value)?,
+        None => return crate::suite::fail("no handle for the additional derived key"),
+    };
+    let reference = openssl_kbkdf(&["mac:HMAC", "digest:SHA256"], &secret, None, 48)?;
+    let ours = [first, second].concat();
+    ensure!(
+        ours == reference,
+        "counter mode (HMAC-SHA256, two keys): {} but OpenSSL {}",
+        hex(&ours),
+        hex(&reference)
+    );
+
+    let aes = unhex("2b7e151628aed2a6abf7158809cf4f3c");
+    let base = import(&s, KeyType::AES, &aes, false, &[Attribute::Derive(true)])?;
+    let iv = [0x42u8; 16];
+    let feedback_layout: Vec<PrfDataParam> = [
+        PrfDataParam::new(PrfDataParamType::IterationVariable(None)),
+        PrfDataParam::new(PrfDataParamType::Counter(&counter)),
+    ]
+    .into_iter()
+    .chain(tail.iter().cloned())
+    .collect();
+    let params = KbkdfFeedbackParams::new(MechanismType::AES_CMAC, &feedback_layout, Some(&iv), None);
+    let derived = derive_value(&s, &Mechanism::KbkdfFeedback(params), base, Some(40))?;
+    let reference = openssl_kbkdf(&["mac:CMAC", "cipher:AES-128-CBC"], &aes, Some(&iv), 40)?;
+    ensure!(derived == reference, "feedback mode (AES-CMAC) differs from OpenSSL");
+    Ok(())
+}

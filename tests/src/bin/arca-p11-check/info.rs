@@ -130,6 +130,8 @@ fn expected() -> Vec<(M, &'static [Flag], Sizes)> {
         (M::EXTRACT_KEY_FROM_KEY, &[DERIVE], Sizes::Any),
         (M::AES_CBC_ENCRYPT_DATA, &[DERIVE], Sizes::Any),
         (M::HKDF_DERIVE, &[DERIVE], Sizes::Any),
+        (M::SP800_108_COUNTER_KDF, &[DERIVE], Sizes::Any),
+        (M::SP800_108_FEEDBACK_KDF, &[DERIVE], Sizes::Any),
         (M::SHA256, &[DIGEST], Sizes::Any),
         (M::SHA384, &[DIGEST], Sizes::Any),
         (M::SHA512, &[DIGEST], Sizes::Any),
@@ -152,6 +154,8 @@ pub fn softhsm_lacks(mechanism: M) -> bool {
         M::XOR_BASE_AND_DATA,
         M::EXTRACT_KEY_FROM_KEY,
         M::HKDF_DERIVE,
+        M::SP800_108_COUNTER_KDF,
+        M::SP800_108_FEEDBACK_KDF,
     ]
     .contains(&mechanism)
 }

@@ -146,6 +146,7 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("derive_concatenate_xor_extract", Scope::Both, derive::derive_concatenate_xor_extract),
     ("derive_aes_encrypt_data", Scope::Both, derive::derive_aes_encrypt_data),
     ("derive_hkdf", Scope::Both, derive::derive_hkdf),
+    ("derive_sp800_108", Scope::Both, derive::derive_sp800_108),
     ("derive_keeps_protection", Scope::Both, derive::derive_keeps_protection),
     ("digests", Scope::Both, digest::digests),
     ("generate_random", Scope::Both, digest::generate_random),
