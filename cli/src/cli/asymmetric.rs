@@ -61,8 +61,8 @@ pub(crate) struct SignArgs {
     /// The signing key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
-    /// RSASSA_PKCS1_V1_5_SHA_256|384|512, RSASSA_PSS_SHA_256|384|512 (RSA keys), ECDSA_SHA_256 (P-256)
-    /// or ECDSA_SHA_384 (P-384).
+    /// RSASSA_PKCS1_V1_5_SHA_256|384|512, RSASSA_PSS_SHA_256|384|512 (RSA keys), ECDSA_SHA_256 (P-256,
+    /// secp256k1), ECDSA_SHA_384 (P-384) or ECDSA_SHA_512 (P-521).
     #[arg(long, value_name = "ALG", value_parser = parse_signing_algorithm)]
     pub signing_algorithm: pb::SigningAlgorithm,
     #[command(flatten)]

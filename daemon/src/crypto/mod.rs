@@ -5,7 +5,8 @@
 //!
 //! - `aes`: AES-ECB/CBC/CBC-PAD/CTR/GCM, single- and multi-part, and AES key wrap (RFC 3394/5649).
 //! - `rsa`: PKCS#1 v1.5 and PSS signatures, PKCS#1 v1.5 and OAEP encryption, key generation.
-//! - `ec`: ECDSA over a caller's hash, ECDH, key generation (P-256, P-384).
+//! - `ec`: ECDSA over a caller's hash, ECDH, key generation (P-256, P-384, P-521, secp256k1).
+//! - `curve25519`: Ed25519 signatures and X25519 key agreement.
 //! - `hmac`, `digest`: HMAC and digests, incremental; constant-time comparison.
 //! - `der`: attribute forms (modulus, EC parameters and points …) to and from SubjectPublicKeyInfo
 //!   and PKCS#8; `certificate`: the fields of an X.509 certificate.
@@ -26,6 +27,7 @@ pub mod aes;
 pub mod blob;
 pub mod certificate;
 pub mod context;
+pub mod curve25519;
 pub mod der;
 pub mod digest;
 pub mod ec;
@@ -39,6 +41,8 @@ pub mod signing;
 pub mod spec;
 #[cfg(test)]
 pub(crate) mod test_util;
+#[cfg(test)]
+mod wycheproof_curve_tests;
 #[cfg(test)]
 mod wycheproof_tests;
 

@@ -57,7 +57,11 @@ fn current<'k>(call: &Call, key: &'k Authorized) -> Result<&'k PrivateKey> {
 fn rsa<'k>(call: &Call, key: &'k Authorized) -> Result<&'k RsaPrivateKey> {
     match current(call, key)? {
         PrivateKey::Rsa(rsa) => Ok(rsa),
-        PrivateKey::Secret | PrivateKey::Hmac(_) | PrivateKey::Ec(_) => {
+        PrivateKey::Secret
+        | PrivateKey::Hmac(_)
+        | PrivateKey::Ec(_)
+        | PrivateKey::Ed25519(_)
+        | PrivateKey::X25519(_) => {
             Err(Error::invalid("RSAES_OAEP needs an RSA key of usage ENCRYPT_DECRYPT"))
         }
     }

@@ -148,6 +148,7 @@ impl TokenKeys {
         let key = base.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key"))?;
         let secret = match private_key(&key)? {
             PrivateKey::Ec(ec) => ec.derive(public_data).map_err(p11)?,
+            PrivateKey::X25519(x) => x.derive(public_data).map_err(p11)?,
             _ => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
         };
         let natural = kdf.map_or(secret.len(), |hash| hash.output_len());

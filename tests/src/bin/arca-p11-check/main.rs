@@ -15,6 +15,7 @@ mod arca;
 mod attributes;
 mod concurrency;
 mod creation;
+mod curves;
 mod der;
 mod digest;
 mod ec;
@@ -138,6 +139,12 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("ecdsa_sha384", Scope::Both, ec::ecdsa_sha384),
     ("ecdsa_sha512", Scope::Both, ec::ecdsa_sha512),
     ("ecdh_derive", Scope::Both, ec::ecdh_derive),
+    ("p521_ecdsa", Scope::Both, curves::p521_ecdsa),
+    ("p521_ecdh", Scope::Both, curves::p521_ecdh),
+    ("secp256k1_ecdsa", Scope::Both, curves::secp256k1_ecdsa),
+    ("ed25519_eddsa", Scope::Both, curves::ed25519_eddsa),
+    ("x25519_ecdh", Scope::Both, curves::x25519_ecdh),
+    ("unsupported_curves", Scope::ArcaOnly, curves::unsupported_curves),
     ("hmac", Scope::Both, digest::hmac),
     ("digests", Scope::Both, digest::digests),
     ("generate_random", Scope::Both, digest::generate_random),
