@@ -72,3 +72,37 @@ def test_secp256k1_keys_do_not_agree(kms):
     with pytest.raises(ClientError) as excinfo:
         kms.create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="KEY_AGREEMENT")
     assert error_code(excinfo) == "ValidationException"
+
+
+def test_ed25519_signs_raw_messages_that_openssl_verifies(kms, tmp_path):
+    signer = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")["KeyMetadata"]
+    assert signer["SigningAlgorithms"] == ["ED25519_SHA_512"]
+    message = b"release 1.4.2"
+    signature = kms.sign(KeyId=signer["KeyId"], Message=message, SigningAlgorithm="ED25519_SHA_512")["Signature"]
+    assert len(signature) == 64
+    assert kms.verify(KeyId=signer["KeyId"], Message=message, Signature=signature, SigningAlgorithm="ED25519_SHA_512")[
+        "SignatureValid"
+    ]
+    (tmp_path / "pub.der").write_bytes(kms.get_public_key(KeyId=signer["KeyId"])["PublicKey"])
+    (tmp_path / "msg").write_bytes(message)
+    (tmp_path / "sig").write_bytes(signature)
+    args = ["pkeyutl", "-verify", "-rawin", "-pubin", "-keyform", "DER", "-inkey", "pub.der", "-in", "msg", "-sigfile", "sig"]
+    assert b"Signature Verified Successfully" in openssl(*args, cwd=tmp_path)
+    with pytest.raises(kms.exceptions.KMSInvalidSignatureException):
+        kms.verify(KeyId=signer["KeyId"], Message=b"release 1.4.3", Signature=signature, SigningAlgorithm="ED25519_SHA_512")
+    digest = hashlib.sha512(message).digest()
+    with pytest.raises(ClientError) as excinfo:
+        kms.sign(KeyId=signer["KeyId"], Message=digest, MessageType="DIGEST", SigningAlgorithm="ED25519_SHA_512")
+    assert error_code(excinfo) == "ValidationException"
+    with pytest.raises(ClientError):
+        kms.sign(KeyId=signer["KeyId"], Message=message, SigningAlgorithm="ED25519_PH_SHA_512")
+
+
+@pytest.mark.parametrize("spec,curve", [("ECC_NIST_P521", "P-521"), ("ECC_SECG_P256K1", "secp256k1")])
+def test_data_key_pairs_on_the_new_curves(kms, key, tmp_path, spec, curve):
+    pair = kms.generate_data_key_pair(KeyId=key, KeyPairSpec=spec)
+    (tmp_path / "private.der").write_bytes(pair["PrivateKeyPlaintext"])
+    public = openssl("pkey", "-inform", "DER", "-in", "private.der", "-pubout", "-outform", "DER", cwd=tmp_path)
+    assert public == pair["PublicKey"]
+    text = openssl("pkey", "-inform", "DER", "-in", "private.der", "-text", "-noout", cwd=tmp_path)
+    assert curve.encode() in text or (curve == "P-521" and b"secp521r1" in text), text

@@ -285,7 +285,7 @@ impl CryptoService {
     ) -> Result<DataKeyPair> {
         let Some(pair) = spec.pair() else {
             return Err(Error::invalid(format!(
-                "key_pair_spec {} is not a key pair spec (RSA_2048/3072/4096, ECC_NIST_P256/P384)",
+                "key_pair_spec {} is not a key pair spec (RSA_*, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1, ...)",
                 spec.name()
             )));
         };
