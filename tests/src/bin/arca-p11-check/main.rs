@@ -145,6 +145,8 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("ed25519_eddsa", Scope::Both, curves::ed25519_eddsa),
     ("x25519_ecdh", Scope::Both, curves::x25519_ecdh),
     ("unsupported_curves", Scope::ArcaOnly, curves::unsupported_curves),
+    ("import_curves", Scope::Both, curves::import_curves),
+    ("curve_mechanism_info", Scope::Both, curves::curve_mechanism_info),
     ("hmac", Scope::Both, digest::hmac),
     ("digests", Scope::Both, digest::digests),
     ("generate_random", Scope::Both, digest::generate_random),
