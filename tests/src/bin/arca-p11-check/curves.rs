@@ -18,13 +18,13 @@ use crate::suite::{
 };
 
 /// CKA_EC_PARAMS: namedCurve OIDs, and the PrintableString form PKCS#11 3.0 allows for Ed25519.
-const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+pub(crate) const P521: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
 const SECP256K1: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
 const P224: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21];
-const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+pub(crate) const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 const ED25519_NAME: &[u8] = b"\x13\x0cedwards25519";
 const ED448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
-const X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+pub(crate) const X25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
 const X448: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6f];
 
 fn generate(
@@ -58,7 +58,7 @@ fn generate(
     s.generate_key_pair(mechanism, &public, &private)
 }
 
-fn pair(
+pub(crate) fn pair(
     s: &Session,
     mechanism: &Mechanism,
     key_type: KeyType,
@@ -71,7 +71,7 @@ fn pair(
 }
 
 /// The key bytes inside CKA_EC_POINT, which must be a DER OCTET STRING of `len` bytes.
-fn point(s: &Session, public: ObjectHandle, len: usize) -> Result<Vec<u8>, Fail> {
+pub(crate) fn point(s: &Session, public: ObjectHandle, len: usize) -> Result<Vec<u8>, Fail> {
     let value = get_bytes(s, public, T::EcPoint)?;
     match der::read(&value) {
         Some((der::OCTET_STRING, content, [])) if content.len() == len => Ok(content.to_vec()),
@@ -83,12 +83,12 @@ fn point(s: &Session, public: ObjectHandle, len: usize) -> Result<Vec<u8>, Fail>
 }
 
 /// The SubjectPublicKeyInfo of an RFC 8410 key (Ed25519 OID byte 0x70, X25519 0x6e).
-fn rfc8410_spki(oid_last: u8, key: &[u8]) -> Vec<u8> {
+pub(crate) fn rfc8410_spki(oid_last: u8, key: &[u8]) -> Vec<u8> {
     let algorithm = der::sequence(&[&[0x06, 0x03, 0x2b, 0x65, oid_last]]);
     der::sequence(&[&algorithm, &der::tlv(der::BIT_STRING, &[&[0], key].concat())])
 }
 
-fn lacks(ctx: &Ctx, mechanism: MechanismType) -> Result<bool, Fail> {
+pub(crate) fn lacks(ctx: &Ctx, mechanism: MechanismType) -> Result<bool, Fail> {
     let list = ctx.pkcs11.get_mechanism_list(ctx.slot).at("C_GetMechanismList")?;
     Ok(!ctx.arca() && !list.contains(&mechanism))
 }
@@ -137,11 +137,11 @@ pub fn secp256k1_ecdsa(ctx: &Ctx) -> Outcome {
     }
 }
 
-fn ecdh(peer: &[u8]) -> Mechanism<'_> {
+pub(crate) fn ecdh(peer: &[u8]) -> Mechanism<'_> {
     Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), peer))
 }
 
-fn secret_template(len: u64) -> Vec<Attribute> {
+pub(crate) fn secret_template(len: u64) -> Vec<Attribute> {
     vec![
         Attribute::Class(ObjectClass::SECRET_KEY),
         Attribute::KeyType(KeyType::GENERIC_SECRET),
@@ -279,127 +279,6 @@ pub fn unsupported_curves(ctx: &Ctx) -> Outcome {
     let made_up =
         generate(&s, &Mechanism::EccKeyPairGen, KeyType::EC, &[0x06, 0x03, 0x2a, 0x03, 0x04], "made-up");
     expect_rv(made_up, &[RvError::CurveNotSupported], "C_GenerateKeyPair(an unknown OID)")?;
-    Ok(())
-}
-
-/// An OpenSSL key in a scratch directory: its PEM file, its DER PKCS#8 and its DER SPKI.
-struct Outside {
-    scratch: Scratch,
-    pkcs8: Vec<u8>,
-    spki: Vec<u8>,
-}
-
-impl Outside {
-    fn new(genpkey: &[&str]) -> Result<Self, Fail> {
-        let scratch = Scratch::new()?;
-        let pem = scratch.path("key.pem");
-        let pem = pem.to_str().unwrap_or_default();
-        openssl::run(&[&["genpkey"], genpkey, &["-out", pem]].concat())?;
-        let pkcs8 = openssl::run(&["pkcs8", "-topk8", "-nocrypt", "-in", pem, "-outform", "DER"])?;
-        let spki = openssl::run(&["pkey", "-in", pem, "-pubout", "-outform", "DER"])?;
-        Ok(Self { scratch, pkcs8, spki })
-    }
-
-    fn pem(&self) -> String {
-        self.scratch.path("key.pem").to_str().unwrap_or_default().to_owned()
-    }
-
-    fn tail(bytes: &[u8], len: usize) -> Vec<u8> {
-        bytes.get(bytes.len().saturating_sub(len)..).unwrap_or_default().to_vec()
-    }
-}
-
-fn import(
-    s: &Session,
-    class: ObjectClass,
-    key_type: KeyType,
-    params: &[u8],
-    key: Attribute,
-) -> Result<ObjectHandle, Fail> {
-    let mut template = vec![
-        Attribute::Class(class),
-        Attribute::KeyType(key_type),
-        Attribute::Token(false),
-        Attribute::EcParams(params.to_vec()),
-        key,
-        Attribute::Label(label("import-curve")),
-    ];
-    template.extend(match class {
-        ObjectClass::PRIVATE_KEY => {
-            vec![Attribute::Sensitive(true), Attribute::Sign(true), Attribute::Derive(true)]
-        }
-        _ => vec![Attribute::Verify(true)],
-    });
-    s.create_object(&template).at(&format!("C_CreateObject({key_type}, {class})"))
-}
-
-/// C_CreateObject with OpenSSL's keys: P-521 (the scalar, the point), Ed25519 (whose signatures
-/// are deterministic: the token's must be OpenSSL's) and X25519.
-pub fn import_curves(ctx: &Ctx) -> Outcome {
-    let s = ctx.s();
-    let p521 = Outside::new(&["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"])?;
-    let sec1 = openssl::run(&["ec", "-in", &p521.pem(), "-outform", "DER"])?;
-    let fields = der::read(&sec1).and_then(|(_, content, _)| der::elements(content));
-    let Some((_, scalar, _)) = fields.as_ref().and_then(|f| f.get(1)).copied() else {
-        return fail("cannot read OpenSSL's P-521 key");
-    };
-    let private =
-        import(&s, ObjectClass::PRIVATE_KEY, KeyType::EC, P521, Attribute::Value(der::left_pad(scalar, 66)))?;
-    let digest = sha(512, &message(41))?;
-    let signature = s.sign(&Mechanism::Ecdsa, private, &digest).at("C_Sign(CKM_ECDSA, imported P-521)")?;
-    openssl::verify_digest(
-        &p521.spki,
-        SigOpts { bits: 512, pss: false },
-        &digest,
-        &der::ecdsa_der(&signature),
-    )?;
-    let p521_point = der::tlv(der::OCTET_STRING, &Outside::tail(&p521.spki, 133));
-    let public = import(&s, ObjectClass::PUBLIC_KEY, KeyType::EC, P521, Attribute::EcPoint(p521_point))?;
-    s.verify(&Mechanism::Ecdsa, public, &digest, &signature).at("C_Verify(CKM_ECDSA, imported P-521)")?;
-
-    if lacks(ctx, MechanismType::EDDSA)? {
-        return skip("the module has no CKM_EDDSA");
-    }
-    let ed = Outside::new(&["-algorithm", "ED25519"])?;
-    let seed = Attribute::Value(Outside::tail(&ed.pkcs8, 32));
-    let private = import(&s, ObjectClass::PRIVATE_KEY, KeyType::EC_EDWARDS, ED25519, seed)?;
-    let msg = message(123);
-    let eddsa = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
-    let signature = s.sign(&eddsa, private, &msg).at("C_Sign(CKM_EDDSA, imported)")?;
-    let data = ed.scratch.write("msg", &msg)?;
-    let theirs = openssl::run(&[
-        "pkeyutl",
-        "-sign",
-        "-rawin",
-        "-inkey",
-        &ed.pem(),
-        "-in",
-        data.to_str().unwrap_or_default(),
-    ])?;
-    ensure!(signature == theirs, "the imported Ed25519 key signs otherwise than OpenSSL");
-    let ed_point = der::tlv(der::OCTET_STRING, &Outside::tail(&ed.spki, 32));
-    let public =
-        import(&s, ObjectClass::PUBLIC_KEY, KeyType::EC_EDWARDS, ED25519, Attribute::EcPoint(ed_point))?;
-    s.verify(&eddsa, public, &msg, &theirs).at("C_Verify(CKM_EDDSA, imported public key)")?;
-
-    if lacks(ctx, MechanismType::ECC_MONTGOMERY_KEY_PAIR_GEN)? {
-        return Ok(());
-    }
-    let x = Outside::new(&["-algorithm", "X25519"])?;
-    let value = Attribute::Value(Outside::tail(&x.pkcs8, 32));
-    let private = import(&s, ObjectClass::PRIVATE_KEY, KeyType::EC_MONTGOMERY, X25519, value)?;
-    let peer = pair(&s, &Mechanism::EccMontgomeryKeyPairGen, KeyType::EC_MONTGOMERY, X25519, "x25519-peer")?;
-    let peer_point = point(&s, peer.public, 32)?;
-    let derived =
-        s.derive_key(&ecdh(&peer_point), private, &secret_template(32)).at("C_DeriveKey(imported X25519)")?;
-    let peer_file = x.scratch.write("peer.der", &rfc8410_spki(0x6e, &peer_point))?;
-    let peer_file = peer_file.to_str().unwrap_or_default();
-    let expected =
-        openssl::run(&["pkeyutl", "-derive", "-inkey", &x.pem(), "-peerkey", peer_file, "-peerform", "DER"])?;
-    ensure!(
-        get_bytes(&s, derived, T::Value)? == expected,
-        "the imported X25519 key agrees otherwise than OpenSSL"
-    );
     Ok(())
 }
 

@@ -15,6 +15,7 @@ mod arca;
 mod attributes;
 mod concurrency;
 mod creation;
+mod curve_import;
 mod curves;
 mod der;
 mod digest;
@@ -145,7 +146,7 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("ed25519_eddsa", Scope::Both, curves::ed25519_eddsa),
     ("x25519_ecdh", Scope::Both, curves::x25519_ecdh),
     ("unsupported_curves", Scope::ArcaOnly, curves::unsupported_curves),
-    ("import_curves", Scope::Both, curves::import_curves),
+    ("import_curves", Scope::Both, curve_import::import_curves),
     ("curve_mechanism_info", Scope::Both, curves::curve_mechanism_info),
     ("hmac", Scope::Both, digest::hmac),
     ("digests", Scope::Both, digest::digests),
