@@ -139,7 +139,8 @@ pub(crate) struct DataKeyPairArgs {
     /// The AES_256 key that encrypts the private key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
-    /// RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256 or ECC_NIST_P384.
+    /// RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1 or
+    /// ECC_NIST_EDWARDS25519.
     #[arg(long, value_name = "SPEC", value_parser = parse_key_pair_spec)]
     pub key_pair_spec: pb::KeySpec,
     /// An encryption context entry of the sealed private key; repeat for more.
