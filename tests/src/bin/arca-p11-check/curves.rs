@@ -109,6 +109,11 @@ fn ecdsa_on(ctx: &Ctx, params: &[u8], name: &str, coordinate: usize) -> Outcome 
         expect_rv(wrong, &[RvError::SignatureLenRange], "C_Verify(CKM_ECDSA) with a short signature")?;
     }
     if ctx.arca() {
+        // P-521's bits2int keeps 521 bits: Arca signs hashes of up to 64 bytes and refuses more.
+        if coordinate == 66 {
+            let long = s.sign(&Mechanism::Ecdsa, keys.private, &[7; 65]);
+            expect_rv(long, &[RvError::DataLenRange], "C_Sign(CKM_ECDSA, P-521, 65 bytes)")?;
+        }
         let msg = message(300);
         let signature = s.sign(&Mechanism::EcdsaSha512, keys.private, &msg).at("C_Sign(CKM_ECDSA_SHA512)")?;
         openssl::verify_message(&spki, SigOpts { bits: 512, pss: false }, &msg, &der::ecdsa_der(&signature))?;
@@ -191,6 +196,29 @@ fn agree(
     let with_openssl =
         s.derive_key(&ecdh(their_point), a.private, &template).at("C_DeriveKey with OpenSSL's key")?;
     ensure!(get_bytes(&s, with_openssl, T::Value)? == expected, "the token's secret differs from OpenSSL's");
+    if ctx.arca() {
+        // ANSI X9.63 with SHA-256 over the secret and shared data, as OpenSSL's X963KDF computes it
+        // (SoftHSM 2.6.1 offers CKD_NULL only).
+        let shared = b"curves";
+        let kdf = Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::sha256(shared), &b_point));
+        let derived =
+            s.derive_key(&kdf, a.private, &secret_template(40)).at("C_DeriveKey(CKD_SHA256_KDF)")?;
+        let (secret, info) = (crate::suite::hex(&secret), crate::suite::hex(shared));
+        let x963 = openssl::run(&[
+            "kdf",
+            "-binary",
+            "-keylen",
+            "40",
+            "-kdfopt",
+            "digest:SHA256",
+            "-kdfopt",
+            &format!("hexsecret:{secret}"),
+            "-kdfopt",
+            &format!("hexinfo:{info}"),
+            "X963KDF",
+        ])?;
+        ensure!(get_bytes(&s, derived, T::Value)? == x963, "CKD_SHA256_KDF differs from OpenSSL's X963KDF");
+    }
     Ok(())
 }
 
