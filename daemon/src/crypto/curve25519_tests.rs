@@ -96,6 +96,14 @@ fn openssl_verifies_ed25519_and_agrees_on_x25519() {
     wrong[0] ^= 1;
     assert_ne!(ours.derive(&wrong).unwrap().as_slice(), ssl.read("secret").as_slice());
     assert!(matches!(err(ours.derive(&[0; 31])), Error::ParameterInvalid(_)));
+    // u = 0 and u = 1 have small order: the all-zero secret they give is refused.
+    for small_order in [[0u8; 32], {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one
+    }] {
+        assert!(matches!(err(ours.derive(&small_order)), Error::ParameterInvalid(_)));
+    }
 }
 
 #[test]
