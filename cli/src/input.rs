@@ -113,8 +113,19 @@ pub(crate) fn parse_valid_to(text: &str) -> Result<i64, String> {
 
 /// An RSA or ECC spec, the ones GenerateDataKeyPair takes.
 pub(crate) fn parse_key_pair_spec(text: &str) -> Result<pb::KeySpec, String> {
-    use pb::KeySpec::{EccNistP256, EccNistP384, Rsa2048, Rsa3072, Rsa4096};
-    const PAIR_SPECS: [pb::KeySpec; 5] = [Rsa2048, Rsa3072, Rsa4096, EccNistP256, EccNistP384];
+    use pb::KeySpec::{
+        EccNistEdwards25519, EccNistP256, EccNistP384, EccNistP521, EccSecgP256k1, Rsa2048, Rsa3072, Rsa4096,
+    };
+    const PAIR_SPECS: [pb::KeySpec; 8] = [
+        Rsa2048,
+        Rsa3072,
+        Rsa4096,
+        EccNistP256,
+        EccNistP384,
+        EccNistP521,
+        EccSecgP256k1,
+        EccNistEdwards25519,
+    ];
     parse_key_spec(text).ok().filter(|spec| PAIR_SPECS.contains(spec)).ok_or_else(|| {
         let names: Vec<&str> = PAIR_SPECS.iter().map(pb::KeySpec::as_str_name).collect();
         format!("unknown key pair spec {text:?} (one of {})", names.join(", "))
@@ -261,6 +272,9 @@ mod tests {
             "{error}"
         );
         assert_eq!(parse_key_pair_spec("ECC_NIST_P384").unwrap(), pb::KeySpec::EccNistP384);
+        assert_eq!(parse_key_pair_spec("ECC_NIST_P521").unwrap(), pb::KeySpec::EccNistP521);
+        assert_eq!(parse_key_pair_spec("ECC_NIST_EDWARDS25519").unwrap(), pb::KeySpec::EccNistEdwards25519);
+        assert!(parse_key_pair_spec("ECC_X25519").is_err());
         assert!(parse_key_pair_spec("HMAC_256").is_err());
         assert!(parse_key_pair_spec("AES_256").is_err());
     }

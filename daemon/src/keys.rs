@@ -29,6 +29,11 @@ pub enum KeySpec {
     Rsa4096,
     EccNistP256,
     EccNistP384,
+    EccNistP521,
+    EccSecgP256k1,
+    /// Ed25519 (PKCS#11 CKK_EC_EDWARDS) and X25519 (CKK_EC_MONTGOMERY) key pairs.
+    Ed25519,
+    X25519,
     Hmac256,
     Hmac384,
     Hmac512,
@@ -37,7 +42,7 @@ pub enum KeySpec {
 }
 
 impl KeySpec {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 16] = [
         Self::Aes256,
         Self::Aes128,
         Self::Aes192,
@@ -46,6 +51,10 @@ impl KeySpec {
         Self::Rsa4096,
         Self::EccNistP256,
         Self::EccNistP384,
+        Self::EccNistP521,
+        Self::EccSecgP256k1,
+        Self::Ed25519,
+        Self::X25519,
         Self::Hmac256,
         Self::Hmac384,
         Self::Hmac512,
@@ -62,6 +71,10 @@ impl KeySpec {
             Self::Rsa4096 => "RSA_4096",
             Self::EccNistP256 => "ECC_NIST_P256",
             Self::EccNistP384 => "ECC_NIST_P384",
+            Self::EccNistP521 => "ECC_NIST_P521",
+            Self::EccSecgP256k1 => "ECC_SECG_P256K1",
+            Self::Ed25519 => "ECC_NIST_EDWARDS25519",
+            Self::X25519 => "ECC_X25519",
             Self::Hmac256 => "HMAC_256",
             Self::Hmac384 => "HMAC_384",
             Self::Hmac512 => "HMAC_512",
@@ -80,8 +93,17 @@ impl KeySpec {
         matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096)
     }
 
+    /// Elliptic-curve key pairs, Weierstrass, Edwards or Montgomery.
     pub fn is_ecc(self) -> bool {
-        matches!(self, Self::EccNistP256 | Self::EccNistP384)
+        matches!(
+            self,
+            Self::EccNistP256
+                | Self::EccNistP384
+                | Self::EccNistP521
+                | Self::EccSecgP256k1
+                | Self::Ed25519
+                | Self::X25519
+        )
     }
 
     pub fn is_hmac(self) -> bool {
@@ -100,6 +122,10 @@ impl KeySpec {
             Self::Rsa4096 => Some(PairSpec::Rsa4096),
             Self::EccNistP256 => Some(PairSpec::EccNistP256),
             Self::EccNistP384 => Some(PairSpec::EccNistP384),
+            Self::EccNistP521 => Some(PairSpec::EccNistP521),
+            Self::EccSecgP256k1 => Some(PairSpec::EccSecgP256k1),
+            Self::Ed25519 => Some(PairSpec::Ed25519),
+            Self::X25519 => Some(PairSpec::X25519),
             _ => None,
         }
     }
@@ -165,7 +191,12 @@ impl KeySpec {
             Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => {
                 &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
             }
-            Self::EccNistP256 | Self::EccNistP384 => &[KeyUsage::SignVerify, KeyUsage::KeyAgreement],
+            Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521 => {
+                &[KeyUsage::SignVerify, KeyUsage::KeyAgreement]
+            }
+            // AWS-LC has no ECDH on secp256k1 (and KMS offers it for signing only).
+            Self::EccSecgP256k1 | Self::Ed25519 => &[KeyUsage::SignVerify],
+            Self::X25519 => &[KeyUsage::KeyAgreement],
             Self::Hmac256 | Self::Hmac384 | Self::Hmac512 | Self::GenericSecret => {
                 &[KeyUsage::GenerateVerifyMac]
             }
@@ -181,6 +212,10 @@ impl From<PairSpec> for KeySpec {
             PairSpec::Rsa4096 => Self::Rsa4096,
             PairSpec::EccNistP256 => Self::EccNistP256,
             PairSpec::EccNistP384 => Self::EccNistP384,
+            PairSpec::EccNistP521 => Self::EccNistP521,
+            PairSpec::EccSecgP256k1 => Self::EccSecgP256k1,
+            PairSpec::Ed25519 => Self::Ed25519,
+            PairSpec::X25519 => Self::X25519,
         }
     }
 }
@@ -395,10 +430,18 @@ mod tests {
     }
 
     #[test]
-    fn only_ec_keys_agree_and_they_sign_by_default() {
+    fn only_ec_keys_with_ecdh_agree_and_they_sign_by_default() {
+        let agreeing = [KeySpec::EccNistP256, KeySpec::EccNistP384, KeySpec::EccNistP521, KeySpec::X25519];
         for spec in KeySpec::ALL {
-            assert_eq!(spec.usages().contains(&KeyUsage::KeyAgreement), spec.is_ecc(), "{}", spec.name());
+            let agrees = spec.usages().contains(&KeyUsage::KeyAgreement);
+            assert_eq!(agrees, agreeing.contains(&spec), "{}", spec.name());
         }
         assert_eq!(KeySpec::EccNistP384.usages().first(), Some(&KeyUsage::SignVerify));
+        assert_eq!(KeySpec::EccSecgP256k1.usages(), [KeyUsage::SignVerify]);
+        assert_eq!(KeySpec::Ed25519.usages(), [KeyUsage::SignVerify]);
+        assert_eq!(KeySpec::X25519.usages(), [KeyUsage::KeyAgreement]);
+        for spec in KeySpec::ALL {
+            assert_eq!(KeySpec::from_name(spec.name()).unwrap(), spec);
+        }
     }
 }

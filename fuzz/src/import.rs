@@ -44,9 +44,15 @@ fn import(algorithm: WrappingAlgorithm, wrapped: &[u8]) {
     let key = wrapping_key().expect("the fixed wrapping key loads");
     let Ok(material) = key.unwrap(algorithm, wrapped) else { return };
     assert!(!material.is_empty(), "empty material unwrapped");
-    for spec in
-        [PairSpec::Rsa2048, PairSpec::Rsa3072, PairSpec::Rsa4096, PairSpec::EccNistP256, PairSpec::EccNistP384]
-    {
+    for spec in [
+        PairSpec::Rsa2048,
+        PairSpec::Rsa3072,
+        PairSpec::Rsa4096,
+        PairSpec::EccNistP256,
+        PairSpec::EccNistP384,
+        PairSpec::EccNistP521,
+        PairSpec::EccSecgP256k1,
+    ] {
         let _ = key_pair_material(spec, &material);
     }
 }

@@ -19,7 +19,7 @@ def test_operations_not_offered_are_unsupported(kms):
     with pytest.raises(kms.exceptions.UnsupportedOperationException):
         kms.describe_custom_key_stores()
     with pytest.raises(kms.exceptions.UnsupportedOperationException):
-        kms.create_key(KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY")
+        kms.create_key(KeySpec="SM2", KeyUsage="SIGN_VERIFY")
     with pytest.raises(kms.exceptions.UnsupportedOperationException):
         kms.create_key(MultiRegion=True)
 

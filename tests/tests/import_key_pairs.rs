@@ -179,10 +179,14 @@ async fn imported_rsa_and_ecc_keys_sign_and_decrypt_for_openssl() {
     let ssl = Ssl::new();
     ssl.genpkey("rsa", "RSA", "rsa_keygen_bits:2048");
     ssl.genpkey("p384", "EC", "ec_paramgen_curve:P-384");
+    ssl.genpkey("p521", "EC", "ec_paramgen_curve:P-521");
+    ssl.genpkey("k1", "EC", "ec_paramgen_curve:secp256k1");
     let cases = [
         ("rsa", pb::KeySpec::Rsa2048, pb::SigningAlgorithm::RsassaPssSha256, "-sha256", true),
         ("rsa", pb::KeySpec::Rsa2048, pb::SigningAlgorithm::RsassaPkcs1V15Sha256, "-sha256", false),
         ("p384", pb::KeySpec::EccNistP384, pb::SigningAlgorithm::EcdsaSha384, "-sha384", false),
+        ("p521", pb::KeySpec::EccNistP521, pb::SigningAlgorithm::EcdsaSha512, "-sha512", false),
+        ("k1", pb::KeySpec::EccSecgP256k1, pb::SigningAlgorithm::EcdsaSha256, "-sha256", false),
     ];
     let mut signers = Vec::new();
     for (name, spec, algorithm, digest, pss) in cases {

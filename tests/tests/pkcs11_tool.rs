@@ -20,6 +20,10 @@ use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use serde_json::Value;
 
+#[path = "pkcs11_tool/curves.rs"]
+mod curves;
+use curves::curves;
+
 const SO_PIN: &str = "87654321";
 const PIN: &str = "123456";
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -352,6 +356,7 @@ fn scenario(tool: &Tool) {
     token_setup(tool);
     generate_keys(tool);
     signatures(tool);
+    curves(tool);
     ciphers(tool);
     wrapping(tool);
     random(tool);

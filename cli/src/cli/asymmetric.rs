@@ -61,8 +61,8 @@ pub(crate) struct SignArgs {
     /// The signing key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
-    /// RSASSA_PKCS1_V1_5_SHA_256|384|512, RSASSA_PSS_SHA_256|384|512 (RSA keys), ECDSA_SHA_256 (P-256)
-    /// or ECDSA_SHA_384 (P-384).
+    /// RSASSA_PKCS1_V1_5_SHA_256|384|512, RSASSA_PSS_SHA_256|384|512 (RSA keys), ECDSA_SHA_256 (P-256,
+    /// secp256k1), ECDSA_SHA_384 (P-384) or ECDSA_SHA_512 (P-521).
     #[arg(long, value_name = "ALG", value_parser = parse_signing_algorithm)]
     pub signing_algorithm: pb::SigningAlgorithm,
     #[command(flatten)]
@@ -139,7 +139,8 @@ pub(crate) struct DataKeyPairArgs {
     /// The AES_256 key that encrypts the private key.
     #[arg(long, value_name = "KEY_ID")]
     pub key_id: String,
-    /// RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256 or ECC_NIST_P384.
+    /// RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1 or
+    /// ECC_NIST_EDWARDS25519.
     #[arg(long, value_name = "SPEC", value_parser = parse_key_pair_spec)]
     pub key_pair_spec: pb::KeySpec,
     /// An encryption context entry of the sealed private key; repeat for more.

@@ -20,12 +20,20 @@ pub(super) fn spec_name(spec: KeySpec) -> &'static str {
 
 /// A `KeySpec` (or the older `CustomerMasterKeySpec`) of CreateKey; absent is SYMMETRIC_DEFAULT.
 pub(super) fn spec_of(name: &str) -> Result<KeySpec> {
-    const AWS_ONLY: &[&str] =
-        &["ECC_NIST_P521", "ECC_SECG_P256K1", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "HMAC_224"];
+    const AWS_ONLY: &[&str] = &["SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "HMAC_224"];
     match name {
         "" | "SYMMETRIC_DEFAULT" => Ok(KeySpec::Aes256),
-        "RSA_2048" | "RSA_3072" | "RSA_4096" | "ECC_NIST_P256" | "ECC_NIST_P384" | "HMAC_256"
-        | "HMAC_384" | "HMAC_512" => KeySpec::ALL
+        "RSA_2048"
+        | "RSA_3072"
+        | "RSA_4096"
+        | "ECC_NIST_P256"
+        | "ECC_NIST_P384"
+        | "ECC_NIST_P521"
+        | "ECC_SECG_P256K1"
+        | "ECC_NIST_EDWARDS25519"
+        | "HMAC_256"
+        | "HMAC_384"
+        | "HMAC_512" => KeySpec::ALL
             .into_iter()
             .find(|spec| spec.name() == name)
             .ok_or_else(|| Error::invalid(format!("KeySpec {name} is not known"))),
@@ -188,7 +196,9 @@ mod tests {
         assert_eq!(spec_of("SYMMETRIC_DEFAULT").unwrap(), KeySpec::Aes256);
         assert_eq!(spec_of("ECC_NIST_P384").unwrap(), KeySpec::EccNistP384);
         assert_eq!(spec_name(KeySpec::Aes256), "SYMMETRIC_DEFAULT");
-        assert!(matches!(spec_of("ECC_SECG_P256K1"), Err(Error::Unsupported(_))));
+        assert_eq!(spec_of("ECC_NIST_P521").unwrap(), KeySpec::EccNistP521);
+        assert_eq!(spec_of("ECC_SECG_P256K1").unwrap(), KeySpec::EccSecgP256k1);
+        assert!(matches!(spec_of("SM2"), Err(Error::Unsupported(_))));
         assert!(matches!(spec_of("AES_128"), Err(Error::InvalidArgument(_))));
         assert!(matches!(origin_of("AWS_CLOUDHSM"), Err(Error::Unsupported(_))));
         assert!(matches!(usage_of("NOPE"), Err(Error::InvalidArgument(_))));

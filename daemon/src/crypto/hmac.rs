@@ -83,9 +83,11 @@ impl MacAlgorithm {
 fn hmac_key(key: &PrivateKey) -> Result<&hmac::Key> {
     match key {
         PrivateKey::Hmac(key) => Ok(key),
-        PrivateKey::Secret | PrivateKey::Rsa(_) | PrivateKey::Ec(_) => {
-            Err(Error::KeyType("an HMAC algorithm needs an HMAC key".into()))
-        }
+        PrivateKey::Secret
+        | PrivateKey::Rsa(_)
+        | PrivateKey::Ec(_)
+        | PrivateKey::Ed25519(_)
+        | PrivateKey::X25519(_) => Err(Error::KeyType("an HMAC algorithm needs an HMAC key".into())),
     }
 }
 

@@ -281,6 +281,9 @@ pub fn key_pair_material(spec: PairSpec, der: &SecretBuf) -> Result<KeyPairMater
         )));
     }
     let invalid = |_| Error::Encoding(format!("the key material is not a valid {} private key", spec.name()));
+    if spec.is_curve25519() {
+        return Err(Error::KeyType(format!("{} keys are made through PKCS#11, not imported", spec.name())));
+    }
     let (private, public) = if let Some(algorithm) = ecdsa_signing(spec) {
         let parsed = EcdsaKeyPair::from_pkcs8(algorithm, der.as_slice()).map_err(invalid)?;
         // Rebuilt from the scalar and the point: a PKCS#8 that left the optional public key out
@@ -309,7 +312,11 @@ fn ecdsa_signing(spec: PairSpec) -> Option<&'static EcdsaSigningAlgorithm> {
     match spec {
         PairSpec::EccNistP256 => Some(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
         PairSpec::EccNistP384 => Some(&signature::ECDSA_P384_SHA384_ASN1_SIGNING),
-        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => None,
+        PairSpec::EccNistP521 => Some(&signature::ECDSA_P521_SHA512_ASN1_SIGNING),
+        PairSpec::EccSecgP256k1 => Some(&signature::ECDSA_P256K1_SHA256_ASN1_SIGNING),
+        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 | PairSpec::Ed25519 | PairSpec::X25519 => {
+            None
+        }
     }
 }
 

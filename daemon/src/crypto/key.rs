@@ -3,7 +3,7 @@
 //!
 //! A key version's material is parsed once, when the version is loaded: an RSA key into one
 //! [`RsaPrivateKey`] that signs and decrypts, an EC key into one [`EcPrivateKey`] that signs and
-//! derives, an HMAC key into AWS-LC's key. AES keys and generic secrets are used straight from
+//! derives, Ed25519 and X25519 keys into their own types, an HMAC key into AWS-LC's key. AES keys and generic secrets are used straight from
 //! their material. The parsed objects live in memory from the locked pool (see
 //! `secure_mem::crypto_alloc`).
 
@@ -11,6 +11,7 @@ use std::fmt;
 
 use aws_lc_rs::hmac;
 
+use super::curve25519::{self, Ed25519PrivateKey, X25519PrivateKey};
 use super::ec::{EcPrivateKey, ec_generate};
 use super::error::{Error, Result};
 use super::rsa::{RsaPrivateKey, rsa_generate};
@@ -26,6 +27,8 @@ pub enum PrivateKey {
     Hmac(hmac::Key),
     Rsa(RsaPrivateKey),
     Ec(EcPrivateKey),
+    Ed25519(Ed25519PrivateKey),
+    X25519(X25519PrivateKey),
 }
 
 impl fmt::Debug for PrivateKey {
@@ -35,6 +38,8 @@ impl fmt::Debug for PrivateKey {
             Self::Hmac(_) => "Hmac",
             Self::Rsa(_) => "Rsa",
             Self::Ec(_) => "Ec",
+            Self::Ed25519(_) => "Ed25519",
+            Self::X25519(_) => "X25519",
         };
         write!(f, "PrivateKey::{kind}([REDACTED])")
     }
@@ -44,6 +49,8 @@ impl PrivateKey {
     /// A PKCS#8 key pair of `spec`; a document of another algorithm or size is refused.
     pub fn from_pkcs8(spec: PairSpec, der: &[u8]) -> Result<Self> {
         let key = match spec.rsa_bits() {
+            None if spec == PairSpec::Ed25519 => Self::Ed25519(Ed25519PrivateKey::from_pkcs8(der)?),
+            None if spec == PairSpec::X25519 => Self::X25519(X25519PrivateKey::from_pkcs8(der)?),
             Some(bits) => {
                 let key = RsaPrivateKey::from_pkcs8(der)?;
                 if key.modulus_bits() != bits {
@@ -75,6 +82,8 @@ impl PrivateKey {
         match self {
             Self::Rsa(key) => Some(key.public_der()),
             Self::Ec(key) => Some(key.public_der()),
+            Self::Ed25519(key) => Some(key.public_der()),
+            Self::X25519(key) => Some(key.public_der()),
             Self::Secret | Self::Hmac(_) => None,
         }
     }
@@ -85,6 +94,7 @@ impl PrivateKey {
 pub fn generate_pkcs8(spec: PairSpec) -> Result<SecretBuf> {
     match spec.rsa_bits() {
         Some(bits) => rsa_generate(bits),
+        None if spec.is_curve25519() => curve25519::generate(spec),
         None => ec_generate(spec),
     }
 }
@@ -106,7 +116,16 @@ mod tests {
 
     #[test]
     fn every_pair_spec_generates_and_parses_once_for_every_use() {
-        for spec in [PairSpec::Rsa2048, PairSpec::EccNistP256, PairSpec::EccNistP384] {
+        let specs = [
+            PairSpec::Rsa2048,
+            PairSpec::EccNistP256,
+            PairSpec::EccNistP384,
+            PairSpec::EccNistP521,
+            PairSpec::EccSecgP256k1,
+            PairSpec::Ed25519,
+            PairSpec::X25519,
+        ];
+        for spec in specs {
             let material = generate_pkcs8(spec).unwrap();
             let key = PrivateKey::from_pkcs8(spec, material.as_slice()).unwrap();
             assert!(key.public_key_der().is_some(), "{spec:?}");
@@ -118,6 +137,9 @@ mod tests {
     fn damaged_or_mismatched_material_is_refused() {
         let mut material = generate_pkcs8(PairSpec::EccNistP256).unwrap();
         assert!(PrivateKey::from_pkcs8(PairSpec::EccNistP384, material.as_slice()).is_err());
+        let x25519 = generate_pkcs8(PairSpec::X25519).unwrap();
+        assert!(PrivateKey::from_pkcs8(PairSpec::Ed25519, x25519.as_slice()).is_err());
+        assert!(PrivateKey::from_pkcs8(PairSpec::X25519, material.as_slice()).is_err());
         material.as_mut_slice()[10] ^= 0xFF;
         assert!(PrivateKey::from_pkcs8(PairSpec::EccNistP256, material.as_slice()).is_err());
         let short = SecretBuf::random(16).unwrap();

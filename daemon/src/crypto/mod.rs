@@ -5,8 +5,11 @@
 //!
 //! - `aes`: AES-ECB/CBC/CBC-PAD/CTR/GCM, single- and multi-part, and AES key wrap (RFC 3394/5649).
 //! - `rsa`: PKCS#1 v1.5 and PSS signatures, PKCS#1 v1.5 and OAEP encryption, key generation.
-//! - `ec`: ECDSA over a caller's hash, ECDH, key generation (P-256, P-384).
+//! - `ec`: ECDSA over a caller's hash, ECDH, key generation (P-256, P-384, P-521, secp256k1).
+//! - `curve25519`: Ed25519 signatures and X25519 key agreement.
 //! - `hmac`, `mac`, `digest`: HMAC, AES-CMAC and digests, incremental; constant-time comparison.
+//! - `derive`, `kdf`, `kbkdf`: secret-key derivations (concatenation, XOR, extraction, AES
+//!   ENCRYPT_DATA, HKDF), the X9.63 KDF of ECDH, NIST SP 800-108.
 //! - `der`: attribute forms (modulus, EC parameters and points …) to and from SubjectPublicKeyInfo
 //!   and PKCS#8; `certificate`: the fields of an X.509 certificate.
 //! - `key`, `spec`: the parsed private key of a key version, and the key-pair specs.
@@ -26,6 +29,7 @@ pub mod aes;
 pub mod blob;
 pub mod certificate;
 pub mod context;
+pub mod curve25519;
 pub mod der;
 pub mod derive;
 pub mod digest;
@@ -42,6 +46,8 @@ pub mod signing;
 pub mod spec;
 #[cfg(test)]
 pub(crate) mod test_util;
+#[cfg(test)]
+mod wycheproof_curve_tests;
 #[cfg(test)]
 mod wycheproof_tests;
 

@@ -1,11 +1,14 @@
 //! The KMS signing vocabulary: RSASSA-PKCS1-v1_5, RSASSA-PSS (salt length = digest length) and
-//! ECDSA with DER signatures, over a raw message or a digest the caller computed. Signing is done
+//! ECDSA with DER signatures, over a raw message or a digest the caller computed; and pure Ed25519
+//! (ED25519_SHA_512), over a raw message only, as KMS has it. Signing is done
 //! by the key version's one parsed key (`rsa::RsaPrivateKey`, `ec::EcPrivateKey`), verification
 //! by the same functions the token service uses (`rsa::rsa_verify`, `ec::ecdsa_verify_*`); this
 //! module names the algorithms, checks the KMS limits and hashes raw messages.
 
 use aws_lc_rs::digest::{self, Digest};
 
+use super::curve25519::{ED25519_SIGNATURE_LEN, ed25519_verify};
+use super::der::io::{INTEGER, Reader, SEQUENCE};
 use super::digest::{HashAlg, Hasher};
 use super::ec::ecdsa_verify_der;
 use super::error::{Error, Result};
@@ -26,6 +29,10 @@ pub enum SigningAlgorithm {
     RsaPssSha512,
     EcdsaSha256,
     EcdsaSha384,
+    EcdsaSha512,
+    /// Pure Ed25519 (RFC 8032; SHA-512 is inside the algorithm): MessageType RAW only. KMS's
+    /// ED25519_PH_SHA_512 (Ed25519ph) is not offered: AWS-LC has no Ed25519ph.
+    Ed25519Sha512,
 }
 
 /// What the caller hands in: the message, or its digest.
@@ -36,7 +43,7 @@ pub enum Message<'a> {
 }
 
 impl SigningAlgorithm {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::RsaPkcs1Sha256,
         Self::RsaPkcs1Sha384,
         Self::RsaPkcs1Sha512,
@@ -45,6 +52,8 @@ impl SigningAlgorithm {
         Self::RsaPssSha512,
         Self::EcdsaSha256,
         Self::EcdsaSha384,
+        Self::EcdsaSha512,
+        Self::Ed25519Sha512,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,18 +66,23 @@ impl SigningAlgorithm {
             Self::RsaPssSha512 => "RSASSA_PSS_SHA_512",
             Self::EcdsaSha256 => "ECDSA_SHA_256",
             Self::EcdsaSha384 => "ECDSA_SHA_384",
+            Self::EcdsaSha512 => "ECDSA_SHA_512",
+            Self::Ed25519Sha512 => "ED25519_SHA_512",
         }
     }
 
-    /// The algorithms a key spec signs with.
+    /// The algorithms a key spec signs with, as KMS pairs them (secp256k1 with SHA-256).
     pub fn for_spec(spec: PairSpec) -> &'static [Self] {
         use SigningAlgorithm::*;
         match spec {
             PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => {
                 &[RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512, RsaPssSha256, RsaPssSha384, RsaPssSha512]
             }
-            PairSpec::EccNistP256 => &[EcdsaSha256],
+            PairSpec::EccNistP256 | PairSpec::EccSecgP256k1 => &[EcdsaSha256],
             PairSpec::EccNistP384 => &[EcdsaSha384],
+            PairSpec::EccNistP521 => &[EcdsaSha512],
+            PairSpec::Ed25519 => &[Ed25519Sha512],
+            PairSpec::X25519 => &[],
         }
     }
 
@@ -76,7 +90,9 @@ impl SigningAlgorithm {
         match self {
             Self::RsaPkcs1Sha256 | Self::RsaPssSha256 | Self::EcdsaSha256 => &digest::SHA256,
             Self::RsaPkcs1Sha384 | Self::RsaPssSha384 | Self::EcdsaSha384 => &digest::SHA384,
-            Self::RsaPkcs1Sha512 | Self::RsaPssSha512 => &digest::SHA512,
+            Self::RsaPkcs1Sha512 | Self::RsaPssSha512 | Self::EcdsaSha512 | Self::Ed25519Sha512 => {
+                &digest::SHA512
+            }
         }
     }
 
@@ -84,7 +100,9 @@ impl SigningAlgorithm {
         match self {
             Self::RsaPkcs1Sha256 | Self::RsaPssSha256 | Self::EcdsaSha256 => HashAlg::Sha256,
             Self::RsaPkcs1Sha384 | Self::RsaPssSha384 | Self::EcdsaSha384 => HashAlg::Sha384,
-            Self::RsaPkcs1Sha512 | Self::RsaPssSha512 => HashAlg::Sha512,
+            Self::RsaPkcs1Sha512 | Self::RsaPssSha512 | Self::EcdsaSha512 | Self::Ed25519Sha512 => {
+                HashAlg::Sha512
+            }
         }
     }
 
@@ -98,16 +116,7 @@ impl SigningAlgorithm {
             Self::RsaPssSha256 | Self::RsaPssSha384 | Self::RsaPssSha512 => {
                 Some(RsaSignScheme::Pss { hash, salt_len: hash.output_len() })
             }
-            Self::EcdsaSha256 | Self::EcdsaSha384 => None,
-        }
-    }
-
-    /// The curve an ECDSA algorithm signs on.
-    fn ecdsa_spec(self) -> Option<PairSpec> {
-        match self {
-            Self::EcdsaSha256 => Some(PairSpec::EccNistP256),
-            Self::EcdsaSha384 => Some(PairSpec::EccNistP384),
-            _ => None,
+            Self::EcdsaSha256 | Self::EcdsaSha384 | Self::EcdsaSha512 | Self::Ed25519Sha512 => None,
         }
     }
 
@@ -156,10 +165,18 @@ fn digest_to_sign(algorithm: SigningAlgorithm, message: Message<'_>) -> Result<V
 /// caller's spec lookup, and again here).
 pub fn sign(key: &PrivateKey, algorithm: SigningAlgorithm, message: Message<'_>) -> Result<Vec<u8>> {
     check_message(message)?;
+    if algorithm == SigningAlgorithm::Ed25519Sha512 {
+        return match key {
+            PrivateKey::Ed25519(ed) => ed.sign(pure_message(message)?),
+            _ => Err(Error::KeyType(format!("{} does not apply to this key", algorithm.name()))),
+        };
+    }
     let digest = digest_to_sign(algorithm, message)?;
-    match (key, algorithm.rsa_scheme(), algorithm.ecdsa_spec()) {
-        (PrivateKey::Rsa(rsa), Some(scheme), _) => rsa.sign(scheme, &digest),
-        (PrivateKey::Ec(ec), None, Some(spec)) if ec.spec() == spec => ec.sign_prehashed_der(&digest),
+    match (key, algorithm.rsa_scheme()) {
+        (PrivateKey::Rsa(rsa), Some(scheme)) => rsa.sign(scheme, &digest),
+        (PrivateKey::Ec(ec), None) if SigningAlgorithm::for_spec(ec.spec()).contains(&algorithm) => {
+            ec.sign_prehashed_der(&digest)
+        }
         _ => Err(Error::KeyType(format!("{} does not apply to this key", algorithm.name()))),
     }
 }
@@ -174,6 +191,16 @@ pub fn verify(
     signature: &[u8],
 ) -> Result<bool> {
     check_message(message)?;
+    if algorithm == SigningAlgorithm::Ed25519Sha512 {
+        let message = pure_message(message)?;
+        if signature.len() != ED25519_SIGNATURE_LEN {
+            return Err(Error::SignatureLength(format!(
+                "malformed signature: {} bytes, an Ed25519 signature is {ED25519_SIGNATURE_LEN}",
+                signature.len()
+            )));
+        }
+        return Ok(ed25519_verify(public_der, message, signature).is_ok());
+    }
     check_signature_shape(spec, signature)?;
     let digest = digest_to_sign(algorithm, message)?;
     let outcome = match algorithm.rsa_scheme() {
@@ -182,6 +209,14 @@ pub fn verify(
     };
     // Any failure past the shape checks is a signature that does not verify.
     Ok(outcome.is_ok())
+}
+
+/// Pure Ed25519 signs the message itself: a DIGEST cannot be signed (KMS answers the same).
+fn pure_message(message: Message<'_>) -> Result<&[u8]> {
+    match message {
+        Message::Raw(raw) => Ok(raw),
+        Message::Digest(_) => Err(Error::DataInvalid("ED25519_SHA_512 takes MessageType RAW only".into())),
+    }
 }
 
 fn check_signature_shape(spec: PairSpec, signature: &[u8]) -> Result<()> {
@@ -201,7 +236,7 @@ fn check_signature_shape(spec: PairSpec, signature: &[u8]) -> Result<()> {
         }
         return Ok(());
     }
-    let scalar_len = if spec == PairSpec::EccNistP384 { 48 } else { 32 };
+    let scalar_len = spec.coordinate_len().unwrap_or(32);
     if !is_der_ecdsa_signature(signature, scalar_len) {
         return Err(Error::SignatureLength(format!(
             "malformed signature: not a DER ECDSA-Sig-Value for {}",
@@ -211,22 +246,18 @@ fn check_signature_shape(spec: PairSpec, signature: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// `SEQUENCE { INTEGER r, INTEGER s }` with short-form lengths and integers of plausible size.
+/// `SEQUENCE { INTEGER r, INTEGER s }` in strict DER (P-521's needs a long-form length) with
+/// integers of plausible size.
 fn is_der_ecdsa_signature(der: &[u8], scalar_len: usize) -> bool {
-    let [0x30, body_len, body @ ..] = der else { return false };
-    if usize::from(*body_len) != body.len() || *body_len >= 0x80 {
-        return false;
-    }
-    let mut rest = body;
+    let Some(body) = Reader::single(der, SEQUENCE) else { return false };
+    let mut reader = Reader::new(body);
     for _ in 0..2 {
-        let [0x02, len, tail @ ..] = rest else { return false };
-        let len = usize::from(*len);
-        if len == 0 || len > scalar_len + 1 || tail.len() < len {
-            return false;
+        match reader.expect(INTEGER) {
+            Some(value) if !value.is_empty() && value.len() <= scalar_len + 1 => {}
+            _ => return false,
         }
-        rest = tail.get(len..).unwrap_or_default();
     }
-    rest.is_empty()
+    reader.is_empty()
 }
 
 #[cfg(test)]

@@ -17,11 +17,31 @@ use io::{
     tlv_len, uint_content_len,
 };
 
-/// OID contents: rsaEncryption, id-ecPublicKey, prime256v1, secp384r1.
+/// OID contents: rsaEncryption, id-ecPublicKey; namedCurve TLVs: prime256v1, secp384r1, secp521r1,
+/// secp256k1.
 const RSA_ENCRYPTION: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+/// OID contents of id-Ed25519 and id-X25519 (RFC 8410).
+const ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+const X25519: &[u8] = &[0x2b, 0x65, 0x6e];
 const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const P384_PARAMS: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+const P521_PARAMS: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+const K256_PARAMS: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
+/// CKA_EC_PARAMS of Ed25519 and X25519 as Arca reports them (the RFC 8410 OID), and every form it
+/// accepts: that OID, the PrintableString of the curve's name, the OID GnuPG and OpenSC use.
+const ED25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+const X25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+const ED25519_NAMES: [&[u8]; 3] = [
+    ED25519_PARAMS,
+    b"\x13\x0cedwards25519",
+    &[0x06, 0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01],
+];
+const X25519_NAMES: [&[u8]; 3] = [
+    X25519_PARAMS,
+    b"\x13\x0acurve25519",
+    &[0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01],
+];
 /// AlgorithmIdentifier { rsaEncryption, NULL }.
 const RSA_ALGORITHM: &[u8] =
     &[0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
@@ -160,11 +180,17 @@ pub fn ec_params(spec: PairSpec) -> Option<&'static [u8]> {
     match spec {
         PairSpec::EccNistP256 => Some(P256_PARAMS),
         PairSpec::EccNistP384 => Some(P384_PARAMS),
-        _ => None,
+        PairSpec::EccNistP521 => Some(P521_PARAMS),
+        PairSpec::EccSecgP256k1 => Some(K256_PARAMS),
+        PairSpec::Ed25519 => Some(ED25519_PARAMS),
+        PairSpec::X25519 => Some(X25519_PARAMS),
+        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => None,
     }
 }
 
-/// The spec of CKA_EC_PARAMS: P-256 or P-384 named by OID.
+/// The spec of CKA_EC_PARAMS: P-256, P-384, P-521 or secp256k1 named by OID; Ed25519 and X25519
+/// by OID (RFC 8410, or the older ones GnuPG and OpenSC use) or by the PrintableString
+/// "edwards25519" / "curve25519" (PKCS#11 3.0 §2.3.3 allows both).
 pub fn ec_spec_from_params(params: &[u8]) -> Result<PairSpec> {
     let mut reader = Reader::new(params);
     if reader.any().is_none() || !reader.is_empty() {
@@ -173,7 +199,14 @@ pub fn ec_spec_from_params(params: &[u8]) -> Result<PairSpec> {
     match params {
         P256_PARAMS => Ok(PairSpec::EccNistP256),
         P384_PARAMS => Ok(PairSpec::EccNistP384),
-        _ => Err(Error::CurveUnsupported("only the named curves P-256 and P-384 are supported".into())),
+        P521_PARAMS => Ok(PairSpec::EccNistP521),
+        K256_PARAMS => Ok(PairSpec::EccSecgP256k1),
+        p if ED25519_NAMES.contains(&p) => Ok(PairSpec::Ed25519),
+        p if X25519_NAMES.contains(&p) => Ok(PairSpec::X25519),
+        _ => Err(Error::CurveUnsupported(
+            "the curves are P-256, P-384, P-521, secp256k1, edwards25519 and curve25519 (not P-224, Ed448, X448)"
+                .into(),
+        )),
     }
 }
 
@@ -183,11 +216,18 @@ pub(super) fn ec_spki_parts(spki: &[u8]) -> Result<(PairSpec, &[u8])> {
         return Err(Error::KeyType("not an EC public key".into()));
     }
     let spec = ec_spec_from_params(algorithm.params.unwrap_or_default())?;
+    if spec.coordinate_len().is_none() {
+        return Err(Error::CurveUnsupported(format!("{} is not a curve of id-ecPublicKey", spec.name())));
+    }
     Ok((spec, point))
 }
 
-/// CKA_EC_POINT of an EC SubjectPublicKeyInfo: DER OCTET STRING of 04 || X || Y.
+/// CKA_EC_POINT of an EC SubjectPublicKeyInfo: DER OCTET STRING of 04 || X || Y (of the 32-byte
+/// key for Ed25519 and X25519).
 pub fn ec_point_from_spki(spki: &[u8]) -> Result<Vec<u8>> {
+    if let Ok(spec @ (PairSpec::Ed25519 | PairSpec::X25519)) = spki_spec(spki) {
+        return super::curve25519::point_from_spki(spec, spki);
+    }
     let (_, point) = ec_spki_parts(spki)?;
     encode(tlv_len(point.len()), |w| w.tlv(OCTET_STRING, point)).ok_or_else(|| failed("EC point encoding"))
 }
@@ -201,9 +241,14 @@ pub(super) fn uncompressed_point(spec: PairSpec, ec_point: &[u8]) -> Option<&[u8
 
 /// An EC SubjectPublicKeyInfo from a spec and CKA_EC_POINT, the point checked to be on the curve.
 pub fn ec_spki(spec: PairSpec, ec_point: &[u8]) -> Result<Vec<u8>> {
+    if spec.is_curve25519() {
+        return super::curve25519::spki_from_point(spec, ec_point);
+    }
     let (params, verification): (_, &'static signature::EcdsaVerificationAlgorithm) = match spec {
         PairSpec::EccNistP256 => (P256_PARAMS, &signature::ECDSA_P256_SHA256_FIXED),
         PairSpec::EccNistP384 => (P384_PARAMS, &signature::ECDSA_P384_SHA384_FIXED),
+        PairSpec::EccNistP521 => (P521_PARAMS, &signature::ECDSA_P521_SHA512_FIXED),
+        PairSpec::EccSecgP256k1 => (K256_PARAMS, &signature::ECDSA_P256K1_SHA256_FIXED),
         _ => return Err(Error::CurveUnsupported(format!("{} is not an EC spec", spec.name()))),
     };
     let invalid = || Error::Encoding(format!("not an uncompressed {} point", spec.name()));
@@ -234,7 +279,9 @@ fn rsa_spec(modulus: &[u8]) -> Result<PairSpec> {
 }
 
 fn unsupported_algorithm() -> Error {
-    Error::KeyType("only RSA and EC (P-256, P-384) keys are supported".into())
+    Error::KeyType(
+        "only RSA, EC (P-256, P-384, P-521, secp256k1), Ed25519 and X25519 keys are supported".into(),
+    )
 }
 
 /// The spec of a PKCS#8 private key.
@@ -258,6 +305,8 @@ pub fn pkcs8_spec(der: &[u8]) -> Result<PairSpec> {
             rsa_spec(modulus.ok_or_else(|| malformed("RSA private key"))?)
         }
         EC_PUBLIC_KEY => ec_spec_from_params(algorithm.params.unwrap_or_default()),
+        ED25519 if algorithm.params.is_none() => Ok(PairSpec::Ed25519),
+        X25519 if algorithm.params.is_none() => Ok(PairSpec::X25519),
         _ => Err(unsupported_algorithm()),
     }
 }
@@ -268,6 +317,8 @@ pub fn spki_spec(spki: &[u8]) -> Result<PairSpec> {
     match algorithm.oid {
         RSA_ENCRYPTION => rsa_spec(&rsa_public_components(spki)?.0),
         EC_PUBLIC_KEY => ec_spki_parts(spki).map(|(spec, _)| spec),
+        ED25519 if algorithm.params.is_none() => Ok(PairSpec::Ed25519),
+        X25519 if algorithm.params.is_none() => Ok(PairSpec::X25519),
         _ => Err(unsupported_algorithm()),
     }
 }

@@ -65,16 +65,23 @@ fn rsa_public_components_round_trip() {
 
 #[test]
 fn ec_points_round_trip_and_are_validated() {
-    for (spec, params) in [(PairSpec::EccNistP256, P256_PARAMS), (PairSpec::EccNistP384, P384_PARAMS)] {
+    let specs = [
+        (PairSpec::EccNistP256, P256_PARAMS),
+        (PairSpec::EccNistP384, P384_PARAMS),
+        (PairSpec::EccNistP521, P521_PARAMS),
+        (PairSpec::EccSecgP256k1, K256_PARAMS),
+    ];
+    for (spec, params) in specs {
         assert_eq!(ec_params(spec), Some(params));
         assert_eq!(ec_spec_from_params(params).unwrap(), spec);
         let der = ec_generate(spec).unwrap();
         let spki = ec_spki_of(der.as_slice());
         let point = ec_point_from_spki(&spki).unwrap();
+        let bare = &point[point.len() - (1 + 2 * spec.coordinate_len().unwrap())..];
         assert_eq!(point[0], 0x04);
-        assert_eq!(point[2], 0x04);
+        assert_eq!(bare[0], 0x04);
         assert_eq!(ec_spki(spec, &point).unwrap(), spki);
-        assert_eq!(ec_spki(spec, &point[2..]).unwrap(), spki);
+        assert_eq!(ec_spki(spec, bare).unwrap(), spki);
         assert_eq!(spki_spec(&spki).unwrap(), spec);
         assert_eq!(pkcs8_spec(der.as_slice()).unwrap(), spec);
         let mut off_curve = point.clone();
@@ -87,8 +94,19 @@ fn ec_points_round_trip_and_are_validated() {
     }
     assert_eq!(ec_params(PairSpec::Rsa2048), None);
     assert!(matches!(err(ec_spki(PairSpec::Rsa3072, &[4; 65])), Error::CurveUnsupported(_)));
-    let p521 = hex("06052b81040023");
-    assert!(matches!(err(ec_spec_from_params(&p521)), Error::CurveUnsupported(_)));
+    // P-224, Ed448 and X448 (by OID and by name) are not offered.
+    for params in ["06052b81040021", "06032b6571", "06032b656f", "130a65647761726473343438"] {
+        assert!(matches!(err(ec_spec_from_params(&hex(params))), Error::CurveUnsupported(_)), "{params}");
+    }
+    for (params, spec) in [
+        ("06032b6570", PairSpec::Ed25519),
+        ("130c656477617264733235353139", PairSpec::Ed25519),
+        ("06092b06010401da470f01", PairSpec::Ed25519),
+        ("06032b656e", PairSpec::X25519),
+        ("130a63757276653235353139", PairSpec::X25519),
+    ] {
+        assert_eq!(ec_spec_from_params(&hex(params)).unwrap(), spec, "{params}");
+    }
     assert!(matches!(err(ec_spec_from_params(&[0x05, 0x00])), Error::CurveUnsupported(_)));
     for bad in [&[][..], &[0x06], &[0x06, 0x08, 0x2a], &[P256_PARAMS, &[0][..]].concat()] {
         assert!(matches!(err(ec_spec_from_params(bad)), Error::Encoding(_)), "{bad:02x?}");
@@ -196,16 +214,24 @@ fn specs_of_other_algorithms_and_sizes_are_refused() {
     ssl.run(&["pkey", "-in", "r.pem", "-pubout", "-outform", "DER", "-out", "r.pub"]);
     assert!(matches!(err(pkcs8_spec(&ssl.read("r.der"))), Error::KeySize(_)));
     assert!(matches!(err(spki_spec(&ssl.read("r.pub"))), Error::KeySize(_)));
-    ssl.run(&["genpkey", "-algorithm", "ED25519", "-out", "e.pem"]);
+    ssl.run(&["genpkey", "-algorithm", "ED448", "-out", "e.pem"]);
     ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "e.pem", "-outform", "DER", "-out", "e.der"]);
     ssl.run(&["pkey", "-in", "e.pem", "-pubout", "-outform", "DER", "-out", "e.pub"]);
     assert!(matches!(err(pkcs8_spec(&ssl.read("e.der"))), Error::KeyType(_)));
     assert!(matches!(err(spki_spec(&ssl.read("e.pub"))), Error::KeyType(_)));
     assert!(matches!(err(rsa_public_components(&ssl.read("e.pub"))), Error::KeyType(_)));
     assert!(matches!(err(ec_point_from_spki(&ssl.read("e.pub"))), Error::KeyType(_)));
-    ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", "k1.pem"]);
-    ssl.run(&["pkey", "-in", "k1.pem", "-pubout", "-outform", "DER", "-out", "k1.pub"]);
-    assert!(matches!(err(spki_spec(&ssl.read("k1.pub"))), Error::CurveUnsupported(_)));
+    ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-224", "-out", "p224.pem"]);
+    ssl.run(&["pkey", "-in", "p224.pem", "-pubout", "-outform", "DER", "-out", "p224.pub"]);
+    assert!(matches!(err(spki_spec(&ssl.read("p224.pub"))), Error::CurveUnsupported(_)));
+    // Ed25519 and X25519 documents are named by their RFC 8410 OIDs.
+    for (algorithm, spec) in [("ED25519", PairSpec::Ed25519), ("X25519", PairSpec::X25519)] {
+        ssl.run(&["genpkey", "-algorithm", algorithm, "-outform", "DER", "-out", "c.der"]);
+        ssl.run(&["pkey", "-inform", "DER", "-in", "c.der", "-pubout", "-outform", "DER", "-out", "c.pub"]);
+        assert_eq!(pkcs8_spec(&ssl.read("c.der")).unwrap(), spec);
+        assert_eq!(spki_spec(&ssl.read("c.pub")).unwrap(), spec);
+        assert_eq!(ec_point_from_spki(&ssl.read("c.pub")).unwrap()[..2], [0x04, 0x20]);
+    }
 }
 
 /// Truncations and bit flips of valid documents: every parser returns, none panics, and a

@@ -1,6 +1,7 @@
-//! ECDSA and ECDH on P-256 and P-384 for PKCS#11: CKM_ECDSA over a hash the caller computed (raw
-//! `r || s` signatures, as PKCS#11 has them), CKM_ECDH1_DERIVE with CKD_NULL, key generation;
-//! and KMS's DeriveSharedSecret, the same ECDH with the peer given as a SubjectPublicKeyInfo.
+//! ECDSA and ECDH on P-256, P-384, P-521 and secp256k1 for PKCS#11: CKM_ECDSA over a hash the
+//! caller computed (raw `r || s` signatures, as PKCS#11 has them), CKM_ECDH1_DERIVE with CKD_NULL,
+//! key generation; and KMS's DeriveSharedSecret, the same ECDH with the peer given as a
+//! SubjectPublicKeyInfo. AWS-LC has no ECDH on secp256k1: such keys sign only.
 
 use std::fmt;
 
@@ -12,44 +13,67 @@ use aws_lc_rs::signature::{
 };
 
 use super::der::io::{Reader, SEQUENCE, encode, strip_leading_zeros, tlv_len, uint_content_len};
-use super::der::{ec_spki_parts, pkcs8_spec, spki_spec, uncompressed_point};
+use super::der::{ec_params, ec_spki_parts, pkcs8_spec, spki_spec, uncompressed_point};
 use super::error::{Error, Result, failed};
 use super::spec::PairSpec;
 use crate::secure_mem::SecretBuf;
 
-/// What one curve needs: its coordinate length and the AWS-LC algorithms over it. The digest of
-/// a prehashed signature is the hash normalised to the coordinate length, so SHA-256 and SHA-384
-/// stand for "any 32 and 48 bytes".
+/// What one curve needs: its coordinate length, the bit length of its order and the AWS-LC
+/// algorithms over it. The digest of a prehashed signature is the hash normalised to the order
+/// (bits2int), carried in a digest of the curve's own hash (SHA-256, SHA-384, SHA-512) as
+/// "any 32, 48 or 64 bytes".
 struct Curve {
     coordinate_len: usize,
+    order_bits: usize,
     signing: &'static EcdsaSigningAlgorithm,
     verification: &'static EcdsaVerificationAlgorithm,
-    agreement: &'static agreement::Algorithm,
+    /// `None` on secp256k1, which AWS-LC signs on but has no key agreement for.
+    agreement: Option<&'static agreement::Algorithm>,
     digest: &'static digest::Algorithm,
 }
 
 fn curve(spec: PairSpec) -> Option<Curve> {
-    match spec {
-        PairSpec::EccNistP256 => Some(Curve {
-            coordinate_len: 32,
-            signing: &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-            verification: &signature::ECDSA_P256_SHA256_FIXED,
-            agreement: &agreement::ECDH_P256,
-            digest: &digest::SHA256,
-        }),
-        PairSpec::EccNistP384 => Some(Curve {
-            coordinate_len: 48,
-            signing: &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
-            verification: &signature::ECDSA_P384_SHA384_FIXED,
-            agreement: &agreement::ECDH_P384,
-            digest: &digest::SHA384,
-        }),
-        _ => None,
-    }
+    let (signing, verification, agreement, digest) = match spec {
+        PairSpec::EccNistP256 => (
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &signature::ECDSA_P256_SHA256_FIXED,
+            Some(&agreement::ECDH_P256),
+            &digest::SHA256,
+        ),
+        PairSpec::EccNistP384 => (
+            &signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            &signature::ECDSA_P384_SHA384_FIXED,
+            Some(&agreement::ECDH_P384),
+            &digest::SHA384,
+        ),
+        PairSpec::EccNistP521 => (
+            &signature::ECDSA_P521_SHA512_FIXED_SIGNING,
+            &signature::ECDSA_P521_SHA512_FIXED,
+            Some(&agreement::ECDH_P521),
+            &digest::SHA512,
+        ),
+        PairSpec::EccSecgP256k1 => (
+            &signature::ECDSA_P256K1_SHA256_FIXED_SIGNING,
+            &signature::ECDSA_P256K1_SHA256_FIXED,
+            None,
+            &digest::SHA256,
+        ),
+        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 | PairSpec::Ed25519 | PairSpec::X25519 => {
+            return None;
+        }
+    };
+    Some(Curve {
+        coordinate_len: spec.coordinate_len()?,
+        order_bits: spec.order_bits()?,
+        signing,
+        verification,
+        agreement,
+        digest,
+    })
 }
 
 fn not_ec(spec: PairSpec) -> Error {
-    Error::CurveUnsupported(format!("{} is not an EC key spec (P-256, P-384)", spec.name()))
+    Error::CurveUnsupported(format!("{} is not an EC key spec (P-256, P-384, P-521, secp256k1)", spec.name()))
 }
 
 /// The length of a raw `r || s` signature; 0 for a spec that is not EC.
@@ -69,16 +93,28 @@ fn der_signature(signature: &[u8]) -> Result<Vec<u8>> {
     .ok_or_else(|| failed("ECDSA signature encoding"))
 }
 
-/// A hash of any length as the digest ECDSA signs: the leftmost bytes when longer than the
-/// curve's order, left-padded with zeros when shorter (bits2int for orders of whole bytes).
+/// A hash of any length as the digest ECDSA signs (bits2int of SEC 1 §4.1.3): the leftmost bytes
+/// when longer than an order of whole bytes, left-padded with zeros when shorter. P-521's order
+/// is 521 bits while the digest AWS-LC takes is 64 bytes: inputs of at most 64 bytes keep their
+/// value when padded, longer ones (which bits2int would keep up to 521 bits) are refused.
 fn normalised_digest(curve: &Curve, hash: &[u8]) -> Result<Digest> {
     if hash.is_empty() {
         return Err(Error::DataLength("CKM_ECDSA input (the hash) is empty".into()));
     }
-    let mut digest = vec![0u8; curve.coordinate_len];
-    let take = hash.len().min(curve.coordinate_len);
-    let (head, _) = hash.split_at(take);
-    digest.get_mut(curve.coordinate_len - take..).ok_or_else(|| failed("ECDSA"))?.copy_from_slice(head);
+    let taken = match curve.order_bits % 8 {
+        0 => hash.get(..hash.len().min(curve.order_bits / 8)).unwrap_or(hash),
+        _ => hash,
+    };
+    let len = curve.digest.output_len();
+    let start = len.checked_sub(taken.len()).ok_or_else(|| {
+        Error::DataLength(format!(
+            "ECDSA on a curve of {} bits signs inputs of at most {len} bytes, not {}",
+            curve.order_bits,
+            hash.len()
+        ))
+    })?;
+    let mut digest = vec![0u8; len];
+    digest.get_mut(start..).ok_or_else(|| failed("ECDSA"))?.copy_from_slice(taken);
     Digest::import_less_safe(&digest, curve.digest).map_err(|_| failed("ECDSA digest import"))
 }
 
@@ -103,7 +139,8 @@ impl KeyAgreementAlgorithm {
 pub struct EcPrivateKey {
     spec: PairSpec,
     signing: EcdsaKeyPair,
-    agreement: agreement::PrivateKey,
+    /// `None` on a curve without key agreement (secp256k1).
+    agreement: Option<agreement::PrivateKey>,
     public_der: Vec<u8>,
 }
 
@@ -120,13 +157,17 @@ impl EcPrivateKey {
         let curve = curve(spec).ok_or_else(|| Error::KeyType("not an EC private key".into()))?;
         let rejected = |_| Error::KeyType(format!("not a valid {} private key", spec.name()));
         let signing = EcdsaKeyPair::from_pkcs8(curve.signing, der).map_err(rejected)?;
-        let agreement =
-            agreement::PrivateKey::from_private_key_der(curve.agreement, der).map_err(rejected)?;
+        let agreement = match curve.agreement {
+            Some(algorithm) => {
+                Some(agreement::PrivateKey::from_private_key_der(algorithm, der).map_err(rejected)?)
+            }
+            None => None,
+        };
         let public_der = signing.public_key().as_der().map_err(|_| failed("EC public key encoding"))?;
         Ok(Self { spec, signing, agreement, public_der: public_der.as_ref().to_vec() })
     }
 
-    /// EccNistP256 or EccNistP384.
+    /// The curve's spec.
     pub fn spec(&self) -> PairSpec {
         self.spec
     }
@@ -166,9 +207,12 @@ impl EcPrivateKey {
                 self.spec.name()
             ))
         };
+        let (Some(algorithm), Some(private)) = (curve.agreement, &self.agreement) else {
+            return Err(Error::CurveUnsupported(format!("no key agreement on {}", self.spec.name())));
+        };
         let point = uncompressed_point(self.spec, peer).ok_or_else(invalid)?;
-        let peer = agreement::UnparsedPublicKey::new(curve.agreement, point);
-        agreement::agree(&self.agreement, peer, invalid(), |secret| Ok(SecretBuf::copy_from(secret)?))
+        let peer = agreement::UnparsedPublicKey::new(algorithm, point);
+        agreement::agree(private, peer, invalid(), |secret| Ok(SecretBuf::copy_from(secret)?))
     }
 
     /// ECDH with a peer given as a DER SubjectPublicKeyInfo, which must be on this key's curve:
@@ -205,20 +249,35 @@ pub fn ecdsa_verify_prehashed(spki: &[u8], hash: &[u8], signature: &[u8]) -> Res
         .map_err(|_| Error::SignatureInvalid("ECDSA signature does not match"))
 }
 
-/// A PKCS#8 EC private key from CKA_VALUE (the big-endian scalar; short values are left-padded).
+/// A PKCS#8 EC private key from CKA_VALUE (the big-endian scalar; short values are left-padded),
+/// by way of an RFC 5915 ECPrivateKey without its public key, which AWS-LC computes.
 pub fn ec_pkcs8_from_scalar(spec: PairSpec, scalar: &[u8]) -> Result<SecretBuf> {
-    let (algorithm, len) = match spec {
-        PairSpec::EccNistP256 => (&agreement::ECDH_P256, 32),
-        PairSpec::EccNistP384 => (&agreement::ECDH_P384, 48),
-        _ => return Err(Error::CurveUnsupported(format!("{} is not an EC spec", spec.name()))),
+    let (Some(curve), Some(params)) = (curve(spec), ec_params(spec)) else {
+        return Err(Error::CurveUnsupported(format!("{} is not an EC spec", spec.name())));
     };
     let invalid = || Error::Encoding(format!("not a {} private scalar (1 to n-1)", spec.name()));
     let value = strip_leading_zeros(scalar);
-    let mut padded = SecretBuf::zeroed(len)?;
+    let len = curve.coordinate_len;
     let start = len.checked_sub(value.len()).ok_or_else(invalid)?;
-    padded.as_mut_slice().get_mut(start..).ok_or_else(invalid)?.copy_from_slice(value);
-    let key = agreement::PrivateKey::from_private_key(algorithm, padded.as_slice()).map_err(|_| invalid())?;
-    let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = key.as_der().map_err(|_| failed("PKCS#8 encoding"))?;
+    // SEQUENCE { INTEGER 1, OCTET STRING scalar, [0] { namedCurve } }
+    let content = 3 + tlv_len(len) + tlv_len(params.len());
+    let mut rfc5915 = SecretBuf::zeroed(tlv_len(content))?;
+    let mut writer = super::der::io::Writer::new(rfc5915.as_mut_slice());
+    let written = (|| {
+        writer.header(SEQUENCE, content)?;
+        writer.bytes(&[0x02, 1, 1])?;
+        writer.header(0x04, len)?;
+        writer.bytes(&vec![0u8; start])?;
+        writer.bytes(value)?;
+        writer.header(0xa0, params.len())?;
+        writer.bytes(params)
+    })();
+    if written.is_none() || !writer.is_full() {
+        return Err(failed("EC private key encoding"));
+    }
+    let pair =
+        EcdsaKeyPair::from_private_key_der(curve.signing, rfc5915.as_slice()).map_err(|_| invalid())?;
+    let der = pair.to_pkcs8v1().map_err(|_| failed("PKCS#8 encoding"))?;
     let der = SecretBuf::copy_from(der.as_ref())?;
     EcPrivateKey::from_pkcs8(der.as_slice()).map_err(|_| invalid())?;
     Ok(der)

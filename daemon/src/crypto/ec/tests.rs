@@ -6,7 +6,10 @@ use crate::crypto::der::io::{SEQUENCE, encode, tlv_len, uint_content_len};
 use crate::crypto::digest::{HashAlg, Hasher};
 use crate::crypto::test_util::{Openssl, err};
 
-const SPECS: [PairSpec; 2] = [PairSpec::EccNistP256, PairSpec::EccNistP384];
+const SPECS: [PairSpec; 4] =
+    [PairSpec::EccNistP256, PairSpec::EccNistP384, PairSpec::EccNistP521, PairSpec::EccSecgP256k1];
+/// The curves with ECDH.
+const AGREEING: [PairSpec; 3] = [PairSpec::EccNistP256, PairSpec::EccNistP384, PairSpec::EccNistP521];
 
 fn digest(hash: HashAlg, message: &[u8]) -> Vec<u8> {
     let mut hasher = Hasher::new(hash);
@@ -32,7 +35,9 @@ fn to_der(signature: &[u8]) -> Vec<u8> {
 
 #[test]
 fn signatures_round_trip_and_fail_when_altered() {
-    for (spec, hash) in SPECS.into_iter().zip([HashAlg::Sha256, HashAlg::Sha384]) {
+    for (spec, hash) in
+        SPECS.into_iter().zip([HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512, HashAlg::Sha256])
+    {
         let key = new_key(spec);
         assert_eq!(key.spec(), spec);
         let spki = key.public_key_der().unwrap();
@@ -91,6 +96,11 @@ fn openssl_verifies_raw_signatures_after_der_conversion() {
         (PairSpec::EccNistP256, HashAlg::Sha1),
         (PairSpec::EccNistP384, HashAlg::Sha384),
         (PairSpec::EccNistP384, HashAlg::Sha256),
+        (PairSpec::EccNistP521, HashAlg::Sha512),
+        (PairSpec::EccNistP521, HashAlg::Sha256),
+        (PairSpec::EccNistP521, HashAlg::Sha1),
+        (PairSpec::EccSecgP256k1, HashAlg::Sha256),
+        (PairSpec::EccSecgP256k1, HashAlg::Sha384),
     ] {
         let key = new_key(spec);
         ssl.write("pub.der", &key.public_key_der().unwrap());
@@ -108,27 +118,51 @@ fn openssl_verifies_raw_signatures_after_der_conversion() {
     }
 }
 
+/// P-521's order has 521 bits: hashes up to 64 bytes keep their value (zero-padded on the left),
+/// longer input is refused rather than cut at a byte boundary bits2int does not have.
+#[test]
+fn p521_takes_hashes_up_to_64_bytes() {
+    let key = new_key(PairSpec::EccNistP521);
+    let spki = key.public_key_der().unwrap();
+    let short = digest(HashAlg::Sha256, b"m");
+    let signature = key.sign_prehashed(&short).unwrap();
+    assert_eq!(signature.len(), 132);
+    ecdsa_verify_prehashed(&spki, &[&[0u8; 32][..], &short].concat(), &signature).unwrap();
+    assert!(matches!(err(key.sign_prehashed(&[1; 65])), Error::DataLength(_)));
+    assert!(matches!(err(ecdsa_verify_prehashed(&spki, &[1; 66], &signature)), Error::DataLength(_)));
+    let k1 = new_key(PairSpec::EccSecgP256k1);
+    let point = ec_point_from_spki(&k1.public_key_der().unwrap()).unwrap();
+    assert!(matches!(err(k1.derive(&point)), Error::CurveUnsupported(_)));
+}
+
 #[test]
 fn ecdh_agrees_both_ways_and_with_openssl() {
-    for spec in SPECS {
+    for spec in AGREEING {
         let (a, b) = (new_key(spec), new_key(spec));
         let a_point = ec_point_from_spki(&a.public_key_der().unwrap()).unwrap();
         let b_point = ec_point_from_spki(&b.public_key_der().unwrap()).unwrap();
         let ab = a.derive(&b_point).unwrap();
-        let ba = b.derive(&a_point[2..]).unwrap();
+        // The bare point too: after the OCTET STRING's header (a long-form length on P-521).
+        let bare = &a_point[a_point.len() - (1 + 2 * spec.coordinate_len().unwrap())..];
+        let ba = b.derive(bare).unwrap();
         assert_eq!(ab.as_slice(), ba.as_slice());
         assert_eq!(ab.len(), ec_signature_len(spec) / 2);
     }
     let ssl = Openssl::new();
-    ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "a.pem"]);
-    ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "a.pem", "-outform", "DER", "-out", "a.der"]);
-    let ours = new_key(PairSpec::EccNistP384);
-    ssl.write("b.der", &ours.public_key_der().unwrap());
-    ssl.run(&["pkey", "-pubin", "-inform", "DER", "-in", "b.der", "-out", "b.pem"]);
-    ssl.run(&["pkeyutl", "-derive", "-inkey", "a.pem", "-peerkey", "b.pem", "-out", "secret"]);
-    let theirs = EcPrivateKey::from_pkcs8(&ssl.read("a.der")).unwrap();
-    let their_point = ec_point_from_spki(&theirs.public_key_der().unwrap()).unwrap();
-    assert_eq!(ours.derive(&their_point).unwrap().as_slice(), ssl.read("secret").as_slice());
+    for (curve, spec) in [("P-384", PairSpec::EccNistP384), ("P-521", PairSpec::EccNistP521)] {
+        let paramgen = format!("ec_paramgen_curve:{curve}");
+        ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", &paramgen, "-out", "a.pem"]);
+        ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "a.pem", "-outform", "DER", "-out", "a.der"]);
+        let ours = new_key(spec);
+        ssl.write("b.der", &ours.public_key_der().unwrap());
+        ssl.run(&["pkey", "-pubin", "-inform", "DER", "-in", "b.der", "-out", "b.pem"]);
+        ssl.run(&["pkeyutl", "-derive", "-inkey", "a.pem", "-peerkey", "b.pem", "-out", "secret"]);
+        let theirs = EcPrivateKey::from_pkcs8(&ssl.read("a.der")).unwrap();
+        let their_point = ec_point_from_spki(&theirs.public_key_der().unwrap()).unwrap();
+        let secret = ours.derive(&their_point).unwrap();
+        assert_eq!(secret.as_slice(), ssl.read("secret").as_slice(), "{curve}");
+        assert_eq!(secret.len(), spec.coordinate_len().unwrap());
+    }
 }
 
 #[test]
@@ -170,7 +204,7 @@ fn keys_load_from_openssl_and_wrong_keys_are_refused() {
     let shown = format!("{key:?}");
     assert!(shown.contains("REDACTED") && shown.contains("P256"), "{shown}");
 
-    ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521", "-out", "big.pem"]);
+    ssl.run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-224", "-out", "big.pem"]);
     ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "big.pem", "-outform", "DER", "-out", "big.der"]);
     assert!(matches!(err(EcPrivateKey::from_pkcs8(&ssl.read("big.der"))), Error::CurveUnsupported(_)));
     ssl.run(&["genpkey", "-algorithm", "ED25519", "-outform", "DER", "-out", "ed.der"]);

@@ -48,7 +48,10 @@ impl CryptoService {
             (KeyAgreementAlgorithm::Ecdh, PrivateKey::Ec(ec)) => {
                 ec.derive_with_spki(peer_public_key).map_err(Error::from_crypto)?
             }
-            (_, PrivateKey::Rsa(_) | PrivateKey::Hmac(_) | PrivateKey::Secret) => {
+            (KeyAgreementAlgorithm::Ecdh, PrivateKey::X25519(x)) => {
+                x.derive_with_spki(peer_public_key).map_err(Error::from_crypto)?
+            }
+            (_, PrivateKey::Rsa(_) | PrivateKey::Hmac(_) | PrivateKey::Secret | PrivateKey::Ed25519(_)) => {
                 return Err(Error::KeyIntegrity(id));
             }
         };

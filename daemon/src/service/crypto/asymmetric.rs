@@ -57,7 +57,11 @@ fn current<'k>(call: &Call, key: &'k Authorized) -> Result<&'k PrivateKey> {
 fn rsa<'k>(call: &Call, key: &'k Authorized) -> Result<&'k RsaPrivateKey> {
     match current(call, key)? {
         PrivateKey::Rsa(rsa) => Ok(rsa),
-        PrivateKey::Secret | PrivateKey::Hmac(_) | PrivateKey::Ec(_) => {
+        PrivateKey::Secret
+        | PrivateKey::Hmac(_)
+        | PrivateKey::Ec(_)
+        | PrivateKey::Ed25519(_)
+        | PrivateKey::X25519(_) => {
             Err(Error::invalid("RSAES_OAEP needs an RSA key of usage ENCRYPT_DECRYPT"))
         }
     }
@@ -281,7 +285,7 @@ impl CryptoService {
     ) -> Result<DataKeyPair> {
         let Some(pair) = spec.pair() else {
             return Err(Error::invalid(format!(
-                "key_pair_spec {} is not a key pair spec (RSA_2048/3072/4096, ECC_NIST_P256/P384)",
+                "key_pair_spec {} is not a key pair spec (RSA_*, ECC_NIST_P256/P384/P521, ECC_SECG_P256K1, ...)",
                 spec.name()
             )));
         };

@@ -60,12 +60,16 @@ impl KeyService {
                     .await?;
                 (vec![version], KeyState::Enabled)
             }
-            KeyOrigin::External if spec == KeySpec::Aes256 || spec.is_hmac() || !spec.is_secret() => {
+            KeyOrigin::External
+                if spec == KeySpec::Aes256
+                    || spec.is_hmac()
+                    || (!spec.is_secret() && !matches!(spec, KeySpec::Ed25519 | KeySpec::X25519)) =>
+            {
                 (Vec::new(), KeyState::PendingImport)
             }
             KeyOrigin::External => {
                 return Err(Error::Unsupported(format!(
-                    "importing {} material (this daemon imports AES_256, HMAC, RSA and ECC keys)",
+                    "importing {} material (this daemon imports AES_256, HMAC, RSA and ECDSA keys)",
                     spec.name()
                 )));
             }

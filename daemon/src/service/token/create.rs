@@ -65,6 +65,8 @@ fn usage_of(spec: KeySpec, object: &AttributeMap) -> KeyUsage {
         KeyUsage::EncryptDecrypt
     } else if spec.is_secret() {
         KeyUsage::GenerateVerifyMac
+    } else if spec == KeySpec::X25519 {
+        KeyUsage::KeyAgreement
     } else if spec.is_ecc() || object.get(&CKA_SIGN).is_some_and(|v| v == &[1]) {
         KeyUsage::SignVerify
     } else {

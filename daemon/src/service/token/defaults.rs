@@ -214,7 +214,11 @@ pub(super) fn generation_mechanism(spec: KeySpec) -> CK_MECHANISM_TYPE {
     match spec {
         KeySpec::Aes128 | KeySpec::Aes192 | KeySpec::Aes256 => CKM_AES_KEY_GEN,
         KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => CKM_RSA_PKCS_KEY_PAIR_GEN,
-        KeySpec::EccNistP256 | KeySpec::EccNistP384 => CKM_EC_KEY_PAIR_GEN,
+        KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 | KeySpec::EccSecgP256k1 => {
+            CKM_EC_KEY_PAIR_GEN
+        }
+        KeySpec::Ed25519 => CKM_EC_EDWARDS_KEY_PAIR_GEN,
+        KeySpec::X25519 => CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
         KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 | KeySpec::GenericSecret => {
             CKM_GENERIC_SECRET_KEY_GEN
         }

@@ -234,6 +234,7 @@ fn ecdh(mechanism: &Mechanism, base: &Authorized, template: &Template) -> Result
     }
     let secret = match private_key(base)? {
         PrivateKey::Ec(ec) => ec.derive(public_data).map_err(p11)?,
+        PrivateKey::X25519(x) => x.derive(public_data).map_err(p11)?,
         _ => return Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an EC key")),
     };
     let natural = kdf.map_or(secret.len(), |hash| hash.output_len());

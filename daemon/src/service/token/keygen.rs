@@ -10,7 +10,6 @@ use super::crypto_rv::p11;
 use super::defaults::{Provenance, generation_mechanism};
 use super::mechanisms::{self, Mechanism};
 use super::stored_forms::secret_spec;
-use crate::crypto::der;
 use crate::crypto::key::generate_pkcs8;
 use crate::error::{Error, Result};
 use crate::keys::KeySpec;
@@ -82,14 +81,15 @@ impl TokenKeys {
         check_class(private, CKO_PRIVATE_KEY)?;
         let (spec, key_type) = match mechanism.kind {
             CKM_RSA_PKCS_KEY_PAIR_GEN => (rsa_spec(public)?, CKK_RSA),
-            _ => {
+            kind => {
+                let key_type = match kind {
+                    CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
+                    CKM_EC_MONTGOMERY_KEY_PAIR_GEN => CKK_EC_MONTGOMERY,
+                    _ => CKK_EC,
+                };
                 let params = public.get(CKA_EC_PARAMS).or(private.get(CKA_EC_PARAMS));
-                (
-                    der::ec_spec_from_params(params.ok_or_else(|| incomplete("CKA_EC_PARAMS is required"))?)
-                        .map_err(p11)?
-                        .into(),
-                    CKK_EC,
-                )
+                let params = params.ok_or_else(|| incomplete("CKA_EC_PARAMS is required"))?;
+                (super::stored_forms::curve_of(params, key_type)?.into(), key_type)
             }
         };
         for template in [public, private] {

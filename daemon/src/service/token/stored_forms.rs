@@ -9,7 +9,7 @@ use super::crypto_rv::p11;
 use super::defaults::Provenance;
 use super::schema::Kind;
 use crate::crypto::certificate::certificate_fields;
-use crate::crypto::{der, ec, rsa};
+use crate::crypto::{PairSpec, curve25519, der, ec, rsa};
 use crate::error::{Error, Result};
 use crate::keys::{KeySpec, MAX_GENERIC_SECRET_BYTES};
 use crate::secure_mem::SecretBuf;
@@ -22,6 +22,19 @@ pub(super) fn without(template: &Template, drop: &[CK_ATTRIBUTE_TYPE]) -> Templa
             .map(|(k, v)| (k, v.to_vec())),
     )
     .unwrap_or_default()
+}
+
+/// The curve CKA_EC_PARAMS names, which must be one of the key type's (CKK_EC: P-256, P-384, P-521,
+/// secp256k1; CKK_EC_EDWARDS: edwards25519; CKK_EC_MONTGOMERY: curve25519).
+pub(super) fn curve_of(params: &[u8], key_type: CK_KEY_TYPE) -> Result<PairSpec> {
+    let spec = der::ec_spec_from_params(params).map_err(p11)?;
+    if super::object::key_type(spec.into()) != key_type {
+        return Err(Error::p11(
+            CKR_CURVE_NOT_SUPPORTED,
+            format!("{} is not a curve of key type 0x{key_type:X}", spec.name()),
+        ));
+    }
+    Ok(spec)
 }
 
 fn required<'a>(template: &'a Template, attribute: CK_ATTRIBUTE_TYPE, name: &str) -> Result<&'a [u8]> {
@@ -41,10 +54,13 @@ pub(super) fn private_key_material(template: &Template) -> Result<SecretBuf> {
             coefficient: required(template, CKA_COEFFICIENT, "CKA_COEFFICIENT")?,
         })
         .map_err(p11),
-        Some(CKK_EC) => {
-            let spec =
-                der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?).map_err(p11)?;
-            ec::ec_pkcs8_from_scalar(spec, required(template, CKA_VALUE, "CKA_VALUE")?).map_err(p11)
+        Some(key_type @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
+            let spec = curve_of(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?, key_type)?;
+            let value = required(template, CKA_VALUE, "CKA_VALUE")?;
+            match spec.is_curve25519() {
+                true => curve25519::pkcs8_from_private_value(spec, value).map_err(p11),
+                false => ec::ec_pkcs8_from_scalar(spec, value).map_err(p11),
+            }
         }
         Some(other) => Err(Error::p11(
             CKR_ATTRIBUTE_VALUE_INVALID,
@@ -61,9 +77,8 @@ pub(super) fn public_key_spki(template: &Template) -> Result<Vec<u8>> {
             required(template, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT")?,
         )
         .map_err(p11),
-        Some(CKK_EC) => {
-            let spec =
-                der::ec_spec_from_params(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?).map_err(p11)?;
+        Some(key_type @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
+            let spec = curve_of(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?, key_type)?;
             der::ec_spki(spec, required(template, CKA_EC_POINT, "CKA_EC_POINT")?).map_err(p11)
         }
         Some(other) => Err(Error::p11(

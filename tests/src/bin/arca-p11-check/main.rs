@@ -15,6 +15,8 @@ mod arca;
 mod attributes;
 mod concurrency;
 mod creation;
+mod curve_import;
+mod curves;
 mod der;
 mod derive;
 mod digest;
@@ -140,6 +142,14 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("ecdsa_sha384", Scope::Both, ec::ecdsa_sha384),
     ("ecdsa_sha512", Scope::Both, ec::ecdsa_sha512),
     ("ecdh_derive", Scope::Both, ec::ecdh_derive),
+    ("p521_ecdsa", Scope::Both, curves::p521_ecdsa),
+    ("p521_ecdh", Scope::Both, curves::p521_ecdh),
+    ("secp256k1_ecdsa", Scope::Both, curves::secp256k1_ecdsa),
+    ("ed25519_eddsa", Scope::Both, curves::ed25519_eddsa),
+    ("x25519_ecdh", Scope::Both, curves::x25519_ecdh),
+    ("unsupported_curves", Scope::ArcaOnly, curves::unsupported_curves),
+    ("import_curves", Scope::Both, curve_import::import_curves),
+    ("curve_mechanism_info", Scope::Both, curves::curve_mechanism_info),
     ("hmac", Scope::Both, digest::hmac),
     ("aes_cmac", Scope::Both, derive::aes_cmac),
     ("sha_key_gen", Scope::Both, derive::sha_key_gen),

@@ -1,6 +1,6 @@
 //! The state of an active PKCS#11 operation (C_*Init … C_*Final) and the mechanisms behind it.
 //! Hash-then-sign mechanisms and HMAC run multi-part; raw RSA, raw ECDSA and RSA encryption are
-//! single-part, as PKCS#11 defines them.
+//! single-part, as PKCS#11 defines them; so is CKM_EDDSA (pure Ed25519 reads the message twice).
 
 use cryptoki_sys::*;
 
@@ -9,6 +9,7 @@ use super::mechanisms::{Mechanism, Parameter};
 use super::object::Object;
 use crate::crypto::PrivateKey;
 use crate::crypto::aes::{AesCipher, AesMode};
+use crate::crypto::curve25519::{ED25519_SIGNATURE_LEN, ed25519_verify};
 use crate::crypto::digest::{HashAlg, Hasher};
 use crate::crypto::ec::{ec_signature_len, ecdsa_verify_prehashed};
 use crate::crypto::mac::MacContext;
@@ -49,6 +50,8 @@ enum Finisher {
     EcSign { key: Authorized },
     RsaVerify { spki: Vec<u8>, scheme: RsaSignScheme },
     EcVerify { spki: Vec<u8> },
+    EdSign { key: Authorized },
+    EdVerify { spki: Vec<u8> },
 }
 
 enum State {
@@ -156,7 +159,9 @@ pub fn private_key(key: &Authorized) -> Result<&PrivateKey> {
         PrivateKey::Secret | PrivateKey::Hmac(_) => {
             Err(Error::Integrity(format!("{} keys have no private-key handle", key.metadata.spec.name())))
         }
-        pair @ (PrivateKey::Rsa(_) | PrivateKey::Ec(_)) => Ok(pair),
+        pair @ (PrivateKey::Rsa(_) | PrivateKey::Ec(_) | PrivateKey::Ed25519(_) | PrivateKey::X25519(_)) => {
+            Ok(pair)
+        }
     }
 }
 
@@ -279,6 +284,9 @@ impl Operation {
         let (finisher, len) = if key.metadata.spec.is_rsa() {
             let scheme = rsa_sign_scheme(mechanism)?;
             (Finisher::RsaSign { key: key.clone(), scheme }, rsa_modulus_bytes(&spki).map_err(p11)?)
+        } else if mechanism.kind == CKM_EDDSA {
+            eddsa_parameter(mechanism)?;
+            (Finisher::EdSign { key: key.clone() }, ED25519_SIGNATURE_LEN)
         } else {
             no_parameter(mechanism)?;
             let len = key.metadata.spec.pair().map_or(0, ec_signature_len);
@@ -299,6 +307,9 @@ impl Operation {
             let scheme = rsa_sign_scheme(mechanism)?;
             let len = rsa_modulus_bytes(&spki).map_err(p11)?;
             (Finisher::RsaVerify { spki, scheme }, len)
+        } else if mechanism.kind == CKM_EDDSA {
+            eddsa_parameter(mechanism)?;
+            (Finisher::EdVerify { spki }, ED25519_SIGNATURE_LEN)
         } else {
             no_parameter(mechanism)?;
             (Finisher::EcVerify { spki }, spec.pair().map_or(0, ec_signature_len))
@@ -357,6 +368,14 @@ impl Operation {
     }
 }
 
+/// CKM_EDDSA signs pure Ed25519: no CK_EDDSA_PARAMS. A parameter asks for Ed25519ctx or Ed25519ph
+/// (RFC 8032 §5.1), which AWS-LC does not offer.
+fn eddsa_parameter(mechanism: &Mechanism) -> Result<()> {
+    no_parameter(mechanism).map_err(|_| {
+        param_invalid("CK_EDDSA_PARAMS (Ed25519ph, Ed25519ctx) are not supported: pure Ed25519 only")
+    })
+}
+
 fn rsa_sign_scheme(mechanism: &Mechanism) -> Result<RsaSignScheme> {
     match mechanism.kind {
         CKM_RSA_PKCS => no_parameter(mechanism).map(|()| RsaSignScheme::Pkcs1DigestInfo),
@@ -391,6 +410,13 @@ impl Finisher {
             Self::EcVerify { spki } => ecdsa_verify_prehashed(spki, input, signature.unwrap_or_default())
                 .map(|()| Vec::new())
                 .map_err(p11),
+            Self::EdSign { key } => match private_key(key)? {
+                PrivateKey::Ed25519(ed) => ed.sign(input).map_err(p11),
+                _ => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an Ed25519 key")),
+            },
+            Self::EdVerify { spki } => {
+                ed25519_verify(spki, input, signature.unwrap_or_default()).map(|()| Vec::new()).map_err(p11)
+            }
         }
     }
 }

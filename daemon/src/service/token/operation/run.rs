@@ -21,7 +21,11 @@ impl Operation {
             &self.state,
             State::Mac { verify: true, .. }
                 | State::Hashed { finisher: Finisher::RsaVerify { .. } | Finisher::EcVerify { .. }, .. }
-                | State::Raw { finisher: Finisher::RsaVerify { .. } | Finisher::EcVerify { .. } }
+                | State::Raw {
+                    finisher: Finisher::RsaVerify { .. }
+                        | Finisher::EcVerify { .. }
+                        | Finisher::EdVerify { .. }
+                }
         )
     }
 
