@@ -309,7 +309,7 @@ fn ecdsa_signing(spec: PairSpec) -> Option<&'static EcdsaSigningAlgorithm> {
     match spec {
         PairSpec::EccNistP256 => Some(&signature::ECDSA_P256_SHA256_ASN1_SIGNING),
         PairSpec::EccNistP384 => Some(&signature::ECDSA_P384_SHA384_ASN1_SIGNING),
-        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => None,
+        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 | PairSpec::RsaOther => None,
     }
 }
 

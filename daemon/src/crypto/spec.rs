@@ -1,5 +1,12 @@
-//! The key-pair specs the crypto layer knows: RSA of three sizes, ECDSA/ECDH on two curves. The
-//! key model (`keys::KeySpec`) maps its asymmetric specs onto these; the DER parsers name them.
+//! The key-pair specs the crypto layer knows: RSA of the three KMS sizes and of the token's
+//! other sizes, ECDSA/ECDH on two curves. The key model (`keys::KeySpec`) maps its asymmetric
+//! specs onto these; the DER parsers name them.
+
+use std::ops::RangeInclusive;
+
+/// The RSA modulus sizes a token key may have (SoftHSM2 parity; below 2048 bits is legacy). The
+/// KMS face makes and takes RSA_2048, RSA_3072 and RSA_4096 only.
+pub const RSA_TOKEN_BITS: RangeInclusive<usize> = 1024..=4096;
 
 /// The key pairs Arca makes and parses: RSA of three sizes, ECDSA/ECDH on two curves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -7,6 +14,9 @@ pub enum PairSpec {
     Rsa2048,
     Rsa3072,
     Rsa4096,
+    /// An RSA token key of another size in `RSA_TOKEN_BITS`: its modulus tells the size. Stored
+    /// by the name RSA_OTHER, which no earlier release wrote, so stored keys read as before.
+    RsaOther,
     EccNistP256,
     EccNistP384,
 }
@@ -17,23 +27,35 @@ impl PairSpec {
             Self::Rsa2048 => "RSA_2048",
             Self::Rsa3072 => "RSA_3072",
             Self::Rsa4096 => "RSA_4096",
+            Self::RsaOther => "RSA_OTHER",
             Self::EccNistP256 => "ECC_NIST_P256",
             Self::EccNistP384 => "ECC_NIST_P384",
         }
     }
 
-    /// The modulus size of an RSA spec.
+    /// The modulus size of an RSA spec of fixed size.
     pub fn rsa_bits(self) -> Option<usize> {
         match self {
             Self::Rsa2048 => Some(2048),
             Self::Rsa3072 => Some(3072),
             Self::Rsa4096 => Some(4096),
-            Self::EccNistP256 | Self::EccNistP384 => None,
+            Self::RsaOther | Self::EccNistP256 | Self::EccNistP384 => None,
+        }
+    }
+
+    /// The spec of an RSA key of `bits`, if the token takes that size.
+    pub fn rsa(bits: usize) -> Option<Self> {
+        match bits {
+            2048 => Some(Self::Rsa2048),
+            3072 => Some(Self::Rsa3072),
+            4096 => Some(Self::Rsa4096),
+            other if RSA_TOKEN_BITS.contains(&other) => Some(Self::RsaOther),
+            _ => None,
         }
     }
 
     pub fn is_rsa(self) -> bool {
-        self.rsa_bits().is_some()
+        self.rsa_bits().is_some() || self == Self::RsaOther
     }
 
     pub fn is_ecc(self) -> bool {
@@ -45,7 +67,7 @@ impl PairSpec {
         match self {
             Self::EccNistP256 => Some(32),
             Self::EccNistP384 => Some(48),
-            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => None,
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 | Self::RsaOther => None,
         }
     }
 }

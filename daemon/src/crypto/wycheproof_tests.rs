@@ -22,7 +22,7 @@ use crate::secure_mem::SecretBuf;
 
 /// What one set did: vectors run, vectors skipped by reason, and the vectors that failed.
 #[derive(Debug)]
-struct Tally {
+pub(super) struct Tally {
     set: String,
     ran: usize,
     skipped: BTreeMap<&'static str, usize>,
@@ -30,23 +30,23 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(set: impl std::fmt::Debug) -> Self {
+    pub(super) fn new(set: impl std::fmt::Debug) -> Self {
         Self { set: format!("{set:?}"), ran: 0, skipped: BTreeMap::new(), failures: Vec::new() }
     }
 
-    fn skip(&mut self, reason: &'static str, count: usize) {
+    pub(super) fn skip(&mut self, reason: &'static str, count: usize) {
         *self.skipped.entry(reason).or_default() += count;
     }
 
     /// Records one vector that ran; `failure` describes it when `passed` is false.
-    fn check(&mut self, tc_id: usize, passed: bool, failure: impl FnOnce() -> String) {
+    pub(super) fn check(&mut self, tc_id: usize, passed: bool, failure: impl FnOnce() -> String) {
         self.ran += 1;
         if !passed {
             self.failures.push(format!("tcId {tc_id}: {}", failure()));
         }
     }
 
-    fn finish(self, at_least: usize) {
+    pub(super) fn finish(self, at_least: usize) {
         println!("{}: ran {}, skipped {:?}", self.set, self.ran, self.skipped);
         assert!(self.failures.is_empty(), "{}: failing vectors:\n{}", self.set, self.failures.join("\n"));
         assert!(self.ran >= at_least, "{}: only {} vectors ran, expected {at_least}", self.set, self.ran);

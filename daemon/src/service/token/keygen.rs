@@ -10,8 +10,10 @@ use super::crypto_rv::p11;
 use super::defaults::{Provenance, generation_mechanism};
 use super::mechanisms::{self, Mechanism};
 use super::stored_forms::secret_spec;
+use crate::crypto::PairSpec;
 use crate::crypto::der;
 use crate::crypto::key::generate_pkcs8;
+use crate::crypto::rsa::rsa_generate;
 use crate::error::{Error, Result};
 use crate::keys::KeySpec;
 use crate::secure_mem::SecretBuf;
@@ -75,8 +77,11 @@ impl TokenKeys {
         mechanisms::require(mechanism.kind, CKF_GENERATE_KEY_PAIR)?;
         check_class(public, CKO_PUBLIC_KEY)?;
         check_class(private, CKO_PRIVATE_KEY)?;
-        let (spec, key_type) = match mechanism.kind {
-            CKM_RSA_PKCS_KEY_PAIR_GEN => (rsa_spec(public)?, CKK_RSA),
+        let (spec, key_type, rsa_bits) = match mechanism.kind {
+            CKM_RSA_PKCS_KEY_PAIR_GEN => {
+                let (spec, bits) = rsa_spec(public)?;
+                (spec, CKK_RSA, Some(bits))
+            }
             _ => {
                 let params = public.get(CKA_EC_PARAMS).or(private.get(CKA_EC_PARAMS));
                 (
@@ -84,6 +89,7 @@ impl TokenKeys {
                         .map_err(p11)?
                         .into(),
                     CKK_EC,
+                    None,
                 )
             }
         };
@@ -106,7 +112,10 @@ impl TokenKeys {
         let material = self
             .token
             .keystore
-            .off_reactor_with_deadline("key pair generation", move || generate_pkcs8(pair).map_err(p11))
+            .off_reactor_with_deadline("key pair generation", move || match rsa_bits {
+                Some(bits) => rsa_generate(bits).map_err(p11),
+                None => generate_pkcs8(pair).map_err(p11),
+            })
             .await?;
         let (private, public) =
             self.token.commit_key(AppCall { app, call }, session, planned, material, None).await?;
@@ -115,7 +124,9 @@ impl TokenKeys {
     }
 }
 
-fn rsa_spec(public: &Template) -> Result<KeySpec> {
+/// The spec and size of a new RSA key: CKA_MODULUS_BITS from 1024 to 4096 in steps of 8 (below
+/// 2048 bits for legacy clients, as SoftHSM2 allows), public exponent 65537.
+fn rsa_spec(public: &Template) -> Result<(KeySpec, usize)> {
     let bits = public.ulong(CKA_MODULUS_BITS).ok_or_else(|| incomplete("CKA_MODULUS_BITS is required"))?;
     if let Some(exponent) = public.get(CKA_PUBLIC_EXPONENT) {
         let significant: Vec<u8> = exponent.iter().copied().skip_while(|b| *b == 0).collect();
@@ -123,10 +134,12 @@ fn rsa_spec(public: &Template) -> Result<KeySpec> {
             return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "the public exponent must be 65537"));
         }
     }
-    match bits {
-        2048 => Ok(KeySpec::Rsa2048),
-        3072 => Ok(KeySpec::Rsa3072),
-        4096 => Ok(KeySpec::Rsa4096),
-        _ => Err(Error::p11(CKR_KEY_SIZE_RANGE, format!("RSA keys of 2048, 3072 or 4096 bits, not {bits}"))),
+    let bits = usize::try_from(bits).unwrap_or(usize::MAX);
+    match PairSpec::rsa(bits).filter(|_| bits.is_multiple_of(8)) {
+        Some(spec) => Ok((spec.into(), bits)),
+        None => Err(Error::p11(
+            CKR_KEY_SIZE_RANGE,
+            format!("RSA keys of 1024 to 4096 bits in steps of 8 are generated, not {bits}"),
+        )),
     }
 }

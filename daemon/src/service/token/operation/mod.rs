@@ -12,7 +12,9 @@ use crate::crypto::aes::{AesCipher, AesMode};
 use crate::crypto::digest::{HashAlg, Hasher};
 use crate::crypto::ec::{ec_signature_len, ecdsa_verify_prehashed};
 use crate::crypto::hmac::HmacContext;
-use crate::crypto::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
+use crate::crypto::rsa::{
+    RsaCryptScheme, RsaSignScheme, max_salt_len, rsa_modulus_bits, rsa_modulus_bytes, rsa_verify,
+};
 use crate::error::{Error, Result};
 use crate::service::Authorized;
 
@@ -127,12 +129,18 @@ fn hash_of(mechanism: CK_MECHANISM_TYPE) -> Option<HashAlg> {
         | CKM_SHA512_HMAC_GENERAL
         | CKM_SHA512 => Some(HashAlg::Sha512),
         // ECDSA over SHA-1 and SHA-224: what pkcs11-tool --test-ec and older applications sign.
-        CKM_SHA_1 | CKM_ECDSA_SHA1 | CKM_SHA1_RSA_PKCS | CKM_SHA_1_HMAC | CKM_SHA_1_HMAC_GENERAL => {
-            Some(HashAlg::Sha1)
-        }
-        CKM_SHA224 | CKM_ECDSA_SHA224 | CKM_SHA224_RSA_PKCS | CKM_SHA224_HMAC | CKM_SHA224_HMAC_GENERAL => {
-            Some(HashAlg::Sha224)
-        }
+        CKM_SHA_1
+        | CKM_ECDSA_SHA1
+        | CKM_SHA1_RSA_PKCS
+        | CKM_SHA1_RSA_PKCS_PSS
+        | CKM_SHA_1_HMAC
+        | CKM_SHA_1_HMAC_GENERAL => Some(HashAlg::Sha1),
+        CKM_SHA224
+        | CKM_ECDSA_SHA224
+        | CKM_SHA224_RSA_PKCS
+        | CKM_SHA224_RSA_PKCS_PSS
+        | CKM_SHA224_HMAC
+        | CKM_SHA224_HMAC_GENERAL => Some(HashAlg::Sha224),
         _ => None,
     }
 }
@@ -210,21 +218,25 @@ pub fn aes_mode(mechanism: &Mechanism) -> Result<AesMode> {
 pub fn rsa_crypt_scheme(mechanism: &Mechanism) -> Result<RsaCryptScheme> {
     match (mechanism.kind, &mechanism.parameter) {
         (CKM_RSA_PKCS, _) => no_parameter(mechanism).map(|()| RsaCryptScheme::Pkcs1),
+        (CKM_RSA_X_509, _) => no_parameter(mechanism).map(|()| RsaCryptScheme::Raw),
         (CKM_RSA_PKCS_OAEP, Parameter::Oaep { hash, mgf, source, source_data }) => {
-            let hash_alg = hash_from_mechanism(*hash).ok_or_else(|| param_invalid("unknown OAEP hash"))?;
-            if hash_from_mgf(*mgf) != Some(hash_alg) {
+            let hash = hash_from_mechanism(*hash).ok_or_else(|| param_invalid("unknown OAEP hash"))?;
+            if hash_from_mgf(*mgf) != Some(hash) {
                 return Err(param_invalid("OAEP: the MGF1 hash must be the OAEP hash"));
             }
-            if !source_data.is_empty() || (*source != 0 && *source != CKZ_DATA_SPECIFIED) {
-                return Err(param_invalid("OAEP labels (pSourceData) are not supported"));
+            // PKCS#11 3.0 §2.1.8: CKZ_DATA_SPECIFIED is the one source; a label needs it (an
+            // empty one is taken with no source, as clients leave the field zero).
+            if *source != CKZ_DATA_SPECIFIED && (*source != 0 || !source_data.is_empty()) {
+                return Err(param_invalid("OAEP: a label (pSourceData) needs source CKZ_DATA_SPECIFIED"));
             }
-            if !matches!(hash_alg, HashAlg::Sha1 | HashAlg::Sha256 | HashAlg::Sha384 | HashAlg::Sha512) {
-                return Err(param_invalid("OAEP hashes: SHA-1, SHA-256, SHA-384, SHA-512"));
-            }
-            Ok(RsaCryptScheme::Oaep(hash_alg))
+            Ok(RsaCryptScheme::Oaep { hash, label: source_data.clone() })
         }
         _ => Err(param_invalid("CKM_RSA_PKCS_OAEP needs CK_RSA_PKCS_OAEP_PARAMS")),
     }
+}
+
+fn is_rsa_cipher(mechanism: CK_MECHANISM_TYPE) -> bool {
+    matches!(mechanism, CKM_RSA_PKCS | CKM_RSA_PKCS_OAEP | CKM_RSA_X_509)
 }
 
 fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSignScheme> {
@@ -235,10 +247,8 @@ fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSig
     if expected.is_some_and(|e| e != hash) || hash_from_mgf(*mgf) != Some(hash) {
         return Err(param_invalid("PSS: hashAlg and MGF must match the mechanism's hash"));
     }
-    if *salt_len != hash.output_len() as u64 {
-        return Err(param_invalid("PSS: the salt length must equal the hash length"));
-    }
-    Ok(RsaSignScheme::Pss { hash, salt_len: *salt_len as usize })
+    let salt_len = usize::try_from(*salt_len).unwrap_or(usize::MAX);
+    Ok(RsaSignScheme::Pss { hash, salt_len })
 }
 
 impl Operation {
@@ -247,7 +257,7 @@ impl Operation {
     }
 
     pub fn encrypt(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
-        if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
+        if is_rsa_cipher(mechanism.kind) {
             let spki = object.public_key_der()?;
             let modulus = rsa_modulus_bytes(&spki).map_err(p11)?;
             return Ok(Self::new(State::RsaEncrypt { spki, scheme: rsa_crypt_scheme(mechanism)? }, modulus));
@@ -259,7 +269,7 @@ impl Operation {
 
     pub fn decrypt(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
         let key = key.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
-        if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
+        if is_rsa_cipher(mechanism.kind) {
             let modulus = rsa_modulus_bytes(&object.public_key_der()?).map_err(p11)?;
             let state = State::RsaDecrypt { key: key.clone(), scheme: rsa_crypt_scheme(mechanism)? };
             return Ok(Self::new(state, modulus));
@@ -275,7 +285,7 @@ impl Operation {
         }
         let spki = object.public_key_der()?;
         let (finisher, len) = if key.metadata.spec.is_rsa() {
-            let scheme = rsa_sign_scheme(mechanism)?;
+            let scheme = rsa_sign_scheme(mechanism, &spki)?;
             (Finisher::RsaSign { key: key.clone(), scheme }, rsa_modulus_bytes(&spki).map_err(p11)?)
         } else {
             no_parameter(mechanism)?;
@@ -294,7 +304,7 @@ impl Operation {
         let spki = object.public_key_der()?;
         let spec = object.spec().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a public key"))?;
         let (finisher, len) = if spec.is_rsa() {
-            let scheme = rsa_sign_scheme(mechanism)?;
+            let scheme = rsa_sign_scheme(mechanism, &spki)?;
             let len = rsa_modulus_bytes(&spki).map_err(p11)?;
             (Finisher::RsaVerify { spki, scheme }, len)
         } else {
@@ -351,18 +361,34 @@ impl Operation {
     }
 }
 
-fn rsa_sign_scheme(mechanism: &Mechanism) -> Result<RsaSignScheme> {
-    match mechanism.kind {
-        CKM_RSA_PKCS => no_parameter(mechanism).map(|()| RsaSignScheme::Pkcs1DigestInfo),
-        CKM_RSA_PKCS_PSS => pss_scheme(mechanism, None),
-        CKM_SHA256_RSA_PKCS_PSS | CKM_SHA384_RSA_PKCS_PSS | CKM_SHA512_RSA_PKCS_PSS => {
-            pss_scheme(mechanism, hash_of(mechanism.kind))
-        }
+/// The signature scheme of a mechanism for the key of `spki`; a PSS salt longer than the key
+/// has room for is refused here, at C_SignInit / C_VerifyInit, as SoftHSM2 does.
+fn rsa_sign_scheme(mechanism: &Mechanism, spki: &[u8]) -> Result<RsaSignScheme> {
+    let scheme = match mechanism.kind {
+        CKM_RSA_PKCS => no_parameter(mechanism).map(|()| RsaSignScheme::Pkcs1DigestInfo)?,
+        CKM_RSA_X_509 => no_parameter(mechanism).map(|()| RsaSignScheme::Raw)?,
+        CKM_RSA_PKCS_PSS => pss_scheme(mechanism, None)?,
+        CKM_SHA1_RSA_PKCS_PSS
+        | CKM_SHA224_RSA_PKCS_PSS
+        | CKM_SHA256_RSA_PKCS_PSS
+        | CKM_SHA384_RSA_PKCS_PSS
+        | CKM_SHA512_RSA_PKCS_PSS => pss_scheme(mechanism, hash_of(mechanism.kind))?,
         kind => {
             no_parameter(mechanism)?;
-            hash_of(kind).map(RsaSignScheme::Pkcs1).ok_or_else(|| super::mechanisms::invalid(kind))
+            hash_of(kind).map(RsaSignScheme::Pkcs1).ok_or_else(|| super::mechanisms::invalid(kind))?
+        }
+    };
+    if let RsaSignScheme::Pss { hash, salt_len } = scheme {
+        let bits = rsa_modulus_bits(spki).map_err(p11)?;
+        if salt_len > max_salt_len(hash, bits) {
+            return Err(param_invalid(&format!(
+                "PSS: a {bits}-bit key with {} takes a salt of at most {} bytes, not {salt_len}",
+                hash.name(),
+                max_salt_len(hash, bits)
+            )));
         }
     }
+    Ok(scheme)
 }
 
 impl Finisher {
