@@ -143,3 +143,29 @@ fn rsa_spec(public: &Template) -> Result<(KeySpec, usize)> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_of(bits: u64) -> Result<(KeySpec, usize)> {
+        rsa_spec(&Template::parse([(CKA_MODULUS_BITS, ulong(bits))]).unwrap())
+    }
+
+    #[test]
+    fn rsa_sizes_from_1024_to_4096_in_steps_of_8() {
+        assert_eq!(spec_of(1024).unwrap(), (KeySpec::RsaOther, 1024));
+        assert_eq!(spec_of(1032).unwrap(), (KeySpec::RsaOther, 1032));
+        assert_eq!(spec_of(2048).unwrap(), (KeySpec::Rsa2048, 2048));
+        assert_eq!(spec_of(2056).unwrap(), (KeySpec::RsaOther, 2056));
+        assert_eq!(spec_of(4096).unwrap(), (KeySpec::Rsa4096, 4096));
+        for bits in [0, 512, 1000, 1016, 1028, 2047, 4104, 5000, u64::MAX] {
+            assert!(matches!(spec_of(bits), Err(Error::Pkcs11 { rv: CKR_KEY_SIZE_RANGE, .. })), "{bits}");
+        }
+        let exponent3 = Template::parse([(CKA_MODULUS_BITS, ulong(1024)), (CKA_PUBLIC_EXPONENT, vec![3])]);
+        assert!(matches!(
+            rsa_spec(&exponent3.unwrap()),
+            Err(Error::Pkcs11 { rv: CKR_ATTRIBUTE_VALUE_INVALID, .. })
+        ));
+    }
+}

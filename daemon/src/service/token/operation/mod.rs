@@ -12,9 +12,7 @@ use crate::crypto::aes::{AesCipher, AesMode};
 use crate::crypto::digest::{HashAlg, Hasher};
 use crate::crypto::ec::{ec_signature_len, ecdsa_verify_prehashed};
 use crate::crypto::hmac::HmacContext;
-use crate::crypto::rsa::{
-    RsaCryptScheme, RsaSignScheme, max_salt_len, rsa_modulus_bits, rsa_modulus_bytes, rsa_verify,
-};
+use crate::crypto::rsa::{RsaCryptScheme, RsaSignScheme, rsa_modulus_bytes, rsa_verify};
 use crate::error::{Error, Result};
 use crate::service::Authorized;
 
@@ -215,42 +213,6 @@ pub fn aes_mode(mechanism: &Mechanism) -> Result<AesMode> {
     }
 }
 
-pub fn rsa_crypt_scheme(mechanism: &Mechanism) -> Result<RsaCryptScheme> {
-    match (mechanism.kind, &mechanism.parameter) {
-        (CKM_RSA_PKCS, _) => no_parameter(mechanism).map(|()| RsaCryptScheme::Pkcs1),
-        (CKM_RSA_X_509, _) => no_parameter(mechanism).map(|()| RsaCryptScheme::Raw),
-        (CKM_RSA_PKCS_OAEP, Parameter::Oaep { hash, mgf, source, source_data }) => {
-            let hash = hash_from_mechanism(*hash).ok_or_else(|| param_invalid("unknown OAEP hash"))?;
-            if hash_from_mgf(*mgf) != Some(hash) {
-                return Err(param_invalid("OAEP: the MGF1 hash must be the OAEP hash"));
-            }
-            // PKCS#11 3.0 §2.1.8: CKZ_DATA_SPECIFIED is the one source; a label needs it (an
-            // empty one is taken with no source, as clients leave the field zero).
-            if *source != CKZ_DATA_SPECIFIED && (*source != 0 || !source_data.is_empty()) {
-                return Err(param_invalid("OAEP: a label (pSourceData) needs source CKZ_DATA_SPECIFIED"));
-            }
-            Ok(RsaCryptScheme::Oaep { hash, label: source_data.clone() })
-        }
-        _ => Err(param_invalid("CKM_RSA_PKCS_OAEP needs CK_RSA_PKCS_OAEP_PARAMS")),
-    }
-}
-
-fn is_rsa_cipher(mechanism: CK_MECHANISM_TYPE) -> bool {
-    matches!(mechanism, CKM_RSA_PKCS | CKM_RSA_PKCS_OAEP | CKM_RSA_X_509)
-}
-
-fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSignScheme> {
-    let Parameter::Pss { hash, mgf, salt_len } = &mechanism.parameter else {
-        return Err(param_invalid("PSS mechanisms need CK_RSA_PKCS_PSS_PARAMS"));
-    };
-    let hash = hash_from_mechanism(*hash).ok_or_else(|| param_invalid("unknown PSS hash"))?;
-    if expected.is_some_and(|e| e != hash) || hash_from_mgf(*mgf) != Some(hash) {
-        return Err(param_invalid("PSS: hashAlg and MGF must match the mechanism's hash"));
-    }
-    let salt_len = usize::try_from(*salt_len).unwrap_or(usize::MAX);
-    Ok(RsaSignScheme::Pss { hash, salt_len })
-}
-
 impl Operation {
     fn new(state: State, fixed_len: usize) -> Self {
         Self { state, fixed_len, updated: false, audit_key: None }
@@ -361,36 +323,6 @@ impl Operation {
     }
 }
 
-/// The signature scheme of a mechanism for the key of `spki`; a PSS salt longer than the key
-/// has room for is refused here, at C_SignInit / C_VerifyInit, as SoftHSM2 does.
-fn rsa_sign_scheme(mechanism: &Mechanism, spki: &[u8]) -> Result<RsaSignScheme> {
-    let scheme = match mechanism.kind {
-        CKM_RSA_PKCS => no_parameter(mechanism).map(|()| RsaSignScheme::Pkcs1DigestInfo)?,
-        CKM_RSA_X_509 => no_parameter(mechanism).map(|()| RsaSignScheme::Raw)?,
-        CKM_RSA_PKCS_PSS => pss_scheme(mechanism, None)?,
-        CKM_SHA1_RSA_PKCS_PSS
-        | CKM_SHA224_RSA_PKCS_PSS
-        | CKM_SHA256_RSA_PKCS_PSS
-        | CKM_SHA384_RSA_PKCS_PSS
-        | CKM_SHA512_RSA_PKCS_PSS => pss_scheme(mechanism, hash_of(mechanism.kind))?,
-        kind => {
-            no_parameter(mechanism)?;
-            hash_of(kind).map(RsaSignScheme::Pkcs1).ok_or_else(|| super::mechanisms::invalid(kind))?
-        }
-    };
-    if let RsaSignScheme::Pss { hash, salt_len } = scheme {
-        let bits = rsa_modulus_bits(spki).map_err(p11)?;
-        if salt_len > max_salt_len(hash, bits) {
-            return Err(param_invalid(&format!(
-                "PSS: a {bits}-bit key with {} takes a salt of at most {} bytes, not {salt_len}",
-                hash.name(),
-                max_salt_len(hash, bits)
-            )));
-        }
-    }
-    Ok(scheme)
-}
-
 impl Finisher {
     /// Signs `input` (a digest, or the application's prepared data), or checks `signature`.
     fn run(&self, input: &[u8], signature: Option<&[u8]>) -> Result<Vec<u8>> {
@@ -415,7 +347,11 @@ impl Finisher {
     }
 }
 
+mod rsa_scheme;
 mod run;
+
+pub use rsa_scheme::rsa_crypt_scheme;
+use rsa_scheme::{is_rsa_cipher, rsa_sign_scheme};
 
 #[cfg(test)]
 mod tests {
