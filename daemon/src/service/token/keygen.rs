@@ -125,7 +125,9 @@ impl TokenKeys {
 }
 
 /// The spec and size of a new RSA key: CKA_MODULUS_BITS from 1024 to 4096 in steps of 8 (below
-/// 2048 bits for legacy clients, as SoftHSM2 allows), public exponent 65537.
+/// 2048 bits for legacy clients, as SoftHSM2 allows), public exponent 65537. Another size is
+/// CKR_ATTRIBUTE_VALUE_INVALID: PKCS#11 lists it, and not CKR_KEY_SIZE_RANGE, for
+/// C_GenerateKeyPair (as for C_GenerateKey's CKA_VALUE_LEN).
 fn rsa_spec(public: &Template) -> Result<(KeySpec, usize)> {
     let bits = public.ulong(CKA_MODULUS_BITS).ok_or_else(|| incomplete("CKA_MODULUS_BITS is required"))?;
     if let Some(exponent) = public.get(CKA_PUBLIC_EXPONENT) {
@@ -138,7 +140,7 @@ fn rsa_spec(public: &Template) -> Result<(KeySpec, usize)> {
     match PairSpec::rsa(bits).filter(|_| bits.is_multiple_of(8)) {
         Some(spec) => Ok((spec.into(), bits)),
         None => Err(Error::p11(
-            CKR_KEY_SIZE_RANGE,
+            CKR_ATTRIBUTE_VALUE_INVALID,
             format!("RSA keys of 1024 to 4096 bits in steps of 8 are generated, not {bits}"),
         )),
     }
@@ -153,14 +155,17 @@ mod tests {
     }
 
     #[test]
-    fn rsa_sizes_from_1024_to_4096_in_steps_of_8() {
+    fn rsa_sizes_from_1024_to_4096_in_steps_of_8_others_are_invalid_values() {
         assert_eq!(spec_of(1024).unwrap(), (KeySpec::RsaOther, 1024));
         assert_eq!(spec_of(1032).unwrap(), (KeySpec::RsaOther, 1032));
         assert_eq!(spec_of(2048).unwrap(), (KeySpec::Rsa2048, 2048));
         assert_eq!(spec_of(2056).unwrap(), (KeySpec::RsaOther, 2056));
         assert_eq!(spec_of(4096).unwrap(), (KeySpec::Rsa4096, 4096));
         for bits in [0, 512, 1000, 1016, 1028, 2047, 4104, 5000, u64::MAX] {
-            assert!(matches!(spec_of(bits), Err(Error::Pkcs11 { rv: CKR_KEY_SIZE_RANGE, .. })), "{bits}");
+            assert!(
+                matches!(spec_of(bits), Err(Error::Pkcs11 { rv: CKR_ATTRIBUTE_VALUE_INVALID, .. })),
+                "{bits}"
+            );
         }
         let exponent3 = Template::parse([(CKA_MODULUS_BITS, ulong(1024)), (CKA_PUBLIC_EXPONENT, vec![3])]);
         assert!(matches!(

@@ -136,6 +136,7 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("rsa_pss_salt_length", Scope::Both, rsa::rsa_pss_salt_length),
     ("rsa_1024_key_pair", Scope::Both, rsa_more::rsa_1024_key_pair),
     ("rsa_key_size_range", Scope::Both, rsa_more::rsa_key_size_range),
+    ("import_rsa_legacy_sizes", Scope::Both, rsa_more::import_rsa_legacy_sizes),
     ("rsa_x_509", Scope::Both, rsa_more::rsa_x_509),
     ("rsa_pss_sha1_sha224", Scope::Both, rsa_more::rsa_pss_sha1_sha224),
     ("rsa_oaep_sha224_label", Scope::Both, rsa_more::rsa_oaep_sha224_label),

@@ -86,8 +86,9 @@ pub fn rsa_1024_key_pair(ctx: &Ctx) -> Outcome {
     openssl_verify_pss(&spki, 1, 20, &digest, &signature)
 }
 
-/// CKA_MODULUS_BITS outside C_GetMechanismInfo's range is CKR_KEY_SIZE_RANGE; on Arca also 1000,
-/// 5000 and 1028 (Arca generates multiples of 8).
+/// CKA_MODULUS_BITS outside C_GetMechanismInfo's range is CKR_ATTRIBUTE_VALUE_INVALID (PKCS#11
+/// lists it for C_GenerateKeyPair; CKR_KEY_SIZE_RANGE is for operations on existing keys); on
+/// Arca also 1000, 5000 and 1028 (Arca generates multiples of 8).
 pub fn rsa_key_size_range(ctx: &Ctx) -> Outcome {
     let info = ctx
         .pkcs11
@@ -99,22 +100,43 @@ pub fn rsa_key_size_range(ctx: &Ctx) -> Outcome {
         ensure!((min, max) == (1024, 4096), "Arca's RSA sizes are {min} to {max}");
         sizes.extend([1000, 5000, 1028]);
     }
+    let spec = "CKR_ATTRIBUTE_VALUE_INVALID";
     for bits in sizes {
         match keys::gen_rsa(&ctx.s(), bits, false, "rsa-size") {
-            Err(Fail::Failed(why)) if why.contains("CKR_KEY_SIZE_RANGE") => {}
+            Err(Fail::Failed(why)) if why.contains(spec) => {}
             // SoftHSM 2.6.1 does not check the size: OpenSSL fails outside its own range.
             Err(Fail::Failed(why)) if !ctx.arca() && why.contains("CKR_GENERAL_ERROR") => {
                 ctx.note(format!(
-                    "SoftHSM deviation: {bits} bits gave CKR_GENERAL_ERROR, PKCS#11 says CKR_KEY_SIZE_RANGE"
+                    "SoftHSM deviation: {bits} bits gave CKR_GENERAL_ERROR, PKCS#11 says {spec}"
                 ));
             }
             Err(Fail::Failed(why)) => return crate::suite::fail(format!("{bits} bits: {why}")),
-            other => {
-                return crate::suite::fail(format!(
-                    "{bits} bits: expected CKR_KEY_SIZE_RANGE, got {other:?}"
-                ));
-            }
+            other => return crate::suite::fail(format!("{bits} bits: expected {spec}, got {other:?}")),
         }
+    }
+    Ok(())
+}
+
+/// C_CreateObject of OpenSSL's 1024- and 1536-bit private keys: the token's PKCS#1 v1.5 signature
+/// is OpenSSL's, and OAEP decrypts; a 1016-bit key is CKR_ATTRIBUTE_VALUE_INVALID on Arca.
+pub fn import_rsa_legacy_sizes(ctx: &Ctx) -> Outcome {
+    let s = ctx.s();
+    for bits in [1024, 1536] {
+        let key = openssl::rsa_key(bits)?;
+        let template = crate::objects::rsa_private_template(&key.parts, "import-rsa-legacy");
+        let private = s.create_object(&template).at(&format!("C_CreateObject(RSA private key, {bits})"))?;
+        let msg = message(77);
+        let signature = s.sign(&Mechanism::Sha256RsaPkcs, private, &msg).at("C_Sign(SHA256_RSA_PKCS)")?;
+        ensure!(signature == openssl::sign_message(&key.file, 256, &msg)?, "{bits}: differs from OpenSSL's");
+        let sealed = openssl::rsa_encrypt(&key.file.spki, Some(1), b"legacy")?;
+        let oaep = Mechanism::RsaPkcsOaep(crate::rsa::oaep(1));
+        ensure!(s.decrypt(&oaep, private, &sealed).at("C_Decrypt(OAEP)")? == b"legacy", "{bits}: OAEP");
+    }
+    if ctx.arca() {
+        // Below Arca's range (SoftHSM2's starts at 512 bits and takes it).
+        let small = openssl::rsa_key(1016)?;
+        let created = s.create_object(&crate::objects::rsa_private_template(&small.parts, "import-rsa-1016"));
+        expect_rv(created, &[RvError::AttributeValueInvalid], "C_CreateObject(RSA private key, 1016 bits)")?;
     }
     Ok(())
 }
