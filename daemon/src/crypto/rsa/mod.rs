@@ -7,7 +7,7 @@
 //!
 //! Keys of 1024 to 4096 bits live on the token (SoftHSM2 parity; below 2048 bits they are
 //! legacy); the KMS face keeps RSA_2048, RSA_3072 and RSA_4096. AWS-LC generates 2048, 3072 and
-//! 4096 bits; other sizes come from RustCrypto's `rsa` (see docs/decisions.md).
+//! 4096 bits; `generate` makes the other sizes (see docs/decisions.md).
 
 mod crypt;
 mod generate;
@@ -183,7 +183,7 @@ pub fn rsa_pkcs8_from_components(parts: &RsaPrivateComponents<'_>) -> Result<Sec
 }
 
 /// PKCS#8 of a new key of `bits`, public exponent 65537: 2048, 3072 and 4096 bits from AWS-LC,
-/// the other multiples of 8 from 1024 to 4096 from RustCrypto's `rsa` (docs/decisions.md).
+/// the other multiples of 8 from 1024 to 4096 from `generate` (docs/decisions.md).
 pub fn rsa_generate(bits: usize) -> Result<SecretBuf> {
     let size = match bits {
         2048 => KeySize::Rsa2048,
