@@ -251,3 +251,16 @@ fn inconsistent_legacy_components_are_refused() {
     let (n, e) = raw::public_components(&der).unwrap();
     assert_eq!(rsa_spki(n, e).unwrap(), key.public_der());
 }
+
+/// `cargo test -p arca-daemon --lib rsa::interop_tests::time -- --ignored --nocapture`
+#[test]
+#[ignore = "timing, not a check"]
+fn time_generation_of_other_sizes() {
+    for bits in [1024, 2056, 3064, 4088] {
+        let start = std::time::Instant::now();
+        for _ in 0..3 {
+            rsa_generate(bits).unwrap();
+        }
+        println!("RSA-{bits}: {:?} per key", start.elapsed() / 3);
+    }
+}
