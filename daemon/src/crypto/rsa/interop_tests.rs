@@ -171,6 +171,18 @@ fn aws_lc_keys_take_the_raw_path_for_what_aws_lc_lacks() {
     pkcs1_and_x509_both_ways(&ssl, &key, &spki);
 }
 
+/// Imported moduli that do not fill their last byte (1025 bits: emLen < k for PSS; 1031 bits: the
+/// top byte holds 7 bits) sign and decrypt as OpenSSL does.
+#[test]
+fn moduli_of_odd_bit_lengths_work_both_ways() {
+    for bits in [1025, 1031] {
+        let (ssl, key, spki) = openssl_key(bits);
+        assert_eq!(rsa_modulus_bytes(&spki).unwrap(), 129);
+        pss_both_ways(&ssl, &key, &spki);
+        oaep_both_ways(&ssl, &key, &spki);
+    }
+}
+
 #[test]
 fn generated_keys_of_other_sizes_are_exact_and_valid_for_openssl() {
     for bits in [1024, 1032, 1536, 2056] {
