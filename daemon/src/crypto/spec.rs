@@ -71,3 +71,34 @@ impl PairSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::signing::SigningAlgorithm;
+    use crate::keys::{KeySpec, KeyUsage};
+
+    #[test]
+    fn rsa_sizes_map_to_the_kms_specs_or_rsa_other() {
+        assert_eq!(PairSpec::rsa(2048), Some(PairSpec::Rsa2048));
+        assert_eq!(PairSpec::rsa(3072), Some(PairSpec::Rsa3072));
+        assert_eq!(PairSpec::rsa(4096), Some(PairSpec::Rsa4096));
+        for bits in [1024, 1025, 1536, 2056, 4088] {
+            assert_eq!(PairSpec::rsa(bits), Some(PairSpec::RsaOther), "{bits}");
+        }
+        for bits in [0, 512, 1023, 4097, 8192] {
+            assert_eq!(PairSpec::rsa(bits), None, "{bits}");
+        }
+        assert!(PairSpec::RsaOther.is_rsa() && !PairSpec::RsaOther.is_ecc());
+        assert_eq!((PairSpec::RsaOther.rsa_bits(), PairSpec::RsaOther.name()), (None, "RSA_OTHER"));
+        // The KMS face keeps its three sizes: a token key of another size signs nothing there.
+        assert!(SigningAlgorithm::for_spec(PairSpec::RsaOther).is_empty());
+        assert!(!SigningAlgorithm::for_spec(PairSpec::Rsa2048).is_empty());
+        for usage in [KeyUsage::EncryptDecrypt, KeyUsage::SignVerify] {
+            let served = crate::service::key_algorithms(KeySpec::RsaOther, usage);
+            assert!(served.encryption.is_empty() && served.signing.is_empty(), "{usage:?}");
+            let rsa_2048 = crate::service::key_algorithms(KeySpec::Rsa2048, usage);
+            assert!(!(rsa_2048.encryption.is_empty() && rsa_2048.signing.is_empty()), "{usage:?}");
+        }
+    }
+}
