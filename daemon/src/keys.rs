@@ -27,6 +27,8 @@ pub enum KeySpec {
     Rsa2048,
     Rsa3072,
     Rsa4096,
+    /// A PKCS#11 RSA key of another size (1024 to 4096 bits; see `PairSpec::RsaOther`).
+    RsaOther,
     EccNistP256,
     EccNistP384,
     EccNistP521,
@@ -42,13 +44,14 @@ pub enum KeySpec {
 }
 
 impl KeySpec {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Aes256,
         Self::Aes128,
         Self::Aes192,
         Self::Rsa2048,
         Self::Rsa3072,
         Self::Rsa4096,
+        Self::RsaOther,
         Self::EccNistP256,
         Self::EccNistP384,
         Self::EccNistP521,
@@ -69,6 +72,7 @@ impl KeySpec {
             Self::Rsa2048 => "RSA_2048",
             Self::Rsa3072 => "RSA_3072",
             Self::Rsa4096 => "RSA_4096",
+            Self::RsaOther => "RSA_OTHER",
             Self::EccNistP256 => "ECC_NIST_P256",
             Self::EccNistP384 => "ECC_NIST_P384",
             Self::EccNistP521 => "ECC_NIST_P521",
@@ -90,7 +94,7 @@ impl KeySpec {
     }
 
     pub fn is_rsa(self) -> bool {
-        matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096)
+        matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 | Self::RsaOther)
     }
 
     /// Elliptic-curve key pairs, Weierstrass, Edwards or Montgomery.
@@ -120,6 +124,7 @@ impl KeySpec {
             Self::Rsa2048 => Some(PairSpec::Rsa2048),
             Self::Rsa3072 => Some(PairSpec::Rsa3072),
             Self::Rsa4096 => Some(PairSpec::Rsa4096),
+            Self::RsaOther => Some(PairSpec::RsaOther),
             Self::EccNistP256 => Some(PairSpec::EccNistP256),
             Self::EccNistP384 => Some(PairSpec::EccNistP384),
             Self::EccNistP521 => Some(PairSpec::EccNistP521),
@@ -188,7 +193,7 @@ impl KeySpec {
     pub fn usages(self) -> &'static [KeyUsage] {
         match self {
             Self::Aes256 | Self::Aes128 | Self::Aes192 => &[KeyUsage::EncryptDecrypt],
-            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => {
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 | Self::RsaOther => {
                 &[KeyUsage::EncryptDecrypt, KeyUsage::SignVerify]
             }
             Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521 => {
@@ -210,6 +215,7 @@ impl From<PairSpec> for KeySpec {
             PairSpec::Rsa2048 => Self::Rsa2048,
             PairSpec::Rsa3072 => Self::Rsa3072,
             PairSpec::Rsa4096 => Self::Rsa4096,
+            PairSpec::RsaOther => Self::RsaOther,
             PairSpec::EccNistP256 => Self::EccNistP256,
             PairSpec::EccNistP384 => Self::EccNistP384,
             PairSpec::EccNistP521 => Self::EccNistP521,

@@ -23,6 +23,8 @@ use serde_json::Value;
 #[path = "pkcs11_tool/curves.rs"]
 mod curves;
 use curves::curves;
+#[path = "pkcs11_tool/legacy_rsa.rs"]
+mod legacy_rsa;
 
 const SO_PIN: &str = "87654321";
 const PIN: &str = "123456";
@@ -359,6 +361,7 @@ fn scenario(tool: &Tool) {
     curves(tool);
     ciphers(tool);
     wrapping(tool);
+    legacy_rsa::legacy_rsa(tool);
     random(tool);
 }
 

@@ -314,9 +314,12 @@ fn ecdsa_signing(spec: PairSpec) -> Option<&'static EcdsaSigningAlgorithm> {
         PairSpec::EccNistP384 => Some(&signature::ECDSA_P384_SHA384_ASN1_SIGNING),
         PairSpec::EccNistP521 => Some(&signature::ECDSA_P521_SHA512_ASN1_SIGNING),
         PairSpec::EccSecgP256k1 => Some(&signature::ECDSA_P256K1_SHA256_ASN1_SIGNING),
-        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 | PairSpec::Ed25519 | PairSpec::X25519 => {
-            None
-        }
+        PairSpec::Rsa2048
+        | PairSpec::Rsa3072
+        | PairSpec::Rsa4096
+        | PairSpec::RsaOther
+        | PairSpec::Ed25519
+        | PairSpec::X25519 => None,
     }
 }
 

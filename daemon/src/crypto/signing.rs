@@ -75,6 +75,8 @@ impl SigningAlgorithm {
     pub fn for_spec(spec: PairSpec) -> &'static [Self] {
         use SigningAlgorithm::*;
         match spec {
+            // Token keys of other sizes have no KMS algorithms: the KMS face keeps its three sizes.
+            PairSpec::RsaOther => &[],
             PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => {
                 &[RsaPkcs1Sha256, RsaPkcs1Sha384, RsaPkcs1Sha512, RsaPssSha256, RsaPssSha384, RsaPssSha512]
             }

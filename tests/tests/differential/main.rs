@@ -14,7 +14,7 @@ use rsa::BoxedUint;
 use rsa::pkcs8::DecodePublicKey as _;
 use rsa::traits::PublicKeyParts as _;
 use sha1::Sha1;
-use sha2::{Digest as _, Sha256, Sha384, Sha512};
+use sha2::{Digest as _, Sha224, Sha256, Sha384, Sha512};
 
 /// SplitMix64: reproducible random messages without a random-number crate.
 struct Rng(u64);
@@ -57,6 +57,7 @@ impl Rng {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Hash {
     Sha1,
+    Sha224,
     Sha256,
     Sha384,
     Sha512,
@@ -66,6 +67,7 @@ impl Hash {
     fn digest(self, data: &[u8]) -> Vec<u8> {
         match self {
             Self::Sha1 => Sha1::digest(data).to_vec(),
+            Self::Sha224 => Sha224::digest(data).to_vec(),
             Self::Sha256 => Sha256::digest(data).to_vec(),
             Self::Sha384 => Sha384::digest(data).to_vec(),
             Self::Sha512 => Sha512::digest(data).to_vec(),
@@ -165,6 +167,8 @@ impl PublicKey {
             (Self::Rsa(key), Scheme::Pkcs1(Hash::Sha512)) => {
                 key.pkcs1v15_verify::<Sha512>(message, signature)
             }
+            (Self::Rsa(key), Scheme::Pss(Hash::Sha1)) => key.pss_verify::<Sha1>(message, signature),
+            (Self::Rsa(key), Scheme::Pss(Hash::Sha224)) => key.pss_verify::<Sha224>(message, signature),
             (Self::Rsa(key), Scheme::Pss(Hash::Sha256)) => key.pss_verify::<Sha256>(message, signature),
             (Self::Rsa(key), Scheme::Pss(Hash::Sha384)) => key.pss_verify::<Sha384>(message, signature),
             (Self::Rsa(key), Scheme::Pss(Hash::Sha512)) => key.pss_verify::<Sha512>(message, signature),

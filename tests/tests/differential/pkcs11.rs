@@ -66,6 +66,19 @@ fn pkcs11_child() {
     for (mechanism, encryption) in decryption() {
         encrypt_and_decrypt(&session, &rsa, &mechanism, encryption, &mut rng);
     }
+    // PSS with SHA-1 and SHA-224 on the 2048-bit key, and everything on a legacy 1024-bit one.
+    let legacy = generate(&session, rsa_templates_of(1024));
+    for pair in [&rsa, &legacy] {
+        for (mechanism, scheme, prehash) in legacy_rsa_signing() {
+            sign_and_verify(&session, pair, &mechanism, scheme, prehash, &mut rng);
+        }
+    }
+    for (mechanism, scheme, prehash) in rsa_signing() {
+        sign_and_verify(&session, &legacy, &mechanism, scheme, prehash, &mut rng);
+    }
+    for (mechanism, encryption) in decryption() {
+        encrypt_and_decrypt(&session, &legacy, &mechanism, encryption, &mut rng);
+    }
     println!("{DONE}");
 }
 
@@ -92,9 +105,13 @@ fn user_session(pkcs11: &Pkcs11) -> Session {
 type Templates = (Mechanism<'static>, Vec<Attribute>, Vec<Attribute>, Option<Curve>);
 
 fn rsa_templates() -> Templates {
+    rsa_templates_of(2048)
+}
+
+fn rsa_templates_of(bits: u64) -> Templates {
     let public = vec![
         Attribute::KeyType(KeyType::RSA),
-        Attribute::ModulusBits(2048.into()),
+        Attribute::ModulusBits(bits.into()),
         Attribute::PublicExponent(vec![1, 0, 1]),
         Attribute::Verify(true),
         Attribute::Encrypt(true),
@@ -144,6 +161,18 @@ fn rsa_signing() -> [(Mechanism<'static>, Scheme, Option<Hash>); 2] {
     [
         (Mechanism::Sha256RsaPkcs, Scheme::Pkcs1(Hash::Sha256), None),
         (Mechanism::Sha256RsaPkcsPss(pss), Scheme::Pss(Hash::Sha256), None),
+    ]
+}
+
+/// PSS with SHA-1 (CKM_SHA1_RSA_PKCS_PSS) and SHA-224 (CKM_RSA_PKCS_PSS over the digest), salts
+/// of the hash length, which is what RustCrypto's `pss_verify` expects.
+fn legacy_rsa_signing() -> [(Mechanism<'static>, Scheme, Option<Hash>); 2] {
+    let sha1 = PkcsPssParams { hash_alg: MechanismType::SHA1, mgf: PkcsMgfType::MGF1_SHA1, s_len: 20.into() };
+    let sha224 =
+        PkcsPssParams { hash_alg: MechanismType::SHA224, mgf: PkcsMgfType::MGF1_SHA224, s_len: 28.into() };
+    [
+        (Mechanism::Sha1RsaPkcsPss(sha1), Scheme::Pss(Hash::Sha1), None),
+        (Mechanism::RsaPkcsPss(sha224), Scheme::Pss(Hash::Sha224), Some(Hash::Sha224)),
     ]
 }
 

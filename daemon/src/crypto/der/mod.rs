@@ -184,7 +184,7 @@ pub fn ec_params(spec: PairSpec) -> Option<&'static [u8]> {
         PairSpec::EccSecgP256k1 => Some(K256_PARAMS),
         PairSpec::Ed25519 => Some(ED25519_PARAMS),
         PairSpec::X25519 => Some(X25519_PARAMS),
-        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 => None,
+        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 | PairSpec::RsaOther => None,
     }
 }
 
@@ -270,12 +270,10 @@ pub fn ec_spki(spec: PairSpec, ec_point: &[u8]) -> Result<Vec<u8>> {
 
 fn rsa_spec(modulus: &[u8]) -> Result<PairSpec> {
     let bits = modulus.first().map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
-    match bits {
-        2048 => Ok(PairSpec::Rsa2048),
-        3072 => Ok(PairSpec::Rsa3072),
-        4096 => Ok(PairSpec::Rsa4096),
-        _ => Err(Error::KeySize(format!("RSA keys of 2048, 3072 or 4096 bits are supported, not {bits}"))),
-    }
+    PairSpec::rsa(bits).ok_or_else(|| {
+        let (min, max) = (super::spec::RSA_TOKEN_BITS.start(), super::spec::RSA_TOKEN_BITS.end());
+        Error::KeySize(format!("RSA keys of {min} to {max} bits are supported, not {bits}"))
+    })
 }
 
 fn unsupported_algorithm() -> Error {

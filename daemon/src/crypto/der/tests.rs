@@ -209,11 +209,23 @@ fn ec_key_rebuilt_from_an_openssl_scalar_has_openssls_public_key() {
 #[test]
 fn specs_of_other_algorithms_and_sizes_are_refused() {
     let ssl = Openssl::new();
-    ssl.run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "r.pem"]);
-    ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "r.pem", "-outform", "DER", "-out", "r.der"]);
-    ssl.run(&["pkey", "-in", "r.pem", "-pubout", "-outform", "DER", "-out", "r.pub"]);
-    assert!(matches!(err(pkcs8_spec(&ssl.read("r.der"))), Error::KeySize(_)));
-    assert!(matches!(err(spki_spec(&ssl.read("r.pub"))), Error::KeySize(_)));
+    // Below the token's 1024 bits; 1024 itself and other sizes up to 4096 are RSA_OTHER.
+    for (bits, spec) in [(1016, None), (1024, Some(PairSpec::RsaOther)), (1032, Some(PairSpec::RsaOther))] {
+        let keygen = format!("rsa_keygen_bits:{bits}");
+        ssl.run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", &keygen, "-out", "r.pem"]);
+        ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "r.pem", "-outform", "DER", "-out", "r.der"]);
+        ssl.run(&["pkey", "-in", "r.pem", "-pubout", "-outform", "DER", "-out", "r.pub"]);
+        match spec {
+            None => {
+                assert!(matches!(err(pkcs8_spec(&ssl.read("r.der"))), Error::KeySize(_)));
+                assert!(matches!(err(spki_spec(&ssl.read("r.pub"))), Error::KeySize(_)));
+            }
+            Some(spec) => {
+                assert_eq!(pkcs8_spec(&ssl.read("r.der")).unwrap(), spec);
+                assert_eq!(spki_spec(&ssl.read("r.pub")).unwrap(), spec);
+            }
+        }
+    }
     ssl.run(&["genpkey", "-algorithm", "ED448", "-out", "e.pem"]);
     ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "e.pem", "-outform", "DER", "-out", "e.der"]);
     ssl.run(&["pkey", "-in", "e.pem", "-pubout", "-outform", "DER", "-out", "e.pub"]);

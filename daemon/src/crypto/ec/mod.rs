@@ -58,7 +58,12 @@ fn curve(spec: PairSpec) -> Option<Curve> {
             None,
             &digest::SHA256,
         ),
-        PairSpec::Rsa2048 | PairSpec::Rsa3072 | PairSpec::Rsa4096 | PairSpec::Ed25519 | PairSpec::X25519 => {
+        PairSpec::Rsa2048
+        | PairSpec::Rsa3072
+        | PairSpec::Rsa4096
+        | PairSpec::RsaOther
+        | PairSpec::Ed25519
+        | PairSpec::X25519 => {
             return None;
         }
     };

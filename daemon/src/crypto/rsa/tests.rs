@@ -3,8 +3,10 @@
 
 use std::sync::OnceLock;
 
+use super::sign::{DIGEST_INFO_PREFIXES, encoded_digest_info};
 use super::*;
 use crate::crypto::PairSpec;
+use crate::crypto::digest::HashAlg;
 use crate::crypto::digest::Hasher;
 use crate::crypto::test_util::{Openssl, err};
 
@@ -46,7 +48,6 @@ fn every_supported_scheme_signs_and_verifies() {
             (RsaSignScheme::Pkcs1DigestInfo, &info),
         ];
         for (scheme, input) in schemes {
-            assert!(scheme.can_sign() && scheme.can_verify());
             let signature = key.sign(scheme, input).unwrap();
             assert_eq!(signature.len(), 256);
             rsa_verify(&spki, scheme, input, &signature).unwrap();
@@ -113,27 +114,29 @@ fn inputs_other_than_a_sha2_digest_info_are_signed_too() {
 }
 
 #[test]
-fn digest_lengths_salts_and_unsupported_hashes_are_refused() {
+fn digest_lengths_and_salts_over_the_limit_are_refused() {
     let key = key();
-    for hash in SIGNING_HASHES {
+    let spki = key.public_key_der().unwrap();
+    for hash in HashAlg::ALL {
         for len in [0, hash.output_len() - 1, hash.output_len() + 1] {
             assert!(matches!(err(key.sign(RsaSignScheme::Pkcs1(hash), &vec![1; len])), Error::DataLength(_)));
             let pss = RsaSignScheme::Pss { hash, salt_len: hash.output_len() };
             assert!(matches!(err(key.sign(pss, &vec![1; len])), Error::DataLength(_)));
         }
-        for salt_len in [0, 20, hash.output_len() + 1] {
+        // Any salt from 0 to emLen - hLen - 2 (a 2048-bit key: 256 - hLen - 2), none longer.
+        let limit = 256 - hash.output_len() - 2;
+        assert_eq!(max_salt_len(hash, 2048), limit);
+        let d = digest(hash, b"salted");
+        for salt_len in [0, 20, hash.output_len() + 1, limit] {
             let pss = RsaSignScheme::Pss { hash, salt_len };
-            assert!(matches!(err(key.sign(pss, &digest(hash, b""))), Error::ParameterInvalid(_)));
+            let signature = key.sign(pss, &d).unwrap();
+            rsa_verify(&spki, pss, &d, &signature).unwrap();
+            let other = RsaSignScheme::Pss { hash, salt_len: salt_len + 1 };
+            assert!(rsa_verify(&spki, other, &d, &signature).is_err(), "{hash:?} {salt_len}");
         }
-    }
-    for hash in [HashAlg::Sha1, HashAlg::Sha224] {
-        let pss = RsaSignScheme::Pss { hash, salt_len: hash.output_len() };
-        assert!(!pss.can_sign() && !pss.can_verify());
-        assert!(matches!(err(key.sign(pss, &digest(hash, b""))), Error::ParameterInvalid(_)));
-        let pkcs1 = RsaSignScheme::Pkcs1(hash);
-        for len in [hash.output_len() - 1, hash.output_len() + 1] {
-            assert!(matches!(err(key.sign(pkcs1, &vec![1; len])), Error::DataLength(_)));
-        }
+        let too_long = RsaSignScheme::Pss { hash, salt_len: limit + 1 };
+        assert!(matches!(err(key.sign(too_long, &d)), Error::ParameterInvalid(_)));
+        assert!(matches!(err(rsa_verify(&spki, too_long, &d, &[0; 256])), Error::ParameterInvalid(_)));
     }
 }
 
@@ -146,7 +149,6 @@ fn sha1_and_sha224_pkcs1_signatures_agree_with_openssl() {
     let spki = ssl.read("pub.der");
     for (hash, name) in [(HashAlg::Sha1, "sha1"), (HashAlg::Sha224, "sha224")] {
         let scheme = RsaSignScheme::Pkcs1(hash);
-        assert!(scheme.can_sign() && scheme.can_verify());
         let prehash = digest(hash, b"legacy");
         let signature = key.sign(scheme, &prehash).unwrap();
         let info = encoded_digest_info(hash, &prehash).unwrap();
@@ -172,38 +174,39 @@ fn encryption_round_trips_with_limits() {
     let spki = key.public_key_der().unwrap();
     let schemes = [
         (RsaCryptScheme::Pkcs1, 245),
-        (RsaCryptScheme::Oaep(HashAlg::Sha1), 214),
-        (RsaCryptScheme::Oaep(HashAlg::Sha256), 190),
-        (RsaCryptScheme::Oaep(HashAlg::Sha512), 126),
+        (RsaCryptScheme::oaep(HashAlg::Sha1), 214),
+        (RsaCryptScheme::oaep(HashAlg::Sha256), 190),
+        (RsaCryptScheme::oaep(HashAlg::Sha512), 126),
+        // SHA-224 and labels through the raw operation or AWS-LC.
+        (RsaCryptScheme::oaep(HashAlg::Sha224), 198),
+        (RsaCryptScheme::Oaep { hash: HashAlg::Sha224, label: b"label".to_vec() }, 198),
+        (RsaCryptScheme::Oaep { hash: HashAlg::Sha256, label: b"label".to_vec() }, 190),
     ];
     for (scheme, limit) in schemes {
         for len in [0, 1, limit] {
             let plaintext = vec![0x5c; len];
-            let ciphertext = rsa_encrypt(&spki, scheme, &plaintext).unwrap();
+            let ciphertext = rsa_encrypt(&spki, &scheme, &plaintext).unwrap();
             assert_eq!(ciphertext.len(), 256);
-            assert_eq!(key.decrypt(scheme, &ciphertext).unwrap().as_slice(), plaintext.as_slice());
+            assert_eq!(key.decrypt(&scheme, &ciphertext).unwrap().as_slice(), plaintext.as_slice());
         }
         assert!(
-            matches!(err(rsa_encrypt(&spki, scheme, &vec![0; limit + 1])), Error::DataLength(_)),
+            matches!(err(rsa_encrypt(&spki, &scheme, &vec![0; limit + 1])), Error::DataLength(_)),
             "{scheme:?}"
         );
-        let ciphertext = rsa_encrypt(&spki, scheme, b"secret").unwrap();
-        assert!(matches!(err(key.decrypt(scheme, &ciphertext[1..])), Error::CiphertextLength(_)));
-        assert!(matches!(err(key.decrypt(scheme, &[])), Error::CiphertextLength(_)));
+        let ciphertext = rsa_encrypt(&spki, &scheme, b"secret").unwrap();
+        assert!(matches!(err(key.decrypt(&scheme, &ciphertext[1..])), Error::CiphertextLength(_)));
+        assert!(matches!(err(key.decrypt(&scheme, &[])), Error::CiphertextLength(_)));
         let mut tampered = ciphertext.clone();
         tampered[0] ^= 0x01;
         tampered[100] ^= 0x40;
-        assert!(matches!(err(key.decrypt(scheme, &tampered)), Error::CiphertextInvalid(_)), "{scheme:?}");
+        assert!(matches!(err(key.decrypt(&scheme, &tampered)), Error::CiphertextInvalid(_)), "{scheme:?}");
         // A value above the modulus.
-        assert!(matches!(err(key.decrypt(scheme, &[0xff; 256])), Error::CiphertextInvalid(_)));
+        assert!(matches!(err(key.decrypt(&scheme, &[0xff; 256])), Error::CiphertextInvalid(_)));
     }
-    let oaep_224 = RsaCryptScheme::Oaep(HashAlg::Sha224);
-    assert!(matches!(err(rsa_encrypt(&spki, oaep_224, b"x")), Error::ParameterInvalid(_)));
-    assert!(matches!(err(key.decrypt(oaep_224, &[0; 256])), Error::ParameterInvalid(_)));
     // The wrong scheme fails as invalid data, not with a panic.
-    let ciphertext = rsa_encrypt(&spki, RsaCryptScheme::Pkcs1, b"secret").unwrap();
+    let ciphertext = rsa_encrypt(&spki, &RsaCryptScheme::Pkcs1, b"secret").unwrap();
     assert!(matches!(
-        err(key.decrypt(RsaCryptScheme::Oaep(HashAlg::Sha1), &ciphertext)),
+        err(key.decrypt(&RsaCryptScheme::oaep(HashAlg::Sha1), &ciphertext)),
         Error::CiphertextInvalid(_)
     ));
 }
@@ -271,7 +274,7 @@ fn openssl_ciphertexts_decrypt_here() {
     let cases = [
         (RsaCryptScheme::Pkcs1, vec!["-pkeyopt", "rsa_padding_mode:pkcs1"]),
         (
-            RsaCryptScheme::Oaep(HashAlg::Sha256),
+            RsaCryptScheme::oaep(HashAlg::Sha256),
             vec![
                 "-pkeyopt",
                 "rsa_padding_mode:oaep",
@@ -281,7 +284,7 @@ fn openssl_ciphertexts_decrypt_here() {
                 "rsa_mgf1_md:sha256",
             ],
         ),
-        (RsaCryptScheme::Oaep(HashAlg::Sha1), vec!["-pkeyopt", "rsa_padding_mode:oaep"]),
+        (RsaCryptScheme::oaep(HashAlg::Sha1), vec!["-pkeyopt", "rsa_padding_mode:oaep"]),
     ];
     for (scheme, options) in cases {
         let encrypt = [
@@ -289,10 +292,10 @@ fn openssl_ciphertexts_decrypt_here() {
             "ct",
         ];
         ssl.run(&[&encrypt[..], &options[..]].concat());
-        let plaintext = key.decrypt(scheme, &ssl.read("ct")).unwrap();
+        let plaintext = key.decrypt(&scheme, &ssl.read("ct")).unwrap();
         assert_eq!(plaintext.as_slice(), b"a 32-byte AES key, more or less!", "{scheme:?}");
         // And OpenSSL decrypts ours.
-        let ours = rsa_encrypt(&ssl.read("pub.der"), scheme, b"from arca").unwrap();
+        let ours = rsa_encrypt(&ssl.read("pub.der"), &scheme, b"from arca").unwrap();
         ssl.write("ct", &ours);
         let decrypt = ["pkeyutl", "-decrypt", "-inkey", "k.pem", "-in", "ct", "-out", "back"];
         ssl.run(&[&decrypt[..], &options[..]].concat());
@@ -303,13 +306,13 @@ fn openssl_ciphertexts_decrypt_here() {
 #[test]
 fn keys_of_other_types_and_sizes_are_refused() {
     let ssl = Openssl::new();
-    ssl.run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "small.pem"]);
+    ssl.run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1016", "-out", "small.pem"]);
     ssl.run(&["pkcs8", "-topk8", "-nocrypt", "-in", "small.pem", "-outform", "DER", "-out", "small.der"]);
     ssl.run(&["pkey", "-in", "small.pem", "-pubout", "-outform", "DER", "-out", "small.pub"]);
     assert!(matches!(err(RsaPrivateKey::from_pkcs8(&ssl.read("small.der"))), Error::KeySize(_)));
     let small_pub = ssl.read("small.pub");
     assert!(matches!(err(rsa_modulus_bytes(&small_pub)), Error::KeySize(_)));
-    assert!(matches!(err(rsa_encrypt(&small_pub, RsaCryptScheme::Pkcs1, b"x")), Error::KeySize(_)));
+    assert!(matches!(err(rsa_encrypt(&small_pub, &RsaCryptScheme::Pkcs1, b"x")), Error::KeySize(_)));
     let ec = crate::crypto::ec::ec_generate(PairSpec::EccNistP256).unwrap();
     assert!(matches!(err(RsaPrivateKey::from_pkcs8(ec.as_slice())), Error::KeyType(_)));
     let ec_pub =
@@ -322,10 +325,10 @@ fn keys_of_other_types_and_sizes_are_refused() {
     for garbage in [&[][..], &[0x30, 0x00], &[0xff; 40], &key_der()[..100]] {
         assert!(RsaPrivateKey::from_pkcs8(garbage).is_err());
         assert!(rsa_verify(garbage, RsaSignScheme::Pkcs1DigestInfo, &[], &[]).is_err());
-        assert!(rsa_encrypt(garbage, RsaCryptScheme::Pkcs1, b"").is_err());
+        assert!(rsa_encrypt(garbage, &RsaCryptScheme::Pkcs1, b"").is_err());
         assert!(rsa_modulus_bytes(garbage).is_err());
     }
-    for bits in [0, 1024, 2047, 2049, 8192] {
+    for bits in [0, 1000, 1016, 1025, 2047, 2049, 4104, 5000, 8192] {
         assert!(matches!(err(rsa_generate(bits)), Error::KeySize(_)), "{bits}");
     }
     let shown = format!("{:?}", key());

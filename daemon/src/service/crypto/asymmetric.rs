@@ -94,6 +94,8 @@ pub struct KeyAlgorithms {
 
 pub fn key_algorithms(spec: KeySpec, usage: KeyUsage) -> KeyAlgorithms {
     let encryption = match (usage, spec.is_rsa()) {
+        // Token keys of other RSA sizes have no KMS algorithms: the KMS face keeps its three.
+        (KeyUsage::EncryptDecrypt, true) if spec == KeySpec::RsaOther => Vec::new(),
         (KeyUsage::EncryptDecrypt, true) => vec![Some(OaepHash::Sha1), Some(OaepHash::Sha256)],
         (KeyUsage::EncryptDecrypt, false) => vec![None],
         _ => Vec::new(),

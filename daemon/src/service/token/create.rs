@@ -359,7 +359,7 @@ impl TokenService {
 /// The full attribute set of a public key given as SubjectPublicKeyInfo, over `template`.
 pub(super) fn public_key_map(spki: &[u8], template: &Template) -> Result<AttributeMap> {
     use crate::crypto::der;
-    let spec = der::spki_spec(spki).map_err(super::crypto_rv::p11)?.into();
+    let spec = der::spki_spec(spki).map_err(super::stored_forms::template_p11)?.into();
     let kind = Kind::of_key(spec, true);
     let mut map = defaults::from_template(kind, Some(spec), template, &[], Provenance::Supplied)?;
     map.insert(CKA_CLASS, ulong(CKO_PUBLIC_KEY));

@@ -213,7 +213,9 @@ pub(super) fn for_kms_key(metadata: &KeyMetadata, public: bool) -> AttributeMap 
 pub(super) fn generation_mechanism(spec: KeySpec) -> CK_MECHANISM_TYPE {
     match spec {
         KeySpec::Aes128 | KeySpec::Aes192 | KeySpec::Aes256 => CKM_AES_KEY_GEN,
-        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => CKM_RSA_PKCS_KEY_PAIR_GEN,
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 | KeySpec::RsaOther => {
+            CKM_RSA_PKCS_KEY_PAIR_GEN
+        }
         KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 | KeySpec::EccSecgP256k1 => {
             CKM_EC_KEY_PAIR_GEN
         }

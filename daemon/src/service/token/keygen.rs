@@ -10,7 +10,9 @@ use super::crypto_rv::p11;
 use super::defaults::{Provenance, generation_mechanism};
 use super::mechanisms::{self, Mechanism};
 use super::stored_forms::secret_spec;
+use crate::crypto::PairSpec;
 use crate::crypto::key::generate_pkcs8;
+use crate::crypto::rsa::rsa_generate;
 use crate::error::{Error, Result};
 use crate::keys::KeySpec;
 use crate::secure_mem::SecretBuf;
@@ -79,8 +81,11 @@ impl TokenKeys {
         mechanisms::require(mechanism.kind, CKF_GENERATE_KEY_PAIR)?;
         check_class(public, CKO_PUBLIC_KEY)?;
         check_class(private, CKO_PRIVATE_KEY)?;
-        let (spec, key_type) = match mechanism.kind {
-            CKM_RSA_PKCS_KEY_PAIR_GEN => (rsa_spec(public)?, CKK_RSA),
+        let (spec, key_type, rsa_bits) = match mechanism.kind {
+            CKM_RSA_PKCS_KEY_PAIR_GEN => {
+                let (spec, bits) = rsa_spec(public)?;
+                (spec, CKK_RSA, Some(bits))
+            }
             kind => {
                 let key_type = match kind {
                     CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
@@ -89,7 +94,7 @@ impl TokenKeys {
                 };
                 let params = public.get(CKA_EC_PARAMS).or(private.get(CKA_EC_PARAMS));
                 let params = params.ok_or_else(|| incomplete("CKA_EC_PARAMS is required"))?;
-                (super::stored_forms::curve_of(params, key_type)?.into(), key_type)
+                (super::stored_forms::curve_of(params, key_type)?.into(), key_type, None)
             }
         };
         for template in [public, private] {
@@ -111,7 +116,10 @@ impl TokenKeys {
         let material = self
             .token
             .keystore
-            .off_reactor_with_deadline("key pair generation", move || generate_pkcs8(pair).map_err(p11))
+            .off_reactor_with_deadline("key pair generation", move || match rsa_bits {
+                Some(bits) => rsa_generate(bits).map_err(p11),
+                None => generate_pkcs8(pair).map_err(p11),
+            })
             .await?;
         let (private, public) =
             self.token.commit_key(AppCall { app, call }, session, planned, material, None).await?;
@@ -120,7 +128,11 @@ impl TokenKeys {
     }
 }
 
-fn rsa_spec(public: &Template) -> Result<KeySpec> {
+/// The spec and size of a new RSA key: CKA_MODULUS_BITS from 1024 to 4096 in steps of 8 (below
+/// 2048 bits for legacy clients, as SoftHSM2 allows), public exponent 65537. Another size is
+/// CKR_ATTRIBUTE_VALUE_INVALID: PKCS#11 lists it, and not CKR_KEY_SIZE_RANGE, for
+/// C_GenerateKeyPair (as for C_GenerateKey's CKA_VALUE_LEN).
+fn rsa_spec(public: &Template) -> Result<(KeySpec, usize)> {
     let bits = public.ulong(CKA_MODULUS_BITS).ok_or_else(|| incomplete("CKA_MODULUS_BITS is required"))?;
     if let Some(exponent) = public.get(CKA_PUBLIC_EXPONENT) {
         let significant: Vec<u8> = exponent.iter().copied().skip_while(|b| *b == 0).collect();
@@ -128,10 +140,41 @@ fn rsa_spec(public: &Template) -> Result<KeySpec> {
             return Err(Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, "the public exponent must be 65537"));
         }
     }
-    match bits {
-        2048 => Ok(KeySpec::Rsa2048),
-        3072 => Ok(KeySpec::Rsa3072),
-        4096 => Ok(KeySpec::Rsa4096),
-        _ => Err(Error::p11(CKR_KEY_SIZE_RANGE, format!("RSA keys of 2048, 3072 or 4096 bits, not {bits}"))),
+    let bits = usize::try_from(bits).unwrap_or(usize::MAX);
+    match PairSpec::rsa(bits).filter(|_| bits.is_multiple_of(8)) {
+        Some(spec) => Ok((spec.into(), bits)),
+        None => Err(Error::p11(
+            CKR_ATTRIBUTE_VALUE_INVALID,
+            format!("RSA keys of 1024 to 4096 bits in steps of 8 are generated, not {bits}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_of(bits: u64) -> Result<(KeySpec, usize)> {
+        rsa_spec(&Template::parse([(CKA_MODULUS_BITS, ulong(bits))]).unwrap())
+    }
+
+    #[test]
+    fn rsa_sizes_from_1024_to_4096_in_steps_of_8_others_are_invalid_values() {
+        assert_eq!(spec_of(1024).unwrap(), (KeySpec::RsaOther, 1024));
+        assert_eq!(spec_of(1032).unwrap(), (KeySpec::RsaOther, 1032));
+        assert_eq!(spec_of(2048).unwrap(), (KeySpec::Rsa2048, 2048));
+        assert_eq!(spec_of(2056).unwrap(), (KeySpec::RsaOther, 2056));
+        assert_eq!(spec_of(4096).unwrap(), (KeySpec::Rsa4096, 4096));
+        for bits in [0, 512, 1000, 1016, 1028, 2047, 4104, 5000, u64::MAX] {
+            assert!(
+                matches!(spec_of(bits), Err(Error::Pkcs11 { rv: CKR_ATTRIBUTE_VALUE_INVALID, .. })),
+                "{bits}"
+            );
+        }
+        let exponent3 = Template::parse([(CKA_MODULUS_BITS, ulong(1024)), (CKA_PUBLIC_EXPONENT, vec![3])]);
+        assert!(matches!(
+            rsa_spec(&exponent3.unwrap()),
+            Err(Error::Pkcs11 { rv: CKR_ATTRIBUTE_VALUE_INVALID, .. })
+        ));
     }
 }

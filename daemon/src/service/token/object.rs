@@ -41,7 +41,7 @@ pub struct Object {
 pub(super) fn key_type(spec: KeySpec) -> CK_KEY_TYPE {
     match spec {
         KeySpec::Aes128 | KeySpec::Aes192 | KeySpec::Aes256 => CKK_AES,
-        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => CKK_RSA,
+        KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 | KeySpec::RsaOther => CKK_RSA,
         KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 | KeySpec::EccSecgP256k1 => CKK_EC,
         KeySpec::Ed25519 => CKK_EC_EDWARDS,
         KeySpec::X25519 => CKK_EC_MONTGOMERY,

@@ -7,14 +7,13 @@ use super::TokenObjects;
 use super::app::AppCall;
 use super::attributes::{Template, boolean, incomplete, inconsistent};
 use super::create::{NewKey, public_key_map};
-use super::crypto_rv::p11;
 use super::defaults::Provenance;
 use super::key_access::require_enabled;
 use super::object::{Body, Lookup, Object, public_plain_attributes};
 use super::object_calls::check_changes;
 use super::schema::Kind;
 use super::stored_forms::{
-    certificate_map, data_map, private_key_material, public_key_spki, secret_spec, without,
+    certificate_map, data_map, private_key_material, public_key_spki, secret_spec, template_p11, without,
 };
 use crate::crypto::der;
 use crate::error::{Error, Result};
@@ -40,7 +39,7 @@ impl TokenObjects {
             }
             CKO_PRIVATE_KEY => {
                 let material = private_key_material(template)?;
-                let spec = der::pkcs8_spec(material.as_slice()).map_err(p11)?.into();
+                let spec = der::pkcs8_spec(material.as_slice()).map_err(template_p11)?.into();
                 let new = NewKey::supplied(spec, material, template);
                 let (handle, _) = self.token.add_private_only(AppCall { app, call }, session, new).await?;
                 Ok(handle)

@@ -37,6 +37,17 @@ pub(super) fn curve_of(params: &[u8], key_type: CK_KEY_TYPE) -> Result<PairSpec>
     Ok(spec)
 }
 
+/// A crypto failure while making an object from a template: a key of a size the token does not
+/// take is a bad attribute value, as PKCS#11 lists CKR_ATTRIBUTE_VALUE_INVALID (not
+/// CKR_KEY_SIZE_RANGE, which is for operations on existing keys) for C_CreateObject and
+/// C_GenerateKeyPair.
+pub(super) fn template_p11(error: crate::crypto::Error) -> Error {
+    match error {
+        crate::crypto::Error::KeySize(message) => Error::p11(CKR_ATTRIBUTE_VALUE_INVALID, message),
+        other => p11(other),
+    }
+}
+
 fn required<'a>(template: &'a Template, attribute: CK_ATTRIBUTE_TYPE, name: &str) -> Result<&'a [u8]> {
     template.get(attribute).ok_or_else(|| incomplete(&format!("{name} is required")))
 }
@@ -53,7 +64,7 @@ pub(super) fn private_key_material(template: &Template) -> Result<SecretBuf> {
             exponent_2: required(template, CKA_EXPONENT_2, "CKA_EXPONENT_2")?,
             coefficient: required(template, CKA_COEFFICIENT, "CKA_COEFFICIENT")?,
         })
-        .map_err(p11),
+        .map_err(template_p11),
         Some(key_type @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
             let spec = curve_of(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?, key_type)?;
             let value = required(template, CKA_VALUE, "CKA_VALUE")?;
@@ -76,7 +87,7 @@ pub(super) fn public_key_spki(template: &Template) -> Result<Vec<u8>> {
             required(template, CKA_MODULUS, "CKA_MODULUS")?,
             required(template, CKA_PUBLIC_EXPONENT, "CKA_PUBLIC_EXPONENT")?,
         )
-        .map_err(p11),
+        .map_err(template_p11),
         Some(key_type @ (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY)) => {
             let spec = curve_of(required(template, CKA_EC_PARAMS, "CKA_EC_PARAMS")?, key_type)?;
             der::ec_spki(spec, required(template, CKA_EC_POINT, "CKA_EC_POINT")?).map_err(p11)

@@ -76,7 +76,7 @@ impl TokenKeys {
                 wrap::aes_key_wrap(material(kek)?, secret, mechanism.kind == CKM_AES_KEY_WRAP_PAD)
                     .map_err(p11)?
             }
-            _ => rsa::rsa_encrypt(&wrapping.public_key_der()?, rsa_crypt_scheme(mechanism)?, secret)
+            _ => rsa::rsa_encrypt(&wrapping.public_key_der()?, &rsa_crypt_scheme(mechanism)?, secret)
                 .map_err(p11)?,
         };
         Ok(Output::Data(wrapped))
@@ -109,7 +109,7 @@ impl TokenKeys {
             }
             _ => match private_key(&key)? {
                 PrivateKey::Rsa(rsa) => {
-                    rsa.decrypt(rsa_crypt_scheme(mechanism)?, wrapped).map_err(unwrap_p11)?
+                    rsa.decrypt(&rsa_crypt_scheme(mechanism)?, wrapped).map_err(unwrap_p11)?
                 }
                 _ => {
                     return Err(Error::p11(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "not an RSA key"));

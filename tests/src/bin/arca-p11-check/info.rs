@@ -101,6 +101,8 @@ fn expected() -> Vec<(M, &'static [Flag], Sizes)> {
         (M::RSA_PKCS, &[ENCRYPT, DECRYPT, SIGN, VERIFY], Sizes::Rsa),
         (M::RSA_PKCS_OAEP, CIPHER, Sizes::Rsa),
         (M::RSA_PKCS_PSS, SIGNATURE, Sizes::Rsa),
+        (M::RSA_X_509, &[ENCRYPT, DECRYPT, SIGN, VERIFY], Sizes::Rsa),
+        (M::SHA1_RSA_PKCS_PSS, SIGNATURE, Sizes::Rsa),
         (M::SHA1_RSA_PKCS, SIGNATURE, Sizes::Rsa),
         (M::SHA224_RSA_PKCS, SIGNATURE, Sizes::Rsa),
         (M::SHA256_RSA_PKCS, SIGNATURE, Sizes::Rsa),
@@ -201,7 +203,7 @@ pub fn mechanism_info(ctx: &Ctx) -> Outcome {
         let (want_min, want_max) = match sizes {
             Sizes::Any => continue,
             Sizes::Aes => (16, 32),
-            Sizes::Rsa => (2048, 4096),
+            Sizes::Rsa => (1024, 4096),
         };
         if min > want_min || max < want_max {
             problems.push(format!("{mechanism} key sizes {min}..{max} do not cover {want_min}..{want_max}"));

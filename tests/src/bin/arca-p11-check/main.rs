@@ -28,6 +28,7 @@ mod limits;
 mod objects;
 mod openssl;
 mod rsa;
+mod rsa_more;
 mod sessions;
 mod suite;
 mod symmetric;
@@ -137,6 +138,12 @@ const CHECKS: &[(&str, Scope, CheckFn)] = &[
     ("sha_rsa_pkcs", Scope::Both, rsa::sha_rsa_pkcs),
     ("sha_rsa_pss", Scope::Both, rsa::sha_rsa_pss),
     ("rsa_pss_salt_length", Scope::Both, rsa::rsa_pss_salt_length),
+    ("rsa_1024_key_pair", Scope::Both, rsa_more::rsa_1024_key_pair),
+    ("rsa_key_size_range", Scope::Both, rsa_more::rsa_key_size_range),
+    ("import_rsa_legacy_sizes", Scope::Both, rsa_more::import_rsa_legacy_sizes),
+    ("rsa_x_509", Scope::Both, rsa_more::rsa_x_509),
+    ("rsa_pss_sha1_sha224", Scope::Both, rsa_more::rsa_pss_sha1_sha224),
+    ("rsa_oaep_sha224_label", Scope::Both, rsa_more::rsa_oaep_sha224_label),
     ("ecdsa", Scope::Both, ec::ecdsa),
     ("ecdsa_sha256", Scope::Both, ec::ecdsa_sha256),
     ("ecdsa_sha384", Scope::Both, ec::ecdsa_sha384),

@@ -138,7 +138,7 @@ pub fn import_generic_secret(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
-fn rsa_private_template(parts: &[Vec<u8>], name: &str) -> Vec<Attribute> {
+pub fn rsa_private_template(parts: &[Vec<u8>], name: &str) -> Vec<Attribute> {
     let part = |i: usize| parts.get(i).cloned().unwrap_or_default();
     vec![
         Attribute::Class(ObjectClass::PRIVATE_KEY),

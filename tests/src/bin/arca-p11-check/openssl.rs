@@ -205,6 +205,28 @@ pub fn verify_digest(spki: &[u8], opts: SigOpts, digest: &[u8], signature: &[u8]
     run(&args).map(drop)
 }
 
+/// Verifies an RSA-PSS signature over a digest of SHA-`bits` (1 for SHA-1), MGF1 with the same
+/// hash, with exactly `salt` bytes of salt.
+pub fn verify_digest_pss(
+    spki: &[u8],
+    bits: u32,
+    salt: u64,
+    digest: &[u8],
+    signature: &[u8],
+) -> Result<(), Fail> {
+    let scratch = Scratch::new()?;
+    let key = scratch.write("pub.der", spki)?;
+    let data = scratch.write("digest", digest)?;
+    let sig = scratch.write("sig", signature)?;
+    let name = if bits == 1 { "sha1".to_owned() } else { format!("sha{bits}") };
+    let (md, mgf, salt) =
+        (format!("digest:{name}"), format!("rsa_mgf1_md:{name}"), format!("rsa_pss_saltlen:{salt}"));
+    let mut args = vec!["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", text(&key)];
+    args.extend(["-in", text(&data), "-sigfile", text(&sig), "-pkeyopt", md.as_str()]);
+    args.extend(["-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", mgf.as_str(), "-pkeyopt", salt.as_str()]);
+    run(&args).map(drop)
+}
+
 /// Signs `message` with an OpenSSL key (PKCS#1 v1.5, or ECDSA DER).
 pub fn sign_message(key: &KeyFile, bits: u32, message: &[u8]) -> Result<Vec<u8>, Fail> {
     let data = key.scratch.write("to-sign", message)?;

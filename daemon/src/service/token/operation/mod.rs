@@ -132,12 +132,18 @@ fn hash_of(mechanism: CK_MECHANISM_TYPE) -> Option<HashAlg> {
         | CKM_SHA512_HMAC_GENERAL
         | CKM_SHA512 => Some(HashAlg::Sha512),
         // ECDSA over SHA-1 and SHA-224: what pkcs11-tool --test-ec and older applications sign.
-        CKM_SHA_1 | CKM_ECDSA_SHA1 | CKM_SHA1_RSA_PKCS | CKM_SHA_1_HMAC | CKM_SHA_1_HMAC_GENERAL => {
-            Some(HashAlg::Sha1)
-        }
-        CKM_SHA224 | CKM_ECDSA_SHA224 | CKM_SHA224_RSA_PKCS | CKM_SHA224_HMAC | CKM_SHA224_HMAC_GENERAL => {
-            Some(HashAlg::Sha224)
-        }
+        CKM_SHA_1
+        | CKM_ECDSA_SHA1
+        | CKM_SHA1_RSA_PKCS
+        | CKM_SHA1_RSA_PKCS_PSS
+        | CKM_SHA_1_HMAC
+        | CKM_SHA_1_HMAC_GENERAL => Some(HashAlg::Sha1),
+        CKM_SHA224
+        | CKM_ECDSA_SHA224
+        | CKM_SHA224_RSA_PKCS
+        | CKM_SHA224_RSA_PKCS_PSS
+        | CKM_SHA224_HMAC
+        | CKM_SHA224_HMAC_GENERAL => Some(HashAlg::Sha224),
         _ => None,
     }
 }
@@ -214,47 +220,13 @@ pub fn aes_mode(mechanism: &Mechanism) -> Result<AesMode> {
     }
 }
 
-pub fn rsa_crypt_scheme(mechanism: &Mechanism) -> Result<RsaCryptScheme> {
-    match (mechanism.kind, &mechanism.parameter) {
-        (CKM_RSA_PKCS, _) => no_parameter(mechanism).map(|()| RsaCryptScheme::Pkcs1),
-        (CKM_RSA_PKCS_OAEP, Parameter::Oaep { hash, mgf, source, source_data }) => {
-            let hash_alg = hash_from_mechanism(*hash).ok_or_else(|| param_invalid("unknown OAEP hash"))?;
-            if hash_from_mgf(*mgf) != Some(hash_alg) {
-                return Err(param_invalid("OAEP: the MGF1 hash must be the OAEP hash"));
-            }
-            if !source_data.is_empty() || (*source != 0 && *source != CKZ_DATA_SPECIFIED) {
-                return Err(param_invalid("OAEP labels (pSourceData) are not supported"));
-            }
-            if !matches!(hash_alg, HashAlg::Sha1 | HashAlg::Sha256 | HashAlg::Sha384 | HashAlg::Sha512) {
-                return Err(param_invalid("OAEP hashes: SHA-1, SHA-256, SHA-384, SHA-512"));
-            }
-            Ok(RsaCryptScheme::Oaep(hash_alg))
-        }
-        _ => Err(param_invalid("CKM_RSA_PKCS_OAEP needs CK_RSA_PKCS_OAEP_PARAMS")),
-    }
-}
-
-fn pss_scheme(mechanism: &Mechanism, expected: Option<HashAlg>) -> Result<RsaSignScheme> {
-    let Parameter::Pss { hash, mgf, salt_len } = &mechanism.parameter else {
-        return Err(param_invalid("PSS mechanisms need CK_RSA_PKCS_PSS_PARAMS"));
-    };
-    let hash = hash_from_mechanism(*hash).ok_or_else(|| param_invalid("unknown PSS hash"))?;
-    if expected.is_some_and(|e| e != hash) || hash_from_mgf(*mgf) != Some(hash) {
-        return Err(param_invalid("PSS: hashAlg and MGF must match the mechanism's hash"));
-    }
-    if *salt_len != hash.output_len() as u64 {
-        return Err(param_invalid("PSS: the salt length must equal the hash length"));
-    }
-    Ok(RsaSignScheme::Pss { hash, salt_len: *salt_len as usize })
-}
-
 impl Operation {
     fn new(state: State, fixed_len: usize) -> Self {
         Self { state, fixed_len, updated: false, audit_key: None, awaiting_context_login: false }
     }
 
     pub fn encrypt(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
-        if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
+        if is_rsa_cipher(mechanism.kind) {
             let spki = object.public_key_der()?;
             let modulus = rsa_modulus_bytes(&spki).map_err(p11)?;
             return Ok(Self::new(State::RsaEncrypt { spki, scheme: rsa_crypt_scheme(mechanism)? }, modulus));
@@ -266,7 +238,7 @@ impl Operation {
 
     pub fn decrypt(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
         let key = key.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a key"))?;
-        if mechanism.kind == CKM_RSA_PKCS || mechanism.kind == CKM_RSA_PKCS_OAEP {
+        if is_rsa_cipher(mechanism.kind) {
             let modulus = rsa_modulus_bytes(&object.public_key_der()?).map_err(p11)?;
             let state = State::RsaDecrypt { key: key.clone(), scheme: rsa_crypt_scheme(mechanism)? };
             return Ok(Self::new(state, modulus));
@@ -282,7 +254,7 @@ impl Operation {
         }
         let spki = object.public_key_der()?;
         let (finisher, len) = if key.metadata.spec.is_rsa() {
-            let scheme = rsa_sign_scheme(mechanism)?;
+            let scheme = rsa_sign_scheme(mechanism, &spki)?;
             (Finisher::RsaSign { key: key.clone(), scheme }, rsa_modulus_bytes(&spki).map_err(p11)?)
         } else if mechanism.kind == CKM_EDDSA {
             eddsa_parameter(mechanism)?;
@@ -304,7 +276,7 @@ impl Operation {
         let spki = object.public_key_der()?;
         let spec = object.spec().ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not a public key"))?;
         let (finisher, len) = if spec.is_rsa() {
-            let scheme = rsa_sign_scheme(mechanism)?;
+            let scheme = rsa_sign_scheme(mechanism, &spki)?;
             let len = rsa_modulus_bytes(&spki).map_err(p11)?;
             (Finisher::RsaVerify { spki, scheme }, len)
         } else if mechanism.kind == CKM_EDDSA {
@@ -376,20 +348,6 @@ fn eddsa_parameter(mechanism: &Mechanism) -> Result<()> {
     })
 }
 
-fn rsa_sign_scheme(mechanism: &Mechanism) -> Result<RsaSignScheme> {
-    match mechanism.kind {
-        CKM_RSA_PKCS => no_parameter(mechanism).map(|()| RsaSignScheme::Pkcs1DigestInfo),
-        CKM_RSA_PKCS_PSS => pss_scheme(mechanism, None),
-        CKM_SHA256_RSA_PKCS_PSS | CKM_SHA384_RSA_PKCS_PSS | CKM_SHA512_RSA_PKCS_PSS => {
-            pss_scheme(mechanism, hash_of(mechanism.kind))
-        }
-        kind => {
-            no_parameter(mechanism)?;
-            hash_of(kind).map(RsaSignScheme::Pkcs1).ok_or_else(|| super::mechanisms::invalid(kind))
-        }
-    }
-}
-
 impl Finisher {
     /// Signs `input` (a digest, or the application's prepared data), or checks `signature`.
     fn run(&self, input: &[u8], signature: Option<&[u8]>) -> Result<Vec<u8>> {
@@ -421,7 +379,11 @@ impl Finisher {
     }
 }
 
+mod rsa_scheme;
 mod run;
+
+pub use rsa_scheme::rsa_crypt_scheme;
+use rsa_scheme::{is_rsa_cipher, rsa_sign_scheme};
 
 #[cfg(test)]
 mod tests {

@@ -115,11 +115,11 @@ impl Operation {
         }
         match self.state {
             State::Aes(cipher) => cipher.one_shot(data).map_err(p11),
-            State::RsaEncrypt { spki, scheme } => rsa_encrypt(&spki, scheme, data).map_err(p11),
+            State::RsaEncrypt { spki, scheme } => rsa_encrypt(&spki, &scheme, data).map_err(p11),
             State::RsaDecrypt { key, scheme } => match super::private_key(&key)? {
                 PrivateKey::Rsa(rsa) => {
                     // Handed out on purpose: the application asked for its plaintext.
-                    rsa.decrypt(scheme, data).map(|plain| plain.as_slice().to_vec()).map_err(p11)
+                    rsa.decrypt(&scheme, data).map(|plain| plain.as_slice().to_vec()).map_err(p11)
                 }
                 _ => Err(Error::p11(CKR_KEY_TYPE_INCONSISTENT, "not an RSA key")),
             },
