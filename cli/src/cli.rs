@@ -216,7 +216,7 @@ pub(crate) struct CreateKeyArgs {
     pub description: Option<String>,
     /// The key spec: AES_256, RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384,
     /// ECC_NIST_P521, ECC_SECG_P256K1 (SIGN_VERIFY only), ECC_NIST_EDWARDS25519 (SIGN_VERIFY only),
-    /// HMAC_256, HMAC_384 or HMAC_512.
+    /// HMAC_224, HMAC_256, HMAC_384 or HMAC_512.
     #[arg(long, value_name = "SPEC", default_value = "AES_256", value_parser = parse_key_spec)]
     pub key_spec: pb::KeySpec,
     /// ENCRYPT_DECRYPT, SIGN_VERIFY or GENERATE_VERIFY_MAC [default: the spec's first: ENCRYPT_DECRYPT

@@ -36,6 +36,7 @@ pub enum KeySpec {
     /// Ed25519 (PKCS#11 CKK_EC_EDWARDS) and X25519 (CKK_EC_MONTGOMERY) key pairs.
     Ed25519,
     X25519,
+    Hmac224,
     Hmac256,
     Hmac384,
     Hmac512,
@@ -44,7 +45,7 @@ pub enum KeySpec {
 }
 
 impl KeySpec {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 18] = [
         Self::Aes256,
         Self::Aes128,
         Self::Aes192,
@@ -58,6 +59,7 @@ impl KeySpec {
         Self::EccSecgP256k1,
         Self::Ed25519,
         Self::X25519,
+        Self::Hmac224,
         Self::Hmac256,
         Self::Hmac384,
         Self::Hmac512,
@@ -79,6 +81,7 @@ impl KeySpec {
             Self::EccSecgP256k1 => "ECC_SECG_P256K1",
             Self::Ed25519 => "ECC_NIST_EDWARDS25519",
             Self::X25519 => "ECC_X25519",
+            Self::Hmac224 => "HMAC_224",
             Self::Hmac256 => "HMAC_256",
             Self::Hmac384 => "HMAC_384",
             Self::Hmac512 => "HMAC_512",
@@ -111,7 +114,7 @@ impl KeySpec {
     }
 
     pub fn is_hmac(self) -> bool {
-        matches!(self, Self::Hmac256 | Self::Hmac384 | Self::Hmac512)
+        matches!(self, Self::Hmac224 | Self::Hmac256 | Self::Hmac384 | Self::Hmac512)
     }
 
     pub fn is_aes(self) -> bool {
@@ -138,6 +141,7 @@ impl KeySpec {
     /// The hash and key length of an HMAC spec.
     fn hmac(self) -> Option<(HashAlg, usize)> {
         match self {
+            Self::Hmac224 => Some((HashAlg::Sha224, 28)),
             Self::Hmac256 => Some((HashAlg::Sha256, 32)),
             Self::Hmac384 => Some((HashAlg::Sha384, 48)),
             Self::Hmac512 => Some((HashAlg::Sha512, 64)),
@@ -202,7 +206,7 @@ impl KeySpec {
             // AWS-LC has no ECDH on secp256k1 (and KMS offers it for signing only).
             Self::EccSecgP256k1 | Self::Ed25519 => &[KeyUsage::SignVerify],
             Self::X25519 => &[KeyUsage::KeyAgreement],
-            Self::Hmac256 | Self::Hmac384 | Self::Hmac512 | Self::GenericSecret => {
+            Self::Hmac224 | Self::Hmac256 | Self::Hmac384 | Self::Hmac512 | Self::GenericSecret => {
                 &[KeyUsage::GenerateVerifyMac]
             }
         }

@@ -1,6 +1,7 @@
 """Every KMS operation arcad offers, through boto3 as an AWS KMS user calls it."""
 
 import hashlib
+import hmac
 import time
 
 import pytest
@@ -336,3 +337,20 @@ def test_ciphertexts_cross_fronts(kms, key):
         )
         with open(plain, "rb") as opened:
             assert opened.read() == b"from aws"
+
+
+def test_hmac_224_over_imported_material_is_pythons_hmac(kms):
+    key = kms.create_key(KeySpec="HMAC_224", KeyUsage="GENERATE_VERIFY_MAC", Origin="EXTERNAL")["KeyMetadata"]
+    assert key["KeySpec"] == "HMAC_224" and key["MacAlgorithms"] == ["HMAC_SHA_224"]
+    params = kms.get_parameters_for_import(KeyId=key["KeyId"], WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048")
+    wrapping = serialization.load_der_public_key(params["PublicKey"])
+    material = bytes(range(28))
+    wrapped = wrapping.encrypt(material, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
+    kms.import_key_material(
+        KeyId=key["KeyId"], ImportToken=params["ImportToken"], EncryptedKeyMaterial=wrapped, ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE"
+    )
+    mac = kms.generate_mac(KeyId=key["KeyId"], Message=b"arca", MacAlgorithm="HMAC_SHA_224")["Mac"]
+    assert mac == hmac.new(material, b"arca", hashlib.sha224).digest()
+    assert kms.verify_mac(KeyId=key["KeyId"], Message=b"arca", Mac=mac, MacAlgorithm="HMAC_SHA_224")["MacValid"]
+    with pytest.raises(ClientError):
+        kms.generate_mac(KeyId=key["KeyId"], Message=b"arca", MacAlgorithm="HMAC_SHA_256")

@@ -454,10 +454,10 @@ pub(super) async fn get_public_key(
 
 fn mac_algorithm(name: &str) -> Result<MacAlgorithm> {
     match required(name, "MacAlgorithm")? {
+        "HMAC_SHA_224" => Ok(MacAlgorithm::HmacSha224),
         "HMAC_SHA_256" => Ok(MacAlgorithm::HmacSha256),
         "HMAC_SHA_384" => Ok(MacAlgorithm::HmacSha384),
         "HMAC_SHA_512" => Ok(MacAlgorithm::HmacSha512),
-        "HMAC_SHA_224" => Err(Error::Unsupported("HMAC_SHA_224 is not offered by this appliance".into())),
         other => Err(Error::invalid(format!("MacAlgorithm {} is not known", Echo(other)))),
     }
 }

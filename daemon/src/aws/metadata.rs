@@ -20,7 +20,7 @@ pub(super) fn spec_name(spec: KeySpec) -> &'static str {
 
 /// A `KeySpec` (or the older `CustomerMasterKeySpec`) of CreateKey; absent is SYMMETRIC_DEFAULT.
 pub(super) fn spec_of(name: &str) -> Result<KeySpec> {
-    const AWS_ONLY: &[&str] = &["SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "HMAC_224"];
+    const AWS_ONLY: &[&str] = &["SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87"];
     match name {
         "" | "SYMMETRIC_DEFAULT" => Ok(KeySpec::Aes256),
         "RSA_2048"
@@ -31,6 +31,7 @@ pub(super) fn spec_of(name: &str) -> Result<KeySpec> {
         | "ECC_NIST_P521"
         | "ECC_SECG_P256K1"
         | "ECC_NIST_EDWARDS25519"
+        | "HMAC_224"
         | "HMAC_256"
         | "HMAC_384"
         | "HMAC_512" => KeySpec::ALL

@@ -57,6 +57,7 @@ impl fmt::Debug for HmacContext {
 /// The KMS names of the HMAC algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MacAlgorithm {
+    HmacSha224,
     HmacSha256,
     HmacSha384,
     HmacSha512,
@@ -65,6 +66,7 @@ pub enum MacAlgorithm {
 impl MacAlgorithm {
     pub fn name(self) -> &'static str {
         match self {
+            Self::HmacSha224 => "HMAC_SHA_224",
             Self::HmacSha256 => "HMAC_SHA_256",
             Self::HmacSha384 => "HMAC_SHA_384",
             Self::HmacSha512 => "HMAC_SHA_512",
@@ -73,6 +75,7 @@ impl MacAlgorithm {
 
     pub fn hash(self) -> HashAlg {
         match self {
+            Self::HmacSha224 => HashAlg::Sha224,
             Self::HmacSha256 => HashAlg::Sha256,
             Self::HmacSha384 => HashAlg::Sha384,
             Self::HmacSha512 => HashAlg::Sha512,

@@ -32,12 +32,16 @@ pub(super) fn key_spec(value: i32) -> Result<KeySpec> {
         pb::KeySpec::EccSecgP256k1 => KeySpec::EccSecgP256k1,
         pb::KeySpec::EccNistEdwards25519 => KeySpec::Ed25519,
         pb::KeySpec::EccX25519 => KeySpec::X25519,
+        pb::KeySpec::Hmac224 => KeySpec::Hmac224,
         pb::KeySpec::Hmac256 => KeySpec::Hmac256,
         pb::KeySpec::Hmac384 => KeySpec::Hmac384,
         pb::KeySpec::Hmac512 => KeySpec::Hmac512,
         pb::KeySpec::Aes128 => KeySpec::Aes128,
         pb::KeySpec::Aes192 => KeySpec::Aes192,
         pb::KeySpec::GenericSecret => KeySpec::GenericSecret,
+        pb::KeySpec::RsaOther => {
+            return Err(Error::invalid("RSA_OTHER keys are made through PKCS#11 (C_GenerateKeyPair)"));
+        }
     })
 }
 
@@ -111,6 +115,7 @@ pub(super) fn message<'a>(message_type: i32, bytes: &'a [u8]) -> Result<Message<
 pub(super) fn mac_algorithm(value: i32) -> Result<MacAlgorithm> {
     match pb::MacAlgorithm::try_from(value) {
         Ok(pb::MacAlgorithm::Unspecified) => Err(Error::invalid("mac_algorithm is required")),
+        Ok(pb::MacAlgorithm::HmacSha224) => Ok(MacAlgorithm::HmacSha224),
         Ok(pb::MacAlgorithm::HmacSha256) => Ok(MacAlgorithm::HmacSha256),
         Ok(pb::MacAlgorithm::HmacSha384) => Ok(MacAlgorithm::HmacSha384),
         Ok(pb::MacAlgorithm::HmacSha512) => Ok(MacAlgorithm::HmacSha512),

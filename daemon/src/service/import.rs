@@ -56,6 +56,7 @@ fn checked_material(spec: KeySpec, unwrapped: SecretBuf) -> Result<(SecretBuf, V
 
 fn material_len(spec: KeySpec) -> usize {
     match spec {
+        KeySpec::Hmac224 => 28,
         KeySpec::Hmac384 => 48,
         KeySpec::Hmac512 => 64,
         KeySpec::Aes128 => 16,

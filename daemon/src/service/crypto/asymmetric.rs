@@ -75,6 +75,7 @@ pub fn signing_algorithms(spec: KeySpec) -> &'static [SigningAlgorithm] {
 /// The one MAC algorithm an HMAC key spec computes.
 pub fn mac_algorithm(spec: KeySpec) -> Option<MacAlgorithm> {
     match spec {
+        KeySpec::Hmac224 => Some(MacAlgorithm::HmacSha224),
         KeySpec::Hmac256 => Some(MacAlgorithm::HmacSha256),
         KeySpec::Hmac384 => Some(MacAlgorithm::HmacSha384),
         KeySpec::Hmac512 => Some(MacAlgorithm::HmacSha512),

@@ -221,9 +221,11 @@ pub(super) fn generation_mechanism(spec: KeySpec) -> CK_MECHANISM_TYPE {
         }
         KeySpec::Ed25519 => CKM_EC_EDWARDS_KEY_PAIR_GEN,
         KeySpec::X25519 => CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
-        KeySpec::Hmac256 | KeySpec::Hmac384 | KeySpec::Hmac512 | KeySpec::GenericSecret => {
-            CKM_GENERIC_SECRET_KEY_GEN
-        }
+        KeySpec::Hmac224
+        | KeySpec::Hmac256
+        | KeySpec::Hmac384
+        | KeySpec::Hmac512
+        | KeySpec::GenericSecret => CKM_GENERIC_SECRET_KEY_GEN,
     }
 }
 

@@ -45,6 +45,7 @@ pub(super) fn key_type(spec: KeySpec) -> CK_KEY_TYPE {
         KeySpec::EccNistP256 | KeySpec::EccNistP384 | KeySpec::EccNistP521 | KeySpec::EccSecgP256k1 => CKK_EC,
         KeySpec::Ed25519 => CKK_EC_EDWARDS,
         KeySpec::X25519 => CKK_EC_MONTGOMERY,
+        KeySpec::Hmac224 => CKK_SHA224_HMAC,
         KeySpec::Hmac256 => CKK_SHA256_HMAC,
         KeySpec::Hmac384 => CKK_SHA384_HMAC,
         KeySpec::Hmac512 => CKK_SHA512_HMAC,
