@@ -103,10 +103,15 @@ fn message_key(
     message: &GcmMessage,
 ) -> Result<(CK_OBJECT_HANDLE, usize), Error> {
     let key = active(session, kind).ok_or(Error::OperationNotInitialized)?;
-    if !TAG_BITS.contains(&message.tag_bits) || !message.tag_bits.is_multiple_of(8) {
+    Ok((key, tag_len(message.tag_bits)?))
+}
+
+/// The tag length in bytes of `ulTagBits`, if GCM takes it.
+pub fn tag_len(tag_bits: u64) -> Result<usize, Error> {
+    if !TAG_BITS.contains(&tag_bits) || !tag_bits.is_multiple_of(8) {
         return Err(Error::MechanismParamInvalid);
     }
-    Ok((key, (message.tag_bits / 8) as usize))
+    Ok((tag_bits / 8) as usize)
 }
 
 /// The IV of a message being encrypted: the application's, or its fixed leading bytes and

@@ -178,7 +178,8 @@ async fn key_pair_templates_are_checked_before_any_generation() {
     let cases = [
         (
             public.clone(),
-            [private.clone(), vec![attribute(CKA_ALWAYS_AUTHENTICATE, &[1])]].concat(),
+            // A CK_BBOOL of two bytes.
+            [private.clone(), vec![attribute(CKA_ALWAYS_AUTHENTICATE, &[1, 0])]].concat(),
             CKR_ATTRIBUTE_VALUE_INVALID,
         ),
         (

@@ -6,6 +6,8 @@
 //! counter (feedback mode), the length of the derived keying material, and byte strings (a label,
 //! a separator, a context). Blocks are concatenated and cut to the length asked for.
 
+use zeroize::Zeroizing;
+
 use super::digest::HashAlg;
 use super::error::{Error, Result};
 use super::mac::MacContext;
@@ -84,6 +86,11 @@ fn check_fields(mode: &Mode, fields: &[Field]) -> Result<()> {
             _ => None,
         })
         .collect();
+    let wide_counter =
+        fields.iter().any(|field| matches!(field, Field::Counter(format) if format.width_bits > 32));
+    if wide_counter {
+        return Err(invalid("a counter is 8 to 32 bits wide"));
+    }
     match (mode, iterations.as_slice()) {
         (Mode::Counter, [Some(format)]) if format.width_bits <= 32 => {}
         (Mode::Feedback { .. }, [None]) => {}
@@ -128,13 +135,14 @@ pub fn kbkdf(prf: Prf, key: &[u8], mode: &Mode, fields: &[Field], len: usize) ->
         LengthOf::Segments => (blocks * block_len) as u64 * 8,
     };
     let mut output = SecretBuf::zeroed(len)?;
-    let mut previous = match mode {
+    // The blocks are keying material: wiped when replaced or dropped.
+    let mut previous = Zeroizing::new(match mode {
         Mode::Counter => Vec::new(),
         Mode::Feedback { iv } => iv.clone(),
-    };
+    });
     for (index, chunk) in output.as_mut_slice().chunks_mut(block_len).enumerate() {
         let counter = index as u64 + 1;
-        let mut input = Vec::new();
+        let mut input = Zeroizing::new(Vec::new());
         for field in fields {
             match field {
                 Field::Iteration(Some(format)) => input.extend(encode(counter, *format, "counter")?),
@@ -144,7 +152,7 @@ pub fn kbkdf(prf: Prf, key: &[u8], mode: &Mode, fields: &[Field], len: usize) ->
                 Field::Bytes(bytes) => input.extend_from_slice(bytes),
             }
         }
-        previous = block(prf, key, &input)?;
+        previous = Zeroizing::new(block(prf, key, &input)?);
         let take = previous.get(..chunk.len()).ok_or_else(|| super::error::failed("SP 800-108 block"))?;
         chunk.copy_from_slice(take);
     }

@@ -137,8 +137,8 @@ pub unsafe extern "C" fn C_DeriveKey(
         // SAFETY: the same mechanism the call was made with (SP 800-108's additional keys), and
         // the caller guarantees a writable handle at the non-NULL `key`.
         unsafe {
-            super::sp800_108::write_additional_handles(mechanism_ptr, &derived.additional_objects)?;
-            write(key, derived.object)
+            write(key, derived.object)?;
+            super::sp800_108::write_additional_handles(mechanism_ptr, &derived.additional_objects)
         }
     })
 }

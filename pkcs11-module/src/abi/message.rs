@@ -177,7 +177,10 @@ pub unsafe extern "C" fn C_EncryptMessage(
         non_null(params.pTag)?;
         let iv = messages::encryption_iv(session, &message)?;
         let (sealed, tag) = messages::encrypt(session, &message, iv.clone(), aad, plaintext)?;
-        fill(params.pIv, params.ulIvLen, &iv)?;
+        if params.ivGenerator != CKG_NO_GENERATE {
+            // Only a token-completed IV goes back: the application's may be read-only.
+            fill(params.pIv, params.ulIvLen, &iv)?;
+        }
         fill(params.pTag, tag.len() as CK_ULONG, &tag)?;
         deliver(
             ciphertext,
@@ -210,8 +213,8 @@ pub unsafe extern "C" fn C_DecryptMessage(
             messages::check_active(session, DECRYPT)?;
             return deliver(plaintext, plaintext_len, answer);
         }
-        let tag_len = (params.ulTagBits / 8) as CK_ULONG;
-        let tag = super::slice(params.pTag.cast_const(), tag_len, Error::MechanismParamInvalid)?;
+        let tag_len = messages::tag_len(params.ulTagBits)?;
+        let tag = super::slice(params.pTag.cast_const(), tag_len as CK_ULONG, Error::MechanismParamInvalid)?;
         let opened = messages::decrypt(session, &message, aad, ciphertext, tag)?;
         deliver(
             plaintext,

@@ -131,7 +131,12 @@ pub(super) unsafe fn write_additional_handles(
     // SAFETY: the same mechanism and parameter the call was made with, still the application's.
     unsafe {
         let mechanism = super::read(mechanism)?;
-        let feedback = mechanism.mechanism == CKM_SP800_108_FEEDBACK_KDF;
+        let feedback = match mechanism.mechanism {
+            CKM_SP800_108_FEEDBACK_KDF => true,
+            CKM_SP800_108_COUNTER_KDF => false,
+            // Only SP 800-108 derives more than one key: any other answer is the daemon's error.
+            _ => return Err(Error::Protocol),
+        };
         let (common, _) =
             common(mechanism.pParameter.cast_const(), mechanism.ulParameterLen as usize, feedback)?;
         let keys = entries(common.additional.0.cast_const(), common.additional.1)?;

@@ -52,6 +52,13 @@ impl TokenKeys {
             self.token.usable_key(AppCall { app, call }, base, mechanism, CKA_DERIVE, Action::DeriveKey)?;
         let base =
             base.ok_or_else(|| Error::p11(CKR_KEY_TYPE_INCONSISTENT, "the base is not a private key"))?;
+        if base_object.flag(CKA_ALWAYS_AUTHENTICATE) {
+            // No context-specific login applies to C_DeriveKey: the key's per-use PIN cannot be asked.
+            return Err(Error::p11(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                "a key that needs the PIN for each use (CKA_ALWAYS_AUTHENTICATE) does not derive",
+            ));
+        }
         if mechanism.kind == CKM_ECDH1_DERIVE {
             let (material, template) = ecdh(mechanism, &base, template)?;
             return self.add_derived_keys(AppCall { app, call }, session, vec![(material, template)]).await;
@@ -72,10 +79,24 @@ impl TokenKeys {
             None => None,
         };
         let keys = match &mechanism.parameter {
-            Parameter::Sp800108(kdf) => sp800_108::derive(mechanism.kind, kdf, &base, template, &sources)?,
+            Parameter::Sp800108(kdf)
+                if matches!(mechanism.kind, CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF) =>
+            {
+                sp800_108::derive(mechanism.kind, kdf, &base, template, &sources)?
+            }
             _ => {
-                let template = inherit_protection(template, &sources)?;
-                vec![secret_derivation(mechanism, &base, second.as_ref(), template)?]
+                let mut template = inherit_protection(template, &sources)?;
+                if selects_bits(mechanism.kind) {
+                    template = limit_uses(template, &sources)?;
+                }
+                let derived = secret_derivation(mechanism, &base, second.as_ref(), template)?;
+                let base_len = material(&base)?.len();
+                if selects_bits(mechanism.kind) && derived.0.len() < MIN_SELECTED_LEN.min(base_len) {
+                    return Err(inconsistent(format!(
+                        "a key made of another key's bits is at least {MIN_SELECTED_LEN} bytes (or the base's length)"
+                    )));
+                }
+                vec![derived]
             }
         };
         self.add_derived_keys(AppCall { app, call }, session, keys).await
@@ -132,7 +153,51 @@ pub(super) fn inherit_protection(template: &Template, sources: &[Object]) -> Res
         }
         template = template.with_default(CKA_EXTRACTABLE, boolean(false));
     }
+    if sources.iter().any(|source| source.flag(CKA_WRAP_WITH_TRUSTED)) {
+        if template.bool(CKA_WRAP_WITH_TRUSTED) == Some(false) {
+            return Err(inconsistent("a key derived from one wrapped only with trusted keys is too"));
+        }
+        template = template.with_default(CKA_WRAP_WITH_TRUSTED, boolean(true));
+    }
     Ok(template.with_default(CKA_CLASS, ulong(CKO_SECRET_KEY)))
+}
+
+/// The uses a key may have.
+const USES: [CK_ATTRIBUTE_TYPE; 7] =
+    [CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_SIGN, CKA_VERIFY, CKA_DERIVE];
+
+/// The mechanisms whose result is bits of their sources (a copy of the base is one call away):
+/// the new key may do only what every source may, and is at least 16 bytes long (or as long as
+/// the base, if shorter), so that no short key gives a source away a byte at a time.
+fn selects_bits(mechanism: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        mechanism,
+        CKM_CONCATENATE_BASE_AND_KEY
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+            | CKM_XOR_BASE_AND_DATA
+            | CKM_EXTRACT_KEY_FROM_KEY
+    )
+}
+
+/// The shortest key `selects_bits` mechanisms make from a base of `base_len` bytes.
+const MIN_SELECTED_LEN: usize = 16;
+
+/// The template with every use no source has turned off (a template asking for one is refused).
+fn limit_uses(template: Template, sources: &[Object]) -> Result<Template> {
+    let mut template = template;
+    for used in USES {
+        if sources.iter().all(|source| source.flag(used)) {
+            continue;
+        }
+        if template.bool(used) == Some(true) {
+            return Err(inconsistent(format!(
+                "attribute 0x{used:08X}: a key made of another key's bits may do only what that key may"
+            )));
+        }
+        template = template.with_default(used, boolean(false));
+    }
+    Ok(template)
 }
 
 /// The length the template asks for: CKA_VALUE_LEN, else the derivation's natural length (an AES
@@ -171,6 +236,12 @@ fn secret_derivation(
         (CKM_CONCATENATE_BASE_AND_KEY, Parameter::Ulong(_)) => {
             let second = second.ok_or_else(|| param_invalid("the second key is not a secret key"))?;
             derive::concatenate(base, material(second)?)
+        }
+        (
+            CKM_CONCATENATE_BASE_AND_DATA | CKM_CONCATENATE_DATA_AND_BASE | CKM_XOR_BASE_AND_DATA,
+            Parameter::DerivationData(data),
+        ) if data.is_empty() => {
+            return Err(param_invalid("the derivation data is empty"));
         }
         (CKM_CONCATENATE_BASE_AND_DATA, Parameter::DerivationData(data)) => derive::concatenate(base, data),
         (CKM_CONCATENATE_DATA_AND_BASE, Parameter::DerivationData(data)) => derive::concatenate(data, base),

@@ -181,17 +181,12 @@ impl TokenLogin {
                 "a context-specific login follows the user's login",
             ));
         }
-        let waiting = |grant: bool| -> Result<bool> {
+        let waiting: Vec<u64> = {
             let session = app.session(session)?;
-            let mut session = session.lock().map_err(|_| super::poisoned())?;
-            let mut any = false;
-            for operation in session.operations.values_mut().filter(|o| o.awaiting_context_login) {
-                any = true;
-                operation.awaiting_context_login = !grant;
-            }
-            Ok(any)
+            let session = session.lock().map_err(|_| super::poisoned())?;
+            session.operations.values().filter(|o| o.awaiting_context_login).map(|o| o.serial).collect()
         };
-        if !waiting(false)? {
+        if waiting.is_empty() {
             return Err(Error::p11(
                 CKR_OPERATION_NOT_INITIALIZED,
                 "no operation of this session needs a context-specific login",
@@ -199,7 +194,12 @@ impl TokenLogin {
         }
         let _change = self.token.changes.lock().await;
         self.check_pin(Role::User, pin).await?;
-        waiting(true).map(|_| ())
+        let session = app.session(session)?;
+        let mut session = session.lock().map_err(|_| super::poisoned())?;
+        for operation in session.operations.values_mut().filter(|o| waiting.contains(&o.serial)) {
+            operation.awaiting_context_login = false;
+        }
+        Ok(())
     }
 
     pub async fn login(

@@ -94,12 +94,19 @@ impl TokenKeys {
         let AppCall { app, call } = at;
         app.session(session)?;
         mechanisms::require(mechanism.kind, CKF_UNWRAP)?;
-        let (_, unwrapping) = self
+        let (unwrapping_object, unwrapping) = self
             .token
             .usable_key(AppCall { app, call }, unwrapping, mechanism, CKA_UNWRAP, Action::UnwrapKey)
             .map_err(|e| {
                 as_wrapping_error(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID, CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
             })?;
+        if unwrapping_object.flag(CKA_ALWAYS_AUTHENTICATE) {
+            // No context-specific login applies to C_UnwrapKey: the per-use PIN cannot be asked.
+            return Err(Error::p11(
+                CKR_KEY_FUNCTION_NOT_PERMITTED,
+                "a key that needs the PIN for each use (CKA_ALWAYS_AUTHENTICATE) does not unwrap",
+            ));
+        }
         let key = unwrapping.ok_or_else(|| Error::p11(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, "not a key"))?;
         let material = match mechanism.kind {
             CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {

@@ -143,9 +143,9 @@ pub fn derive_concatenate_xor_extract(ctx: &Ctx) -> Outcome {
     let xored = derive_value(&s, &Mechanism::XorBaseAndData(KeyDerivationStringData::new(&b)), base, None)?;
     let expected: Vec<u8> = a.iter().zip(&b).map(|(x, y)| x ^ y).collect();
     ensure!(xored == expected, "base XOR data: {}", hex(&xored));
-    // Bits 12 onwards of 0x0011223344556677: 0x1223 0x3445.
-    let extracted = derive_value(&s, &Mechanism::ExtractKeyFromKey(ExtractParams::new(12)), base, Some(4))?;
-    ensure!(extracted == unhex("12233445"), "bits 12..44: {}", hex(&extracted));
+    // Bits 12 onwards of 0x0011223344556677, wrapping round: 0x1223344556677001.
+    let extracted = derive_value(&s, &Mechanism::ExtractKeyFromKey(ExtractParams::new(12)), base, Some(8))?;
+    ensure!(extracted == unhex("1223344556677001"), "bits 12..76: {}", hex(&extracted));
     let too_long = s.derive_key(
         &Mechanism::ConcatenateBaseAndData(KeyDerivationStringData::new(&b)),
         base,
@@ -202,6 +202,26 @@ pub fn derive_keeps_protection(ctx: &Ctx) -> Outcome {
     let template = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(false)];
     let key = s.derive_key(&mechanism, base, &template).at("C_DeriveKey(sensitive base)")?;
     let got = s.get_attribute_info(key, &[AttributeType::Value]).at("C_GetAttributeValue(CKA_VALUE)")?;
+    // A key made of bits of another may not be short enough to guess a byte at a time, nor do
+    // what its source may not (here: decrypt, which the base was not given).
+    let one_byte = s.derive_key(
+        &Mechanism::ExtractKeyFromKey(ExtractParams::new(0)),
+        base,
+        &[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(false), Attribute::ValueLen(1.into())],
+    );
+    expect_rv(one_byte, &[RvError::TemplateInconsistent], "a 1-byte key extracted from a 16-byte one")?;
+    let wider = s.derive_key(
+        &mechanism,
+        base,
+        &[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(16.into()),
+            Attribute::Token(false),
+            Attribute::Decrypt(true),
+        ],
+    );
+    expect_rv(wider, &[RvError::TemplateInconsistent], "a copy that may decrypt, of a key that may not")?;
     ensure!(
         matches!(got.as_slice(), [AttributeInfo::Sensitive]),
         "CKA_VALUE of a key derived from a sensitive key: {got:?}, expected CKR_ATTRIBUTE_SENSITIVE"

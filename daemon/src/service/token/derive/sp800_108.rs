@@ -9,12 +9,16 @@ use super::super::crypto_rv::p11;
 use super::super::mechanisms::{PrfData, Sp800108Parameter};
 use super::super::object::Object;
 use super::super::operation::material;
+use super::super::stored_forms::secret_spec;
 use super::{inherit_protection, param_invalid, wanted_len};
 use crate::crypto::HashAlg;
 use crate::crypto::kbkdf::{Field, IntegerFormat, LengthOf, MAX_KBKDF_OUTPUT, Mode, Prf, kbkdf};
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 use crate::service::Authorized;
+
+/// More additional derived keys than this are refused (the module refuses them too).
+const MAX_ADDITIONAL_KEYS: usize = 32;
 
 fn prf(prf_type: CK_MECHANISM_TYPE) -> Result<Prf> {
     match prf_type {
@@ -61,6 +65,9 @@ pub(super) fn derive(
     template: &Template,
     sources: &[Object],
 ) -> Result<Vec<(SecretBuf, Template)>> {
+    if parameter.additional_keys.len() > MAX_ADDITIONAL_KEYS {
+        return Err(param_invalid(format!("at most {MAX_ADDITIONAL_KEYS} additional derived keys")));
+    }
     let prf = prf(parameter.prf_type)?;
     if let Some(base_object) = sources.first() {
         check_base_type(prf, base_object)?;
@@ -75,6 +82,10 @@ pub(super) fn derive(
         .map(|template| inherit_protection(template, sources))
         .collect::<Result<Vec<_>>>()?;
     let lengths = templates.iter().map(|template| wanted_len(template, None)).collect::<Result<Vec<_>>>()?;
+    // Every template is checked before any key is made, so that a refusal leaves none behind.
+    for (template, len) in templates.iter().zip(&lengths) {
+        secret_spec(template.ulong(CKA_KEY_TYPE).or(Some(CKK_GENERIC_SECRET)), *len)?;
+    }
     let total = lengths.iter().try_fold(0usize, |sum, len| sum.checked_add(*len)).unwrap_or(usize::MAX);
     if lengths.contains(&0) || total > MAX_KBKDF_OUTPUT {
         return Err(Error::p11(

@@ -91,7 +91,13 @@ pub struct Operation {
     updated: bool,
     /// The key says CKA_ALWAYS_AUTHENTICATE: no data call until C_Login(CKU_CONTEXT_SPECIFIC).
     pub awaiting_context_login: bool,
+    /// Tells this operation from one started later in its place (a login grants the operations
+    /// that were waiting when it began, not one started while the PIN was being checked).
+    pub serial: u64,
 }
+
+/// The serial number of the next operation.
+static NEXT_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl std::fmt::Debug for Operation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -222,7 +228,8 @@ pub fn aes_mode(mechanism: &Mechanism) -> Result<AesMode> {
 
 impl Operation {
     fn new(state: State, fixed_len: usize) -> Self {
-        Self { state, fixed_len, updated: false, audit_key: None, awaiting_context_login: false }
+        let serial = NEXT_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { state, fixed_len, updated: false, audit_key: None, awaiting_context_login: false, serial }
     }
 
     pub fn encrypt(mechanism: &Mechanism, object: &Object, key: Option<&Authorized>) -> Result<Self> {
