@@ -6,9 +6,11 @@ use cryptoki_sys::*;
 
 use super::super::attributes::{Template, ulong};
 use super::super::crypto_rv::p11;
+use super::super::defaults::{Provenance, from_template};
 use super::super::mechanisms::{PrfData, Sp800108Parameter};
 use super::super::object::Object;
 use super::super::operation::material;
+use super::super::schema::Kind;
 use super::super::stored_forms::secret_spec;
 use super::{inherit_protection, param_invalid, wanted_len};
 use crate::crypto::HashAlg;
@@ -84,7 +86,8 @@ pub(super) fn derive(
     let lengths = templates.iter().map(|template| wanted_len(template, None)).collect::<Result<Vec<_>>>()?;
     // Every template is checked before any key is made, so that a refusal leaves none behind.
     for (template, len) in templates.iter().zip(&lengths) {
-        secret_spec(template.ulong(CKA_KEY_TYPE).or(Some(CKK_GENERIC_SECRET)), *len)?;
+        let spec = secret_spec(template.ulong(CKA_KEY_TYPE).or(Some(CKK_GENERIC_SECRET)), *len)?;
+        from_template(Kind::Secret, Some(spec), template, &[], Provenance::Supplied)?;
     }
     let total = lengths.iter().try_fold(0usize, |sum, len| sum.checked_add(*len)).unwrap_or(usize::MAX);
     if lengths.contains(&0) || total > MAX_KBKDF_OUTPUT {
