@@ -22,6 +22,10 @@ pub const MAX_TEMPLATE_VALUE_BYTES: usize = 48 << 10;
 /// characters); longer is `CKR_ATTRIBUTE_VALUE_INVALID`.
 pub const MAX_LABEL_BYTES: usize = 8192;
 
+/// The most data parameters, and the most additional derived keys, one SP 800-108 derivation
+/// takes (no layout needs more); the module refuses more before a round trip, the daemon too.
+pub const MAX_SP800_108_ENTRIES: usize = 32;
+
 /// What the fields of an operation request other than its input may take at most (session,
 /// kind, output space, a signature of up to 1 KiB, protobuf framing): input pieces are cut this
 /// much below the daemon's request cap.

@@ -8,6 +8,7 @@ use aws_lc_rs::cipher::{
 };
 use hkdf::hmac::{EagerHash, Hmac};
 use hkdf::{Hkdf, HmacImpl};
+use zeroize::Zeroize as _;
 
 use super::digest::HashAlg;
 use super::error::{Error, Result, failed};
@@ -145,8 +146,10 @@ where
 {
     let expander = match steps {
         HkdfSteps::Extract => {
-            let (prk, _) = Hkdf::<H>::extract(salt, secret);
-            return SecretBuf::copy_from(&prk).map_err(Into::into);
+            let (mut prk, _) = Hkdf::<H>::extract(salt, secret);
+            let copied = SecretBuf::copy_from(&prk);
+            prk.as_mut_slice().zeroize();
+            return copied.map_err(Into::into);
         }
         HkdfSteps::Expand => Hkdf::<H>::from_prk(secret)
             .map_err(|_| parameter("the HKDF pseudorandom key is shorter than the hash".into()))?,

@@ -5,15 +5,13 @@
 
 use std::ffi::c_void;
 
+use arca_proto::limits::MAX_SP800_108_ENTRIES;
 use arca_proto::v1::mechanism::Parameter;
 use arca_proto::v1::{DerivedKeyTemplate, PrfDataParameter, Sp800108Parameters};
 use cryptoki_sys::*;
 
 use super::{slice, template, write};
 use crate::error::Error;
-
-/// More data parameters or additional keys than this are refused: no layout needs them.
-const MAX_ENTRIES: CK_ULONG = 32;
 
 /// The parts both parameter structures share.
 struct Common {
@@ -57,9 +55,9 @@ unsafe fn common(ptr: *const c_void, len: usize, feedback: bool) -> Result<(Comm
     }
 }
 
-/// The entries of an array the parameter points to, at most `MAX_ENTRIES`.
+/// The entries of an array the parameter points to, at most `MAX_SP800_108_ENTRIES`.
 unsafe fn entries<'a, T>(ptr: *const T, count: CK_ULONG) -> Result<&'a [T], Error> {
-    if count > MAX_ENTRIES {
+    if usize::try_from(count).map_or(true, |count| count > MAX_SP800_108_ENTRIES) {
         return Err(Error::MechanismParamInvalid);
     }
     // SAFETY: the application's structure promises `count` readable entries at `ptr`.

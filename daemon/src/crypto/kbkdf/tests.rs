@@ -115,4 +115,11 @@ fn malformed_field_lists_are_refused() {
         err(kbkdf(prf, &key, &Mode::Counter, &openssl_layout(false), 0)),
         Error::ParameterInvalid(_)
     ));
+    // The output cap: 4096 bytes derive, 4097 do not.
+    assert_eq!(
+        kbkdf(prf, &key, &Mode::Counter, &openssl_layout(false), MAX_KBKDF_OUTPUT).unwrap().len(),
+        4096
+    );
+    let past = kbkdf(prf, &key, &Mode::Counter, &openssl_layout(false), MAX_KBKDF_OUTPUT + 1);
+    assert!(matches!(err(past), Error::ParameterInvalid(_)));
 }

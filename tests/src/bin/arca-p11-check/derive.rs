@@ -210,6 +210,20 @@ pub fn derive_keeps_protection(ctx: &Ctx) -> Outcome {
         &[Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Token(false), Attribute::ValueLen(1.into())],
     );
     expect_rv(one_byte, &[RvError::TemplateInconsistent], "a 1-byte key extracted from a 16-byte one")?;
+    // The floor is 16 bytes: 15 are refused, 16 (a sensitive key) are made.
+    let extract = |len: u64| {
+        s.derive_key(
+            &Mechanism::ExtractKeyFromKey(ExtractParams::new(8)),
+            base,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::Token(false),
+                Attribute::ValueLen(len.into()),
+            ],
+        )
+    };
+    expect_rv(extract(15), &[RvError::TemplateInconsistent], "a 15-byte key extracted from a 16-byte one")?;
+    extract(16).at("C_DeriveKey(CKM_EXTRACT_KEY_FROM_KEY, 16 bytes)")?;
     let wider = s.derive_key(
         &mechanism,
         base,

@@ -2,6 +2,7 @@
 //! layer's fields, one derivation for the key and every additional derived key (in that order,
 //! as PKCS#11 3.0 §2.42 lays them out in the keying material), each key with its template.
 
+use arca_proto::limits::MAX_SP800_108_ENTRIES;
 use cryptoki_sys::*;
 
 use super::super::attributes::{Template, ulong};
@@ -18,9 +19,6 @@ use crate::crypto::kbkdf::{Field, IntegerFormat, LengthOf, MAX_KBKDF_OUTPUT, Mod
 use crate::error::{Error, Result};
 use crate::secure_mem::SecretBuf;
 use crate::service::Authorized;
-
-/// More additional derived keys than this are refused (the module refuses them too).
-const MAX_ADDITIONAL_KEYS: usize = 32;
 
 fn prf(prf_type: CK_MECHANISM_TYPE) -> Result<Prf> {
     match prf_type {
@@ -67,8 +65,11 @@ pub(super) fn derive(
     template: &Template,
     sources: &[Object],
 ) -> Result<Vec<(SecretBuf, Template)>> {
-    if parameter.additional_keys.len() > MAX_ADDITIONAL_KEYS {
-        return Err(param_invalid(format!("at most {MAX_ADDITIONAL_KEYS} additional derived keys")));
+    if parameter.additional_keys.len() > MAX_SP800_108_ENTRIES {
+        return Err(param_invalid(format!("at most {MAX_SP800_108_ENTRIES} additional derived keys")));
+    }
+    if parameter.data.len() > MAX_SP800_108_ENTRIES {
+        return Err(param_invalid(format!("at most {MAX_SP800_108_ENTRIES} data parameters")));
     }
     let prf = prf(parameter.prf_type)?;
     if let Some(base_object) = sources.first() {
