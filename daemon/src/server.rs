@@ -13,6 +13,7 @@ use arca_proto::v1::key_management_server::KeyManagementServer;
 use arca_proto::v1::token_server::TokenServer;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_stream::StreamExt as _;
 use tonic::service::Routes;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::server::HealthReporter;
@@ -28,7 +29,7 @@ use crate::notify::{notify, status_line};
 use crate::secure_mem;
 use crate::service::{DEV_CREDENTIALS_FILE, Keystore, Services};
 use crate::store::{PostgresBackend, RedbBackend, SealMode, StoreBackend, StoreSettings};
-use crate::transport::{Admission, CallLimits, ConnectionSettings, Gate};
+use crate::transport::{Admission, CallLimits, ConnectionSettings, Gate, WireServer};
 use crate::xks::XksFront;
 
 /// How long in-flight calls get to finish after SIGTERM.
@@ -63,12 +64,16 @@ impl Shared {
             .map_err(|e| Error::Config(format!("server reflection: {e}")))?;
         let kms = KmsApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics));
         let admin = AdminApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics));
-        let token = TokenApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics), limit);
+        let token = self.token_api();
         Ok(Routes::new(KeyManagementServer::new(kms).max_decoding_message_size(limit))
             .add_service(AdminServer::new(admin).max_decoding_message_size(limit))
             .add_service(TokenServer::new(token).max_decoding_message_size(limit))
             .add_service(self.health.clone())
             .add_service(reflection))
+    }
+
+    fn token_api(&self) -> TokenApi {
+        TokenApi::new(Arc::clone(&self.services), Arc::clone(&self.metrics), self.max_request_bytes)
     }
 
     /// A gRPC server with the HTTP/2 limits and the call caps of `[connections]`.
@@ -241,13 +246,45 @@ async fn serve_unix(shared: &Shared, socket: &Path) -> Result<JoinHandle<()>> {
     announce(&format!("unix:{}", socket.display()));
     let routes = shared.routes()?;
     let stopped = shared.stopped();
-    let incoming = shared.admission.clone().incoming_unix(listener);
+    let mut incoming = shared.admission.clone().incoming_unix(listener);
     let mut server = shared.server();
+    let wire = WireServer {
+        token: Arc::new(shared.token_api()),
+        limits: shared.call_limits.clone(),
+        max_request_bytes: shared.max_request_bytes,
+    };
+    // gRPC connections go to tonic through this channel; wire connections are served by the
+    // task that told them apart. `wire_served` ends when every wire connection has.
+    let (grpc, grpc_incoming) = tokio::sync::mpsc::channel(64);
+    let (wire_alive, mut wire_served) = tokio::sync::mpsc::channel::<()>(1);
+    let accepting = {
+        let shared = shared.clone();
+        async move {
+            let mut stopped = std::pin::pin!(shared.stopped());
+            loop {
+                let admitted = tokio::select! {
+                    () = &mut stopped => break,
+                    admitted = incoming.next() => admitted,
+                };
+                let Some(Ok(admitted)) = admitted else { break };
+                let (grpc, wire, alive) = (grpc.clone(), wire.clone(), wire_alive.clone());
+                let stopped = shared.stopped();
+                tokio::spawn(async move {
+                    admitted.serve(grpc, wire, stopped).await;
+                    drop(alive);
+                });
+            }
+        }
+    };
     Ok(tokio::spawn(async move {
+        let accepting = tokio::spawn(accepting);
+        let incoming = tokio_stream::wrappers::ReceiverStream::new(grpc_incoming);
         let served = server.add_routes(routes).serve_with_incoming_shutdown(incoming, stopped);
         if let Err(error) = served.await {
             tracing::error!(%error, "the Unix socket listener stopped");
         }
+        let _ = accepting.await;
+        let _all_ended = wire_served.recv().await;
     }))
 }
 

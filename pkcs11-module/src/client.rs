@@ -25,7 +25,6 @@
 //! answer `CKR_DEVICE_REMOVED` until a slot-level call has attached elsewhere and
 //! `CKR_SESSION_HANDLE_INVALID` from the new node after.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -33,24 +32,27 @@ use std::time::Duration;
 use arca_proto::limits::PIECE_OVERHEAD_BYTES;
 use arca_proto::v1::token_client::TokenClient;
 use arca_proto::v1::{AttachEvent, AttachRequest};
+use arca_proto::wire::Method;
 use arca_proto::{APPLICATION_HEADER, DaemonEndpoint, DaemonEndpoints};
 use tokio::task::JoinHandle;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::config::UnixTransport;
 use crate::error::Error;
 use crate::runtime::{Bridge, Flavor};
+use crate::wire_client::WireClient;
 
 /// The deadline of one RPC (RSA-4096 generation takes seconds; nothing should take minutes).
 pub const DEADLINE: Duration = Duration::from_secs(120);
 /// The largest answer accepted (tonic's default of 4 MiB would be below some outputs the
 /// daemon may produce; the daemon's own request caps are the real limit).
-const MAX_MESSAGE: usize = 64 << 20;
+pub(crate) const MAX_MESSAGE: usize = 64 << 20;
 /// How long connecting and receiving the first `Attach` event may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The smallest request cap a daemon can be configured with (`max_request_bytes`).
-const SMALLEST_REQUEST_CAP: usize = 8 * 1024;
+pub(crate) const SMALLEST_REQUEST_CAP: usize = 8 * 1024;
 /// How many times a slot-level call yields to the runtime's tasks before it judges the
 /// connection, in a runtime driven by the calling threads: enough for the connection's I/O to
 /// notice a closed socket and for the `Attach` watcher to hear of it.
@@ -59,6 +61,11 @@ const CATCH_UP_YIELDS: usize = 4;
 /// Numbers the connections of the process (across `C_Finalize`/`C_Initialize` and `fork`), so
 /// that what was learnt on one connection is not applied on another (see [`Module::generation`]).
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh connection number.
+pub(crate) fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Which connection a call needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,45 +122,74 @@ struct Shared {
 /// The module's state between `C_Initialize` and `C_Finalize`.
 #[derive(Debug)]
 pub struct Module {
-    bridge: Bridge,
-    shared: Arc<Shared>,
+    transport: Transport,
+}
+
+/// How the module reaches its daemons: the lean wire when every node is a local Unix socket
+/// (`crate::wire_client`), gRPC through a tokio runtime otherwise (TCP with mutual TLS).
+#[derive(Debug)]
+enum Transport {
+    Wire(WireClient),
+    Grpc { bridge: Bridge, shared: Arc<Shared> },
 }
 
 impl Module {
-    /// Builds the runtime and tries once to attach; a daemon that is down is not an error.
-    pub fn start(endpoints: DaemonEndpoints, may_create_threads: bool) -> Result<Self, Error> {
-        let bridge = Bridge::new(may_create_threads)?;
-        let shared = Arc::new(Shared {
-            endpoints,
-            application_name: application_name(),
-            current: RwLock::new(None),
-            reconnect: tokio::sync::Mutex::new(()),
-            catch_up: bridge.flavor() == Flavor::CurrentThread,
-        });
-        let module = Self { bridge, shared };
+    /// Builds the transport and tries once to attach; a daemon that is down is not an error.
+    pub fn start(
+        endpoints: DaemonEndpoints,
+        unix_transport: UnixTransport,
+        may_create_threads: bool,
+    ) -> Result<Self, Error> {
+        let all_local =
+            endpoints.as_slice().iter().all(|endpoint| matches!(endpoint, DaemonEndpoint::Unix(_)));
+        let transport = if all_local && unix_transport == UnixTransport::Wire {
+            Transport::Wire(WireClient::new(endpoints, application_name()))
+        } else {
+            let bridge = Bridge::new(may_create_threads)?;
+            let shared = Arc::new(Shared {
+                endpoints,
+                application_name: application_name(),
+                current: RwLock::new(None),
+                reconnect: tokio::sync::Mutex::new(()),
+                catch_up: bridge.flavor() == Flavor::CurrentThread,
+            });
+            Transport::Grpc { bridge, shared }
+        };
+        let module = Self { transport };
         // The outcome shows later: the slot reports a token or not.
         let _attached = module.token_present();
         Ok(module)
     }
 
-    /// Runs one RPC: `rpc` gets a client on the shared channel and the request, which already
-    /// carries `x-arca-app` and the deadline (a slot-level call may send it twice, see
-    /// [`Reach::Attached`]).
-    pub fn call<Req, Resp, F, Fut>(&self, reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
+    /// Runs one call of `method` (a slot-level call may send it twice, see [`Reach::Attached`]).
+    pub fn call<Req, Resp>(
+        &self,
+        reach: Reach,
+        method: Method<Req, Resp>,
+        request: Req,
+    ) -> Result<Resp, Error>
     where
-        Req: Clone + Send + 'static,
-        Resp: Send + 'static,
-        F: Fn(TokenClient<Channel>, Request<Req>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Response<Resp>, Status>> + Send + 'static,
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
     {
-        let shared = Arc::clone(&self.shared);
-        self.bridge.block_on(async move { shared.call(reach, request, rpc).await })?
+        match &self.transport {
+            Transport::Wire(client) => client.call(reach, method, &request),
+            Transport::Grpc { bridge, shared } => {
+                let shared = Arc::clone(shared);
+                bridge.block_on(async move { shared.call(reach, method, request).await })?
+            }
+        }
     }
 
     /// True when the daemon answers (attaching afresh if needed): the slot has a token.
     pub fn token_present(&self) -> Result<bool, Error> {
-        let shared = Arc::clone(&self.shared);
-        self.bridge.block_on(async move { shared.connection().await.is_ok() })
+        match &self.transport {
+            Transport::Wire(client) => Ok(client.token_present()),
+            Transport::Grpc { bridge, shared } => {
+                let shared = Arc::clone(shared);
+                bridge.block_on(async move { shared.connection().await.is_ok() })
+            }
+        }
     }
 
     /// The number of the live connection, if there is one. Session handles and the operations
@@ -161,14 +197,22 @@ impl Module {
     /// `C_Finalize`/`C_Initialize` or a `fork` the number differs, so nothing learnt before (see
     /// `crate::lengths`) is taken for the new application's.
     pub fn generation(&self) -> Option<u64> {
-        self.shared.live().map(|connection| connection.generation)
+        match &self.transport {
+            Transport::Wire(client) => client.generation(),
+            Transport::Grpc { shared, .. } => shared.live().map(|connection| connection.generation),
+        }
     }
 
     /// How many bytes of operation input one request may carry on the current connection: the
     /// daemon's request cap less room for the request's other fields. A daemon that did not
     /// say gets pieces that fit its smallest possible cap.
     pub fn piece_bytes(&self) -> usize {
-        let announced = self.shared.current().map_or(0, |connection| connection.max_request_bytes);
+        let announced = match &self.transport {
+            Transport::Wire(client) => client.max_request_bytes(),
+            Transport::Grpc { shared, .. } => {
+                shared.current().map_or(0, |connection| connection.max_request_bytes)
+            }
+        };
         let cap = match usize::try_from(announced) {
             Ok(0) | Err(_) => SMALLEST_REQUEST_CAP,
             Ok(cap) => cap.max(SMALLEST_REQUEST_CAP),
@@ -178,11 +222,12 @@ impl Module {
 }
 
 impl Drop for Module {
-    /// Ends the application (drops the `Attach` stream); the runtime stops next (see
-    /// [`Bridge`]'s `Drop`). On a thread that is ending nothing of tokio is touched: the
-    /// connection is let go of with the process.
+    /// Ends the application (closes the attaching connection, or drops the `Attach` stream); a
+    /// gRPC runtime stops next (see [`Bridge`]'s `Drop`). On a thread that is ending nothing of
+    /// tokio is touched: the gRPC connection is let go of with the process.
     fn drop(&mut self) {
-        let connection = self.shared.current.write().unwrap_or_else(PoisonError::into_inner).take();
+        let Transport::Grpc { shared, .. } = &self.transport else { return };
+        let connection = shared.current.write().unwrap_or_else(PoisonError::into_inner).take();
         if crate::runtime::thread_alive() {
             drop(connection);
         } else {
@@ -192,18 +237,22 @@ impl Drop for Module {
 }
 
 impl Shared {
-    async fn call<Req, Resp, F, Fut>(&self, reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
+    async fn call<Req, Resp>(
+        &self,
+        reach: Reach,
+        method: Method<Req, Resp>,
+        request: Req,
+    ) -> Result<Resp, Error>
     where
-        Req: Clone,
-        F: Fn(TokenClient<Channel>, Request<Req>) -> Fut + Sync,
-        Fut: Future<Output = Result<Response<Resp>, Status>>,
+        Req: prost::Message + Clone + Send + Sync + 'static,
+        Resp: prost::Message + Default + Send + Sync + 'static,
     {
         if reach == Reach::Existing {
             let connection = self.current().ok_or(Error::DeviceRemoved)?;
-            return send(&connection, request, &rpc).await;
+            return send(&connection, method, request).await;
         }
         let connection = self.connection().await?;
-        match send(&connection, request.clone(), &rpc).await {
+        match send(&connection, method, request.clone()).await {
             // The daemon went away since the connection was last judged live, or a new daemon
             // already answers on the socket and does not know this application (for a slot-level
             // call nothing else can be an invalid session): a restarted daemon is found now
@@ -211,7 +260,7 @@ impl Shared {
             Err(error) if error.is_transport() || error.is_unknown_application() => {
                 connection.mark_gone();
                 let connection = self.connection().await?;
-                send(&connection, request, &rpc).await
+                send(&connection, method, request).await
             }
             answer => answer,
         }
@@ -281,24 +330,28 @@ impl Shared {
         let app = application_id(&event)?;
         let gone = Arc::new(AtomicBool::new(false));
         let watcher = tokio::spawn(watch(stream, Arc::clone(&gone)));
-        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
+        let generation = next_generation();
         let max_request_bytes = event.max_request_bytes;
         Ok(Connection { channel, app, gone, watcher, generation, max_request_bytes, node })
     }
 }
 
 /// Sends one RPC on `connection`; a transport failure marks the connection gone.
-async fn send<Req, Resp, F, Fut>(connection: &Connection, request: Req, rpc: &F) -> Result<Resp, Error>
+async fn send<Req, Resp>(
+    connection: &Connection,
+    method: Method<Req, Resp>,
+    request: Req,
+) -> Result<Resp, Error>
 where
-    F: Fn(TokenClient<Channel>, Request<Req>) -> Fut,
-    Fut: Future<Output = Result<Response<Resp>, Status>>,
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
 {
     let mut request = Request::new(request);
     request.metadata_mut().insert(APPLICATION_HEADER, connection.app.clone());
     request.set_timeout(DEADLINE);
-    let client = TokenClient::new(connection.channel.clone()).max_decoding_message_size(MAX_MESSAGE);
     // The deadline travels as `grpc-timeout`; this local one also covers a silent peer.
-    let answer = tokio::time::timeout(DEADLINE + Duration::from_secs(5), rpc(client, request)).await;
+    let call = unary(connection.channel.clone(), method, request);
+    let answer = tokio::time::timeout(DEADLINE + Duration::from_secs(5), call).await;
     match answer {
         Err(_elapsed) => Err(Error::DeviceError),
         Ok(Ok(response)) => Ok(response.into_inner()),
@@ -310,6 +363,22 @@ where
             Err(error)
         }
     }
+}
+
+/// One unary gRPC call of `method`, as the generated client makes it.
+async fn unary<Req, Resp>(
+    channel: Channel,
+    method: Method<Req, Resp>,
+    request: Request<Req>,
+) -> Result<Response<Resp>, Status>
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(MAX_MESSAGE);
+    grpc.ready().await.map_err(|error| Status::unknown(format!("Service was not ready: {error}")))?;
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(method.path);
+    grpc.unary(request, path, tonic_prost::ProstCodec::default()).await
 }
 
 /// The `x-arca-app` value of an `Attach` answer.

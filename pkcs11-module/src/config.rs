@@ -9,6 +9,9 @@
 //!   (`https://a:7443,https://b:7443` or `unix:/x/a.sock,unix:/y/b.sock`): the module fails over
 //!   between them in that order (`crate::client`). The TLS file applies to every node.
 //! - Otherwise the production socket, `/run/arca/arca.sock`.
+//! - `ARCA_PKCS11_TRANSPORT=grpc` makes the module speak gRPC on Unix sockets too, instead of the
+//!   Token service's lean wire (`wire`, the default; `crate::wire_client`). TLS endpoints are
+//!   always gRPC.
 //!
 //! A configuration that cannot be understood (an unknown scheme, https without the file, an
 //! unreadable or malformed file, an empty element or mixed kinds in a list) makes `C_Initialize`
@@ -27,6 +30,27 @@ pub const SOCKET_VAR: &str = "ARCA_SOCKET";
 pub const ENDPOINT_VAR: &str = "ARCA_ENDPOINT";
 /// The variable naming the TLS client configuration file.
 pub const CONF_VAR: &str = "ARCA_PKCS11_CONF";
+
+/// The variable choosing the protocol on Unix sockets.
+pub const TRANSPORT_VAR: &str = "ARCA_PKCS11_TRANSPORT";
+
+/// The protocol the module speaks on Unix sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnixTransport {
+    /// The Token service's lean wire (the default).
+    Wire,
+    /// gRPC, as on TLS endpoints.
+    Grpc,
+}
+
+/// The Unix-socket protocol the environment chooses; an unknown value is a configuration error.
+pub fn unix_transport_from_env() -> Result<UnixTransport, Error> {
+    match std::env::var(TRANSPORT_VAR).ok().as_deref() {
+        None | Some("" | "wire") => Ok(UnixTransport::Wire),
+        Some("grpc") => Ok(UnixTransport::Grpc),
+        Some(_) => Err(Error::Configuration),
+    }
+}
 
 /// The daemon endpoints the environment names, in the order they are tried.
 pub fn endpoint_from_env() -> Result<DaemonEndpoints, Error> {

@@ -60,15 +60,36 @@ impl FakeDaemon {
             let _entered = runtime.enter();
             tokio::net::UnixListener::bind(socket).unwrap()
         };
+        // Like the daemon, the fake speaks gRPC and the lean wire on its socket, told apart by
+        // each connection's first byte.
         let counter = Arc::clone(&seen);
-        let incoming = UnixListenerStream::new(listener).map(move |connection| {
-            counter.connections.fetch_add(1, Ordering::SeqCst);
-            connection
+        let service = Arc::new(service);
+        let (grpc, grpc_incoming) = tokio::sync::mpsc::channel(16);
+        let wire = Arc::clone(&service);
+        runtime.spawn(async move {
+            let mut incoming = UnixListenerStream::new(listener);
+            while let Some(Ok(connection)) = incoming.next().await {
+                counter.connections.fetch_add(1, Ordering::SeqCst);
+                let (grpc, wire) = (grpc.clone(), Arc::clone(&wire));
+                tokio::spawn(async move {
+                    match first_byte(&connection).await {
+                        Some(first) if arca_proto::wire::opens_wire(first) => {
+                            let pending = std::future::pending::<()>();
+                            arca_proto::wire::serve_connection(connection, wire, NoLimits, 1 << 20, pending)
+                                .await;
+                        }
+                        Some(_) => {
+                            let _ = grpc.send(Ok::<_, std::io::Error>(connection)).await;
+                        }
+                        None => {}
+                    }
+                });
+            }
         });
         runtime.spawn(
             tonic::transport::Server::builder()
-                .add_service(TokenServer::new(service))
-                .serve_with_incoming(incoming),
+                .add_service(TokenServer::from_arc(service))
+                .serve_with_incoming(ReceiverStream::new(grpc_incoming)),
         );
         Self { runtime: Some(runtime), socket: socket.to_path_buf(), seen }
     }
@@ -97,6 +118,39 @@ impl FakeDaemon {
 impl Drop for FakeDaemon {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// The fake admits every wire call, and marks it as one.
+struct NoLimits;
+
+/// The extension that marks a call that came over the wire.
+#[derive(Debug, Clone, Copy)]
+struct OverWire;
+
+impl arca_proto::wire::WireHost for NoLimits {
+    type Admitted = ();
+
+    fn admit(&self, extensions: &mut tonic::Extensions) -> Result<(), Status> {
+        extensions.insert(OverWire);
+        Ok(())
+    }
+}
+
+/// A connection's first byte, left in the socket.
+async fn first_byte(stream: &tokio::net::UnixStream) -> Option<u8> {
+    let mut first = [0u8; 1];
+    loop {
+        stream.readable().await.ok()?;
+        let peeked = stream.try_io(tokio::io::Interest::READABLE, || {
+            rustix::net::recv(stream, &mut first, rustix::net::RecvFlags::PEEK).map_err(std::io::Error::from)
+        });
+        match peeked {
+            Ok((0, _)) => return None,
+            Ok(_) => return Some(first[0]),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
     }
 }
 
@@ -180,7 +234,10 @@ impl Token for Fake {
 
     async fn get_token_info(&self, request: Request<GetTokenInfoRequest>) -> Answer<TokenInfo> {
         self.app(&request)?;
-        if request.metadata().get("grpc-timeout").is_none() {
+        // gRPC calls carry their deadline; on the wire the module's own socket timeouts are it.
+        if request.metadata().get("grpc-timeout").is_none()
+            && request.extensions().get::<OverWire>().is_none()
+        {
             return Err(Status::invalid_argument("no deadline"));
         }
         Ok(Response::new(TokenInfo {

@@ -38,6 +38,7 @@ pub mod messages;
 pub mod output;
 pub mod runtime;
 pub mod state;
+pub mod wire_client;
 
 // Session and object handles are the daemon's u64 values passed through unchanged, and the wire
 // form of a CK_ULONG attribute is 8 bytes: both need a 64-bit CK_ULONG (LP64 Linux).

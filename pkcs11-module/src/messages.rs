@@ -127,7 +127,7 @@ pub fn encryption_iv(session: u64, message: &GcmMessage) -> Result<Vec<u8>, Erro
             let fixed = (fixed_bits / 8) as usize;
             let length = (message.iv.len() - fixed) as u64;
             let random =
-                rpc!(Reach::Existing, generate_random, TokenRandomRequest { session, length })?.output;
+                rpc!(Reach::Existing, GENERATE_RANDOM, TokenRandomRequest { session, length })?.output;
             if random.len() as u64 != length {
                 return Err(Error::Protocol);
             }

@@ -83,28 +83,24 @@ pub fn piece_bytes() -> Result<usize, Error> {
     Ok(module()?.piece_bytes())
 }
 
-/// Runs one RPC through the module (see [`Module::call`]).
-pub fn call<Req, Resp, F, Fut>(reach: Reach, request: Req, rpc: F) -> Result<Resp, Error>
+/// Runs one call through the module (see [`Module::call`]).
+pub fn call<Req, Resp>(
+    reach: Reach,
+    method: arca_proto::wire::Method<Req, Resp>,
+    request: Req,
+) -> Result<Resp, Error>
 where
-    Req: Clone + Send + 'static,
-    Resp: Send + 'static,
-    F: Fn(arca_proto::v1::token_client::TokenClient<tonic::transport::Channel>, tonic::Request<Req>) -> Fut
-        + Send
-        + Sync
-        + 'static,
-    Fut: std::future::Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
+    Req: prost::Message + Clone + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
 {
-    module()?.call(reach, request, rpc)
+    module()?.call(reach, method, request)
 }
 
-/// Runs `TokenClient::$method` on a request: `rpc!(Reach::Existing, login, LoginRequest { … })`.
+/// Runs one Token method (a constant of `arca_proto::wire`) on a request:
+/// `rpc!(Reach::Existing, LOGIN, LoginRequest { … })`.
 macro_rules! rpc {
     ($reach:expr, $method:ident, $request:expr) => {
-        $crate::state::call(
-            $reach,
-            $request,
-            |mut client, request| async move { client.$method(request).await },
-        )
+        $crate::state::call($reach, arca_proto::wire::$method, $request)
     };
 }
 pub(crate) use rpc;

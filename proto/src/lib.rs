@@ -10,6 +10,7 @@ mod daemon_endpoints;
 mod endpoint;
 pub mod limits;
 pub mod principal;
+pub mod wire;
 
 pub use daemon_endpoints::{DaemonEndpoints, ENDPOINT_SEPARATOR, ListFault};
 pub use endpoint::{ConnectError, DEFAULT_SOCKET, DaemonEndpoint, TlsClientFiles};

@@ -76,7 +76,7 @@ impl Activity {
 
 /// One admitted call: holds its place in both caps until dropped.
 #[derive(Debug)]
-struct CallSlot {
+pub(crate) struct CallSlot {
     connection: Option<Arc<Activity>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -103,11 +103,17 @@ impl CallLimits {
     }
 
     fn admit<B>(&self, request: &http::Request<B>) -> Result<CallSlot, tonic::Status> {
+        self.admit_on(activity_of(request))
+    }
+
+    /// Admits a call on the connection whose activity is `connection` (none: not counted per
+    /// connection).
+    pub(super) fn admit_on(&self, connection: Option<&Arc<Activity>>) -> Result<CallSlot, tonic::Status> {
         let Ok(permit) = Arc::clone(&self.global).try_acquire_owned() else {
             self.metrics.record_call_refused("max_requests");
             return Err(tonic::Status::resource_exhausted("too many calls in progress in the daemon; retry"));
         };
-        let Some(activity) = activity_of(request) else {
+        let Some(activity) = connection else {
             return Ok(CallSlot { connection: None, _permit: permit });
         };
         match activity.begin(self.per_connection) {

@@ -15,9 +15,9 @@ use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::time::Sleep;
 use tokio_stream::Stream;
 
-use super::authority::AuthorityRewrite;
 use super::connection::Connection;
 pub(crate) use super::gate::Gate;
+use super::wire::AdmittedUnix;
 use crate::service::Keystore;
 
 /// How long accepting pauses after the system refused (EMFILE, ENFILE, ENOMEM), instead of
@@ -34,13 +34,18 @@ pub(crate) struct Admission {
 }
 
 impl Admission {
-    fn unix(&self, stream: UnixStream) -> Option<Connection<AuthorityRewrite<UnixStream>>> {
+    /// Admits a Unix connection; its protocol is told later (`AdmittedUnix::serve`).
+    fn unix(&self, stream: UnixStream) -> Option<AdmittedUnix> {
         let administrator = stream
             .peer_cred()
             .is_ok_and(|cred| self.service.is_administrator(&format!("uid:{}", cred.uid())));
         let slot = self.gate.admit(administrator)?;
-        let stream = AuthorityRewrite::new(stream, self.max_header_list_size);
-        Some(Connection::new(stream, slot, self.idle_timeout))
+        Some(AdmittedUnix {
+            stream,
+            slot,
+            idle_timeout: self.idle_timeout,
+            max_header_list_size: self.max_header_list_size,
+        })
     }
 
     /// TLS clients are named only after the handshake, so none of them uses the reserve.
@@ -53,7 +58,7 @@ impl Admission {
     pub(crate) fn incoming_unix(
         self,
         listener: UnixListener,
-    ) -> impl Stream<Item = io::Result<Connection<AuthorityRewrite<UnixStream>>>> {
+    ) -> impl Stream<Item = io::Result<AdmittedUnix>> {
         Incoming::new(
             move |cx: &mut Context<'_>| listener.poll_accept(cx).map_ok(|(s, _)| s),
             move |s| self.unix(s),

@@ -1,6 +1,7 @@
 //! The connection layer between the listeners and the gRPC services: how many connections, streams
 //! and calls the daemon takes on and for how long (settings in `[connections]`), and, on the Unix
-//! socket, the `:authority` rewrite that lets grpc-core and grpc-java clients in.
+//! socket, the `:authority` rewrite that lets grpc-core and grpc-java clients in and the PKCS#11
+//! module's lean wire beside gRPC (`wire.rs`).
 
 /// `AsyncWrite` for a stream wrapper whose writes go to its `inner` stream unchanged (the wrappers
 /// here only watch or rewrite what the client sends).
@@ -51,6 +52,7 @@ mod connection;
 mod frames;
 mod gate;
 mod settings;
+mod wire;
 
 #[cfg(test)]
 mod authority_tests;
@@ -59,3 +61,4 @@ pub(crate) use activity::CallLimits;
 pub(crate) use admission::{Admission, Gate};
 pub(crate) use connection::Peer;
 pub(crate) use settings::ConnectionSettings;
+pub(crate) use wire::WireServer;

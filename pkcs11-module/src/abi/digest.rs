@@ -43,7 +43,7 @@ pub unsafe extern "C" fn C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_
     guard(|| {
         // The digest is multi-part from here: C_Digest may no longer be answered from its rule.
         crate::lengths::forget(session, DIGEST as i32);
-        rpc!(Reach::Existing, digest_key, DigestKeyRequest { session, key }).map(drop)
+        rpc!(Reach::Existing, DIGEST_KEY, DigestKeyRequest { session, key }).map(drop)
     })
 }
 

@@ -29,7 +29,13 @@ pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
             let args = unsafe { read(init_args.cast::<CK_C_INITIALIZE_ARGS>()) }?;
             check_init_args(&args)?
         };
-        state::initialize(|| Module::start(config::endpoint_from_env()?, may_create_threads))
+        state::initialize(|| {
+            Module::start(
+                config::endpoint_from_env()?,
+                config::unix_transport_from_env()?,
+                may_create_threads,
+            )
+        })
     })
 }
 

@@ -24,7 +24,7 @@ pub unsafe extern "C" fn C_GenerateKey(
         let (mechanism, template) = unsafe { (read_mechanism(mechanism)?, template(attributes, count)?) };
         non_null(key)?;
         let request = GenerateKeyRequest { session, mechanism: Some(mechanism), template };
-        let generated = rpc!(Reach::Existing, generate_key, request)?;
+        let generated = rpc!(Reach::Existing, GENERATE_KEY, request)?;
         // SAFETY: the caller guarantees a writable handle at the non-NULL `key`.
         unsafe { write(key, generated.object) }
     })
@@ -54,7 +54,7 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
         non_null(private_key)?;
         let request =
             GenerateKeyPairRequest { session, mechanism: Some(mechanism), public_template, private_template };
-        let pair = rpc!(Reach::Existing, generate_key_pair, request)?;
+        let pair = rpc!(Reach::Existing, GENERATE_KEY_PAIR, request)?;
         // SAFETY: the caller guarantees writable handles at both non-NULL pointers.
         unsafe {
             write(public_key, pair.public_key)?;
@@ -85,7 +85,7 @@ pub unsafe extern "C" fn C_WrapKey(
                 key,
                 space: Some(output::space(space)),
             };
-            let answer = rpc!(Reach::Existing, wrap_key, request)?;
+            let answer = rpc!(Reach::Existing, WRAP_KEY, request)?;
             deliver(wrapped, wrapped_len, settle_response(answer, space)?)
         }
     })
@@ -110,7 +110,7 @@ pub unsafe extern "C" fn C_UnwrapKey(
         non_null(key)?;
         let request =
             UnwrapKeyRequest { session, mechanism: Some(mechanism), unwrapping_key, wrapped_key, template };
-        let unwrapped = rpc!(Reach::Existing, unwrap_key, request)?;
+        let unwrapped = rpc!(Reach::Existing, UNWRAP_KEY, request)?;
         // SAFETY: the caller guarantees a writable handle at the non-NULL `key`.
         unsafe { write(key, unwrapped.object) }
     })
@@ -133,7 +133,7 @@ pub unsafe extern "C" fn C_DeriveKey(
         let (mechanism, template) = unsafe { (read_mechanism(mechanism)?, template(attributes, count)?) };
         non_null(key)?;
         let request = DeriveKeyRequest { session, mechanism: Some(mechanism), base_key, template };
-        let derived = rpc!(Reach::Existing, derive_key, request)?;
+        let derived = rpc!(Reach::Existing, DERIVE_KEY, request)?;
         // SAFETY: the same mechanism the call was made with (SP 800-108's additional keys), and
         // the caller guarantees a writable handle at the non-NULL `key`.
         unsafe {

@@ -25,7 +25,7 @@ pub unsafe extern "C" fn C_CreateObject(
         // SAFETY: the caller guarantees `count` readable attributes at `attributes`.
         let template = unsafe { template(attributes, count) }?;
         non_null(object)?;
-        let created = rpc!(Reach::Existing, create_object, CreateObjectRequest { session, template })?;
+        let created = rpc!(Reach::Existing, CREATE_OBJECT, CreateObjectRequest { session, template })?;
         // SAFETY: the caller guarantees a writable handle at the non-NULL `object`.
         unsafe { write(object, created.object) }
     })
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn C_CopyObject(
         // SAFETY: the caller guarantees `count` readable attributes at `attributes`.
         let template = unsafe { template(attributes, count) }?;
         non_null(new_object)?;
-        let copied = rpc!(Reach::Existing, copy_object, CopyObjectRequest { session, object, template })?;
+        let copied = rpc!(Reach::Existing, COPY_OBJECT, CopyObjectRequest { session, object, template })?;
         // SAFETY: the caller guarantees a writable handle at the non-NULL `new_object`.
         unsafe { write(new_object, copied.object) }
     })
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn C_CopyObject(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_DestroyObject(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE) -> CK_RV {
-    guard(|| rpc!(Reach::Existing, destroy_object, ObjectRequest { session, object }).map(drop))
+    guard(|| rpc!(Reach::Existing, DESTROY_OBJECT, ObjectRequest { session, object }).map(drop))
 }
 
 #[unsafe(no_mangle)]
@@ -62,7 +62,7 @@ pub unsafe extern "C" fn C_GetObjectSize(
 ) -> CK_RV {
     guard(|| {
         non_null(size)?;
-        let answer = rpc!(Reach::Existing, get_object_size, ObjectRequest { session, object })?;
+        let answer = rpc!(Reach::Existing, GET_OBJECT_SIZE, ObjectRequest { session, object })?;
         // SAFETY: the caller guarantees a writable CK_ULONG at the non-NULL `size`.
         unsafe { write(size, answer.size) }
     })
@@ -88,7 +88,7 @@ pub unsafe extern "C" fn C_GetAttributeValue(
         let mut results = Vec::with_capacity(types.len());
         for batch in types.chunks(MAX_TEMPLATE_ATTRIBUTES) {
             let request = GetAttributeValueRequest { session, object, types: batch.to_vec() };
-            results.extend(rpc!(Reach::Existing, get_attribute_value, request)?.attributes);
+            results.extend(rpc!(Reach::Existing, GET_ATTRIBUTE_VALUE, request)?.attributes);
         }
         if results.len() != length(count, 1)? {
             return Err(Error::Protocol);
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn C_SetAttributeValue(
         // SAFETY: the caller guarantees `count` readable attributes at `attributes`.
         let template = unsafe { template(attributes, count) }?;
         let request = SetAttributeValueRequest { session, object, template };
-        rpc!(Reach::Existing, set_attribute_value, request).map(drop)
+        rpc!(Reach::Existing, SET_ATTRIBUTE_VALUE, request).map(drop)
     })
 }
 
@@ -181,7 +181,7 @@ pub unsafe extern "C" fn C_FindObjectsInit(
     guard(|| {
         // SAFETY: the caller guarantees `count` readable attributes at `attributes`.
         let template = unsafe { template(attributes, count) }?;
-        rpc!(Reach::Existing, find_objects_init, FindObjectsInitRequest { session, template }).map(drop)
+        rpc!(Reach::Existing, FIND_OBJECTS_INIT, FindObjectsInitRequest { session, template }).map(drop)
     })
 }
 
@@ -196,7 +196,7 @@ pub unsafe extern "C" fn C_FindObjects(
         let capacity = check_output(objects, max_objects)?;
         non_null(count)?;
         let request = FindObjectsRequest { session, max_objects };
-        let found = rpc!(Reach::Existing, find_objects, request)?.objects;
+        let found = rpc!(Reach::Existing, FIND_OBJECTS, request)?.objects;
         if found.len() > capacity {
             return Err(Error::Protocol);
         }
@@ -218,7 +218,7 @@ pub unsafe extern "C" fn C_FindObjects(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_FindObjectsFinal(session: CK_SESSION_HANDLE) -> CK_RV {
-    guard(|| rpc!(Reach::Existing, find_objects_final, SessionRequest { session }).map(drop))
+    guard(|| rpc!(Reach::Existing, FIND_OBJECTS_FINAL, SessionRequest { session }).map(drop))
 }
 
 #[cfg(test)]

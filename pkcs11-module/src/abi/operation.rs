@@ -47,7 +47,7 @@ pub fn init_with(
 ) -> Result<(), Error> {
     let request = OperationInitRequest { session, kind: kind as i32, mechanism: Some(mechanism), key };
     let generation = state::generation();
-    let answer = match rpc!(Reach::Existing, operation_init, request) {
+    let answer = match rpc!(Reach::Existing, OPERATION_INIT, request) {
         Ok(answer) => answer,
         Err(error) => {
             // Whatever was known of an operation of this kind may no longer hold; forgetting
@@ -69,9 +69,9 @@ pub fn init_with(
 
 fn send(step: Step, request: OperationDataRequest) -> Result<OutputResponse, Error> {
     match step {
-        Step::OneShot => rpc!(Reach::Existing, operation_one_shot, request),
-        Step::Update => rpc!(Reach::Existing, operation_update, request),
-        Step::Final => rpc!(Reach::Existing, operation_final, request),
+        Step::OneShot => rpc!(Reach::Existing, OPERATION_ONE_SHOT, request),
+        Step::Update => rpc!(Reach::Existing, OPERATION_UPDATE, request),
+        Step::Final => rpc!(Reach::Existing, OPERATION_FINAL, request),
     }
 }
 
@@ -139,7 +139,7 @@ pub fn one_shot(
 pub fn end(session: CK_SESSION_HANDLE, kind: OperationKind) {
     lengths::forget(session, kind as i32);
     let request = OperationInitRequest { session, kind: kind as i32, mechanism: None, key: 0 };
-    let _ended = rpc!(Reach::Existing, operation_init, request);
+    let _ended = rpc!(Reach::Existing, OPERATION_INIT, request);
 }
 
 /// The outcome of a data step, after ending the operation if the failure calls for it. A

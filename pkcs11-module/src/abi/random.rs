@@ -30,7 +30,7 @@ pub unsafe extern "C" fn C_GenerateRandom(
     guard(|| {
         check_output(random, random_len)?;
         let response =
-            rpc!(Reach::Existing, generate_random, TokenRandomRequest { session, length: random_len })?;
+            rpc!(Reach::Existing, GENERATE_RANDOM, TokenRandomRequest { session, length: random_len })?;
         if response.output.len() as CK_ULONG != random_len {
             return Err(Error::Protocol);
         }

@@ -35,7 +35,7 @@ pub unsafe extern "C" fn C_OpenSession(
             return Err(Error::SlotIdInvalid);
         }
         non_null(session)?;
-        let opened = rpc!(Reach::Attached, open_session, OpenSessionRequest { flags })?;
+        let opened = rpc!(Reach::Attached, OPEN_SESSION, OpenSessionRequest { flags })?;
         // SAFETY: the caller guarantees a writable handle at the non-NULL `session`.
         unsafe { write(session, opened.session) }
     })
@@ -46,7 +46,7 @@ pub unsafe extern "C" fn C_CloseSession(session: CK_SESSION_HANDLE) -> CK_RV {
     guard(|| {
         crate::lengths::forget_session(session);
         crate::messages::forget_session(session);
-        Error::ending_is_fine(rpc!(Reach::Existing, close_session, SessionRequest { session }).map(drop))
+        Error::ending_is_fine(rpc!(Reach::Existing, CLOSE_SESSION, SessionRequest { session }).map(drop))
     })
 }
 
@@ -58,7 +58,7 @@ pub unsafe extern "C" fn C_CloseAllSessions(slot: CK_SLOT_ID) -> CK_RV {
         }
         crate::lengths::clear();
         crate::messages::clear();
-        Error::ending_is_fine(rpc!(Reach::Attached, close_all_sessions, CloseAllSessionsRequest {}).map(drop))
+        Error::ending_is_fine(rpc!(Reach::Attached, CLOSE_ALL_SESSIONS, CloseAllSessionsRequest {}).map(drop))
     })
 }
 
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn C_CloseAllSessions(slot: CK_SLOT_ID) -> CK_RV {
 pub unsafe extern "C" fn C_GetSessionInfo(session: CK_SESSION_HANDLE, info: *mut CK_SESSION_INFO) -> CK_RV {
     guard(|| {
         non_null(info)?;
-        let answer = rpc!(Reach::Existing, get_session_info, SessionRequest { session })?;
+        let answer = rpc!(Reach::Existing, GET_SESSION_INFO, SessionRequest { session })?;
         let value = CK_SESSION_INFO {
             slotID: SLOT_ID,
             state: answer.state,
@@ -109,14 +109,14 @@ pub unsafe extern "C" fn C_Login(
     guard(|| {
         // SAFETY: the caller guarantees `pin_len` readable bytes at `pin_ptr`.
         let pin = unsafe { pin(pin_ptr, pin_len) }?;
-        rpc!(Reach::Existing, login, LoginRequest { session, user_type, pin }).map(drop)
+        rpc!(Reach::Existing, LOGIN, LoginRequest { session, user_type, pin }).map(drop)
     })
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_Logout(session: CK_SESSION_HANDLE) -> CK_RV {
     guard(|| {
-        let result = rpc!(Reach::Existing, logout, LogoutRequest { session }).map(drop);
+        let result = rpc!(Reach::Existing, LOGOUT, LogoutRequest { session }).map(drop);
         // The daemon ends every operation of the application at logout (and an answer lost on
         // the way may still have logged out): no length rule holds any more.
         crate::lengths::clear();

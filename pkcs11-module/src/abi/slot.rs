@@ -78,7 +78,7 @@ pub unsafe extern "C" fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_IN
     guard(|| {
         check_slot(slot)?;
         non_null(info)?;
-        let token = rpc!(Reach::Attached, get_token_info, GetTokenInfoRequest {})?;
+        let token = rpc!(Reach::Attached, GET_TOKEN_INFO, GetTokenInfoRequest {})?;
         // SAFETY: the caller guarantees a writable CK_TOKEN_INFO at the non-NULL `info`.
         unsafe { write(info, token_info(&token)) }
     })
@@ -120,7 +120,7 @@ pub unsafe extern "C" fn C_GetMechanismList(
         // SAFETY: the caller guarantees a readable and writable CK_ULONG at `count` and, when
         // `list` is not NULL, `*count` writable mechanism types there.
         let space = unsafe { capacity(list, count) }?;
-        let mechanisms = rpc!(Reach::Attached, get_mechanism_list, GetMechanismListRequest {})?.mechanisms;
+        let mechanisms = rpc!(Reach::Attached, GET_MECHANISM_LIST, GetMechanismListRequest {})?.mechanisms;
         // SAFETY: as above.
         unsafe { deliver(list, count, settle_list(mechanisms, space)) }
     })
@@ -135,7 +135,7 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
     guard(|| {
         check_slot(slot)?;
         non_null(info)?;
-        let answer = rpc!(Reach::Attached, get_mechanism_info, GetMechanismInfoRequest { mechanism })?;
+        let answer = rpc!(Reach::Attached, GET_MECHANISM_INFO, GetMechanismInfoRequest { mechanism })?;
         let value = CK_MECHANISM_INFO {
             ulMinKeySize: answer.min_key_size,
             ulMaxKeySize: answer.max_key_size,
@@ -160,7 +160,7 @@ pub unsafe extern "C" fn C_InitToken(
         non_null(label)?;
         // SAFETY: `pLabel` points to the 32-byte blank-padded label (PKCS#11 §5.5.8).
         let label = unsafe { slice(label.cast_const(), 32, Error::ArgumentsBad) }?.to_vec();
-        rpc!(Reach::Attached, init_token, InitTokenRequest { so_pin, label }).map(drop)
+        rpc!(Reach::Attached, INIT_TOKEN, InitTokenRequest { so_pin, label }).map(drop)
     })
 }
 
@@ -173,7 +173,7 @@ pub unsafe extern "C" fn C_InitPIN(
     guard(|| {
         // SAFETY: the caller guarantees `new_pin_len` readable bytes at `new_pin`.
         let pin = unsafe { pin(new_pin, new_pin_len) }?;
-        rpc!(Reach::Existing, init_pin, InitPinRequest { session, pin }).map(drop)
+        rpc!(Reach::Existing, INIT_PIN, InitPinRequest { session, pin }).map(drop)
     })
 }
 
@@ -188,7 +188,7 @@ pub unsafe extern "C" fn C_SetPIN(
     guard(|| {
         // SAFETY: the caller guarantees the given number of readable bytes at both PINs.
         let (old_pin, new_pin) = unsafe { (pin(old_pin, old_pin_len)?, pin(new_pin, new_pin_len)?) };
-        rpc!(Reach::Existing, set_pin, SetPinRequest { session, old_pin, new_pin }).map(drop)
+        rpc!(Reach::Existing, SET_PIN, SetPinRequest { session, old_pin, new_pin }).map(drop)
     })
 }
 

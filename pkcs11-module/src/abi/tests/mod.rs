@@ -21,9 +21,23 @@ static GLOBAL: Mutex<()> = Mutex::new(());
 /// Serialises the tests that touch the process-wide state; finalises whatever a failed test left.
 pub(crate) fn serial() -> MutexGuard<'static, ()> {
     let guard = GLOBAL.lock().unwrap_or_else(PoisonError::into_inner);
-    // SAFETY: C_Finalize takes a NULL pReserved.
-    unsafe { C_Finalize(null_mut()) };
+    // SAFETY: C_Finalize takes a NULL pReserved; only tests holding this guard change the
+    // environment.
+    unsafe {
+        C_Finalize(null_mut());
+        std::env::remove_var("ARCA_PKCS11_TRANSPORT");
+    }
     guard
+}
+
+/// The module's transports on a Unix socket, as `ARCA_PKCS11_TRANSPORT` names them.
+const TRANSPORTS: [&str; 2] = ["wire", "grpc"];
+
+/// Makes the next `C_Initialize` speak `transport` on Unix sockets (until `serial()` resets it).
+fn use_transport(transport: &str) {
+    // SAFETY: only tests holding `serial()` change the environment, and nothing else in this
+    // process reads these variables concurrently.
+    unsafe { std::env::set_var("ARCA_PKCS11_TRANSPORT", transport) };
 }
 
 /// Points the next `C_Initialize` at `socket`.

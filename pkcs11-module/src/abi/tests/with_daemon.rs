@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use arca_proto::v1::mechanism::Parameter;
 use cryptoki_sys::*;
 
-use super::{INIT_FLAGS, initialize_with_flags, initialize_with_socket, point_at, serial, text};
+use super::{
+    INIT_FLAGS, TRANSPORTS, initialize_with_flags, initialize_with_socket, point_at, serial, text,
+    use_transport,
+};
 use crate::abi::{
     crypt::*, digest::*, general::*, key::*, object::*, random::*, session::*, sign::*, slot::*,
 };
@@ -45,53 +48,56 @@ fn open_session() -> CK_RV {
 #[test]
 fn slot_token_and_sessions_through_the_daemon() {
     let _serial = serial();
-    let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("arca.sock");
-    let daemon = FakeDaemon::start(&socket, 1);
-    assert_eq!(initialize_with_socket(&socket), CKR_OK);
-    assert_eq!(daemon.attached(), ["app-1-1"]);
-    // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
-    unsafe {
-        assert_eq!(present_slots(), 1);
-        let mut slot_info = std::mem::zeroed::<CK_SLOT_INFO>();
-        assert_eq!(C_GetSlotInfo(0, &mut slot_info), CKR_OK);
-        assert_ne!(slot_info.flags & CKF_TOKEN_PRESENT, 0);
+    for transport in TRANSPORTS {
+        use_transport(transport);
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("arca.sock");
+        let daemon = FakeDaemon::start(&socket, 1);
+        assert_eq!(initialize_with_socket(&socket), CKR_OK);
+        assert_eq!(daemon.attached(), ["app-1-1"]);
+        // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
+        unsafe {
+            assert_eq!(present_slots(), 1);
+            let mut slot_info = std::mem::zeroed::<CK_SLOT_INFO>();
+            assert_eq!(C_GetSlotInfo(0, &mut slot_info), CKR_OK);
+            assert_ne!(slot_info.flags & CKF_TOKEN_PRESENT, 0);
 
-        let mut token = std::mem::zeroed::<CK_TOKEN_INFO>();
-        assert_eq!(C_GetTokenInfo(0, &mut token), CKR_OK);
-        assert_eq!(text(&token.label), "Fake token");
-        assert_eq!(text(&token.serialNumber), "42");
-        assert_eq!(text(&token.model), "arcad");
-        assert_ne!(token.flags & CKF_LOGIN_REQUIRED, 0);
+            let mut token = std::mem::zeroed::<CK_TOKEN_INFO>();
+            assert_eq!(C_GetTokenInfo(0, &mut token), CKR_OK);
+            assert_eq!(text(&token.label), "Fake token");
+            assert_eq!(text(&token.serialNumber), "42");
+            assert_eq!(text(&token.model), "arcad");
+            assert_ne!(token.flags & CKF_LOGIN_REQUIRED, 0);
 
-        let mut count: CK_ULONG = 0;
-        assert_eq!(C_GetMechanismList(0, null_mut(), &mut count), CKR_OK);
-        assert_eq!(count, 3);
-        let mut mechanisms = [0 as CK_MECHANISM_TYPE; 3];
-        count = 2;
-        assert_eq!(C_GetMechanismList(0, mechanisms.as_mut_ptr(), &mut count), CKR_BUFFER_TOO_SMALL);
-        assert_eq!(count, 3);
-        assert_eq!(C_GetMechanismList(0, mechanisms.as_mut_ptr(), &mut count), CKR_OK);
-        assert_eq!(mechanisms, [CKM_AES_GCM, CKM_SHA256, CKM_ECDSA]);
-        let mut info = std::mem::zeroed::<CK_MECHANISM_INFO>();
-        assert_eq!(C_GetMechanismInfo(0, CKM_AES_GCM, &mut info), CKR_OK);
-        assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (16, 32));
-        assert_eq!(C_GetMechanismInfo(0, CKM_MD5, &mut info), CKR_MECHANISM_INVALID);
+            let mut count: CK_ULONG = 0;
+            assert_eq!(C_GetMechanismList(0, null_mut(), &mut count), CKR_OK);
+            assert_eq!(count, 3);
+            let mut mechanisms = [0 as CK_MECHANISM_TYPE; 3];
+            count = 2;
+            assert_eq!(C_GetMechanismList(0, mechanisms.as_mut_ptr(), &mut count), CKR_BUFFER_TOO_SMALL);
+            assert_eq!(count, 3);
+            assert_eq!(C_GetMechanismList(0, mechanisms.as_mut_ptr(), &mut count), CKR_OK);
+            assert_eq!(mechanisms, [CKM_AES_GCM, CKM_SHA256, CKM_ECDSA]);
+            let mut info = std::mem::zeroed::<CK_MECHANISM_INFO>();
+            assert_eq!(C_GetMechanismInfo(0, CKM_AES_GCM, &mut info), CKR_OK);
+            assert_eq!((info.ulMinKeySize, info.ulMaxKeySize), (16, 32));
+            assert_eq!(C_GetMechanismInfo(0, CKM_MD5, &mut info), CKR_MECHANISM_INVALID);
 
-        assert_eq!(open_session(), CKR_OK);
-        assert_eq!(C_Login(SESSION, CKU_USER, b"0000".as_ptr().cast_mut(), 4), CKR_PIN_INCORRECT);
-        assert_eq!(C_Login(SESSION, CKU_USER, b"1234".as_ptr().cast_mut(), 4), CKR_OK);
-        let mut session_info = std::mem::zeroed::<CK_SESSION_INFO>();
-        assert_eq!(C_GetSessionInfo(SESSION, &mut session_info), CKR_OK);
-        assert_eq!((session_info.slotID, session_info.state), (0, CKS_RW_USER_FUNCTIONS));
-        let mut label = *b"new label                       ";
-        assert_eq!(C_InitToken(0, b"so".as_ptr().cast_mut(), 2, label.as_mut_ptr()), CKR_OK);
-        // UNIMPLEMENTED without x-arca-ckr.
-        assert_eq!(C_DigestKey(SESSION, 5), CKR_FUNCTION_NOT_SUPPORTED);
-        assert_eq!(C_CloseSession(SESSION), CKR_OK);
-        assert_eq!(C_Finalize(null_mut()), CKR_OK);
+            assert_eq!(open_session(), CKR_OK);
+            assert_eq!(C_Login(SESSION, CKU_USER, b"0000".as_ptr().cast_mut(), 4), CKR_PIN_INCORRECT);
+            assert_eq!(C_Login(SESSION, CKU_USER, b"1234".as_ptr().cast_mut(), 4), CKR_OK);
+            let mut session_info = std::mem::zeroed::<CK_SESSION_INFO>();
+            assert_eq!(C_GetSessionInfo(SESSION, &mut session_info), CKR_OK);
+            assert_eq!((session_info.slotID, session_info.state), (0, CKS_RW_USER_FUNCTIONS));
+            let mut label = *b"new label                       ";
+            assert_eq!(C_InitToken(0, b"so".as_ptr().cast_mut(), 2, label.as_mut_ptr()), CKR_OK);
+            // UNIMPLEMENTED without x-arca-ckr.
+            assert_eq!(C_DigestKey(SESSION, 5), CKR_FUNCTION_NOT_SUPPORTED);
+            assert_eq!(C_CloseSession(SESSION), CKR_OK);
+            assert_eq!(C_Finalize(null_mut()), CKR_OK);
+        }
+        eventually("the application to end", || daemon.detached() == ["app-1-1"]);
     }
-    eventually("the application to end", || daemon.detached() == ["app-1-1"]);
 }
 
 #[test]
@@ -215,10 +221,13 @@ fn operations_objects_and_the_two_call_convention() {
     }
 }
 
+/// Eight threads at once, with threads of the module's own allowed or not, on each transport:
+/// gRPC multiplexes them on one connection; the wire gives each its own from a pool.
 #[test]
-fn many_threads_share_one_connection() {
+fn many_threads_call_at_once_on_either_transport() {
     let _serial = serial();
-    for flags in INIT_FLAGS {
+    for (transport, flags) in TRANSPORTS.into_iter().flat_map(|t| INIT_FLAGS.map(|f| (t, f))) {
+        use_transport(transport);
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("arca.sock");
         let daemon = FakeDaemon::start(&socket, 1);
@@ -238,16 +247,23 @@ fn many_threads_share_one_connection() {
             })
             .collect();
         threads.into_iter().for_each(|t| t.join().unwrap());
-        // From inside a tokio runtime (where block_on is not allowed) the call still works, on the
-        // module's workers; an application that forbids those gets CKR_FUNCTION_FAILED.
+        // From inside a tokio runtime (where block_on is not allowed) a gRPC call still works, on
+        // the module's workers; an application that forbids those gets CKR_FUNCTION_FAILED. The
+        // wire blocks on the calling thread and needs no runtime.
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        let expected = if flags.is_none() { CKR_OK } else { CKR_FUNCTION_FAILED };
+        let expected = if flags.is_none() || transport == "wire" { CKR_OK } else { CKR_FUNCTION_FAILED };
         runtime.block_on(async {
             let mut random = [0u8; 8];
             // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
             assert_eq!(unsafe { C_GenerateRandom(SESSION, random.as_mut_ptr(), 8) }, expected);
         });
-        assert_eq!(daemon.seen.connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let connections = daemon.seen.connections.load(std::sync::atomic::Ordering::SeqCst);
+        if transport == "grpc" {
+            assert_eq!(connections, 1);
+        } else {
+            // The attaching connection, and at most one per thread that called at once.
+            assert!((2..=9).contains(&connections), "{connections} connections");
+        }
         assert_eq!(daemon.attached().len(), 1);
         // SAFETY: every pointer passed is NULL on purpose or points to a live local of the right size.
         assert_eq!(unsafe { C_Finalize(null_mut()) }, CKR_OK);

@@ -1,0 +1,281 @@
+//! The module's path to local daemons: the Token service's lean wire (`arca_proto::wire`) on
+//! their Unix sockets, with blocking I/O on the calling thread. The module starts no thread and
+//! no runtime on this path, so `CKF_LIBRARY_CANT_CREATE_OS_THREADS` costs nothing.
+//!
+//! The application is one attaching connection, held open: the daemon ends the application when
+//! it closes, and closes it when it ends the application (or stops). Calls go over connections of
+//! their own, kept in a small pool, one call at a time each: a calling thread takes an idle
+//! connection (or opens one), makes its call, and gives it back. The behaviour is the gRPC
+//! path's (`crate::client`): slot-level calls ([`Reach::Attached`]) find a daemon that went away
+//! (the attaching connection is closed) and attach afresh, trying the nodes in order from the
+//! one after the dead one; session-level calls ([`Reach::Existing`]) use the application as it
+//! is, and fail with `CKR_DEVICE_REMOVED` once it is gone.
+//!
+//! A pooled connection the daemon closed for idleness (`[connections] idle_timeout`) is found
+//! when a call on it fails while the application's own connection is still open: the daemon
+//! closes an idle connection only when no request is waiting on it, so the call was not served
+//! and is sent again on a fresh connection.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use arca_proto::v1::AttachRequest;
+use arca_proto::wire::{ATTACH, CallError, HeldConnection, Method, WireConnection};
+use arca_proto::{DaemonEndpoint, DaemonEndpoints};
+
+use crate::client::{CONNECT_TIMEOUT, DEADLINE, MAX_MESSAGE, Reach, next_generation};
+use crate::error::Error;
+
+/// Idle connections kept per application; more are closed when given back.
+const POOL_SIZE: usize = 64;
+/// How long a read or write on a call's connection may wait: the deadline, and a margin.
+const CALL_TIMEOUT: std::time::Duration = DEADLINE.saturating_add(std::time::Duration::from_secs(5));
+
+/// One attached application on one node.
+#[derive(Debug)]
+struct Application {
+    node: usize,
+    generation: u64,
+    id: String,
+    max_request_bytes: u64,
+    held: HeldConnection,
+    gone: AtomicBool,
+    idle: Mutex<Vec<WireConnection>>,
+}
+
+impl Application {
+    fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    fn mark_gone(&self) {
+        self.gone.store(true, Ordering::SeqCst);
+    }
+
+    fn path<'a>(&self, endpoints: &'a DaemonEndpoints) -> Result<&'a Path, Error> {
+        match endpoints.as_slice().get(self.node) {
+            Some(DaemonEndpoint::Unix(path)) => Ok(path),
+            _ => Err(Error::General),
+        }
+    }
+
+    fn take_idle(&self) -> Option<WireConnection> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()
+    }
+
+    fn give_back(&self, connection: WireConnection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < POOL_SIZE {
+            idle.push(connection);
+        }
+    }
+
+    fn forget_idle(&self) {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+}
+
+/// The module's state for Unix-socket daemons.
+#[derive(Debug)]
+pub struct WireClient {
+    endpoints: DaemonEndpoints,
+    application_name: String,
+    current: RwLock<Option<Arc<Application>>>,
+    reconnect: Mutex<()>,
+}
+
+impl WireClient {
+    /// A client for `endpoints`, which are all Unix sockets; nothing is connected yet.
+    pub fn new(endpoints: DaemonEndpoints, application_name: String) -> Self {
+        Self { endpoints, application_name, current: RwLock::new(None), reconnect: Mutex::new(()) }
+    }
+
+    /// Runs one call (see [`Reach`]).
+    pub fn call<Req, Resp>(
+        &self,
+        reach: Reach,
+        method: Method<Req, Resp>,
+        request: &Req,
+    ) -> Result<Resp, Error>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        if reach == Reach::Existing {
+            let application = self.current().ok_or(Error::DeviceRemoved)?;
+            return self.send(&application, method, request);
+        }
+        let application = self.application()?;
+        match self.send(&application, method, request) {
+            // As on the gRPC path: a daemon that restarted since is found now, not at the next call.
+            Err(error) if error.is_transport() || error.is_unknown_application() => {
+                application.mark_gone();
+                let application = self.application()?;
+                self.send(&application, method, request)
+            }
+            answer => answer,
+        }
+    }
+
+    /// True when a daemon answers (attaching afresh if needed).
+    pub fn token_present(&self) -> bool {
+        self.application().is_ok()
+    }
+
+    /// The live application's connection number (see `Module::generation`).
+    pub fn generation(&self) -> Option<u64> {
+        self.current().filter(|application| !application.is_gone()).map(|application| application.generation)
+    }
+
+    /// The request cap the current daemon announced (0: none).
+    pub fn max_request_bytes(&self) -> u64 {
+        self.current().map_or(0, |application| application.max_request_bytes)
+    }
+
+    fn current(&self) -> Option<Arc<Application>> {
+        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The current application if it is still attached: not marked gone, and its connection
+    /// not closed by the daemon.
+    fn live(&self) -> Option<Arc<Application>> {
+        let application = self.current().filter(|application| !application.is_gone())?;
+        if application.held.is_closed() {
+            application.mark_gone();
+            return None;
+        }
+        Some(application)
+    }
+
+    /// A live application, attaching afresh if there is none (or `CKR_TOKEN_NOT_PRESENT`).
+    fn application(&self) -> Result<Arc<Application>, Error> {
+        if let Some(application) = self.live() {
+            return Ok(application);
+        }
+        // One thread reconnects; the others wait here and then find its application.
+        let _gate = self.reconnect.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(application) = self.live() {
+            return Ok(application);
+        }
+        let first = self.current().map_or(0, |gone| self.endpoints.after(gone.node));
+        let fresh = Arc::new(self.attach_any(first)?);
+        let previous =
+            self.current.write().unwrap_or_else(PoisonError::into_inner).replace(Arc::clone(&fresh));
+        drop(previous);
+        Ok(fresh)
+    }
+
+    /// Attaches on the first node that answers, from `first` on and wrapping round; a node that
+    /// answers with a refusal ends the search.
+    fn attach_any(&self, first: usize) -> Result<Application, Error> {
+        let mut node = first;
+        for _ in self.endpoints.as_slice() {
+            match self.attach(node) {
+                Ok(application) => return Ok(application),
+                Err(error) if error.is_transport() => node = self.endpoints.after(node),
+                Err(_refused) => return Err(Error::TokenNotPresent),
+            }
+        }
+        Err(Error::TokenNotPresent)
+    }
+
+    fn attach(&self, node: usize) -> Result<Application, Error> {
+        let Some(DaemonEndpoint::Unix(path)) = self.endpoints.as_slice().get(node) else {
+            return Err(Error::General);
+        };
+        let mut connection =
+            WireConnection::open(path, "", CONNECT_TIMEOUT, MAX_MESSAGE).map_err(|_| Error::DeviceRemoved)?;
+        let request = AttachRequest { application_name: self.application_name.clone() };
+        let event = connection.call(ATTACH, &request).map_err(|error| match error {
+            CallError::Status(status) => Error::from_status(&status),
+            CallError::Io(_) => Error::DeviceRemoved,
+            CallError::Protocol => Error::Protocol,
+        })?;
+        if event.application_id.is_empty() || !event.application_id.is_ascii() {
+            return Err(Error::Protocol);
+        }
+        let held = connection.hold().map_err(|_| Error::DeviceRemoved)?;
+        Ok(Application {
+            node,
+            generation: next_generation(),
+            id: event.application_id,
+            max_request_bytes: event.max_request_bytes,
+            held,
+            gone: AtomicBool::new(false),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends one call on one of the application's connections.
+    fn send<Req, Resp>(
+        &self,
+        application: &Application,
+        method: Method<Req, Resp>,
+        request: &Req,
+    ) -> Result<Resp, Error>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let (mut connection, reused) = match application.take_idle() {
+            Some(connection) => (connection, true),
+            None => (self.open(application)?, false),
+        };
+        let answer = connection.call(method, request);
+        let answer = match answer {
+            // The daemon closed an idle connection before the request reached it (its own
+            // connection still stands): the others idle as long are closed too.
+            Err(CallError::Io(error))
+                if reused && is_closed_by_peer(&error) && !application.held.is_closed() =>
+            {
+                application.forget_idle();
+                connection = self.open(application)?;
+                connection.call(method, request)
+            }
+            answer => answer,
+        };
+        match answer {
+            Ok(response) => {
+                application.give_back(connection);
+                Ok(response)
+            }
+            Err(CallError::Status(status)) => {
+                let error = Error::from_status(&status);
+                if error.is_transport() {
+                    application.mark_gone();
+                } else {
+                    application.give_back(connection);
+                }
+                Err(error)
+            }
+            // A silent daemon: the call's outcome is unknown, the connection is dropped.
+            Err(CallError::Io(error)) if is_timeout(&error) => Err(Error::DeviceError),
+            Err(CallError::Io(_)) => {
+                application.mark_gone();
+                Err(Error::DeviceRemoved)
+            }
+            Err(CallError::Protocol) => Err(Error::Protocol),
+        }
+    }
+
+    fn open(&self, application: &Application) -> Result<WireConnection, Error> {
+        let path = application.path(&self.endpoints)?;
+        WireConnection::open(path, &application.id, CALL_TIMEOUT, MAX_MESSAGE).map_err(|_| {
+            application.mark_gone();
+            Error::DeviceRemoved
+        })
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+fn is_closed_by_peer(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    )
+}

@@ -1,0 +1,156 @@
+//! One blocking wire connection: a call writes its frame and reads the answer on the calling
+//! thread. The buffer that carried a request or an answer (PINs, key values, plaintext) is wiped
+//! after each call.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use prost::Message;
+
+use super::{
+    ANSWER_OK, ANSWER_STATUS, FRAME_HEADER_BYTES, MAX_APPLICATION_ID_BYTES, Method, PREFACE, WireStatus,
+};
+
+/// Why a call got no response message.
+#[derive(Debug)]
+pub enum CallError {
+    /// The daemon answered with a status.
+    Status(tonic::Status),
+    /// The connection failed or timed out: its state is unknown and it must not be used again.
+    Io(io::Error),
+    /// The daemon's answer was not a frame of this wire, or did not decode.
+    Protocol,
+}
+
+/// An open connection of one application.
+#[derive(Debug)]
+pub struct WireConnection {
+    stream: UnixStream,
+    /// The preface, until it goes out with the first request.
+    preface: Option<Vec<u8>>,
+    buffer: Vec<u8>,
+    max_answer_bytes: usize,
+}
+
+impl WireConnection {
+    /// Connects to the socket at `path` for the application `application_id` (empty for the
+    /// connection that attaches). Nothing is sent before the first call, which carries the
+    /// preface. `deadline` bounds each read and write; `max_answer_bytes` the answers accepted.
+    pub fn open(
+        path: &Path,
+        application_id: &str,
+        deadline: Duration,
+        max_answer_bytes: usize,
+    ) -> io::Result<Self> {
+        let id = application_id.as_bytes();
+        if id.len() > MAX_APPLICATION_ID_BYTES {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "application id too long"));
+        }
+        let stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(deadline))?;
+        stream.set_write_timeout(Some(deadline))?;
+        let mut preface = Vec::with_capacity(PREFACE.len() + 2 + id.len());
+        preface.extend_from_slice(PREFACE);
+        preface.extend_from_slice(&(id.len() as u16).to_le_bytes());
+        preface.extend_from_slice(id);
+        Ok(Self { stream, preface: Some(preface), buffer: Vec::new(), max_answer_bytes })
+    }
+
+    /// Sets how long each read and write may wait.
+    pub fn set_deadline(&self, deadline: Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(Some(deadline))?;
+        self.stream.set_write_timeout(Some(deadline))
+    }
+
+    /// Sends one request and reads its answer.
+    pub fn call<Req: Message, Resp: Message + Default>(
+        &mut self,
+        method: Method<Req, Resp>,
+        request: &Req,
+    ) -> Result<Resp, CallError> {
+        let answer = self.exchange(method.id, request);
+        wipe(&mut self.buffer);
+        answer
+    }
+
+    fn exchange<Req: Message, Resp: Message + Default>(
+        &mut self,
+        method: u8,
+        request: &Req,
+    ) -> Result<Resp, CallError> {
+        let body = request.encoded_len() + 1;
+        let length = u32::try_from(body).map_err(|_| CallError::Io(too_large()))?;
+        self.buffer.clear();
+        if let Some(preface) = self.preface.take() {
+            self.buffer.extend_from_slice(&preface);
+        }
+        self.buffer.reserve(FRAME_HEADER_BYTES + body);
+        self.buffer.extend_from_slice(&length.to_le_bytes());
+        self.buffer.push(method);
+        request.encode(&mut self.buffer).map_err(|_| CallError::Io(too_large()))?;
+        self.stream.write_all(&self.buffer).map_err(CallError::Io)?;
+
+        let mut header = [0u8; FRAME_HEADER_BYTES];
+        self.stream.read_exact(&mut header).map_err(CallError::Io)?;
+        let [l0, l1, l2, l3, kind] = header;
+        let length = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+        let Some(message_bytes) = length.checked_sub(1).filter(|&n| n <= self.max_answer_bytes) else {
+            return Err(CallError::Protocol);
+        };
+        self.buffer.clear();
+        self.buffer.resize(message_bytes, 0);
+        self.stream.read_exact(&mut self.buffer).map_err(CallError::Io)?;
+        match kind {
+            ANSWER_OK => Resp::decode(self.buffer.as_slice()).map_err(|_| CallError::Protocol),
+            ANSWER_STATUS => {
+                let status = WireStatus::decode(self.buffer.as_slice()).map_err(|_| CallError::Protocol)?;
+                Err(CallError::Status(status.into_status()))
+            }
+            _ => Err(CallError::Protocol),
+        }
+    }
+
+    /// Keeps this connection only to learn when the daemon closes it: for the attaching
+    /// connection, on which nothing follows the answer (the daemon closes it when it ends the
+    /// application).
+    pub fn hold(self) -> io::Result<HeldConnection> {
+        self.stream.set_nonblocking(true)?;
+        Ok(HeldConnection { stream: self.stream })
+    }
+}
+
+/// A connection kept open for its end alone (see [`WireConnection::hold`]).
+#[derive(Debug)]
+pub struct HeldConnection {
+    stream: UnixStream,
+}
+
+impl HeldConnection {
+    /// True once the daemon has closed the connection (or it failed), without waiting. A byte
+    /// arriving on it breaks the protocol and counts as closed too.
+    pub fn is_closed(&self) -> bool {
+        match (&self.stream).read(&mut [0u8; 1]) {
+            Err(error) => error.kind() != io::ErrorKind::WouldBlock,
+            // End of stream, or a byte that should not be there.
+            Ok(0 | 1..) => true,
+        }
+    }
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "request too large for one frame")
+}
+
+/// The buffer kept between calls; a larger one (after a large call) is let go of once wiped.
+const KEPT_BUFFER_BYTES: usize = 64 << 10;
+
+/// Overwrites a buffer's whole allocation with zeros, then empties it.
+pub(super) fn wipe(buffer: &mut Vec<u8>) {
+    use zeroize::Zeroize as _;
+    buffer.zeroize();
+    if buffer.capacity() > KEPT_BUFFER_BYTES {
+        *buffer = Vec::new();
+    }
+}
