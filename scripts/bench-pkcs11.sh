@@ -1,44 +1,65 @@
 #!/usr/bin/env bash
-# Measures Arca's PKCS#11 module against SoftHSM2 in one run: builds the release binaries, starts
-# `arcad --dev` in a temporary directory, runs arca-p11-bench against libarca_pkcs11.so (through
-# ARCA_SOCKET) and against SoftHSM2 (a temporary token directory), then prints both tables and the
-# Arca / SoftHSM2 ratios. Arguments go to both arca-p11-bench runs, e.g. `--seconds 10`.
+# Measures Arca's PKCS#11 module beside two anchors in one session, on the same machine:
+# SoftHSM2 in the application's process, and SoftHSM2 behind p11-kit's RPC (`p11-kit server`
+# exporting it on a Unix socket, `p11-kit-client.so` as the module): an out-of-process peer.
 #
-# Environment: SOFTHSM_MODULE (default /usr/lib/softhsm/libsofthsm2.so), SO_PIN, USER_PIN, and
-# BENCH_NO_BUILD=1 to use the release binaries already in target/release.
+# Builds the release binaries, starts `arcad --dev` in a temporary directory, then runs
+# arca-p11-bench against the three modules in turn, ROUNDS times (alternating, so that the
+# machine's drift touches all three alike), and prints each run's table and, per operation, the
+# median with the lowest and highest run, and the ratios of the medians. Arguments go to every
+# arca-p11-bench run, e.g. `--seconds 3 --warmup 1`.
+#
+# Each round also runs Arca's module over gRPC (`ARCA_PKCS11_TRANSPORT=grpc`, the module's path
+# before the lean wire) unless BENCH_GRPC=0.
+#
+# Environment: ROUNDS (default 5), SOFTHSM_MODULE (default /usr/lib/softhsm/libsofthsm2.so),
+# P11KIT_CLIENT (default /usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so), SO_PIN, USER_PIN,
+# BENCH_OPS (default ecdsa-p256,rsa-2048,aes-gcm-4k,aes-ecb-4k,find-objects; p11-kit runs
+# leave out AES-GCM, whose parameters its RPC refuses, and the search), and BENCH_NO_BUILD=1 to
+# use the release binaries already in target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 softhsm_module=${SOFTHSM_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+p11kit_client=${P11KIT_CLIENT:-/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so}
 so_pin=${SO_PIN:-87654321}
 user_pin=${USER_PIN:-123456}
+rounds=${ROUNDS:-5}
+ops=${BENCH_OPS:-ecdsa-p256,rsa-2048,aes-gcm-4k,aes-ecb-4k,find-objects}
+p11kit_ops=$(tr ',' '\n' <<<"$ops" | grep -vx -e aes-gcm-4k -e find-objects | paste -sd, -)
 release=target/release
 
 scripts/install-deps.sh
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-  cargo build --release -p arca-daemon --bin arcad -p arca-tests --bin arca-p11-bench
-  cargo build --release -p arca-pkcs11 --lib
+  cargo build --release --locked -p arca-daemon --bin arcad -p arca-tests --bin arca-p11-bench
+  cargo build --release --locked -p arca-pkcs11 --lib
 fi
 
 work=$(mktemp -d -t arca-p11-bench.XXXXXX)
 arcad_pid=""
+p11kit_pid=""
 cleanup() {
-  if [ -n "$arcad_pid" ]; then
-    kill "$arcad_pid" 2>/dev/null || true
-    wait "$arcad_pid" 2>/dev/null || true
-  fi
+  for pid in "$arcad_pid" "$p11kit_pid"; do
+    if [ -n "$pid" ]; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-bench() { # bench NAME MODULE [ENV=VALUE…]: runs arca-p11-bench, its table to $work/NAME.md
-  local name=$1 module=$2
-  shift 2
-  echo "== $name: $module" >&2
-  env "$@" "$release/arca-p11-bench" --module "$module" --so-pin "$so_pin" --pin "$user_pin" \
-    "${bench_args[@]}" >"$work/$name.md"
-}
 bench_args=("$@")
+
+bench() { # bench NAME OPS MODULE [ENV=VALUE…] [-- EXTRA ARGS]: one run, its table to $work/NAME.md
+  local name=$1 run_ops=$2 module=$3
+  shift 3
+  local envs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  [ "${1:-}" = -- ] && shift
+  echo "== $name: $module" >&2
+  env "${envs[@]}" "$release/arca-p11-bench" --module "$module" --pin "$user_pin" --ops "$run_ops" \
+    "$@" "${bench_args[@]}" >"$work/$name.md"
+}
 
 start_arcad() { # starts arcad --dev and waits until it listens on its socket
   mkdir "$work/arca"
@@ -54,54 +75,88 @@ start_arcad() { # starts arcad --dev and waits until it listens on its socket
   return 1
 }
 
-arca_ok=false
-if ! nm -D --defined-only "$release/libarca_pkcs11.so" | grep -qw C_GetFunctionList; then
-  echo "Arca: $release/libarca_pkcs11.so does not export C_GetFunctionList yet; SoftHSM2 only" >&2
-elif start_arcad; then
-  if bench arca "$release/libarca_pkcs11.so" "ARCA_SOCKET=$work/arca/arca.sock"; then
-    arca_ok=true
-  else
-    echo "Arca: arca-p11-bench failed (arcad's log: $work/arcad.log, last lines below)" >&2
-    tail -n 20 "$work/arcad.log" >&2
+softhsm_token() { # softhsm_token DIR: a SoftHSM2 configuration with one initialised token in DIR
+  local dir=$1
+  mkdir -p "$dir/tokens"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+    "$dir/tokens" >"$dir/softhsm2.conf"
+  SOFTHSM2_CONF="$dir/softhsm2.conf" softhsm2-util --init-token --free --label arca-bench \
+    --so-pin "$so_pin" --pin "$user_pin" >/dev/null
+}
+
+start_p11kit() { # p11-kit server exporting the SoftHSM2 token of $work/p11kit on a socket
+  softhsm_token "$work/p11kit"
+  SOFTHSM2_CONF="$work/p11kit/softhsm2.conf" p11-kit server --foreground --provider "$softhsm_module" \
+    --name "$work/p11kit/server.sock" "pkcs11:token=arca-bench" >"$work/p11kit.out" 2>&1 &
+  p11kit_pid=$!
+  for _ in $(seq 100); do
+    [ -S "$work/p11kit/server.sock" ] && return 0
+    sleep 0.1
+  done
+  echo "p11-kit server did not start:" >&2
+  cat "$work/p11kit.out" >&2
+  return 1
+}
+
+start_arcad
+softhsm_token "$work/softhsm"
+start_p11kit
+# Arca's token is initialised once, by the first run.
+arca_init=(-- --so-pin "$so_pin")
+
+echo "# PKCS#11: Arca, SoftHSM2 and p11-kit's RPC ($(date -u +%Y-%m-%d), $(nproc) CPUs, $rounds rounds, arca-p11-bench ${bench_args[*]:-defaults})"
+for round in $(seq "$rounds"); do
+  bench "arca.$round" "$ops" "$release/libarca_pkcs11.so" "ARCA_SOCKET=$work/arca/arca.sock" "${arca_init[@]}"
+  arca_init=()
+  if [ "${BENCH_GRPC:-1}" = 1 ]; then
+    bench "grpc.$round" "$ops" "$release/libarca_pkcs11.so" "ARCA_SOCKET=$work/arca/arca.sock" \
+      ARCA_PKCS11_TRANSPORT=grpc
   fi
-fi
+  bench "softhsm.$round" "$ops" "$softhsm_module" "SOFTHSM2_CONF=$work/softhsm/softhsm2.conf"
+  bench "p11kit.$round" "$p11kit_ops" "$p11kit_client" "P11_KIT_SERVER_ADDRESS=unix:path=$work/p11kit/server.sock"
+  for name in arca grpc softhsm p11kit; do
+    [ -f "$work/$name.$round.md" ] || continue
+    printf '\n## Round %s: %s\n\n' "$round" "$name"
+    cat "$work/$name.$round.md"
+  done
+done
 
-mkdir "$work/softhsm-tokens"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-  "$work/softhsm-tokens" >"$work/softhsm2.conf"
-bench softhsm "$softhsm_module" "SOFTHSM2_CONF=$work/softhsm2.conf"
+python3 - "$work" "$rounds" <<'EOF'
+import statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+modules = [("arca", "Arca"), ("grpc", "Arca over gRPC"), ("softhsm", "SoftHSM2"), ("p11kit", "p11-kit RPC")]
+rates, p50s, order = {}, {}, []
+for name, _ in modules:
+    for r in range(1, rounds + 1):
+        path = f"{work}/{name}.{r}.md"
+        lines = open(path).readlines() if __import__("os").path.exists(path) else []
+        for line in lines:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) < 4 or not cells[2].replace(".", "").isdigit():
+                continue
+            key = (cells[0], cells[1])
+            if key not in order:
+                order.append(key)
+            rates.setdefault((name, key), []).append(float(cells[2]))
+            p50s.setdefault((name, key), []).append(float(cells[3].split()[0]))
 
-echo "# PKCS#11: Arca vs SoftHSM2 ($(date -u +%Y-%m-%d), $(nproc) CPUs, arca-p11-bench ${bench_args[*]:-defaults})"
-if $arca_ok; then
-  printf '\n## Arca (libarca_pkcs11.so -> arcad --dev)\n\n'
-  cat "$work/arca.md"
-fi
-printf '\n## SoftHSM2 (%s)\n\n' "$softhsm_module"
-cat "$work/softhsm.md"
-$arca_ok || exit 0
+def spread(values):
+    fmt = lambda v: f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
 
-printf '\n## Arca / SoftHSM2\n\n'
-awk -F'|' '
-  function trim(s) { gsub(/^ +| +$/, "", s); return s }
-  FNR <= 2 { next }  # the header and its rule
-  {
-    key = trim($2) SUBSEP trim($3)
-    if (FILENAME ~ /arca\.md$/) { order[++n] = key; arca[key] = trim($4); arca_p50[key] = trim($5); arca_p99[key] = trim($6) }
-    else { soft[key] = trim($4); soft_p50[key] = trim($5) }
-  }
-  END {
-    print "| op | threads | Arca ops/s | SoftHSM2 ops/s | Arca/SoftHSM2 | Arca p50 | SoftHSM2 p50 |"
-    print "|---|---:|---:|---:|---:|---:|---:|"
-    for (i = 1; i <= n; i++) {
-      k = order[i]; split(k, part, SUBSEP)
-      ratio = (k in soft && soft[k] + 0 > 0) ? sprintf("%.2f", arca[k] / soft[k]) : "n/a"
-      printf "| %s | %s | %s | %s | %s | %s | %s |\n", part[1], part[2], arca[k], soft[k], ratio, arca_p50[k], soft_p50[k]
-      if (part[2] == 8 && part[1] ~ /ECDSA|GCM/)
-        target[++t] = sprintf("- %s at 8 threads: Arca/SoftHSM2 = %s (target >= 0.5): %s", part[1], ratio, (ratio != "n/a" && ratio + 0 >= 0.5) ? "met" : "NOT met")
-      if (part[1] ~ /FindObjects/)
-        target[++t] = sprintf("- %s: Arca p99 %s (target < 50 ms): %s", part[1], arca_p99[k], (arca_p99[k] + 0 < 50) ? "met" : "NOT met")
-    }
-    print "\nTargets:"
-    for (i = 1; i <= t; i++) print target[i]
-  }
-' "$work/arca.md" "$work/softhsm.md"
+def ratio(a, b):
+    if not rates.get(a) or not rates.get(b):
+        return "n/a"
+    return f"{statistics.median(rates[a]) / statistics.median(rates[b]):.2f}"
+
+print(f"\n## Medians of {rounds} rounds (lowest–highest)\n")
+print("| op | threads | " + " | ".join(f"{label} ops/s" for _, label in modules)
+      + " | " + " | ".join(f"{label} p50" for _, label in modules) + " | Arca/SoftHSM2 | Arca/p11-kit | Arca/gRPC |")
+print("|---|---:|" + "---:|" * (2 * len(modules) + 3))
+for key in order:
+    cells = [spread(rates[(n, key)]) if (n, key) in rates else "n/a" for n, _ in modules]
+    p50 = [f"{statistics.median(p50s[(n, key)]) * 1000:.0f} µs" if (n, key) in p50s else "n/a" for n, _ in modules]
+    print(f"| {key[0]} | {key[1]} | " + " | ".join(cells + p50)
+          + f" | {ratio(('arca', key), ('softhsm', key))} | {ratio(('arca', key), ('p11kit', key))}"
+          + f" | {ratio(('arca', key), ('grpc', key))} |")
+EOF

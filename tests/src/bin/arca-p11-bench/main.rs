@@ -76,6 +76,10 @@ pub enum Op {
     /// C_EncryptInit CKM_AES_GCM (fresh 12-byte IV, 128-bit tag) + C_Encrypt of 4 KiB, AES-256.
     #[value(name = "aes-gcm-4k")]
     AesGcm4k,
+    /// C_EncryptInit CKM_AES_ECB + C_Encrypt of 4 KiB, AES-256: the AES mode p11-kit 0.24's RPC
+    /// carries (it refuses the parameters of CKM_AES_GCM, CKM_AES_CBC and CKM_AES_CBC_PAD).
+    #[value(name = "aes-ecb-4k")]
+    AesEcb4k,
     /// C_FindObjectsInit + C_FindObjects + C_FindObjectsFinal by label, and by class (all).
     FindObjects,
 }
@@ -86,6 +90,7 @@ impl Op {
             Self::EcdsaP256 => "C_Sign ECDSA P-256 (32-byte digest)",
             Self::Rsa2048 => "C_Sign SHA256-RSA-PKCS 2048 (32 bytes)",
             Self::AesGcm4k => "C_Encrypt AES-256-GCM 4 KiB",
+            Self::AesEcb4k => "C_Encrypt AES-256-ECB 4 KiB",
             Self::FindObjects => "C_FindObjects",
         }
     }

@@ -17,8 +17,8 @@ use cryptoki::session::Session;
 use crate::token::{FindKind, Keys, Module, find_label};
 use crate::{BenchError, Op, p11};
 
-/// The 4 KiB AES-GCM plaintext.
-const GCM_PLAINTEXT: usize = 4096;
+/// The 4 KiB AES plaintext (GCM and ECB).
+const AES_PLAINTEXT: usize = 4096;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
@@ -90,6 +90,7 @@ enum Call {
     Ecdsa,
     Rsa,
     Gcm,
+    Ecb,
 }
 
 /// One thread's calls: its input and, for GCM, its IV counter.
@@ -121,6 +122,9 @@ impl Caller {
                     .encrypt(&Mechanism::AesGcm(params), self.key, &self.input)
                     .map_err(p11("C_Encrypt GCM"))?
             }
+            Call::Ecb => {
+                session.encrypt(&Mechanism::AesEcb, self.key, &self.input).map_err(p11("C_Encrypt ECB"))?
+            }
         };
         if output.is_empty() {
             return Err(BenchError::Setup(format!("{:?} returned nothing", self.call)));
@@ -141,10 +145,14 @@ pub fn measure(
         Op::EcdsaP256 => (Call::Ecdsa, keys.ecdsa),
         Op::Rsa2048 => (Call::Rsa, keys.rsa),
         Op::AesGcm4k => (Call::Gcm, keys.aes),
+        Op::AesEcb4k => (Call::Ecb, keys.aes),
         Op::FindObjects => return Err(BenchError::Setup("find-objects runs in one session".to_owned())),
     };
     let key = key.ok_or_else(|| BenchError::Setup(format!("no key for {}", op.label())))?;
-    let input = if op == Op::AesGcm4k { vec![0x5a; GCM_PLAINTEXT] } else { vec![0xd1; 32] };
+    let input = match op {
+        Op::AesGcm4k | Op::AesEcb4k => vec![0x5a; AES_PLAINTEXT],
+        _ => vec![0xd1; 32],
+    };
     let (barrier, start) = (Barrier::new(threads as usize), OnceLock::new());
     let results: Vec<Result<Vec<Duration>, BenchError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)

@@ -167,7 +167,7 @@ impl Keys {
             keys.made.extend([public, private]);
             keys.rsa = Some(private);
         }
-        if ops.contains(&Op::AesGcm4k) {
+        if ops.contains(&Op::AesGcm4k) || ops.contains(&Op::AesEcb4k) {
             let template = [
                 Attribute::Token(token),
                 Attribute::Private(true),
