@@ -286,8 +286,8 @@ fn append(metrics: &Metrics, service: &Keystore, event: Event<'_>) -> Result<(),
     })
 }
 
-/// Metrics and the log line (left out for a throttled call left out of the audit log, so a flood
-/// cannot fill the journal either).
+/// Metrics and the log line: a failure's at `info` (left out for a throttled call left out of the
+/// audit log, so a flood cannot fill the journal either), a success's at `debug`.
 fn finish<Resp>(
     metrics: &Metrics,
     operation: Operation,
@@ -302,7 +302,9 @@ fn finish<Resp>(
     match &outcome {
         Ok(_) => {
             metrics.record(operation, code_name(Code::Ok), elapsed);
-            tracing::info!(request_id, caller, operation = operation.name(), micros, "ok");
+            // The audit log records every call; the journal gets failures, and successes at
+            // `debug` (a line per call was a tenth of a signature's cost, docs/benchmarks.md).
+            tracing::debug!(request_id, caller, operation = operation.name(), micros, "ok");
         }
         Err(error) => {
             let code = outcome_code(error);

@@ -99,6 +99,12 @@ impl<S: AsyncRead + Unpin> AsyncRead for Connection<S> {
 
 writes_through_to_inner!(Connection);
 
+impl<S: std::os::fd::AsFd> std::os::fd::AsFd for Connection<S> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
 impl<S: Connected> Connected for Connection<S> {
     type ConnectInfo = Peer<S::ConnectInfo>;
 

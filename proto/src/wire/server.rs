@@ -3,9 +3,14 @@
 //! extensions the host adds), and answered on the same task, one call at a time.
 
 use std::future::Future;
+use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use prost::Message;
+use rustix::io::Errno;
+use rustix::net::RecvFlags;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tonic::codegen::tokio_stream::StreamExt as _;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
@@ -38,11 +43,13 @@ pub async fn serve_connection<S, T, H>(
     max_request_bytes: usize,
     stopped: impl Future<Output = ()>,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + AsFd + Unpin,
     T: Token,
     H: WireHost,
 {
     let Some(application) = read_preface(&mut stream).await else { return };
+    // The attaching connection (no application yet) carries no calls and is not counted.
+    let _open = application.is_some().then(OpenConnection::enter);
     let mut stopped = std::pin::pin!(stopped);
     let mut request = Vec::new();
     let mut answer = Vec::new();
@@ -74,12 +81,75 @@ pub async fn serve_connection<S, T, H>(
             wipe(&mut request);
             return;
         }
+        let busy = Busy::enter();
         dispatch(method, &request, &token, &host, application.as_ref(), &mut answer).await;
         wipe(&mut request);
         let written = stream.write_all(&answer).await;
         wipe(&mut answer);
         if written.is_err() {
             return;
+        }
+        drop(busy);
+        await_next_request_briefly(&stream);
+    }
+}
+
+/// How long the server polls for a connection's next request when it serves nothing else.
+const SPIN: Duration = Duration::from_micros(50);
+/// Wire calls in progress in this server.
+static BUSY: AtomicUsize = AtomicUsize::new(0);
+/// Open wire connections that carry calls (an application's) in this server.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// One open connection, counted.
+struct OpenConnection;
+
+impl OpenConnection {
+    fn enter() -> Self {
+        OPEN.fetch_add(1, Ordering::AcqRel);
+        Self
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// One wire call in progress.
+struct Busy;
+
+impl Busy {
+    fn enter() -> Self {
+        BUSY.fetch_add(1, Ordering::AcqRel);
+        Self
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        BUSY.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// When this is the server's one wire connection besides applications' attaching ones (which
+/// carry no calls) and no call is in progress, polls the socket for up to [`SPIN`] for the
+/// client's next request (a PKCS#11 application's `C_Sign` follows its `C_SignInit` within
+/// microseconds), so the thread need not sleep and be woken for it. It holds its worker that long
+/// at most, and stops as soon as a call starts; with more connections (several application
+/// threads, whose calls keep the processors busy) it does not poll at all.
+fn await_next_request_briefly(stream: &impl AsFd) {
+    if BUSY.load(Ordering::Acquire) != 0 || OPEN.load(Ordering::Acquire) > 1 {
+        return;
+    }
+    let until = Instant::now() + SPIN;
+    let mut byte = [0u8; 1];
+    while BUSY.load(Ordering::Acquire) == 0 && Instant::now() < until {
+        match rustix::net::recv(stream, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+            Err(Errno::AGAIN | Errno::INTR) => std::hint::spin_loop(),
+            // A request, the end of the stream, or an error: the async read takes it from here.
+            _ => return,
         }
     }
 }
@@ -134,7 +204,10 @@ async fn unary<'a, Req, Resp, H, Fut>(
     let message = match Req::decode(body) {
         Ok(message) => message,
         Err(error) => {
-            return encode_status(answer, &Status::internal(format!("failed to decode the request: {error}")));
+            return encode_status(
+                answer,
+                &Status::internal(format!("failed to decode the request: {error}")),
+            );
         }
     };
     let mut extensions = tonic::Extensions::new();
