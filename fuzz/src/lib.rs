@@ -13,6 +13,7 @@ pub mod mechanism;
 pub mod policy;
 pub mod sigv4;
 pub mod template;
+pub mod wire;
 
 use std::sync::Once;
 

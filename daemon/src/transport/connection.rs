@@ -99,9 +99,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Connection<S> {
 
 writes_through_to_inner!(Connection);
 
-impl<S: std::os::fd::AsFd> std::os::fd::AsFd for Connection<S> {
-    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.inner.as_fd()
+impl arca_proto::wire::WireStream for Connection<tokio::net::UnixStream> {
+    fn socket(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        arca_proto::wire::WireStream::socket(&self.inner)
     }
 }
 

@@ -23,7 +23,7 @@ mod server;
 
 pub use client::{CallError, HeldConnection, WireConnection};
 pub use methods::*;
-pub use server::{WireHost, serve_connection};
+pub use server::{WireHost, WireStream, serve_connection};
 
 use std::marker::PhantomData;
 

@@ -3,7 +3,7 @@
 //! extensions the host adds), and answered on the same task, one call at a time.
 
 use std::future::Future;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,6 +22,23 @@ use super::{
 };
 use crate::APPLICATION_HEADER;
 use crate::v1::token_server::Token;
+
+/// A stream the wire is served on. One with a descriptor may be polled for the next request
+/// without the runtime (see [`serve_connection`]).
+pub trait WireStream: AsyncRead + AsyncWrite + Unpin {
+    /// The socket to poll; `None`: the server waits through the runtime only.
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+}
+
+impl WireStream for tokio::net::UnixStream {
+    fn socket(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
+    }
+}
+
+impl WireStream for tokio::io::DuplexStream {}
 
 /// What the server that accepted a connection does around each call on it.
 pub trait WireHost: Send + Sync + 'static {
@@ -43,7 +60,7 @@ pub async fn serve_connection<S, T, H>(
     max_request_bytes: usize,
     stopped: impl Future<Output = ()>,
 ) where
-    S: AsyncRead + AsyncWrite + AsFd + Unpin,
+    S: WireStream,
     T: Token,
     H: WireHost,
 {
@@ -90,7 +107,9 @@ pub async fn serve_connection<S, T, H>(
             return;
         }
         drop(busy);
-        await_next_request_briefly(&stream);
+        if let Some(socket) = stream.socket() {
+            await_next_request_briefly(socket);
+        }
     }
 }
 
@@ -139,14 +158,14 @@ impl Drop for Busy {
 /// microseconds), so the thread need not sleep and be woken for it. It holds its worker that long
 /// at most, and stops as soon as a call starts; with more connections (several application
 /// threads, whose calls keep the processors busy) it does not poll at all.
-fn await_next_request_briefly(stream: &impl AsFd) {
+fn await_next_request_briefly(socket: BorrowedFd<'_>) {
     if BUSY.load(Ordering::Acquire) != 0 || OPEN.load(Ordering::Acquire) > 1 {
         return;
     }
     let until = Instant::now() + SPIN;
     let mut byte = [0u8; 1];
     while BUSY.load(Ordering::Acquire) == 0 && Instant::now() < until {
-        match rustix::net::recv(stream, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
+        match rustix::net::recv(socket, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
             Err(Errno::AGAIN | Errno::INTR) => std::hint::spin_loop(),
             // A request, the end of the stream, or an error: the async read takes it from here.
             _ => return,
