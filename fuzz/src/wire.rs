@@ -56,7 +56,8 @@ pub fn check(data: &[u8]) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
     let written = runtime.block_on(async {
         let (mut client, server) = tokio::io::duplex(1 << 20);
-        let serving = wire::serve_connection(server, Arc::new(Stub), Admit, MAX_REQUEST_BYTES, std::future::pending());
+        let serving =
+            wire::serve_connection(server, Arc::new(Stub), Admit, MAX_REQUEST_BYTES, std::future::pending());
         let sending = async {
             let _ = client.write_all(data).await;
             let _ = client.shutdown().await;
