@@ -75,6 +75,29 @@ impl Application {
     fn forget_idle(&self) {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
+
+    /// The error of a call whose connection failed: the daemon is gone if it closed the
+    /// application's own connection (then `CKR_DEVICE_REMOVED`, and the application is marked
+    /// gone); otherwise only this call failed, and the application lives on.
+    fn failed(&self, otherwise: Error) -> Error {
+        if self.held.is_closed() {
+            self.mark_gone();
+            return Error::DeviceRemoved;
+        }
+        otherwise
+    }
+}
+
+impl Drop for Application {
+    /// Ends the application's connections for every process holding them: a child forked since
+    /// holds copies of the descriptors, which would otherwise keep the application alive in the
+    /// daemon after `C_Finalize` here.
+    fn drop(&mut self) {
+        self.held.shut_down();
+        for connection in self.idle.get_mut().unwrap_or_else(PoisonError::into_inner).iter() {
+            connection.shut_down();
+        }
+    }
 }
 
 /// The module's state for Unix-socket daemons.
@@ -226,10 +249,11 @@ impl WireClient {
         let answer = connection.call(method, request);
         let answer = match answer {
             // The daemon closed an idle connection before the request reached it (its own
-            // connection still stands): the others idle as long are closed too.
-            Err(CallError::Io(error))
-                if reused && is_closed_by_peer(&error) && !application.held.is_closed() =>
-            {
+            // connection still stands): the write found the connection closed, or the daemon
+            // closed it with the request unread. (A clean end of stream after the request went
+            // out could follow a request that was served: it is not sent again.) The others
+            // idle as long are closed too.
+            Err(CallError::Io(error)) if reused && was_not_read(&error) && !application.held.is_closed() => {
                 application.forget_idle();
                 connection = self.open(application)?;
                 connection.call(method, request)
@@ -252,20 +276,17 @@ impl WireClient {
             }
             // A silent daemon: the call's outcome is unknown, the connection is dropped.
             Err(CallError::Io(error)) if is_timeout(&error) => Err(Error::DeviceError),
-            Err(CallError::Io(_)) => {
-                application.mark_gone();
-                Err(Error::DeviceRemoved)
-            }
+            Err(CallError::Io(_)) => Err(application.failed(Error::DeviceError)),
             Err(CallError::Protocol) => Err(Error::Protocol),
         }
     }
 
     fn open(&self, application: &Application) -> Result<WireConnection, Error> {
         let path = application.path(&self.endpoints)?;
-        WireConnection::open(path, &application.id, CALL_TIMEOUT, MAX_MESSAGE).map_err(|_| {
-            application.mark_gone();
-            Error::DeviceRemoved
-        })
+        // Refused while the application's own connection stands: the daemon is at its
+        // connection cap, which is no reason to end the application.
+        WireConnection::open(path, &application.id, CALL_TIMEOUT, MAX_MESSAGE)
+            .map_err(|_| application.failed(Error::DeviceMemory))
     }
 }
 
@@ -273,9 +294,8 @@ fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
-fn is_closed_by_peer(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
-    )
+/// A failure that shows the daemon closed the connection without reading the request: the write
+/// found it closed (`EPIPE`), or the daemon closed it with the request unread (`ECONNRESET`).
+fn was_not_read(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe)
 }

@@ -52,9 +52,18 @@ impl AdmittedUnix {
         wire: WireServer,
         stopped: impl Future<Output = ()>,
     ) {
-        let peeked = match self.idle_timeout {
-            Some(timeout) => tokio::time::timeout(timeout, first_byte(&self.stream)).await.ok(),
-            None => Some(first_byte(&self.stream).await),
+        let mut stopped = std::pin::pin!(stopped);
+        let waiting = async {
+            match self.idle_timeout {
+                Some(timeout) => tokio::time::timeout(timeout, first_byte(&self.stream)).await.ok(),
+                None => Some(first_byte(&self.stream).await),
+            }
+        };
+        // A client that says nothing does not hold up a stopping server.
+        let peeked = tokio::select! {
+            biased;
+            () = &mut stopped => return,
+            peeked = waiting => peeked,
         };
         let Some(Ok(first)) = peeked else { return };
         if opens_wire(first) {

@@ -79,7 +79,7 @@ impl WireConnection {
         if id.len() > MAX_APPLICATION_ID_BYTES {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "application id too long"));
         }
-        let stream = UnixStream::connect(path)?;
+        let stream = connect(path, deadline.min(CONNECT_TIMEOUT))?;
         stream.set_read_timeout(Some(deadline))?;
         stream.set_write_timeout(Some(deadline))?;
         let mut preface = Vec::with_capacity(PREFACE.len() + 2 + id.len());
@@ -131,7 +131,8 @@ impl WireConnection {
         let Some(message_bytes) = length.checked_sub(1).filter(|&n| n <= self.max_answer_bytes) else {
             return Err(CallError::Protocol);
         };
-        self.buffer.clear();
+        // The request is wiped before the buffer grows for the answer (which may reallocate).
+        wipe(&mut self.buffer);
         self.buffer.resize(message_bytes, 0);
         self.stream.read_exact(&mut self.buffer).map_err(CallError::Io)?;
         match kind {
@@ -169,6 +170,12 @@ impl WireConnection {
         self.stream.read_exact(header.get_mut(filled..).unwrap_or_default())
     }
 
+    /// Ends the connection for every process that holds it (a forked child keeps a copy of the
+    /// descriptor, which closing it here would leave open).
+    pub fn shut_down(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+
     /// Keeps this connection only to learn when the daemon closes it: for the attaching
     /// connection, on which nothing follows the answer (the daemon closes it when it ends the
     /// application).
@@ -185,6 +192,12 @@ pub struct HeldConnection {
 }
 
 impl HeldConnection {
+    /// Ends the connection for every process that holds it (see [`WireConnection::shut_down`]):
+    /// the daemon ends the application.
+    pub fn shut_down(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+
     /// True once the daemon has closed the connection (or it failed), without waiting. A byte
     /// arriving on it breaks the protocol and counts as closed too.
     pub fn is_closed(&self) -> bool {
@@ -194,6 +207,20 @@ impl HeldConnection {
             Ok(0 | 1..) => true,
         }
     }
+}
+
+/// How long connecting may wait (on a daemon whose listen backlog is full).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects to a Unix socket, waiting at most `timeout`: Linux bounds a connect that waits for
+/// room in the listener's backlog by the socket's send timeout.
+fn connect(path: &Path, timeout: Duration) -> io::Result<UnixStream> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType, sockopt};
+    let socket =
+        rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
+    sockopt::set_socket_timeout(&socket, sockopt::Timeout::Send, Some(timeout))?;
+    rustix::net::connect(&socket, &SocketAddrUnix::new(path)?)?;
+    Ok(UnixStream::from(socket))
 }
 
 fn too_large() -> io::Error {

@@ -38,6 +38,9 @@ pub const ANSWER_OK: u8 = 0;
 pub const ANSWER_STATUS: u8 = 1;
 /// The longest application id a preface may carry.
 pub const MAX_APPLICATION_ID_BYTES: usize = 256;
+/// Metadata marking a status the wire server made itself (an undecodable or unknown request, one
+/// over the cap), as opposed to the service's answer.
+pub const WIRE_STATUS_HEADER: &str = "x-arca-wire";
 /// The bytes of a frame before its message: the length and the method id or answer kind.
 pub const FRAME_HEADER_BYTES: usize = 5;
 

@@ -18,7 +18,8 @@ use tonic::{Request, Response, Status};
 
 use super::client::wipe;
 use super::{
-    ANSWER_OK, ANSWER_STATUS, ATTACH, FRAME_HEADER_BYTES, MAX_APPLICATION_ID_BYTES, PREFACE, WireStatus,
+    ANSWER_OK, ANSWER_STATUS, ATTACH, FRAME_HEADER_BYTES, MAX_APPLICATION_ID_BYTES, PREFACE,
+    WIRE_STATUS_HEADER, WireStatus,
 };
 use crate::APPLICATION_HEADER;
 use crate::v1::token_server::Token;
@@ -64,10 +65,15 @@ pub async fn serve_connection<S, T, H>(
     T: Token,
     H: WireHost,
 {
-    let Some(application) = read_preface(&mut stream).await else { return };
+    let mut stopped = std::pin::pin!(stopped);
+    let application = tokio::select! {
+        biased;
+        () = &mut stopped => return,
+        application = read_preface(&mut stream) => application,
+    };
+    let Some(application) = application else { return };
     // The attaching connection (no application yet) carries no calls and is not counted.
     let _open = application.is_some().then(OpenConnection::enter);
-    let mut stopped = std::pin::pin!(stopped);
     let mut request = Vec::new();
     let mut answer = Vec::new();
     loop {
@@ -80,16 +86,25 @@ pub async fn serve_connection<S, T, H>(
         let [l0, l1, l2, l3, method] = header;
         let Some(length) = (u32::from_le_bytes([l0, l1, l2, l3]) as usize).checked_sub(1) else { return };
         if length > max_request_bytes {
-            let refusal = Status::resource_exhausted(format!(
-                "a request of {length} bytes is over the daemon's limit of {max_request_bytes}"
-            ));
+            let refusal = wire_status(
+                tonic::Code::ResourceExhausted,
+                format!("a request of {length} bytes is over the daemon's limit of {max_request_bytes}"),
+            );
             encode_status(&mut answer, &refusal);
             let _ = stream.write_all(&answer).await;
             return;
         }
-        request.resize(length, 0);
-        let read = stream.read_exact(&mut request).await;
-        if read.is_err() {
+        // The body is taken as it arrives (a header alone commits no memory), and a server
+        // stopping does not wait for one that does not come.
+        request.clear();
+        request.reserve(length.min(BODY_RESERVE_BYTES));
+        let mut body = (&mut stream).take(length as u64);
+        let read = tokio::select! {
+            biased;
+            () = &mut stopped => None,
+            read = body.read_to_end(&mut request) => read.ok(),
+        };
+        if read != Some(length) {
             wipe(&mut request);
             return;
         }
@@ -113,6 +128,8 @@ pub async fn serve_connection<S, T, H>(
     }
 }
 
+/// The most memory a request's announced length commits before its bytes arrive.
+const BODY_RESERVE_BYTES: usize = 8192;
 /// How long the server polls for a connection's next request when it serves nothing else.
 const SPIN: Duration = Duration::from_micros(50);
 /// Wire calls in progress in this server.
@@ -223,10 +240,9 @@ async fn unary<'a, Req, Resp, H, Fut>(
     let message = match Req::decode(body) {
         Ok(message) => message,
         Err(error) => {
-            return encode_status(
-                answer,
-                &Status::internal(format!("failed to decode the request: {error}")),
-            );
+            let refusal =
+                wire_status(tonic::Code::Internal, format!("failed to decode the request: {error}"));
+            return encode_status(answer, &refusal);
         }
     };
     let mut extensions = tonic::Extensions::new();
@@ -254,7 +270,10 @@ macro_rules! dispatch_unary {
         ) {
             match method {
                 $($id => unary(body, host, application, answer, |request| token.$method(request)).await,)*
-                unknown => encode_status(answer, &Status::unimplemented(format!("no Token method {unknown} on this wire"))),
+                unknown => {
+                    let refusal = wire_status(tonic::Code::Unimplemented, format!("no Token method {unknown} on this wire"));
+                    encode_status(answer, &refusal)
+                }
             }
         }
     };
@@ -279,7 +298,9 @@ async fn attach<S, T, H>(
     let message = match crate::v1::AttachRequest::decode(body) {
         Ok(message) => message,
         Err(error) => {
-            encode_status(&mut answer, &Status::internal(format!("failed to decode the request: {error}")));
+            let refusal =
+                wire_status(tonic::Code::Internal, format!("failed to decode the request: {error}"));
+            encode_status(&mut answer, &refusal);
             let _ = stream.write_all(&answer).await;
             return;
         }
@@ -330,6 +351,14 @@ fn encode_message(answer: &mut Vec<u8>, kind: u8, message: &impl Message) {
     answer.push(kind);
     // Encoding into a `Vec` cannot run out of space.
     let _ = message.encode(answer);
+}
+
+/// A status of the wire's own (not the service's): marked with [`WIRE_STATUS_HEADER`], so that a
+/// client does not take it for a broken connection, as a gRPC status without metadata is.
+fn wire_status(code: tonic::Code, message: String) -> Status {
+    let mut status = Status::new(code, message);
+    status.metadata_mut().insert(WIRE_STATUS_HEADER, tonic::metadata::AsciiMetadataValue::from_static("1"));
+    status
 }
 
 fn encode_status(answer: &mut Vec<u8>, status: &Status) {
