@@ -202,3 +202,69 @@ fn child_calls_from_ending_threads() {
     assert_eq!(unsafe { atexit(exit_handler) }, 0);
     std::process::exit(0);
 }
+
+unsafe extern "C" {
+    fn fork() -> std::ffi::c_int;
+    fn close(fd: std::ffi::c_int) -> std::ffi::c_int;
+    fn _exit(status: std::ffi::c_int) -> !;
+}
+
+/// `C_Finalize` ends the application in the daemon at once, even while a child forked after
+/// `C_Initialize` holds copies of the module's connections (it sleeps 3 s with them). On the
+/// wire only: over gRPC the connection's socket is tonic's, and the child's copy keeps it open
+/// (`pkcs11-module/README.md`, "Fork").
+#[test]
+fn finalize_ends_the_application_while_a_forked_child_holds_its_connections() {
+    for transport in ["wire"] {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("arca.sock");
+        let daemon = FakeDaemon::start(&socket, 1);
+        let output = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "abi::tests::child::child_forks_then_finalizes",
+                "--exact",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env("ARCA_SOCKET", &socket)
+            .env("ARCA_PKCS11_TRANSPORT", transport)
+            .env_remove("ARCA_ENDPOINT")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success() && stdout.contains("1 passed"), "{transport}: {stdout}");
+        let finalized = std::time::Instant::now();
+        while daemon.detached().is_empty() {
+            assert!(
+                finalized.elapsed() < std::time::Duration::from_millis(1500),
+                "{transport}: the application outlived C_Finalize while a forked child held its connections"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+#[ignore = "run in a child process by finalize_ends_the_application_while_a_forked_child_holds_its_connections"]
+fn child_forks_then_finalizes() {
+    assert_eq!(initialize_with_flags(None), CKR_OK);
+    assert_eq!(generate_random(), CKR_OK);
+    // SAFETY: the forked child touches nothing another thread may have held: it closes its
+    // standard descriptors (so the parent test is not kept waiting on them), sleeps and leaves
+    // with `_exit`.
+    let pid = unsafe { fork() };
+    if pid == 0 {
+        // SAFETY: see above.
+        unsafe {
+            for fd in 0..3 {
+                close(fd);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        // SAFETY: see above.
+        unsafe { _exit(0) };
+    }
+    assert!(pid > 0, "fork failed");
+    // SAFETY: C_Finalize takes a NULL pReserved.
+    assert_eq!(unsafe { C_Finalize(null_mut()) }, CKR_OK);
+}
