@@ -19,14 +19,50 @@ const MAX_ANSWER: usize = 1 << 20;
 const CKF_SERIAL_SESSION: u64 = 0x4;
 const CKR_SESSION_HANDLE_INVALID: &str = "0x000000B3";
 
-/// Attaches an application; returns its id and the connection that holds it.
-fn attach(socket: &Path) -> (String, WireConnection) {
+/// Attaches an application; returns its id, the daemon's request cap and the connection that
+/// holds the application.
+fn attach(socket: &Path) -> (String, usize, WireConnection) {
     let mut connection = WireConnection::open(socket, "", DEADLINE, MAX_ANSWER).unwrap();
     let request = AttachRequest { application_name: "token_wire[1]".into() };
     let event = connection.call(wire::ATTACH, &request).unwrap();
     assert!(!event.application_id.is_empty());
     assert!(event.max_request_bytes > 0, "the daemon announces its request cap");
-    (event.application_id, connection)
+    (event.application_id, event.max_request_bytes as usize, connection)
+}
+
+/// A `GetTokenInfoRequest` of exactly `size` bytes: the empty message padded with an unknown
+/// length-delimited field (field 15), which a protobuf decoder skips.
+fn padded_token_info_request(size: usize) -> Vec<u8> {
+    let varint_len = |mut n: usize| {
+        let mut len = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            len += 1;
+        }
+        len
+    };
+    let padding = (0..size).rev().find(|&n| 1 + varint_len(n) + n == size).expect("a padding length fits");
+    let mut body = vec![(15 << 3) | 2];
+    let mut n = padding;
+    while n >= 0x80 {
+        body.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    body.push(n as u8);
+    body.resize(size, 0x5a);
+    body
+}
+
+/// One raw frame on a fresh connection of `application`; returns the answer's kind byte.
+fn raw_call_kind(socket: &Path, application: &str, method: u8, body: &[u8]) -> u8 {
+    let mut stream = UnixStream::connect(socket).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut bytes = preface(application);
+    bytes.extend(frame(method, body));
+    stream.write_all(&bytes).unwrap();
+    let mut header = [0u8; wire::FRAME_HEADER_BYTES];
+    stream.read_exact(&mut header).unwrap();
+    header[4]
 }
 
 fn status(error: CallError) -> tonic::Status {
@@ -79,7 +115,7 @@ fn answered_status(answer: &[u8]) -> tonic::Status {
 async fn the_wire_answers_precisely_and_ends_the_application_with_its_connection() {
     let (daemon, _dir) = Daemon::start_dev();
     let socket = daemon.socket.clone();
-    let (application, attached) = attach(&socket);
+    let (application, cap, attached) = attach(&socket);
 
     // Calls of the application, on a connection of their own.
     let mut calls = WireConnection::open(&socket, &application, DEADLINE, MAX_ANSWER).unwrap();
@@ -115,6 +151,14 @@ async fn the_wire_answers_precisely_and_ends_the_application_with_its_connection
     let answer = answered_status(&raw_exchange(&socket, &bytes));
     assert_eq!(answer.code(), tonic::Code::ResourceExhausted, "{answer:?}");
     assert!(raw_exchange(&socket, b"ARCA-WIRE/9\n\0\0").is_empty(), "a wrong preface gets no answer");
+    // The cap is gRPC's: a message of exactly `max_request_bytes` is served, one byte more is not.
+    let at_cap = padded_token_info_request(cap);
+    assert_eq!(raw_call_kind(&socket, &application, wire::GET_TOKEN_INFO.id, &at_cap), wire::ANSWER_OK);
+    let mut over = preface(&application);
+    over.extend(frame(wire::GET_TOKEN_INFO.id, &padded_token_info_request(cap + 1)));
+    let answer = answered_status(&raw_exchange(&socket, &over));
+    assert_eq!(answer.code(), tonic::Code::ResourceExhausted, "{answer:?}");
+    assert!(answer.message().contains(&format!("limit of {cap}")), "{}", answer.message());
 
     // The calls were audited like gRPC's: the PKCS#11 function, the caller's uid, the transport.
     let records = daemon
