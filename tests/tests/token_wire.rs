@@ -235,3 +235,72 @@ fn idle_child() {
     assert!(pkcs11.get_token_info(slot).is_ok());
     println!("idle child OK");
 }
+
+const NOBODY: u32 = 65534;
+
+/// An application id serves only the principal that attached it: the same id presented by
+/// another user's connection names no application.
+#[test]
+fn an_application_serves_only_the_user_that_attached_it() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+        eprintln!("skipped: needs root to act as a second user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(dir.path().join("master.key"), [7u8; 32]).unwrap();
+    let (data, socket, config) =
+        (dir.path().join("data"), run.join("arca.sock"), dir.path().join("arca.toml"));
+    let text = format!(
+        "data_dir = \"{}\"\nsocket = \"{}\"\n[seal]\nmode = \"key_file\"\nkey_file = \"{}\"\n",
+        data.display(),
+        socket.display(),
+        dir.path().join("master.key").display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let daemon = Launch::config(&config, &data, &socket).start();
+    std::fs::set_permissions(&daemon.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let (application, _, _attached) = attach(&daemon.socket);
+    let mut own = WireConnection::open(&daemon.socket, &application, DEADLINE, MAX_ANSWER).unwrap();
+    own.call(wire::OPEN_SESSION, &OpenSessionRequest { flags: CKF_SERIAL_SESSION }).unwrap();
+
+    // `nobody` presents the same id: one C_OpenSession frame, the answer's kind and body in hex.
+    let mut request = preface(&application);
+    request.extend(frame(wire::OPEN_SESSION.id, &[0x08, CKF_SERIAL_SESSION as u8]));
+    let hex: String = request.iter().map(|b| format!("{b:02x}")).collect();
+    let script = "import socket, sys\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.connect(sys.argv[1])\n\
+        s.sendall(bytes.fromhex(sys.argv[2]))\n\
+        data = b''\n\
+        while len(data) < 5 or len(data) < 4 + int.from_bytes(data[:4], 'little'):\n    chunk = s.recv(65536)\n    if not chunk: break\n    data += chunk\n\
+        print(data.hex())\n";
+    let output = Command::new("setpriv")
+        .args([
+            format!("--reuid={NOBODY}"),
+            format!("--regid={NOBODY}"),
+            "--clear-groups".into(),
+            "--".into(),
+        ])
+        .args(["/usr/bin/python3", "-c", script])
+        .arg(&daemon.socket)
+        .arg(hex)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let answer: Vec<u8> = (0..text.trim().len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text.trim()[i..i + 2], 16).unwrap())
+        .collect();
+    let refused = answered_status(&answer);
+    assert_eq!(ckr(&refused), CKR_SESSION_HANDLE_INVALID, "{refused:?}");
+    assert!(refused.message().contains("unknown application"), "{}", refused.message());
+    // The owner is still served.
+    own.call(wire::OPEN_SESSION, &OpenSessionRequest { flags: CKF_SERIAL_SESSION }).unwrap();
+}

@@ -68,7 +68,7 @@ impl TokenApi {
             .to_owned();
         let services = Arc::clone(&self.services);
         serve(&self.metrics, &self.services.keystore, operation, request, |call, message| async move {
-            let app = services.token.app(&application)?;
+            let app = services.token.app(&application, call.principal())?;
             handler(services, app, call, message).await
         })
         .await
@@ -124,8 +124,8 @@ impl Token for TokenApi {
         let max_request_bytes = self.max_request_bytes as u64;
         // The stream is made inside the call, so that an application registered by a call that
         // then fails (its audit record cannot be written) ends with the dropped stream.
-        serve(&self.metrics, &self.services.keystore, Operation::Attach, request, |_, r| async move {
-            let app = services.token.attach(&r.application_name)?;
+        serve(&self.metrics, &self.services.keystore, Operation::Attach, request, |call, r| async move {
+            let app = services.token.attach(&r.application_name, call.principal())?;
             let (sender, events) = tokio::sync::mpsc::channel(1);
             let stream = AttachStream {
                 events: tokio_stream::wrappers::ReceiverStream::new(events),

@@ -96,6 +96,8 @@ struct Handles {
 pub struct App {
     pub id: String,
     pub name: String,
+    /// The principal that attached it: the only one its id serves.
+    pub owner: String,
     login: Mutex<Login>,
     sessions: Mutex<HashMap<u64, Arc<Mutex<Session>>>>,
     handles: Mutex<Handles>,
@@ -116,10 +118,11 @@ fn random_base() -> u64 {
 }
 
 impl App {
-    pub fn new(id: String, name: String) -> Self {
+    pub fn new(id: String, name: String, owner: String) -> Self {
         Self {
             id,
             name,
+            owner,
             login: Mutex::new(Login::Public),
             sessions: Mutex::new(HashMap::new()),
             handles: Mutex::new(Handles::default()),

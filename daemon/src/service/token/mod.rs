@@ -95,12 +95,12 @@ impl TokenService {
     }
 
     /// Registers an application; it lives until `detach`.
-    pub fn attach(&self, name: &str) -> Result<Arc<App>> {
+    pub fn attach(&self, name: &str, owner: &str) -> Result<Arc<App>> {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
         let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
-        let app = Arc::new(App::new(id.clone(), name));
+        let app = Arc::new(App::new(id.clone(), name, owner.to_owned()));
         self.apps.lock().map_err(|_| poisoned())?.insert(id, Arc::clone(&app));
         tracing::info!(application = %app.id, name = %app.name, "PKCS#11 application attached");
         Ok(app)
@@ -132,8 +132,11 @@ impl TokenService {
         }
     }
 
-    pub fn app(&self, id: &str) -> Result<Arc<App>> {
-        self.apps.lock().map_err(|_| poisoned())?.get(id).cloned().ok_or_else(|| {
+    /// The application `id` names, if `principal` attached it: an id is no use to another
+    /// caller (who gets the answer for an id that names nothing).
+    pub fn app(&self, id: &str, principal: &str) -> Result<Arc<App>> {
+        let app = self.apps.lock().map_err(|_| poisoned())?.get(id).cloned();
+        app.filter(|app| app.owner == principal).ok_or_else(|| {
             Error::p11(
                 CKR_SESSION_HANDLE_INVALID,
                 "unknown application: the daemon restarted or the application ended; attach again",
