@@ -23,6 +23,23 @@ pub use token_app::{TokenApp, TokenClient};
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The directory holding the workspace's binaries (`target/debug` when run by `cargo test`).
+/// The uid of `nobody`, the second user of the tests that need one (they run as root).
+pub const NOBODY: u32 = 65534;
+
+/// `program` as `nobody`, through setpriv (uid and gid 65534, no supplementary groups); the
+/// tests that use it need root.
+pub fn as_nobody(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("setpriv");
+    command.args([
+        format!("--reuid={NOBODY}"),
+        format!("--regid={NOBODY}"),
+        "--clear-groups".into(),
+        "--".into(),
+    ]);
+    command.arg(program);
+    command
+}
+
 pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/debug/deps/<test> -> target/debug

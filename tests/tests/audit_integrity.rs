@@ -4,7 +4,6 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::Command;
 
 use arca_tests::arcactl::Arcactl;
 use arca_tests::{Launch, binary, context, create_key, pb};
@@ -75,9 +74,7 @@ async fn cutting_the_newest_records_fails_verify_and_the_restart() {
 
 /// `arcactl encrypt` as `nobody` with a 60 KB encryption context: its exit status and stderr.
 fn encrypt_as_nobody(socket: &Path, key: &str, context: &str) -> (Option<i32>, String) {
-    let output = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(binary("arcactl"))
+    let output = arca_tests::as_nobody(binary("arcactl"))
         .arg("--socket")
         .arg(socket)
         .args(["encrypt", "--key-id", key, "--plaintext", "x", "--context", context])

@@ -6,12 +6,10 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use arca_tests::{Daemon, Launch, binary, pb};
-
-const NOBODY: u32 = 65534;
 
 fn running_as_root() -> bool {
     std::fs::metadata("/proc/self").unwrap().uid() == 0
@@ -123,14 +121,8 @@ fn hold_idle_connections_as_nobody(socket: &Path, count: usize) -> std::process:
         [s.connect(sys.argv[1]) for s in held]\n\
         print('held', flush=True)\n\
         for s in held:\n    s.settimeout(60)\n    while s.recv(4096):\n        pass\n    print(f'closed {time.monotonic() - start:.1f}', flush=True)\n";
-    let mut child = Command::new("setpriv")
-        .args([
-            format!("--reuid={NOBODY}"),
-            format!("--regid={NOBODY}"),
-            "--clear-groups".into(),
-            "--".into(),
-        ])
-        .args(["/usr/bin/python3", "-c", script])
+    let mut child = arca_tests::as_nobody("/usr/bin/python3")
+        .args(["-c", script])
         .arg(socket)
         .arg(count.to_string())
         .stdout(Stdio::piped())
@@ -145,19 +137,8 @@ fn hold_idle_connections_as_nobody(socket: &Path, count: usize) -> std::process:
 /// `arcactl status` as `nobody`: (succeeded, seconds taken, stderr).
 fn status_as_nobody(socket: &Path) -> (bool, f64, String) {
     let started = Instant::now();
-    let output = Command::new("setpriv")
-        .args([
-            format!("--reuid={NOBODY}"),
-            format!("--regid={NOBODY}"),
-            "--clear-groups".into(),
-            "--".into(),
-        ])
-        .arg(binary("arcactl"))
-        .arg("--socket")
-        .arg(socket)
-        .arg("status")
-        .output()
-        .unwrap();
+    let output =
+        arca_tests::as_nobody(binary("arcactl")).arg("--socket").arg(socket).arg("status").output().unwrap();
     (
         output.status.success(),
         started.elapsed().as_secs_f64(),

@@ -2,7 +2,6 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::Command;
 
 use arca_tests::{Launch, assert_status, binary, create_key, pb};
 use tonic::Code;
@@ -13,14 +12,8 @@ fn running_as_root() -> bool {
 
 /// arcactl as `nobody` (uid 65534): another principal than the test's root.
 fn arcactl_as_nobody(socket: &Path, args: &[&str]) -> (i32, String) {
-    let output = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(binary("arcactl"))
-        .arg("--socket")
-        .arg(socket)
-        .args(args)
-        .output()
-        .unwrap();
+    let output =
+        arca_tests::as_nobody(binary("arcactl")).arg("--socket").arg(socket).args(args).output().unwrap();
     (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 

@@ -236,8 +236,6 @@ fn idle_child() {
     println!("idle child OK");
 }
 
-const NOBODY: u32 = 65534;
-
 /// An application id serves only the principal that attached it: the same id presented by
 /// another user's connection names no application.
 #[test]
@@ -280,14 +278,8 @@ fn an_application_serves_only_the_user_that_attached_it() {
         data = b''\n\
         while len(data) < 5 or len(data) < 4 + int.from_bytes(data[:4], 'little'):\n    chunk = s.recv(65536)\n    if not chunk: break\n    data += chunk\n\
         print(data.hex())\n";
-    let output = Command::new("setpriv")
-        .args([
-            format!("--reuid={NOBODY}"),
-            format!("--regid={NOBODY}"),
-            "--clear-groups".into(),
-            "--".into(),
-        ])
-        .args(["/usr/bin/python3", "-c", script])
+    let output = arca_tests::as_nobody("/usr/bin/python3")
+        .args(["-c", script])
         .arg(&daemon.socket)
         .arg(hex)
         .output()
