@@ -5,7 +5,6 @@
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
@@ -13,6 +12,7 @@ use rustix::net::RecvFlags;
 
 use prost::Message;
 
+use super::counted::Count;
 use super::{
     ANSWER_OK, ANSWER_STATUS, FRAME_HEADER_BYTES, MAX_APPLICATION_ID_BYTES, Method, PREFACE, WireStatus,
 };
@@ -30,30 +30,9 @@ pub enum CallError {
 
 /// How long a caller polls for an answer before it sleeps.
 const SPIN: Duration = Duration::from_micros(60);
-/// Calls in progress in this process.
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-/// One call in progress; the right to poll for its answer if it is the only one.
-struct Spinner;
-
-impl Spinner {
-    /// Counts a call in. With other calls in progress, polling would take a processor the
-    /// daemon needs for them: only a call alone polls.
-    fn enter() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
-        Self
-    }
-
-    fn alone(&self) -> bool {
-        IN_FLIGHT.load(Ordering::Acquire) == 1
-    }
-}
-
-impl Drop for Spinner {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+/// Calls in progress in this process. With more than one, polling would take a processor the
+/// daemon needs for them: only a call alone polls.
+static IN_FLIGHT: Count = Count::new();
 
 /// An open connection of one application.
 #[derive(Debug)]
@@ -111,7 +90,7 @@ impl WireConnection {
         method: u8,
         request: &Req,
     ) -> Result<Resp, CallError> {
-        let spinner = Spinner::enter();
+        let _in_flight = IN_FLIGHT.enter();
         let body = request.encoded_len() + 1;
         let length = u32::try_from(body).map_err(|_| CallError::Io(too_large()))?;
         self.buffer.clear();
@@ -125,7 +104,7 @@ impl WireConnection {
         self.stream.write_all(&self.buffer).map_err(CallError::Io)?;
 
         let mut header = [0u8; FRAME_HEADER_BYTES];
-        self.read_answer_header(&mut header, &spinner).map_err(CallError::Io)?;
+        self.read_answer_header(&mut header).map_err(CallError::Io)?;
         let [l0, l1, l2, l3, kind] = header;
         let length = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
         let Some(message_bytes) = length.checked_sub(1).filter(|&n| n <= self.max_answer_bytes) else {
@@ -148,15 +127,11 @@ impl WireConnection {
     /// Reads an answer's header. A call alone in the process first polls for it for up to
     /// [`SPIN`] without sleeping, so that a quick answer costs no wake-up of the calling thread
     /// (measured in `docs/benchmarks.md`); with other calls in progress it sleeps at once.
-    fn read_answer_header(
-        &mut self,
-        header: &mut [u8; FRAME_HEADER_BYTES],
-        spinner: &Spinner,
-    ) -> io::Result<()> {
+    fn read_answer_header(&mut self, header: &mut [u8; FRAME_HEADER_BYTES]) -> io::Result<()> {
         let mut filled = 0;
-        if spinner.alone() {
+        if IN_FLIGHT.get() == 1 {
             let until = Instant::now() + SPIN;
-            while filled < header.len() && spinner.alone() {
+            while filled < header.len() && IN_FLIGHT.get() == 1 {
                 let rest = header.get_mut(filled..).unwrap_or_default();
                 match rustix::net::recv(&self.stream, rest, RecvFlags::DONTWAIT) {
                     Ok((0, _)) => return Err(io::ErrorKind::UnexpectedEof.into()),

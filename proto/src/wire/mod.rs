@@ -18,6 +18,7 @@
 //! it is open, and the daemon closes it when the application ends. Every other method is unary.
 
 mod client;
+mod counted;
 mod methods;
 mod server;
 

@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -17,6 +16,7 @@ use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 use tonic::{Request, Response, Status};
 
 use super::client::wipe;
+use super::counted::Count;
 use super::{
     ANSWER_OK, ANSWER_STATUS, ATTACH, FRAME_HEADER_BYTES, MAX_APPLICATION_ID_BYTES, PREFACE,
     WIRE_STATUS_HEADER, WireStatus,
@@ -73,7 +73,7 @@ pub async fn serve_connection<S, T, H>(
     };
     let Some(application) = application else { return };
     // The attaching connection (no application yet) carries no calls and is not counted.
-    let _open = application.is_some().then(OpenConnection::enter);
+    let _open = application.is_some().then(|| OPEN.enter());
     let mut request = Vec::new();
     let mut answer = Vec::new();
     loop {
@@ -113,7 +113,7 @@ pub async fn serve_connection<S, T, H>(
             wipe(&mut request);
             return;
         }
-        let busy = Busy::enter();
+        let busy = BUSY.enter();
         dispatch(method, &request, &token, &host, application.as_ref(), &mut answer).await;
         wipe(&mut request);
         let written = stream.write_all(&answer).await;
@@ -133,41 +133,9 @@ const BODY_RESERVE_BYTES: usize = 8192;
 /// How long the server polls for a connection's next request when it serves nothing else.
 const SPIN: Duration = Duration::from_micros(50);
 /// Wire calls in progress in this server.
-static BUSY: AtomicUsize = AtomicUsize::new(0);
+static BUSY: Count = Count::new();
 /// Open wire connections that carry calls (an application's) in this server.
-static OPEN: AtomicUsize = AtomicUsize::new(0);
-
-/// One open connection, counted.
-struct OpenConnection;
-
-impl OpenConnection {
-    fn enter() -> Self {
-        OPEN.fetch_add(1, Ordering::AcqRel);
-        Self
-    }
-}
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        OPEN.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// One wire call in progress.
-struct Busy;
-
-impl Busy {
-    fn enter() -> Self {
-        BUSY.fetch_add(1, Ordering::AcqRel);
-        Self
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        BUSY.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+static OPEN: Count = Count::new();
 
 /// When this is the server's one wire connection besides applications' attaching ones (which
 /// carry no calls) and no call is in progress, polls the socket for up to [`SPIN`] for the
@@ -176,12 +144,12 @@ impl Drop for Busy {
 /// at most, and stops as soon as a call starts; with more connections (several application
 /// threads, whose calls keep the processors busy) it does not poll at all.
 fn await_next_request_briefly(socket: BorrowedFd<'_>) {
-    if BUSY.load(Ordering::Acquire) != 0 || OPEN.load(Ordering::Acquire) > 1 {
+    if BUSY.get() != 0 || OPEN.get() > 1 {
         return;
     }
     let until = Instant::now() + SPIN;
     let mut byte = [0u8; 1];
-    while BUSY.load(Ordering::Acquire) == 0 && Instant::now() < until {
+    while BUSY.get() == 0 && Instant::now() < until {
         match rustix::net::recv(socket, &mut byte, RecvFlags::PEEK | RecvFlags::DONTWAIT) {
             Err(Errno::AGAIN | Errno::INTR) => std::hint::spin_loop(),
             // A request, the end of the stream, or an error: the async read takes it from here.
