@@ -68,12 +68,6 @@ impl WireConnection {
         Ok(Self { stream, preface: Some(preface), buffer: Vec::new(), max_answer_bytes })
     }
 
-    /// Sets how long each read and write may wait.
-    pub fn set_deadline(&self, deadline: Duration) -> io::Result<()> {
-        self.stream.set_read_timeout(Some(deadline))?;
-        self.stream.set_write_timeout(Some(deadline))
-    }
-
     /// Sends one request and reads its answer.
     pub fn call<Req: Message, Resp: Message + Default>(
         &mut self,
