@@ -283,10 +283,18 @@ impl WireClient {
 
     fn open(&self, application: &Application) -> Result<WireConnection, Error> {
         let path = application.path(&self.endpoints)?;
-        // Refused while the application's own connection stands: the daemon is at its
-        // connection cap, which is no reason to end the application.
-        WireConnection::open(path, &application.id, CALL_TIMEOUT, MAX_MESSAGE)
-            .map_err(|_| application.failed(Error::DeviceMemory))
+        WireConnection::open(path, &application.id, CALL_TIMEOUT, MAX_MESSAGE).map_err(|error| {
+            if nobody_listens(&error) {
+                // The daemon is gone, even if the close of the application's own connection
+                // has not reached this process yet.
+                application.mark_gone();
+                Error::DeviceRemoved
+            } else {
+                // Refused while the application's own connection stands: the daemon is at its
+                // connection cap, which is no reason to end the application.
+                application.failed(Error::DeviceMemory)
+            }
+        })
     }
 }
 
@@ -294,8 +302,48 @@ fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
+/// A connect that found no socket file, or no daemon listening on it.
+fn nobody_listens(error: &io::Error) -> bool {
+    matches!(error.kind(), io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused)
+}
+
 /// A failure that shows the daemon closed the connection without reading the request: the write
 /// found it closed (`EPIPE`), or the daemon closed it with the request unread (`ECONNRESET`).
 fn was_not_read(error: &io::Error) -> bool {
     matches!(error.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use arca_proto::v1::TokenRandomRequest;
+    use arca_proto::wire::GENERATE_RANDOM;
+
+    use super::*;
+    use crate::fake_daemon::FakeDaemon;
+
+    /// A call that finds nobody listening on the socket knows the daemon is gone before the close
+    /// of the application's own connection reaches the module (here it never does: the socket
+    /// file alone is gone).
+    #[test]
+    fn a_socket_nobody_listens_on_means_the_daemon_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("arca.sock");
+        let _daemon = FakeDaemon::start(&socket, 1);
+        let client = WireClient::new(DaemonEndpoint::Unix(socket.clone()).into(), "test[1]".to_owned());
+        let request = TokenRandomRequest { session: 7, length: 16 };
+        let application = client.application().unwrap();
+        assert!(client.call(Reach::Existing, GENERATE_RANDOM, &request).is_ok());
+        std::fs::remove_file(&socket).unwrap();
+
+        // The pooled connection still serves; a second connection cannot be opened.
+        let pooled = application.take_idle().unwrap();
+        assert_eq!(client.call(Reach::Existing, GENERATE_RANDOM, &request).err(), Some(Error::DeviceRemoved));
+        assert!(application.is_gone());
+        assert!(!application.held.is_closed(), "the daemon still holds the application");
+        drop(pooled);
+        assert_eq!(
+            client.call(Reach::Attached, GENERATE_RANDOM, &request).err(),
+            Some(Error::TokenNotPresent)
+        );
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::{Barrier, Mutex};
 
 use cryptoki_sys::*;
 
-use super::initialize_with_flags;
+use super::{initialize_with_flags, serial};
 use crate::abi::{general::*, random::*, session::*, slot::*};
 use crate::fake_daemon::FakeDaemon;
 
@@ -23,7 +23,12 @@ const NO_THREADS: CK_FLAGS = CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING
 
 /// Runs `child_test` in a child process whose module talks to a fresh fake daemon over
 /// `transport` (`ARCA_PKCS11_TRANSPORT`).
+///
+/// Holds [`serial`]: until the child execs it holds copies of every descriptor of this process,
+/// the server ends of other tests' fake daemons among them, which would keep a connection open
+/// that a test that just stopped its daemon expects closed.
 fn run_child_on(child_test: &str, transport: &str) -> Output {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("arca.sock");
     let _daemon = FakeDaemon::start(&socket, 1);
@@ -215,6 +220,8 @@ unsafe extern "C" {
 /// (`pkcs11-module/README.md`, "Fork").
 #[test]
 fn finalize_ends_the_application_while_a_forked_child_holds_its_connections() {
+    // As in `run_child_on`.
+    let _serial = serial();
     for transport in ["wire"] {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("arca.sock");
