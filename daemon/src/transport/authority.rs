@@ -8,6 +8,12 @@
 //! an encoder of its own whose table the server's decoder follows. Every other frame passes
 //! through byte for byte; what the server writes goes to the client untouched. Over a Unix socket
 //! the authority names nothing (the socket does), so the rewrite loses no information.
+//!
+//! A client sends the same authority on every call of a connection, so the first header block
+//! decides: when its authority is one the server accepts (tonic, Go, hyper, curl), the block goes
+//! on as the client encoded it and so does every byte after it, unread, with the server's table
+//! following the client's own encoder; the decoding and re-encoding, which cost more than the rest
+//! of a small call's HTTP/2 handling, are paid only by the clients that need them.
 //! docs/decisions.md, "Authority rewriting on the Unix socket", says why it is done this way.
 
 use std::io;
@@ -36,7 +42,8 @@ enum Stage {
     Preface(usize),
     /// Reading frames.
     Frames,
-    /// Not HTTP/2 with prior knowledge: passed through for the server to refuse.
+    /// Passed through untouched: not HTTP/2 with prior knowledge (for the server to refuse), or
+    /// a client whose first header block the server accepts as it is.
     Opaque,
 }
 
@@ -48,6 +55,8 @@ pub(super) struct AuthorityRewriter {
     /// Payload bytes of the current pass-through frame not yet forwarded.
     passing: usize,
     block: Option<HeaderBlock>,
+    /// A header block has been re-encoded: every later one must be, by the same encoder.
+    rewriting: bool,
     decoder: loona_hpack::Decoder<'static>,
     encoder: loona_hpack::Encoder<'static>,
     max_header_list_size: usize,
@@ -68,10 +77,16 @@ impl AuthorityRewriter {
             partial: Vec::new(),
             passing: 0,
             block: None,
+            rewriting: false,
             decoder,
             encoder: loona_hpack::Encoder::new(),
             max_header_list_size,
         }
+    }
+
+    /// True once every byte the client sends passes untouched.
+    pub(super) fn passes_through(&self) -> bool {
+        matches!(self.stage, Stage::Opaque)
     }
 
     /// Consumes bytes the client sent and appends what the server should read to `out`.
@@ -166,19 +181,28 @@ impl AuthorityRewriter {
         if block.ended
             && let Some(block) = self.block.take()
         {
-            let fields = self.decode(&block.fragment)?;
-            let encoded = self.encoder.encode(fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
-            block.write_frames(&encoded, out);
+            let (fields, replaced) = self.decode(&block.fragment)?;
+            if replaced || self.rewriting {
+                self.rewriting = true;
+                let encoded = self.encoder.encode(fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+                block.write_frames(&encoded, out);
+            } else {
+                // The client's first call names an authority the server accepts: its block goes
+                // on as encoded, so the server's table is the client's, and so does the rest.
+                block.write_frames(&block.fragment, out);
+                self.stage = Stage::Opaque;
+            }
         }
         Ok(())
     }
 
-    /// The header list of a block, with an unusable `:authority` replaced. The list is bounded
+    /// The header list of a block, with an unusable `:authority` replaced (and whether one
+    /// was). The list is bounded
     /// the way HTTP/2 counts it (name + value + 32 per field), so a small block referring many
     /// times to a large table entry cannot expand without limit.
-    fn decode(&mut self, fragment: &[u8]) -> Result<Vec<Field>, RewriteError> {
+    fn decode(&mut self, fragment: &[u8]) -> Result<(Vec<Field>, bool), RewriteError> {
         let limit = self.max_header_list_size;
-        let (mut fields, mut size) = (Vec::new(), 0usize);
+        let (mut fields, mut size, mut replaced) = (Vec::new(), 0usize, false);
         self.decoder
             .decode_with_cb(fragment, |name, value| {
                 size = size.saturating_add(name.len() + value.len() + 32);
@@ -186,6 +210,7 @@ impl AuthorityRewriter {
                     let value = match (name.as_ref(), usable_authority(&value)) {
                         (b":authority", false) => {
                             tracing::debug!(authority = %String::from_utf8_lossy(&value), "rewriting :authority");
+                            replaced = true;
                             LOCAL_AUTHORITY.to_vec()
                         }
                         _ => value.into_owned(),
@@ -197,7 +222,7 @@ impl AuthorityRewriter {
         if size > limit {
             return Err(RewriteError::HeadersTooLarge(limit));
         }
-        Ok(fields)
+        Ok((fields, replaced))
     }
 }
 
@@ -241,6 +266,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for AuthorityRewrite<S> {
             }
             this.ready.clear();
             this.ready_from = 0;
+            if this.rewriter.passes_through() {
+                (this.chunk, this.ready) = (Vec::new(), Vec::new());
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
             this.chunk.resize(READ_CHUNK, 0);
             let mut chunk = ReadBuf::new(&mut this.chunk);
             match Pin::new(&mut this.inner).poll_read(cx, &mut chunk) {

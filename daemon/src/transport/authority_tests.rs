@@ -126,6 +126,33 @@ fn the_dynamic_tables_stay_in_step_across_calls_split_anywhere() {
         rewriter.feed(std::slice::from_ref(byte), &mut bytewise).unwrap();
     }
     assert_eq!(bytewise, whole, "the output does not depend on how reads split the input");
+    assert!(!rewriter.passes_through(), "a connection that needed a rewrite is rewritten to its end");
+}
+
+#[test]
+fn a_first_call_the_server_accepts_lets_the_connection_pass_untouched() {
+    let mut client = loona_hpack::Encoder::new();
+    let data = |stream| frame(0x0, 0x1, stream, b"\0\0\0\0\x02hi");
+    let mut input = [PREFACE, &SETTINGS_FRAME].concat();
+    let mut calls = Vec::new();
+    // A client keeps its authority; one that changed it would be refused by the server as if
+    // nothing stood between them.
+    for (stream, authority) in [(1, "localhost:1234"), (3, "localhost:1234"), (5, "/run/arca/arca.sock")] {
+        let mut call = grpc_call(authority, "/arca.v1.KeyManagement/Decrypt");
+        call.push((b"x-request-id".to_vec(), format!("req-{stream}").into_bytes()));
+        let block = client.encode(call.iter().map(|(n, v)| (&n[..], &v[..])));
+        input.extend(frame(0x1, 0x4, stream, &block));
+        input.extend(data(stream));
+        calls.push((stream, 0x4, call));
+    }
+    let mut rewriter = AuthorityRewriter::new(16 * 1024);
+    let mut out = Vec::new();
+    for piece in input.chunks(7) {
+        rewriter.feed(piece, &mut out).unwrap();
+    }
+    assert_eq!(out, input, "every byte passes as the client sent it");
+    assert!(rewriter.passes_through());
+    assert_eq!(server_view(&out).blocks, calls);
 }
 
 #[test]
