@@ -80,7 +80,7 @@ pub(crate) fn new_request_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| {
         let mut bytes = [0u8; 4];
-        getrandom::fill(&mut bytes).map_or(0, |()| u32::from_be_bytes(bytes))
+        crate::secure_mem::fill_random(&mut bytes).map_or(0, |()| u32::from_be_bytes(bytes))
     });
     format!("{prefix:08x}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }

@@ -18,7 +18,7 @@ fn cipher(key: &[u8]) -> Result<Aes256Gcm> {
 
 pub fn random_nonce() -> Result<[u8; NONCE_LEN]> {
     let mut nonce = [0; NONCE_LEN];
-    getrandom::fill(&mut nonce).map_err(|e| Error::Random(e.to_string()))?;
+    crate::secure_mem::fill_random(&mut nonce)?;
     Ok(nonce)
 }
 

@@ -57,10 +57,10 @@ pub use error::{Error, Result};
 pub use key::{PrivateKey, generate_pkcs8};
 pub use spec::PairSpec;
 
-/// Fills a fresh vector from the operating system's random number generator (for values that are
+/// Fills a fresh vector from the daemon's random generator (for values that are
 /// not secret once returned, such as GenerateRandom output, salts and nonces).
 pub fn random_vec(len: usize) -> Result<Vec<u8>> {
     let mut bytes = vec![0; len];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    crate::secure_mem::fill_random(&mut bytes)?;
     Ok(bytes)
 }

@@ -11,6 +11,7 @@
 mod crypto_alloc;
 mod pool;
 mod process;
+mod random;
 mod stack;
 mod wiping_alloc;
 
@@ -22,6 +23,7 @@ use zeroize::Zeroize;
 pub use crypto_alloc::route_crypto_library_allocations;
 pub use pool::{LockPolicy, init, locked_bytes};
 pub use process::{effective_uid, harden_process, raise_open_files_limit};
+pub use random::fill_random;
 pub use stack::{StackWiping, wipe_stack_below, wiping_stack};
 pub use wiping_alloc::WipingAllocator;
 
@@ -72,10 +74,10 @@ impl SecretBuf {
         Ok(secret)
     }
 
-    /// `len` bytes from the operating system's random number generator.
+    /// `len` random bytes ([`fill_random`]).
     pub fn random(len: usize) -> Result<Self> {
         let mut secret = Self::zeroed(len)?;
-        getrandom::fill(secret.as_mut_slice()).map_err(|e| MemoryError::Random(e.to_string()))?;
+        fill_random(secret.as_mut_slice())?;
         Ok(secret)
     }
 

@@ -68,7 +68,7 @@ pub fn is_access_key_id(text: &str) -> bool {
 
 fn new_access_key_id() -> Result<String> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(bytes.get_mut(6..).unwrap_or_default()).map_err(|e| Error::Random(e.to_string()))?;
+    crate::secure_mem::fill_random(bytes.get_mut(6..).unwrap_or_default())?;
     let value = u128::from_be_bytes(bytes);
     let mut id = String::from(ID_PREFIX);
     for index in (0..16).rev() {

@@ -113,7 +113,7 @@ fn poisoned() -> Error {
 
 fn random_base() -> u64 {
     let mut bytes = [0u8; 2];
-    let _ = getrandom::fill(&mut bytes);
+    let _ = crate::secure_mem::fill_random(&mut bytes);
     (u64::from(u16::from_le_bytes(bytes)) << 16) | 1
 }
 

@@ -281,6 +281,6 @@ fn padded_label(label: &[u8]) -> Result<Vec<u8>> {
 
 fn new_serial() -> Result<String> {
     let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+    crate::secure_mem::fill_random(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

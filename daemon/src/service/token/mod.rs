@@ -97,7 +97,7 @@ impl TokenService {
     /// Registers an application; it lives until `detach`.
     pub fn attach(&self, name: &str, owner: &str) -> Result<Arc<App>> {
         let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).map_err(|e| Error::Random(e.to_string()))?;
+        crate::secure_mem::fill_random(&mut bytes)?;
         let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let name: String = name.chars().filter(|c| !c.is_control()).take(64).collect();
         let app = Arc::new(App::new(id.clone(), name, owner.to_owned()));

@@ -120,7 +120,7 @@ pub(super) fn check_pin_length(pin: &[u8]) -> Result<()> {
 /// An Argon2id PHC string for a PIN (run off the reactor: it costs tens of milliseconds).
 pub(super) fn hash_pin(pin: &[u8]) -> Result<String> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| Error::Random(e.to_string()))?;
+    crate::secure_mem::fill_random(&mut salt)?;
     argon2::Argon2::default()
         .hash_password_with_salt(pin, &salt)
         .map(|hash: PasswordHash| hash.to_string())
