@@ -2,12 +2,12 @@
 # Measures the KMS gRPC path beside `openssl speed` in one session, on the same machine: ROUNDS
 # alternating rounds of `openssl speed ecdsap256` (one core), then arca-bench against arcad with
 # the default quotas lifted (64 callers over 4 connections: ECDSA P-256 Sign and GenerateDataKey;
-# one caller on one connection: Sign and Encrypt), once as shipped and once logging every call
-# (`arca_daemon::front=debug`, the per-call work of releases that logged each call at info).
+# one caller on one connection: Sign and Encrypt), and against a baseline arcad in the same round
+# when BASELINE_ARCAD names one (a build of an earlier commit, to show a change's effect).
 # Prints each round and, per row, the median with the lowest and highest run.
 #
 # Environment: ROUNDS (default 5), SECONDS_PER_OP (default 3), BENCH_NO_BUILD=1 to use the
-# release binaries already in target/release.
+# release binaries already in target/release, BASELINE_ARCAD=/path/to/arcad.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,10 +41,13 @@ crypto_requests_per_second = 0
 key_pair_requests_per_second = 0
 EOF
 
-daemon_round() { # daemon_round NAME LOG: arcad with --log LOG, both arca-bench runs, rows to $work/NAME
-  local name=$1 log=$2
+baseline=${BASELINE_ARCAD:-}
+kinds="openssl shipped${baseline:+ baseline}"
+
+daemon_round() { # daemon_round NAME ARCAD: that arcad, both arca-bench runs, rows to $work/NAME
+  local name=$1 arcad=$2
   rm -rf "$work/data"
-  "$release/arcad" --config "$work/arca.toml" --log "$log" >"$work/arcad.out" 2>"$work/arcad.log" &
+  "$arcad" --config "$work/arca.toml" >"$work/arcad.out" 2>"$work/arcad.log" &
   arcad_pid=$!
   for _ in $(seq 300); do
     grep -q '^arcad listening on unix:' "$work/arcad.out" && break
@@ -65,19 +68,23 @@ echo "# KMS gRPC beside openssl speed ($(date -u +%Y-%m-%d), $(nproc) CPUs, $rou
 for round in $(seq "$rounds"); do
   openssl speed -seconds "$seconds" ecdsap256 2>/dev/null | awk '/ecdsa \(nistp256\)/ { print "| openssl speed ecdsap256 sign | 1 core | " $(NF-1) " |" }' \
     >"$work/openssl.$round"
-  daemon_round "shipped.$round" info
-  daemon_round "logged.$round" "info,arca_daemon::front=debug"
+  daemon_round "shipped.$round" "$release/arcad"
+  if [ -n "$baseline" ]; then
+    daemon_round "baseline.$round" "$baseline"
+  fi
   printf '\n## Round %s\n\n' "$round"
   cat "$work/openssl.$round" "$work/shipped.$round"
-  sed 's/^| /| every call logged: /' "$work/logged.$round"
+  if [ -n "$baseline" ]; then
+    sed 's/^| /| baseline: /' "$work/baseline.$round"
+  fi
 done
 
-python3 - "$work" "$rounds" <<'EOF'
+python3 - "$work" "$rounds" $kinds <<'EOF'
 import statistics, sys
-work, rounds = sys.argv[1], int(sys.argv[2])
+work, rounds, kinds = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 rows, order = {}, []
 for r in range(1, rounds + 1):
-    for kind in ("openssl", "shipped", "logged"):
+    for kind in kinds:
         for line in open(f"{work}/{kind}.{r}"):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             key = (kind, cells[0], cells[1])
@@ -95,6 +102,6 @@ for key in order:
     p50s = sorted(p for _, p in rows[key] if p)
     p50 = p50s[len(p50s) // 2] if p50s else ""
     ratio = f"{statistics.median(values) / openssl:.2f}" if "ECDSA" in key[1] and key[2] == "64" else ""
-    label = {"openssl": "—", "shipped": "as shipped", "logged": "every call logged"}[key[0]]
+    label = {"openssl": "—", "shipped": "this build", "baseline": "baseline"}[key[0]]
     print(f"| {label} | {key[1]} | {key[2]} | {fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))}) | {p50} | {ratio} |")
 EOF
