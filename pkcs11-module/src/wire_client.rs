@@ -65,7 +65,11 @@ impl Application {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop()
     }
 
+    /// Keeps `connection` for the next call, unless the application is gone.
     fn give_back(&self, connection: WireConnection) {
+        if self.is_gone() {
+            return;
+        }
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < POOL_SIZE {
             idle.push(connection);
@@ -127,7 +131,8 @@ impl WireClient {
         Resp: prost::Message + Default,
     {
         if reach == Reach::Existing {
-            let application = self.current().ok_or(Error::DeviceRemoved)?;
+            let application =
+                self.current().filter(|application| !application.is_gone()).ok_or(Error::DeviceRemoved)?;
             return self.send(&application, method, request);
         }
         let application = self.application()?;
@@ -286,12 +291,18 @@ impl WireClient {
         WireConnection::open(path, &application.id, CALL_TIMEOUT, MAX_MESSAGE).map_err(|error| {
             if nobody_listens(&error) {
                 // The daemon is gone, even if the close of the application's own connection
-                // has not reached this process yet.
+                // has not reached this process yet (or, the socket file alone removed, never
+                // will): the application ends here and in the daemon, and no pooled connection
+                // serves its sessions on.
                 application.mark_gone();
+                application.forget_idle();
+                application.held.shut_down();
                 Error::DeviceRemoved
             } else {
-                // Refused while the application's own connection stands: the daemon is at its
-                // connection cap, which is no reason to end the application.
+                // No connection while the application's own stands (a listen backlog full for
+                // the connect timeout, no descriptor left here): no reason to end the
+                // application. (A daemon at its connection cap accepts and closes instead:
+                // the call then fails with CKR_DEVICE_ERROR.)
                 application.failed(Error::DeviceMemory)
             }
         })
@@ -328,19 +339,30 @@ mod tests {
     fn a_socket_nobody_listens_on_means_the_daemon_is_gone() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("arca.sock");
-        let _daemon = FakeDaemon::start(&socket, 1);
+        let daemon = FakeDaemon::start(&socket, 1);
         let client = WireClient::new(DaemonEndpoint::Unix(socket.clone()).into(), "test[1]".to_owned());
         let request = TokenRandomRequest { session: 7, length: 16 };
         let application = client.application().unwrap();
         assert!(client.call(Reach::Existing, GENERATE_RANDOM, &request).is_ok());
         std::fs::remove_file(&socket).unwrap();
 
-        // The pooled connection still serves; a second connection cannot be opened.
+        // Another thread's call holds the pooled connection; this call needs a second one and
+        // finds nobody listening: the application ends here and in the daemon, and the pooled
+        // connection is not given back to serve its sessions on.
         let pooled = application.take_idle().unwrap();
         assert_eq!(client.call(Reach::Existing, GENERATE_RANDOM, &request).err(), Some(Error::DeviceRemoved));
         assert!(application.is_gone());
-        assert!(!application.held.is_closed(), "the daemon still holds the application");
-        drop(pooled);
+        application.give_back(pooled);
+        assert!(application.take_idle().is_none());
+        assert_eq!(client.call(Reach::Existing, GENERATE_RANDOM, &request).err(), Some(Error::DeviceRemoved));
+        let ended = std::time::Instant::now();
+        while daemon.detached().is_empty() {
+            assert!(
+                ended.elapsed() < std::time::Duration::from_secs(2),
+                "the daemon still holds the application"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert_eq!(
             client.call(Reach::Attached, GENERATE_RANDOM, &request).err(),
             Some(Error::TokenNotPresent)
