@@ -113,6 +113,18 @@ impl FakeDaemon {
     pub(crate) fn detached(&self) -> Vec<String> {
         self.seen.detached.lock().unwrap().clone()
     }
+
+    /// Whether an application ends (its connection closes) within `within`.
+    pub(crate) fn sees_a_detach_within(&self, within: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while self.detached().is_empty() {
+            if start.elapsed() >= within {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
 }
 
 impl Drop for FakeDaemon {

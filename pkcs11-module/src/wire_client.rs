@@ -355,14 +355,10 @@ mod tests {
         application.give_back(pooled);
         assert!(application.take_idle().is_none());
         assert_eq!(client.call(Reach::Existing, GENERATE_RANDOM, &request).err(), Some(Error::DeviceRemoved));
-        let ended = std::time::Instant::now();
-        while daemon.detached().is_empty() {
-            assert!(
-                ended.elapsed() < std::time::Duration::from_secs(2),
-                "the daemon still holds the application"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        assert!(
+            daemon.sees_a_detach_within(std::time::Duration::from_secs(2)),
+            "the daemon still holds the application"
+        );
         assert_eq!(
             client.call(Reach::Attached, GENERATE_RANDOM, &request).err(),
             Some(Error::TokenNotPresent)
