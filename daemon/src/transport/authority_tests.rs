@@ -224,3 +224,48 @@ fn hostile_bytes_never_panic() {
         let _ = rewrite(&input);
     }
 }
+
+/// Through the socket wrapper, read a few bytes at a time: a first block the server accepts
+/// (padded, with priority, continued in a CONTINUATION) reaches the server as the client's own
+/// HPACK bytes, and everything after it, part of it buffered with the block and the rest read
+/// straight from the socket, arrives whole and in order.
+#[tokio::test]
+async fn the_switch_to_pass_through_loses_and_reorders_nothing() {
+    use tokio::io::AsyncReadExt as _;
+
+    let mut client = loona_hpack::Encoder::new();
+    let first = grpc_call("localhost", "/arca.v1.KeyManagement/Encrypt");
+    let block = client.encode(first.iter().map(|(n, v)| (&n[..], &v[..])));
+    let (head, tail) = block.split_at(block.len() / 2);
+    let mut payload = vec![2];
+    payload.extend_from_slice(&[0, 0, 0, 0, 15]);
+    payload.extend_from_slice(head);
+    payload.extend_from_slice(&[0, 0]);
+    let mut after = frame(0x0, 0x1, 1, b"\0\0\0\0\x02hi");
+    let mut later = Vec::new();
+    for stream in [3, 5, 7] {
+        let call = grpc_call("/run/arca/arca.sock", "/arca.v1.KeyManagement/Decrypt");
+        let block = client.encode(call.iter().map(|(n, v)| (&n[..], &v[..])));
+        after.extend(frame(0x1, 0x4, stream, &block));
+        after.extend(frame(0x0, 0x1, stream, &vec![b'x'; 20_000][..16_000]));
+        later.push((stream, 0x4, call));
+    }
+    let input =
+        [PREFACE, &SETTINGS_FRAME, &frame(0x1, 0x8 | 0x20, 1, &payload), &frame(0x9, 0x4, 1, tail), &after]
+            .concat();
+
+    let mut socket = super::authority::AuthorityRewrite::new(&input[..], 16 * 1024);
+    let (mut out, mut piece) = (Vec::new(), [0u8; 5]);
+    loop {
+        let read = socket.read(&mut piece).await.unwrap();
+        if read == 0 {
+            break;
+        }
+        out.extend_from_slice(&piece[..read]);
+    }
+    let view = server_view(&out);
+    let mut expected = vec![(1, 0x20 | 0x4, first)];
+    expected.extend(later);
+    assert_eq!(view.blocks, expected, "the server decodes what the client encoded");
+    assert!(out.ends_with(&after), "what follows the first block passes byte for byte");
+}
