@@ -9,6 +9,8 @@
 # Environment: ROUNDS (default 5), SECONDS_PER_OP (default 3), BENCH_NO_BUILD=1 to use the
 # release binaries already in target/release, BASELINE_ARCAD=/path/to/arcad.
 set -euo pipefail
+# A relative baseline path names a file from where the script was started.
+baseline=${BASELINE_ARCAD:+$(realpath "$BASELINE_ARCAD")}
 cd "$(dirname "$0")/.."
 
 rounds=${ROUNDS:-5}
@@ -41,7 +43,6 @@ crypto_requests_per_second = 0
 key_pair_requests_per_second = 0
 EOF
 
-baseline=${BASELINE_ARCAD:-}
 kinds="openssl shipped${baseline:+ baseline}"
 
 daemon_round() { # daemon_round NAME ARCAD: that arcad, both arca-bench runs, rows to $work/NAME

@@ -33,7 +33,7 @@ use arca_proto::limits::PIECE_OVERHEAD_BYTES;
 use arca_proto::v1::token_client::TokenClient;
 use arca_proto::v1::{AttachEvent, AttachRequest};
 use arca_proto::wire::Method;
-use arca_proto::{APPLICATION_HEADER, DaemonEndpoint, DaemonEndpoints};
+use arca_proto::{APPLICATION_HEADER, CONNECT_TIMEOUT, DaemonEndpoint, DaemonEndpoints};
 use tokio::task::JoinHandle;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::Channel;
@@ -49,8 +49,8 @@ pub const DEADLINE: Duration = Duration::from_secs(120);
 /// The largest answer accepted (tonic's default of 4 MiB would be below some outputs the
 /// daemon may produce; the daemon's own request caps are the real limit).
 pub(crate) const MAX_MESSAGE: usize = 64 << 20;
-/// How long connecting and receiving the first `Attach` event may take.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call's answer may take: the deadline, and a margin for a peer that falls silent.
+pub(crate) const ANSWER_WAIT: Duration = DEADLINE.saturating_add(Duration::from_secs(5));
 /// The smallest request cap a daemon can be configured with (`max_request_bytes`).
 pub(crate) const SMALLEST_REQUEST_CAP: usize = 8 * 1024;
 /// How many times a slot-level call yields to the runtime's tasks before it judges the
@@ -351,7 +351,7 @@ where
     request.set_timeout(DEADLINE);
     // The deadline travels as `grpc-timeout`; this local one also covers a silent peer.
     let call = unary(connection.channel.clone(), method, request);
-    let answer = tokio::time::timeout(DEADLINE + Duration::from_secs(5), call).await;
+    let answer = tokio::time::timeout(ANSWER_WAIT, call).await;
     match answer {
         Err(_elapsed) => Err(Error::DeviceError),
         Ok(Ok(response)) => Ok(response.into_inner()),

@@ -23,15 +23,13 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use arca_proto::v1::AttachRequest;
 use arca_proto::wire::{ATTACH, CallError, HeldConnection, Method, WireConnection};
-use arca_proto::{DaemonEndpoint, DaemonEndpoints};
+use arca_proto::{CONNECT_TIMEOUT, DaemonEndpoint, DaemonEndpoints};
 
-use crate::client::{CONNECT_TIMEOUT, DEADLINE, MAX_MESSAGE, Reach, next_generation};
+use crate::client::{ANSWER_WAIT, MAX_MESSAGE, Reach, next_generation};
 use crate::error::Error;
 
 /// Idle connections kept per application; more are closed when given back.
 const POOL_SIZE: usize = 64;
-/// How long a read or write on a call's connection may wait: the deadline, and a margin.
-const CALL_TIMEOUT: std::time::Duration = DEADLINE.saturating_add(std::time::Duration::from_secs(5));
 
 /// One attached application on one node.
 #[derive(Debug)]
@@ -288,7 +286,7 @@ impl WireClient {
 
     fn open(&self, application: &Application) -> Result<WireConnection, Error> {
         let path = application.path(&self.endpoints)?;
-        WireConnection::open(path, &application.id, CALL_TIMEOUT, MAX_MESSAGE).map_err(|error| {
+        WireConnection::open(path, &application.id, ANSWER_WAIT, MAX_MESSAGE).map_err(|error| {
             if nobody_listens(&error) {
                 // The daemon is gone, even if the close of the application's own connection
                 // has not reached this process yet (or, the socket file alone removed, never

@@ -30,6 +30,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const APPLICATION_HEADER: &str = "x-arca-app";
 /// Metadata key in which the daemon puts the `CK_RV` of a failed Token call, as `0x%08X`.
 pub const CKR_HEADER: &str = "x-arca-ckr";
+/// How long a client waits to connect to a daemon (on one whose listen backlog is full) and,
+/// for the PKCS#11 module, for its application to be attached.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The canonical gRPC name of a status code, as in the gRPC specification.
 pub fn code_name(code: tonic::Code) -> &'static str {

@@ -16,6 +16,7 @@ use super::counted::Count;
 use super::{
     ANSWER_OK, ANSWER_STATUS, FRAME_HEADER_BYTES, MAX_APPLICATION_ID_BYTES, Method, PREFACE, WireStatus,
 };
+use crate::CONNECT_TIMEOUT;
 
 /// Why a call got no response message.
 #[derive(Debug)]
@@ -177,9 +178,6 @@ impl HeldConnection {
         }
     }
 }
-
-/// How long connecting may wait (on a daemon whose listen backlog is full).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects to a Unix socket, waiting at most `timeout`: Linux bounds a connect that waits for
 /// room in the listener's backlog by the socket's send timeout.
